@@ -1,0 +1,22 @@
+# libudo-vsock: installed shared library, headers under udo/, pkg-config file.
+lib_LTLIBRARIES += lib/libudo-vsock.la
+lib_libudo_vsock_la_SOURCES = \
+	lib/log.c \
+	lib/log-private.h \
+	lib/vsock-tcp.c \
+	lib/vsock-tcp-private.h \
+	lib/vsock-io.c \
+	lib/vsock-addr.c \
+	lib/vsock-fdpass.c
+# current:revision:age - bump per libtool rules on every release.
+lib_libudo_vsock_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -export-symbols-regex '^udo_'
+
+udoincludedir = $(includedir)/udo
+udoinclude_HEADERS = \
+	lib/udo/log.h \
+	lib/udo/vsock-tcp.h \
+	lib/udo/vsock-addr.h \
+	lib/udo/vsock-fdpass.h
+
+pkgconfig_DATA = lib/udo-vsock.pc
+EXTRA_DIST += lib/udo-vsock.pc.in

@@ -1,0 +1,62 @@
+/* udo/vsock-addr.h - the address syntax shared by the library, daemon and CLI */
+#ifndef UDO_VSOCK_ADDR_H
+#define UDO_VSOCK_ADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ *   vsock:CID:PORT        CID a number or any|local|host|hypervisor,
+ *                          PORT a number or any
+ *   unix:PATH             PATH absolute or relative; @NAME is abstract
+ *   vsock-mux:PATH:PORT   hybrid vsock (Firecracker, Cloud Hypervisor):
+ *                          the VMM's AF_UNIX socket and the guest port
+ */
+enum udo_vsock_addr_kind {
+	UDO_VSOCK_ADDR_VSOCK = 1,
+	UDO_VSOCK_ADDR_UNIX = 2,
+	UDO_VSOCK_ADDR_VSOCK_MUX = 3,
+};
+
+#define UDO_VSOCK_ADDR_PATH_MAX 108 /* sizeof(sun_path), NUL included */
+#define UDO_VSOCK_ADDR_STRLEN (16 + UDO_VSOCK_ADDR_PATH_MAX + 16)
+
+struct udo_vsock_addr {
+	enum udo_vsock_addr_kind kind;
+	uint32_t cid;  /* vsock: CID in host byte order */
+	uint32_t port; /* vsock, vsock-mux: port (UINT32_MAX is "any") */
+	char path[UDO_VSOCK_ADDR_PATH_MAX]; /* unix, vsock-mux; "@x" is abstract */
+};
+
+/* Parses TEXT into *ADDR. Returns 0, or -1 with errno EINVAL and a
+ * message in ERR (if ERR is not NULL and ERRLEN > 0). */
+int udo_vsock_addr_parse(struct udo_vsock_addr *addr, const char *text, char *err, size_t errlen);
+
+/* Writes the canonical text of ADDR (names for the special CIDs) into
+ * BUF. Returns its length, or -1 with errno ENOSPC or EINVAL. */
+int udo_vsock_addr_format(const struct udo_vsock_addr *addr, char *buf, size_t len);
+
+/* Flags for udo_vsock_addr_listen/_connect. */
+#define UDO_VSOCK_ADDR_NONBLOCK 0x1u
+
+/* Creates a listening socket (SOCK_CLOEXEC) for a vsock or unix ADDR
+ * with BACKLOG. A unix path is not unlinked first. Returns the fd or -1
+ * (errno set; message in ERR). */
+int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsigned int flags, char *err,
+			  size_t errlen);
+
+/* Connects to ADDR within TIMEOUT_MS (0: no limit of ours), doing the
+ * hybrid-vsock CONNECT handshake for vsock-mux. Returns the connected
+ * fd or -1 (errno set; ETIMEDOUT on timeout; message in ERR). */
+int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeout_ms, unsigned int flags,
+			   char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UDO_VSOCK_ADDR_H */

@@ -1,0 +1,41 @@
+/* udo/vsock-fdpass.h - full-transfer scatter-gather I/O with fd passing */
+#ifndef UDO_VSOCK_FDPASS_H
+#define UDO_VSOCK_FDPASS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDO_VSOCK_FDPASS_MAX 16 /* most fds one message may carry */
+
+/*
+ * Sends every byte of IOV[0..IOVCNT) on the stream socket FD, continuing
+ * partial sends and retrying EINTR (MSG_NOSIGNAL). The NFDS descriptors
+ * in FDS (may be 0) travel as SCM_RIGHTS with the first sendmsg, so they
+ * belong to this message. IOV is not modified. Returns the total sent or
+ * an enum udo_vsock_io_status (< 0, errno set). A non-blocking socket is
+ * waited on with poll until the message is complete.
+ */
+ssize_t udo_vsock_sendv_all(int fd, const struct iovec *iov, int iovcnt, const int *fds, size_t nfds);
+
+/*
+ * Receives exactly LEN bytes of one message into BUF: the first recvmsg
+ * asks for LEN bytes only, so it never reads across the boundary into
+ * the next message, and takes up to *NFDS descriptors (MSG_CMSG_CLOEXEC)
+ * into FDS; *NFDS is set to how many came. Descriptors beyond *NFDS or a
+ * truncated control message are closed and reported as
+ * UDO_VSOCK_IO_OTHER with errno EMSGSIZE. Returns LEN or an enum
+ * udo_vsock_io_status; end of file before LEN bytes is
+ * UDO_VSOCK_IO_DISCONNECT and closes any fds received.
+ */
+ssize_t udo_vsock_recv_msg(int fd, void *buf, size_t len, int *fds, size_t *nfds);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UDO_VSOCK_FDPASS_H */
