@@ -41,7 +41,11 @@ int udo_vsock_addr_parse(struct udo_vsock_addr *addr, const char *text, char *er
 int udo_vsock_addr_format(const struct udo_vsock_addr *addr, char *buf, size_t len);
 
 /* Flags for udo_vsock_addr_listen/_connect. */
-#define UDO_VSOCK_ADDR_NONBLOCK 0x1u
+#define UDO_VSOCK_ADDR_NONBLOCK 0x1u /* the returned fd is O_NONBLOCK */
+#define UDO_VSOCK_ADDR_MUX_NO_OK 0x2u /* vsock-mux: the VMM sends no "OK <port>" line */
+
+/* Longest "OK <host_port>" line a hybrid-vsock VMM may send. */
+#define UDO_VSOCK_MUX_REPLY_MAX 64
 
 /* Creates a listening socket (SOCK_CLOEXEC) for a vsock or unix ADDR
  * with BACKLOG. A unix path is not unlinked first. Returns the fd or -1
