@@ -1,1 +1,37 @@
-# src: filled in by later work
+# src: the daemon (udo-vsockd) and the command-line client (udo-vsock).
+
+# The daemon's code minus main(), so tests can link the pure parts.
+noinst_LTLIBRARIES += src/udo-vsockd/libvsockd.la
+src_udo_vsockd_libvsockd_la_SOURCES = \
+	src/udo-vsockd/access.c \
+	src/udo-vsockd/conf.c \
+	src/udo-vsockd/conf.h \
+	src/udo-vsockd/conn.c \
+	src/udo-vsockd/conn.h \
+	src/udo-vsockd/dispatch.c \
+	src/udo-vsockd/dispatch.h \
+	src/udo-vsockd/handler.c \
+	src/udo-vsockd/handler.h \
+	src/udo-vsockd/listener.c \
+	src/udo-vsockd/log.c \
+	src/udo-vsockd/log.h \
+	src/udo-vsockd/notify.c \
+	src/udo-vsockd/peer.h \
+	src/udo-vsockd/proto.c \
+	src/udo-vsockd/proto.h \
+	src/udo-vsockd/server.c \
+	src/udo-vsockd/server.h \
+	src/udo-vsockd/commands/commands.h \
+	src/udo-vsockd/commands/help.c \
+	src/udo-vsockd/commands/ping.c \
+	src/udo-vsockd/commands/quit.c \
+	src/udo-vsockd/commands/stats.c \
+	src/udo-vsockd/commands/version.c \
+	src/udo-vsockd/commands/whoami.c
+src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS)
+
+sbin_PROGRAMS += src/udo-vsockd/udo-vsockd
+src_udo_vsockd_udo_vsockd_SOURCES = src/udo-vsockd/main.c
+src_udo_vsockd_udo_vsockd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+src_udo_vsockd_udo_vsockd_LDADD = src/udo-vsockd/libvsockd.la

@@ -1,0 +1,27 @@
+/* access.c - per-command access control by peer CID or unix identity */
+#include <string.h>
+
+#include "conf.h"
+#include "dispatch.h"
+
+/* True if ENTRY names PEER. */
+static int acl_entry_matches(const struct acl_entry *e, const struct peer *peer)
+{
+	if (e->any)
+		return 1;
+	if (e->identity != NULL)
+		return peer->transport == UDO_VSOCK_ADDR_UNIX && strcmp(e->identity, peer->identity) == 0;
+	return peer->transport != UDO_VSOCK_ADDR_UNIX && peer->cid >= e->cid_low && peer->cid <= e->cid_high;
+}
+
+int access_allows(const struct config *conf, const struct command *cmd, const struct peer *peer)
+{
+	const struct acl_entry *acl = cmd->acl != NULL ? cmd->acl : conf->default_acl;
+
+	/* The first matching entry decides; no match denies. */
+	for (const struct acl_entry *e = acl; e != NULL; e = e->next) {
+		if (acl_entry_matches(e, peer))
+			return e->allow;
+	}
+	return 0;
+}

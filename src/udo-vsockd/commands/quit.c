@@ -1,0 +1,19 @@
+/* commands/quit.c - QUIT: end the connection after this reply. */
+#include "../dispatch.h"
+#include "commands.h"
+
+/* Answers "OK bye" and closes once it is sent. */
+static void quit_run(struct request *req)
+{
+	request_close_connection(req);
+	request_ok(req, "bye");
+}
+
+const struct handler_kind handler_quit = {
+	.name = "quit",
+	.min_args = 0,
+	.max_args = 0,
+	.usage = "",
+	.summary = "close this connection",
+	.run = quit_run,
+};

@@ -1,0 +1,24 @@
+/* commands/version.c - VERSION: the daemon and protocol versions. */
+#include "config.h"
+
+#include "commands.h"
+
+/* The protocol version of udo-vsock-protocol(7). */
+#define PROTOCOL_VERSION 1
+
+/* Answers key=value data lines. */
+static void version_run(struct request *req)
+{
+	request_dataf(req, "version=%s", PACKAGE_VERSION);
+	request_dataf(req, "protocol=%d", PROTOCOL_VERSION);
+	request_ok(req, NULL);
+}
+
+const struct handler_kind handler_version = {
+	.name = "version",
+	.min_args = 0,
+	.max_args = 0,
+	.usage = "",
+	.summary = "show the daemon and protocol versions",
+	.run = version_run,
+};

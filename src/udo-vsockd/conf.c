@@ -1,0 +1,703 @@
+/* conf.c - the configuration file parser (udo-vsockd.conf(5)) */
+#include "conf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "handler.h"
+#include "log.h"
+#include "proto.h"
+
+#define INCLUDE_DEPTH_MAX 8
+#define SECTION_KEYS_MAX 128
+
+/* One "key = value" line of a [command] section, kept until the section ends. */
+struct pending_key {
+	char *key;
+	char *value;
+	int line;
+};
+
+/* The state of one config_load(). */
+struct parser {
+	struct config *conf;
+	FILE *errors;
+	int nerrors;
+	int depth;
+	/* The [command] section being read, if any. */
+	char *cmd_name;
+	const char *cmd_file;
+	int cmd_line;
+	struct pending_key keys[SECTION_KEYS_MAX];
+	int nkeys;
+	struct command **cmd_tail;
+	struct listen_conf **listen_tail;
+	struct acl_entry **acl_tail;
+};
+
+/* Reports one error as "file:line: message"; parsing goes on. */
+static void parse_error(struct parser *p, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void parse_error(struct parser *p, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(p->errors, "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(p->errors, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errors);
+	p->nerrors++;
+}
+
+/* Keeps a copy of STR for the config's lifetime. Returns it or NULL. */
+static const char *keep_string(struct config *conf, const char *str)
+{
+	char **v = realloc(conf->strings, sizeof(*v) * (conf->nstrings + 1));
+	char *copy = strdup(str);
+
+	if (v == NULL || copy == NULL) {
+		free(copy);
+		if (v != NULL)
+			conf->strings = v;
+		return NULL;
+	}
+	conf->strings = v;
+	conf->strings[conf->nstrings++] = copy;
+	return copy;
+}
+
+int config_parse_number(const char *text, int duration, unsigned long long max, unsigned long long *out)
+{
+	static const struct {
+		const char *suffix;
+		unsigned long long mult;
+	} durations[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"min", 60000}},
+	  sizes[] = {{"", 1}, {"K", 1024}, {"KiB", 1024}, {"M", 1048576}, {"MiB", 1048576}};
+	char *end;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0)
+		return -1;
+	size_t n = duration ? sizeof(durations) / sizeof(durations[0]) : sizeof(sizes) / sizeof(sizes[0]);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long mult = duration ? durations[i].mult : sizes[i].mult;
+		if (strcmp(end, duration ? durations[i].suffix : sizes[i].suffix) != 0)
+			continue;
+		if (v > max / mult)
+			return -1;
+		*out = v * mult;
+		return *out <= max ? 0 : -1;
+	}
+	return -1;
+}
+
+/* Frees one access list. */
+static void acl_free(struct acl_entry *e)
+{
+	while (e != NULL) {
+		struct acl_entry *next = e->next;
+		free(e->identity);
+		free(e);
+		e = next;
+	}
+}
+
+/* Parses a CID: a number or host/local/hypervisor. Returns 0 or -1. */
+static int parse_cid(const char *text, uint32_t *cid)
+{
+	unsigned long long v;
+
+	if (strcmp(text, "hypervisor") == 0)
+		*cid = 0;
+	else if (strcmp(text, "local") == 0)
+		*cid = 1;
+	else if (strcmp(text, "host") == 0)
+		*cid = 2;
+	else if (config_parse_number(text, 0, UINT32_MAX - 1, &v) == 0 && strchr(text, 'K') == NULL &&
+		 strchr(text, 'M') == NULL)
+		*cid = (uint32_t)v;
+	else
+		return -1;
+	return 0;
+}
+
+int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *why, size_t whylen)
+{
+	memset(entry, 0, sizeof(*entry));
+	entry->allow = allow;
+	if (strcmp(text, "any") == 0) {
+		entry->any = 1;
+		return 0;
+	}
+	if (strncmp(text, "unix:", 5) == 0) {
+		if (text[5] == '\0') {
+			snprintf(why, whylen, "empty unix identity");
+			return -1;
+		}
+		entry->identity = strdup(text + 5);
+		return entry->identity != NULL ? 0 : -1;
+	}
+	char low[32], *dash;
+	snprintf(low, sizeof(low), "%s", text);
+	dash = strchr(low, '-');
+	if (dash != NULL)
+		*dash = '\0';
+	if (parse_cid(low, &entry->cid_low) < 0 ||
+	    parse_cid(dash != NULL ? dash + 1 : low, &entry->cid_high) < 0 || strlen(text) >= sizeof(low)) {
+		snprintf(why, whylen, "'%s' is not a CID, a CID range (3-100), 'any' or 'unix:IDENTITY'", text);
+		return -1;
+	}
+	if (entry->cid_low > entry->cid_high) {
+		snprintf(why, whylen, "CID range '%s' is empty", text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends the ACL entries in VALUE (blank-separated) at *TAIL. */
+static void parse_acl_value(struct parser *p, const char *file, int line, const char *value, int allow,
+			    struct acl_entry ***tail)
+{
+	char *copy = strdup(value), *save = NULL;
+
+	if (copy == NULL) {
+		parse_error(p, file, line, "out of memory");
+		return;
+	}
+	for (char *w = strtok_r(copy, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+		struct acl_entry e, *ne;
+		char why[160];
+		if (acl_entry_parse(w, allow, &e, why, sizeof(why)) < 0) {
+			parse_error(p, file, line, "%s", why);
+			continue;
+		}
+		ne = malloc(sizeof(*ne));
+		if (ne == NULL) {
+			free(e.identity);
+			parse_error(p, file, line, "out of memory");
+			continue;
+		}
+		*ne = e;
+		**tail = ne;
+		*tail = &ne->next;
+	}
+	free(copy);
+}
+
+/* Splits VALUE into words with the request-line quoting rules. Returns
+ * the count (>= 0), or -1 with *WHY set; free *BUF afterwards. */
+static int split_words(const char *value, char **buf, char **words, int max, const char **why)
+{
+	size_t len = strlen(value);
+	int n = 0;
+
+	*buf = malloc(len + 1);
+	if (*buf == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	memcpy(*buf, value, len + 1);
+	enum proto_parse_result r = proto_parse_line(*buf, len, words, max, &n, why);
+	if (r == PROTO_PARSE_EMPTY)
+		return 0;
+	return r == PROTO_PARSE_OK ? n : -1;
+}
+
+/* Parses "listen = ADDRESS [identity=NAME] [backlog=N]". */
+static void parse_listen(struct parser *p, const char *file, int line, const char *value)
+{
+	char *buf, *w[8], why[160];
+	const char *werr;
+	int n = split_words(value, &buf, w, 8, &werr);
+
+	if (n <= 0) {
+		parse_error(p, file, line, "listen: %s", n == 0 ? "address missing" : werr);
+		free(buf);
+		return;
+	}
+	/* proto_parse_line lower-cases the first word: addresses are case-sensitive. */
+	struct listen_conf *lc = calloc(1, sizeof(*lc));
+	if (lc == NULL) {
+		parse_error(p, file, line, "out of memory");
+		free(buf);
+		return;
+	}
+	lc->file = file;
+	lc->line = line;
+	lc->backlog = 128;
+	char *addrtext = strdup(value);
+	if (addrtext != NULL) {
+		addrtext[strcspn(addrtext, " \t")] = '\0';
+	}
+	if (addrtext == NULL || udo_vsock_addr_parse(&lc->addr, addrtext, why, sizeof(why)) < 0) {
+		parse_error(p, file, line, "listen: %s", addrtext == NULL ? "out of memory" : why);
+		goto fail;
+	}
+	if (lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
+		parse_error(p, file, line, "listen: vsock-mux listeners are not supported yet");
+		goto fail;
+	}
+	udo_vsock_addr_format(&lc->addr, lc->text, sizeof(lc->text));
+	for (int i = 1; i < n; i++) {
+		unsigned long long v;
+		if (strncmp(w[i], "identity=", 9) == 0 && w[i][9] != '\0' && strlen(w[i] + 9) < 64 &&
+		    lc->addr.kind == UDO_VSOCK_ADDR_UNIX) {
+			free(lc->identity);
+			lc->identity = strdup(w[i] + 9);
+		} else if (strncmp(w[i], "backlog=", 8) == 0 && config_parse_number(w[i] + 8, 0, 65535, &v) == 0 &&
+			   v > 0) {
+			lc->backlog = (int)v;
+		} else {
+			parse_error(p, file, line, "listen: unknown or invalid option '%s'", w[i]);
+		}
+	}
+	for (struct listen_conf *o = p->conf->listeners; o != NULL; o = o->next) {
+		if (strcmp(o->text, lc->text) == 0) {
+			parse_error(p, file, line, "listen: %s is already listed at %s:%d", lc->text, o->file, o->line);
+			goto fail;
+		}
+	}
+	free(addrtext);
+	free(buf);
+	*p->listen_tail = lc;
+	p->listen_tail = &lc->next;
+	return;
+fail:
+	free(addrtext);
+	free(buf);
+	free(lc->identity);
+	free(lc);
+}
+
+/* A numeric [daemon] setting: where it lives and its bounds. */
+struct number_key {
+	const char *key;
+	int duration;
+	unsigned long long min, max;
+	size_t offset;
+	size_t size;
+};
+
+#define LIMIT(k, dur, lo, hi, field)                                                                                   \
+	{k, dur, lo, hi, offsetof(struct limits, field), sizeof(((struct limits *)0)->field)}
+static const struct number_key number_keys[] = {
+	LIMIT("max-connections", 0, 1, 1000000, max_connections),
+	LIMIT("max-connections-per-peer", 0, 1, 1000000, max_connections_per_peer),
+	LIMIT("idle-timeout", 1, 0, 86400000, idle_timeout_ms),
+	LIMIT("max-line-length", 0, 16, 1048576, max_line_length),
+	LIMIT("max-arguments", 0, 1, 65536, max_arguments),
+	LIMIT("max-output-buffer", 0, 4096, 1ULL << 30, max_output_buffer),
+	LIMIT("commands-per-read", 0, 1, 100000, commands_per_read),
+	LIMIT("shutdown-grace", 1, 0, 3600000, shutdown_grace_ms),
+	LIMIT("accept-pause", 1, 10, 60000, accept_pause_ms),
+};
+
+static void parse_file(struct parser *p, const char *path);
+
+/* Includes PATH: a file, or every *.conf in a directory in name order. */
+static void parse_include(struct parser *p, const char *file, int line, const char *value)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (value[0] == '/') {
+		snprintf(path, sizeof(path), "%s", value);
+	} else {
+		const char *slash = strrchr(file, '/');
+		snprintf(path, sizeof(path), "%.*s%s", slash != NULL ? (int)(slash - file + 1) : 0, file, value);
+	}
+	if (p->depth >= INCLUDE_DEPTH_MAX) {
+		parse_error(p, file, line, "include: nested more than %d deep", INCLUDE_DEPTH_MAX);
+		return;
+	}
+	if (stat(path, &st) < 0) {
+		parse_error(p, file, line, "include: %s: %s", path, strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		parse_file(p, path);
+		return;
+	}
+	struct dirent **names;
+	int n = scandir(path, &names, NULL, alphasort);
+	if (n < 0) {
+		parse_error(p, file, line, "include: %s: %s", path, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(names[i]->d_name);
+		if (names[i]->d_name[0] != '.' && len > 5 && strcmp(names[i]->d_name + len - 5, ".conf") == 0) {
+			char sub[PATH_MAX];
+			snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name);
+			parse_file(p, sub);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* Applies one [daemon] setting. */
+static void parse_daemon_key(struct parser *p, const char *file, int line, const char *key, const char *value)
+{
+	struct config *conf = p->conf;
+
+	if (strcmp(key, "listen") == 0) {
+		parse_listen(p, file, line, value);
+		return;
+	}
+	if (strcmp(key, "include") == 0) {
+		parse_include(p, file, line, value);
+		return;
+	}
+	if (strcmp(key, "allow") == 0 || strcmp(key, "deny") == 0) {
+		parse_acl_value(p, file, line, value, key[0] == 'a', &p->acl_tail);
+		return;
+	}
+	if (strcmp(key, "log-level") == 0) {
+		enum log_level level;
+		if (log_level_parse(value, &level) < 0)
+			parse_error(p, file, line, "log-level: '%s' is not err, warning, notice, info or debug", value);
+		else
+			conf->log_level = level;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++) {
+		const struct number_key *nk = &number_keys[i];
+		unsigned long long v;
+		if (strcmp(key, nk->key) != 0)
+			continue;
+		if (config_parse_number(value, nk->duration, nk->max, &v) < 0 || v < nk->min) {
+			parse_error(p, file, line, "%s: '%s' is not a %s from %llu to %llu%s", key, value,
+				    nk->duration ? "duration" : "number", nk->min, nk->max, nk->duration ? " ms" : "");
+			return;
+		}
+		char *field = (char *)&conf->limits + nk->offset;
+		if (nk->size == sizeof(unsigned int))
+			*(unsigned int *)field = (unsigned int)v;
+		else
+			*(size_t *)field = (size_t)v;
+		return;
+	}
+	parse_error(p, file, line, "unknown setting '%s' in [daemon]", key);
+}
+
+/* Frees one command and its handler data. */
+static void command_free(struct command *cmd)
+{
+	if (cmd->kind != NULL && cmd->kind->free_data != NULL && cmd->data != NULL)
+		cmd->kind->free_data(cmd->data);
+	acl_free(cmd->acl);
+	free(cmd->name);
+	free(cmd->usage);
+	free(cmd->summary);
+	free(cmd);
+}
+
+/* Builds the command of the [command] section that just ended. */
+static void finish_command(struct parser *p)
+{
+	const char *file = p->cmd_file;
+	const struct handler_kind *kind = NULL;
+	struct command *cmd;
+
+	if (p->cmd_name == NULL)
+		return;
+	for (int i = 0; i < p->nkeys; i++) {
+		if (strcmp(p->keys[i].key, "handler") == 0)
+			kind = handler_find(p->keys[i].value);
+		if (strcmp(p->keys[i].key, "handler") == 0 && kind == NULL)
+			parse_error(p, file, p->keys[i].line, "unknown handler '%s'", p->keys[i].value);
+	}
+	cmd = calloc(1, sizeof(*cmd));
+	if (cmd == NULL) {
+		parse_error(p, file, p->cmd_line, "out of memory");
+		goto out;
+	}
+	cmd->name = p->cmd_name;
+	p->cmd_name = NULL;
+	cmd->file = file;
+	cmd->line = p->cmd_line;
+	cmd->kind = kind;
+	if (kind == NULL) {
+		int named = 0;
+		for (int i = 0; i < p->nkeys; i++)
+			named |= strcmp(p->keys[i].key, "handler") == 0;
+		if (!named)
+			parse_error(p, file, p->cmd_line, "[command %s] has no handler", cmd->name);
+		command_free(cmd);
+		goto out;
+	}
+	cmd->min_args = kind->min_args;
+	cmd->max_args = kind->max_args;
+	cmd->usage = strdup(kind->usage);
+	cmd->summary = strdup(kind->summary);
+	struct acl_entry **acl_tail = &cmd->acl;
+	for (int i = 0; i < p->nkeys; i++) {
+		const struct pending_key *k = &p->keys[i];
+		char why[256] = "";
+		if (strcmp(k->key, "handler") == 0)
+			continue;
+		if (strcmp(k->key, "allow") == 0 || strcmp(k->key, "deny") == 0) {
+			parse_acl_value(p, file, k->line, k->value, k->key[0] == 'a', &acl_tail);
+		} else if (strcmp(k->key, "summary") == 0) {
+			free(cmd->summary);
+			cmd->summary = strdup(k->value);
+		} else if (kind->set_option == NULL) {
+			parse_error(p, file, k->line, "handler '%s' has no option '%s'", kind->name, k->key);
+		} else if (kind->set_option(cmd, k->key, k->value, why, sizeof(why)) < 0) {
+			parse_error(p, file, k->line, "%s", why);
+		}
+	}
+	char why[256] = "";
+	if (kind->check != NULL && kind->check(cmd, why, sizeof(why)) < 0)
+		parse_error(p, file, p->cmd_line, "[command %s] %s", cmd->name, why);
+	if (cmd->usage == NULL || cmd->summary == NULL)
+		parse_error(p, file, p->cmd_line, "out of memory");
+	for (const struct command *o = p->conf->commands; o != NULL; o = o->next) {
+		if (strcmp(o->name, cmd->name) == 0) {
+			parse_error(p, file, p->cmd_line, "command '%s' is already defined at %s:%d", cmd->name,
+				    o->file, o->line);
+			command_free(cmd);
+			goto out;
+		}
+	}
+	*p->cmd_tail = cmd;
+	p->cmd_tail = &cmd->next;
+out:
+	free(p->cmd_name);
+	p->cmd_name = NULL;
+	for (int i = 0; i < p->nkeys; i++) {
+		free(p->keys[i].key);
+		free(p->keys[i].value);
+	}
+	p->nkeys = 0;
+}
+
+/* True if NAME is a valid command name: [a-z0-9][a-z0-9_.-]{0,31}. */
+static int valid_command_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 32)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '.' || c == '-'));
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* Removes blanks at both ends of S in place; returns S. */
+static char *trim(char *s)
+{
+	size_t len;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
+		s[--len] = '\0';
+	return s;
+}
+
+/* Handles a "[section]" header line. Returns the section kind: 1 daemon,
+ * 2 command, 0 invalid. */
+static int parse_section(struct parser *p, const char *file, int line, char *text)
+{
+	size_t len = strlen(text);
+
+	if (len < 2 || text[len - 1] != ']') {
+		parse_error(p, file, line, "section header must end with ']'");
+		return 0;
+	}
+	text[len - 1] = '\0';
+	char *name = trim(text + 1);
+	if (strcmp(name, "daemon") == 0)
+		return 1;
+	if (strncmp(name, "command", 7) == 0 && (name[7] == ' ' || name[7] == '\t')) {
+		char *cmd = trim(name + 7);
+		for (char *c = cmd; *c != '\0'; c++) {
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		}
+		if (!valid_command_name(cmd)) {
+			parse_error(p, file, line, "'%s' is not a valid command name (letters, digits, _ . -)", cmd);
+			return 0;
+		}
+		p->cmd_name = strdup(cmd);
+		p->cmd_file = file;
+		p->cmd_line = line;
+		p->nkeys = 0;
+		return p->cmd_name != NULL ? 2 : 0;
+	}
+	parse_error(p, file, line, "unknown section [%s]: expected [daemon] or [command NAME]", name);
+	return 0;
+}
+
+/* Parses one file into P's config. */
+static void parse_file(struct parser *p, const char *path)
+{
+	const char *file = keep_string(p->conf, path);
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+	int line = 0, section = -1; /* -1: before any section */
+
+	if (file == NULL || f == NULL) {
+		parse_error(p, path, 0, "%s", file == NULL ? "out of memory" : strerror(errno));
+		if (f != NULL)
+			fclose(f);
+		return;
+	}
+	p->depth++;
+	while (getline(&buf, &cap, f) > 0) {
+		line++;
+		char *text = trim(buf);
+		if (text[0] == '\0' || text[0] == '#' || text[0] == ';')
+			continue;
+		if (text[0] == '[') {
+			finish_command(p);
+			section = parse_section(p, file, line, text);
+			continue;
+		}
+		char *eq = strchr(text, '=');
+		if (eq == NULL) {
+			parse_error(p, file, line, "expected 'key = value' or '[section]'");
+			continue;
+		}
+		*eq = '\0';
+		char *key = trim(text), *value = trim(eq + 1);
+		if (key[0] == '\0' || value[0] == '\0') {
+			parse_error(p, file, line, "%s", key[0] == '\0' ? "missing key before '='" : "missing value after '='");
+			continue;
+		}
+		if (section == -1) {
+			parse_error(p, file, line, "'%s' outside a section: start with [daemon] or [command NAME]", key);
+		} else if (section == 1) {
+			parse_daemon_key(p, file, line, key, value);
+		} else if (section == 2) {
+			if (p->nkeys == SECTION_KEYS_MAX) {
+				parse_error(p, file, line, "too many settings in one section");
+				continue;
+			}
+			struct pending_key *k = &p->keys[p->nkeys];
+			k->key = strdup(key);
+			k->value = strdup(value);
+			k->line = line;
+			if (k->key == NULL || k->value == NULL) {
+				free(k->key);
+				free(k->value);
+				parse_error(p, file, line, "out of memory");
+				continue;
+			}
+			p->nkeys++;
+		}
+		/* section 0: an invalid header, already reported; its keys are skipped. */
+	}
+	if (ferror(f))
+		parse_error(p, file, line, "read error: %s", strerror(errno));
+	finish_command(p);
+	free(buf);
+	fclose(f);
+	p->depth--;
+}
+
+/* The default limits, documented in udo-vsockd.conf(5). */
+static void limits_default(struct limits *l)
+{
+	l->max_connections = 4096;
+	l->max_connections_per_peer = 128;
+	l->idle_timeout_ms = 300000;
+	l->max_line_length = 4096;
+	l->max_arguments = 64;
+	l->max_output_buffer = 1048576;
+	l->commands_per_read = 32;
+	l->shutdown_grace_ms = 5000;
+	l->accept_pause_ms = 500;
+}
+
+struct config *config_load(const char *path, FILE *errors)
+{
+	struct config *conf = calloc(1, sizeof(*conf));
+	struct parser p = {.conf = conf, .errors = errors};
+
+	if (conf == NULL) {
+		fprintf(errors, "%s:0: out of memory\n", path);
+		return NULL;
+	}
+	conf->refs = 1;
+	conf->log_level = LOG_LEVEL_NOTICE;
+	limits_default(&conf->limits);
+	conf->path = strdup(path);
+	p.cmd_tail = &conf->commands;
+	p.listen_tail = &conf->listeners;
+	p.acl_tail = &conf->default_acl;
+	parse_file(&p, path);
+	if (p.nerrors == 0 && conf->listeners == NULL)
+		parse_error(&p, path, 0, "no 'listen' address in [daemon]");
+	if (p.nerrors == 0 && conf->commands == NULL)
+		parse_error(&p, path, 0, "no [command NAME] section: the daemon would answer nothing");
+	if (p.nerrors > 0) {
+		config_unref(conf);
+		return NULL;
+	}
+	for (const struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
+		const struct acl_entry *acl = cmd->acl != NULL ? cmd->acl : conf->default_acl;
+		int any_allow = 0;
+		for (const struct acl_entry *e = acl; e != NULL; e = e->next)
+			any_allow |= e->allow;
+		if (!any_allow)
+			fprintf(errors, "%s:%d: warning: no allow rule: no peer may run '%s'\n", cmd->file, cmd->line,
+				cmd->name);
+	}
+	return conf;
+}
+
+struct config *config_ref(struct config *conf)
+{
+	conf->refs++;
+	return conf;
+}
+
+void config_unref(struct config *conf)
+{
+	if (conf == NULL || --conf->refs > 0)
+		return;
+	while (conf->listeners != NULL) {
+		struct listen_conf *next = conf->listeners->next;
+		free(conf->listeners->identity);
+		free(conf->listeners);
+		conf->listeners = next;
+	}
+	while (conf->commands != NULL) {
+		struct command *next = conf->commands->next;
+		command_free(conf->commands);
+		conf->commands = next;
+	}
+	acl_free(conf->default_acl);
+	for (size_t i = 0; i < conf->nstrings; i++)
+		free(conf->strings[i]);
+	free(conf->strings);
+	free(conf->path);
+	free(conf);
+}
+
+const struct command *config_find_command(const struct config *conf, const char *name)
+{
+	for (const struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	}
+	return NULL;
+}

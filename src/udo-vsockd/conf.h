@@ -1,0 +1,99 @@
+/* conf.h - the parsed configuration file (udo-vsockd.conf(5)) */
+#ifndef UDO_VSOCKD_CONF_H
+#define UDO_VSOCKD_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <udo/vsock-addr.h>
+
+struct handler_kind;
+
+/* One `listen =` line: where to accept, and the identity of unix peers. */
+struct listen_conf {
+	struct udo_vsock_addr addr;
+	char text[UDO_VSOCK_ADDR_STRLEN]; /* canonical address text */
+	char *identity;                   /* unix: who the peers are ("unix" if unset) */
+	int backlog;
+	const char *file;
+	int line;
+	struct listen_conf *next;
+};
+
+/* One entry of an access list: a CID range or a unix identity. */
+struct acl_entry {
+	int allow;         /* 1 allow, 0 deny */
+	int any;           /* matches every peer */
+	uint32_t cid_low;  /* inclusive vsock CID range */
+	uint32_t cid_high;
+	char *identity;    /* matches unix peers with this identity */
+	struct acl_entry *next;
+};
+
+/* One `[command NAME]` section. */
+struct command {
+	char *name; /* lower case */
+	const struct handler_kind *kind;
+	int min_args, max_args; /* arguments after the command word; -1: no maximum */
+	char *usage;
+	char *summary;
+	void *data; /* the handler kind's per-command state */
+	struct acl_entry *acl; /* NULL: the daemon-wide default */
+	const char *file;
+	int line;
+	struct command *next;
+};
+
+/* Daemon-wide limits; every one configurable in [daemon]. */
+struct limits {
+	unsigned int max_connections;
+	unsigned int max_connections_per_peer;
+	unsigned int idle_timeout_ms;     /* 0: none */
+	unsigned int max_line_length;     /* bytes, line end excluded */
+	unsigned int max_arguments;       /* words per request, command included */
+	size_t max_output_buffer;         /* pending reply bytes before reading stops */
+	unsigned int commands_per_read;   /* fairness: lines handled per turn */
+	unsigned int shutdown_grace_ms;
+	unsigned int accept_pause_ms;     /* pause after EMFILE/ENFILE */
+};
+
+/* A whole configuration; reference-counted so a reload can swap it while
+ * requests in flight keep the one they started with. */
+struct config {
+	int refs;
+	char *path;
+	struct listen_conf *listeners;
+	struct command *commands;
+	struct acl_entry *default_acl;
+	struct limits limits;
+	int log_level;   /* enum log_level */
+	char **strings;  /* file names kept for file:line of commands */
+	size_t nstrings;
+};
+
+/* Parses PATH. On success returns a config with one reference; on any
+ * error writes every problem as "file:line: message" to ERRORS and
+ * returns NULL. */
+struct config *config_load(const char *path, FILE *errors);
+
+/* Takes a reference. */
+struct config *config_ref(struct config *conf);
+
+/* Drops a reference, freeing the config with the last one. */
+void config_unref(struct config *conf);
+
+/* The command named NAME (lower case), or NULL. */
+const struct command *config_find_command(const struct config *conf, const char *name);
+
+/* Parses one access-list value ("any", "3", "3-100", "unix:admin")
+ * into *ENTRY. Returns 0 or -1 with a message in WHY. */
+int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *why, size_t whylen);
+
+/* Parses a non-negative number with an optional unit suffix into *OUT.
+ * Units: "" or "ms"/"s"/"min" for durations (result in ms) when
+ * DURATION is set; "", "K"/"KiB"/"M"/"MiB" for sizes otherwise.
+ * Returns 0 or -1 on junk or overflow past MAX. */
+int config_parse_number(const char *text, int duration, unsigned long long max, unsigned long long *out);
+
+#endif /* UDO_VSOCKD_CONF_H */

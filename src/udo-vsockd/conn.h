@@ -1,0 +1,39 @@
+/* conn.h - one client connection: lines in, replies out */
+#ifndef UDO_VSOCKD_CONN_H
+#define UDO_VSOCKD_CONN_H
+
+#include <sys/socket.h>
+
+#include "handler.h"
+#include "server.h"
+
+struct conn {
+	struct server *server;
+	struct bufferevent *bev;
+	struct config *config; /* limits in force when accepted (a reference) */
+	struct peer peer;
+	char peer_key[80];     /* key in the per-peer counts */
+	struct request req;    /* the request being answered, if req_active */
+	int req_active;
+	int in_run;            /* inside a handler's run() */
+	int closing;           /* no more requests; free once output is flushed */
+	int output_paused;     /* too much unread output: requests wait */
+	int eof;               /* the client shut down its sending side */
+	struct event *resume;  /* handles more lines on a later loop turn */
+	struct conn *prev, *next;
+};
+
+/* Takes over an accepted FD from listener L. Never fails: on error the
+ * fd is closed and the reason logged. */
+void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int socklen);
+
+/* Stops reading requests and frees C once its replies are sent. */
+void conn_close_after_flush(struct conn *c);
+
+/* Frees C now, cancelling its request if one is running. */
+void conn_free(struct conn *c);
+
+/* Called by the request_* functions when C's request has finished. */
+void conn_request_done(struct conn *c);
+
+#endif /* UDO_VSOCKD_CONN_H */

@@ -1,0 +1,57 @@
+/* dispatch.c - from a parsed request to its command's handler */
+#include "dispatch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "conn.h"
+#include "log.h"
+#include "proto.h"
+
+/* Starts REQ on C for CMD with the given words. */
+static void request_begin(struct conn *c, const struct command *cmd, int argc, char **argv)
+{
+	struct request *req = &c->req;
+
+	req->server = c->server;
+	req->conn = c;
+	req->config = config_ref(c->server->config);
+	req->cmd = cmd;
+	req->argc = argc;
+	req->argv = argv;
+	req->peer = c->peer;
+	req->state = NULL;
+	c->req_active = 1;
+}
+
+void dispatch_request(struct conn *c, int argc, char **argv)
+{
+	const struct config *conf = c->server->config;
+	const struct command *cmd = config_find_command(conf, argv[0]);
+	int nargs = argc - 1;
+
+	if (cmd == NULL || !access_allows(conf, cmd, &c->peer)) {
+		request_begin(c, NULL, argc, argv);
+		if (cmd != NULL)
+			log_peer(LOG_LEVEL_NOTICE, c->peer.text, c->peer.cid, cmd->name, "denied");
+		if (cmd == NULL)
+			request_err(&c->req, PROTO_ERR_UNKNOWN, "unknown command; HELP lists the commands");
+		else
+			request_err(&c->req, PROTO_ERR_DENIED, "not allowed for this peer");
+		return;
+	}
+	request_begin(c, cmd, argc, argv);
+	if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
+		request_err(&c->req, PROTO_ERR_USAGE, "usage: %s%s%s", cmd->name, cmd->usage[0] ? " " : "",
+			    cmd->usage);
+		return;
+	}
+	log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, cmd->name, "running");
+	cmd->kind->run(&c->req);
+}
+
+void request_close_connection(struct request *req)
+{
+	if (req->conn != NULL)
+		req->conn->closing = 1;
+}

@@ -1,0 +1,75 @@
+/* handler.h - handler modules: what a configured command runs */
+#ifndef UDO_VSOCKD_HANDLER_H
+#define UDO_VSOCKD_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "peer.h"
+
+struct command;
+struct request;
+struct server;
+
+/*
+ * A handler kind, named in the config by `handler = NAME`. Looked up
+ * while the config is parsed, so a misspelt name is a config error.
+ * The arity of client arguments is checked once by the dispatcher
+ * before run() is called.
+ */
+struct handler_kind {
+	const char *name;
+	int min_args, max_args; /* default arity; -1: no maximum */
+	const char *usage;      /* default usage text of the arguments */
+	const char *summary;    /* default one-line description */
+	/* Takes one handler option (a key the dispatcher does not know).
+	 * Returns 0, or -1 with a message in WHY. NULL: no options. */
+	int (*set_option)(struct command *cmd, const char *key, const char *value, char *why, size_t whylen);
+	/* Checks the command once all its options are in. Returns 0 or -1
+	 * with a message in WHY. NULL: nothing to check. */
+	int (*check)(struct command *cmd, char *why, size_t whylen);
+	/* Answers REQ: must finish it with request_ok/request_err, now or
+	 * later from the event loop. REQ->argv is valid only during run. */
+	void (*run)(struct request *req);
+	/* The connection of an unfinished REQ went away: stop the work and
+	 * call request_finish_cancelled(REQ). NULL: run always finishes. */
+	void (*cancel)(struct request *req);
+	/* Frees CMD->data. NULL: nothing to free. */
+	void (*free_data)(void *data);
+};
+
+/* One command being answered. */
+struct request {
+	struct server *server;
+	struct conn *conn;          /* NULL once the client has gone */
+	struct config *config;      /* the config it was dispatched under (a reference) */
+	const struct command *cmd;
+	int argc;                   /* argv[0] is the command word */
+	char **argv;
+	struct peer peer;           /* who asked, as the kernel reported it */
+	void *state;                /* the handler's, for an asynchronous answer */
+};
+
+/* The handler kind called NAME, or NULL. */
+const struct handler_kind *handler_find(const char *name);
+
+/* Every built-in handler kind, NULL-terminated. */
+extern const struct handler_kind *const handler_kinds[];
+
+/* Sends one data line ("D " PAYLOAD LF) of LEN bytes; an LF inside
+ * PAYLOAD ends the line and starts a new one. */
+void request_data(struct request *req, const char *payload, size_t len);
+
+/* Sends one formatted data line. */
+void request_dataf(struct request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Finishes REQ with "OK" and optional text (FMT may be NULL). */
+void request_ok(struct request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Finishes REQ with "ERR CODE message". */
+void request_err(struct request *req, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Finishes a cancelled REQ without a reply. */
+void request_finish_cancelled(struct request *req);
+
+#endif /* UDO_VSOCKD_HANDLER_H */

@@ -1,0 +1,184 @@
+/* main.c - udo-vsockd: command line, start-up, signals, the event loop */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/udo-vsockd/udo-vsockd.conf"
+
+/* Prints the usage text to F. */
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: udo-vsockd [-tvhV] [-c FILE]\n"
+		"  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+		"  -t       test the configuration and exit\n"
+		"  -v       log more (repeat for debug)\n"
+		"  -h       show this help\n"
+		"  -V       show the version\n");
+}
+
+/* SIGTERM, SIGINT: stop gracefully; SIGHUP: reload. */
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (sig == SIGHUP) {
+		if (!s->stopping)
+			server_reload(s);
+		return;
+	}
+	if (s->stopping) {
+		log_notice("second stop signal: exiting now");
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	server_begin_shutdown(s);
+}
+
+/* Accept pause after EMFILE is over: try again. */
+static void accept_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	server_resume_accepting(arg, ACCEPT_PAUSE_NOFILE);
+}
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit: connections are fds. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
+/* Installs the signal events. Returns 0 or -1. */
+static int setup_signals(struct server *s)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+
+	/* A client that goes away must never kill us. */
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		s->signals[i] = evsignal_new(s->base, sigs[i], signal_cb, s);
+		if (s->signals[i] == NULL || evsignal_add(s->signals[i], NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Frees everything S holds, for a clean exit (and clean leak checks). */
+static void server_free(struct server *s)
+{
+	while (s->conns != NULL)
+		conn_free(s->conns);
+	listeners_close_all(s);
+	for (size_t i = 0; i < sizeof(s->signals) / sizeof(s->signals[0]); i++) {
+		if (s->signals[i] != NULL)
+			event_free(s->signals[i]);
+	}
+	struct event *timers[] = {s->accept_timer, s->grace_timer, s->status_timer, s->watchdog_timer};
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+		if (timers[i] != NULL)
+			event_free(timers[i]);
+	}
+	config_unref(s->config);
+	free(s->line);
+	free(s->argv);
+	event_base_free(s->base);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	int test_only = 0, verbose = 0, opt;
+
+	while ((opt = getopt(argc, argv, "c:tvhV")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("udo-vsockd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init(LOG_LEVEL_NOTICE);
+	struct config *conf = config_load(path, stderr);
+	if (conf == NULL) {
+		if (test_only)
+			return 1;
+		fatalx("%s: configuration has errors", path);
+	}
+	if (test_only) {
+		printf("configuration OK\n");
+		config_unref(conf);
+		return 0;
+	}
+	enum log_level level = (enum log_level)conf->log_level;
+	if (verbose > 0)
+		level = verbose > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+	log_set_level(level);
+	log_route_libevent();
+	raise_fd_limit();
+
+	struct server s = {.config = conf, .config_path = path};
+	clock_gettime(CLOCK_MONOTONIC, &s.stats.started);
+	s.base = event_base_new();
+	if (s.base == NULL)
+		fatalx("cannot create the event base");
+	s.accept_timer = evtimer_new(s.base, accept_timer_cb, &s);
+	if (s.accept_timer == NULL || setup_signals(&s) < 0)
+		fatal("cannot set up signals and timers");
+	int passed = listeners_adopt_systemd(&s, conf);
+	if (passed < 0)
+		fatalx("cannot use the sockets passed by systemd");
+	if (passed == 0) {
+		struct listener *fresh = NULL;
+		if (listeners_open(&s, conf, &fresh) < 0)
+			fatalx("cannot open the listeners");
+		s.listeners = fresh;
+	}
+	if (notify_start_timers(&s) < 0)
+		fatal("cannot start the systemd timers");
+	notify_ready(&s);
+	log_notice("udo-vsockd %s ready", PACKAGE_VERSION);
+	if (event_base_dispatch(s.base) < 0)
+		fatalx("event loop failed");
+	log_notice("stopped");
+	server_free(&s);
+	return 0;
+}

@@ -1,0 +1,203 @@
+/* server.c - daemon-wide state: accepting, per-peer counts, reload, stop */
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conn.h"
+#include "log.h"
+
+uint64_t server_uptime_ms(const struct server *s)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - s->stats.started.tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - s->stats.started.tv_nsec) / 1000000);
+}
+
+void server_pause_accepting(struct server *s, enum accept_pause reason)
+{
+	if (s->accept_paused == 0)
+		listeners_set_enabled(s, 0);
+	if (!(s->accept_paused & reason))
+		log_info("accepting paused: %s",
+			 reason == ACCEPT_PAUSE_LIMIT ? "max-connections reached" : "out of file descriptors");
+	s->accept_paused |= (int)reason;
+	if (reason == ACCEPT_PAUSE_NOFILE) {
+		/* Try again later, or sooner when a connection closes. */
+		unsigned int ms = s->config->limits.accept_pause_ms;
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		evtimer_add(s->accept_timer, &tv);
+	}
+}
+
+void server_resume_accepting(struct server *s, enum accept_pause reason)
+{
+	if (s->accept_paused == 0)
+		return;
+	if ((reason & ACCEPT_PAUSE_LIMIT) && s->nconns < s->config->limits.max_connections)
+		s->accept_paused &= ~ACCEPT_PAUSE_LIMIT;
+	if (reason & ACCEPT_PAUSE_NOFILE) {
+		s->accept_paused &= ~ACCEPT_PAUSE_NOFILE;
+		evtimer_del(s->accept_timer);
+	}
+	if (s->accept_paused == 0 && !s->stopping) {
+		log_info("accepting resumed");
+		listeners_set_enabled(s, 1);
+	}
+}
+
+/* FNV-1a hash of KEY, for the per-peer table. */
+static size_t peer_hash(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % PEER_COUNT_BUCKETS;
+}
+
+unsigned int peer_count_add(struct server *s, const char *key)
+{
+	struct peer_count **head = &s->peer_counts[peer_hash(key)];
+
+	for (struct peer_count *p = *head; p != NULL; p = p->next) {
+		if (strcmp(p->key, key) == 0)
+			return ++p->count;
+	}
+	struct peer_count *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return UINT32_MAX; /* counts as over the limit: refused */
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	p->count = 1;
+	p->next = *head;
+	*head = p;
+	return 1;
+}
+
+void peer_count_remove(struct server *s, const char *key)
+{
+	struct peer_count **pp = &s->peer_counts[peer_hash(key)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		struct peer_count *p = *pp;
+		if (strcmp(p->key, key) != 0)
+			continue;
+		if (--p->count == 0) {
+			*pp = p->next;
+			free(p);
+		}
+		return;
+	}
+}
+
+int server_reserve_scratch(struct server *s, size_t len, int max_args)
+{
+	if (len + 1 > s->line_size) {
+		char *line = realloc(s->line, len + 1);
+		if (line == NULL)
+			return -1;
+		s->line = line;
+		s->line_size = len + 1;
+	}
+	if (max_args > s->argv_size) {
+		char **argv = realloc(s->argv, sizeof(*argv) * (size_t)max_args);
+		if (argv == NULL)
+			return -1;
+		s->argv = argv;
+		s->argv_size = max_args;
+	}
+	return 0;
+}
+
+/* Logs every line of the text in BUF as a warning. */
+static void log_lines(const char *buf)
+{
+	while (*buf != '\0') {
+		const char *nl = strchr(buf, '\n');
+		int n = nl != NULL ? (int)(nl - buf) : (int)strlen(buf);
+		log_warnx("%.*s", n, buf);
+		buf += n + (nl != NULL);
+	}
+}
+
+void server_reload(struct server *s)
+{
+	char *errors = NULL;
+	size_t errlen = 0;
+	FILE *err = open_memstream(&errors, &errlen);
+
+	notify_reloading();
+	log_notice("reloading %s", s->config_path);
+	struct config *conf = err != NULL ? config_load(s->config_path, err) : NULL;
+	if (err != NULL)
+		fclose(err);
+	if (conf == NULL) {
+		if (errors != NULL)
+			log_lines(errors);
+		log_warnx("reload failed: the configuration in force is kept");
+		free(errors);
+		notify_ready(s);
+		return;
+	}
+	free(errors);
+	struct listener *fresh = NULL;
+	if (!s->socket_activated && listeners_open(s, conf, &fresh) < 0) {
+		log_warnx("reload failed: the configuration in force is kept");
+		config_unref(conf);
+		notify_ready(s);
+		return;
+	}
+	if (!s->socket_activated)
+		listeners_replace(s, fresh);
+	config_unref(s->config);
+	s->config = conf;
+	log_set_level((enum log_level)conf->log_level);
+	s->stats.reloads++;
+	/* New limits may allow more connections than before. */
+	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT);
+	if (s->nconns >= conf->limits.max_connections)
+		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);
+	log_notice("configuration reloaded");
+	notify_ready(s);
+}
+
+/* Grace period over: stop even if replies are still pending. */
+static void grace_expired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	log_warnx("shutdown grace period over with %u connections open", s->nconns);
+	event_base_loopexit(s->base, NULL);
+}
+
+void server_begin_shutdown(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	notify_stopping();
+	log_notice("stopping: %u connections to finish", s->nconns);
+	listeners_close_all(s);
+	evtimer_del(s->accept_timer);
+	if (s->nconns == 0) {
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	unsigned int ms = s->config->limits.shutdown_grace_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	s->grace_timer = evtimer_new(s->base, grace_expired_cb, s);
+	if (s->grace_timer == NULL || evtimer_add(s->grace_timer, &tv) < 0)
+		event_base_loopexit(s->base, &tv);
+	/* Each connection finishes its request in flight, flushes, closes. */
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		conn_close_after_flush(c);
+	}
+}

@@ -1,0 +1,131 @@
+/* server.h - the daemon's state: listeners, connections, counters */
+#ifndef UDO_VSOCKD_SERVER_H
+#define UDO_VSOCKD_SERVER_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "conf.h"
+#include "handler.h"
+#include "peer.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct bufferevent;
+
+/* Counters shown by STATS and in the systemd STATUS line. */
+struct stats {
+	uint64_t connections_total;
+	uint64_t connections_rejected; /* refused at a limit */
+	uint64_t commands;
+	uint64_t errors; /* ERR replies */
+	uint64_t reloads;
+	struct timespec started; /* CLOCK_MONOTONIC */
+};
+
+/* Why accepting is paused (a bit each). */
+enum accept_pause {
+	ACCEPT_PAUSE_LIMIT = 1,  /* max-connections reached */
+	ACCEPT_PAUSE_NOFILE = 2, /* accept failed with EMFILE/ENFILE/ENOBUFS/ENOMEM */
+};
+
+/* One listening socket. */
+struct listener {
+	struct server *server;
+	struct evconnlistener *evl;
+	enum udo_vsock_addr_kind transport;
+	char text[UDO_VSOCK_ADDR_STRLEN]; /* address, also the key when reloading */
+	char identity[64];                /* unix peers' identity */
+	int from_systemd;
+	struct listener *next;
+};
+
+/* Connections counted per peer, for max-connections-per-peer. */
+struct peer_count {
+	char key[80];
+	unsigned int count;
+	struct peer_count *next;
+};
+#define PEER_COUNT_BUCKETS 1024
+
+struct conn;
+
+struct server {
+	struct event_base *base;
+	struct config *config; /* the one in force */
+	const char *config_path;
+	struct listener *listeners;
+	struct conn *conns; /* every open connection */
+	unsigned int nconns;
+	struct peer_count *peer_counts[PEER_COUNT_BUCKETS];
+	struct stats stats;
+	int accept_paused; /* enum accept_pause bits */
+	int stopping;
+	int socket_activated;
+	struct event *accept_timer;
+	struct event *grace_timer;
+	struct event *status_timer;
+	struct event *watchdog_timer;
+	struct event *signals[4];
+	/* Scratch space for the line being parsed: one line is handled at a
+	 * time, so every connection shares it. */
+	char *line;
+	size_t line_size;
+	char **argv;
+	int argv_size;
+};
+
+/* Milliseconds since the daemon started. */
+uint64_t server_uptime_ms(const struct server *s);
+
+/* Pauses accepting on every listener for REASON. */
+void server_pause_accepting(struct server *s, enum accept_pause reason);
+
+/* Lifts REASON; accepting resumes once no reason is left. */
+void server_resume_accepting(struct server *s, enum accept_pause reason);
+
+/* Counts one more connection for KEY. Returns the new count. */
+unsigned int peer_count_add(struct server *s, const char *key);
+
+/* Counts one connection less for KEY. */
+void peer_count_remove(struct server *s, const char *key);
+
+/* Makes the shared line buffer hold LEN + 1 bytes and ARGV MAX_ARGS
+ * pointers. Returns 0 or -1 (ENOMEM). */
+int server_reserve_scratch(struct server *s, size_t len, int max_args);
+
+/* Opens the listeners of CONF (not under socket activation) and returns
+ * them in *OUT, reusing those of S whose address is unchanged. Returns 0,
+ * or -1 after logging why (nothing changed then). */
+int listeners_open(struct server *s, const struct config *conf, struct listener **out);
+
+/* Adopts the sockets systemd passed (LISTEN_FDS). Returns how many, or
+ * -1 after logging why. */
+int listeners_adopt_systemd(struct server *s, const struct config *conf);
+
+/* Replaces S's listeners with NEW, closing those not in NEW. */
+void listeners_replace(struct server *s, struct listener *fresh);
+
+/* Closes every listener. */
+void listeners_close_all(struct server *s);
+
+/* Enables or disables accepting on every listener. */
+void listeners_set_enabled(struct server *s, int enabled);
+
+/* Reloads the config file: the new one is swapped in only if it parses
+ * and its listeners open. */
+void server_reload(struct server *s);
+
+/* Begins a graceful stop: no new connections, replies flushed. */
+void server_begin_shutdown(struct server *s);
+
+/* sd_notify helpers (notify.c). */
+void notify_ready(struct server *s);
+void notify_reloading(void);
+void notify_stopping(void);
+void notify_status(struct server *s);
+/* Starts the STATUS and watchdog timers. Returns 0 or -1. */
+int notify_start_timers(struct server *s);
+
+#endif /* UDO_VSOCKD_SERVER_H */
