@@ -1,1 +1,5 @@
-# doc: filled in by later work
+# doc: man pages, checked by tests/check_man.sh.
+dist_man_MANS += \
+	doc/udo-vsockd.8 \
+	doc/udo-vsockd.conf.5 \
+	doc/udo-vsock-protocol.7
