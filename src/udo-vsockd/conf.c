@@ -309,11 +309,11 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (value[0] == '/') {
-		snprintf(path, sizeof(path), "%s", value);
-	} else {
-		const char *slash = strrchr(file, '/');
-		snprintf(path, sizeof(path), "%.*s%s", slash != NULL ? (int)(slash - file + 1) : 0, file, value);
+	const char *slash = value[0] == '/' ? NULL : strrchr(file, '/');
+	int dirlen = slash != NULL ? (int)(slash - file + 1) : 0;
+	if ((size_t)snprintf(path, sizeof(path), "%.*s%s", dirlen, file, value) >= sizeof(path)) {
+		parse_error(p, file, line, "include: path too long");
+		return;
 	}
 	if (p->depth >= INCLUDE_DEPTH_MAX) {
 		parse_error(p, file, line, "include: nested more than %d deep", INCLUDE_DEPTH_MAX);
@@ -337,8 +337,10 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 		size_t len = strlen(names[i]->d_name);
 		if (names[i]->d_name[0] != '.' && len > 5 && strcmp(names[i]->d_name + len - 5, ".conf") == 0) {
 			char sub[PATH_MAX];
-			snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name);
-			parse_file(p, sub);
+			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name) >= sizeof(sub))
+				parse_error(p, file, line, "include: %s/%s: path too long", path, names[i]->d_name);
+			else
+				parse_file(p, sub);
 		}
 		free(names[i]);
 	}

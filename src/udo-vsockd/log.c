@@ -81,7 +81,9 @@ static void log_emit(enum log_level level, const char *peer, uint32_t cid, const
 			sd_journal_send("MESSAGE=%s%s", msg, suffix, "PRIORITY=%d", level, NULL);
 		return;
 	}
-	if (peer != NULL)
+	if (peer != NULL && command != NULL)
+		fprintf(stderr, "udo-vsockd: %s: %s: %s: %s%s\n", level_names[level], peer, command, msg, suffix);
+	else if (peer != NULL)
 		fprintf(stderr, "udo-vsockd: %s: %s: %s%s\n", level_names[level], peer, msg, suffix);
 	else
 		fprintf(stderr, "udo-vsockd: %s: %s%s\n", level_names[level], msg, suffix);
