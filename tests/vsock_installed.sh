@@ -20,5 +20,6 @@ flags=$(pkg-config --cflags --libs udo-vsock)
 echo "pkg-config --cflags --libs udo-vsock: $flags"
 # shellcheck disable=SC2086
 cc -std=gnu11 -Wall -Wextra -Werror -o "$stage/installed-client" "$srcdir/tests/installed-client.c" $flags
-libdir=$(pkg-config --variable=libdir udo-vsock)
-LD_LIBRARY_PATH=$stage$libdir "$stage/installed-client"
+# The library directory as pkg-config gives it (sysroot included).
+libdir=$(pkg-config --libs-only-L udo-vsock | sed 's/^ *-L//; s/ *$//')
+LD_LIBRARY_PATH=$libdir "$stage/installed-client"
