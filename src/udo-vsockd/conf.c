@@ -242,23 +242,35 @@ static void parse_listen(struct parser *p, const char *file, int line, const cha
 		parse_error(p, file, line, "listen: %s", addrtext == NULL ? "out of memory" : why);
 		goto fail;
 	}
-	if (lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
-		parse_error(p, file, line, "listen: vsock-mux listeners are not supported yet");
-		goto fail;
-	}
 	udo_vsock_addr_format(&lc->addr, lc->text, sizeof(lc->text));
+	int has_cid = 0;
 	for (int i = 1; i < n; i++) {
 		unsigned long long v;
 		if (strncmp(w[i], "identity=", 9) == 0 && w[i][9] != '\0' && strlen(w[i] + 9) < 64 &&
 		    lc->addr.kind == UDO_VSOCK_ADDR_UNIX) {
 			free(lc->identity);
 			lc->identity = strdup(w[i] + 9);
+		} else if (strncmp(w[i], "name=", 5) == 0 && w[i][5] != '\0' && strlen(w[i] + 5) < 64 &&
+			   lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
+			free(lc->identity);
+			lc->identity = strdup(w[i] + 5);
+		} else if (strncmp(w[i], "cid=", 4) == 0 && lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX &&
+			   parse_cid(w[i] + 4, &lc->mux_cid) == 0 && lc->mux_cid > 2) {
+			has_cid = 1;
 		} else if (strncmp(w[i], "backlog=", 8) == 0 && config_parse_number(w[i] + 8, 0, 65535, &v) == 0 &&
 			   v > 0) {
 			lc->backlog = (int)v;
 		} else {
 			parse_error(p, file, line, "listen: unknown or invalid option '%s'", w[i]);
 		}
+	}
+	if (lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX && !has_cid) {
+		parse_error(p, file, line, "listen: a vsock-mux listener needs cid=N, the VM's guest CID (3 or more)");
+		goto fail;
+	}
+	if (lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX && lc->addr.path[0] == '@') {
+		parse_error(p, file, line, "listen: a vsock-mux path must be a file system path");
+		goto fail;
 	}
 	for (struct listen_conf *o = p->conf->listeners; o != NULL; o = o->next) {
 		if (strcmp(o->text, lc->text) == 0) {

@@ -14,7 +14,8 @@ struct handler_kind;
 struct listen_conf {
 	struct udo_vsock_addr addr;
 	char text[UDO_VSOCK_ADDR_STRLEN]; /* canonical address text */
-	char *identity;                   /* unix: who the peers are ("unix" if unset) */
+	char *identity;                   /* unix: who the peers are ("unix" if unset); vsock-mux: the VM's name */
+	uint32_t mux_cid;                 /* vsock-mux: the VM's CID, for access rules and logs */
 	int backlog;
 	const char *file;
 	int line;

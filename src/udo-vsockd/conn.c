@@ -283,6 +283,14 @@ static void peer_from_accept(struct peer *p, const struct listener *l, const str
 		snprintf(p->text, sizeof(p->text), "cid %u port %u", p->cid, p->port);
 		return;
 	}
+	if (l->transport == UDO_VSOCK_ADDR_VSOCK_MUX) {
+		/* Hybrid vsock: the VMM connected for its guest; the listener says which. */
+		p->transport = UDO_VSOCK_ADDR_VSOCK_MUX;
+		p->cid = l->mux_cid;
+		snprintf(p->identity, sizeof(p->identity), "%s", l->identity);
+		snprintf(p->text, sizeof(p->text), "vm %s cid %u", p->identity[0] ? p->identity : "-", p->cid);
+		return;
+	}
 	p->transport = UDO_VSOCK_ADDR_UNIX;
 	p->cid = UINT32_MAX;
 	snprintf(p->identity, sizeof(p->identity), "%s", l->identity);
@@ -312,7 +320,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		return;
 	}
 	peer_from_accept(&p, l, sa, socklen);
-	if (p.transport == UDO_VSOCK_ADDR_VSOCK)
+	if (p.transport != UDO_VSOCK_ADDR_UNIX)
 		snprintf(key, sizeof(key), "cid:%u", p.cid);
 	else
 		snprintf(key, sizeof(key), "unix:%s", p.identity);

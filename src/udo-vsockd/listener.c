@@ -1,9 +1,12 @@
 /* listener.c - listening sockets: from the config or from systemd */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -54,9 +57,11 @@ static struct listener *listener_wrap(struct server *s, int fd, const char *text
 		return NULL;
 	}
 	l->server = s;
+	l->lock_fd = -1;
 	l->transport = transport;
 	snprintf(l->text, sizeof(l->text), "%s", text);
-	snprintf(l->identity, sizeof(l->identity), "%s", identity != NULL ? identity : "unix");
+	snprintf(l->identity, sizeof(l->identity), "%s",
+		 identity != NULL ? identity : transport == UDO_VSOCK_ADDR_UNIX ? "unix" : "");
 	/* backlog 0: the socket is already listening. */
 	l->evl = evconnlistener_new(s->base, listener_accept_cb, l,
 				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
@@ -72,11 +77,67 @@ static struct listener *listener_wrap(struct server *s, int fd, const char *text
 	return l;
 }
 
-/* Frees L and its socket. */
+/* Frees L and its socket, removing the socket file if we created it. */
 static void listener_free(struct listener *l)
 {
 	evconnlistener_free(l->evl);
+	if (l->path[0] != '\0') {
+		char lock[UDO_VSOCK_ADDR_PATH_MAX + 8];
+		snprintf(lock, sizeof(lock), "%s.lock", l->path);
+		if (unlink(l->path) < 0 && errno != ENOENT)
+			log_warn("cannot remove %s", l->path);
+		unlink(lock);
+	}
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
 	free(l);
+}
+
+/*
+ * Makes PATH free for a new socket without ever removing a file some
+ * other program made: PATH.lock, held locked while we listen, marks the
+ * socket as ours. A stale PATH is removed only if its lock file exists
+ * from an earlier udo-vsockd and nobody holds it. Returns the locked fd,
+ * or -1 with a reason in WHY.
+ */
+static int unix_path_claim(const char *path, char *why, size_t whylen)
+{
+	char lock[UDO_VSOCK_ADDR_PATH_MAX + 8];
+	struct stat st;
+	int existed = 1;
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	int fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		existed = 0;
+		fd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
+	if (fd < 0) {
+		snprintf(why, whylen, "%s: %s", lock, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(why, whylen, "%s is in use by another udo-vsockd", path);
+		close(fd);
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!existed || !S_ISSOCK(st.st_mode)) {
+			snprintf(why, whylen, "%s exists and was not made by udo-vsockd; not removing it", path);
+			if (!existed)
+				unlink(lock);
+			close(fd);
+			return -1;
+		}
+		/* A stale socket of an earlier udo-vsockd: safe to replace. */
+		if (unlink(path) < 0) {
+			snprintf(why, whylen, "cannot remove stale %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		log_info("removed stale socket %s", path);
+	}
+	return fd;
 }
 
 /* Frees the list L. */
@@ -89,18 +150,53 @@ static void listener_list_free(struct listener *l)
 	}
 }
 
-/* Binds one configured address. Returns a listener or NULL after logging. */
+/* Binds one configured address. Returns a listener or NULL after logging.
+ * A vsock-mux listener is the unix socket PATH_PORT, where a hybrid-vsock
+ * VMM (Firecracker, Cloud Hypervisor) connects when its guest connects to
+ * the host's PORT. */
 static struct listener *listener_bind(struct server *s, const struct listen_conf *lc)
 {
+	struct udo_vsock_addr addr = lc->addr;
 	char why[256] = "";
-	int fd = udo_vsock_addr_listen(&lc->addr, lc->backlog, UDO_VSOCK_ADDR_NONBLOCK, why, sizeof(why));
+	int lock_fd = -1;
 
+	if (addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
+		addr.kind = UDO_VSOCK_ADDR_UNIX;
+		if ((size_t)snprintf(addr.path, sizeof(addr.path), "%s_%u", lc->addr.path, lc->addr.port) >=
+		    sizeof(addr.path)) {
+			log_warnx("%s:%d: %s: socket path %s_%u is too long", lc->file, lc->line, lc->text,
+				  lc->addr.path, lc->addr.port);
+			return NULL;
+		}
+	}
+	if (addr.kind == UDO_VSOCK_ADDR_UNIX && addr.path[0] != '@') {
+		lock_fd = unix_path_claim(addr.path, why, sizeof(why));
+		if (lock_fd < 0) {
+			log_warnx("%s:%d: cannot listen on %s: %s", lc->file, lc->line, lc->text, why);
+			return NULL;
+		}
+	}
+	int fd = udo_vsock_addr_listen(&addr, lc->backlog, UDO_VSOCK_ADDR_NONBLOCK, why, sizeof(why));
 	if (fd < 0) {
 		log_warnx("%s:%d: cannot listen on %s: %s", lc->file, lc->line, lc->text, why);
+		if (lock_fd >= 0)
+			close(lock_fd);
 		return NULL;
 	}
-	log_info("listening on %s", lc->text);
-	return listener_wrap(s, fd, lc->text, lc->identity, lc->addr.kind);
+	struct listener *l = listener_wrap(s, fd, lc->text, lc->identity, lc->addr.kind);
+	if (l == NULL) {
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return NULL;
+	}
+	l->mux_cid = lc->mux_cid;
+	if (lock_fd >= 0) {
+		snprintf(l->path, sizeof(l->path), "%s", addr.path);
+		l->lock_fd = lock_fd;
+	}
+	log_info("listening on %s%s%s", lc->text, lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX ? " at " : "",
+		 lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX ? addr.path : "");
+	return l;
 }
 
 /* Takes the listener with address TEXT out of S's list, or returns NULL. */
@@ -126,7 +222,9 @@ int listeners_open(struct server *s, const struct config *conf, struct listener 
 		struct listener *l = listener_take(s, lc->text);
 		if (l != NULL) {
 			/* Unchanged address: keep the socket, take the new identity. */
-			snprintf(l->identity, sizeof(l->identity), "%s", lc->identity != NULL ? lc->identity : "unix");
+			snprintf(l->identity, sizeof(l->identity), "%s",
+				 lc->identity != NULL ? lc->identity : lc->addr.kind == UDO_VSOCK_ADDR_UNIX ? "unix" : "");
+			l->mux_cid = lc->mux_cid;
 			l->next = kept;
 			kept = l;
 			continue;

@@ -36,7 +36,10 @@ struct listener {
 	struct evconnlistener *evl;
 	enum udo_vsock_addr_kind transport;
 	char text[UDO_VSOCK_ADDR_STRLEN]; /* address, also the key when reloading */
-	char identity[64];                /* unix peers' identity */
+	char identity[64];                /* unix peers' identity; vsock-mux: the VM's name */
+	uint32_t mux_cid;                 /* vsock-mux: the VM's CID */
+	char path[UDO_VSOCK_ADDR_PATH_MAX]; /* a socket file we created, removed on close */
+	int lock_fd;                      /* held on PATH.lock while we own PATH; -1 if none */
 	int from_systemd;
 	struct listener *next;
 };

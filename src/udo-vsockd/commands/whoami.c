@@ -12,7 +12,9 @@ static void whoami_run(struct request *req)
 	} else {
 		request_dataf(req, "transport=%s", p->transport == UDO_VSOCK_ADDR_VSOCK ? "vsock" : "vsock-mux");
 		request_dataf(req, "cid=%u", p->cid);
-		request_dataf(req, "port=%u", p->port);
+		/* Hybrid vsock VMMs do not tell us the guest's port. */
+		if (p->transport == UDO_VSOCK_ADDR_VSOCK)
+			request_dataf(req, "port=%u", p->port);
 		if (p->identity[0] != '\0')
 			request_dataf(req, "identity=%s", p->identity);
 	}
