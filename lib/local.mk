@@ -9,7 +9,8 @@ lib_libudo_vsock_la_SOURCES = \
 	lib/vsock-addr.c \
 	lib/vsock-fdpass.c \
 	lib/vsock-addr-private.h \
-	lib/vsock-mux.c
+	lib/vsock-mux.c \
+	lib/vsock-handoff.c
 # current:revision:age - bump per libtool rules on every release.
 lib_libudo_vsock_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -export-symbols-regex '^udo_'
 
@@ -18,7 +19,8 @@ udoinclude_HEADERS = \
 	lib/udo/log.h \
 	lib/udo/vsock-tcp.h \
 	lib/udo/vsock-addr.h \
-	lib/udo/vsock-fdpass.h
+	lib/udo/vsock-fdpass.h \
+	lib/udo/vsock-handoff.h
 
 pkgconfig_DATA = lib/udo-vsock.pc
 EXTRA_DIST += lib/udo-vsock.pc.in

@@ -54,6 +54,12 @@ static void conn_destroy(struct conn *c)
 
 void conn_free(struct conn *c)
 {
+	if (c->detach_fn != NULL) {
+		/* Never flushed: the receiver only releases its state. */
+		conn_detach_fn fn = c->detach_fn;
+		c->detach_fn = NULL;
+		fn(-1, NULL, &c->peer, c->detach_arg);
+	}
 	if (c->req_active) {
 		/* Detach first: the handler's cancel finishes the request. */
 		c->req.conn = NULL;
@@ -68,6 +74,17 @@ void conn_free(struct conn *c)
 	conn_destroy(c);
 }
 
+/* Replies are all sent: hand the socket on if asked to, then free C. */
+static void conn_finish(struct conn *c)
+{
+	if (c->detach_fn != NULL) {
+		conn_detach_fn fn = c->detach_fn;
+		c->detach_fn = NULL;
+		fn(bufferevent_getfd(c->bev), bufferevent_get_input(c->bev), &c->peer, c->detach_arg);
+	}
+	conn_free(c);
+}
+
 void conn_close_after_flush(struct conn *c)
 {
 	c->closing = 1;
@@ -75,7 +92,7 @@ void conn_close_after_flush(struct conn *c)
 	if (c->req_active)
 		return; /* conn_request_done() comes back here */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_free(c);
+		conn_finish(c);
 		return;
 	}
 	/* The write callback frees C once the output buffer is empty. */
@@ -228,7 +245,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->closing) {
 		if (!c->req_active && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_free(c);
+			conn_finish(c);
 		return;
 	}
 	if (c->output_paused) {

@@ -7,6 +7,14 @@
 #include "handler.h"
 #include "server.h"
 
+struct evbuffer;
+
+/* Receives a connection being handed away: FD is the client's socket
+ * (still the connection's: dup or pass it before returning), PENDING the
+ * input read but not handled. FD is -1 if the connection failed first:
+ * then only release ARG. */
+typedef void (*conn_detach_fn)(int fd, struct evbuffer *pending, const struct peer *peer, void *arg);
+
 struct conn {
 	struct server *server;
 	struct bufferevent *bev;
@@ -20,6 +28,8 @@ struct conn {
 	int output_paused;     /* too much unread output: requests wait */
 	int eof;               /* the client shut down its sending side */
 	struct event *resume;  /* handles more lines on a later loop turn */
+	conn_detach_fn detach_fn; /* called once replies are flushed, before freeing */
+	void *detach_arg;
 	struct conn *prev, *next;
 };
 

@@ -55,3 +55,14 @@ void request_close_connection(struct request *req)
 	if (req->conn != NULL)
 		req->conn->closing = 1;
 }
+
+void request_detach(struct request *req, conn_detach_fn fn, void *arg)
+{
+	if (req->conn == NULL) {
+		fn(-1, NULL, &req->peer, arg);
+		return;
+	}
+	req->conn->detach_fn = fn;
+	req->conn->detach_arg = arg;
+	req->conn->closing = 1;
+}

@@ -4,6 +4,8 @@
 
 #include "handler.h"
 
+struct evbuffer;
+
 struct conn;
 
 /* Looks up ARGV[0] in the config in force, checks access and arity, and
@@ -15,5 +17,12 @@ int access_allows(const struct config *conf, const struct command *cmd, const st
 
 /* Asks the connection of REQ to close once this reply is sent. */
 void request_close_connection(struct request *req);
+
+/* Asks the connection of REQ to close once this reply is sent, handing
+ * its socket and unhandled input to FN first (see conn_detach_fn). FN is
+ * called exactly once, also if the connection fails before. */
+void request_detach(struct request *req, void (*fn)(int fd, struct evbuffer *pending, const struct peer *peer,
+						    void *arg),
+		    void *arg);
 
 #endif /* UDO_VSOCKD_DISPATCH_H */

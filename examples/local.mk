@@ -1,0 +1,4 @@
+# examples: small programs built on libudo-vsock, also used by the tests.
+noinst_PROGRAMS += examples/handoff-echo
+examples_handoff_echo_SOURCES = examples/handoff-echo.c
+examples_handoff_echo_LDADD = lib/libudo-vsock.la

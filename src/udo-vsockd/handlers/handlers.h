@@ -1,0 +1,9 @@
+/* handlers/handlers.h - handler kinds that take options, one file each */
+#ifndef UDO_VSOCKD_HANDLERS_H
+#define UDO_VSOCKD_HANDLERS_H
+
+#include "../handler.h"
+
+extern const struct handler_kind handler_handoff; /* handlers/handoff.c */
+
+#endif /* UDO_VSOCKD_HANDLERS_H */

@@ -1,0 +1,267 @@
+/* handlers/handoff.c - the `handoff` handler: pass the client's connection
+ * to a local service over AF_UNIX with SCM_RIGHTS (udo/vsock-handoff.h) */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <udo/vsock-handoff.h>
+
+#include "../conf.h"
+#include "../dispatch.h"
+#include "../log.h"
+#include "../proto.h"
+#include "../server.h"
+#include "handlers.h"
+
+/* A command's options. */
+struct handoff_conf {
+	struct udo_vsock_addr service; /* unix:PATH or unix:@NAME */
+	unsigned int send_timeout_ms;
+};
+
+/* One hand-off between the OK reply and the fd leaving us. */
+struct handoff_job {
+	struct server *server;
+	int service_fd;
+	unsigned int send_timeout_ms;
+	uint32_t argc;
+	size_t args_len;
+	char *args; /* argc NUL-terminated words */
+};
+
+/* Takes the `socket` and `send-timeout` options. */
+static int handoff_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+{
+	struct handoff_conf *hc = cmd->data;
+
+	if (hc == NULL) {
+		hc = calloc(1, sizeof(*hc));
+		if (hc == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		hc->send_timeout_ms = 10000;
+		cmd->data = hc;
+	}
+	if (strcmp(key, "socket") == 0) {
+		if (udo_vsock_addr_parse(&hc->service, value, why, whylen) < 0)
+			return -1;
+		if (hc->service.kind != UDO_VSOCK_ADDR_UNIX) {
+			snprintf(why, whylen, "socket: the service must be a unix:PATH address");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "send-timeout") == 0) {
+		unsigned long long ms;
+		if (config_parse_number(value, 1, 3600000, &ms) < 0 || ms == 0) {
+			snprintf(why, whylen, "send-timeout: '%s' is not a duration", value);
+			return -1;
+		}
+		hc->send_timeout_ms = (unsigned int)ms;
+		return 0;
+	}
+	snprintf(why, whylen, "handler 'handoff' has no option '%s'", key);
+	return -1;
+}
+
+/* Requires the `socket` option. */
+static int handoff_check(struct command *cmd, char *why, size_t whylen)
+{
+	const struct handoff_conf *hc = cmd->data;
+
+	if (hc == NULL || hc->service.kind != UDO_VSOCK_ADDR_UNIX) {
+		snprintf(why, whylen, "handler 'handoff' needs 'socket = unix:PATH'");
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees the job, closing the service socket if it is still ours. */
+static void job_free(struct handoff_job *job)
+{
+	if (job->service_fd >= 0)
+		close(job->service_fd);
+	free(job->args);
+	free(job);
+}
+
+/* Connects to the service without blocking. Returns the fd or -1 (errno). */
+static int service_connect(const struct udo_vsock_addr *addr)
+{
+	struct sockaddr_un su = {.sun_family = AF_UNIX};
+	size_t len = strlen(addr->path);
+	socklen_t sulen;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	memcpy(su.sun_path, addr->path, len);
+	if (addr->path[0] == '@')
+		su.sun_path[0] = '\0'; /* abstract: no trailing NUL */
+	sulen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (addr->path[0] != '@'));
+	if (connect(fd, (struct sockaddr *)&su, sulen) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* The rest of a message is written: the service has it all. */
+static void outbox_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+/* The service went away or stalled before taking the whole message. */
+static void outbox_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	log_warnx("handoff: the service %s before taking the whole message",
+		  (what & BEV_EVENT_TIMEOUT) ? "stalled" : "closed its socket");
+	bufferevent_free(bev);
+}
+
+/* Sends the header with the client's FD, then the rest without blocking. */
+static void handoff_send(struct handoff_job *job, int fd, struct evbuffer *pending, const struct peer *peer)
+{
+	struct udo_vsock_handoff h = {.transport = (uint32_t)peer->transport,
+				      .peer_cid = peer->cid,
+				      .peer_port = peer->port,
+				      .argc = job->argc,
+				      .pending_len = evbuffer_get_length(pending)};
+	unsigned char header[UDO_VSOCK_HANDOFF_HEADER_SIZE];
+
+	snprintf(h.identity, sizeof(h.identity), "%s", peer->identity);
+	if (udo_vsock_handoff_encode_header(header, &h, (uint32_t)job->args_len) < 0) {
+		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: message too large");
+		return;
+	}
+	struct evbuffer *msg = evbuffer_new();
+	if (msg == NULL || evbuffer_add(msg, header, sizeof(header)) < 0 ||
+	    evbuffer_add(msg, h.identity, strlen(h.identity)) < 0 || evbuffer_add(msg, job->args, job->args_len) < 0 ||
+	    evbuffer_add_buffer(msg, pending) < 0) {
+		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: out of memory");
+		if (msg != NULL)
+			evbuffer_free(msg);
+		return;
+	}
+	/* The first send carries the fd; a fresh socket takes the header at least. */
+	size_t first = evbuffer_get_length(msg);
+	struct iovec iov = {evbuffer_pullup(msg, -1), first};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	ssize_t n;
+	do {
+		n = sendmsg(job->service_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: sending to the service: %s",
+			 n < 0 ? strerror(errno) : "nothing sent");
+		evbuffer_free(msg);
+		return;
+	}
+	evbuffer_drain(msg, (size_t)n);
+	log_peer(LOG_LEVEL_INFO, peer->text, peer->cid, NULL, "connection handed off");
+	if (evbuffer_get_length(msg) == 0) {
+		evbuffer_free(msg);
+		return;
+	}
+	/* The remainder follows through a bufferevent that frees itself. */
+	struct bufferevent *bev = bufferevent_socket_new(job->server->base, job->service_fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		evbuffer_free(msg);
+		return;
+	}
+	job->service_fd = -1;
+	struct timeval tv = {job->send_timeout_ms / 1000, (job->send_timeout_ms % 1000) * 1000};
+	bufferevent_setcb(bev, NULL, outbox_write_cb, outbox_event_cb, NULL);
+	bufferevent_set_timeouts(bev, NULL, &tv);
+	bufferevent_write_buffer(bev, msg);
+	bufferevent_enable(bev, EV_WRITE);
+	evbuffer_free(msg);
+}
+
+/* The OK is sent: pass the client on (FD -1: it went away first). */
+static void handoff_detached(int fd, struct evbuffer *pending, const struct peer *peer, void *arg)
+{
+	struct handoff_job *job = arg;
+
+	if (fd >= 0)
+		handoff_send(job, fd, pending, peer);
+	job_free(job);
+}
+
+/* Connects to the service now, so a missing one is an ERR, not a silent close. */
+static void handoff_run(struct request *req)
+{
+	const struct handoff_conf *hc = req->cmd->data;
+	struct handoff_job *job = calloc(1, sizeof(*job));
+	size_t len = 0;
+
+	if (job == NULL) {
+		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	job->server = req->server;
+	job->send_timeout_ms = hc->send_timeout_ms;
+	job->argc = (uint32_t)req->argc;
+	for (int i = 0; i < req->argc; i++)
+		len += strlen(req->argv[i]) + 1;
+	job->args = malloc(len);
+	job->args_len = len;
+	job->service_fd = -1;
+	if (job->args == NULL) {
+		job_free(job);
+		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	for (int i = 0, off = 0; i < req->argc; i++) {
+		size_t n = strlen(req->argv[i]) + 1;
+		memcpy(job->args + off, req->argv[i], n);
+		off += (int)n;
+	}
+	job->service_fd = service_connect(&hc->service);
+	if (job->service_fd < 0) {
+		int err = errno;
+		job_free(job);
+		log_peer(LOG_LEVEL_WARNING, req->peer.text, req->peer.cid, req->cmd->name, "handoff: %s: %s",
+			 hc->service.path, strerror(err));
+		if (err == EAGAIN)
+			request_err(req, PROTO_ERR_BUSY, "the service is not accepting connections");
+		else
+			request_err(req, PROTO_ERR_UNAVAILABLE, "the service is not running");
+		return;
+	}
+	request_detach(req, handoff_detached, job);
+	request_ok(req, "handoff");
+}
+
+const struct handler_kind handler_handoff = {
+	.name = "handoff",
+	.min_args = 0,
+	.max_args = -1,
+	.usage = "[ARG...]",
+	.summary = "hand this connection to a local service",
+	.set_option = handoff_set_option,
+	.check = handoff_check,
+	.run = handoff_run,
+	.free_data = free,
+};
