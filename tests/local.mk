@@ -4,6 +4,7 @@ LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/vsock-run
 AM_TESTS_ENVIRONMENT = \
 	UDO_TEST_BUILDDIR='$(abs_top_builddir)'; export UDO_TEST_BUILDDIR; \
 	UDO_TEST_SRCDIR='$(abs_top_srcdir)'; export UDO_TEST_SRCDIR; \
+	UDO_TEST_SANITIZER_CFLAGS='$(SANITIZER_CFLAGS)'; export UDO_TEST_SANITIZER_CFLAGS; \
 	CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-120}; export CK_DEFAULT_TIMEOUT;
 EXTRA_DIST += tests/vsock-run
 check_PROGRAMS += tests/vsock-probe

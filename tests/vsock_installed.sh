@@ -18,8 +18,9 @@ done
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$stage
 flags=$(pkg-config --cflags --libs udo-vsock)
 echo "pkg-config --cflags --libs udo-vsock: $flags"
+# A sanitizer build installs an instrumented library: build the client alike.
 # shellcheck disable=SC2086
-cc -std=gnu11 -Wall -Wextra -Werror -o "$stage/installed-client" "$srcdir/tests/installed-client.c" $flags
+cc -std=gnu11 -Wall -Wextra -Werror ${UDO_TEST_SANITIZER_CFLAGS:-} -o "$stage/installed-client" "$srcdir/tests/installed-client.c" $flags
 # The library directory as pkg-config gives it (sysroot included).
 libdir=$(pkg-config --libs-only-L udo-vsock | sed 's/^ *-L//; s/ *$//')
 LD_LIBRARY_PATH=$libdir "$stage/installed-client"
