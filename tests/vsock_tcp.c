@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <udo/vsock-addr.h>
 #include <udo/vsock-tcp.h>
 
 #include "test-util.h"
@@ -136,6 +138,30 @@ START_TEST(client_server_data)
 	udo_vsock_tcp_destroy(c);
 	ck_assert_int_eq(udo_vsock_tcp_recv_data(afd, buf, sizeof(buf), NULL), UDO_VSOCK_IO_DISCONNECT);
 	close(afd);
+	udo_vsock_tcp_destroy(s);
+}
+END_TEST
+
+/* Ports above INT_MAX (the kernel's PORT_ANY picks them too) travel as
+ * negative ints and work for bind, get_port and connect. */
+START_TEST(high_port)
+{
+	struct udo_vsock_tcp_server_create_info info = {.vcid = UDO_VSOCK_CID_ANY};
+	struct udo_vsock_tcp *s = NULL, *c;
+	int afd;
+
+	srand((unsigned int)getpid());
+	for (int i = 0; i < 10 && !s; i++) {
+		info.port = (int)(0x80000000u + (unsigned int)rand() % 0x7ffffff0u);
+		s = udo_vsock_tcp_server_create(NULL, &info);
+	}
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(udo_vsock_tcp_get_port(s), info.port);
+	ck_assert_int_lt(udo_vsock_tcp_get_port(s), -1);
+	c = connected(s, &afd);
+	ck_assert_int_eq(udo_vsock_tcp_get_port(c), info.port);
+	close(afd);
+	udo_vsock_tcp_destroy(c);
 	udo_vsock_tcp_destroy(s);
 }
 END_TEST
@@ -327,16 +353,13 @@ END_TEST
 START_TEST(caller_memory_failure)
 {
 	alignas(max_align_t) char mem[1024];
-	struct udo_vsock_tcp_server_create_info bad = {.vcid = UDO_VSOCK_CID_ANY, .port = -7};
 	struct udo_vsock_tcp_client_create_info badc = {.vcid = UDO_VSOCK_CID_LOCAL, .port = -1};
 
 	memset(mem, 0x11, sizeof(mem));
-	ck_assert_ptr_null(udo_vsock_tcp_server_create((struct udo_vsock_tcp *)mem, &bad));
+	ck_assert_ptr_null(udo_vsock_tcp_client_create((struct udo_vsock_tcp *)mem, &badc));
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(udo_log_get_error_code(mem), UDO_LOG_ERR_INVALID_ARGUMENT);
 	ck_assert_ptr_nonnull(strstr(udo_log_get_error(mem), "port"));
-	ck_assert_ptr_null(udo_vsock_tcp_client_create((struct udo_vsock_tcp *)mem, &badc));
-	ck_assert_int_eq(udo_log_get_error_code(mem), UDO_LOG_ERR_INVALID_ARGUMENT);
 	ck_assert_ptr_null(udo_vsock_tcp_server_create((struct udo_vsock_tcp *)mem, NULL));
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_ptr_nonnull(strstr(udo_log_get_error(mem), "info"));
@@ -543,6 +566,47 @@ START_TEST(local_vcid)
 }
 END_TEST
 
+/* udo_vsock_addr_listen/_connect over vsock: listen on any port, read it
+ * back, connect within a timeout; flags give non-blocking fds. */
+START_TEST(addr_vsock)
+{
+	struct udo_vsock_addr addr;
+	struct sockaddr_vm sa;
+	socklen_t len = sizeof(sa);
+	char err[256] = "", text[64];
+	int lfd, cfd, afd;
+
+	ck_assert_int_eq(udo_vsock_addr_parse(&addr, "vsock:any:any", err, sizeof(err)), 0);
+	lfd = udo_vsock_addr_listen(&addr, 4, UDO_VSOCK_ADDR_NONBLOCK, err, sizeof(err));
+	ck_assert_msg(lfd >= 0, "%s", err);
+	assert_fd_flags(lfd, true);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(text, sizeof(text), "vsock:local:%u", sa.svm_port);
+	ck_assert_int_eq(udo_vsock_addr_parse(&addr, text, err, sizeof(err)), 0);
+	ck_assert_int_eq(udo_vsock_addr_listen(&addr, 4, 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EADDRINUSE);
+	ck_assert_ptr_nonnull(strstr(err, "bind"));
+
+	cfd = udo_vsock_addr_connect(&addr, 1000, UDO_VSOCK_ADDR_NONBLOCK, err, sizeof(err));
+	ck_assert_msg(cfd >= 0, "%s", err);
+	assert_fd_flags(cfd, true);
+	ck_assert_int_eq(poll(&(struct pollfd){.fd = lfd, .events = POLLIN}, 1, 5000), 1);
+	afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
+
+	/* Nothing listens any more: refused or reset, with a message. */
+	ck_assert_int_eq(udo_vsock_addr_connect(&addr, 1000, 0, err, sizeof(err)), -1);
+	ck_assert_msg(errno == ECONNRESET || errno == ECONNREFUSED, "errno %d", errno);
+	ck_assert_ptr_nonnull(strstr(err, "connect"));
+	ck_assert_int_eq(udo_vsock_addr_parse(&addr, "vsock:local:any", err, sizeof(err)), 0);
+	ck_assert_int_eq(udo_vsock_addr_connect(&addr, 0, 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 /* The vsock_tcp test suite. */
 static Suite *tcp_suite(void)
 {
@@ -552,6 +616,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, server_port_any);
 	tcase_add_test(tc, server_cid_honoured);
 	tcase_add_test(tc, client_server_data);
+	tcase_add_test(tc, high_port);
 	tcase_add_test(tc, nonblocking);
 	tcase_add_test(tc, send_all);
 	tcase_add_test(tc, recv_eintr);
@@ -566,6 +631,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, buffer_size);
 	tcase_add_test(tc, misuse);
 	tcase_add_test(tc, local_vcid);
+	tcase_add_test(tc, addr_vsock);
 	suite_add_tcase(s, tc);
 	return s;
 }
