@@ -23,3 +23,16 @@ clean-uml:
 # file are enough to build a program that connects over CID 1.
 TESTS += tests/check_man.sh tests/vsock_installed.sh
 EXTRA_DIST += tests/check_man.sh tests/vsock_installed.sh tests/installed-client.c
+
+# libudo-vsock: the vsock_* program needs AF_VSOCK, the check_* ones do not.
+check_PROGRAMS += tests/vsock_tcp tests/check_addr tests/check_fdpass
+TESTS += tests/vsock_tcp tests/check_addr tests/check_fdpass
+tests_vsock_tcp_SOURCES = tests/vsock_tcp.c tests/test-util.h
+tests_vsock_tcp_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_tcp_LDADD = $(TEST_LIBS)
+tests_check_addr_SOURCES = tests/check_addr.c tests/test-util.h
+tests_check_addr_CFLAGS = $(TEST_CFLAGS)
+tests_check_addr_LDADD = $(TEST_LIBS)
+tests_check_fdpass_SOURCES = tests/check_fdpass.c tests/test-util.h
+tests_check_fdpass_CFLAGS = $(TEST_CFLAGS)
+tests_check_fdpass_LDADD = $(TEST_LIBS)
