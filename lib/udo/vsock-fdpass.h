@@ -26,11 +26,15 @@ ssize_t udo_vsock_sendv_all(int fd, const struct iovec *iov, int iovcnt, const i
  * Receives exactly LEN bytes of one message into BUF: the first recvmsg
  * asks for LEN bytes only, so it never reads across the boundary into
  * the next message, and takes up to *NFDS descriptors (MSG_CMSG_CLOEXEC)
- * into FDS; *NFDS is set to how many came. Descriptors beyond *NFDS or a
- * truncated control message are closed and reported as
+ * into FDS; *NFDS is set to how many came. If more descriptors came than
+ * *NFDS allows, or the control message was truncated, ALL received
+ * descriptors are closed, *NFDS is 0, the message's bytes are still
+ * consumed (so the next message lines up) and the result is
  * UDO_VSOCK_IO_OTHER with errno EMSGSIZE. Returns LEN or an enum
  * udo_vsock_io_status; end of file before LEN bytes is
- * UDO_VSOCK_IO_DISCONNECT and closes any fds received.
+ * UDO_VSOCK_IO_DISCONNECT (errno ENOTCONN) and closes any fds received.
+ * On a non-blocking socket with nothing queued the result is
+ * UDO_VSOCK_IO_RETRY; once a message has begun it is waited for.
  */
 ssize_t udo_vsock_recv_msg(int fd, void *buf, size_t len, int *fds, size_t *nfds);
 
