@@ -54,6 +54,12 @@ static void conn_destroy(struct conn *c)
 
 void conn_free(struct conn *c)
 {
+	if (c->bridge_release != NULL) {
+		void (*release)(void *) = c->bridge_release;
+		c->bridge_release = NULL;
+		c->bridge_start = NULL;
+		release(c->bridge_arg);
+	}
 	if (c->detach_fn != NULL) {
 		/* Never flushed: the receiver only releases its state. */
 		conn_detach_fn fn = c->detach_fn;
@@ -74,9 +80,19 @@ void conn_free(struct conn *c)
 	conn_destroy(c);
 }
 
-/* Replies are all sent: hand the socket on if asked to, then free C. */
+/* Replies are all sent: hand the socket on or start a bridge if asked
+ * to, else free C. */
 static void conn_finish(struct conn *c)
 {
+	if (c->bridge_start != NULL) {
+		void (*start)(struct conn *, void *) = c->bridge_start;
+		c->bridge_start = NULL;
+		c->bridged = 1;
+		c->closing = 0;
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		start(c, c->bridge_arg);
+		return;
+	}
 	if (c->detach_fn != NULL) {
 		conn_detach_fn fn = c->detach_fn;
 		c->detach_fn = NULL;
@@ -182,7 +198,7 @@ static void conn_process_lines(struct conn *c)
 	const struct limits *lim = &c->config->limits;
 
 	for (unsigned int n = 0;; n++) {
-		if (c->closing || c->req_active)
+		if (c->closing || c->req_active || c->bridged)
 			return;
 		if (evbuffer_get_length(out) >= lim->max_output_buffer) {
 			/* Backpressure: requests wait until the client reads. */

@@ -30,6 +30,12 @@ struct conn {
 	struct event *resume;  /* handles more lines on a later loop turn */
 	conn_detach_fn detach_fn; /* called once replies are flushed, before freeing */
 	void *detach_arg;
+	/* A bridge takes over the bufferevent once replies are flushed and
+	 * keeps the connection (and its place in the limits) until it ends. */
+	void (*bridge_start)(struct conn *c, void *arg);
+	void (*bridge_release)(void *arg);
+	void *bridge_arg;
+	int bridged;
 	struct conn *prev, *next;
 };
 

@@ -66,3 +66,16 @@ void request_detach(struct request *req, conn_detach_fn fn, void *arg)
 	req->conn->detach_arg = arg;
 	req->conn->closing = 1;
 }
+
+void request_bridge(struct request *req, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),
+		    void *arg)
+{
+	if (req->conn == NULL) {
+		release(arg);
+		return;
+	}
+	req->conn->bridge_start = start;
+	req->conn->bridge_release = release;
+	req->conn->bridge_arg = arg;
+	req->conn->closing = 1;
+}

@@ -25,4 +25,12 @@ void request_detach(struct request *req, void (*fn)(int fd, struct evbuffer *pen
 						    void *arg),
 		    void *arg);
 
+/* Turns the connection of REQ into a bridge once this reply is sent:
+ * START(conn, ARG) then owns the connection's bufferevent callbacks (its
+ * input holds the bytes not handled yet) and ends it with conn_free().
+ * RELEASE(ARG) is called exactly once when the connection is freed,
+ * also if START never ran. */
+void request_bridge(struct request *req, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),
+		    void *arg);
+
 #endif /* UDO_VSOCKD_DISPATCH_H */

@@ -198,6 +198,9 @@ void server_begin_shutdown(struct server *s)
 	/* Each connection finishes its request in flight, flushes, closes. */
 	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
 		next = c->next;
-		conn_close_after_flush(c);
+		if (c->bridged)
+			conn_free(c); /* a proxied byte stream has no reply to wait for */
+		else
+			conn_close_after_flush(c);
 	}
 }

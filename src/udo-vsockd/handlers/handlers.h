@@ -5,5 +5,6 @@
 #include "../handler.h"
 
 extern const struct handler_kind handler_handoff; /* handlers/handoff.c */
+extern const struct handler_kind handler_proxy;   /* handlers/proxy.c */
 
 #endif /* UDO_VSOCKD_HANDLERS_H */
