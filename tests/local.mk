@@ -55,3 +55,12 @@ tests_check_conf_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 # Both run the built daemon binary: `make check` builds sbin_PROGRAMS
 # first anyway; this keeps building a single test program right too.
 EXTRA_tests_check_conf_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
+# Connection hand-off and proxy, through the real daemon over CID 1 with
+# examples/handoff-echo and echo services as separate processes.
+check_PROGRAMS += tests/vsock_handoff
+TESTS += tests/vsock_handoff
+tests_vsock_handoff_SOURCES = tests/vsock_handoff.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_handoff_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_handoff_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_handoff_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)

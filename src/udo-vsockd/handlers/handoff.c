@@ -1,6 +1,7 @@
 /* handlers/handoff.c - the `handoff` handler: pass the client's connection
  * to a local service over AF_UNIX with SCM_RIGHTS (udo/vsock-handoff.h) */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -152,6 +153,14 @@ static void handoff_send(struct handoff_job *job, int fd, struct evbuffer *pendi
 		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: out of memory");
 		if (msg != NULL)
 			evbuffer_free(msg);
+		return;
+	}
+	/* O_NONBLOCK belongs to the open file, which the service will share:
+	 * hand over a blocking socket, as a service expects from accept(). */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: fcntl: %s", strerror(errno));
+		evbuffer_free(msg);
 		return;
 	}
 	/* The first send carries the fd; a fresh socket takes the header at least. */

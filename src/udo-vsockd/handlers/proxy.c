@@ -220,11 +220,15 @@ static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 	int side = proxy_side(p, bev);
 
 	if (what & BEV_EVENT_ERROR) {
+		log_peer(LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s side failed: %s",
+			 side ? "service" : "client", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		proxy_end(p); /* a reset or failure: nothing more can be delivered */
 		return;
 	}
 	if (!(what & BEV_EVENT_EOF))
 		return;
+	log_peer(LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s side finished sending",
+		 side ? "service" : "client");
 	/* Half close: what it sent goes on, then the other side learns it ended. */
 	proxy_read_cb(bev, p);
 	p->eof[side] = 1;

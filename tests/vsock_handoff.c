@@ -1,0 +1,418 @@
+/* vsock_handoff - the handoff and proxy handlers, driving the real daemon
+ * over AF_VSOCK CID 1 with real local services as separate processes. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <udo/vsock-tcp.h>
+
+#include "daemon-harness.h"
+
+#define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
+
+/* Counts the open fds of PID. */
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Waits up to 5 s for PATH to exist. */
+static void wait_for_path(const char *path)
+{
+	for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
+		sleep_ms(10);
+	ck_assert_msg(access(path, F_OK) == 0, "%s never appeared", path);
+}
+
+/* Starts examples/handoff-echo on unix:PATH. Returns its pid. */
+static pid_t start_handoff_echo(const char *path)
+{
+	char addr[300];
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	if (pid == 0) {
+		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
+		_exit(127);
+	}
+	wait_for_path(path);
+	return pid;
+}
+
+/* Echoes one connection FD until end of input, then half-closes. */
+static void echo_connection(int fd)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+			if (w <= 0)
+				_exit(1);
+			off += w;
+		}
+	}
+	shutdown(fd, SHUT_WR);
+}
+
+/* Starts an echo service on the listening socket LFD (one child). */
+static pid_t start_echo_service(int lfd)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_IGN);
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				_exit(0);
+			if (fork() == 0) {
+				echo_connection(fd);
+				_exit(0);
+			}
+			close(fd);
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
+/* A listening unix socket at PATH. */
+static int unix_listen(const char *path)
+{
+	struct sockaddr_un su = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&su, sizeof(su)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+/* A listening TCP socket on 127.0.0.1 and a free port (in *PORT). */
+static int tcp_listen_loopback(unsigned int *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Kills and reaps a helper process. */
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* The daemon's fd count once it is idle: a round trip first, so the
+ * socket sd_notify opened for READY=1 is surely closed. */
+static int idle_fds(struct daemon *d)
+{
+	struct client c;
+	struct reply r;
+
+	client_open(&c, d->port);
+	client_request(&c, "ping", &r, 5000);
+	client_close(&c);
+	sleep_ms(100);
+	return count_fds(d->pid);
+}
+
+/* Reads one line and checks it equals EXPECT. */
+static void expect_line(struct client *c, const char *expect)
+{
+	char line[1024];
+	int n = client_read_line(c, line, sizeof(line), 5000);
+
+	ck_assert_msg(n >= 0, "no line (expected '%s'): %d", expect, n);
+	ck_assert_str_eq(line, expect);
+}
+
+/* The service gets the socket, the peer's identity, the words and the
+ * bytes pipelined after the request, and then talks to the client. */
+START_TEST(handoff_passes_connection)
+{
+	struct daemon d;
+	struct client c;
+	char svc[300], sections[600], line[512];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/svc.sock", d.dir);
+	pid_t echo = start_handoff_echo(svc);
+	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = unix:%s\n", svc);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	int fds_before = idle_fds(&d);
+
+	client_open(&c, d.port);
+	client_send_str(&c, "PING 1\nshell alpha \"b c\"\npipelined bytes\n");
+	expect_line(&c, "OK pong 1");
+	expect_line(&c, "OK handoff");
+	ck_assert_int_ge(client_read_line(&c, line, sizeof(line), 5000), 0);
+	ck_assert_msg(strstr(line, "cid=1 ") != NULL && strstr(line, "words=3 command=shell") != NULL, "%s", line);
+	expect_line(&c, "handoff-echo: arg 1: alpha");
+	expect_line(&c, "handoff-echo: arg 2: b c");
+	expect_line(&c, "pipelined bytes");
+	/* The daemon is out of the way: a PING is echoed, not answered. */
+	client_send_str(&c, "PING 2\n");
+	expect_line(&c, "PING 2");
+	client_close(&c);
+
+	/* The daemon kept no copy of the handed-off socket. */
+	for (int i = 0; i < 100 && count_fds(d.pid) != fds_before; i++)
+		sleep_ms(20);
+	ck_assert_int_eq(count_fds(d.pid), fds_before);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(echo);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* No service: ERR unavailable, and the connection goes on serving. */
+START_TEST(handoff_without_service)
+{
+	struct daemon d;
+	struct client c;
+	struct reply r;
+	char sections[600];
+
+	daemon_init(&d);
+	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = unix:%s/none.sock\n", d.dir);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	client_open(&c, d.port);
+	client_request(&c, "shell", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR unavailable ", 16) == 0, "%s", r.status);
+	client_request(&c, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* Clients that vanish around a hand-off cost the daemon nothing. */
+START_TEST(handoff_client_vanishes)
+{
+	struct daemon d;
+	struct client c;
+	char svc[300], sections[600];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/svc.sock", d.dir);
+	pid_t echo = start_handoff_echo(svc);
+	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = unix:%s\n", svc);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	int fds_before = idle_fds(&d);
+	for (int i = 0; i < 50; i++) {
+		client_open(&c, d.port);
+		client_send_str(&c, "shell x\n");
+		client_close(&c);
+	}
+	for (int i = 0; i < 200 && count_fds(d.pid) != fds_before; i++)
+		sleep_ms(20);
+	ck_assert_int_eq(count_fds(d.pid), fds_before);
+	struct reply r;
+	client_open(&c, d.port);
+	client_request(&c, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(echo);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* Runs the proxy round trip through the command NAME of D. */
+static void proxy_round_trip(struct daemon *d, const char *name)
+{
+	struct client c;
+	char req[64];
+
+	client_open(&c, d->port);
+	snprintf(req, sizeof(req), "%s\nfirst line, pipelined\n", name);
+	client_send_str(&c, req);
+	expect_line(&c, "OK proxy");
+	expect_line(&c, "first line, pipelined");
+	client_send_str(&c, "second line\n");
+	expect_line(&c, "second line");
+	/* Half close: the echo still comes back, then end of input. */
+	client_send_str(&c, "last words\n");
+	shutdown(c.fd, SHUT_WR);
+	expect_line(&c, "last words");
+	ck_assert(client_wait_eof(&c, 5000));
+	client_close(&c);
+}
+
+/* Bytes flow both ways through unix and loopback TCP services. */
+START_TEST(proxy_unix_and_tcp)
+{
+	struct daemon d;
+	char svc[300], sections[800];
+	unsigned int tport;
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
+	pid_t e1 = start_echo_service(unix_listen(svc));
+	pid_t e2 = start_echo_service(tcp_listen_loopback(&tport));
+	snprintf(sections, sizeof(sections),
+		 "[command echo]\nhandler = proxy\nconnect = unix:%s\n\n"
+		 "[command tcpecho]\nhandler = proxy\nconnect = tcp:127.0.0.1:%u\n\n"
+		 "[command gone]\nhandler = proxy\nconnect = unix:%s/none.sock\n",
+		 svc, tport, d.dir);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	int fds_before = idle_fds(&d);
+	proxy_round_trip(&d, "echo");
+	proxy_round_trip(&d, "tcpecho");
+
+	struct client c;
+	struct reply r;
+	client_open(&c, d.port);
+	client_request(&c, "gone", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR unavailable ", 16) == 0, "%s", r.status);
+	client_close(&c);
+	for (int i = 0; i < 100 && count_fds(d.pid) != fds_before; i++)
+		sleep_ms(20);
+	ck_assert_int_eq(count_fds(d.pid), fds_before);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(e1);
+	stop_child(e2);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* A client that writes but does not read: the daemon stops reading it
+ * instead of buffering; memory stays bounded; nothing is lost. */
+START_TEST(proxy_backpressure)
+{
+	enum { TOTAL = 8 << 20 };
+	struct daemon d;
+	struct client c;
+	char svc[300], sections[600];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
+	pid_t echo = start_echo_service(unix_listen(svc));
+	snprintf(sections, sizeof(sections), "[command echo]\nhandler = proxy\nconnect = unix:%s\nmax-buffer = 64K\n",
+		 svc);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	long rss_before = process_rss_kib(d.pid);
+	client_open(&c, d.port);
+	client_send_str(&c, "echo\n");
+	expect_line(&c, "OK proxy");
+
+	/* A child writes everything; we read nothing for a while. */
+	pid_t writer = fork();
+	ck_assert_int_ge(writer, 0);
+	if (writer == 0) {
+		static char block[65536];
+		memset(block, 'x', sizeof(block));
+		/* Blocking sends (the parent reads with MSG_DONTWAIT). */
+		fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
+		for (size_t sent = 0; sent < TOTAL; sent += sizeof(block))
+			if (udo_vsock_tcp_send_data(c.fd, block, sizeof(block), NULL) != (ssize_t)sizeof(block))
+				_exit(1);
+		_exit(0);
+	}
+	sleep_ms(1500);
+	long rss_stalled = process_rss_kib(d.pid);
+	ck_assert_msg(rss_stalled - rss_before < 8192, "daemon grew from %ld to %ld KiB", rss_before, rss_stalled);
+
+	/* Now read it all back. */
+	size_t got = c.len;
+	c.len = 0;
+	char buf[65536];
+	int64_t deadline = now_ms() + 60000;
+	int64_t started = now_ms();
+	size_t bad = 0;
+	int last_errno = 0;
+	while (got < TOTAL && now_ms() < deadline) {
+		ssize_t n = recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT);
+		last_errno = n < 0 ? errno : 0;
+		if (n > 0) {
+			/* One check per block: every ck_assert call costs a syscall. */
+			for (ssize_t i = 0; i < n; i++)
+				bad += buf[i] != 'x';
+			got += (size_t)n;
+		} else if (n == 0) {
+			break;
+		} else {
+			struct pollfd pfd = {c.fd, POLLIN, 0};
+			poll(&pfd, 1, 1000);
+		}
+	}
+	ck_assert_msg(got == TOTAL, "got %zu of %d bytes after %lld ms (last errno %d)", got, TOTAL,
+		      (long long)(now_ms() - started), last_errno);
+	ck_assert_uint_eq(bad, 0);
+	int status;
+	ck_assert_int_eq(waitpid(writer, &status, 0), writer);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(echo);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* The suite. */
+static Suite *handoff_suite(void)
+{
+	Suite *s = suite_create("handoff");
+	TCase *tc = tcase_create("handoff");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, handoff_passes_connection);
+	tcase_add_test(tc, handoff_without_service);
+	tcase_add_test(tc, handoff_client_vanishes);
+	tcase_add_test(tc, proxy_unix_and_tcp);
+	tcase_add_test(tc, proxy_backpressure);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Runs the suite. */
+int main(void)
+{
+	SRunner *sr = srunner_create(handoff_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
