@@ -1,1 +1,2 @@
 # src: filled in by later work
+include src/udo-vsock/local.mk
