@@ -7,7 +7,9 @@ lib_libudo_vsock_la_SOURCES = \
 	lib/vsock-tcp-private.h \
 	lib/vsock-io.c \
 	lib/vsock-addr.c \
-	lib/vsock-fdpass.c
+	lib/vsock-fdpass.c \
+	lib/vsock-addr-private.h \
+	lib/vsock-mux.c
 # current:revision:age - bump per libtool rules on every release.
 lib_libudo_vsock_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -export-symbols-regex '^udo_'
 
