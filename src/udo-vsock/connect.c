@@ -98,18 +98,11 @@ static int connect_error_class(int err)
 	return CLI_EXIT_CONNECT;
 }
 
-/* Prints why connecting failed, with a hint for a refused hybrid port. */
+/* Prints why connecting failed (the library's message names the cause,
+ * e.g. "vsock-mux: nothing listens on guest port N"). */
 static void report_connect_error(const struct cli_options *opt, int err, const char *msg)
 {
-	const char *text = msg[0] ? msg : strerror(err);
-
-	if (opt->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX &&
-	    (err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ENOTCONN))
-		cli_error("cannot connect to %s: %s (the VMM closed the connection before OK: nothing listens on "
-		          "guest port %u)",
-		          opt->addr_text, text, (unsigned int)opt->addr.port);
-	else
-		cli_error("cannot connect to %s: %s", opt->addr_text, text);
+	cli_error("cannot connect to %s: %s", opt->addr_text, msg[0] ? msg : strerror(err));
 }
 
 /* Connect loop with backoff; returns a non-blocking fd or -1 (reported). */

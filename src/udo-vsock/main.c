@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	struct cli_options opt;
 	struct cli_pump pump;
 	char err[256] = "";
-	int first, rc;
+	int first = 0, rc;
 
 	rc = parse_options(argc, argv, &opt, &first);
 	if (rc >= 0)
