@@ -17,3 +17,14 @@ clean-local: clean-uml
 clean-uml:
 	-rm -rf tests/uml
 .PHONY: clean-uml
+
+# ---- udo-vsock CLI (src/udo-vsock) and its hybrid-vsock VMM test double ----
+check_PROGRAMS += tests/fake-vmm tests/check_cli_proto
+TESTS += tests/check_cli_proto
+tests_fake_vmm_SOURCES = tests/fake-vmm.c
+tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
+	src/udo-vsock/proto.c src/udo-vsock/buf.c
+tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
+tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
+tests_check_cli_proto_LDADD = $(CHECK_LIBS)
+# ---- end udo-vsock CLI ----
