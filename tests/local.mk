@@ -19,12 +19,15 @@ clean-uml:
 .PHONY: clean-uml
 
 # ---- udo-vsock CLI (src/udo-vsock) and its hybrid-vsock VMM test double ----
-check_PROGRAMS += tests/fake-vmm tests/check_cli_proto
-TESTS += tests/check_cli_proto
+check_PROGRAMS += tests/fake-vmm tests/check_cli_proto tests/vsock_cli
+TESTS += tests/check_cli_proto tests/vsock_cli
 tests_fake_vmm_SOURCES = tests/fake-vmm.c
 tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
 	src/udo-vsock/proto.c src/udo-vsock/buf.c
 tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
 tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_cli_proto_LDADD = $(CHECK_LIBS)
+tests_vsock_cli_SOURCES = tests/vsock_cli.c
+tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_cli_LDADD = $(TEST_LIBS)
 # ---- end udo-vsock CLI ----
