@@ -219,20 +219,6 @@ static int need_path(const struct udo_vsock_addr *addr, char *err, size_t errlen
 	return parse_error(err, errlen, "bad unix socket path");
 }
 
-/* Converts a vsock port of ADDR to the int of the udo_vsock_tcp API.
- * Returns 0 or -1 (EINVAL, ERR) for a port that has no int form. */
-static int tcp_port(const struct udo_vsock_addr *addr, int *port, char *err, size_t errlen)
-{
-	if (addr->port == UINT32_MAX) {
-		*port = UDO_VSOCK_PORT_ANY;
-		return 0;
-	}
-	if (addr->port > INT32_MAX)
-		return parse_error(err, errlen, "vsock port %u is out of range", addr->port);
-	*port = (int)addr->port;
-	return 0;
-}
-
 /* Creates a listening vsock or unix socket for ADDR. */
 int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsigned int flags, char *err, size_t errlen)
 {
@@ -246,12 +232,11 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 		struct udo_vsock_tcp ctx;
 		struct udo_vsock_tcp_server_create_info info = {
 		    .vcid = addr->cid,
+		    .port = (int)addr->port, /* the u32 as the API's int; UINT32_MAX is PORT_ANY */
 		    .connections = backlog,
 		    .flags = (flags & UDO_VSOCK_ADDR_NONBLOCK) ? UDO_VSOCK_TCP_NONBLOCK : 0,
 		};
 
-		if (tcp_port(addr, &info.port, err, errlen) < 0)
-			return -1;
 		if (!udo_vsock_tcp_server_create(&ctx, &info)) {
 			udo_log_format(err, errlen, 0, "%s", udo_log_get_error(&ctx));
 			return -1;
@@ -281,12 +266,11 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 static int vsock_connect(const struct udo_vsock_addr *addr, unsigned int timeout_ms, char *err, size_t errlen)
 {
 	struct udo_vsock_tcp ctx;
-	struct udo_vsock_tcp_client_create_info info = {.vcid = addr->cid, .connect_timeout_ms = timeout_ms};
+	struct udo_vsock_tcp_client_create_info info = {
+	    .vcid = addr->cid, .port = (int)addr->port, .connect_timeout_ms = timeout_ms};
 
 	if (addr->port == UINT32_MAX)
 		return parse_error(err, errlen, "cannot connect to port any");
-	if (tcp_port(addr, &info.port, err, errlen) < 0)
-		return -1;
 	if (!udo_vsock_tcp_client_create(&ctx, &info) || udo_vsock_tcp_client_connect(&ctx) < 0) {
 		udo_log_format(err, errlen, 0, "%s", udo_log_get_error(&ctx));
 		udo_vsock_tcp_destroy(&ctx);

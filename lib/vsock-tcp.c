@@ -27,12 +27,6 @@ static struct udo_vsock_tcp *context_init(struct udo_vsock_tcp *vsock)
 	return vsock;
 }
 
-/* Validates a port argument: a real port or UDO_VSOCK_PORT_ANY. */
-static bool port_valid(int port)
-{
-	return port >= 0 || port == UDO_VSOCK_PORT_ANY;
-}
-
 /* Opens the AF_VSOCK stream socket for VSOCK. Returns 0, or -1 (errno set,
  * error recorded). */
 static int open_socket(struct udo_vsock_tcp *vsock, unsigned int flags)
@@ -65,10 +59,9 @@ struct udo_vsock_tcp *udo_vsock_tcp_server_create(struct udo_vsock_tcp *vsock, c
 	if (!vsock)
 		return NULL;
 	vsock->server = true;
-	if (!info || !port_valid(info->port)) {
+	if (!info) {
 		errno = EINVAL;
-		udo_log_set_error(vsock, UDO_LOG_ERR_INVALID_ARGUMENT, "server: %s",
-		                  info ? "invalid port" : "no create info");
+		udo_log_set_error(vsock, UDO_LOG_ERR_INVALID_ARGUMENT, "server: no create info");
 		return create_failed(vsock);
 	}
 	if (open_socket(vsock, info->flags) < 0)
@@ -78,11 +71,11 @@ struct udo_vsock_tcp *udo_vsock_tcp_server_create(struct udo_vsock_tcp *vsock, c
 	vsock->addr.svm_cid = info->vcid;
 	vsock->addr.svm_port = (unsigned int)info->port;
 	if (bind(vsock->fd, (struct sockaddr *)&vsock->addr, sizeof(vsock->addr)) < 0) {
-		udo_log_set_error(vsock, errno, "bind(vsock %u:%d)", info->vcid, info->port);
+		udo_log_set_error(vsock, errno, "bind(vsock %u:%u)", info->vcid, (unsigned int)info->port);
 		return create_failed(vsock);
 	}
 	if (listen(vsock->fd, info->connections > 0 ? info->connections : SOMAXCONN) < 0) {
-		udo_log_set_error(vsock, errno, "listen(vsock %u:%d)", info->vcid, info->port);
+		udo_log_set_error(vsock, errno, "listen(vsock %u:%u)", info->vcid, (unsigned int)info->port);
 		return create_failed(vsock);
 	}
 	if (getsockname(vsock->fd, (struct sockaddr *)&vsock->addr, &len) < 0) {
@@ -118,7 +111,7 @@ int udo_vsock_tcp_server_accept(struct udo_vsock_tcp *vsock, struct sockaddr_vm 
 		fd = accept4(vsock->fd, (struct sockaddr *)&peer, &len, flags);
 	} while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
-		udo_log_set_error(vsock, errno, "accept(vsock port %d)", vsock->port);
+		udo_log_set_error(vsock, errno, "accept(vsock port %u)", (unsigned int)vsock->port);
 		return -1;
 	}
 	if (addr)
@@ -134,10 +127,10 @@ struct udo_vsock_tcp *udo_vsock_tcp_client_create(struct udo_vsock_tcp *vsock, c
 	vsock = context_init(vsock);
 	if (!vsock)
 		return NULL;
-	if (!info || info->port < 0) {
+	if (!info || info->port == UDO_VSOCK_PORT_ANY) {
 		errno = EINVAL;
 		udo_log_set_error(vsock, UDO_LOG_ERR_INVALID_ARGUMENT, "client: %s",
-		                  info ? "invalid port" : "no create info");
+		                  info ? "no port to connect to" : "no create info");
 		return create_failed(vsock);
 	}
 	if (open_socket(vsock, info->flags) < 0)
@@ -172,7 +165,7 @@ int udo_vsock_tcp_client_connect(struct udo_vsock_tcp *vsock)
 		rc = connect(vsock->fd, (struct sockaddr *)&vsock->addr, sizeof(vsock->addr));
 	} while (rc < 0 && errno == EINTR);
 	if (rc < 0)
-		udo_log_set_error(vsock, errno, "connect(vsock %u:%d)", vsock->vcid, vsock->port);
+		udo_log_set_error(vsock, errno, "connect(vsock %u:%u)", vsock->vcid, (unsigned int)vsock->port);
 	return rc;
 }
 
@@ -194,7 +187,7 @@ ssize_t udo_vsock_tcp_client_send_data(struct udo_vsock_tcp *vsock, const void *
 	}
 	n = udo_vsock_tcp_send_data(vsock->fd, data, size, vsock_info);
 	if (n < 0)
-		udo_log_set_error(vsock, errno, "send(vsock %u:%d)", vsock->vcid, vsock->port);
+		udo_log_set_error(vsock, errno, "send(vsock %u:%u)", vsock->vcid, (unsigned int)vsock->port);
 	return n;
 }
 
@@ -210,7 +203,7 @@ uint32_t udo_vsock_tcp_get_vcid(struct udo_vsock_tcp *vsock)
 	return vsock ? vsock->vcid : UINT32_MAX;
 }
 
-/* The port bound or connected to, or -1. */
+/* The port bound or connected to (a u32 in an int), or -1. */
 int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock)
 {
 	return vsock ? vsock->port : -1;

@@ -18,6 +18,19 @@ clean-uml:
 	-rm -rf tests/uml
 .PHONY: clean-uml
 
+# libudo-vsock: the vsock_* program needs AF_VSOCK, the check_* ones do not.
+check_PROGRAMS += tests/vsock_tcp tests/check_addr tests/check_fdpass
+TESTS += tests/vsock_tcp tests/check_addr tests/check_fdpass
+tests_vsock_tcp_SOURCES = tests/vsock_tcp.c tests/test-util.h
+tests_vsock_tcp_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_tcp_LDADD = $(TEST_LIBS)
+tests_check_addr_SOURCES = tests/check_addr.c tests/test-util.h
+tests_check_addr_CFLAGS = $(TEST_CFLAGS)
+tests_check_addr_LDADD = $(TEST_LIBS)
+tests_check_fdpass_SOURCES = tests/check_fdpass.c tests/test-util.h
+tests_check_fdpass_CFLAGS = $(TEST_CFLAGS)
+tests_check_fdpass_LDADD = $(TEST_LIBS)
+
 # ---- udo-vsock CLI (src/udo-vsock) and its hybrid-vsock VMM test double ----
 check_PROGRAMS += tests/fake-vmm tests/check_cli_proto tests/vsock_cli
 TESTS += tests/check_cli_proto tests/vsock_cli

@@ -23,6 +23,10 @@ extern "C" {
 #define UDO_VSOCK_CID_HOST 2u
 #define UDO_VSOCK_PORT_ANY (-1)
 
+/* Ports are u32 (the kernel picks random ones above INT_MAX for PORT_ANY);
+ * an int port holds the same 32 bits, so (uint32_t)port is the real port
+ * and only -1 (UDO_VSOCK_PORT_ANY, VMADDR_PORT_ANY) is special. */
+
 /* Flags for the create_info structs. */
 #define UDO_VSOCK_TCP_NONBLOCK 0x1u /* O_NONBLOCK socket (and accepted fds) */
 
@@ -84,7 +88,8 @@ int udo_vsock_tcp_get_fd(struct udo_vsock_tcp *vsock);
 /* The CID bound (server) or connected to (client), or UINT32_MAX. */
 uint32_t udo_vsock_tcp_get_vcid(struct udo_vsock_tcp *vsock);
 
-/* The port bound (the real one, also after PORT_ANY) or connected to, or -1. */
+/* The port bound (the real one, also after PORT_ANY) or connected to, or
+ * -1; other negative values are ports above INT_MAX (see above). */
 int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock);
 
 /* Closes the socket once and frees the context if the library allocated
