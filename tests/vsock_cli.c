@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -812,16 +814,33 @@ START_TEST(test_unix)
 END_TEST
 
 /* Opens a pseudo-terminal pair. Inside user-mode Linux (tests/vsock-run)
- * no devpts is mounted, so a private instance is mounted there first (it
- * only exists in the UML kernel). Returns 0 or -1. */
+ * /dev/pts is not usable, so a private devpts instance is mounted in the
+ * test's temp directory (it exists only in the UML kernel) and the pair
+ * comes from its ptmx, the slave via TIOCGPTPEER. Returns 0 or -1. */
 static int open_pty(int *master, int *slave)
 {
+	char dir[200], ptmx[220];
+	int unlock = 0;
+
 	if (openpty(master, slave, NULL, NULL, NULL) == 0)
 		return 0;
-	if (!getenv("UDO_VSOCK_IN_UML") ||
-	    mount("devpts", "/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666,mode=0620") < 0)
+	if (!getenv("UDO_VSOCK_IN_UML"))
 		return -1;
-	return openpty(master, slave, NULL, NULL, NULL);
+	snprintf(dir, sizeof(dir), "%s/pts", tmpdir);
+	snprintf(ptmx, sizeof(ptmx), "%s/ptmx", dir);
+	if (mkdir(dir, 0700) < 0 || mount("devpts", dir, "devpts", 0, "newinstance,ptmxmode=0666,mode=0620") < 0)
+		return -1;
+	*master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	umount2(dir, MNT_DETACH); /* open terminals keep the instance alive */
+	rmdir(dir);
+	if (*master < 0)
+		return -1;
+	if (ioctl(*master, TIOCSPTLCK, &unlock) < 0 ||
+	    (*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		close(*master);
+		return -1;
+	}
+	return 0;
 }
 
 /* Interactive mode on a pseudo-terminal: prompt, replies, QUIT. */
