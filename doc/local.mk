@@ -3,3 +3,6 @@ dist_man_MANS += \
 	doc/udo-vsockd.8 \
 	doc/udo-vsockd.conf.5 \
 	doc/udo-vsock-protocol.7
+
+# doc: filled in by later work
+dist_man_MANS += doc/udo-vsock.1

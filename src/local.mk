@@ -38,3 +38,6 @@ sbin_PROGRAMS += src/udo-vsockd/udo-vsockd
 src_udo_vsockd_udo_vsockd_SOURCES = src/udo-vsockd/main.c
 src_udo_vsockd_udo_vsockd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 src_udo_vsockd_udo_vsockd_LDADD = src/udo-vsockd/libvsockd.la
+
+# src: filled in by later work
+include src/udo-vsock/local.mk

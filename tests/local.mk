@@ -64,3 +64,17 @@ tests_vsock_handoff_SOURCES = tests/vsock_handoff.c tests/daemon-harness.c tests
 tests_vsock_handoff_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_handoff_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_handoff_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
+
+# ---- udo-vsock CLI (src/udo-vsock) and its hybrid-vsock VMM test double ----
+check_PROGRAMS += tests/fake-vmm tests/check_cli_proto tests/vsock_cli
+TESTS += tests/check_cli_proto tests/vsock_cli
+tests_fake_vmm_SOURCES = tests/fake-vmm.c
+tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
+	src/udo-vsock/proto.c src/udo-vsock/buf.c
+tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
+tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
+tests_check_cli_proto_LDADD = $(CHECK_LIBS)
+tests_vsock_cli_SOURCES = tests/vsock_cli.c
+tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_cli_LDADD = $(TEST_LIBS)
+# ---- end udo-vsock CLI ----

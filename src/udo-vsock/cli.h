@@ -1,0 +1,62 @@
+/* cli.h - shared definitions of the udo-vsock command-line client */
+#ifndef UDO_CLI_H
+#define UDO_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <udo/vsock-addr.h>
+
+struct cli_pump;
+
+/* Exit statuses, one per failure class (documented in udo-vsock(1)). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,       /* every request answered OK */
+	CLI_EXIT_ERR = 1,      /* the server answered ERR (any code) */
+	CLI_EXIT_USAGE = 2,    /* bad command line or input */
+	CLI_EXIT_CONNECT = 3,  /* the connection could not be made */
+	CLI_EXIT_TIMEOUT = 4,  /* connect or reply timed out */
+	CLI_EXIT_PROTOCOL = 5, /* bad reply, or connection lost before a status line */
+};
+
+/* Everything the command line selects. */
+struct cli_options {
+	struct udo_vsock_addr addr;
+	const char *addr_text;
+	int reply_timeout_ms;            /* < 0: wait forever */
+	unsigned int connect_timeout_ms; /* 0: no limit of ours */
+	long retries;                    /* --retry: retries allowed; < 0: not given */
+	int64_t wait_ms;                 /* --wait: retry window; < 0: not given */
+	bool raw;
+	bool no_ok;
+	bool verbose;
+};
+
+/* Prints "udo-vsock: " and the formatted message to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t cli_now_ms(void);
+
+/*
+ * Connects to OPT->addr, retrying as --retry/--wait allow with
+ * exponential backoff (100 ms doubling up to 2 s). *RETRIES_USED counts
+ * retries over the whole run and is updated. Returns a non-blocking
+ * connected fd, or -1 after printing the reason, with *CLASS set to
+ * CLI_EXIT_CONNECT, CLI_EXIT_TIMEOUT or CLI_EXIT_PROTOCOL.
+ */
+int cli_connect(const struct cli_options *opt, unsigned int *retries_used, int *klass);
+
+/* Sleeps before retry number N (0-based) of a series that began at
+ * SINCE_MS and returns true, or returns false at once when the budget of
+ * OPT is used up (count in *RETRIES_USED, window from SINCE_MS). */
+bool cli_retry_backoff(const struct cli_options *opt, unsigned int *retries_used, unsigned int n, int64_t since_ms);
+
+/* Runs one request (one-shot) or standard input (batch) through the
+ * pump with reconnects. Returns the exit status. */
+int cli_run_pipelined(const struct cli_options *opt, struct cli_pump *p);
+
+/* The interactive loop on a terminal. Returns the exit status. */
+int cli_run_interactive(const struct cli_options *opt);
+
+#endif /* UDO_CLI_H */

@@ -1,0 +1,211 @@
+/* main.c - udo-vsock(1): option parsing and dispatch */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "proto.h"
+#include "pump.h"
+
+enum {
+	OPT_RETRY = 256,
+	OPT_WAIT,
+	OPT_RAW,
+	OPT_NO_OK,
+};
+
+static const struct option long_options[] = {
+    {"timeout", required_argument, NULL, 't'},     {"connect-timeout", required_argument, NULL, 'c'},
+    {"retry", required_argument, NULL, OPT_RETRY}, {"wait", required_argument, NULL, OPT_WAIT},
+    {"raw", no_argument, NULL, OPT_RAW},           {"no-ok", no_argument, NULL, OPT_NO_OK},
+    {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+};
+
+/* Prints the usage text to OUT. */
+static void usage(FILE *out)
+{
+	fputs("Usage: udo-vsock [OPTIONS] ADDRESS [COMMAND [ARG...]]\n"
+	      "Send COMMAND to the udo-vsockd at ADDRESS and print the reply; without\n"
+	      "COMMAND, read requests from standard input (interactive on a terminal).\n"
+	      "\n"
+	      "Addresses: vsock:CID:PORT (CID a number or host, local, any, hypervisor),\n"
+	      "           unix:PATH, vsock-mux:PATH:PORT (Firecracker/Cloud Hypervisor)\n"
+	      "\n"
+	      "Options:\n"
+	      "  -t, --timeout SECONDS          reply timeout (default 30; 0: none)\n"
+	      "  -c, --connect-timeout SECONDS  connect timeout (default 5; 0: none)\n"
+	      "      --retry N                  retry a failed or reset connection N times\n"
+	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
+	      "      --raw                      print protocol lines as sent and received\n"
+	      "      --no-ok                    vsock-mux: the VMM sends no OK line\n"
+	      "  -v, --verbose                  report connections and OK lines on stderr\n"
+	      "  -h, --help                     show this help\n"
+	      "  -V, --version                  show the version\n"
+	      "\n"
+	      "Exit status: 0 OK, 1 the server answered ERR, 2 usage error,\n"
+	      "3 connection failed, 4 timeout, 5 protocol error or connection lost.\n",
+	      out);
+}
+
+/* Reports a usage error and returns CLI_EXIT_USAGE. */
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("udo-vsock: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'udo-vsock --help'.\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+/* Parses a non-negative number of SECONDS (fractions allowed) into *MS.
+ * Returns 0, or -1 when TEXT is not such a number or is too large. */
+static int parse_seconds(const char *text, int64_t *ms)
+{
+	char *end;
+	errno = 0;
+	double s = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || !isfinite(s) || s < 0 || s > (double)INT_MAX / 1000)
+		return -1;
+	*ms = (int64_t)(s * 1000 + 0.999); /* round up: 0.0001 s is 1 ms, not none */
+	return 0;
+}
+
+/* Parses a count 0..1000000 into *N. Returns 0 or -1. */
+static int parse_count(const char *text, long *n)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < 0 || v > 1000000)
+		return -1;
+	*n = v;
+	return 0;
+}
+
+/* Parses the command line into *OPT; *FIRST gets the index of ADDRESS.
+ * Returns -1 to go on, or the exit status to stop with at once. */
+static int parse_options(int argc, char **argv, struct cli_options *opt, int *first)
+{
+	int64_t ms;
+	int c;
+
+	*opt = (struct cli_options){
+	    .reply_timeout_ms = 30000,
+	    .connect_timeout_ms = 5000,
+	    .retries = -1,
+	    .wait_ms = -1,
+	};
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:t:c:vhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (parse_seconds(optarg, &ms) < 0)
+				return usage_error("invalid --timeout '%s'", optarg);
+			opt->reply_timeout_ms = ms == 0 ? -1 : (int)ms;
+			break;
+		case 'c':
+			if (parse_seconds(optarg, &ms) < 0)
+				return usage_error("invalid --connect-timeout '%s'", optarg);
+			opt->connect_timeout_ms = (unsigned int)ms;
+			break;
+		case OPT_RETRY:
+			if (parse_count(optarg, &opt->retries) < 0)
+				return usage_error("invalid --retry '%s'", optarg);
+			break;
+		case OPT_WAIT:
+			if (parse_seconds(optarg, &opt->wait_ms) < 0)
+				return usage_error("invalid --wait '%s'", optarg);
+			break;
+		case OPT_RAW:
+			opt->raw = true;
+			break;
+		case OPT_NO_OK:
+			opt->no_ok = true;
+			break;
+		case 'v':
+			opt->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+		case 'V':
+			printf("udo-vsock %s\n", PACKAGE_VERSION);
+			return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "missing ADDRESS");
+	*first = optind;
+	return -1;
+}
+
+/* Ends the run: flushes stdout, turning a write error into a failure. */
+static int finish(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "udo-vsock: cannot write standard output: %s\n", strerror(errno));
+		return rc ? rc : CLI_EXIT_PROTOCOL;
+	}
+	return rc;
+}
+
+/* udo-vsock [OPTIONS] ADDRESS [COMMAND [ARG...]] */
+int main(int argc, char **argv)
+{
+	struct cli_options opt;
+	struct cli_pump pump;
+	char err[256] = "";
+	int first = 0, rc;
+
+	rc = parse_options(argc, argv, &opt, &first);
+	if (rc >= 0)
+		return rc;
+	opt.addr_text = argv[first];
+	if (udo_vsock_addr_parse(&opt.addr, opt.addr_text, err, sizeof(err)) < 0)
+		return usage_error("%s", err[0] ? err : "invalid ADDRESS");
+	if (opt.addr.kind != UDO_VSOCK_ADDR_UNIX && opt.addr.port == UINT32_MAX)
+		return usage_error("%s: a port is needed to connect", opt.addr_text);
+
+	if (first + 1 < argc) {
+		struct cli_buf req = {0};
+		int bad = 0;
+		if (cli_build_request(&req, argc - first - 1, argv + first + 1, &bad) < 0) {
+			if (errno == EINVAL)
+				return usage_error("argument '%s' contains a newline", argv[first + 1 + bad]);
+			return usage_error("%s", strerror(errno));
+		}
+		cli_pump_init(&pump, &opt, CLI_OUTPUT_ONESHOT, -1);
+		rc = cli_pump_queue(&pump, req.data, req.len - 1);
+		cli_buf_free(&req);
+		if (rc < 0) {
+			cli_pump_destroy(&pump);
+			return usage_error("%s", strerror(errno));
+		}
+		rc = cli_run_pipelined(&opt, &pump);
+		cli_pump_destroy(&pump);
+		return finish(rc);
+	}
+	if (isatty(STDIN_FILENO))
+		return finish(cli_run_interactive(&opt));
+	cli_pump_init(&pump, &opt, CLI_OUTPUT_LIST, STDIN_FILENO);
+	rc = cli_run_pipelined(&opt, &pump);
+	cli_pump_destroy(&pump);
+	return finish(rc);
+}

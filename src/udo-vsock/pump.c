@@ -1,0 +1,427 @@
+/* pump.c - pipelined request/reply engine of the udo-vsock client
+ *
+ * Resend rule: after the connection is lost, a reconnect may carry on
+ * when (a) no reply byte arrived on that connection, so every request
+ * sent on it is sent again, or (b) every request sent on it was fully
+ * answered, so only never-sent requests go out on the new connection.
+ * A request whose reply was partly received is never sent twice.
+ */
+#include "pump.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+#define CLI_IO_CHUNK   (64 * 1024)
+#define CLI_OUT_HIGH   (256 * 1024)  /* stop reading input above this backlog */
+#define CLI_RESEND_MAX (1024 * 1024) /* keep at most this much for a resend */
+
+/* Sets up an empty pump for OPT. */
+void cli_pump_init(struct cli_pump *p, const struct cli_options *opt, enum cli_output output, int in_fd)
+{
+	*p = (struct cli_pump){
+	    .output = output,
+	    .raw = opt->raw,
+	    .verbose = opt->verbose,
+	    .reply_timeout_ms = opt->reply_timeout_ms,
+	    .sock = -1,
+	    .in_fd = in_fd,
+	    .in_eof = in_fd < 0,
+	};
+	p->out.keep = true;
+}
+
+/* Appends one request line and its LF; fails with ENOMEM. */
+int cli_pump_queue(struct cli_pump *p, const char *line, size_t len)
+{
+	if (cli_line_is_blank(line, len))
+		return 0;
+	size_t out_len = p->out.len, echo_len = p->echo.len;
+	if (cli_buf_reserve(&p->out, len + 1) < 0 ||
+	    (p->raw && (cli_buf_append(&p->echo, line, len) < 0 || cli_buf_append(&p->echo, "\n", 1) < 0))) {
+		p->echo.len = echo_len;
+		return -1;
+	}
+	if (cli_buf_append(&p->out, line, len) < 0 || cli_buf_append(&p->out, "\n", 1) < 0) {
+		/* Cannot happen after the reserve above; keep the state sane anyway. */
+		p->out.len = out_len;
+		p->echo.len = echo_len;
+		return -1;
+	}
+	p->outstanding++;
+	return 0;
+}
+
+/* Takes SOCK as the new connection; replays the kept requests. */
+void cli_pump_attach(struct cli_pump *p, int sock)
+{
+	if (p->sock >= 0)
+		close(p->sock);
+	p->sock = sock;
+	cli_buf_rewind(&p->out);
+	p->out.keep = true;
+	cli_buf_clear(&p->reply);
+	p->ndata = 0;
+	p->echoed = false;
+	p->got_reply_bytes = false;
+	p->peer_eof = false;
+	p->write_closed = false;
+	p->lost_errno = 0;
+	p->sent_lines = 0;
+	p->sent_partial = false;
+	p->answered = 0;
+}
+
+/* Records a fatal error of class KLASS and returns CLI_PUMP_FAILED. */
+static enum cli_pump_status pump_fail(struct cli_pump *p, int klass)
+{
+	p->fatal = klass;
+	if (p->result == 0)
+		p->result = klass;
+	return CLI_PUMP_FAILED;
+}
+
+/* Prints at most 80 bytes of LINE with control bytes escaped, for messages. */
+static void print_excerpt(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len && i < 80; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if (c < 0x20 || c == 0x7f)
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
+	fputs(len > 80 ? "...\n" : "\n", stderr);
+}
+
+/* Writes LEN bytes and an LF to stdout. */
+static void put_line(const char *s, size_t len)
+{
+	fwrite(s, 1, len, stdout);
+	fputc('\n', stdout);
+}
+
+/* Handles one complete reply LINE. Returns 0, or -1 after a fatal error. */
+static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
+{
+	struct cli_reply r;
+
+	if (p->outstanding == 0) {
+		cli_error("protocol error: reply line with no request pending: ");
+		print_excerpt(line, len);
+		pump_fail(p, CLI_EXIT_PROTOCOL);
+		return -1;
+	}
+	if (cli_reply_classify(line, len, &r) == CLI_REPLY_INVALID) {
+		cli_error("protocol error: malformed reply line: ");
+		print_excerpt(line, len);
+		pump_fail(p, CLI_EXIT_PROTOCOL);
+		return -1;
+	}
+	if (p->raw) {
+		if (!p->echoed) {
+			const char *req = cli_buf_head(&p->echo);
+			const char *nl = req ? memchr(req, '\n', cli_buf_used(&p->echo)) : NULL;
+			if (nl) {
+				fputs("> ", stdout);
+				put_line(req, (size_t)(nl - req));
+				cli_buf_consume(&p->echo, (size_t)(nl - req) + 1);
+			}
+			p->echoed = true;
+		}
+		put_line(line, len);
+	} else if (r.kind == CLI_REPLY_DATA) {
+		put_line(r.text, r.text_len);
+	} else if (p->output == CLI_OUTPUT_LIST) {
+		put_line(line, len);
+	} else if (r.kind == CLI_REPLY_OK) {
+		if (p->ndata == 0 && r.text_len > 0)
+			put_line(r.text, r.text_len);
+	} else {
+		fflush(stdout);
+		fprintf(stderr, "udo-vsock: %.*s: %.*s\n", (int)r.code_len, r.code, (int)r.text_len, r.text);
+	}
+	if (p->verbose && r.kind == CLI_REPLY_OK && !p->raw)
+		fprintf(stderr, "udo-vsock: %.*s\n", (int)len, line);
+
+	if (r.kind == CLI_REPLY_DATA) {
+		p->ndata++;
+		return 0;
+	}
+	if (r.kind == CLI_REPLY_ERR && p->result == 0)
+		p->result = CLI_EXIT_ERR;
+	p->outstanding--;
+	p->answered++;
+	p->ndata = 0;
+	p->echoed = false;
+	return 0;
+}
+
+/* Handles every complete line in the reply buffer. Returns 0 or -1 (fatal). */
+static int pump_take_replies(struct cli_pump *p)
+{
+	for (;;) {
+		char *h = cli_buf_head(&p->reply);
+		size_t n = cli_buf_used(&p->reply);
+		char *nl = h ? memchr(h, '\n', n) : NULL;
+		if (!nl)
+			break;
+		if (pump_reply_line(p, h, (size_t)(nl - h)) < 0)
+			return -1;
+		cli_buf_consume(&p->reply, (size_t)(nl - h) + 1);
+	}
+	if (cli_buf_used(&p->reply) > CLI_REPLY_LINE_MAX) {
+		cli_error("protocol error: reply line longer than %d bytes", CLI_REPLY_LINE_MAX);
+		pump_fail(p, CLI_EXIT_PROTOCOL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Queues every complete input line. Returns 0 or -1 (fatal). */
+static int pump_take_input(struct cli_pump *p)
+{
+	for (;;) {
+		char *h = cli_buf_head(&p->in);
+		size_t n = cli_buf_used(&p->in);
+		char *nl = h ? memchr(h, '\n', n) : NULL;
+		size_t len = nl ? (size_t)(nl - h) : n;
+		if (!nl && (!p->in_eof || n == 0))
+			break;
+		if (cli_pump_queue(p, h, len) < 0) {
+			cli_error("out of memory");
+			pump_fail(p, CLI_EXIT_USAGE);
+			return -1;
+		}
+		cli_buf_consume(&p->in, nl ? len + 1 : len);
+	}
+	if (cli_buf_used(&p->in) > CLI_INPUT_LINE_MAX) {
+		cli_error("input line longer than %d bytes", CLI_INPUT_LINE_MAX);
+		pump_fail(p, CLI_EXIT_USAGE);
+		return -1;
+	}
+	return 0;
+}
+
+/* Receives what the socket has. Returns the bytes received, or -1 (fatal). */
+static ssize_t pump_recv(struct cli_pump *p)
+{
+	ssize_t total = 0;
+
+	for (int i = 0; i < 16 && !p->peer_eof; i++) {
+		if (cli_buf_reserve(&p->reply, CLI_IO_CHUNK) < 0) {
+			cli_error("out of memory");
+			pump_fail(p, CLI_EXIT_PROTOCOL);
+			return -1;
+		}
+		ssize_t n = recv(p->sock, p->reply.data + p->reply.len, p->reply.cap - p->reply.len, MSG_DONTWAIT);
+		if (n > 0) {
+			p->reply.len += (size_t)n;
+			total += n;
+			if (!p->got_reply_bytes) {
+				p->got_reply_bytes = true;
+				cli_buf_forget(&p->out);
+			}
+			if (pump_take_replies(p) < 0)
+				return -1;
+		} else if (n == 0) {
+			p->peer_eof = true;
+		} else if (errno == EINTR) {
+			continue;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			break;
+		} else {
+			p->lost_errno = errno;
+			p->peer_eof = true;
+		}
+	}
+	return total;
+}
+
+/* Counts the complete lines and the partial tail in the LEN bytes sent. */
+static void pump_count_sent(struct cli_pump *p, const char *s, size_t len)
+{
+	for (const char *end = s + len; s < end;) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl) {
+			p->sent_partial = true;
+			return;
+		}
+		p->sent_lines++;
+		p->sent_partial = false;
+		s = nl + 1;
+	}
+}
+
+/* Sends what the socket takes. Errors end sending (the replies already
+ * on their way are still read); never fatal. */
+static void pump_send(struct cli_pump *p)
+{
+	while (cli_buf_used(&p->out) > 0) {
+		const char *h = cli_buf_head(&p->out);
+		ssize_t n = send(p->sock, h, cli_buf_used(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			pump_count_sent(p, h, (size_t)n);
+			cli_buf_consume(&p->out, (size_t)n);
+			if (p->out.keep && p->out.off > CLI_RESEND_MAX)
+				cli_buf_forget(&p->out);
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return;
+		} else {
+			p->lost_errno = n < 0 ? errno : EPIPE;
+			p->write_closed = true;
+			return;
+		}
+	}
+}
+
+/* Reads one chunk of input. Returns 0 or -1 (fatal). */
+static int pump_read_input(struct cli_pump *p)
+{
+	if (cli_buf_reserve(&p->in, CLI_IO_CHUNK) < 0) {
+		cli_error("out of memory");
+		pump_fail(p, CLI_EXIT_USAGE);
+		return -1;
+	}
+	ssize_t n = read(p->in_fd, p->in.data + p->in.len, p->in.cap - p->in.len);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n < 0) {
+		cli_error("cannot read standard input: %s", strerror(errno));
+		pump_fail(p, CLI_EXIT_USAGE);
+		return -1;
+	}
+	if (n == 0)
+		p->in_eof = true;
+	p->in.len += (size_t)n;
+	return pump_take_input(p);
+}
+
+/* Requests sent (even partly) on this connection and not answered. */
+static uint64_t pump_sent_unanswered(const struct cli_pump *p)
+{
+	return p->sent_lines + (p->sent_partial ? 1 : 0) - p->answered;
+}
+
+/* Decides what a lost connection means: a resend point or a failure. */
+static enum cli_pump_status pump_lost(struct cli_pump *p)
+{
+	if (cli_buf_used(&p->reply) == 0 && ((!p->got_reply_bytes && p->out.keep) || pump_sent_unanswered(p) == 0))
+		return CLI_PUMP_RESEND;
+	cli_pump_give_up(p);
+	return CLI_PUMP_FAILED;
+}
+
+/* Reports the loss; counts what could not be completed. */
+int cli_pump_give_up(struct cli_pump *p)
+{
+	fflush(stdout);
+	uint64_t unanswered = pump_sent_unanswered(p);
+	uint64_t unsent = p->outstanding - unanswered;
+	char why[128] = "";
+	if (p->lost_errno)
+		snprintf(why, sizeof(why), " (%s)", strerror(p->lost_errno));
+	if (unanswered > 0 || cli_buf_used(&p->reply) > 0)
+		cli_error("connection lost before the reply to %llu request(s) was complete%s",
+		          (unsigned long long)(unanswered ? unanswered : 1), why);
+	else
+		cli_error("the server closed the connection%s; %llu request(s) not sent", why,
+		          (unsigned long long)unsent);
+	pump_fail(p, CLI_EXIT_PROTOCOL);
+	return p->result;
+}
+
+/* The poll loop. */
+enum cli_pump_status cli_pump_run(struct cli_pump *p)
+{
+	int64_t progress = cli_now_ms();
+
+	if (pump_take_input(p) < 0)
+		return CLI_PUMP_FAILED;
+	for (;;) {
+		bool pending = cli_buf_used(&p->out) > 0;
+		bool want_input = !p->in_eof && cli_buf_used(&p->out) < CLI_OUT_HIGH;
+
+		if (p->peer_eof && (pending || p->outstanding > 0 || cli_buf_used(&p->reply) > 0))
+			return pump_lost(p);
+		if (!pending && p->outstanding == 0 && p->in_eof)
+			return CLI_PUMP_IDLE;
+
+		struct pollfd fds[2] = {
+		    {.fd = p->peer_eof ? -1 : p->sock, .events = POLLIN | (pending && !p->write_closed ? POLLOUT : 0)},
+		    {.fd = want_input ? p->in_fd : -1, .events = POLLIN},
+		};
+		int timeout = -1;
+		if ((pending || p->outstanding > 0) && p->reply_timeout_ms >= 0) {
+			int64_t left = progress + p->reply_timeout_ms - cli_now_ms();
+			if (left <= 0) {
+				fflush(stdout);
+				cli_error("timeout: no reply within %d.%03d s", p->reply_timeout_ms / 1000,
+				          p->reply_timeout_ms % 1000);
+				return pump_fail(p, CLI_EXIT_TIMEOUT);
+			}
+			timeout = left > 1000000 ? 1000000 : (int)left;
+		}
+		fflush(stdout);
+		int n = poll(fds, 2, timeout);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cli_error("poll: %s", strerror(errno));
+			return pump_fail(p, CLI_EXIT_PROTOCOL);
+		}
+		if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t got = pump_recv(p);
+			if (got < 0)
+				return CLI_PUMP_FAILED;
+			if (got > 0)
+				progress = cli_now_ms();
+		}
+		if (fds[0].revents & POLLOUT) {
+			size_t before = cli_buf_used(&p->out);
+			pump_send(p);
+			if (cli_buf_used(&p->out) != before)
+				progress = cli_now_ms();
+		}
+		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (pump_read_input(p) < 0)
+				return CLI_PUMP_FAILED;
+		}
+	}
+}
+
+/* Looks for end of file (or a reset) on the socket without blocking. */
+bool cli_pump_peer_closed(struct cli_pump *p)
+{
+	if (p->peer_eof || p->sock < 0)
+		return true;
+	char c;
+	ssize_t n;
+	do
+		n = recv(p->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		p->lost_errno = n < 0 ? errno : 0;
+		p->peer_eof = true;
+	}
+	return p->peer_eof;
+}
+
+/* Releases everything. */
+void cli_pump_destroy(struct cli_pump *p)
+{
+	if (p->sock >= 0)
+		close(p->sock);
+	p->sock = -1;
+	cli_buf_free(&p->in);
+	cli_buf_free(&p->out);
+	cli_buf_free(&p->echo);
+	cli_buf_free(&p->reply);
+}

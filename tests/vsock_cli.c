@@ -1,0 +1,1141 @@
+/* vsock_cli - udo-vsock(1) end to end: the built CLI against a scripted
+ * protocol server over real AF_VSOCK (CID 1), over AF_UNIX, and through the
+ * hybrid-vsock test double tests/fake-vmm. Every child is reaped and every
+ * test checks that no child or descriptor is left behind. */
+#include "config.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <udo/vsock-addr.h>
+
+#define CLI_BIN      TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
+#define VMM_BIN      TEST_BUILDDIR "/tests/fake-vmm"
+#define RUN_LIMIT_MS 60000
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Number of open descriptors of this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int fds_at_start;
+
+/* Per-test start: remembers the descriptor count. */
+static void hygiene_setup(void)
+{
+	fds_at_start = count_fds();
+}
+
+/* Per-test end: no child left unreaped, no descriptor leaked. */
+static void hygiene_check(void)
+{
+	errno = 0;
+	ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
+	ck_assert_int_eq(errno, ECHILD);
+	ck_assert_int_eq(count_fds(), fds_at_start);
+}
+
+/* Sends all LEN bytes. Returns 0 or -1. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Sends the string S. Returns 0 or -1. */
+static int send_str(int fd, const char *s)
+{
+	return send_all(fd, s, strlen(s));
+}
+
+/* Waits for PID up to RUN_LIMIT_MS, killing it when late. Returns the
+ * wait status; fails the test if the process had to be killed. */
+static int wait_child(pid_t pid)
+{
+	int status;
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		ck_assert_int_eq(r, 0);
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			ck_abort_msg("child %d did not finish within %d ms", (int)pid, RUN_LIMIT_MS);
+		}
+		usleep(2000);
+	}
+}
+
+/* A private directory for unix sockets ($TMPDIR is a tmpfs inside UML). */
+static char tmpdir[128];
+
+/* Creates tmpdir. */
+static void tmpdir_setup(void)
+{
+	const char *base = getenv("TMPDIR");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/udo-cli.XXXXXX", base && base[0] ? base : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+/* Removes tmpdir and what the tests left in it. */
+static void tmpdir_teardown(void)
+{
+	DIR *d = opendir(tmpdir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+	rmdir(tmpdir);
+}
+
+/* ---------------------------------------------------------- test server */
+
+#define SRV_DROP_FIRST 0x1 /* close the first connection after its first request, unanswered */
+
+/* The scripted answers, by command (case-insensitive):
+ *   PING [T]  OK pong [T]          RAW      D <request line>, OK
+ *   DATA      four data lines, OK done   OKTEXT   OK some text here
+ *   FAIL      D partial, ERR denied not allowed here
+ *   CUT       D x, then close     CUTLINE  "D par", then close
+ *   HANG      nothing             GARBAGE  HELLO
+ *   BIG       2000 data lines     QUIT     OK bye, then close
+ *   anything else: ERR unknown-command no such command
+ * Returns 1 when the connection must be closed now, else 0. */
+static int srv_answer(int fd, const char *line, size_t len)
+{
+	char cmd[16] = "";
+	size_t i = 0;
+	while (i < len && i < sizeof(cmd) - 1 && line[i] != ' ' && line[i] != '\t') {
+		cmd[i] = line[i];
+		i++;
+	}
+	const char *arg = line + i;
+	while (*arg == ' ' || *arg == '\t')
+		arg++;
+
+	char buf[4096];
+	if (strcasecmp(cmd, "PING") == 0) {
+		size_t alen = len - (size_t)(arg - line);
+		return send_str(fd, alen ? "OK pong " : "OK pong") < 0 || send_all(fd, arg, alen) < 0 ||
+		       send_str(fd, "\n") < 0;
+	}
+	if (strcasecmp(cmd, "RAW") == 0) {
+		return send_str(fd, "D ") < 0 || send_all(fd, line, len) < 0 || send_str(fd, "\nOK\n") < 0;
+	}
+	if (strcasecmp(cmd, "DATA") == 0)
+		return send_str(fd, "D alpha\nD \nD\nD  two  spaces\t\nOK done\n") < 0;
+	if (strcasecmp(cmd, "OKTEXT") == 0)
+		return send_str(fd, "OK some text here\n") < 0;
+	if (strcasecmp(cmd, "FAIL") == 0)
+		return send_str(fd, "D partial\nERR denied not allowed here\n") < 0;
+	if (strcasecmp(cmd, "CUT") == 0) {
+		send_str(fd, "D x\n");
+		return 1;
+	}
+	if (strcasecmp(cmd, "CUTLINE") == 0) {
+		send_str(fd, "D par");
+		return 1;
+	}
+	if (strcasecmp(cmd, "HANG") == 0)
+		return 0;
+	if (strcasecmp(cmd, "GARBAGE") == 0)
+		return send_str(fd, "HELLO\n") < 0;
+	if (strcasecmp(cmd, "BIG") == 0) {
+		for (int k = 0; k < 2000; k++) {
+			snprintf(buf, sizeof(buf), "D line %d of a rather long reply to fill buffers\n", k);
+			if (send_str(fd, buf) < 0)
+				return 1;
+		}
+		return send_str(fd, "OK\n") < 0;
+	}
+	if (strcasecmp(cmd, "QUIT") == 0) {
+		send_str(fd, "OK bye\n");
+		return 1;
+	}
+	return send_str(fd, "ERR unknown-command no such command\n") < 0;
+}
+
+/* Serves one connection: answers each line until EOF or a closing answer. */
+static void srv_connection(int fd, bool drop)
+{
+	static char buf[1 << 20];
+	size_t len = 0;
+	for (;;) {
+		char *nl;
+		while (!(nl = memchr(buf, '\n', len))) {
+			if (len == sizeof(buf))
+				return;
+			ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return;
+			len += (size_t)n;
+		}
+		size_t ll = (size_t)(nl - buf);
+		if (ll > 0 && buf[ll - 1] == '\r')
+			ll--;
+		bool blank = true;
+		for (size_t i = 0; i < ll; i++)
+			blank = blank && (buf[i] == ' ' || buf[i] == '\t');
+		if (drop && !blank)
+			return;
+		int stop = blank ? 0 : srv_answer(fd, buf, ll);
+		len -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, len);
+		if (stop)
+			return;
+	}
+}
+
+struct server {
+	pid_t pid;
+	unsigned int port; /* vsock servers */
+	char addr[160];    /* what the CLI connects to */
+};
+
+/* Listens on TEXT (an address); returns the fd, the port in *PORT. */
+static int srv_listen(const char *text, unsigned int *port)
+{
+	struct udo_vsock_addr a;
+	char err[256];
+	ck_assert_msg(udo_vsock_addr_parse(&a, text, err, sizeof(err)) == 0, "%s", err);
+	int fd = udo_vsock_addr_listen(&a, 64, 0, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "listen %s: %s", text, err);
+	if (a.kind == UDO_VSOCK_ADDR_VSOCK) {
+		struct sockaddr_vm svm;
+		socklen_t sl = sizeof(svm);
+		ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&svm, &sl), 0);
+		*port = svm.svm_port;
+	}
+	return fd;
+}
+
+/*
+ * Starts the scripted server in a child. LISTEN is "vsock" (CID 1, any
+ * port) or a unix path. It serves NCONN connections one after another,
+ * then exits 0. DELAY_MS > 0: the port is chosen now but only listened on
+ * after DELAY_MS, so early connects are refused.
+ */
+static void server_start(struct server *s, const char *listen_on, int nconn, int delay_ms, int flags)
+{
+	int fd;
+	*s = (struct server){0};
+	if (strcmp(listen_on, "vsock") == 0) {
+		fd = srv_listen("vsock:local:any", &s->port);
+		snprintf(s->addr, sizeof(s->addr), "vsock:1:%u", s->port);
+	} else {
+		char text[160];
+		snprintf(text, sizeof(text), "unix:%s", listen_on);
+		fd = srv_listen(text, &s->port);
+		snprintf(s->addr, sizeof(s->addr), "%s", text);
+	}
+	if (delay_ms > 0) {
+		ck_assert_int_eq(strncmp(s->addr, "vsock:", 6), 0);
+		close(fd); /* until the child listens again, connects are refused */
+		fd = -1;
+	}
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		if (fd < 0) {
+			char text[64];
+			unsigned int port;
+			usleep((useconds_t)delay_ms * 1000);
+			snprintf(text, sizeof(text), "vsock:local:%u", s->port);
+			fd = srv_listen(text, &port);
+		}
+		for (int i = 0; i < nconn; i++) {
+			int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+			if (c < 0)
+				_exit(3);
+			srv_connection(c, i == 0 && (flags & SRV_DROP_FIRST));
+			close(c);
+		}
+		_exit(0);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Waits for the server to finish by itself (it served all NCONN). */
+static void server_join(struct server *s)
+{
+	int status = wait_child(s->pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server status %#x", status);
+}
+
+/* ------------------------------------------------------------ CLI runner */
+
+struct run {
+	int status; /* exit status, or 128 + signal */
+	char *out;
+	size_t out_len;
+	char *err;
+	long long ms;
+};
+
+/* Reads all of FD (from offset 0) into a NUL-terminated buffer. */
+static char *slurp(int fd, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	for (;;) {
+		if (cap - n < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		ck_assert_int_ge(r, 0);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* An anonymous file holding LEN bytes of DATA, at offset 0. */
+static int memfd_with(const char *data, size_t len)
+{
+	int fd = memfd_create("udo-cli", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		ck_assert_int_gt(n, 0);
+		data += n;
+		len -= (size_t)n;
+	}
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+/* Runs the CLI with ARGV (NULL-terminated, without argv[0]); INPUT (may be
+ * NULL: /dev/null) is its standard input, through a pipe fed by a writer
+ * child when VIA_PIPE. Captures stdout, stderr and the exit status. */
+static void run_cli_v(struct run *r, const char *input, size_t input_len, bool via_pipe, const char *const *args)
+{
+	const char *argv[64] = {"udo-vsock"};
+	int n = 1;
+	while (args[n - 1]) {
+		ck_assert_int_lt(n, 63);
+		argv[n] = args[n - 1];
+		n++;
+	}
+	argv[n] = NULL;
+
+	int out = memfd_with("", 0), err = memfd_with("", 0), in;
+	pid_t writer = -1;
+	if (via_pipe) {
+		int p[2];
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		writer = fork();
+		ck_assert_int_ge(writer, 0);
+		if (writer == 0) {
+			close(p[0]);
+			signal(SIGPIPE, SIG_IGN);
+			while (input_len > 0) {
+				ssize_t w = write(p[1], input, input_len);
+				if (w <= 0)
+					_exit(0);
+				input += w;
+				input_len -= (size_t)w;
+			}
+			_exit(0);
+		}
+		close(p[1]);
+		in = p[0];
+	} else if (input) {
+		in = memfd_with(input, input_len);
+	} else {
+		in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ck_assert_int_ge(in, 0);
+
+	long long start = now_ms();
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		execv(CLI_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	close(in);
+	int status = wait_child(pid);
+	r->ms = now_ms() - start;
+	if (writer > 0)
+		wait_child(writer);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	r->out = slurp(out, &r->out_len);
+	r->err = slurp(err, NULL);
+	close(out);
+	close(err);
+}
+
+/* run_cli_v with the arguments inline. */
+#define run_cli(r, ...)                                                                                                \
+	do {                                                                                                           \
+		const char *const args_[] = {__VA_ARGS__, NULL};                                                       \
+		run_cli_v((r), NULL, 0, false, args_);                                                                 \
+	} while (0)
+
+/* Frees the captured output. */
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+	*r = (struct run){0};
+}
+
+/* Checks status, exact stdout and (if not NULL) a piece of stderr. */
+static void expect(const struct run *r, int status, const char *out, const char *err_part)
+{
+	ck_assert_msg(r->status == status, "exit %d, expected %d; stdout: %s; stderr: %s", r->status, status, r->out,
+	              r->err);
+	if (out)
+		ck_assert_str_eq(r->out, out);
+	if (err_part && !err_part[0])
+		ck_assert_str_eq(r->err, "");
+	else if (err_part)
+		ck_assert_msg(strstr(r->err, err_part), "stderr '%s' lacks '%s'", r->err, err_part);
+}
+
+/* ------------------------------------------------------------- the tests */
+
+/* Exit 0: OK text printed when there are no data lines. */
+START_TEST(test_ok)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 4, 0, 0);
+	run_cli(&r, s.addr, "ping");
+	expect(&r, 0, "pong\n", "");
+	run_free(&r);
+	run_cli(&r, s.addr, "PING", "tok");
+	expect(&r, 0, "pong tok\n", "");
+	run_free(&r);
+	run_cli(&r, s.addr, "oktext");
+	expect(&r, 0, "some text here\n", "");
+	run_free(&r);
+	run_cli(&r, "-v", s.addr, "ping");
+	expect(&r, 0, "pong\n", "OK pong");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* Data payloads come out byte for byte; the OK text then is not printed. */
+START_TEST(test_data_exact)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 3, 0, 0);
+	run_cli(&r, s.addr, "data");
+	expect(&r, 0, "alpha\n\n\n two  spaces\t\n", "");
+	run_free(&r);
+	run_cli(&r, "-v", s.addr, "data");
+	expect(&r, 0, "alpha\n\n\n two  spaces\t\n", "OK done");
+	run_free(&r);
+	run_cli(&r, s.addr, "big");
+	expect(&r, 0, NULL, "");
+	size_t lines = 0;
+	for (size_t i = 0; i < r.out_len; i++)
+		lines += r.out[i] == '\n';
+	ck_assert_uint_eq(lines, 2000);
+	ck_assert_ptr_nonnull(strstr(r.out, "line 0 of a rather long reply to fill buffers\nline 1 of"));
+	ck_assert_ptr_nonnull(strstr(r.out, "\nline 1999 of a rather long reply to fill buffers\n"));
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* Arguments are quoted on the wire exactly per the protocol's rule. */
+START_TEST(test_quoting_on_wire)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 1, 0, 0);
+	run_cli(&r, s.addr, "RAW", "a b", "", "q\"x", "b\\s", "tab\there", "plain");
+	expect(&r, 0, "RAW \"a b\" \"\" \"q\\\"x\" \"b\\\\s\" \"tab\there\" plain\n", "");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* Exit 1: the server answered ERR; data lines before it still printed. */
+START_TEST(test_err)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 2, 0, 0);
+	run_cli(&r, s.addr, "fail");
+	expect(&r, 1, "partial\n", "udo-vsock: denied: not allowed here\n");
+	run_free(&r);
+	run_cli(&r, s.addr, "nosuch");
+	expect(&r, 1, "", "udo-vsock: unknown-command: no such command\n");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* Exit 2: usage errors, before any connection is tried. */
+START_TEST(test_usage)
+{
+	struct run r;
+	const char *const none[] = {NULL};
+	run_cli_v(&r, NULL, 0, false, none);
+	expect(&r, 2, "", "missing ADDRESS");
+	run_free(&r);
+	run_cli(&r, "nonsense:1", "ping");
+	expect(&r, 2, "", "udo-vsock: ");
+	run_free(&r);
+	run_cli(&r, "--bogus", "vsock:1:1", "ping");
+	expect(&r, 2, "", "unknown option");
+	run_free(&r);
+	run_cli(&r, "-t", "soon", "vsock:1:1", "ping");
+	expect(&r, 2, "", "--timeout");
+	run_free(&r);
+	run_cli(&r, "--retry", "-1", "vsock:1:1", "ping");
+	expect(&r, 2, "", "--retry");
+	run_free(&r);
+	run_cli(&r, "-t");
+	expect(&r, 2, "", "needs an argument");
+	run_free(&r);
+	run_cli(&r, "vsock:1:any", "ping");
+	expect(&r, 2, "", "port");
+	run_free(&r);
+	run_cli(&r, "vsock:1:1", "echo", "two\nlines");
+	expect(&r, 2, "", "newline");
+	run_free(&r);
+	run_cli(&r, "--help");
+	expect(&r, 0, NULL, "");
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage: udo-vsock"));
+	run_free(&r);
+	run_cli(&r, "-V");
+	expect(&r, 0, "udo-vsock " PACKAGE_VERSION "\n", "");
+	run_free(&r);
+}
+END_TEST
+
+/* Exit 3: nothing listens (vsock port, unix path). */
+START_TEST(test_connect_failed)
+{
+	struct server s;
+	struct run r;
+	char addr[64], path[200];
+	server_start(&s, "vsock", 0, 0, 0); /* takes a port, serves nothing */
+	server_join(&s);
+	snprintf(addr, sizeof(addr), "vsock:local:%u", s.port);
+	run_cli(&r, "-c", "2", addr, "ping");
+	expect(&r, 3, "", "cannot connect");
+	run_free(&r);
+	snprintf(path, sizeof(path), "unix:%s/absent.sock", tmpdir);
+	run_cli(&r, path, "ping");
+	expect(&r, 3, "", "cannot connect");
+	run_free(&r);
+}
+END_TEST
+
+/* Exit 4: no reply within --timeout. */
+START_TEST(test_reply_timeout)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 1, 0, 0);
+	run_cli(&r, "-t", "0.5", s.addr, "hang");
+	expect(&r, 4, "", "timeout");
+	ck_assert_int_ge(r.ms, 400);
+	ck_assert_int_lt(r.ms, 10000);
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* Exit 5: malformed reply, connection lost mid-reply or mid-line. */
+START_TEST(test_protocol_errors)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 3, 0, 0);
+	run_cli(&r, s.addr, "garbage");
+	expect(&r, 5, "", "malformed reply line: HELLO");
+	run_free(&r);
+	run_cli(&r, s.addr, "cut");
+	expect(&r, 5, "x\n", "connection lost");
+	run_free(&r);
+	run_cli(&r, s.addr, "cutline");
+	expect(&r, 5, "", "connection lost");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* --raw shows the protocol lines, requests prefixed "> ". */
+START_TEST(test_raw)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 2, 0, 0);
+	run_cli(&r, "--raw", s.addr, "ping", "a b");
+	expect(&r, 0, "> ping \"a b\"\nOK pong \"a b\"\n", "");
+	run_free(&r);
+	run_cli(&r, "--raw", s.addr, "fail");
+	expect(&r, 1, "> fail\nD partial\nERR denied not allowed here\n", "");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* Batch: 10,000 pipelined requests through a pipe, replies in order. */
+START_TEST(test_batch_10000)
+{
+	struct server s;
+	struct run r;
+	size_t cap = 10000 * 24, len = 0, olen = 0;
+	char *in = malloc(cap), *want = malloc(cap);
+	ck_assert(in && want);
+	for (int i = 0; i < 10000; i++) {
+		len += (size_t)snprintf(in + len, cap - len, "%sping %d\n", i % 1000 == 0 ? "\n  \n" : "", i);
+		olen += (size_t)snprintf(want + olen, cap - olen, "OK pong %d\n", i);
+	}
+	server_start(&s, "vsock", 1, 0, 0);
+	const char *const args[] = {s.addr, NULL};
+	run_cli_v(&r, in, len, true, args);
+	expect(&r, 0, NULL, "");
+	ck_assert_uint_eq(r.out_len, olen);
+	ck_assert(memcmp(r.out, want, olen) == 0);
+	ck_assert_msg(r.ms < 20000, "10,000 requests took %lld ms", r.ms);
+	run_free(&r);
+	server_join(&s);
+	free(in);
+	free(want);
+}
+END_TEST
+
+/* Batch with big requests and big replies at once: the client must read
+ * replies while it writes, or both sides block (no deadlock allowed). */
+START_TEST(test_batch_both_full)
+{
+	struct server s;
+	struct run r;
+	enum { LINES = 2000, ARG = 3000 };
+	size_t len = 0, olen = 0;
+	char *in = malloc(LINES * (ARG + 32)), *want = malloc(LINES * (ARG + 32));
+	ck_assert(in && want);
+	for (int i = 0; i < LINES; i++) {
+		len += (size_t)sprintf(in + len, "raw %04d ", i);
+		memset(in + len, 'x', ARG);
+		len += ARG;
+		in[len++] = '\n';
+		olen += (size_t)sprintf(want + olen, "raw %04d ", i);
+		memset(want + olen, 'x', ARG);
+		olen += ARG;
+		olen += (size_t)sprintf(want + olen, "\nOK\n");
+	}
+	server_start(&s, "vsock", 1, 0, 0);
+	const char *const args[] = {"-t", "20", s.addr, NULL};
+	run_cli_v(&r, in, len, true, args);
+	expect(&r, 0, NULL, "");
+	ck_assert_uint_eq(r.out_len, olen);
+	ck_assert(memcmp(r.out, want, olen) == 0);
+	run_free(&r);
+	server_join(&s);
+	free(in);
+	free(want);
+}
+END_TEST
+
+/* Batch: mixed results, CRLF, a last line without LF; status = first failure. */
+START_TEST(test_batch_mixed)
+{
+	struct server s;
+	struct run r;
+	static const char in[] = "ping 1\n\nfail\r\nDATA\nnosuch\nping 2";
+	server_start(&s, "vsock", 2, 0, 0);
+	const char *const args[] = {s.addr, NULL};
+	run_cli_v(&r, in, sizeof(in) - 1, false, args);
+	expect(&r, 1,
+	       "OK pong 1\npartial\nERR denied not allowed here\nalpha\n\n\n two  spaces\t\nOK done\n"
+	       "ERR unknown-command no such command\nOK pong 2\n",
+	       "");
+	run_free(&r);
+	/* A lost connection is class 5 when it is the first failure. */
+	static const char in2[] = "ping 1\ncut\nping 2\n";
+	run_cli_v(&r, in2, sizeof(in2) - 1, false, args);
+	expect(&r, 5, "OK pong 1\nx\n", "connection lost");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* --raw in batch pairs each request with its reply. */
+START_TEST(test_batch_raw)
+{
+	struct server s;
+	struct run r;
+	static const char in[] = "ping 1\n\nquit\n";
+	server_start(&s, "vsock", 1, 0, 0);
+	const char *const args[] = {"--raw", s.addr, NULL};
+	run_cli_v(&r, in, sizeof(in) - 1, false, args);
+	expect(&r, 0, "> ping 1\nOK pong 1\n> quit\nOK bye\n", "");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* --retry / --wait: the server starts listening late; the CLI gets in. */
+START_TEST(test_retry_late_listen)
+{
+	struct server s;
+	struct run r;
+	/* The delay is long enough that the CLI (a libtool wrapper, slow to
+	 * start in UML under load) surely tries before the server listens. */
+	server_start(&s, "vsock", 1, 3000, 0);
+	run_cli(&r, "--retry", "40", "-v", s.addr, "ping", "late");
+	expect(&r, 0, "pong late\n", "retrying");
+	run_free(&r);
+	server_join(&s);
+
+	server_start(&s, "vsock", 1, 3000, 0);
+	run_cli(&r, "--wait", "20", "-v", s.addr, "ping");
+	expect(&r, 0, "pong\n", "retrying");
+	run_free(&r);
+	server_join(&s);
+
+	/* The budget runs out: --wait shorter than the delay. */
+	server_start(&s, "vsock", 0, 0, 0);
+	server_join(&s);
+	run_cli(&r, "--wait", "0.5", s.addr, "ping");
+	expect(&r, 3, "", "cannot connect");
+	ck_assert_int_ge(r.ms, 400);
+	run_free(&r);
+}
+END_TEST
+
+/* A reset before any reply byte is retried (the request is re-sent); a
+ * reply cut in the middle is never re-sent. */
+START_TEST(test_retry_reset)
+{
+	struct server s;
+	struct run r;
+	server_start(&s, "vsock", 1, 0, SRV_DROP_FIRST);
+	run_cli(&r, s.addr, "ping");
+	expect(&r, 5, "", "connection lost");
+	run_free(&r);
+	server_join(&s);
+
+	server_start(&s, "vsock", 2, 0, SRV_DROP_FIRST);
+	run_cli(&r, "--retry", "3", s.addr, "ping", "again");
+	expect(&r, 0, "pong again\n", "");
+	run_free(&r);
+	server_join(&s);
+
+	/* One connection only: a wrong reconnect would end in exit 3. */
+	server_start(&s, "vsock", 1, 0, 0);
+	run_cli(&r, "--retry", "3", s.addr, "cut");
+	expect(&r, 5, "x\n", "connection lost");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* unix: addresses work the same way. */
+START_TEST(test_unix)
+{
+	struct server s;
+	struct run r;
+	char path[200];
+	snprintf(path, sizeof(path), "%s/srv.sock", tmpdir);
+	server_start(&s, path, 1, 0, 0);
+	run_cli(&r, s.addr, "data");
+	expect(&r, 0, "alpha\n\n\n two  spaces\t\n", "");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* Opens a pseudo-terminal pair. Inside user-mode Linux (tests/vsock-run)
+ * /dev/pts is not usable, so a private devpts instance is mounted in the
+ * test's temp directory (it exists only in the UML kernel) and the pair
+ * comes from its ptmx, the slave via TIOCGPTPEER. Returns 0 or -1. */
+static int open_pty(int *master, int *slave)
+{
+	char dir[200], ptmx[220];
+	int unlock = 0;
+
+	if (openpty(master, slave, NULL, NULL, NULL) == 0)
+		return 0;
+	if (!getenv("UDO_VSOCK_IN_UML"))
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/pts", tmpdir);
+	snprintf(ptmx, sizeof(ptmx), "%s/ptmx", dir);
+	if (mkdir(dir, 0700) < 0 || mount("devpts", dir, "devpts", 0, "newinstance,ptmxmode=0666,mode=0620") < 0)
+		return -1;
+	*master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	umount2(dir, MNT_DETACH); /* open terminals keep the instance alive */
+	rmdir(dir);
+	if (*master < 0)
+		return -1;
+	if (ioctl(*master, TIOCSPTLCK, &unlock) < 0 ||
+	    (*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		close(*master);
+		return -1;
+	}
+	return 0;
+}
+
+/* Interactive mode on a pseudo-terminal: prompt, replies, QUIT. */
+START_TEST(test_interactive)
+{
+	struct server s;
+	int master, slave;
+	if (open_pty(&master, &slave) < 0) {
+		printf("test_interactive: SKIP: no pseudo-terminal: %s\n", strerror(errno));
+		return;
+	}
+	server_start(&s, "vsock", 1, 0, 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(master);
+		setsid();
+		if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(126);
+		execl(CLI_BIN, "udo-vsock", s.addr, (char *)NULL);
+		_exit(127);
+	}
+	close(slave);
+	ck_assert_int_eq(write(master, "ping hi\n\nfail\nquit\n", 19), 19);
+	char out[8192];
+	size_t len = 0;
+	for (;;) {
+		struct pollfd pfd = {.fd = master, .events = POLLIN};
+		if (poll(&pfd, 1, 10000) <= 0)
+			break;
+		ssize_t n = read(master, out + len, sizeof(out) - 1 - len);
+		if (n <= 0)
+			break; /* EIO once the child closed the terminal */
+		len += (size_t)n;
+	}
+	out[len] = '\0';
+	close(master);
+	int status = wait_child(pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x, output %s", status, out);
+	ck_assert_msg(strstr(out, "udo-vsock> "), "%s", out);
+	ck_assert_msg(strstr(out, "OK pong hi"), "%s", out);
+	ck_assert_msg(strstr(out, "partial\r\nERR denied not allowed here"), "%s", out);
+	ck_assert_msg(strstr(out, "OK bye"), "%s", out);
+	server_join(&s);
+}
+END_TEST
+
+/* ------------------------------------------------ hybrid vsock (vsock-mux) */
+
+struct vmm {
+	pid_t pid;
+	char path[200];
+};
+
+/* Starts tests/fake-vmm in MODE (extra option pair OPT/OPTARG may be NULL)
+ * serving one connection; waits for its "ready". */
+static void vmm_start(struct vmm *v, const char *mode, const char *opt, const char *optarg)
+{
+	int p[2];
+	snprintf(v->path, sizeof(v->path), "%s/vmm.sock", tmpdir);
+	unlink(v->path);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	v->pid = fork();
+	ck_assert_int_ge(v->pid, 0);
+	if (v->pid == 0) {
+		if (dup2(p[1], 1) < 0)
+			_exit(126);
+		if (opt)
+			execl(VMM_BIN, "fake-vmm", "-n", "1", "-m", mode, opt, optarg, v->path, (char *)NULL);
+		else
+			execl(VMM_BIN, "fake-vmm", "-n", "1", "-m", mode, v->path, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char buf[16] = "";
+	ssize_t n;
+	do
+		n = read(p[0], buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	ck_assert_msg(n == 6 && strcmp(buf, "ready\n") == 0, "fake-vmm did not start: '%s'", buf);
+}
+
+/* Waits for the fake VMM (it exits after its one connection). */
+static void vmm_join(struct vmm *v)
+{
+	int status = wait_child(v->pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fake-vmm status %#x", status);
+}
+
+/* The mux address of V for guest PORT. */
+static const char *mux_addr(const struct vmm *v, unsigned int port)
+{
+	static char addr[260];
+	snprintf(addr, sizeof(addr), "vsock-mux:%s:%u", v->path, port);
+	return addr;
+}
+
+/* OK path: CONNECT, OK, then requests and replies relayed to the guest. */
+START_TEST(test_mux_ok)
+{
+	struct server s;
+	struct vmm v;
+	struct run r;
+	server_start(&s, "vsock", 2, 0, 0);
+	vmm_start(&v, "ok", NULL, NULL);
+	run_cli(&r, mux_addr(&v, s.port), "data");
+	expect(&r, 0, "alpha\n\n\n two  spaces\t\n", "");
+	run_free(&r);
+	vmm_join(&v);
+
+	/* A batch through the relay. */
+	size_t len = 0;
+	char in[1000 * 16], want[1000 * 16];
+	size_t olen = 0;
+	for (int i = 0; i < 1000; i++) {
+		len += (size_t)sprintf(in + len, "ping %d\n", i);
+		olen += (size_t)sprintf(want + olen, "OK pong %d\n", i);
+	}
+	vmm_start(&v, "ok", NULL, NULL);
+	const char *const args[] = {mux_addr(&v, s.port), NULL};
+	run_cli_v(&r, in, len, true, args);
+	expect(&r, 0, NULL, "");
+	ck_assert_uint_eq(r.out_len, olen);
+	ck_assert(memcmp(r.out, want, olen) == 0);
+	run_free(&r);
+	vmm_join(&v);
+	server_join(&s);
+}
+END_TEST
+
+/* The VMM relays to a unix-socket "guest" too (fake-vmm -u). */
+START_TEST(test_mux_unix_guest)
+{
+	struct server s;
+	struct vmm v;
+	struct run r;
+	char path[200];
+	snprintf(path, sizeof(path), "%s/guest.sock", tmpdir);
+	server_start(&s, path, 1, 0, 0);
+	vmm_start(&v, "ok", "-u", path);
+	run_cli(&r, mux_addr(&v, 5000), "ping", "via unix");
+	expect(&r, 0, "pong \"via unix\"\n", "");
+	run_free(&r);
+	vmm_join(&v);
+	server_join(&s);
+}
+END_TEST
+
+/* Nothing listens on the guest port, or the VMM just closes: exit 3. */
+START_TEST(test_mux_closed_before_ok)
+{
+	struct server s;
+	struct vmm v;
+	struct run r;
+	char port[16];
+	server_start(&s, "vsock", 0, 0, 0); /* a port nobody listens on */
+	server_join(&s);
+	vmm_start(&v, "ok", NULL, NULL);
+	run_cli(&r, mux_addr(&v, s.port), "ping");
+	snprintf(port, sizeof(port), "port %u", s.port);
+	expect(&r, 3, "", "nothing listens on guest port");
+	ck_assert_ptr_nonnull(strstr(r.err, port));
+	run_free(&r);
+	vmm_join(&v);
+
+	vmm_start(&v, "close", NULL, NULL);
+	run_cli(&r, mux_addr(&v, 5000), "ping");
+	expect(&r, 3, "", "nothing listens on guest port 5000");
+	run_free(&r);
+	vmm_join(&v);
+}
+END_TEST
+
+/* An overlong or malformed OK line is a protocol error: exit 5. */
+START_TEST(test_mux_bad_ok)
+{
+	struct vmm v;
+	struct run r;
+	vmm_start(&v, "overlong", NULL, NULL);
+	run_cli(&r, mux_addr(&v, 5000), "ping");
+	expect(&r, 5, "", "longer than");
+	run_free(&r);
+	vmm_join(&v);
+	vmm_start(&v, "malformed", NULL, NULL);
+	run_cli(&r, "--retry", "3", mux_addr(&v, 5000), "ping"); /* not retried */
+	expect(&r, 5, "", "malformed");
+	run_free(&r);
+	vmm_join(&v);
+}
+END_TEST
+
+/* A VMM that sends no OK line: --no-ok works; without it, connect times out (4). */
+START_TEST(test_mux_no_ok)
+{
+	struct server s;
+	struct vmm v;
+	struct run r;
+	server_start(&s, "vsock", 2, 0, 0);
+	vmm_start(&v, "no-ok", NULL, NULL);
+	run_cli(&r, "--no-ok", mux_addr(&v, s.port), "ping", "old vmm");
+	expect(&r, 0, "pong \"old vmm\"\n", "");
+	run_free(&r);
+	vmm_join(&v);
+	vmm_start(&v, "no-ok", NULL, NULL);
+	run_cli(&r, "-c", "0.5", mux_addr(&v, s.port), "ping");
+	expect(&r, 4, "", "timed out");
+	run_free(&r);
+	vmm_join(&v);
+	server_join(&s);
+}
+END_TEST
+
+/* A VMM that never answers CONNECT: the connect timeout applies (exit 4). */
+START_TEST(test_mux_silent)
+{
+	struct vmm v;
+	struct run r;
+	vmm_start(&v, "silent", NULL, NULL);
+	run_cli(&r, "-c", "0.5", mux_addr(&v, 5000), "ping");
+	expect(&r, 4, "", "timed out");
+	ck_assert_int_lt(r.ms, 10000);
+	run_free(&r);
+	vmm_join(&v);
+}
+END_TEST
+
+/* Fixture: a temp directory and the hygiene baseline. */
+static void setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	tmpdir_setup();
+	hygiene_setup();
+}
+
+/* Fixture end: hygiene check, then the temp directory goes. */
+static void teardown(void)
+{
+	hygiene_check();
+	tmpdir_teardown();
+}
+
+/* The suite. */
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("vsock_cli");
+	TCase *tc = tcase_create("oneshot");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_ok);
+	tcase_add_test(tc, test_data_exact);
+	tcase_add_test(tc, test_quoting_on_wire);
+	tcase_add_test(tc, test_err);
+	tcase_add_test(tc, test_usage);
+	tcase_add_test(tc, test_connect_failed);
+	tcase_add_test(tc, test_reply_timeout);
+	tcase_add_test(tc, test_protocol_errors);
+	tcase_add_test(tc, test_raw);
+	tcase_add_test(tc, test_unix);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("batch");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_batch_10000);
+	tcase_add_test(tc, test_batch_both_full);
+	tcase_add_test(tc, test_batch_mixed);
+	tcase_add_test(tc, test_batch_raw);
+	tcase_add_test(tc, test_interactive);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("retry");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_retry_late_listen);
+	tcase_add_test(tc, test_retry_reset);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("vsock-mux");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_mux_ok);
+	tcase_add_test(tc, test_mux_unix_guest);
+	tcase_add_test(tc, test_mux_closed_before_ok);
+	tcase_add_test(tc, test_mux_bad_ok);
+	tcase_add_test(tc, test_mux_no_ok);
+	tcase_add_test(tc, test_mux_silent);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Runs the suite; exit status 0 when every test passed. */
+int main(void)
+{
+	SRunner *sr = srunner_create(cli_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
