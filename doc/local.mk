@@ -4,5 +4,4 @@ dist_man_MANS += \
 	doc/udo-vsockd.conf.5 \
 	doc/udo-vsock-protocol.7
 
-# doc: filled in by later work
 dist_man_MANS += doc/udo-vsock.1

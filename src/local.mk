@@ -39,5 +39,4 @@ src_udo_vsockd_udo_vsockd_SOURCES = src/udo-vsockd/main.c
 src_udo_vsockd_udo_vsockd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 src_udo_vsockd_udo_vsockd_LDADD = src/udo-vsockd/libvsockd.la
 
-# src: filled in by later work
 include src/udo-vsock/local.mk
