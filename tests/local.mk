@@ -22,3 +22,11 @@ clean-uml:
 # file are enough to build a program that connects over CID 1.
 TESTS += tests/check_man.sh tests/vsock_installed.sh
 EXTRA_DIST += tests/check_man.sh tests/vsock_installed.sh tests/installed-client.c
+
+# The exec handler kind end to end: a real daemon on CID 1 running real
+# programs (argv, timeouts, output caps, limits, environment, leaks).
+check_PROGRAMS += tests/vsock_exec
+TESTS += tests/vsock_exec
+tests_vsock_exec_SOURCES = tests/vsock_exec.c
+tests_vsock_exec_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_exec_LDADD = $(TEST_LIBS)
