@@ -412,6 +412,7 @@ struct exec_child {
 	pid_t pid; /* also its process group */
 	int reaped;
 	int status;
+	int lost;            /* reaped by someone else: no status */
 	struct request *req; /* NULL once cancelled */
 	char cmd_name[40];
 	char peer_key[80];
@@ -685,6 +686,8 @@ static void exec_finish(struct exec_child *ch)
 			request_err(req, PROTO_ERR_FAILED, "output exceeded %zu bytes", ch->max_bytes);
 		else if (ch->overflow == EXEC_OVERFLOW_LINES)
 			request_err(req, PROTO_ERR_FAILED, "output exceeded %u lines", ch->max_lines);
+		else if (ch->lost)
+			request_err(req, PROTO_ERR_INTERNAL, "the program's exit status was lost");
 		else if (WIFSIGNALED(st))
 			request_err(req, PROTO_ERR_FAILED, "signal=%d", WTERMSIG(st));
 		else if (WEXITSTATUS(st) != 0)
@@ -727,7 +730,8 @@ static void exec_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			pid_t r = waitpid(ch->pid, &st, WNOHANG);
 			if (r == ch->pid || (r < 0 && errno == ECHILD)) {
 				ch->reaped = 1;
-				ch->status = r == ch->pid ? st : 0;
+				ch->lost = r != ch->pid;
+				ch->status = ch->lost ? 0 : st;
 				exec_close_input(ch);
 				exec_progress(ch);
 			}
