@@ -29,6 +29,7 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/commands/version.c \
 	src/udo-vsockd/commands/whoami.c \
 	src/udo-vsockd/handlers/handlers.h \
+	src/udo-vsockd/handlers/exec.c \
 	src/udo-vsockd/handlers/handoff.c \
 	src/udo-vsockd/handlers/proxy.c
 src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS)

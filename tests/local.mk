@@ -78,3 +78,11 @@ tests_vsock_cli_SOURCES = tests/vsock_cli.c
 tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_cli_LDADD = $(TEST_LIBS)
 # ---- end udo-vsock CLI ----
+
+# The exec handler kind end to end: a real daemon on CID 1 running real
+# programs (argv, timeouts, output caps, limits, environment, leaks).
+check_PROGRAMS += tests/vsock_exec
+TESTS += tests/vsock_exec
+tests_vsock_exec_SOURCES = tests/vsock_exec.c
+tests_vsock_exec_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_exec_LDADD = $(TEST_LIBS)
