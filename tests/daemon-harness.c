@@ -630,7 +630,7 @@ int client_read_line(struct client *c, char *line, size_t cap, int timeout_ms)
 int client_read_reply(struct client *c, struct reply *r, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
-	char line[HARNESS_LINE_MAX];
+	char line[HARNESS_STATUS_MAX];
 
 	r->ndata = 0;
 	r->status[0] = '\0';
@@ -640,7 +640,7 @@ int client_read_reply(struct client *c, struct reply *r, int timeout_ms)
 			return n;
 		if (strncmp(line, "D ", 2) == 0) {
 			if (r->ndata < HARNESS_REPLY_DATA_MAX)
-				snprintf(r->data[r->ndata], sizeof(r->data[0]), "%s", line + 2);
+				snprintf(r->data[r->ndata], sizeof(r->data[0]), "%.*s", HARNESS_LINE_MAX - 1, line + 2);
 			r->ndata++;
 			continue;
 		}
@@ -661,7 +661,7 @@ void client_request(struct client *c, const char *line, struct reply *r, int tim
 	client_send_str(c, text);
 	free(text);
 	int rc = client_read_reply(c, r, timeout_ms);
-	ck_assert_msg(rc == 0, "request '%s': %s (last line '%s')", line,
+	ck_assert_msg(rc == 0, "request '%.80s': %s (last line '%.200s')", line,
 		      rc == -1 ? "no reply in time" : rc == -2 ? "connection closed" : "malformed reply", r->status);
 }
 

@@ -10,7 +10,8 @@
 
 #define HARNESS_NOTES_MAX 1024
 #define HARNESS_REPLY_DATA_MAX 64
-#define HARNESS_LINE_MAX 1024
+#define HARNESS_LINE_MAX 1024    /* data lines are kept up to this */
+#define HARNESS_STATUS_MAX 8192  /* status lines up to this */
 
 /* A daemon under test and everything it was given. */
 struct daemon {
@@ -43,11 +44,12 @@ struct client {
 	char buf[8192];
 };
 
-/* One reply: data lines and the final status line. */
+/* One reply: data lines (each cut to HARNESS_LINE_MAX - 1 bytes; the
+ * first HARNESS_REPLY_DATA_MAX kept, all counted) and the status line. */
 struct reply {
 	int ndata;
 	char data[HARNESS_REPLY_DATA_MAX][HARNESS_LINE_MAX];
-	char status[HARNESS_LINE_MAX];
+	char status[HARNESS_STATUS_MAX];
 };
 
 /* Monotonic milliseconds. */
