@@ -679,6 +679,28 @@ START_TEST(test_reload_broken)
 }
 END_TEST
 
+/* A reload that lowers max-arguments applies it to new connections. */
+START_TEST(test_reload_lowers_max_arguments)
+{
+	struct client old, fresh;
+
+	start("max-arguments = 8", NULL, NULL);
+	client_open(&old, D.port);
+	/* Five words fit under 8: PING itself refuses the extra ones. */
+	expect_status(&old, "PING 1 2 3 4", "ERR usage usage: ping [TOKEN]");
+	daemon_write_config(&D, "max-arguments = 4", NULL);
+	int64_t t0 = mono_us();
+	daemon_signal(&D, SIGHUP);
+	expect_reload_notify(t0);
+	client_open(&fresh, D.port);
+	expect_status(&fresh, "PING 1 2 3 4", "ERR usage too many arguments");
+	expect_status(&fresh, "PING 1", "OK pong 1");
+	client_close(&fresh);
+	client_close(&old);
+	stop();
+}
+END_TEST
+
 /* SIGTERM drains: replies already produced reach a slow client, then
  * the daemon closes and exits 0. */
 START_TEST(test_sigterm_drain)
@@ -867,6 +889,7 @@ static Suite *daemon_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reload_valid);
 	tcase_add_test(tc, test_reload_broken);
+	tcase_add_test(tc, test_reload_lowers_max_arguments);
 	tcase_add_test(tc, test_sigterm_drain);
 	tcase_add_test(tc, test_notify_sequence);
 	tcase_add_test(tc, test_watchdog);
