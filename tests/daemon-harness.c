@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -207,7 +208,23 @@ unsigned int free_vsock_port(void)
 	ck_assert_msg(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0, "bind: %s", strerror(errno));
 	ck_assert_msg(getsockname(fd, (struct sockaddr *)&addr, &len) == 0, "getsockname: %s", strerror(errno));
 	close(fd);
-	return addr.svm_port;
+	if (addr.svm_port <= INT32_MAX)
+		return addr.svm_port;
+	/* The kernel hands out ephemeral ports anywhere in 1024..2^32-2, but
+	 * libudo-vsock takes ports as int: try random ones below 2^31. */
+	unsigned int seed = (unsigned int)(getpid() ^ now_ms());
+	for (int tries = 0; tries < 1000; tries++) {
+		unsigned int port = 1024 + (unsigned int)rand_r(&seed) % (INT32_MAX - 1024U);
+		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
+		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_msg(fd >= 0, "socket(AF_VSOCK): %s", strerror(errno));
+		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	ck_abort_msg("no free vsock port below 2^31");
+	return 0;
 }
 
 void daemon_init(struct daemon *d)
@@ -469,7 +486,7 @@ long process_rss_kib(pid_t pid)
 	return kib;
 }
 
-int vsock_connect_local(unsigned int port, int timeout_ms)
+int vsock_connect_local(unsigned int port, int timeout_ms, unsigned long long rcvbuf)
 {
 	struct sockaddr_vm to = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = port};
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
@@ -478,6 +495,16 @@ int vsock_connect_local(unsigned int port, int timeout_ms)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
+	if (rcvbuf != 0) {
+		/* The minimum first: the kernel keeps min <= size <= max. */
+		setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_MIN_SIZE, &rcvbuf, sizeof(rcvbuf));
+		if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &rcvbuf, sizeof(rcvbuf)) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+	}
 	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
 		int e = errno;
 		close(fd);
@@ -490,11 +517,20 @@ int vsock_connect_local(unsigned int port, int timeout_ms)
 
 int client_try_open(struct client *c, unsigned int port)
 {
-	c->fd = vsock_connect_local(port, 2000);
+	c->fd = vsock_connect_local(port, 2000, 0);
 	c->eof = 0;
 	c->err = 0;
 	c->len = 0;
 	return c->fd >= 0 ? 0 : -1;
+}
+
+void client_open_rcvbuf(struct client *c, unsigned int port, unsigned long long rcvbuf)
+{
+	c->fd = vsock_connect_local(port, 2000, rcvbuf);
+	c->eof = 0;
+	c->err = 0;
+	c->len = 0;
+	ck_assert_msg(c->fd >= 0, "connect to CID 1 port %u (buffer %llu): %s", port, rcvbuf, strerror(errno));
 }
 
 void client_open(struct client *c, unsigned int port)
@@ -594,7 +630,7 @@ int client_read_line(struct client *c, char *line, size_t cap, int timeout_ms)
 int client_read_reply(struct client *c, struct reply *r, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
-	char line[HARNESS_LINE_MAX];
+	char line[HARNESS_STATUS_MAX];
 
 	r->ndata = 0;
 	r->status[0] = '\0';
@@ -604,7 +640,7 @@ int client_read_reply(struct client *c, struct reply *r, int timeout_ms)
 			return n;
 		if (strncmp(line, "D ", 2) == 0) {
 			if (r->ndata < HARNESS_REPLY_DATA_MAX)
-				snprintf(r->data[r->ndata], sizeof(r->data[0]), "%s", line + 2);
+				snprintf(r->data[r->ndata], sizeof(r->data[0]), "%.*s", HARNESS_LINE_MAX - 1, line + 2);
 			r->ndata++;
 			continue;
 		}
@@ -625,7 +661,7 @@ void client_request(struct client *c, const char *line, struct reply *r, int tim
 	client_send_str(c, text);
 	free(text);
 	int rc = client_read_reply(c, r, timeout_ms);
-	ck_assert_msg(rc == 0, "request '%s': %s (last line '%s')", line,
+	ck_assert_msg(rc == 0, "request '%.80s': %s (last line '%.200s')", line,
 		      rc == -1 ? "no reply in time" : rc == -2 ? "connection closed" : "malformed reply", r->status);
 }
 

@@ -10,7 +10,8 @@
 
 #define HARNESS_NOTES_MAX 1024
 #define HARNESS_REPLY_DATA_MAX 64
-#define HARNESS_LINE_MAX 1024
+#define HARNESS_LINE_MAX 1024    /* data lines are kept up to this */
+#define HARNESS_STATUS_MAX 8192  /* status lines up to this */
 
 /* A daemon under test and everything it was given. */
 struct daemon {
@@ -43,11 +44,12 @@ struct client {
 	char buf[8192];
 };
 
-/* One reply: data lines and the final status line. */
+/* One reply: data lines (each cut to HARNESS_LINE_MAX - 1 bytes; the
+ * first HARNESS_REPLY_DATA_MAX kept, all counted) and the status line. */
 struct reply {
 	int ndata;
 	char data[HARNESS_REPLY_DATA_MAX][HARNESS_LINE_MAX];
-	char status[HARNESS_LINE_MAX];
+	char status[HARNESS_STATUS_MAX];
 };
 
 /* Monotonic milliseconds. */
@@ -123,15 +125,19 @@ void daemon_cleanup(struct daemon *d);
 /* The resident set size of PID in KiB (VmRSS), or -1. */
 long process_rss_kib(pid_t pid);
 
-/* Connects to CID 1 PORT within TIMEOUT_MS. Returns a non-blocking fd
- * or -1 with errno set. */
-int vsock_connect_local(unsigned int port, int timeout_ms);
+/* Connects to CID 1 PORT within TIMEOUT_MS, with the vsock buffer size
+ * RCVBUF if not 0. Returns a non-blocking fd or -1 with errno set. */
+int vsock_connect_local(unsigned int port, int timeout_ms, unsigned long long rcvbuf);
 
 /* Connects C to the daemon's port; fails the test if that does not work. */
 void client_open(struct client *c, unsigned int port);
 
 /* Connects C to PORT; returns 0 or -1 (errno set). */
 int client_try_open(struct client *c, unsigned int port);
+
+/* Connects C to PORT with a receive buffer of RCVBUF bytes (the credit
+ * the daemon may send before C reads); fails the test on error. */
+void client_open_rcvbuf(struct client *c, unsigned int port, unsigned long long rcvbuf);
 
 /* Closes C. */
 void client_close(struct client *c);

@@ -41,17 +41,17 @@ tests_check_fdpass_LDADD = $(TEST_LIBS)
 # linked in (check_*), and the built udo-vsockd run as a real process over
 # AF_VSOCK CID 1 (vsock_daemon). tests/daemon-harness.[ch] starts, talks to
 # and stops daemons; other tests may link it too.
-check_PROGRAMS += tests/check_proto tests/check_conf
-TESTS += tests/check_proto tests/check_conf
+check_PROGRAMS += tests/check_proto tests/check_conf tests/vsock_daemon
+TESTS += tests/check_proto tests/check_conf tests/vsock_daemon
 tests_check_proto_SOURCES = tests/check_proto.c
 tests_check_proto_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_proto_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 tests_check_conf_SOURCES = tests/check_conf.c tests/daemon-harness.c tests/daemon-harness.h
 tests_check_conf_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_conf_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
-#tests_vsock_daemon_SOURCES = tests/vsock_daemon.c tests/daemon-harness.c tests/daemon-harness.h
-#tests_vsock_daemon_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
-#tests_vsock_daemon_LDADD = $(TEST_LIBS)
+tests_vsock_daemon_SOURCES = tests/vsock_daemon.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_daemon_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_vsock_daemon_LDADD = $(TEST_LIBS)
 # Both run the built daemon binary: `make check` builds sbin_PROGRAMS
 # first anyway; this keeps building a single test program right too.
 EXTRA_tests_check_conf_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
@@ -86,3 +86,7 @@ TESTS += tests/vsock_exec
 tests_vsock_exec_SOURCES = tests/vsock_exec.c
 tests_vsock_exec_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_exec_LDADD = $(TEST_LIBS)
+
+EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT)

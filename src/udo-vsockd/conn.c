@@ -143,7 +143,9 @@ static void conn_handle_line(struct conn *c, size_t len)
 	struct server *s = c->server;
 	const char *why;
 	int argc;
-	enum proto_parse_result r = proto_parse_line(s->line, len, s->argv, s->argv_size, &argc, &why);
+	/* The connection's limit, not the scratch array's size: that only grows. */
+	enum proto_parse_result r =
+		proto_parse_line(s->line, len, s->argv, (int)c->config->limits.max_arguments, &argc, &why);
 
 	if (r == PROTO_PARSE_EMPTY)
 		return;

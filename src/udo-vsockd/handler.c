@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -76,21 +77,22 @@ static void request_end(struct request *req)
 		conn_request_done(req->conn);
 }
 
-/* Writes one status line with printf-style text; CR/LF in it become blanks. */
+/* Writes one status line with printf-style text; CR/LF in it become blanks.
+ * The text is not cut: PING echoes tokens as long as a request line. */
 static void request_status(struct request *req, const char *head, const char *fmt, va_list ap)
 {
 	struct evbuffer *out = request_output(req);
-	char text[512];
+	char *text = NULL;
 	int n = 0;
 
 	if (out == NULL)
 		return;
 	if (fmt != NULL) {
-		n = vsnprintf(text, sizeof(text), fmt, ap);
-		if (n < 0)
+		n = vasprintf(&text, fmt, ap);
+		if (n < 0) {
+			text = NULL;
 			n = 0;
-		if ((size_t)n >= sizeof(text))
-			n = sizeof(text) - 1;
+		}
 		for (int i = 0; i < n; i++) {
 			if (text[i] == '\n' || text[i] == '\r' || text[i] == '\0')
 				text[i] = ' ';
@@ -100,6 +102,7 @@ static void request_status(struct request *req, const char *head, const char *fm
 		evbuffer_add_printf(out, "%s %.*s\n", head, n, text);
 	else
 		evbuffer_add_printf(out, "%s\n", head);
+	free(text);
 }
 
 void request_ok(struct request *req, const char *fmt, ...)

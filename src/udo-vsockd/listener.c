@@ -334,6 +334,13 @@ int listeners_adopt_systemd(struct server *s, const struct config *conf)
 			close(fd);
 			continue;
 		}
+		/* systemd passes blocking sockets unless NonBlocking=yes; libevent
+		 * loops accept() until EAGAIN, which would block the daemon. */
+		if (evutil_make_socket_nonblocking(fd) < 0) {
+			log_warn("cannot make socket %d passed by systemd non-blocking", fd);
+			close(fd);
+			return -1;
+		}
 		struct listener *l = listener_wrap(s, fd, text, identity, kind);
 		if (l == NULL)
 			return -1;
