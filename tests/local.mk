@@ -17,3 +17,8 @@ clean-local: clean-uml
 clean-uml:
 	-rm -rf tests/uml
 .PHONY: clean-uml
+
+# systemd integration: unit sanity (verify + exposure) and a real systemd
+# 252 booted in user-mode Linux driving the installed daemon.
+TESTS += tests/check_units.sh
+EXTRA_DIST += tests/check_units.sh
