@@ -20,5 +20,5 @@ clean-uml:
 
 # systemd integration: unit sanity (verify + exposure) and a real systemd
 # 252 booted in user-mode Linux driving the installed daemon.
-TESTS += tests/check_units.sh
-EXTRA_DIST += tests/check_units.sh
+TESTS += tests/check_units.sh tests/systemd_boot.sh
+EXTRA_DIST += tests/check_units.sh tests/systemd_boot.sh tests/uml-systemd
