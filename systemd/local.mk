@@ -6,7 +6,7 @@ systemdsystemunit_DATA = \
 	systemd/udo-vsockd@.service \
 	systemd/udo-vsockd.socket
 
-EXTRA_DIST += \
+EXTRA_DIST += doc/systemd-notes.md \
 	systemd/udo-vsockd.service.in \
 	systemd/udo-vsockd@.service.in \
 	systemd/udo-vsockd.socket
