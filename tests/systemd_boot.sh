@@ -23,6 +23,22 @@ write_conf() {
 	done
 }
 
+# An install prefix under /tmp or a home directory (make distcheck, a
+# checkout in $HOME) is hidden by PrivateTmp=/ProtectHome=: a test-only
+# drop-in binds exactly the installed directories there back, read-only.
+sandbox_binds() {
+	local stage=$1 dirs u d
+	dirs=$(cd "$stage" && find . -type f | sed 's|^\.||' | grep -E '^/(tmp|var/tmp|home|root|run/user)/' |
+		xargs -r -n 1 dirname | sort -u | tr '\n' ' ')
+	[ -n "$dirs" ] || return 0
+	echo "systemd_boot: test drop-in, installed under a hidden path: BindReadOnlyPaths=$dirs"
+	for u in udo-vsockd.service udo-vsockd@.service; do
+		d=$stage/etc/systemd/system/$u.d
+		mkdir -p "$d"
+		printf '[Service]\nBindReadOnlyPaths=%s\n' "$dirs" >"$d/50-test-install-paths.conf"
+	done
+}
+
 # Outside: stage `make install`, then boot the guest on it and run ourselves.
 outside() {
 	local builddir self work stage unit conf rc=0
@@ -48,6 +64,8 @@ outside() {
 	write_conf "vsock:any:$port" >"$stage$conf"
 	write_conf "vsock:any:$guest_port" >"$stage$(dirname "$conf")/guest.conf"
 
+	sandbox_binds "$stage"
+
 	"$(dirname "$self")/uml-systemd" -t "${UDO_UML_TIMEOUT:-85}" -r "$stage" -o "$work/results" -- "$self" || rc=$?
 	exit "$rc"
 }
@@ -72,16 +90,22 @@ ask() {
 	local p=$1 line n
 	shift
 	coproc ASK { exec timeout -k 1 10 socat - "VSOCK-CONNECT:1:$p" 2>/dev/null; }
-	printf '%s\n' "$@" >&"${ASK[1]}"
-	for ((n = 0; n < $#; n++)); do
-		IFS= read -r -t 5 -u "${ASK[0]}" line || break
-		printf '%s\n' "$line"
-	done
-	while IFS= read -r -t 0.3 -u "${ASK[0]}" line; do
-		printf '%s\n' "$line"
-	done
-	kill "$ASK_PID" 2>/dev/null
-	wait "$ASK_PID" 2>/dev/null
+	# Copies: bash unsets the coproc's variables once it has ended.
+	local pid=${ASK_PID:-} in=${ASK[0]:-} out=${ASK[1]:-}
+	{
+		printf '%s\n' "$@" >&"$out"
+		for ((n = 0; n < $#; n++)); do
+			IFS= read -r -t 5 -u "$in" line || break
+			printf '%s\n' "$line"
+		done
+		while IFS= read -r -t 0.3 -u "$in" line; do
+			printf '%s\n' "$line"
+		done
+	} 2>/dev/null
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
 	return 0
 }
 
@@ -114,6 +138,11 @@ inside() {
 	echo "  start took $((t1 - t0)) ms; first PING right after: '$out'"
 	check "listening as soon as active (READY=1 after listeners)" test "$out" = "OK pong"
 	check "active" test "$(prop $svc ActiveState)" = active
+	if [ $fails -gt 0 ]; then
+		echo "== the daemon does not start; stopping here. Journal:"
+		journalctl --no-pager -o short-monotonic -u 'udo-vsockd*' | tail -n 40
+		return 1
+	fi
 	echo "  status: '$(prop $svc StatusText)'"
 	check "STATUS= sent" test -n "$(prop $svc StatusText)"
 	pid=$(prop $svc MainPID)
@@ -138,7 +167,8 @@ inside() {
 
 	# Socket activation on the first connection.
 	check "socket start" systemctl start $sock
-	echo "  listening on: $(prop $sock Listen)"
+	echo "  listening on: $(prop $sock Listen); kernel: $(ss -H -l --vsock 2>/dev/null | awk '{ print $5 }' | tr '\n' ' ')"
+	check "socket bound to any CID, port $port" bash -c "ss -H -l --vsock | awk '{ print \$5 }' | grep -qx '\*:$port'"
 	check "service not running before a connection" test "$(prop $svc ActiveState)" = inactive
 	t0=$(now_ms)
 	out=$(ask $port PING)
