@@ -66,7 +66,7 @@ outside() {
 
 	sandbox_binds "$stage"
 
-	"$(dirname "$self")/uml-systemd" -t "${UDO_UML_TIMEOUT:-85}" -r "$stage" -o "$work/results" -- "$self" || rc=$?
+	"$(dirname "$self")/uml-systemd" -t "${UDO_UML_TIMEOUT:-150}" -r "$stage" -o "$work/results" -- "$self" || rc=$?
 	exit "$rc"
 }
 
@@ -114,6 +114,15 @@ prop() {
 	systemctl show -P "$2" "$1"
 }
 
+# Prints how long systemd took for the last stop of UNIT, in ms (-1: unknown).
+stop_ms() {
+	journalctl --sync 2>/dev/null
+	journalctl -u "$1" -o short-monotonic --no-pager |
+		sed -n -e "s/^\[ *\([0-9.]*\)\] .*systemd\[1\]: Stopping $1 .*/start \1/p" \
+			-e "s/^\[ *\([0-9.]*\)\] .*systemd\[1\]: Stopped $1 .*/end \1/p" |
+		awk '{ t[$1] = $2 } END { if (t["start"] && t["end"] >= t["start"]) printf "%d\n", (t["end"] - t["start"]) * 1000; else print -1 }'
+}
+
 # Milliseconds since the epoch, for timings.
 now_ms() {
 	date +%s%3N
@@ -129,6 +138,7 @@ inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf t0 t1 pid out wd1 wd2 n1
 	conf=$(systemctl cat "$svc" | sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p')
 	echo "guest: $(uname -r), $(systemctl --version | head -n 1), config $conf"
+	echo "guest: up $(cut -d ' ' -f 1 /proc/uptime) s at test start; $(systemd-analyze time 2>/dev/null | head -n 1)"
 
 	# Standalone: systemctl start returns on READY=1, the listener must be up.
 	t0=$(now_ms)
@@ -157,12 +167,14 @@ inside() {
 		check "$c answers OK" grep -q '^OK' <<<"$out"
 	done
 
-	# Clean, quick stop.
+	# Clean, quick stop: measured by systemd ("Stopping" to "Stopped" in the
+	# journal), so a loaded host's systemctl start-up does not count.
 	t0=$(now_ms)
 	check "stop" systemctl stop $svc
 	t1=$(now_ms)
-	echo "  stop took $((t1 - t0)) ms"
-	check "stop under 2 s" test $((t1 - t0)) -lt 2000
+	n1=$(stop_ms $svc)
+	echo "  stop took $n1 ms in systemd, $((t1 - t0)) ms for systemctl stop"
+	check "stop under 2 s" test "$n1" -ge 0 -a "$n1" -lt 2000
 	check "stopped cleanly (Result=$(prop $svc Result))" test "$(prop $svc Result)" = success
 
 	# Socket activation on the first connection.
@@ -229,7 +241,7 @@ inside() {
 	t0=$(now_ms)
 	check "udo-vsockd@guest stop" systemctl stop udo-vsockd@guest.service
 	t1=$(now_ms)
-	echo "  stop took $((t1 - t0)) ms"
+	echo "  stop took $(stop_ms udo-vsockd@guest.service) ms in systemd, $((t1 - t0)) ms for systemctl stop"
 
 	if [ $fails -gt 0 ]; then
 		echo "== $fails check(s) failed; journal:"
