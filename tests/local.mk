@@ -90,3 +90,8 @@ tests_vsock_exec_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT)
+
+# systemd integration: unit sanity (verify + exposure) and a real systemd
+# 252 booted in user-mode Linux driving the installed daemon.
+TESTS += tests/check_units.sh tests/systemd_boot.sh
+EXTRA_DIST += tests/check_units.sh tests/systemd_boot.sh tests/uml-systemd

@@ -1,0 +1,62 @@
+#!/bin/bash
+# check_units.sh - the generated systemd units are valid and sandboxed:
+# `systemd-analyze verify` is clean for each, and the offline security
+# exposure of each service is at most UDO_MAX_EXPOSURE (2.0).
+set -euo pipefail
+
+builddir=${UDO_TEST_BUILDDIR:-$PWD}
+srcdir=${UDO_TEST_SRCDIR:-$builddir}
+max=${UDO_MAX_EXPOSURE:-2.0}
+
+command -v systemd-analyze >/dev/null || { echo "check_units: SKIP: no systemd-analyze"; exit 77; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/check_units.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# verify needs ExecStart= to exist: point only that path at the built
+# daemon, everything else is the generated unit as installed.
+daemon=$builddir/src/udo-vsockd
+[ -x "$daemon" ] || { echo "check_units: $daemon was not built" >&2; exit 99; }
+for u in udo-vsockd.service udo-vsockd@.service; do
+	sed -E "s|^ExecStart=[^ ]*/udo-vsockd |ExecStart=$daemon |" "$builddir/systemd/$u" >"$work/$u"
+done
+cp "$srcdir/systemd/udo-vsockd.socket" "$work/"
+
+fail=0
+# Prints systemd-analyze verify's complaints about one unit; fails on any.
+verify_unit() {
+	local out
+	out=$(cd "$work" && systemd-analyze verify --man=no "$1" 2>&1) || true
+	if [ -n "$out" ]; then
+		echo "FAIL: systemd-analyze verify $1:"
+		printf '%s\n' "$out" | sed 's/^/  /'
+		fail=1
+	else
+		echo "ok: systemd-analyze verify $1"
+	fi
+}
+
+# Prints the offline exposure score of one service; fails above $max.
+check_exposure() {
+	local out score
+	out=$(cd "$work" && systemd-analyze security --offline=true --no-pager "$1" 2>&1) || true
+	score=$(printf '%s\n' "$out" | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+	if [ -z "$score" ]; then
+		echo "FAIL: no exposure score for $1:"
+		printf '%s\n' "$out" | tail -n 20 | sed 's/^/  /'
+		fail=1
+	elif awk -v s="$score" -v m="$max" 'BEGIN { exit !(s > m) }'; then
+		echo "FAIL: $1 exposure $score > $max; the weak spots:"
+		printf '%s\n' "$out" | grep '✗' | sed 's/^/  /'
+		fail=1
+	else
+		echo "ok: $1 exposure $score (<= $max)"
+	fi
+}
+
+for u in udo-vsockd.service udo-vsockd.socket udo-vsockd@.service; do
+	verify_unit "$u"
+done
+check_exposure udo-vsockd.service
+check_exposure udo-vsockd@.service
+exit $fail

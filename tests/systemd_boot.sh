@@ -1,0 +1,258 @@
+#!/bin/bash
+# systemd_boot.sh - the installed udo-vsockd under a real systemd (the
+# host's, 252) booted in user-mode Linux by tests/uml-systemd: readiness via
+# sd_notify, socket activation over vsock CID 1, synchronous reload (good
+# and broken configuration), watchdog, quick clean stop, the @instance
+# template, and the hardened unit serving PING/HELP/VERSION/WHOAMI/STATS.
+#
+# Outside (make check): installs the build tree into a staging directory,
+# adds a test configuration and boots. Inside (UDO_IN_UML_SYSTEMD=1): the
+# checks, as root in the guest.
+set -uo pipefail
+
+port=5000
+guest_port=5001
+
+# The daemon configuration the checks rely on: the built-in handlers, each
+# as a command of the same name.
+write_conf() {
+	local listen=$1
+	printf '[daemon]\nlisten = %s\n' "$listen"
+	for c in ping help version whoami stats; do
+		printf '\n[command %s]\nhandler = %s\n' "$c" "$c"
+	done
+}
+
+# An install prefix under /tmp or a home directory (make distcheck, a
+# checkout in $HOME) is hidden by PrivateTmp=/ProtectHome=: a test-only
+# drop-in binds exactly the installed directories there back, read-only.
+sandbox_binds() {
+	local stage=$1 dirs u d
+	dirs=$(cd "$stage" && find . -type f | sed 's|^\.||' | grep -E '^/(tmp|var/tmp|home|root|run/user)/' |
+		xargs -r -n 1 dirname | sort -u | tr '\n' ' ')
+	[ -n "$dirs" ] || return 0
+	echo "systemd_boot: test drop-in, installed under a hidden path: BindReadOnlyPaths=$dirs"
+	for u in udo-vsockd.service udo-vsockd@.service; do
+		d=$stage/etc/systemd/system/$u.d
+		mkdir -p "$d"
+		printf '[Service]\nBindReadOnlyPaths=%s\n' "$dirs" >"$d/50-test-install-paths.conf"
+	done
+}
+
+# Outside: stage `make install`, then boot the guest on it and run ourselves.
+outside() {
+	local builddir self work stage unit conf rc=0
+	builddir=${UDO_TEST_BUILDDIR:-$PWD}
+	self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+	work=$(mktemp -d "${TMPDIR:-/tmp}/systemd_boot.XXXXXX") || exit 99
+	trap 'rm -rf "$work"' EXIT
+	stage=$work/stage
+	mkdir -p "$stage" "$work/results"
+
+	# Installed as configured; the units into a directory systemd searches.
+	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$builddir" install \
+		DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system >"$work/install.log" 2>&1; then
+		cat "$work/install.log"
+		echo "systemd_boot: make install DESTDIR=$stage failed" >&2
+		exit 99
+	fi
+	unit=$stage/usr/lib/systemd/system/udo-vsockd.service
+	conf=$(sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p' "$unit")
+	[ -n "$conf" ] || { echo "systemd_boot: no -c FILE in $unit" >&2; exit 99; }
+	echo "systemd_boot: staged $(grep '^ExecStart=' "$unit")"
+	mkdir -p "$stage$(dirname "$conf")"
+	write_conf "vsock:any:$port" >"$stage$conf"
+	write_conf "vsock:any:$guest_port" >"$stage$(dirname "$conf")/guest.conf"
+
+	sandbox_binds "$stage"
+
+	"$(dirname "$self")/uml-systemd" -t "${UDO_UML_TIMEOUT:-150}" -r "$stage" -o "$work/results" -- "$self" || rc=$?
+	exit "$rc"
+}
+
+fails=0
+# Records one check: "ok: WHAT" or "FAIL: WHAT".
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "ok: $what"
+	else
+		echo "FAIL: $what"
+		fails=$((fails + 1))
+	fi
+}
+
+# Sends the given lines to vsock CID 1 PORT and prints the replies: one
+# line per request (waiting up to 5 s, long enough for socket activation),
+# then whatever else arrives within 0.3 s.
+ask() {
+	local p=$1 line n
+	shift
+	coproc ASK { exec timeout -k 1 10 socat - "VSOCK-CONNECT:1:$p" 2>/dev/null; }
+	# Copies: bash unsets the coproc's variables once it has ended.
+	local pid=${ASK_PID:-} in=${ASK[0]:-} out=${ASK[1]:-}
+	{
+		printf '%s\n' "$@" >&"$out"
+		for ((n = 0; n < $#; n++)); do
+			IFS= read -r -t 5 -u "$in" line || break
+			printf '%s\n' "$line"
+		done
+		while IFS= read -r -t 0.3 -u "$in" line; do
+			printf '%s\n' "$line"
+		done
+	} 2>/dev/null
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	return 0
+}
+
+# Prints one property of a unit.
+prop() {
+	systemctl show -P "$2" "$1"
+}
+
+# Prints how long systemd took for the last stop of UNIT, in ms (-1: unknown).
+stop_ms() {
+	journalctl --sync 2>/dev/null
+	journalctl -u "$1" -o short-monotonic --no-pager |
+		sed -n -e "s/^\[ *\([0-9.]*\)\] .*systemd\[1\]: Stopping $1 .*/start \1/p" \
+			-e "s/^\[ *\([0-9.]*\)\] .*systemd\[1\]: Stopped $1 .*/end \1/p" |
+		awk '{ t[$1] = $2 } END { if (t["start"] && t["end"] >= t["start"]) printf "%d\n", (t["end"] - t["start"]) * 1000; else print -1 }'
+}
+
+# Milliseconds since the epoch, for timings.
+now_ms() {
+	date +%s%3N
+}
+
+# True when the reply to PING on PORT is exactly "OK pong".
+pings() {
+	[ "$(ask "$1" PING)" = "OK pong" ]
+}
+
+# Inside: the checks.
+inside() {
+	local svc=udo-vsockd.service sock=udo-vsockd.socket conf t0 t1 pid out wd1 wd2 n1
+	conf=$(systemctl cat "$svc" | sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p')
+	echo "guest: $(uname -r), $(systemctl --version | head -n 1), config $conf"
+	echo "guest: up $(cut -d ' ' -f 1 /proc/uptime) s at test start; $(systemd-analyze time 2>/dev/null | head -n 1)"
+
+	# Standalone: systemctl start returns on READY=1, the listener must be up.
+	t0=$(now_ms)
+	check "standalone start (Type=$(prop $svc Type))" systemctl start $svc
+	t1=$(now_ms)
+	out=$(ask $port PING)
+	echo "  start took $((t1 - t0)) ms; first PING right after: '$out'"
+	check "listening as soon as active (READY=1 after listeners)" test "$out" = "OK pong"
+	check "active" test "$(prop $svc ActiveState)" = active
+	if [ $fails -gt 0 ]; then
+		echo "== the daemon does not start; stopping here. Journal:"
+		journalctl --no-pager -o short-monotonic -u 'udo-vsockd*' | tail -n 40
+		return 1
+	fi
+	echo "  status: '$(prop $svc StatusText)'"
+	check "STATUS= sent" test -n "$(prop $svc StatusText)"
+	pid=$(prop $svc MainPID)
+	echo "  main pid $pid: $(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' "/proc/$pid/status" | tr -s '\t\n' '  ')"
+	check "runs unprivileged (DynamicUser)" test "$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")" != 0
+	check "PrivateNetwork=yes, yet vsock works (not namespaced)" test "$(prop $svc PrivateNetwork)" = yes
+	check "PrivateDevices=yes, no /dev/vsock needed" test "$(prop $svc PrivateDevices)" = yes
+	# Each command of the hardened unit answers OK.
+	for c in PING HELP VERSION WHOAMI STATS; do
+		out=$(ask $port "$c")
+		echo "  $c -> ${out//$'\n'/ | }"
+		check "$c answers OK" grep -q '^OK' <<<"$out"
+	done
+
+	# Clean, quick stop: measured by systemd ("Stopping" to "Stopped" in the
+	# journal), so a loaded host's systemctl start-up does not count.
+	t0=$(now_ms)
+	check "stop" systemctl stop $svc
+	t1=$(now_ms)
+	n1=$(stop_ms $svc)
+	echo "  stop took $n1 ms in systemd, $((t1 - t0)) ms for systemctl stop"
+	check "stop under 2 s" test "$n1" -ge 0 -a "$n1" -lt 2000
+	check "stopped cleanly (Result=$(prop $svc Result))" test "$(prop $svc Result)" = success
+
+	# Socket activation on the first connection.
+	check "socket start" systemctl start $sock
+	echo "  listening on: $(prop $sock Listen); kernel: $(ss -H -l --vsock 2>/dev/null | awk '{ print $5 }' | tr '\n' ' ')"
+	check "socket bound to any CID, port $port" bash -c "ss -H -l --vsock | awk '{ print \$5 }' | grep -qx '\*:$port'"
+	check "service not running before a connection" test "$(prop $svc ActiveState)" = inactive
+	t0=$(now_ms)
+	out=$(ask $port PING)
+	t1=$(now_ms)
+	echo "  first PING via activation: '$out' in $((t1 - t0)) ms"
+	check "socket-activated PING" test "$out" = "OK pong"
+	check "service active after the connection" test "$(prop $svc ActiveState)" = active
+	check "PING again" pings $port
+
+	# Reload with a new command: visible in HELP, same process.
+	pid=$(prop $svc MainPID)
+	check "HELP lacks 'hello' before reload" bash -c "! grep -qi hello <<<\"\$1\"" _ "$(ask $port HELP)"
+	cp "$conf" "$conf.good"
+	printf '\n[command hello]\nhandler = ping\n' >>"$conf"
+	t0=$(now_ms)
+	check "reload" systemctl reload $svc
+	t1=$(now_ms)
+	out=$(ask $port HELP)
+	echo "  reload took $((t1 - t0)) ms; HELP -> ${out//$'\n'/ | }"
+	check "HELP lists 'hello' after reload" grep -qi hello <<<"$out"
+	check "new command answers" test "$(ask $port HELLO)" = "OK pong"
+	check "same main pid after reload" test "$(prop $svc MainPID)" = "$pid"
+
+	# Reload with a broken file keeps the old configuration.
+	cp "$conf" "$conf.reloaded"
+	printf '[daemon\nlisten = nowhere:at:all\n[command\n' >"$conf"
+	systemctl reload $svc
+	echo "  reload with a broken file: systemctl status $?, state $(prop $svc ActiveState)"
+	check "still active after a broken reload" test "$(prop $svc ActiveState)" = active
+	check "same main pid after a broken reload" test "$(prop $svc MainPID)" = "$pid"
+	check "old config kept: PING" pings $port
+	check "old config kept: HELP still lists 'hello'" grep -qi hello <<<"$(ask $port HELP)"
+	cp "$conf.good" "$conf"
+
+	# Watchdog: a short period, survived for well over two periods.
+	mkdir -p /run/systemd/system/$svc.d
+	printf '[Service]\nWatchdogSec=1s\n' >/run/systemd/system/$svc.d/50-test-watchdog.conf
+	systemctl daemon-reload
+	check "restart with WatchdogSec=1s" systemctl restart $svc
+	pid=$(prop $svc MainPID)
+	n1=$(prop $svc NRestarts)
+	wd1=$(prop $svc WatchdogTimestampMonotonic)
+	sleep 2.6
+	wd2=$(prop $svc WatchdogTimestampMonotonic)
+	echo "  WatchdogUSec=$(prop $svc WatchdogUSec); WatchdogTimestampMonotonic $wd1 -> $wd2 over 2.6 s"
+	check "watchdog pings (timestamp moved)" test "$wd1" != "$wd2"
+	check "alive after 2.6 periods (same pid, no restart)" \
+		test "$(prop $svc MainPID)" = "$pid" -a "$(prop $svc NRestarts)" = "$n1" -a "$(prop $svc ActiveState)" = active
+	check "PING with the watchdog on" pings $port
+	rm -r /run/systemd/system/$svc.d
+	systemctl daemon-reload
+	systemctl stop $sock $svc
+
+	# The template: its own configuration file and port.
+	check "udo-vsockd@guest start" systemctl start udo-vsockd@guest.service
+	check "udo-vsockd@guest PING on $guest_port" pings $guest_port
+	echo "  udo-vsockd@guest: $(prop udo-vsockd@guest.service ExecStart | grep -o 'argv\[\]=[^;]*')"
+	t0=$(now_ms)
+	check "udo-vsockd@guest stop" systemctl stop udo-vsockd@guest.service
+	t1=$(now_ms)
+	echo "  stop took $(stop_ms udo-vsockd@guest.service) ms in systemd, $((t1 - t0)) ms for systemctl stop"
+
+	if [ $fails -gt 0 ]; then
+		echo "== $fails check(s) failed; journal:"
+		journalctl --no-pager -o short-monotonic -u 'udo-vsockd*' | tail -n 40
+		return 1
+	fi
+	echo "== all checks passed"
+}
+
+if [ -n "${UDO_IN_UML_SYSTEMD:-}" ]; then
+	inside
+else
+	outside
+fi
