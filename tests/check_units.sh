@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 
 # verify needs ExecStart= to exist: point only that path at the built
 # daemon, everything else is the generated unit as installed.
-daemon=$builddir/src/udo-vsockd
+daemon=$builddir/src/udo-vsockd/udo-vsockd
 [ -x "$daemon" ] || { echo "check_units: $daemon was not built" >&2; exit 99; }
 for u in udo-vsockd.service udo-vsockd@.service; do
 	sed -E "s|^ExecStart=[^ ]*/udo-vsockd |ExecStart=$daemon |" "$builddir/systemd/$u" >"$work/$u"

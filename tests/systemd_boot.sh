@@ -17,7 +17,7 @@ guest_port=5001
 # as a command of the same name.
 write_conf() {
 	local listen=$1
-	printf '[daemon]\nlisten = %s\n' "$listen"
+	printf '[daemon]\nlisten = %s\nallow = any\n' "$listen"
 	for c in ping help version whoami stats; do
 		printf '\n[command %s]\nhandler = %s\n' "$c" "$c"
 	done

@@ -69,16 +69,19 @@ static void log_emit(enum log_level level, const char *peer, uint32_t cid, const
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_to_journal) {
-		char cidbuf[16];
+		/* The text names the peer too, for readers of plain journalctl. */
+		char cidbuf[16], text[1200];
 		snprintf(cidbuf, sizeof(cidbuf), "%u", cid);
+		snprintf(text, sizeof(text), "%s%s%s%s%s%s", peer != NULL ? peer : "", peer != NULL ? ": " : "",
+			 command != NULL ? command : "", command != NULL ? ": " : "", msg, suffix);
 		if (peer != NULL && command != NULL)
-			sd_journal_send("MESSAGE=%s%s", msg, suffix, "PRIORITY=%d", level, "PEER=%s", peer,
-					"PEER_CID=%s", cidbuf, "COMMAND=%s", command, NULL);
+			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s", cidbuf,
+					"COMMAND=%s", command, NULL);
 		else if (peer != NULL)
-			sd_journal_send("MESSAGE=%s%s", msg, suffix, "PRIORITY=%d", level, "PEER=%s", peer,
-					"PEER_CID=%s", cidbuf, NULL);
+			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s", cidbuf,
+					NULL);
 		else
-			sd_journal_send("MESSAGE=%s%s", msg, suffix, "PRIORITY=%d", level, NULL);
+			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, NULL);
 		return;
 	}
 	if (peer != NULL && command != NULL)
