@@ -18,7 +18,8 @@ udoinclude_HEADERS = \
 	lib/udo/log.h \
 	lib/udo/vsock-tcp.h \
 	lib/udo/vsock-addr.h \
-	lib/udo/vsock-fdpass.h
+	lib/udo/vsock-fdpass.h \
+	lib/udo/vsockd-module.h
 
 pkgconfig_DATA = lib/udo-vsock.pc
 EXTRA_DIST += lib/udo-vsock.pc.in
