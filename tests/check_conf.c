@@ -1,0 +1,636 @@
+/* check_conf - the udo-vsockd configuration parser, linked in and through
+ * the built `udo-vsockd -t`; no sockets. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../src/udo-vsockd/conf.h"
+#include "../src/udo-vsockd/handler.h"
+#include "daemon-harness.h"
+
+static char dir[256];
+
+/* Fresh directory per test (checked fixture: runs in the test's process). */
+static void setup(void)
+{
+	make_temp_dir(dir, sizeof(dir));
+}
+
+/* Removes the test's directory. */
+static void teardown(void)
+{
+	remove_tree(dir);
+}
+
+/* Writes TEXT to NAME inside the test directory; returns the full path. */
+static char *put(const char *name, const char *text)
+{
+	static char paths[8][512];
+	static int next;
+	char *path = paths[next++ % 8];
+
+	snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
+	write_file(path, text);
+	return path;
+}
+
+/* Result of one config_load: the config (or NULL) and its error text. */
+struct load {
+	struct config *conf;
+	char *errors;
+	size_t errlen;
+	int nlines;
+	char *lines[32];
+};
+
+/* Loads PATH, collecting the error text and splitting it into lines. */
+static void load(const char *path, struct load *l)
+{
+	memset(l, 0, sizeof(*l));
+	FILE *f = open_memstream(&l->errors, &l->errlen);
+	ck_assert_ptr_nonnull(f);
+	l->conf = config_load(path, f);
+	fclose(f);
+	char *save = NULL;
+	for (char *s = strtok_r(l->errors, "\n", &save); s != NULL && l->nlines < 32;
+	     s = strtok_r(NULL, "\n", &save))
+		l->lines[l->nlines++] = s;
+}
+
+/* Frees what load() made. */
+static void unload(struct load *l)
+{
+	config_unref(l->conf);
+	free(l->errors);
+}
+
+/* Asserts error line I of L starts with "PATH:LINE: " and contains WHAT. */
+static void assert_error(const struct load *l, int i, const char *path, int line, const char *what)
+{
+	char prefix[600];
+
+	ck_assert_msg(i < l->nlines, "only %d error lines, wanted line %d (%s)", l->nlines, i, what);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+	ck_assert_msg(strncmp(l->lines[i], prefix, strlen(prefix)) == 0, "error '%s' does not start with '%s'",
+		      l->lines[i], prefix);
+	ck_assert_msg(strstr(l->lines[i], what) != NULL, "error '%s' does not mention '%s'", l->lines[i], what);
+}
+
+/* Counts the commands of CONF. */
+static int count_commands(const struct config *conf)
+{
+	int n = 0;
+
+	for (const struct command *c = conf->commands; c != NULL; c = c->next)
+		n++;
+	return n;
+}
+
+#define HEAD "[daemon]\nlisten = vsock:any:5000\nallow = any\n"
+
+/* The shipped config parses, with its six commands and the documented defaults. */
+START_TEST(test_shipped_config)
+{
+	struct load l;
+
+	load(TEST_SRCDIR "/conf/udo-vsockd.conf", &l);
+	ck_assert_msg(l.conf != NULL, "shipped config: %s", l.errors);
+	ck_assert_int_eq(l.nlines, 0);
+	ck_assert_int_eq(count_commands(l.conf), 6);
+	static const char *const names[] = {"ping", "help", "version", "whoami", "stats", "quit"};
+	for (size_t i = 0; i < 6; i++) {
+		const struct command *c = config_find_command(l.conf, names[i]);
+		ck_assert_msg(c != NULL, "no command %s", names[i]);
+		ck_assert_str_eq(c->kind->name, names[i]);
+	}
+	ck_assert_ptr_null(config_find_command(l.conf, "PING"));
+	ck_assert_ptr_nonnull(l.conf->listeners);
+	ck_assert_str_eq(l.conf->listeners->text, "vsock:any:5000");
+	ck_assert_ptr_null(l.conf->listeners->next);
+	ck_assert_ptr_nonnull(l.conf->default_acl);
+	ck_assert_int_eq(l.conf->default_acl->any, 1);
+	ck_assert_int_eq(l.conf->default_acl->allow, 1);
+	const struct limits *lim = &l.conf->limits;
+	ck_assert_uint_eq(lim->max_connections, 4096);
+	ck_assert_uint_eq(lim->max_connections_per_peer, 128);
+	ck_assert_uint_eq(lim->idle_timeout_ms, 300000);
+	ck_assert_uint_eq(lim->max_line_length, 4096);
+	ck_assert_uint_eq(lim->max_arguments, 64);
+	ck_assert_uint_eq(lim->max_output_buffer, 1048576);
+	unload(&l);
+}
+END_TEST
+
+/* Three different mistakes give three errors, each at its own line. */
+START_TEST(test_all_errors_reported)
+{
+	struct load l;
+	const char *path = put("three.conf", "[daemon]\n"                  /* 1 */
+					     "listen = vsock:any:5000\n"   /* 2 */
+					     "max-connections = lots\n"    /* 3 */
+					     "allow = any\n"               /* 4 */
+					     "colour = blue\n"             /* 5 */
+					     "\n"                          /* 6 */
+					     "[command ping]\n"            /* 7 */
+					     "handler = pnig\n");          /* 8 */
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 3, "expected 3 error lines, got %d:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 3, "max-connections");
+	assert_error(&l, 1, path, 5, "colour");
+	assert_error(&l, 2, path, 8, "pnig");
+	unload(&l);
+}
+END_TEST
+
+/* A misspelt handler is an error, not a command that fails at run time. */
+START_TEST(test_unknown_handler)
+{
+	struct load l;
+	const char *path = put("typo.conf", HEAD "[command ping]\nhandler = ping\n[command pong]\nhandler = pingg\n");
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_int_eq(l.nlines, 1);
+	assert_error(&l, 0, path, 7, "unknown handler 'pingg'");
+	unload(&l);
+
+	path = put("nohandler.conf", HEAD "[command ping]\nsummary = nothing\n");
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_int_eq(l.nlines, 1);
+	assert_error(&l, 0, path, 4, "no handler");
+	unload(&l);
+}
+END_TEST
+
+/* Unknown keys in [daemon] and [command] are errors; so are stray lines. */
+START_TEST(test_unknown_keys)
+{
+	struct load l;
+	const char *path = put("keys.conf", "port = 5\n"                             /* 1 */
+					    "[daemon]\n"                             /* 2 */
+					    "listen = vsock:any:5000\n"              /* 3 */
+					    "max-conections = 4\n"                   /* 4 */
+					    "just words\n"                           /* 5 */
+					    "= value\n"                              /* 6 */
+					    "key =\n"                                /* 7 */
+					    "[demon]\n"                              /* 8 */
+					    "listen = vsock:any:5001\n"              /* 9: skipped */
+					    "[command ping]\n"                       /* 10 */
+					    "handler = ping\n"                       /* 11 */
+					    "colour = red\n"                         /* 12 */
+					    "[command Bad!Name]\n"                   /* 13 */
+					    "handler = ping\n");                     /* 14: skipped */
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 8, "expected 8 errors, got %d:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 1, "outside a section");
+	assert_error(&l, 1, path, 4, "unknown setting 'max-conections'");
+	assert_error(&l, 2, path, 5, "key = value");
+	assert_error(&l, 3, path, 6, "missing key");
+	assert_error(&l, 4, path, 7, "missing value");
+	assert_error(&l, 5, path, 8, "unknown section [demon]");
+	assert_error(&l, 6, path, 12, "no option 'colour'");
+	assert_error(&l, 7, path, 13, "not a valid command name");
+	unload(&l);
+}
+END_TEST
+
+/* A command defined twice names where it first was. */
+START_TEST(test_duplicate_command)
+{
+	struct load l;
+	const char *path = put("dup.conf", HEAD "[command ping]\nhandler = ping\n\n[command PING]\nhandler = version\n");
+	char where[600];
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_int_eq(l.nlines, 1);
+	assert_error(&l, 0, path, 7, "already defined");
+	snprintf(where, sizeof(where), "%s:4", path);
+	ck_assert_ptr_nonnull(strstr(l.lines[0], where));
+	unload(&l);
+}
+END_TEST
+
+/* Two listen lines for the same address are refused. */
+START_TEST(test_duplicate_listen)
+{
+	struct load l;
+	const char *path = put("listen.conf", "[daemon]\nlisten = vsock:any:7\nlisten = vsock:any:7\n"
+					      "listen = nowhere:1\nlisten = vsock:any:8 backlog=0\n"
+					      "[command ping]\nhandler = ping\n");
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 3, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 3, "already listed");
+	assert_error(&l, 1, path, 4, "listen");
+	assert_error(&l, 2, path, 5, "backlog=0");
+	unload(&l);
+}
+END_TEST
+
+/* include of a directory: only *.conf, not hidden, in name order. */
+START_TEST(test_include_directory)
+{
+	struct load l;
+	char sub[400];
+
+	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	put("conf.d/20-b.conf", "[command version]\nhandler = version\n");
+	put("conf.d/10-a.conf", "[command ping]\nhandler = ping\n");
+	put("conf.d/30-c.conf", "[command stats]\nhandler = stats\n");
+	put("conf.d/README", "this is not a config file\n");
+	put("conf.d/40-d.conf.bak", "[command junk]\nhandler = nonsense\n");
+	put("conf.d/.50-hidden.conf", "[command junk]\nhandler = nonsense\n");
+	/* Relative to the including file's directory. */
+	const char *path = put("main.conf", HEAD "include = conf.d\n[command help]\nhandler = help\n");
+
+	load(path, &l);
+	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
+	static const char *const order[] = {"ping", "version", "stats", "help"};
+	const struct command *c = l.conf->commands;
+	for (size_t i = 0; i < 4; i++, c = c->next) {
+		ck_assert_msg(c != NULL, "only %zu commands", i);
+		ck_assert_str_eq(c->name, order[i]);
+	}
+	ck_assert_ptr_null(c);
+	unload(&l);
+}
+END_TEST
+
+/* Errors in a drop-in carry the drop-in's name; a later drop-in that
+ * repeats a command points back at the earlier one. */
+START_TEST(test_include_errors)
+{
+	struct load l;
+	char sub[400], a[500], b[500];
+
+	snprintf(sub, sizeof(sub), "%s/d", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(a, sizeof(a), "%s/d/10-a.conf", dir);
+	snprintf(b, sizeof(b), "%s/d/20-b.conf", dir);
+	put("d/20-b.conf", "# b\n[command foo]\nhandler = version\n");
+	put("d/10-a.conf", "[command foo]\nhandler = ping\n");
+	const char *path = put("main.conf", HEAD "include = d\ninclude = missing.d\n");
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 2, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, b, 2, "already defined");
+	ck_assert_ptr_nonnull(strstr(l.lines[0], a));
+	assert_error(&l, 1, path, 5, "missing.d");
+	unload(&l);
+}
+END_TEST
+
+/* An include loop is stopped by the depth limit, not a stack overflow. */
+START_TEST(test_include_loop)
+{
+	struct load l;
+	const char *path = put("loop.conf", HEAD "include = loop.conf\n[command ping]\nhandler = ping\n");
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	int nested = 0;
+	for (int i = 0; i < l.nlines; i++)
+		nested += strstr(l.lines[i], "nested more than") != NULL;
+	ck_assert_msg(nested == 1, "%d 'nested' errors in %d lines", nested, l.nlines);
+	unload(&l);
+}
+END_TEST
+
+/* One number with its unit, and what it must become. */
+struct number_case {
+	const char *text;
+	int duration;
+	unsigned long long max;
+	int ok;
+	unsigned long long value;
+};
+
+static const struct number_case numbers[] = {
+	{"0", 0, 100, 1, 0},
+	{"10", 0, 100, 1, 10},
+	{"4K", 0, 1ULL << 30, 1, 4096},
+	{"4KiB", 0, 1ULL << 30, 1, 4096},
+	{"1M", 0, 1ULL << 30, 1, 1048576},
+	{"2MiB", 0, 1ULL << 30, 1, 2097152},
+	{"1024M", 0, 1ULL << 30, 1, 1ULL << 30},
+	{"1025M", 0, 1ULL << 30, 0, 0},
+	{"101", 0, 100, 0, 0},
+	{"10KB", 0, 1ULL << 30, 0, 0},
+	{"10k", 0, 1ULL << 30, 0, 0},
+	{"10 K", 0, 1ULL << 30, 0, 0},
+	{"1.5", 0, 100, 0, 0},
+	{"-1", 0, 100, 0, 0},
+	{"+1", 0, 100, 0, 0},
+	{" 1", 0, 100, 0, 0},
+	{"", 0, 100, 0, 0},
+	{"x", 0, 100, 0, 0},
+	{"0x10", 0, 100, 0, 0},
+	{"18446744073709551616", 0, ~0ULL, 0, 0},
+	{"18446744073709551615K", 0, ~0ULL, 0, 0},
+	{"5", 1, 86400000, 1, 5000},
+	{"2s", 1, 86400000, 1, 2000},
+	{"300ms", 1, 86400000, 1, 300},
+	{"1min", 1, 86400000, 1, 60000},
+	{"1440min", 1, 86400000, 1, 86400000},
+	{"1441min", 1, 86400000, 0, 0},
+	{"5h", 1, 86400000, 0, 0},
+	{"5 s", 1, 86400000, 0, 0},
+	{"5S", 1, 86400000, 0, 0},
+	{"5K", 1, 86400000, 0, 0},
+	{"10ms", 0, 100, 0, 0},
+};
+
+/* Row _i of the number table. */
+START_TEST(test_parse_number)
+{
+	const struct number_case *tc = &numbers[_i];
+	unsigned long long v = 12345;
+	int r = config_parse_number(tc->text, tc->duration, tc->max, &v);
+
+	ck_assert_msg((r == 0) == tc->ok, "'%s' (%s, max %llu): result %d, expected %s", tc->text,
+		      tc->duration ? "duration" : "size", tc->max, r, tc->ok ? "ok" : "an error");
+	if (tc->ok)
+		ck_assert_msg(v == tc->value, "'%s' gave %llu, expected %llu", tc->text, v, tc->value);
+}
+END_TEST
+
+/* Numbers in [daemon]: units apply, bounds are enforced, each bad one reported. */
+START_TEST(test_daemon_numbers)
+{
+	struct load l;
+	const char *path = put("limits.conf", HEAD "idle-timeout = 300ms\n"     /* 4 */
+						   "max-output-buffer = 64K\n"  /* 5 */
+						   "max-line-length = 1M\n"     /* 6 */
+						   "shutdown-grace = 2s\n"      /* 7 */
+						   "max-connections = 4\n"      /* 8 */
+						   "max-connections-per-peer = 2\n"
+						   "[command ping]\nhandler = ping\n");
+
+	load(path, &l);
+	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
+	ck_assert_uint_eq(l.conf->limits.idle_timeout_ms, 300);
+	ck_assert_uint_eq(l.conf->limits.max_output_buffer, 65536);
+	ck_assert_uint_eq(l.conf->limits.max_line_length, 1048576);
+	ck_assert_uint_eq(l.conf->limits.shutdown_grace_ms, 2000);
+	ck_assert_uint_eq(l.conf->limits.max_connections, 4);
+	ck_assert_uint_eq(l.conf->limits.max_connections_per_peer, 2);
+	unload(&l);
+
+	path = put("badlimits.conf", HEAD "max-connections = 0\n"        /* 4: below the minimum */
+					  "idle-timeout = 10 parsecs\n"          /* 5 */
+					  "max-output-buffer = 1K\n"             /* 6: below 4096 */
+					  "max-line-length = 2M\n"               /* 7: above 1 MiB */
+					  "accept-pause = 5ms\n"                 /* 8: below 10 ms */
+					  "log-level = loud\n"                   /* 9 */
+					  "[command ping]\nhandler = ping\n");
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 6, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 4, "max-connections");
+	assert_error(&l, 1, path, 5, "idle-timeout");
+	assert_error(&l, 2, path, 6, "max-output-buffer");
+	assert_error(&l, 3, path, 7, "max-line-length");
+	assert_error(&l, 4, path, 8, "accept-pause");
+	assert_error(&l, 5, path, 9, "log-level");
+	unload(&l);
+}
+END_TEST
+
+/* One access-list value and what it must parse to. */
+struct acl_case {
+	const char *text;
+	int ok;
+	int any;
+	unsigned int low, high;
+	const char *identity;
+};
+
+static const struct acl_case acls[] = {
+	{"any", 1, 1, 0, 0, NULL},
+	{"3", 1, 0, 3, 3, NULL},
+	{"3-100", 1, 0, 3, 100, NULL},
+	{"0-4294967294", 1, 0, 0, 4294967294u, NULL},
+	{"host", 1, 0, 2, 2, NULL},
+	{"local-host", 1, 0, 1, 2, NULL},
+	{"hypervisor", 1, 0, 0, 0, NULL},
+	{"unix:admin", 1, 0, 0, 0, "admin"},
+	{"7-7", 1, 0, 7, 7, NULL},
+	{"100-3", 0, 0, 0, 0, NULL},
+	{"3-", 0, 0, 0, 0, NULL},
+	{"-3", 0, 0, 0, 0, NULL},
+	{"3-100-200", 0, 0, 0, 0, NULL},
+	{"abc", 0, 0, 0, 0, NULL},
+	{"ANY", 0, 0, 0, 0, NULL},
+	{"unix:", 0, 0, 0, 0, NULL},
+	{"4294967295", 0, 0, 0, 0, NULL},
+	{"4K", 0, 0, 0, 0, NULL},
+	{"1M-2M", 0, 0, 0, 0, NULL},
+	{"", 0, 0, 0, 0, NULL},
+	{"00000000000000000000000000000000000000003", 0, 0, 0, 0, NULL},
+};
+
+/* Row _i of the ACL table. */
+START_TEST(test_acl_parse)
+{
+	const struct acl_case *tc = &acls[_i];
+	struct acl_entry e;
+	char why[200] = "";
+	int r = acl_entry_parse(tc->text, 1, &e, why, sizeof(why));
+
+	ck_assert_msg((r == 0) == tc->ok, "'%s': result %d, expected %s (%s)", tc->text, r, tc->ok ? "ok" : "an error",
+		      why);
+	if (!tc->ok) {
+		ck_assert_msg(why[0] != '\0', "'%s': no reason", tc->text);
+		free(e.identity);
+		return;
+	}
+	ck_assert_int_eq(e.allow, 1);
+	ck_assert_int_eq(e.any, tc->any);
+	if (tc->identity != NULL) {
+		ck_assert_ptr_nonnull(e.identity);
+		ck_assert_str_eq(e.identity, tc->identity);
+	} else {
+		ck_assert_ptr_null(e.identity);
+	}
+	if (!tc->any && tc->identity == NULL) {
+		ck_assert_uint_eq(e.cid_low, tc->low);
+		ck_assert_uint_eq(e.cid_high, tc->high);
+	}
+	free(e.identity);
+}
+END_TEST
+
+/* Access lists in the file: order kept, per-command lists, errors located. */
+START_TEST(test_acl_config)
+{
+	struct load l;
+	const char *path = put("acl.conf", "[daemon]\nlisten = vsock:any:5000\n"
+					   "deny = 5\nallow = 3-10 unix:admin\n"
+					   "[command ping]\nhandler = ping\nallow = host\ndeny = any\n");
+
+	load(path, &l);
+	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
+	const struct acl_entry *e = l.conf->default_acl;
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->allow, 0);
+	ck_assert_uint_eq(e->cid_low, 5);
+	e = e->next;
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->allow, 1);
+	ck_assert_uint_eq(e->cid_low, 3);
+	ck_assert_uint_eq(e->cid_high, 10);
+	e = e->next;
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e->identity, "admin");
+	ck_assert_ptr_null(e->next);
+	const struct command *c = config_find_command(l.conf, "ping");
+	ck_assert_ptr_nonnull(c->acl);
+	ck_assert_int_eq(c->acl->allow, 1);
+	ck_assert_uint_eq(c->acl->cid_low, 2);
+	ck_assert_int_eq(c->acl->next->any, 1);
+	ck_assert_int_eq(c->acl->next->allow, 0);
+	unload(&l);
+
+	path = put("badacl.conf", "[daemon]\nlisten = vsock:any:5000\nallow = 3 100-3 any\n"
+				  "[command ping]\nhandler = ping\ndeny = unix:\n");
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 2, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 3, "100-3");
+	assert_error(&l, 1, path, 6, "unix");
+	unload(&l);
+}
+END_TEST
+
+/* No listen line, or no command: the daemon would be useless. */
+START_TEST(test_nothing_to_do)
+{
+	struct load l;
+	const char *path = put("nolisten.conf", "[daemon]\nallow = any\n[command ping]\nhandler = ping\n");
+
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_int_eq(l.nlines, 1);
+	ck_assert_ptr_nonnull(strstr(l.lines[0], "listen"));
+	unload(&l);
+
+	path = put("nocmd.conf", HEAD);
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_int_eq(l.nlines, 1);
+	ck_assert_ptr_nonnull(strstr(l.lines[0], "command"));
+	unload(&l);
+
+	load("/nonexistent/udo-vsockd.conf", &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_int_ge(l.nlines, 1);
+	ck_assert_ptr_nonnull(strstr(l.lines[0], "/nonexistent/udo-vsockd.conf:"));
+	unload(&l);
+}
+END_TEST
+
+/* `udo-vsockd -t` on a good file: exit 0, "configuration OK". */
+START_TEST(test_binary_t_ok)
+{
+	char out[4096], err[4096];
+	const char *path = put("good.conf", HEAD "[command ping]\nhandler = ping\n");
+	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, NULL};
+
+	int rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	ck_assert_msg(rc == 0, "exit %d; stderr: %s", rc, err);
+	ck_assert_str_eq(out, "configuration OK\n");
+
+	char *argv2[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)TEST_SRCDIR "/conf/udo-vsockd.conf",
+			 NULL};
+	rc = run_process(argv2, out, sizeof(out), err, sizeof(err), 10000);
+	ck_assert_msg(rc == 0, "exit %d; stderr: %s", rc, err);
+	ck_assert_str_eq(out, "configuration OK\n");
+}
+END_TEST
+
+/* `udo-vsockd -t` on a bad file: exit 1, every error as file:line: message. */
+START_TEST(test_binary_t_errors)
+{
+	char out[4096], err[4096], want[600];
+	const char *path = put("bad.conf", "[daemon]\nlisten = vsock:any:5000\nmax-connections = -1\n"
+					   "[command ping]\nhandler = pnig\n[command help]\nhandler = help\nx = y\n");
+	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, NULL};
+
+	int rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	ck_assert_msg(rc == 1, "exit %d; stdout: %s; stderr: %s", rc, out, err);
+	ck_assert_ptr_null(strstr(out, "configuration OK"));
+	static const int lines[] = {3, 5, 8};
+	const char *p = err;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "%s:%d: ", path, lines[i]);
+		ck_assert_msg(strncmp(p, want, strlen(want)) == 0, "stderr line %zu: expected '%s...' in:\n%s", i,
+			      want, err);
+		p = strchr(p, '\n');
+		ck_assert_ptr_nonnull(p);
+		p++;
+	}
+	ck_assert_msg(*p == '\0', "more than 3 lines on stderr:\n%s", err);
+
+	char *argv2[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)"/nonexistent.conf", NULL};
+	rc = run_process(argv2, out, sizeof(out), err, sizeof(err), 10000);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent.conf:"));
+
+	char *argv3[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, (char *)"extra", NULL};
+	rc = run_process(argv3, out, sizeof(out), err, sizeof(err), 10000);
+	ck_assert_int_eq(rc, 2);
+}
+END_TEST
+
+/* The suite: parser unit tests and the -t command line. */
+static Suite *conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_shipped_config);
+	tcase_add_test(tc, test_all_errors_reported);
+	tcase_add_test(tc, test_unknown_handler);
+	tcase_add_test(tc, test_unknown_keys);
+	tcase_add_test(tc, test_duplicate_command);
+	tcase_add_test(tc, test_duplicate_listen);
+	tcase_add_test(tc, test_include_directory);
+	tcase_add_test(tc, test_include_errors);
+	tcase_add_test(tc, test_include_loop);
+	tcase_add_loop_test(tc, test_parse_number, 0, (int)(sizeof(numbers) / sizeof(numbers[0])));
+	tcase_add_test(tc, test_daemon_numbers);
+	tcase_add_loop_test(tc, test_acl_parse, 0, (int)(sizeof(acls) / sizeof(acls[0])));
+	tcase_add_test(tc, test_acl_config);
+	tcase_add_test(tc, test_nothing_to_do);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("binary");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_binary_t_ok);
+	tcase_add_test(tc, test_binary_t_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Runs the suite; exit status 0 only if every test passed. */
+int main(void)
+{
+	SRunner *sr = srunner_create(conf_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

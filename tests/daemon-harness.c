@@ -1,0 +1,661 @@
+/* daemon-harness.c - run the built udo-vsockd as a real process in tests */
+#include "daemon-harness.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Milliseconds left until DEADLINE, never negative. */
+static int remaining_ms(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+const char *daemon_binary(void)
+{
+	const char *env = getenv("UDO_TEST_VSOCKD");
+
+	return env != NULL && env[0] != '\0' ? env : TEST_BUILDDIR "/src/udo-vsockd/udo-vsockd";
+}
+
+/* Turns a wait status into the harness convention: code, 128+signal. */
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/* Waits up to TIMEOUT_MS for PID; returns 1 with *STATUS once reaped, 0 if still running. */
+static int wait_bounded(pid_t pid, int *status, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			ck_abort_msg("waitpid(%d): %s", (int)pid, strerror(errno));
+		if (now_ms() >= deadline)
+			return 0;
+		sleep_ms(5);
+	}
+}
+
+/* Kills PID with SIGKILL and reaps it. */
+static void kill_and_reap(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+int run_process(char *const argv[], char *out, size_t outlen, char *err, size_t errlen, int timeout_ms)
+{
+	int po[2], pe[2], status;
+	size_t n[2] = {0, 0};
+	char *bufs[2] = {out, err};
+	size_t caps[2] = {outlen, errlen};
+
+	ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	struct pollfd pfd[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+	int64_t deadline = now_ms() + timeout_ms;
+	int open_fds = 2, timed_out = 0;
+	while (open_fds > 0) {
+		int r = poll(pfd, 2, remaining_ms(deadline));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			timed_out = 1;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			char tmp[4096];
+			ssize_t got = read(pfd[i].fd, tmp, sizeof(tmp));
+			if (got <= 0) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			size_t room = caps[i] > n[i] + 1 ? caps[i] - n[i] - 1 : 0;
+			size_t take = (size_t)got < room ? (size_t)got : room;
+			memcpy(bufs[i] + n[i], tmp, take);
+			n[i] += take;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (pfd[i].fd >= 0)
+			close(pfd[i].fd);
+		if (caps[i] > 0)
+			bufs[i][n[i]] = '\0';
+	}
+	if (timed_out || !wait_bounded(pid, &status, remaining_ms(deadline) + 100)) {
+		kill_and_reap(pid);
+		return -1;
+	}
+	return exit_code(status);
+}
+
+void write_file(const char *path, const char *text)
+{
+	char tmp[512];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+	FILE *f = fopen(tmp, "w");
+	ck_assert_msg(f != NULL, "fopen(%s): %s", tmp, strerror(errno));
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_msg(rename(tmp, path) == 0, "rename(%s): %s", path, strerror(errno));
+}
+
+void make_temp_dir(char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(buf, len, "%s/udo-test.XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp(%s): %s", buf, strerror(errno));
+}
+
+/* nftw callback: removes one entry. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+void remove_tree(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int vsock_listen_any(unsigned int *port)
+{
+	struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = VMADDR_PORT_ANY};
+	socklen_t len = sizeof(addr);
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_msg(fd >= 0, "socket(AF_VSOCK): %s", strerror(errno));
+	ck_assert_msg(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0, "bind: %s", strerror(errno));
+	ck_assert_msg(getsockname(fd, (struct sockaddr *)&addr, &len) == 0, "getsockname: %s", strerror(errno));
+	ck_assert_msg(listen(fd, 128) == 0, "listen: %s", strerror(errno));
+	*port = addr.svm_port;
+	return fd;
+}
+
+unsigned int free_vsock_port(void)
+{
+	struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = VMADDR_PORT_ANY};
+	socklen_t len = sizeof(addr);
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_msg(fd >= 0, "socket(AF_VSOCK): %s", strerror(errno));
+	ck_assert_msg(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0, "bind: %s", strerror(errno));
+	ck_assert_msg(getsockname(fd, (struct sockaddr *)&addr, &len) == 0, "getsockname: %s", strerror(errno));
+	close(fd);
+	return addr.svm_port;
+}
+
+void daemon_init(struct daemon *d)
+{
+	static int serial;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	memset(d, 0, sizeof(*d));
+	d->notify_fd = -1;
+	make_temp_dir(d->dir, sizeof(d->dir));
+	snprintf(d->conf_path, sizeof(d->conf_path), "%s/udo-vsockd.conf", d->dir);
+	snprintf(d->notify_name, sizeof(d->notify_name), "udo-test-notify-%d-%d", (int)getpid(), ++serial);
+	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert_msg(d->notify_fd >= 0, "socket(AF_UNIX): %s", strerror(errno));
+	/* Abstract name: sun_path[0] is NUL; the length excludes a trailing NUL,
+	 * as sd_notify computes it for NOTIFY_SOCKET=@NAME. */
+	size_t n = strlen(d->notify_name);
+	memcpy(sun.sun_path + 1, d->notify_name, n);
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	ck_assert_msg(bind(d->notify_fd, (struct sockaddr *)&sun, len) == 0, "bind(@%s): %s", d->notify_name,
+		      strerror(errno));
+	int big = 1 << 20;
+	setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	d->port = free_vsock_port();
+}
+
+void daemon_write_config(struct daemon *d, const char *daemon_extra, const char *sections)
+{
+	char *text = NULL;
+
+	ck_assert_int_ge(asprintf(&text,
+				  "# written by the test harness\n"
+				  "[daemon]\n"
+				  "listen = vsock:any:%u\n"
+				  "allow = any\n"
+				  "%s\n"
+				  "[command ping]\nhandler = ping\n\n"
+				  "[command help]\nhandler = help\n\n"
+				  "[command version]\nhandler = version\n\n"
+				  "[command whoami]\nhandler = whoami\n\n"
+				  "[command stats]\nhandler = stats\n\n"
+				  "[command quit]\nhandler = quit\n\n"
+				  "%s\n",
+				  d->port, daemon_extra != NULL ? daemon_extra : "", sections != NULL ? sections : ""),
+			 0);
+	write_file(d->conf_path, text);
+	free(text);
+}
+
+/* Reads every notify message waiting now. Returns how many. */
+static int notify_drain(struct daemon *d)
+{
+	int got = 0;
+
+	for (;;) {
+		char buf[4097];
+		ssize_t n = recv(d->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return got;
+		}
+		buf[n] = '\0';
+		ck_assert_msg(d->nnotes < HARNESS_NOTES_MAX, "too many notify messages");
+		d->notes[d->nnotes] = strdup(buf);
+		ck_assert_ptr_nonnull(d->notes[d->nnotes]);
+		d->nnotes++;
+		got++;
+	}
+}
+
+/* True if MSG has a line starting with PREFIX. */
+static int note_has(const char *msg, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *p = msg; p != NULL && *p != '\0';) {
+		if (strncmp(p, prefix, n) == 0)
+			return 1;
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+int daemon_alive(struct daemon *d)
+{
+	if (d->pid <= 0)
+		return 0;
+	pid_t r = waitpid(d->pid, &d->status, WNOHANG);
+	if (r == d->pid) {
+		d->pid = 0;
+		return 0;
+	}
+	return 1;
+}
+
+const char *daemon_wait_notify(struct daemon *d, const char *prefix, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		notify_drain(d);
+		for (; d->note_cursor < d->nnotes; d->note_cursor++) {
+			if (note_has(d->notes[d->note_cursor], prefix))
+				return d->notes[d->note_cursor++];
+		}
+		if (now_ms() >= deadline)
+			return NULL;
+		if (!daemon_alive(d)) {
+			/* Its last messages may still be queued. */
+			if (notify_drain(d) > 0)
+				continue;
+			return NULL;
+		}
+		struct pollfd pfd = {d->notify_fd, POLLIN, 0};
+		int wait = remaining_ms(deadline);
+		poll(&pfd, 1, wait < 50 ? wait : 50);
+	}
+}
+
+void daemon_collect_notify(struct daemon *d, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+
+	do {
+		struct pollfd pfd = {d->notify_fd, POLLIN, 0};
+		poll(&pfd, 1, remaining_ms(deadline));
+		notify_drain(d);
+	} while (now_ms() < deadline);
+}
+
+int daemon_count_notify(const struct daemon *d, const char *prefix)
+{
+	int n = 0;
+
+	for (int i = 0; i < d->nnotes; i++)
+		n += note_has(d->notes[i], prefix);
+	return n;
+}
+
+/* In the forked child: sets up the environment and fds, then execs. */
+static void daemon_exec(struct daemon *d, const struct daemon_opts *opts, pid_t parent)
+{
+	char value[80];
+
+	/* Die with the test, whatever way it ends. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
+	snprintf(value, sizeof(value), "@%s", d->notify_name);
+	setenv("NOTIFY_SOCKET", value, 1);
+	if (opts != NULL) {
+		for (size_t i = 0; i < sizeof(opts->env) / sizeof(opts->env[0]) && opts->env[i] != NULL; i++)
+			putenv((char *)opts->env[i]);
+		if (opts->watchdog_pid_self) {
+			snprintf(value, sizeof(value), "%d", (int)getpid());
+			setenv("WATCHDOG_PID", value, 1);
+		}
+		if (opts->listen_fd >= 0) {
+			if (opts->listen_fd == 3) {
+				fcntl(3, F_SETFD, 0);
+			} else if (dup2(opts->listen_fd, 3) < 0) {
+				_exit(126);
+			}
+			setenv("LISTEN_FDS", "1", 1);
+			snprintf(value, sizeof(value), "%d", (int)getpid());
+			setenv("LISTEN_PID", value, 1);
+		}
+	}
+	const char *bin = daemon_binary();
+	const char *extra = opts != NULL ? opts->extra_arg : NULL;
+	char *argv[] = {(char *)"udo-vsockd", (char *)"-c", d->conf_path, (char *)extra, NULL};
+	execv(bin, argv);
+	fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+int daemon_start(struct daemon *d, const struct daemon_opts *opts, int timeout_ms)
+{
+	pid_t parent = getpid();
+
+	fflush(NULL);
+	d->pid = fork();
+	ck_assert_msg(d->pid >= 0, "fork: %s", strerror(errno));
+	if (d->pid == 0)
+		daemon_exec(d, opts, parent);
+	if (daemon_wait_notify(d, "READY=1", timeout_ms) != NULL)
+		return 0;
+	if (d->pid > 0) {
+		kill_and_reap(d->pid);
+		d->pid = 0;
+	}
+	return -1;
+}
+
+void daemon_signal(struct daemon *d, int sig)
+{
+	ck_assert_msg(d->pid > 0, "no daemon to signal");
+	ck_assert_int_eq(kill(d->pid, sig), 0);
+}
+
+int daemon_wait_exit(struct daemon *d, int timeout_ms)
+{
+	if (d->pid <= 0)
+		return exit_code(d->status);
+	if (!wait_bounded(d->pid, &d->status, timeout_ms)) {
+		kill_and_reap(d->pid);
+		d->pid = 0;
+		return -1;
+	}
+	d->pid = 0;
+	return exit_code(d->status);
+}
+
+int daemon_stop(struct daemon *d, int timeout_ms)
+{
+	if (d->pid > 0)
+		kill(d->pid, SIGTERM);
+	return daemon_wait_exit(d, timeout_ms);
+}
+
+void daemon_cleanup(struct daemon *d)
+{
+	if (d->pid > 0) {
+		kill_and_reap(d->pid);
+		d->pid = 0;
+	}
+	if (d->notify_fd >= 0)
+		close(d->notify_fd);
+	d->notify_fd = -1;
+	for (int i = 0; i < d->nnotes; i++)
+		free(d->notes[i]);
+	d->nnotes = d->note_cursor = 0;
+	remove_tree(d->dir);
+	d->dir[0] = '\0';
+}
+
+long process_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
+int vsock_connect_local(unsigned int port, int timeout_ms)
+{
+	struct sockaddr_vm to = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = port};
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+int client_try_open(struct client *c, unsigned int port)
+{
+	c->fd = vsock_connect_local(port, 2000);
+	c->eof = 0;
+	c->err = 0;
+	c->len = 0;
+	return c->fd >= 0 ? 0 : -1;
+}
+
+void client_open(struct client *c, unsigned int port)
+{
+	ck_assert_msg(client_try_open(c, port) == 0, "connect to CID 1 port %u: %s", port, strerror(errno));
+}
+
+void client_close(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+ssize_t client_send(struct client *c, const void *data, size_t len, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = send(c->fd, (const char *)data + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return off > 0 ? (ssize_t)off : -1;
+		int left = remaining_ms(deadline);
+		if (left == 0)
+			break;
+		struct pollfd pfd = {c->fd, POLLOUT, 0};
+		poll(&pfd, 1, left);
+	}
+	return (ssize_t)off;
+}
+
+void client_send_str(struct client *c, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n = client_send(c, text, len, 5000);
+
+	ck_assert_msg(n == (ssize_t)len, "sent %zd of %zu bytes: %s", n, len, n < 0 ? strerror(errno) : "timeout");
+}
+
+/* Receives what is waiting into C's buffer, waiting up to TIMEOUT_MS.
+ * Returns 1 if bytes came, 0 on timeout, -1 at end of input or when full. */
+static int client_fill(struct client *c, int timeout_ms)
+{
+	if (c->eof)
+		return -1;
+	if (c->len == sizeof(c->buf))
+		return -1;
+	struct pollfd pfd = {c->fd, POLLIN, 0};
+	int r = poll(&pfd, 1, timeout_ms);
+	if (r < 0 && errno == EINTR)
+		return 0;
+	if (r <= 0)
+		return 0;
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+	if (n > 0) {
+		c->len += (size_t)n;
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	c->err = n < 0 ? errno : 0;
+	c->eof = 1;
+	return -1;
+}
+
+int client_read_line(struct client *c, char *line, size_t cap, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		char *lf = memchr(c->buf, '\n', c->len);
+		if (lf != NULL) {
+			size_t n = (size_t)(lf - c->buf);
+			if (n + 1 > cap)
+				return -3;
+			memcpy(line, c->buf, n);
+			line[n] = '\0';
+			c->len -= n + 1;
+			memmove(c->buf, lf + 1, c->len);
+			return (int)n;
+		}
+		if (c->len == sizeof(c->buf))
+			return -3;
+		int r = client_fill(c, remaining_ms(deadline));
+		if (r < 0)
+			return -2;
+		if (r == 0 && now_ms() >= deadline)
+			return -1;
+	}
+}
+
+int client_read_reply(struct client *c, struct reply *r, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char line[HARNESS_LINE_MAX];
+
+	r->ndata = 0;
+	r->status[0] = '\0';
+	for (;;) {
+		int n = client_read_line(c, line, sizeof(line), remaining_ms(deadline));
+		if (n < 0)
+			return n;
+		if (strncmp(line, "D ", 2) == 0) {
+			if (r->ndata < HARNESS_REPLY_DATA_MAX)
+				snprintf(r->data[r->ndata], sizeof(r->data[0]), "%s", line + 2);
+			r->ndata++;
+			continue;
+		}
+		if (strcmp(line, "OK") == 0 || strncmp(line, "OK ", 3) == 0 || strncmp(line, "ERR ", 4) == 0) {
+			snprintf(r->status, sizeof(r->status), "%s", line);
+			return 0;
+		}
+		snprintf(r->status, sizeof(r->status), "%s", line);
+		return -3;
+	}
+}
+
+void client_request(struct client *c, const char *line, struct reply *r, int timeout_ms)
+{
+	char *text = NULL;
+
+	ck_assert_int_ge(asprintf(&text, "%s\n", line), 0);
+	client_send_str(c, text);
+	free(text);
+	int rc = client_read_reply(c, r, timeout_ms);
+	ck_assert_msg(rc == 0, "request '%s': %s (last line '%s')", line,
+		      rc == -1 ? "no reply in time" : rc == -2 ? "connection closed" : "malformed reply", r->status);
+}
+
+int client_wait_eof(struct client *c, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	if (c->len > 0)
+		return 0;
+	for (;;) {
+		int r = client_fill(c, remaining_ms(deadline));
+		if (r < 0)
+			return c->eof && c->len == 0;
+		if (r > 0)
+			return 0;
+		if (now_ms() >= deadline)
+			return 0;
+	}
+}
+
+int client_silent_for(struct client *c, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+
+	if (c->len > 0 || c->eof)
+		return 0;
+	while (now_ms() < deadline) {
+		int r = client_fill(c, remaining_ms(deadline));
+		if (r != 0)
+			return 0;
+	}
+	return 1;
+}

@@ -1,0 +1,165 @@
+/* daemon-harness.h - run the built udo-vsockd as a real process in tests:
+ * config files, sd_notify socket, AF_VSOCK clients over CID 1, bounded
+ * waits everywhere, children always reaped. */
+#ifndef UDO_TESTS_DAEMON_HARNESS_H
+#define UDO_TESTS_DAEMON_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HARNESS_NOTES_MAX 1024
+#define HARNESS_REPLY_DATA_MAX 64
+#define HARNESS_LINE_MAX 1024
+
+/* A daemon under test and everything it was given. */
+struct daemon {
+	pid_t pid;                 /* 0: not running */
+	unsigned int port;         /* the vsock port of its config's listen line */
+	char dir[256];             /* private temp directory */
+	char conf_path[300];
+	char notify_name[64];      /* abstract unix name, without the '@' */
+	int notify_fd;             /* our end: SOCK_DGRAM, bound to notify_name */
+	char *notes[HARNESS_NOTES_MAX]; /* every notify message received, in order */
+	int nnotes;
+	int note_cursor;           /* daemon_wait_notify scans from here */
+	int status;                /* wait status once reaped */
+};
+
+/* How to start a daemon beyond its config. */
+struct daemon_opts {
+	const char *env[8];    /* extra "KEY=VALUE" for its environment, NULL-ended */
+	int listen_fd;         /* >= 0: pass as fd 3 with LISTEN_FDS=1, LISTEN_PID */
+	int watchdog_pid_self; /* set WATCHDOG_PID to the daemon's own pid */
+	const char *extra_arg; /* one more command-line argument (e.g. "-v"), or NULL */
+};
+
+/* A buffered line reader on one connection. */
+struct client {
+	int fd;
+	int eof;       /* the peer closed (or reset) the connection */
+	int err;       /* errno of a failed recv, 0 if none */
+	size_t len;
+	char buf[8192];
+};
+
+/* One reply: data lines and the final status line. */
+struct reply {
+	int ndata;
+	char data[HARNESS_REPLY_DATA_MAX][HARNESS_LINE_MAX];
+	char status[HARNESS_LINE_MAX];
+};
+
+/* Monotonic milliseconds. */
+int64_t now_ms(void);
+
+/* Sleeps MS milliseconds. */
+void sleep_ms(int ms);
+
+/* The path of the daemon binary under test. */
+const char *daemon_binary(void);
+
+/* Runs ARGV (NULL-ended) to completion within TIMEOUT_MS, collecting
+ * stdout and stderr (NUL-terminated, truncated to their sizes). Returns
+ * the exit status (0-255), 128+signal if killed, or -1 on timeout. */
+int run_process(char *const argv[], char *out, size_t outlen, char *err, size_t errlen, int timeout_ms);
+
+/* Writes TEXT to PATH (replaced atomically). Aborts the test on error. */
+void write_file(const char *path, const char *text);
+
+/* Makes a fresh private directory under $TMPDIR (or /tmp) in BUF. */
+void make_temp_dir(char *buf, size_t len);
+
+/* Removes DIR and everything in it (best effort). */
+void remove_tree(const char *dir);
+
+/* A vsock port free right now (bind VMADDR_PORT_ANY, getsockname, close). */
+unsigned int free_vsock_port(void);
+
+/* A listening vsock socket on any CID and a free port (returned in *PORT). */
+int vsock_listen_any(unsigned int *port);
+
+/* Sets up D: temp dir, notify socket, free port; no config yet. */
+void daemon_init(struct daemon *d);
+
+/* Writes D's config: [daemon] listening on D->port with allow = any,
+ * then DAEMON_EXTRA lines, the six built-in commands, then SECTIONS
+ * (more [command] sections). Either may be NULL. */
+void daemon_write_config(struct daemon *d, const char *daemon_extra, const char *sections);
+
+/* Starts the daemon with D's config (OPTS may be NULL) and waits up to
+ * TIMEOUT_MS for READY=1. Returns 0, or -1 (daemon killed and reaped). */
+int daemon_start(struct daemon *d, const struct daemon_opts *opts, int timeout_ms);
+
+/* Waits up to TIMEOUT_MS for a notify message with a line starting with
+ * PREFIX, scanning from the cursor; the cursor moves past the match.
+ * Returns the message (owned by D) or NULL on timeout or daemon exit. */
+const char *daemon_wait_notify(struct daemon *d, const char *prefix, int timeout_ms);
+
+/* Reads notify messages arriving within MS milliseconds into D's list. */
+void daemon_collect_notify(struct daemon *d, int ms);
+
+/* Counts the messages in D's list with a line starting with PREFIX. */
+int daemon_count_notify(const struct daemon *d, const char *prefix);
+
+/* True while the daemon process runs (reaps it if it exited). */
+int daemon_alive(struct daemon *d);
+
+/* Sends SIG to the daemon. */
+void daemon_signal(struct daemon *d, int sig);
+
+/* SIGTERM, then waits up to TIMEOUT_MS. Returns the exit code (0-255),
+ * 128+signal if it died of one, or -1 if it had to be killed. */
+int daemon_stop(struct daemon *d, int timeout_ms);
+
+/* Waits up to TIMEOUT_MS for the daemon to exit by itself; the result
+ * is as for daemon_stop (-1: still running, then killed). */
+int daemon_wait_exit(struct daemon *d, int timeout_ms);
+
+/* Kills (SIGKILL) and reaps the daemon if it runs; frees D's resources
+ * and removes its directory. Safe to call twice. */
+void daemon_cleanup(struct daemon *d);
+
+/* The resident set size of PID in KiB (VmRSS), or -1. */
+long process_rss_kib(pid_t pid);
+
+/* Connects to CID 1 PORT within TIMEOUT_MS. Returns a non-blocking fd
+ * or -1 with errno set. */
+int vsock_connect_local(unsigned int port, int timeout_ms);
+
+/* Connects C to the daemon's port; fails the test if that does not work. */
+void client_open(struct client *c, unsigned int port);
+
+/* Connects C to PORT; returns 0 or -1 (errno set). */
+int client_try_open(struct client *c, unsigned int port);
+
+/* Closes C. */
+void client_close(struct client *c);
+
+/* Sends LEN bytes within TIMEOUT_MS. Returns bytes sent (< LEN on
+ * timeout), or -1 with errno on error. */
+ssize_t client_send(struct client *c, const void *data, size_t len, int timeout_ms);
+
+/* Sends the NUL-terminated TEXT; fails the test unless all is sent in 5 s. */
+void client_send_str(struct client *c, const char *text);
+
+/* Reads one line (without LF) into LINE within TIMEOUT_MS. Returns its
+ * length, -1 on timeout, -2 at end of input (a partial last line stays
+ * in the buffer), -3 if the line does not fit CAP. */
+int client_read_line(struct client *c, char *line, size_t cap, int timeout_ms);
+
+/* Reads "D ..." lines up to a status line within TIMEOUT_MS. Returns 0,
+ * -1 on timeout, -2 on end of input, -3 on a malformed line. */
+int client_read_reply(struct client *c, struct reply *r, int timeout_ms);
+
+/* Sends LINE plus LF and reads its reply into R; fails the test unless a
+ * complete reply comes within TIMEOUT_MS. */
+void client_request(struct client *c, const char *line, struct reply *r, int timeout_ms);
+
+/* True if end of input comes within TIMEOUT_MS with no more data. */
+int client_wait_eof(struct client *c, int timeout_ms);
+
+/* True if nothing arrives within MS milliseconds (and no EOF). */
+int client_silent_for(struct client *c, int ms);
+
+#endif /* UDO_TESTS_DAEMON_HARNESS_H */
