@@ -50,7 +50,9 @@ TEST_MODULE_LDFLAGS = -module -avoid-version -shared -rpath $(abs_builddir)/test
 check_LTLIBRARIES += tests/modules/counter.la tests/modules/bad-abi.la tests/modules/no-symbol.la \
 	tests/modules/clash-ping.la tests/modules/clash-delay.la
 tests_modules_counter_la_SOURCES = tests/modules/counter.c
+tests_modules_counter_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_modules_counter_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
+tests_modules_counter_la_LIBADD = $(LIBEVENT_LIBS)
 tests_modules_bad_abi_la_SOURCES = tests/modules/bad-abi.c
 tests_modules_bad_abi_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
 tests_modules_no_symbol_la_SOURCES = tests/modules/no-symbol.c

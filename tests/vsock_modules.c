@@ -15,7 +15,8 @@
 
 #include "daemon-harness.h"
 
-#define FACTS_SO TEST_BUILDDIR "/modules/.libs/facts.so"
+#define FACTS_SO   TEST_BUILDDIR "/modules/.libs/facts.so"
+#define COUNTER_SO TEST_BUILDDIR "/tests/modules/.libs/counter.so"
 
 static struct daemon d;
 
@@ -247,6 +248,59 @@ START_TEST(test_reload_then_disconnect)
 }
 END_TEST
 
+/* Reloads into a config with the counter test module; waits for it. */
+static void reload_with_module(void)
+{
+	daemon_write_config(&d, "module = " COUNTER_SO "\nshutdown-grace = 300ms\n",
+			    "[command later]\nhandler = counter-later\n");
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+}
+
+START_TEST(test_last_reference_inside_module)
+{
+	struct client a, b;
+	struct reply r;
+
+	/* The connection is accepted under a config without the module, so
+	 * only the request holds the module's config: when the module
+	 * answers (from its own timer callback) or cancels after a reload,
+	 * the daemon drops the last reference while module code is on the
+	 * stack. Unloading then must wait for the next loop turn. */
+	init_daemon(&d);
+	daemon_write_config(&d, "shutdown-grace = 300ms\n", NULL);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	client_open(&a, d.port);
+	client_open(&b, d.port);
+	reload_with_module();
+	client_send_str(&a, "later\n");
+	client_send_str(&b, "later\n");
+	sleep_ms(100);
+	reload_without_module();
+	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
+	ck_assert_str_eq(r.status, "OK later");
+	client_request(&a, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+
+	reload_with_module();
+	client_request(&a, "later", &r, 5000);
+	ck_assert_str_eq(r.status, "OK later");
+	client_send_str(&a, "later\n");
+	sleep_ms(100);
+	reload_without_module();
+	client_close(&a); /* cancel() in the module drops the last reference */
+	client_close(&b); /* b's answer went to a connection config A keeps */
+	sleep_ms(200);
+	ck_assert(daemon_alive(&d));
+	client_open(&a, d.port);
+	client_request(&a, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&a);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 START_TEST(test_guest_config)
 {
 	struct client c;
@@ -301,6 +355,7 @@ static Suite *modules_suite(void)
 	tcase_add_test(tc, test_stop_while_pending);
 	tcase_add_test(tc, test_reload_drops_module_in_use);
 	tcase_add_test(tc, test_reload_then_disconnect);
+	tcase_add_test(tc, test_last_reference_inside_module);
 	tcase_add_test(tc, test_guest_config);
 	suite_add_tcase(s, tc);
 	return s;
