@@ -1,6 +1,6 @@
 # conf: the shipped configuration, installed without overwriting a local one.
 udovsockdconfdir = $(sysconfdir)/udo-vsockd
-dist_noinst_DATA += conf/udo-vsockd.conf
+dist_noinst_DATA += conf/udo-vsockd.conf conf/udo-vsockd-guest.conf conf/guest.d/exec-checks.conf
 
 install-data-local: install-conf
 install-conf:
@@ -10,6 +10,17 @@ install-conf:
 	else \
 		$(INSTALL_DATA) $(srcdir)/conf/udo-vsockd.conf '$(DESTDIR)$(udovsockdconfdir)/udo-vsockd.conf'; \
 	fi
+	$(MKDIR_P) '$(DESTDIR)$(udovsockdconfdir)/guest.d'
+	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest.conf'; then \
+		echo "keeping the existing $(DESTDIR)$(udovsockdconfdir)/guest.conf"; \
+	else \
+		$(INSTALL_DATA) $(srcdir)/conf/udo-vsockd-guest.conf '$(DESTDIR)$(udovsockdconfdir)/guest.conf'; \
+	fi
+	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf'; then \
+		echo "keeping the existing $(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf"; \
+	else \
+		$(INSTALL_DATA) $(srcdir)/conf/guest.d/exec-checks.conf '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf'; \
+	fi
 
 uninstall-local: uninstall-conf
 uninstall-conf:
@@ -17,5 +28,14 @@ uninstall-conf:
 	    cmp -s $(srcdir)/conf/udo-vsockd.conf '$(DESTDIR)$(udovsockdconfdir)/udo-vsockd.conf'; then \
 		rm -f '$(DESTDIR)$(udovsockdconfdir)/udo-vsockd.conf'; \
 	fi
+	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest.conf' && \
+	    cmp -s $(srcdir)/conf/udo-vsockd-guest.conf '$(DESTDIR)$(udovsockdconfdir)/guest.conf'; then \
+		rm -f '$(DESTDIR)$(udovsockdconfdir)/guest.conf'; \
+	fi
+	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf' && \
+	    cmp -s $(srcdir)/conf/guest.d/exec-checks.conf '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf'; then \
+		rm -f '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf'; \
+	fi
+	-rmdir '$(DESTDIR)$(udovsockdconfdir)/guest.d' 2>/dev/null
 	-rmdir '$(DESTDIR)$(udovsockdconfdir)/conf.d' '$(DESTDIR)$(udovsockdconfdir)' 2>/dev/null
 .PHONY: install-conf uninstall-conf

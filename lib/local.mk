@@ -20,7 +20,8 @@ udoinclude_HEADERS = \
 	lib/udo/vsock-tcp.h \
 	lib/udo/vsock-addr.h \
 	lib/udo/vsock-fdpass.h \
-	lib/udo/vsock-handoff.h
+	lib/udo/vsock-handoff.h \
+	lib/udo/vsockd-module.h
 
 pkgconfig_DATA = lib/udo-vsock.pc
 EXTRA_DIST += lib/udo-vsock.pc.in

@@ -15,6 +15,8 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
 	src/udo-vsockd/log.h \
+	src/udo-vsockd/module.c \
+	src/udo-vsockd/module.h \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.c \

@@ -95,3 +95,41 @@ EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake
 # 252 booted in user-mode Linux driving the installed daemon.
 TESTS += tests/check_units.sh tests/systemd_boot.sh
 EXTRA_DIST += tests/check_units.sh tests/systemd_boot.sh tests/uml-systemd
+
+# --- Modules (branch modules): test modules built as real shared objects
+# (-rpath makes libtool build a .so for a check library), the loader's
+# config errors without sockets (check_modules), and the facts module,
+# async answers and access control over CID 1 with the real daemon.
+TEST_MODULE_LDFLAGS = -module -avoid-version -shared -rpath $(abs_builddir)/tests/modules
+check_LTLIBRARIES += tests/modules/counter.la tests/modules/bad-abi.la tests/modules/no-symbol.la \
+	tests/modules/clash-ping.la tests/modules/clash-delay.la
+tests_modules_counter_la_SOURCES = tests/modules/counter.c
+tests_modules_counter_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_modules_counter_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
+tests_modules_counter_la_LIBADD = $(LIBEVENT_LIBS)
+tests_modules_bad_abi_la_SOURCES = tests/modules/bad-abi.c
+tests_modules_bad_abi_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
+tests_modules_no_symbol_la_SOURCES = tests/modules/no-symbol.c
+tests_modules_no_symbol_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
+tests_modules_clash_ping_la_SOURCES = tests/modules/clash.c
+tests_modules_clash_ping_la_CFLAGS = $(AM_CFLAGS) -DCLASH_KIND='"ping"'
+tests_modules_clash_ping_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
+tests_modules_clash_delay_la_SOURCES = tests/modules/clash.c
+tests_modules_clash_delay_la_CFLAGS = $(AM_CFLAGS) -DCLASH_KIND='"delay"'
+tests_modules_clash_delay_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
+
+check_PROGRAMS += tests/check_modules tests/vsock_modules tests/vsock_acl
+TESTS += tests/check_modules tests/vsock_modules tests/vsock_acl
+tests_check_modules_SOURCES = tests/check_modules.c tests/daemon-harness.c tests/daemon-harness.h
+tests_check_modules_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_check_modules_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+tests_vsock_modules_SOURCES = tests/vsock_modules.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_modules_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_modules_LDADD = $(TEST_LIBS)
+tests_vsock_acl_SOURCES = tests/vsock_acl.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_acl_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_acl_LDADD = $(TEST_LIBS)
+# They load modules/facts.so and the test modules, and run the daemon.
+EXTRA_tests_check_modules_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) modules/facts.la $(check_LTLIBRARIES)
+EXTRA_tests_vsock_modules_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) modules/facts.la $(check_LTLIBRARIES)
+EXTRA_tests_vsock_acl_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_LTLIBRARIES)

@@ -12,7 +12,7 @@ make -s -C "$builddir" install DESTDIR="$stage" >"$stage/install.log" 2>&1 || { 
 prefix=$(sed -n 's/^prefix=//p' "$builddir/lib/udo-vsock.pc")
 pcdir=$(dirname "$(find "$stage" -name udo-vsock.pc | head -n 1)")
 [ -n "$pcdir" ] || { echo "udo-vsock.pc was not installed"; exit 1; }
-for h in log.h vsock-tcp.h vsock-addr.h vsock-fdpass.h; do
+for h in log.h vsock-tcp.h vsock-addr.h vsock-fdpass.h vsockd-module.h; do
 	[ -f "$stage$prefix/include/udo/$h" ] || { echo "missing installed header udo/$h"; exit 1; }
 done
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$stage

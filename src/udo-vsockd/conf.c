@@ -11,6 +11,7 @@
 
 #include "handler.h"
 #include "log.h"
+#include "module.h"
 #include "proto.h"
 
 #define INCLUDE_DEPTH_MAX 8
@@ -38,6 +39,7 @@ struct parser {
 	struct command **cmd_tail;
 	struct listen_conf **listen_tail;
 	struct acl_entry **acl_tail;
+	char module_dir[PATH_MAX]; /* where `module = NAME` looks */
 };
 
 /* Reports one error as "file:line: message"; parsing goes on. */
@@ -359,6 +361,42 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 	free(names);
 }
 
+/* Loads the module of a "module = PATH|NAME" line. A NAME (no '/') is
+ * NAME.so in module-dir; a relative PATH is taken from the directory of
+ * FILE. Every failure is a parse error at FILE:LINE. */
+static void parse_module(struct parser *p, const char *file, int line, const char *value)
+{
+	char path[PATH_MAX], why[PATH_MAX + 256];
+	size_t len = strlen(value);
+	int n;
+
+	if (strchr(value, '/') == NULL) {
+		int has_so = len > 3 && strcmp(value + len - 3, ".so") == 0;
+		n = snprintf(path, sizeof(path), "%s/%s%s", p->module_dir, value, has_so ? "" : ".so");
+	} else {
+		const char *slash = value[0] == '/' ? NULL : strrchr(file, '/');
+		int dirlen = slash != NULL ? (int)(slash - file + 1) : 0;
+		n = snprintf(path, sizeof(path), "%.*s%s", dirlen, file, value);
+	}
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		parse_error(p, file, line, "module: path too long");
+		return;
+	}
+	const struct module *old = module_find_path(p->conf->modules, path);
+	if (old != NULL) {
+		parse_error(p, file, line, "module: %s is already loaded at %s:%d", path, module_origin_file(old),
+			    module_origin_line(old));
+		return;
+	}
+	struct module *m = module_load(path, p->conf->modules, why, sizeof(why));
+	if (m == NULL) {
+		parse_error(p, file, line, "%s", why);
+		return;
+	}
+	module_set_origin(m, file, line);
+	module_append(&p->conf->modules, m);
+}
+
 /* Applies one [daemon] setting. */
 static void parse_daemon_key(struct parser *p, const char *file, int line, const char *key, const char *value)
 {
@@ -374,6 +412,17 @@ static void parse_daemon_key(struct parser *p, const char *file, int line, const
 	}
 	if (strcmp(key, "allow") == 0 || strcmp(key, "deny") == 0) {
 		parse_acl_value(p, file, line, value, key[0] == 'a', &p->acl_tail);
+		return;
+	}
+	if (strcmp(key, "module") == 0) {
+		parse_module(p, file, line, value);
+		return;
+	}
+	if (strcmp(key, "module-dir") == 0) {
+		if (value[0] != '/' || strlen(value) >= sizeof(p->module_dir))
+			parse_error(p, file, line, "module-dir: '%s' is not an absolute path", value);
+		else
+			snprintf(p->module_dir, sizeof(p->module_dir), "%s", value);
 		return;
 	}
 	if (strcmp(key, "log-level") == 0) {
@@ -426,8 +475,11 @@ static void finish_command(struct parser *p)
 	if (p->cmd_name == NULL)
 		return;
 	for (int i = 0; i < p->nkeys; i++) {
-		if (strcmp(p->keys[i].key, "handler") == 0)
+		if (strcmp(p->keys[i].key, "handler") == 0) {
 			kind = handler_find(p->keys[i].value);
+			if (kind == NULL)
+				kind = module_find_kind(p->conf->modules, p->keys[i].value);
+		}
 		if (strcmp(p->keys[i].key, "handler") == 0 && kind == NULL)
 			parse_error(p, file, p->keys[i].line, "unknown handler '%s'", p->keys[i].value);
 	}
@@ -644,7 +696,7 @@ static void limits_default(struct limits *l)
 struct config *config_load(const char *path, FILE *errors)
 {
 	struct config *conf = calloc(1, sizeof(*conf));
-	struct parser p = {.conf = conf, .errors = errors};
+	struct parser p = {.conf = conf, .errors = errors, .module_dir = PKGLIBDIR};
 
 	if (conf == NULL) {
 		fprintf(errors, "%s:0: out of memory\n", path);
@@ -699,6 +751,8 @@ void config_unref(struct config *conf)
 		command_free(conf->commands);
 		conf->commands = next;
 	}
+	/* After the commands: their data was made by module code. */
+	module_unload_all(conf->modules);
 	acl_free(conf->default_acl);
 	for (size_t i = 0; i < conf->nstrings; i++)
 		free(conf->strings[i]);

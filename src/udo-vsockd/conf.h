@@ -9,6 +9,7 @@
 #include <udo/vsock-addr.h>
 
 struct handler_kind;
+struct module;
 
 /* One `listen =` line: where to accept, and the identity of unix peers. */
 struct listen_conf {
@@ -69,6 +70,7 @@ struct config {
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;   /* enum log_level */
+	struct module *modules; /* loaded by `module =`, unloaded with the config */
 	char **strings;  /* file names kept for file:line of commands */
 	size_t nstrings;
 };

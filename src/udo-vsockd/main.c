@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "log.h"
+#include "module.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/udo-vsockd/udo-vsockd.conf"
@@ -100,6 +101,7 @@ static void server_free(struct server *s)
 			event_free(timers[i]);
 	}
 	config_unref(s->config);
+	module_shutdown();
 	free(s->line);
 	free(s->argv);
 	event_base_free(s->base);
@@ -161,7 +163,7 @@ int main(int argc, char **argv)
 	if (s.base == NULL)
 		fatalx("cannot create the event base");
 	s.accept_timer = evtimer_new(s.base, accept_timer_cb, &s);
-	if (s.accept_timer == NULL || setup_signals(&s) < 0)
+	if (s.accept_timer == NULL || module_set_event_base(s.base) < 0 || setup_signals(&s) < 0)
 		fatal("cannot set up signals and timers");
 	int passed = listeners_adopt_systemd(&s, conf);
 	if (passed < 0)

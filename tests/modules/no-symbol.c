@@ -1,0 +1,3 @@
+/* no-symbol.c - test module without the udo_vsockd_module symbol. */
+extern int not_a_module;
+int not_a_module = 1;

@@ -1,0 +1,312 @@
+/* vsock_acl - access control in the real daemon over AF_VSOCK CID 1 and
+ * unix listeners: a denied request gets ERR denied and never reaches its
+ * handler (the counter test module counts real runs), CID ranges,
+ * first-match order, HELP, every spelling of a denied command, and a
+ * reload changing the rules for a connection already open. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#include "daemon-harness.h"
+
+#define COUNTER_SO TEST_BUILDDIR "/tests/modules/.libs/counter.so"
+
+static struct daemon d;
+
+/* daemon_init, with a port the address parser takes: the kernel hands
+ * out dynamic vsock ports from a random start that may lie above
+ * INT32_MAX, which `listen =` refuses; so pick one below 65536. */
+static void init_daemon(struct daemon *dm)
+{
+	daemon_init(dm);
+	srand((unsigned int)getpid() ^ (unsigned int)now_ms());
+	for (int tries = 0; tries < 1000; tries++) {
+		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY};
+		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fd, 0);
+		a.svm_port = 20000 + (unsigned int)rand() % 40000;
+		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok) {
+			dm->port = a.svm_port;
+			return;
+		}
+	}
+	ck_abort_msg("no free vsock port below 60000");
+}
+
+/* The commands of every test. The vsock peer is CID 1. */
+static const char sections[] = "[command peek]\nhandler = counter-peek\n\n"
+			       "[command counted]\nhandler = counter\ndeny = 1\nallow = unix:admin\n\n"
+			       "[command in-range]\nhandler = counter\nallow = 0-5\n\n"
+			       "[command exact]\nhandler = counter\nallow = local\n\n"
+			       "[command out-range]\nhandler = counter\nallow = 2-100 unix:admin\n\n"
+			       "[command deny-first]\nhandler = counter\ndeny = 0-3\nallow = any\n\n"
+			       "[command allow-first]\nhandler = counter\nallow = any\ndeny = 1\n\n"
+			       "[command nobody]\nhandler = counter\ndeny = any\n\n";
+
+/* Writes the config with SECS after the built-ins and the counter module. */
+static void write_config(const char *secs)
+{
+	char extra[1024];
+
+	snprintf(extra, sizeof(extra),
+		 "module = " COUNTER_SO "\n"
+		 "listen = unix:%s/admin.sock identity=admin\n"
+		 "listen = unix:%s/guest.sock identity=guest\n",
+		 d.dir, d.dir);
+	daemon_write_config(&d, extra, secs);
+}
+
+/* Starts the daemon with the standard commands. */
+static void start(void)
+{
+	init_daemon(&d);
+	write_config(sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+}
+
+/* Kills whatever still runs. */
+static void teardown(void)
+{
+	daemon_cleanup(&d);
+}
+
+/* Connects C to the unix listener NAME in the daemon's directory. */
+static void unix_open(struct client *c, const char *name)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	memset(c, 0, sizeof(*c));
+	ck_assert_int_lt(strlen(d.dir) + strlen(name) + 2, sizeof(sun.sun_path));
+	memcpy(sun.sun_path, d.dir, strlen(d.dir));
+	sun.sun_path[strlen(d.dir)] = '/';
+	memcpy(sun.sun_path + strlen(d.dir) + 1, name, strlen(name) + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(c->fd, 0);
+	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "connect %s: %s", sun.sun_path,
+		      strerror(errno));
+	ck_assert_int_eq(fcntl(c->fd, F_SETFL, O_NONBLOCK), 0);
+}
+
+/* The counter's runs so far, asked over C. */
+static long runs(struct client *c)
+{
+	struct reply r;
+
+	client_request(c, "peek", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "OK ", 3) == 0, "%s", r.status);
+	return strtol(r.status + 3, NULL, 10);
+}
+
+/* Sends LINE over C and asserts the status WANT (a prefix). */
+static void expect(struct client *c, const char *line, const char *want)
+{
+	struct reply r;
+
+	client_request(c, line, &r, 5000);
+	ck_assert_msg(strncmp(r.status, want, strlen(want)) == 0, "'%s': got '%s', want '%s'", line, r.status, want);
+}
+
+/* True if HELP over C lists command NAME. */
+static int help_lists(struct client *c, const char *name)
+{
+	struct reply r;
+	size_t n = strlen(name);
+
+	client_request(c, "help", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	for (int i = 0; i < r.ndata; i++) {
+		if (strncmp(r.data[i], name, n) == 0 && r.data[i][n] == ' ')
+			return 1;
+	}
+	return 0;
+}
+
+START_TEST(test_allowed_and_denied)
+{
+	struct client c;
+
+	start();
+	client_open(&c, d.port);
+	ck_assert_int_eq(runs(&c), 0);
+	expect(&c, "counted", "ERR denied ");
+	expect(&c, "nobody", "ERR denied ");
+	ck_assert_int_eq(runs(&c), 0);
+	expect(&c, "in-range", "OK 1");
+	expect(&c, "exact", "OK 2");
+	expect(&c, "out-range", "ERR denied ");
+	ck_assert_int_eq(runs(&c), 2);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_first_match_wins)
+{
+	struct client c;
+
+	start();
+	client_open(&c, d.port);
+	expect(&c, "deny-first", "ERR denied ");
+	expect(&c, "allow-first", "OK 1");
+	ck_assert_int_eq(runs(&c), 1);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_every_spelling_denied)
+{
+	static const char *const spellings[] = {
+		"COUNTED",         "Counted",         "  counted",       "counted  ",          "\tcounted\t",
+		"\"counted\"",     "\"count\"\"ed\"", "count\"ed\"",     "\"COUNT\"ED",        "counted arg",
+		"counted a b c d", "counted\r",       " \t counted \t ", "\"\"counted",        "counted \"\"",
+	};
+	struct client c;
+
+	start();
+	client_open(&c, d.port);
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++)
+		expect(&c, spellings[i], "ERR denied ");
+	ck_assert_int_eq(runs(&c), 0);
+	/* Pipelined, in one write. */
+	client_send_str(&c, "counted\nCOUNTED x\n\"counted\"\n");
+	for (int i = 0; i < 3; i++) {
+		struct reply r;
+		ck_assert_int_eq(client_read_reply(&c, &r, 5000), 0);
+		ck_assert_msg(strncmp(r.status, "ERR denied ", 11) == 0, "%s", r.status);
+	}
+	ck_assert_int_eq(runs(&c), 0);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_help_lists_only_allowed)
+{
+	struct client c, admin;
+
+	start();
+	client_open(&c, d.port);
+	ck_assert(help_lists(&c, "peek"));
+	ck_assert(help_lists(&c, "in-range"));
+	ck_assert(help_lists(&c, "exact"));
+	ck_assert(help_lists(&c, "allow-first"));
+	ck_assert(help_lists(&c, "ping"));
+	ck_assert(!help_lists(&c, "counted"));
+	ck_assert(!help_lists(&c, "out-range"));
+	ck_assert(!help_lists(&c, "deny-first"));
+	ck_assert(!help_lists(&c, "nobody"));
+	unix_open(&admin, "admin.sock");
+	ck_assert(help_lists(&admin, "counted"));
+	ck_assert(help_lists(&admin, "out-range"));
+	ck_assert(!help_lists(&admin, "in-range"));
+	ck_assert(!help_lists(&admin, "nobody"));
+	client_close(&c);
+	client_close(&admin);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_unix_identities)
+{
+	struct client admin, guest, c;
+	struct reply r;
+
+	start();
+	unix_open(&admin, "admin.sock");
+	unix_open(&guest, "guest.sock");
+	client_request(&admin, "whoami", &r, 5000);
+	ck_assert_str_eq(r.data[1], "identity=admin");
+	expect(&guest, "counted", "ERR denied ");
+	/* CID rules never match unix peers. */
+	expect(&guest, "in-range", "ERR denied ");
+	expect(&admin, "in-range", "ERR denied ");
+	ck_assert_int_eq(runs(&guest), 0);
+	expect(&admin, "counted", "OK 1");
+	expect(&admin, "out-range", "OK 2");
+	client_open(&c, d.port);
+	expect(&c, "counted", "ERR denied ");
+	ck_assert_int_eq(runs(&c), 2);
+	client_close(&admin);
+	client_close(&guest);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Rewrites the config with SECS and reloads; waits until it is in force. */
+static void reload(const char *secs)
+{
+	write_config(secs);
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+}
+
+START_TEST(test_reload_changes_open_connection)
+{
+	struct client c;
+	char secs[2048];
+
+	init_daemon(&d);
+	write_config("[command peek]\nhandler = counter-peek\n\n[command toggle]\nhandler = counter\nallow = 1\n");
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	client_open(&c, d.port);
+	ck_assert_int_eq(runs(&c), 0);
+	expect(&c, "toggle", "OK 1");
+	ck_assert(help_lists(&c, "toggle"));
+
+	/* Now denied: the same connection sees it at once. */
+	snprintf(secs, sizeof(secs), "%s",
+		 "[command peek]\nhandler = counter-peek\n\n[command toggle]\nhandler = counter\ndeny = 0-10\nallow = any\n");
+	reload(secs);
+	expect(&c, "toggle", "ERR denied ");
+	ck_assert(!help_lists(&c, "toggle"));
+	ck_assert_int_eq(runs(&c), 1);
+
+	/* And allowed again. */
+	reload("[command peek]\nhandler = counter-peek\n\n[command toggle]\nhandler = counter\nallow = 1-1\n");
+	expect(&c, "toggle", "OK 2");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* The suite. */
+static Suite *acl_suite(void)
+{
+	Suite *s = suite_create("vsock_acl");
+	TCase *tc = tcase_create("acl");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_allowed_and_denied);
+	tcase_add_test(tc, test_first_match_wins);
+	tcase_add_test(tc, test_every_spelling_denied);
+	tcase_add_test(tc, test_help_lists_only_allowed);
+	tcase_add_test(tc, test_unix_identities);
+	tcase_add_test(tc, test_reload_changes_open_connection);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(acl_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,372 @@
+/* vsock_modules - handler modules in the real daemon over AF_VSOCK CID 1:
+ * the facts module, its options, asynchronous answers, clients leaving
+ * while an answer is pending, reloads that drop a module in use, and
+ * the shipped guest-agent config. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#include "daemon-harness.h"
+
+#define FACTS_SO   TEST_BUILDDIR "/modules/.libs/facts.so"
+#define COUNTER_SO TEST_BUILDDIR "/tests/modules/.libs/counter.so"
+
+static struct daemon d;
+
+/* daemon_init, with a port the address parser takes: the kernel hands
+ * out dynamic vsock ports from a random start that may lie above
+ * INT32_MAX, which `listen =` refuses; so pick one below 65536. */
+static void init_daemon(struct daemon *dm)
+{
+	daemon_init(dm);
+	srand((unsigned int)getpid() ^ (unsigned int)now_ms());
+	for (int tries = 0; tries < 1000; tries++) {
+		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY};
+		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fd, 0);
+		a.svm_port = 20000 + (unsigned int)rand() % 40000;
+		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok) {
+			dm->port = a.svm_port;
+			return;
+		}
+	}
+	ck_abort_msg("no free vsock port below 60000");
+}
+
+/* A daemon with the facts module: facts (all), hostfacts (hostname only),
+ * delay (max 2 s); short shutdown grace so stops are quick. */
+static void start_facts_daemon(void)
+{
+	init_daemon(&d);
+	daemon_write_config(&d, "module = " FACTS_SO "\nshutdown-grace = 300ms\n",
+			    "[command facts]\nhandler = facts\n\n"
+			    "[command hostfacts]\nhandler = facts\nfacts = hostname\n\n"
+			    "[command delay]\nhandler = delay\nmax = 2s\n");
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+}
+
+/* Kills whatever still runs. */
+static void teardown(void)
+{
+	daemon_cleanup(&d);
+}
+
+/* Rewrites the config without any module and reloads; waits for it. */
+static void reload_without_module(void)
+{
+	daemon_write_config(&d, "shutdown-grace = 300ms\n", NULL);
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+}
+
+/* The value of "D KEY=value" in R, or NULL. */
+static const char *data_value(const struct reply *r, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int i = 0; i < r->ndata; i++) {
+		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
+			return r->data[i] + n + 1;
+	}
+	return NULL;
+}
+
+START_TEST(test_facts)
+{
+	struct client c;
+	struct reply r;
+	char host[256];
+	struct utsname u;
+
+	start_facts_daemon();
+	client_open(&c, d.port);
+	client_request(&c, "facts", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	ck_assert_int_eq(uname(&u), 0);
+	ck_assert_ptr_nonnull(data_value(&r, "hostname"));
+	ck_assert_str_eq(data_value(&r, "hostname"), host);
+	ck_assert_str_eq(data_value(&r, "kernel"), u.release);
+	ck_assert_ptr_nonnull(data_value(&r, "uptime"));
+	ck_assert_ptr_nonnull(data_value(&r, "loadavg"));
+	ck_assert_ptr_nonnull(data_value(&r, "cid"));
+	ck_assert_ptr_nonnull(data_value(&r, "os"));
+
+	client_request(&c, "FACTS kernel", &r, 5000);
+	ck_assert_int_eq(r.ndata, 0);
+	ck_assert_str_eq(r.status + 3, u.release);
+	client_request(&c, "facts cid", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "OK ", 3) == 0 || strncmp(r.status, "ERR unavailable", 15) == 0, "%s",
+		      r.status);
+	client_request(&c, "facts nosuch", &r, 5000);
+	ck_assert_str_eq(r.status, "ERR usage no such fact; FACTS lists them");
+
+	/* The option facts = hostname limits what this command shows. */
+	client_request(&c, "hostfacts", &r, 5000);
+	ck_assert_int_eq(r.ndata, 1);
+	ck_assert_str_eq(data_value(&r, "hostname"), host);
+	client_request(&c, "hostfacts kernel", &r, 5000);
+	ck_assert_str_eq(r.status, "ERR usage no such fact; FACTS lists them");
+	/* The daemon checks the kind's arity. */
+	client_request(&c, "facts a b", &r, 5000);
+	ck_assert_str_eq(r.status, "ERR usage usage: facts [NAME]");
+	/* And the option max = 2s. */
+	client_request(&c, "delay 2001", &r, 5000);
+	ck_assert_str_eq(r.status, "ERR usage delay is a duration up to 2000ms");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_async_answer)
+{
+	struct client a, b;
+	struct reply r;
+
+	start_facts_daemon();
+	client_open(&a, d.port);
+	client_open(&b, d.port);
+	int64_t t0 = now_ms();
+	/* Pipelined: the ping waits behind the pending delay. */
+	client_send_str(&a, "delay 400 later\nping one\n");
+	sleep_ms(50);
+	/* Meanwhile the daemon answers other clients at once. */
+	client_request(&b, "ping other", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong other");
+	ck_assert_int_lt(now_ms() - t0, 300);
+	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
+	ck_assert_str_eq(r.status, "OK later");
+	ck_assert_int_ge(now_ms() - t0, 390);
+	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
+	ck_assert_str_eq(r.status, "OK pong one");
+	client_close(&a);
+	client_close(&b);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_disconnect_while_pending)
+{
+	struct client a, b;
+	struct reply r;
+
+	start_facts_daemon();
+	for (int i = 0; i < 20; i++) {
+		client_open(&a, d.port);
+		client_send_str(&a, "delay 300\n");
+		sleep_ms(i % 3 == 0 ? 0 : 20);
+		client_close(&a);
+	}
+	/* Half-closed: sent the request and shut down the sending side. */
+	client_open(&a, d.port);
+	client_send_str(&a, "delay 100 half\n");
+	shutdown(a.fd, SHUT_WR);
+	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
+	ck_assert_str_eq(r.status, "OK half");
+	client_close(&a);
+
+	sleep_ms(500); /* every cancelled timer would have fired by now */
+	ck_assert(daemon_alive(&d));
+	client_open(&b, d.port);
+	client_request(&b, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&b);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_stop_while_pending)
+{
+	struct client a;
+
+	start_facts_daemon();
+	client_open(&a, d.port);
+	client_send_str(&a, "delay 2000\n");
+	sleep_ms(100);
+	/* Grace (300 ms) runs out: the pending request is cancelled at exit. */
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+	client_close(&a);
+}
+END_TEST
+
+START_TEST(test_reload_drops_module_in_use)
+{
+	struct client a, b;
+	struct reply r;
+
+	start_facts_daemon();
+	client_open(&a, d.port);
+	client_send_str(&a, "delay 600 kept\n");
+	sleep_ms(100);
+	reload_without_module();
+	/* The old config, and so its module, lives until the answer is out. */
+	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
+	ck_assert_str_eq(r.status, "OK kept");
+	client_request(&a, "delay 1", &r, 5000);
+	ck_assert_str_eq(r.status, "ERR unknown-command unknown command; HELP lists the commands");
+	sleep_ms(50);
+	ck_assert(daemon_alive(&d));
+	client_open(&b, d.port);
+	client_request(&b, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&a);
+	client_close(&b);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_reload_then_disconnect)
+{
+	struct client a, b;
+	struct reply r;
+
+	start_facts_daemon();
+	client_open(&a, d.port);
+	client_send_str(&a, "delay 1500\n");
+	sleep_ms(100);
+	reload_without_module();
+	/* The cancel drops the last reference to the config of the module
+	 * whose cancel() is running: the unload must wait. */
+	client_close(&a);
+	sleep_ms(200);
+	ck_assert(daemon_alive(&d));
+	client_open(&b, d.port);
+	client_request(&b, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&b);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Reloads into a config with the counter test module; waits for it. */
+static void reload_with_module(void)
+{
+	daemon_write_config(&d, "module = " COUNTER_SO "\nshutdown-grace = 300ms\n",
+			    "[command later]\nhandler = counter-later\n");
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+}
+
+START_TEST(test_last_reference_inside_module)
+{
+	struct client a, b;
+	struct reply r;
+
+	/* The connection is accepted under a config without the module, so
+	 * only the request holds the module's config: when the module
+	 * answers (from its own timer callback) or cancels after a reload,
+	 * the daemon drops the last reference while module code is on the
+	 * stack. Unloading then must wait for the next loop turn. */
+	init_daemon(&d);
+	daemon_write_config(&d, "shutdown-grace = 300ms\n", NULL);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	client_open(&a, d.port);
+	client_open(&b, d.port);
+	reload_with_module();
+	client_send_str(&a, "later\n");
+	client_send_str(&b, "later\n");
+	sleep_ms(100);
+	reload_without_module();
+	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
+	ck_assert_str_eq(r.status, "OK later");
+	client_request(&a, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+
+	reload_with_module();
+	client_request(&a, "later", &r, 5000);
+	ck_assert_str_eq(r.status, "OK later");
+	client_send_str(&a, "later\n");
+	sleep_ms(100);
+	reload_without_module();
+	client_close(&a); /* cancel() in the module drops the last reference */
+	client_close(&b); /* b's answer went to a connection config A keeps */
+	sleep_ms(200);
+	ck_assert(daemon_alive(&d));
+	client_open(&a, d.port);
+	client_request(&a, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&a);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+START_TEST(test_guest_config)
+{
+	struct client c;
+	struct reply r;
+	char text[1024];
+
+	/* The shipped file, unchanged: only the module directory is the build tree's. */
+	init_daemon(&d);
+	snprintf(text, sizeof(text),
+		 "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
+		 "include = " TEST_SRCDIR "/conf/udo-vsockd-guest.conf\n");
+	write_file(d.conf_path, text);
+	d.port = 5000;
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	client_open(&c, d.port);
+	client_request(&c, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_request(&c, "whoami", &r, 5000);
+	ck_assert_str_eq(data_value(&r, "cid"), "1");
+	client_request(&c, "version", &r, 5000);
+	ck_assert_ptr_nonnull(data_value(&r, "protocol"));
+	client_request(&c, "stats", &r, 5000);
+	ck_assert_ptr_nonnull(data_value(&r, "connections"));
+	client_request(&c, "facts", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	static const char *const keys[] = {"hostname", "kernel", "os", "uptime", "cid"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		ck_assert_msg(data_value(&r, keys[i]) != NULL, "no %s in facts", keys[i]);
+	char host[256], want[300];
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	snprintf(want, sizeof(want), "OK %s", host);
+	client_request(&c, "facts hostname", &r, 5000);
+	ck_assert_str_eq(r.status, want);
+	client_request(&c, "help", &r, 5000);
+	ck_assert_int_ge(r.ndata, 6);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* The suite. */
+static Suite *modules_suite(void)
+{
+	Suite *s = suite_create("vsock_modules");
+	TCase *tc = tcase_create("daemon");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_facts);
+	tcase_add_test(tc, test_async_answer);
+	tcase_add_test(tc, test_disconnect_while_pending);
+	tcase_add_test(tc, test_stop_while_pending);
+	tcase_add_test(tc, test_reload_drops_module_in_use);
+	tcase_add_test(tc, test_reload_then_disconnect);
+	tcase_add_test(tc, test_last_reference_inside_module);
+	tcase_add_test(tc, test_guest_config);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(modules_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
