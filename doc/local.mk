@@ -3,3 +3,6 @@ dist_man_MANS += \
 	doc/udo-vsockd.8 \
 	doc/udo-vsockd.conf.5 \
 	doc/udo-vsock-protocol.7
+# Library pages, one per function group.
+dist_man_MANS += \
+	doc/udo_vsock_tcp.3
