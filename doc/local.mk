@@ -5,4 +5,5 @@ dist_man_MANS += \
 	doc/udo-vsock-protocol.7
 # Library pages, one per function group.
 dist_man_MANS += \
-	doc/udo_vsock_tcp.3
+	doc/udo_vsock_tcp.3 \
+	doc/udo_vsock_addr.3
