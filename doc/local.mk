@@ -6,4 +6,5 @@ dist_man_MANS += \
 # Library pages, one per function group.
 dist_man_MANS += \
 	doc/udo_vsock_tcp.3 \
-	doc/udo_vsock_addr.3
+	doc/udo_vsock_addr.3 \
+	doc/udo_vsock_fdpass.3
