@@ -7,4 +7,5 @@ dist_man_MANS += \
 dist_man_MANS += \
 	doc/udo_vsock_tcp.3 \
 	doc/udo_vsock_addr.3 \
-	doc/udo_vsock_fdpass.3
+	doc/udo_vsock_fdpass.3 \
+	doc/udo_vsock_handoff.3
