@@ -8,4 +8,5 @@ dist_man_MANS += \
 	doc/udo_vsock_tcp.3 \
 	doc/udo_vsock_addr.3 \
 	doc/udo_vsock_fdpass.3 \
-	doc/udo_vsock_handoff.3
+	doc/udo_vsock_handoff.3 \
+	doc/udo_log.3
