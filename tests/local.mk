@@ -133,3 +133,8 @@ tests_vsock_acl_LDADD = $(TEST_LIBS)
 EXTRA_tests_check_modules_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) modules/facts.la $(check_LTLIBRARIES)
 EXTRA_tests_vsock_modules_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) modules/facts.la $(check_LTLIBRARIES)
 EXTRA_tests_vsock_acl_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_LTLIBRARIES)
+
+# For scripts/test: the test programs, one per line.
+print-tests:
+	@for t in $(TESTS); do echo "$$t"; done
+.PHONY: print-tests
