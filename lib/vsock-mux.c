@@ -20,15 +20,23 @@ int udo_vsock_deadline_left(const struct timespec *deadline)
 	return ms > 0 ? (int)ms : 0;
 }
 
-/* Checks LINE (without its newline) is "OK <decimal host port>". */
-static bool reply_ok(const char *line)
+/* Parses the LEN-byte reply LINE (no newline) "OK <decimal host port>". */
+int udo_vsock_mux_parse_reply(const char *line, size_t len, uint32_t *host_port)
 {
-	size_t digits;
+	uint64_t v = 0;
 
-	if (strncmp(line, "OK ", 3) != 0)
-		return false;
-	digits = strspn(line + 3, "0123456789");
-	return digits > 0 && digits <= 10 && line[3 + digits] == '\0';
+	/* 1 to 10 digits: the decimal forms of a u32. */
+	if (len < 4 || len > 13 || memcmp(line, "OK ", 3) != 0)
+		return -1;
+	for (size_t i = 3; i < len; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(line[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return -1;
+	*host_port = (uint32_t)v;
+	return 0;
 }
 
 /* Reads one reply line byte by byte, never past its newline, so the bytes
@@ -61,8 +69,10 @@ static int read_reply(int fd, uint32_t port, const struct timespec *deadline, ch
 			return -1;
 		}
 		if (line[len] == '\n') {
+			uint32_t host_port;
+
 			line[len] = '\0';
-			if (reply_ok(line))
+			if (udo_vsock_mux_parse_reply(line, len, &host_port) == 0)
 				return 0;
 			udo_log_format(err, errlen, 0, "vsock-mux: malformed reply to CONNECT %u: \"%s\"", port, line);
 			errno = EPROTO;

@@ -611,21 +611,13 @@ static int parse_section(struct parser *p, const char *file, int line, char *tex
 	return 0;
 }
 
-/* Parses one file into P's config. */
-static void parse_file(struct parser *p, const char *path)
+/* Parses the open stream F, named FILE (a kept string), into P's config. */
+static void parse_stream(struct parser *p, const char *file, FILE *f)
 {
-	const char *file = keep_string(p->conf, path);
-	FILE *f = fopen(path, "re");
 	char *buf = NULL;
 	size_t cap = 0;
 	int line = 0, section = -1; /* -1: before any section */
 
-	if (file == NULL || f == NULL) {
-		parse_error(p, path, 0, "%s", file == NULL ? "out of memory" : strerror(errno));
-		if (f != NULL)
-			fclose(f);
-		return;
-	}
 	p->depth++;
 	while (getline(&buf, &cap, f) > 0) {
 		line++;
@@ -675,8 +667,30 @@ static void parse_file(struct parser *p, const char *path)
 		parse_error(p, file, line, "read error: %s", strerror(errno));
 	finish_command(p);
 	free(buf);
-	fclose(f);
 	p->depth--;
+}
+
+/* Parses one file into P's config; F, if not NULL, is PATH already open. */
+static void parse_file_or_stream(struct parser *p, const char *path, FILE *f)
+{
+	const char *file = keep_string(p->conf, path);
+	FILE *opened = f == NULL ? fopen(path, "re") : NULL;
+
+	if (file == NULL || (f == NULL && opened == NULL)) {
+		parse_error(p, path, 0, "%s", file == NULL ? "out of memory" : strerror(errno));
+		if (opened != NULL)
+			fclose(opened);
+		return;
+	}
+	parse_stream(p, file, f != NULL ? f : opened);
+	if (opened != NULL)
+		fclose(opened);
+}
+
+/* Parses one file into P's config. */
+static void parse_file(struct parser *p, const char *path)
+{
+	parse_file_or_stream(p, path, NULL);
 }
 
 /* The default limits, documented in udo-vsockd.conf(5). */
@@ -693,7 +707,8 @@ static void limits_default(struct limits *l)
 	l->accept_pause_ms = 500;
 }
 
-struct config *config_load(const char *path, FILE *errors)
+/* config_load and config_load_file: parses the stream F (NULL: opens PATH). */
+static struct config *load(const char *path, FILE *f, FILE *errors)
 {
 	struct config *conf = calloc(1, sizeof(*conf));
 	struct parser p = {.conf = conf, .errors = errors, .module_dir = PKGLIBDIR};
@@ -709,7 +724,7 @@ struct config *config_load(const char *path, FILE *errors)
 	p.cmd_tail = &conf->commands;
 	p.listen_tail = &conf->listeners;
 	p.acl_tail = &conf->default_acl;
-	parse_file(&p, path);
+	parse_file_or_stream(&p, path, f);
 	if (p.nerrors == 0 && conf->listeners == NULL)
 		parse_error(&p, path, 0, "no 'listen' address in [daemon]");
 	if (p.nerrors == 0 && conf->commands == NULL)
@@ -728,6 +743,16 @@ struct config *config_load(const char *path, FILE *errors)
 				cmd->name);
 	}
 	return conf;
+}
+
+struct config *config_load(const char *path, FILE *errors)
+{
+	return load(path, NULL, errors);
+}
+
+struct config *config_load_file(FILE *f, const char *name, FILE *errors)
+{
+	return load(name, f, errors);
 }
 
 struct config *config_ref(struct config *conf)

@@ -80,6 +80,11 @@ struct config {
  * returns NULL. */
 struct config *config_load(const char *path, FILE *errors);
 
+/* Like config_load, but reads the open stream F (left open), named NAME in
+ * messages; includes are found relative to NAME's directory. For tests
+ * and fuzzing: the input need not be a file on disk. */
+struct config *config_load_file(FILE *f, const char *name, FILE *errors);
+
 /* Takes a reference. */
 struct config *config_ref(struct config *conf);
 

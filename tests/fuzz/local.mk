@@ -1,0 +1,65 @@
+# tests/fuzz: libFuzzer targets, built on demand by `make fuzz` (never by
+# `make` or `make check`) with clang straight from the sources, so the
+# code under test gets the fuzzer's coverage instrumentation and ASan and
+# UBSan (clang, unlike gcc, flags the v*printf wrappers without a format
+# attribute: -Wno-format-nonliteral). Run them with scripts/fuzz; see doc/fuzzing.md.
+FUZZ_CC = clang
+FUZZ_SANITIZERS = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SANITIZERS) $(WARN_CFLAGS) \
+	-Wno-format-nonliteral \
+	-I$(top_srcdir)/lib -I$(top_builddir) -D_GNU_SOURCE \
+	-DSYSCONFDIR='"$(sysconfdir)"' -DPKGLIBDIR='"$(pkglibdir)"'
+
+# The library without its headers; the daemon's parts the config parser
+# reaches (handler kinds, logging), main.c left out.
+FUZZ_LIB_SRCS = \
+	$(top_srcdir)/lib/log.c \
+	$(top_srcdir)/lib/vsock-tcp.c \
+	$(top_srcdir)/lib/vsock-io.c \
+	$(top_srcdir)/lib/vsock-addr.c \
+	$(top_srcdir)/lib/vsock-fdpass.c \
+	$(top_srcdir)/lib/vsock-mux.c
+FUZZ_DAEMON_SRCS = \
+	$(top_srcdir)/src/udo-vsockd/access.c \
+	$(top_srcdir)/src/udo-vsockd/conf.c \
+	$(top_srcdir)/src/udo-vsockd/conn.c \
+	$(top_srcdir)/src/udo-vsockd/dispatch.c \
+	$(top_srcdir)/src/udo-vsockd/handler.c \
+	$(top_srcdir)/src/udo-vsockd/listener.c \
+	$(top_srcdir)/src/udo-vsockd/log.c \
+	$(top_srcdir)/src/udo-vsockd/notify.c \
+	$(top_srcdir)/src/udo-vsockd/proto.c \
+	$(top_srcdir)/src/udo-vsockd/server.c \
+	$(top_srcdir)/src/udo-vsockd/commands/help.c \
+	$(top_srcdir)/src/udo-vsockd/commands/ping.c \
+	$(top_srcdir)/src/udo-vsockd/commands/quit.c \
+	$(top_srcdir)/src/udo-vsockd/commands/stats.c \
+	$(top_srcdir)/src/udo-vsockd/commands/version.c \
+	$(top_srcdir)/src/udo-vsockd/commands/whoami.c
+FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h \
+	$(top_srcdir)/src/udo-vsockd/commands/*.h
+
+FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux
+
+fuzz: $(FUZZ_TARGETS)
+.PHONY: fuzz
+
+tests/fuzz/fuzz_proto: $(top_srcdir)/tests/fuzz/fuzz_proto.c $(top_srcdir)/src/udo-vsockd/proto.c $(FUZZ_INCLUDES)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_proto.c \
+		$(top_srcdir)/src/udo-vsockd/proto.c
+tests/fuzz/fuzz_addr: $(top_srcdir)/tests/fuzz/fuzz_addr.c $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_addr.c $(FUZZ_LIB_SRCS)
+tests/fuzz/fuzz_mux: $(top_srcdir)/tests/fuzz/fuzz_mux.c $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_mux.c $(FUZZ_LIB_SRCS)
+tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) -o $@ \
+		$(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $(FUZZ_LIB_SRCS) \
+		$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(LIBS)
+
+CLEANFILES += $(FUZZ_TARGETS)
+EXTRA_DIST += tests/fuzz/fuzz_proto.c tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_addr.c tests/fuzz/fuzz_mux.c \
+	tests/fuzz/corpus scripts/fuzz doc/fuzzing.md
