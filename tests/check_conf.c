@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "../src/udo-vsockd/conf.h"
+#include "../src/udo-vsockd/dispatch.h"
 #include "../src/udo-vsockd/handler.h"
 #include "daemon-harness.h"
 
@@ -90,21 +91,34 @@ static int count_commands(const struct config *conf)
 
 #define HEAD "[daemon]\nlisten = vsock:any:5000\nallow = any\n"
 
-/* The shipped config parses, with its six commands and the documented defaults. */
+/* The shipped config, unchanged, with the module directory of the build tree. */
+static const char *shipped_wrapper(void)
+{
+	return put("shipped.conf", "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
+				   "include = " TEST_SRCDIR "/conf/udo-vsockd.conf\n");
+}
+
+/* The shipped config parses, with a command of each handler sort (built-in,
+ * exec, module) and the documented defaults. */
 START_TEST(test_shipped_config)
 {
 	struct load l;
 
-	load(TEST_SRCDIR "/conf/udo-vsockd.conf", &l);
+	load(shipped_wrapper(), &l);
 	ck_assert_msg(l.conf != NULL, "shipped config: %s", l.errors);
 	ck_assert_int_eq(l.nlines, 0);
-	ck_assert_int_eq(count_commands(l.conf), 6);
-	static const char *const names[] = {"ping", "help", "version", "whoami", "stats", "quit"};
-	for (size_t i = 0; i < 6; i++) {
+	ck_assert_int_eq(count_commands(l.conf), 8);
+	static const char *const names[] = {"ping", "help", "version", "whoami", "stats", "quit", "uptime", "facts"};
+	static const char *const kinds[] = {"ping", "help", "version", "whoami", "stats", "quit", "exec", "facts"};
+	for (size_t i = 0; i < 8; i++) {
 		const struct command *c = config_find_command(l.conf, names[i]);
 		ck_assert_msg(c != NULL, "no command %s", names[i]);
-		ck_assert_str_eq(c->kind->name, names[i]);
+		ck_assert_str_eq(c->kind->name, kinds[i]);
 	}
+	/* Host-local only: a guest (CID 3) may not run them. */
+	struct peer guest = {.transport = UDO_VSOCK_ADDR_VSOCK, .cid = 3};
+	ck_assert(!access_allows(l.conf, config_find_command(l.conf, "uptime"), &guest));
+	ck_assert(access_allows(l.conf, config_find_command(l.conf, "ping"), &guest));
 	ck_assert_ptr_null(config_find_command(l.conf, "PING"));
 	ck_assert_ptr_nonnull(l.conf->listeners);
 	ck_assert_str_eq(l.conf->listeners->text, "vsock:any:5000");
@@ -551,8 +565,7 @@ START_TEST(test_binary_t_ok)
 	ck_assert_msg(rc == 0, "exit %d; stderr: %s", rc, err);
 	ck_assert_str_eq(out, "configuration OK\n");
 
-	char *argv2[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)TEST_SRCDIR "/conf/udo-vsockd.conf",
-			 NULL};
+	char *argv2[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)shipped_wrapper(), NULL};
 	rc = run_process(argv2, out, sizeof(out), err, sizeof(err), 10000);
 	ck_assert_msg(rc == 0, "exit %d; stderr: %s", rc, err);
 	ck_assert_str_eq(out, "configuration OK\n");

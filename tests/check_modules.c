@@ -239,7 +239,8 @@ START_TEST(test_guest_config)
 
 	struct config *conf = load(path, err, sizeof(err));
 	ck_assert_msg(conf != NULL, "%s", err);
-	static const char *const want[] = {"ping", "help", "version", "whoami", "stats", "facts"};
+	static const char *const want[] = {"ping",   "help",          "version",      "whoami", "stats",
+					   "facts", "system-state", "failed-units", "disk-usage", "memory"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_msg(config_find_command(conf, want[i]) != NULL, "guest config lacks '%s'", want[i]);
 	config_unref(conf);

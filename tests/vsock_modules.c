@@ -334,8 +334,12 @@ START_TEST(test_guest_config)
 	snprintf(want, sizeof(want), "OK %s", host);
 	client_request(&c, "facts hostname", &r, 5000);
 	ck_assert_str_eq(r.status, want);
+	/* A read-only check run by the exec handler. */
+	client_request(&c, "disk-usage", &r, 10000);
+	ck_assert_str_eq(r.status, "OK exit=0");
+	ck_assert_int_ge(r.ndata, 2);
 	client_request(&c, "help", &r, 5000);
-	ck_assert_int_ge(r.ndata, 6);
+	ck_assert_int_ge(r.ndata, 10);
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }
