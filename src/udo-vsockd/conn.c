@@ -18,6 +18,7 @@
 #include "proto.h"
 
 static void conn_process_lines(struct conn *c);
+static int conn_handle_lines(struct conn *c);
 
 /* Reading requests is on unless a request runs, replies back up or we close. */
 static void conn_update_reading(struct conn *c)
@@ -101,12 +102,28 @@ static void conn_finish(struct conn *c)
 	conn_free(c);
 }
 
+void conn_flush(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	/* Replies go out at once; libevent watches for writability only
+	 * when the socket cannot take them all (a write error is reported
+	 * by that watch). This saves two epoll_ctl calls and a loop turn
+	 * per reply. */
+	if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		return;
+	evbuffer_write(out, bufferevent_getfd(c->bev));
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(c->bev, EV_WRITE);
+}
+
 void conn_close_after_flush(struct conn *c)
 {
 	c->closing = 1;
 	conn_update_reading(c);
 	if (c->req_active)
 		return; /* conn_request_done() comes back here */
+	conn_flush(c);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		conn_finish(c);
 		return;
@@ -182,10 +199,10 @@ static ssize_t conn_take_line(struct conn *c)
 	/* One CR before the LF belongs to the line end. */
 	if (len > max + 1)
 		return -2;
-	if (server_reserve_scratch(c->server, len, (int)c->config->limits.max_arguments) < 0)
+	/* The line and its end in one removal (one round of buffer callbacks). */
+	if (server_reserve_scratch(c->server, len + eol_len, (int)c->config->limits.max_arguments) < 0)
 		return -2;
-	evbuffer_remove(in, c->server->line, len);
-	evbuffer_drain(in, eol_len);
+	evbuffer_remove(in, c->server->line, len + eol_len);
 	if (len > 0 && c->server->line[len - 1] == '\r')
 		len--;
 	if (len > max)
@@ -196,29 +213,37 @@ static ssize_t conn_take_line(struct conn *c)
 /* Handles buffered lines: at most commands-per-read, then yields. */
 static void conn_process_lines(struct conn *c)
 {
+	if (conn_handle_lines(c))
+		conn_flush(c);
+}
+
+/* The loop of conn_process_lines. Returns 0 if C was freed. */
+static int conn_handle_lines(struct conn *c)
+{
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	const struct limits *lim = &c->config->limits;
 
 	for (unsigned int n = 0;; n++) {
 		if (c->closing || c->req_active || c->bridged)
-			return;
+			return 1;
 		if (evbuffer_get_length(out) >= lim->max_output_buffer) {
 			/* Backpressure: requests wait until the client reads. */
 			c->output_paused = 1;
 			bufferevent_setwatermark(c->bev, EV_WRITE, lim->max_output_buffer / 2, 0);
 			conn_update_reading(c);
-			return;
+			return 1;
 		}
 		if (n == lim->commands_per_read) {
 			/* Fairness: let other connections run first. */
 			event_active(c->resume, EV_READ, 0);
-			return;
+			return 1;
 		}
 		ssize_t len = conn_take_line(c);
 		if (len == -1) {
-			if (c->eof)
-				conn_close_after_flush(c);
-			return;
+			if (!c->eof)
+				return 1;
+			conn_close_after_flush(c); /* may free C */
+			return 0;
 		}
 		if (len == -2) {
 			char msg[96];
@@ -227,19 +252,19 @@ static void conn_process_lines(struct conn *c)
 			c->server->stats.commands++;
 			conn_send_err(c, PROTO_ERR_TOO_LONG, msg);
 			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "request too long");
-			conn_close_after_flush(c);
-			return;
+			conn_close_after_flush(c); /* may free C */
+			return 0;
 		}
 		c->in_run = 1;
 		conn_handle_line(c, (size_t)len);
 		c->in_run = 0;
 		if (c->req_active) {
 			conn_update_reading(c); /* asynchronous: wait for it */
-			return;
+			return 1;
 		}
 		if (c->closing) {
 			conn_close_after_flush(c); /* may free C */
-			return;
+			return 0;
 		}
 	}
 }
@@ -266,6 +291,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 			conn_finish(c);
 		return;
 	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE); /* back to writing at once (conn_flush) */
 	if (c->output_paused) {
 		c->output_paused = 0;
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
@@ -401,7 +428,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		struct timeval tv = {lim->idle_timeout_ms / 1000, (lim->idle_timeout_ms % 1000) * 1000};
 		bufferevent_set_timeouts(bev, &tv, &tv);
 	}
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	bufferevent_enable(bev, EV_READ); /* EV_WRITE only while output waits: see conn_flush */
 	log_peer(LOG_LEVEL_DEBUG, p.text, p.cid, NULL, "connection accepted on %s", l->text);
 	if (s->nconns >= lim->max_connections)
 		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);

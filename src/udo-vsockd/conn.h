@@ -43,6 +43,10 @@ struct conn {
  * fd is closed and the reason logged. */
 void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int socklen);
 
+/* Writes C's pending replies now, as far as the socket takes them; the
+ * rest goes when it is writable. */
+void conn_flush(struct conn *c);
+
 /* Stops reading requests and frees C once its replies are sent. */
 void conn_close_after_flush(struct conn *c);
 

@@ -51,6 +51,8 @@ void request_data(struct request *req, const char *payload, size_t len)
 		payload += n + 1;
 		len -= n + 1;
 	} while (len > 0);
+	if (!req->conn->in_run)
+		conn_flush(req->conn); /* streaming output of an asynchronous answer */
 }
 
 void request_dataf(struct request *req, const char *fmt, ...)
@@ -73,36 +75,67 @@ static void request_end(struct request *req)
 
 	req->config = NULL;
 	config_unref(conf);
-	if (req->conn != NULL)
-		conn_request_done(req->conn);
+	if (req->conn == NULL)
+		return;
+	/* Outside a read turn (an asynchronous answer) nobody else flushes. */
+	if (!req->conn->in_run)
+		conn_flush(req->conn);
+	conn_request_done(req->conn);
 }
 
-/* Writes one status line with printf-style text; CR/LF in it become blanks.
+/* Blanks out LF, CR and NUL in the LEN bytes of TEXT: a status line
+ * must stay one line. */
+static void status_text_clean(char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\n' || text[i] == '\r' || text[i] == '\0')
+			text[i] = ' ';
+	}
+}
+
+/* Writes one status line, HEAD and printf-style text, in one append.
  * The text is not cut: PING echoes tokens as long as a request line. */
 static void request_status(struct request *req, const char *head, const char *fmt, va_list ap)
 {
 	struct evbuffer *out = request_output(req);
-	char *text = NULL;
+	char line[512];
+	size_t hlen = strlen(head);
 	int n = 0;
 
 	if (out == NULL)
 		return;
-	if (fmt != NULL) {
-		n = vasprintf(&text, fmt, ap);
-		if (n < 0) {
-			text = NULL;
-			n = 0;
-		}
-		for (int i = 0; i < n; i++) {
-			if (text[i] == '\n' || text[i] == '\r' || text[i] == '\0')
-				text[i] = ' ';
+	if (hlen + 2 > sizeof(line))
+		hlen = sizeof(line) - 2;
+	memcpy(line, head, hlen);
+	if (fmt == NULL) {
+		line[hlen] = '\n';
+		evbuffer_add(out, line, hlen + 1);
+		return;
+	}
+	va_list again;
+	va_copy(again, ap);
+	line[hlen] = ' ';
+	n = vsnprintf(line + hlen + 1, sizeof(line) - hlen - 1, fmt, ap);
+	if (n >= 0 && (size_t)n + hlen + 2 <= sizeof(line)) {
+		/* The common case: it fits; one copy, one append. */
+		status_text_clean(line + hlen + 1, (size_t)n);
+		line[hlen + 1 + (size_t)n] = '\n';
+		evbuffer_add(out, line, hlen + 2 + (size_t)n);
+	} else if (n >= 0) {
+		char *text = NULL;
+		int m = vasprintf(&text, fmt, again);
+		if (m < 0) {
+			line[hlen] = '\n';
+			evbuffer_add(out, line, hlen + 1);
+		} else {
+			status_text_clean(text, (size_t)m);
+			evbuffer_add(out, line, hlen + 1);
+			evbuffer_add(out, text, (size_t)m);
+			evbuffer_add(out, "\n", 1);
+			free(text);
 		}
 	}
-	if (n > 0)
-		evbuffer_add_printf(out, "%s %.*s\n", head, n, text);
-	else
-		evbuffer_add_printf(out, "%s\n", head);
-	free(text);
+	va_end(again);
 }
 
 void request_ok(struct request *req, const char *fmt, ...)
