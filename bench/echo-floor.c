@@ -63,7 +63,8 @@ static int listen_on(const char *addr)
 		else
 			unlink(path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		if (fd < 0 ||
+		    bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
 			goto fail;
 	} else {
 		fprintf(stderr, "echo-floor: address must be vsock:PORT or unix:PATH\n");

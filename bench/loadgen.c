@@ -59,11 +59,11 @@ struct opts {
 /* One client connection. */
 struct lconn {
 	int fd;
-	int state;        /* scale/connect: 0 connecting, 1 open, 2 done */
-	int inflight;     /* requests sent, replies not yet read */
-	size_t rlen;      /* bytes of an incomplete reply line in rbuf */
-	size_t wlen;      /* bytes of requests not yet sent, in wbuf */
-	uint64_t *ts;     /* send times, a ring of depth entries */
+	int state;    /* scale/connect: 0 connecting, 1 open, 2 done */
+	int inflight; /* requests sent, replies not yet read */
+	size_t rlen;  /* bytes of an incomplete reply line in rbuf */
+	size_t wlen;  /* bytes of requests not yet sent, in wbuf */
+	uint64_t *ts; /* send times, a ring of depth entries */
 	unsigned int head, tail;
 	char *wbuf;
 	char rbuf[RBUF_SIZE];
@@ -407,7 +407,8 @@ static int run_scale(const struct opts *o)
 				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 				if (err != 0 || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
 					if (++failed <= 3)
-						fprintf(stderr, "loadgen: connect: %s\n", strerror(err ? err : ECONNRESET));
+						fprintf(stderr, "loadgen: connect: %s\n",
+						        strerror(err ? err : ECONNRESET));
 					close(c->fd);
 					c->fd = -1;
 					c->state = 2;
@@ -485,7 +486,7 @@ static int run_scale(const struct opts *o)
 		}
 	}
 	snprintf(extra, sizeof(extra), "connected=%d failed=%d connect_s=%.3f expected=%llu answered=%llu", connected,
-		 failed, connect_s, expected, res.ops - answered0);
+	         failed, connect_s, expected, res.ops - answered0);
 	if (failed > 0)
 		res.errors += (unsigned long long)failed;
 	return report(o, extra);
@@ -657,7 +658,7 @@ int main(int argc, char **argv)
 	o.reqlen = unescape("PING 12345678\\n", o.req, sizeof(o.req));
 	if (argc < 2) {
 		fprintf(stderr, "usage: loadgen rr|scale|connect|qga-exec|spawn [-c N] [-d N] [-t S] [-W S] [-n N] "
-				"[-r REQ] [-e PREFIX] [-o FILE] [ADDR]\n");
+		                "[-r REQ] [-e PREFIX] [-o FILE] [ADDR]\n");
 		return 2;
 	}
 	o.mode = argv[1];
