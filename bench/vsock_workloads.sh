@@ -13,12 +13,13 @@ bin=$BENCH_BIN
 daemon=$BENCH_DAEMON
 raw=$BENCH_RAW
 smoke=${BENCH_SMOKE:-0}
+settle=0.2
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 pids=()
 failures=0
 
 if [ "$smoke" = 1 ]; then
-	secs=0.3 warm=0.1 reps=1 conns_scale=200 step=100 rounds=1 exec_secs=0.2 exec_clients="1 2" exec_n=(-n 2)
+	secs=0.2 warm=0.05 reps=1 conns_scale=100 step=50 rounds=1 exec_secs=0.2 exec_clients="1 2" exec_n=(-n 1) settle=0.05
 else
 	secs=${BENCH_SECS:-1} warm=0.2 reps=${BENCH_REPS:-7} conns_scale=10000 step=2000 rounds=3
 	exec_secs=${BENCH_EXEC_SECS:-6} exec_clients="1 16" exec_n=()
@@ -90,11 +91,14 @@ rss_kib() {
 }
 
 # Writes a daemon config listening on PORT, limits raised, plus EXTRA.
+# The listen backlog is the floor's (4096): the default, 128, is smaller
+# than the load generator's 256 connects in flight, and AF_VSOCK resets
+# connections that find the accept queue full.
 daemon_conf() {
 	local file=$1 port=$2 extra=${3:-}
 	cat >"$file" <<EOF
 [daemon]
-listen = vsock:any:$port
+listen = vsock:any:$port backlog=4096
 allow = any
 max-connections = 30000
 max-connections-per-peer = 30000
@@ -171,18 +175,18 @@ scale() {
 	while read -r line <&"$lg_out"; do
 		case "$line" in
 		phase=step*)
-			sleep 0.2
+			sleep "$settle"
 			echo "3 $subj rss ${line#*connected=} $(rss_kib "$pid")" | sed 's/ failed=[0-9]*//' >>"$raw/scale.txt"
 			echo go >&"$lg_in"
 			;;
 		phase=idle*)
-			sleep 0.2
+			sleep "$settle"
 			idle=$(rss_kib "$pid")
 			echo "3 $subj rss ${conns_scale} $idle" >>"$raw/scale.txt"
 			echo go >&"$lg_in"
 			;;
 		mode=scale*)
-			sleep 0.5
+			sleep "$settle"
 			after=$(rss_kib "$pid")
 			record 3 "$subj" "c$conns_scale" "$line rss_before_kib=$before rss_idle_kib=$idle rss_after_kib=$after"
 			case "$line" in *" errors=0 "*) ;; *) failures=$((failures + 1)) ;; esac

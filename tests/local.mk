@@ -22,3 +22,15 @@ clean-uml:
 # file are enough to build a program that connects over CID 1.
 TESTS += tests/check_man.sh tests/vsock_installed.sh
 EXTRA_DIST += tests/check_man.sh tests/vsock_installed.sh tests/installed-client.c
+
+# --- Benchmark smoke test (bench/, issue 7) ----------------------------
+# bench/run --smoke runs every benchmark workload tiny (<= 30 s) so the
+# suite never rots; the benchmark itself (bench/run) is not part of check.
+TESTS += tests/check_bench_smoke.sh
+EXTRA_DIST += tests/check_bench_smoke.sh bench/run bench/vsock_workloads.sh bench/Makefile \
+	bench/loadgen.c bench/echo-floor.c bench/README.md
+CLEANFILES += bench/loadgen bench/echo-floor
+clean-local: clean-bench
+clean-bench:
+	-rm -rf bench/raw bench/smoke
+.PHONY: clean-bench
