@@ -27,7 +27,9 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/commands/quit.c \
 	src/udo-vsockd/commands/stats.c \
 	src/udo-vsockd/commands/version.c \
-	src/udo-vsockd/commands/whoami.c
+	src/udo-vsockd/commands/whoami.c \
+	src/udo-vsockd/handlers/handlers.h \
+	src/udo-vsockd/handlers/exec.c
 src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS)
 

@@ -23,6 +23,14 @@ clean-uml:
 TESTS += tests/check_man.sh tests/vsock_installed.sh
 EXTRA_DIST += tests/check_man.sh tests/vsock_installed.sh tests/installed-client.c
 
+# The exec handler kind end to end: a real daemon on CID 1 running real
+# programs (argv, timeouts, output caps, limits, environment, leaks).
+check_PROGRAMS += tests/vsock_exec
+TESTS += tests/vsock_exec
+tests_vsock_exec_SOURCES = tests/vsock_exec.c
+tests_vsock_exec_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_exec_LDADD = $(TEST_LIBS)
+
 # --- Benchmark smoke test (bench/, issue 7) ----------------------------
 # bench/run --smoke runs every benchmark workload tiny (<= 30 s) so the
 # suite never rots; the benchmark itself (bench/run) is not part of check.

@@ -10,10 +10,11 @@
 
 #include "commands/commands.h"
 #include "conn.h"
+#include "handlers/handlers.h"
 #include "proto.h"
 
 const struct handler_kind *const handler_kinds[] = {
-	&handler_ping, &handler_help, &handler_version, &handler_whoami, &handler_stats, &handler_quit, NULL,
+    &handler_ping, &handler_help, &handler_version, &handler_whoami, &handler_stats, &handler_quit, &handler_exec, NULL,
 };
 
 const struct handler_kind *handler_find(const char *name)

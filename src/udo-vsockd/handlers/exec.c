@@ -1,0 +1,1064 @@
+/* handlers/exec.c - the `exec` handler kind: a configured command runs a program.
+ *
+ * The program is spawned with posix_spawn (never a shell) in a process
+ * group of its own, with a cleared environment, stdin from /dev/null or
+ * from the request, and stdout and stderr merged into one pipe that the
+ * event loop reads; every output line becomes one data line. The request
+ * finishes once the program has been reaped AND its output pipe reached
+ * EOF (or a short drain time passed after the exit, for grandchildren that
+ * keep the pipe open). Children are reaped from a SIGCHLD event of the
+ * loop, per tracked pid, so a cancelled request's child is still reaped. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <regex.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "../conf.h"
+#include "../log.h"
+#include "../proto.h"
+#include "../server.h"
+#include "handlers.h"
+
+#define EXEC_MAX_FIXED_ARGS 256
+#define EXEC_KILL_GRACE_MS  1000 /* SIGTERM to SIGKILL at a timeout */
+#define EXEC_DRAIN_MS       500  /* output still open after the program exited */
+#define EXEC_READ_CHUNK     16384
+
+/* One [command] section with `handler = exec`. */
+struct exec_conf {
+	char *path;
+	char **args; /* fixed arguments after argv[0] (the path) */
+	int nargs;
+	int client_args;     /* append the client's arguments to argv */
+	int max_client_args; /* -1: unset */
+	char *pattern_text;  /* NULL: any argument */
+	regex_t pattern;
+	char *directory;
+	char **env_pass; /* names copied from the daemon's environment */
+	int nenv_pass;
+	char **env_set; /* NAME=VALUE */
+	int nenv_set;
+	unsigned int timeout_ms;
+	size_t max_output_bytes;
+	unsigned int max_output_lines;
+	int stdin_request; /* stdin gets the client's arguments, one a line */
+	unsigned int max_concurrent;
+	unsigned int max_concurrent_per_peer;
+	int usage_set;
+};
+
+/* The exec conf of CMD, allocated with the defaults on first use. Returns
+ * it, or NULL when out of memory. */
+static struct exec_conf *exec_conf_get(struct command *cmd)
+{
+	struct exec_conf *ec = cmd->data;
+
+	if (ec != NULL)
+		return ec;
+	ec = calloc(1, sizeof(*ec));
+	if (ec == NULL)
+		return NULL;
+	ec->max_client_args = -1;
+	ec->timeout_ms = 10000;
+	ec->max_output_bytes = 1048576;
+	ec->max_output_lines = 10000;
+	ec->max_concurrent = 16;
+	ec->max_concurrent_per_peer = 4;
+	cmd->data = ec;
+	return ec;
+}
+
+/* Frees a NULL-safe string vector of N entries. */
+static void strv_free(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Appends a copy of S to *V (of *N entries). Returns 0 or -1 (ENOMEM). */
+static int strv_append(char ***v, int *n, const char *s)
+{
+	char **nv = realloc(*v, sizeof(*nv) * (size_t)(*n + 1));
+	char *copy = strdup(s);
+
+	if (nv == NULL || copy == NULL) {
+		free(copy);
+		if (nv != NULL)
+			*v = nv;
+		return -1;
+	}
+	nv[(*n)++] = copy;
+	*v = nv;
+	return 0;
+}
+
+/* Frees an exec conf (the handler's free_data). */
+static void exec_free_data(void *data)
+{
+	struct exec_conf *ec = data;
+
+	free(ec->path);
+	strv_free(ec->args, ec->nargs);
+	if (ec->pattern_text != NULL)
+		regfree(&ec->pattern);
+	free(ec->pattern_text);
+	free(ec->directory);
+	strv_free(ec->env_pass, ec->nenv_pass);
+	strv_free(ec->env_set, ec->nenv_set);
+	free(ec);
+}
+
+/* True if NAME is an environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+static int valid_env_name(const char *name, size_t len)
+{
+	if (len == 0 || (name[0] >= '0' && name[0] <= '9'))
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Splits VALUE with the request quoting rules into *ARGS. Returns 0, or -1
+ * with a message in WHY. */
+static int parse_args(struct exec_conf *ec, const char *value, char *why, size_t whylen)
+{
+	/* proto_parse_line lower-cases its first word: put a dummy one first. */
+	size_t len = strlen(value) + 2;
+	char *line = malloc(len + 1);
+	char *words[EXEC_MAX_FIXED_ARGS + 1];
+	const char *werr = "out of memory";
+	int n = 0;
+
+	if (line == NULL) {
+		snprintf(why, whylen, "args: %s", werr);
+		return -1;
+	}
+	snprintf(line, len + 1, "x %s", value);
+	enum proto_parse_result r = proto_parse_line(line, len, words, EXEC_MAX_FIXED_ARGS + 1, &n, &werr);
+	if (r != PROTO_PARSE_OK) {
+		snprintf(why, whylen, "args: %s", r == PROTO_PARSE_TOO_MANY ? "more than 256 arguments" : werr);
+		free(line);
+		return -1;
+	}
+	strv_free(ec->args, ec->nargs);
+	ec->args = NULL;
+	ec->nargs = 0;
+	for (int i = 1; i < n; i++) {
+		if (strv_append(&ec->args, &ec->nargs, words[i]) < 0) {
+			snprintf(why, whylen, "args: out of memory");
+			free(line);
+			return -1;
+		}
+	}
+	free(line);
+	return 0;
+}
+
+/* Parses "yes"/"no" (also true/false, on/off, 1/0). Returns 1, 0 or -1. */
+static int parse_bool(const char *value)
+{
+	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "on") == 0 ||
+	    strcmp(value, "1") == 0)
+		return 1;
+	if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "off") == 0 ||
+	    strcmp(value, "0") == 0)
+		return 0;
+	return -1;
+}
+
+/* Parses a number option KEY of VALUE within [MIN, MAX] into *OUT. Returns
+ * 0, or -1 with a message in WHY. */
+static int parse_number_option(const char *key, const char *value, int duration, unsigned long long min,
+                               unsigned long long max, unsigned long long *out, char *why, size_t whylen)
+{
+	if (config_parse_number(value, duration, max, out) < 0 || *out < min) {
+		snprintf(why, whylen, "%s: '%s' is not a %s from %llu to %llu%s", key, value,
+		         duration ? "duration" : "number", min, max, duration ? " ms" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks that PATH is absolute and names a directory (DIR) or an
+ * executable regular file. Returns 0, or -1 with a message in WHY. */
+static int check_path(const char *key, const char *path, int dir, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (path[0] != '/') {
+		snprintf(why, whylen, "%s: '%s' is not an absolute path", key, path);
+		return -1;
+	}
+	if (stat(path, &st) < 0) {
+		snprintf(why, whylen, "%s: %s: %s", key, path, strerror(errno));
+		return -1;
+	}
+	if (dir && !S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "%s: %s is not a directory", key, path);
+		return -1;
+	}
+	if (!dir && (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)) {
+		snprintf(why, whylen, "%s: %s is not an executable file", key, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies one exec option. Returns 0, or -1 with a message in WHY (or
+ * none when out of memory). */
+static int exec_apply_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+{
+	struct exec_conf *ec = exec_conf_get(cmd);
+	unsigned long long v;
+
+	if (ec == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (strcmp(key, "path") == 0 || strcmp(key, "directory") == 0) {
+		int dir = key[0] == 'd';
+		if (check_path(key, value, dir, why, whylen) < 0)
+			return -1;
+		char **field = dir ? &ec->directory : &ec->path;
+		free(*field);
+		*field = strdup(value);
+		return *field != NULL ? 0 : -1;
+	}
+	if (strcmp(key, "args") == 0)
+		return parse_args(ec, value, why, whylen);
+	if (strcmp(key, "client-args") == 0) {
+		ec->client_args = parse_bool(value);
+		if (ec->client_args < 0) {
+			snprintf(why, whylen, "client-args: '%s' is not yes or no", value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "max-client-args") == 0) {
+		if (parse_number_option(key, value, 0, 0, 65536, &v, why, whylen) < 0)
+			return -1;
+		ec->max_client_args = (int)v;
+		return 0;
+	}
+	if (strcmp(key, "arg-pattern") == 0) {
+		size_t len = strlen(value) + 5;
+		char *anchored = malloc(len);
+		if (anchored == NULL)
+			return -1;
+		snprintf(anchored, len, "^(%s)$", value);
+		if (ec->pattern_text != NULL) {
+			regfree(&ec->pattern);
+			free(ec->pattern_text);
+			ec->pattern_text = NULL;
+		}
+		int rc = regcomp(&ec->pattern, anchored, REG_EXTENDED | REG_NOSUB);
+		free(anchored);
+		if (rc != 0) {
+			char err[128];
+			regerror(rc, &ec->pattern, err, sizeof(err));
+			snprintf(why, whylen, "arg-pattern: '%s': %s", value, err);
+			return -1;
+		}
+		ec->pattern_text = strdup(value);
+		if (ec->pattern_text == NULL) {
+			regfree(&ec->pattern);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "env-pass") == 0) {
+		char *copy = strdup(value), *save = NULL;
+		int rc = copy != NULL ? 0 : -1;
+		for (char *w = copy != NULL ? strtok_r(copy, " \t", &save) : NULL; w != NULL && rc == 0;
+		     w = strtok_r(NULL, " \t", &save)) {
+			if (!valid_env_name(w, strlen(w)) || strncmp(w, "UDO_", 4) == 0) {
+				snprintf(why, whylen, "env-pass: '%s' is not a variable name (or starts with UDO_)", w);
+				rc = -1;
+			} else if (strv_append(&ec->env_pass, &ec->nenv_pass, w) < 0) {
+				rc = -1;
+			}
+		}
+		free(copy);
+		return rc;
+	}
+	if (strcmp(key, "env-set") == 0) {
+		const char *eq = strchr(value, '=');
+		if (eq == NULL || !valid_env_name(value, (size_t)(eq - value)) || strncmp(value, "UDO_", 4) == 0) {
+			snprintf(why, whylen, "env-set: '%s' is not NAME=VALUE (NAME not starting with UDO_)", value);
+			return -1;
+		}
+		return strv_append(&ec->env_set, &ec->nenv_set, value);
+	}
+	if (strcmp(key, "timeout") == 0) {
+		if (parse_number_option(key, value, 1, 1, 86400000, &v, why, whylen) < 0)
+			return -1;
+		ec->timeout_ms = (unsigned int)v;
+		return 0;
+	}
+	if (strcmp(key, "max-output-bytes") == 0) {
+		if (parse_number_option(key, value, 0, 0, 1ULL << 30, &v, why, whylen) < 0)
+			return -1;
+		ec->max_output_bytes = (size_t)v;
+		return 0;
+	}
+	if (strcmp(key, "max-output-lines") == 0) {
+		if (parse_number_option(key, value, 0, 0, 100000000, &v, why, whylen) < 0)
+			return -1;
+		ec->max_output_lines = (unsigned int)v;
+		return 0;
+	}
+	if (strcmp(key, "stdin") == 0) {
+		if (strcmp(value, "null") != 0 && strcmp(value, "request") != 0) {
+			snprintf(why, whylen, "stdin: '%s' is not null or request", value);
+			return -1;
+		}
+		ec->stdin_request = value[0] == 'r';
+		return 0;
+	}
+	if (strcmp(key, "max-concurrent") == 0 || strcmp(key, "max-concurrent-per-peer") == 0) {
+		if (parse_number_option(key, value, 0, 1, 100000, &v, why, whylen) < 0)
+			return -1;
+		if (strcmp(key, "max-concurrent") == 0)
+			ec->max_concurrent = (unsigned int)v;
+		else
+			ec->max_concurrent_per_peer = (unsigned int)v;
+		return 0;
+	}
+	if (strcmp(key, "usage") == 0) {
+		char *u = strdup(value);
+		if (u == NULL)
+			return -1;
+		free(cmd->usage);
+		cmd->usage = u;
+		ec->usage_set = 1;
+		return 0;
+	}
+	snprintf(why, whylen, "handler 'exec' has no option '%s'", key);
+	return -1;
+}
+
+/* Takes one exec option. Returns 0, or -1 with a message in WHY. */
+static int exec_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+{
+	why[0] = '\0';
+	if (exec_apply_option(cmd, key, value, why, whylen) == 0)
+		return 0;
+	if (why[0] == '\0')
+		snprintf(why, whylen, "%s: out of memory", key);
+	return -1;
+}
+
+/* Checks the whole exec command and sets its arity and usage. Returns 0,
+ * or -1 with a message in WHY. */
+static int exec_check(struct command *cmd, char *why, size_t whylen)
+{
+	struct exec_conf *ec = exec_conf_get(cmd);
+
+	if (ec == NULL || ec->path == NULL) {
+		snprintf(why, whylen, "%s", ec == NULL ? "out of memory" : "handler 'exec' needs 'path'");
+		return -1;
+	}
+	int takes_args = ec->client_args || ec->stdin_request;
+	if (!takes_args && (ec->max_client_args >= 0 || ec->pattern_text != NULL)) {
+		snprintf(why, whylen, "max-client-args and arg-pattern need client-args = yes or stdin = request");
+		return -1;
+	}
+	cmd->min_args = 0;
+	cmd->max_args = takes_args ? ec->max_client_args : 0;
+	if (!ec->usage_set) {
+		char *u = strdup(takes_args ? "[ARG...]" : "");
+		if (u == NULL)
+			return -1;
+		free(cmd->usage);
+		cmd->usage = u;
+	}
+	return 0;
+}
+
+/* Phases of a running program's timer. */
+enum exec_phase {
+	EXEC_RUNNING,   /* the timer is the timeout */
+	EXEC_TERM_SENT, /* timed out: SIGTERM sent, the timer is the grace */
+	EXEC_KILLED,    /* SIGKILL sent: waiting to reap */
+	EXEC_DRAIN,     /* reaped: the timer bounds waiting for output EOF */
+};
+
+/* Why the reply is an error although the program ran. */
+enum exec_overflow {
+	EXEC_OVERFLOW_NONE,
+	EXEC_OVERFLOW_BYTES,
+	EXEC_OVERFLOW_LINES,
+};
+
+/* One spawned program, tracked until reaped, even after a cancel. */
+struct exec_child {
+	struct exec_child *prev, *next;
+	pid_t pid; /* also its process group */
+	int reaped;
+	int status;
+	int lost;            /* reaped by someone else: no status */
+	struct request *req; /* NULL once cancelled */
+	char cmd_name[40];
+	char peer_key[80];
+	struct event *timer;
+	enum exec_phase phase;
+	int timed_out;
+	enum exec_overflow overflow;
+	unsigned int timeout_ms;
+	int out_fd; /* -1 once closed */
+	struct event *out_ev;
+	size_t out_bytes, max_bytes;
+	unsigned int out_lines, max_lines;
+	char *line; /* the partial output line */
+	size_t line_len, line_cap;
+	int in_fd; /* stdin = request: -1 once all written or closed */
+	struct event *in_ev;
+	char *in_buf;
+	size_t in_len, in_off;
+};
+
+/* Every tracked child, and the SIGCHLD event that reaps them. */
+static struct exec_child *exec_children;
+static struct event *exec_sigchld;
+
+static void exec_progress(struct exec_child *ch);
+
+/* The per-peer key of PEER: its CID, or its unix identity. */
+static void peer_key(const struct peer *peer, char *buf, size_t size)
+{
+	if (peer->transport == UDO_VSOCK_ADDR_UNIX)
+		snprintf(buf, size, "unix:%s", peer->identity);
+	else
+		snprintf(buf, size, "cid:%u", peer->cid);
+}
+
+/* Sends SIG to CH's process group; a group already gone is fine. */
+static void exec_kill(struct exec_child *ch, int sig)
+{
+	if (kill(-ch->pid, sig) < 0 && errno != ESRCH)
+		log_warn("kill(-%ld, %d)", (long)ch->pid, sig);
+}
+
+/* Arms CH's timer for MS milliseconds in PHASE. */
+static void exec_timer_set(struct exec_child *ch, enum exec_phase phase, unsigned int ms)
+{
+	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
+
+	ch->phase = phase;
+	evtimer_add(ch->timer, &tv);
+}
+
+/* Closes the output pipe of CH. */
+static void exec_close_output(struct exec_child *ch)
+{
+	if (ch->out_ev != NULL)
+		event_free(ch->out_ev);
+	ch->out_ev = NULL;
+	if (ch->out_fd >= 0)
+		close(ch->out_fd);
+	ch->out_fd = -1;
+}
+
+/* Closes the stdin pipe of CH and drops what was not written. */
+static void exec_close_input(struct exec_child *ch)
+{
+	if (ch->in_ev != NULL)
+		event_free(ch->in_ev);
+	ch->in_ev = NULL;
+	if (ch->in_fd >= 0)
+		close(ch->in_fd);
+	ch->in_fd = -1;
+	free(ch->in_buf);
+	ch->in_buf = NULL;
+}
+
+/* Unlinks CH and frees it with everything it still holds. */
+static void exec_child_free(struct exec_child *ch)
+{
+	if (ch->prev != NULL)
+		ch->prev->next = ch->next;
+	else
+		exec_children = ch->next;
+	if (ch->next != NULL)
+		ch->next->prev = ch->prev;
+	exec_close_output(ch);
+	exec_close_input(ch);
+	if (ch->timer != NULL)
+		event_free(ch->timer);
+	free(ch->line);
+	free(ch);
+}
+
+/* Sends one output line of CH as a data line, unless the line cap is
+ * reached; then kills the program. Returns 0, or -1 at the cap. */
+static int exec_emit_line(struct exec_child *ch, const char *text, size_t len)
+{
+	if (ch->out_lines >= ch->max_lines) {
+		ch->overflow = EXEC_OVERFLOW_LINES;
+		return -1;
+	}
+	ch->out_lines++;
+	if (ch->req != NULL)
+		request_data(ch->req, text, len);
+	return 0;
+}
+
+/* Stops CH's output at a cap: kills the group and closes the pipe. */
+static void exec_stop_output(struct exec_child *ch)
+{
+	if (!ch->reaped || ch->phase == EXEC_DRAIN)
+		exec_kill(ch, SIGKILL);
+	if (ch->phase != EXEC_DRAIN) {
+		evtimer_del(ch->timer);
+		ch->phase = EXEC_KILLED;
+	}
+	exec_close_output(ch);
+}
+
+/* Splits LEN bytes of output into lines; keeps a partial last line. Returns
+ * 0, or -1 when a cap was hit (the output is then stopped). */
+static int exec_take_output(struct exec_child *ch, const char *buf, size_t len)
+{
+	if (len > ch->max_bytes - ch->out_bytes) {
+		len = ch->max_bytes - ch->out_bytes;
+		ch->overflow = EXEC_OVERFLOW_BYTES;
+	}
+	ch->out_bytes += len;
+	while (len > 0) {
+		const char *lf = memchr(buf, '\n', len);
+		size_t n = lf != NULL ? (size_t)(lf - buf) : len;
+		if (lf == NULL || ch->line_len > 0) {
+			if (ch->line_len + n > ch->line_cap) {
+				size_t cap = ch->line_cap ? ch->line_cap : 256;
+				while (cap < ch->line_len + n)
+					cap *= 2;
+				char *nl = realloc(ch->line, cap);
+				if (nl == NULL) {
+					log_warnx("exec: out of memory for an output line; dropped");
+					ch->line_len = 0;
+					if (lf == NULL)
+						break;
+					buf += n + 1;
+					len -= n + 1;
+					continue;
+				}
+				ch->line = nl;
+				ch->line_cap = cap;
+			}
+			memcpy(ch->line + ch->line_len, buf, n);
+			ch->line_len += n;
+		}
+		if (lf == NULL)
+			break;
+		int rc = ch->line_len > 0 ? exec_emit_line(ch, ch->line, ch->line_len) : exec_emit_line(ch, buf, n);
+		ch->line_len = 0;
+		if (rc < 0)
+			break;
+		buf += n + 1;
+		len -= n + 1;
+	}
+	if (ch->overflow != EXEC_OVERFLOW_NONE) {
+		if (ch->overflow == EXEC_OVERFLOW_BYTES && ch->line_len > 0 && ch->out_lines < ch->max_lines)
+			exec_emit_line(ch, ch->line, ch->line_len);
+		ch->line_len = 0;
+		exec_stop_output(ch);
+		return -1;
+	}
+	return 0;
+}
+
+/* At output EOF: sends the partial last line and closes the pipe. */
+static void exec_output_eof(struct exec_child *ch)
+{
+	if (ch->line_len > 0 && exec_emit_line(ch, ch->line, ch->line_len) < 0) {
+		ch->line_len = 0;
+		exec_stop_output(ch);
+		return;
+	}
+	ch->line_len = 0;
+	exec_close_output(ch);
+}
+
+/* The output pipe is readable: reads a bounded amount per loop turn. */
+static void exec_output_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_child *ch = arg;
+	char buf[EXEC_READ_CHUNK];
+
+	for (int i = 0; i < 4; i++) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			if (n < 0)
+				log_warn("exec: reading the output of pid %ld", (long)ch->pid);
+			exec_output_eof(ch);
+			exec_progress(ch);
+			return;
+		}
+		if (exec_take_output(ch, buf, (size_t)n) < 0) {
+			exec_progress(ch);
+			return;
+		}
+	}
+}
+
+/* The stdin pipe is writable: writes more of the request; closes at the
+ * end, or when the program does not read it (EPIPE). */
+static void exec_input_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_child *ch = arg;
+
+	while (ch->in_off < ch->in_len) {
+		ssize_t n = write(fd, ch->in_buf + ch->in_off, ch->in_len - ch->in_off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0)
+			break; /* EPIPE: the program closed its stdin */
+		ch->in_off += (size_t)n;
+	}
+	exec_close_input(ch);
+}
+
+/* CH's timer: the timeout, the grace after SIGTERM, or the drain time. */
+static void exec_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exec_child *ch = arg;
+
+	switch (ch->phase) {
+	case EXEC_RUNNING:
+		ch->timed_out = 1;
+		exec_close_input(ch);
+		exec_kill(ch, SIGTERM);
+		exec_timer_set(ch, EXEC_TERM_SENT, EXEC_KILL_GRACE_MS);
+		break;
+	case EXEC_TERM_SENT:
+		exec_kill(ch, SIGKILL);
+		ch->phase = EXEC_KILLED;
+		break;
+	case EXEC_KILLED:
+		break;
+	case EXEC_DRAIN:
+		/* Exited, but something (a grandchild) keeps the output open. */
+		exec_kill(ch, SIGKILL);
+		exec_output_eof(ch);
+		exec_close_output(ch);
+		exec_progress(ch);
+		break;
+	}
+}
+
+/* Finishes CH's request with the program's result and frees CH. */
+static void exec_finish(struct exec_child *ch)
+{
+	struct request *req = ch->req;
+	int st = ch->status;
+
+	if (ch->timed_out || ch->overflow != EXEC_OVERFLOW_NONE)
+		exec_kill(ch, SIGKILL); /* what is left of the group */
+	if (req != NULL) {
+		req->state = NULL;
+		if (ch->timed_out)
+			request_err(req, PROTO_ERR_TIMEOUT, "killed after %u ms (%s=%d)", ch->timeout_ms,
+			            WIFSIGNALED(st) ? "signal" : "exit",
+			            WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		else if (ch->overflow == EXEC_OVERFLOW_BYTES)
+			request_err(req, PROTO_ERR_FAILED, "output exceeded %zu bytes", ch->max_bytes);
+		else if (ch->overflow == EXEC_OVERFLOW_LINES)
+			request_err(req, PROTO_ERR_FAILED, "output exceeded %u lines", ch->max_lines);
+		else if (ch->lost)
+			request_err(req, PROTO_ERR_INTERNAL, "the program's exit status was lost");
+		else if (WIFSIGNALED(st))
+			request_err(req, PROTO_ERR_FAILED, "signal=%d", WTERMSIG(st));
+		else if (WEXITSTATUS(st) != 0)
+			request_err(req, PROTO_ERR_FAILED, "exit=%d", WEXITSTATUS(st));
+		else
+			request_ok(req, "exit=0");
+	}
+	exec_child_free(ch);
+}
+
+/* Moves CH on after a change: reaped, output closed, cancelled. */
+static void exec_progress(struct exec_child *ch)
+{
+	if (!ch->reaped)
+		return;
+	if (ch->req == NULL) {
+		exec_child_free(ch); /* cancelled: only the reaping was left */
+		return;
+	}
+	if (ch->out_fd >= 0) {
+		if (ch->phase != EXEC_DRAIN) {
+			evtimer_del(ch->timer);
+			exec_timer_set(ch, EXEC_DRAIN, EXEC_DRAIN_MS);
+		}
+		return;
+	}
+	exec_finish(ch);
+}
+
+/* SIGCHLD: reaps every tracked child that has ended. Only our own pids are
+ * waited for, so children of other code are left alone. */
+static void exec_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct exec_child *ch = exec_children;
+
+	while (ch != NULL) {
+		struct exec_child *next = ch->next;
+		int st;
+		if (!ch->reaped) {
+			pid_t r = waitpid(ch->pid, &st, WNOHANG);
+			if (r == ch->pid || (r < 0 && errno == ECHILD)) {
+				ch->reaped = 1;
+				ch->lost = r != ch->pid;
+				ch->status = ch->lost ? 0 : st;
+				exec_close_input(ch);
+				exec_progress(ch);
+			}
+		}
+		ch = next;
+	}
+}
+
+/* Installs the SIGCHLD event on BASE once. Returns 0 or -1. */
+static int exec_sigchld_install(struct event_base *base)
+{
+	if (exec_sigchld != NULL)
+		return 0;
+	exec_sigchld = evsignal_new(base, SIGCHLD, exec_sigchld_cb, NULL);
+	if (exec_sigchld == NULL || evsignal_add(exec_sigchld, NULL) < 0) {
+		if (exec_sigchld != NULL)
+			event_free(exec_sigchld);
+		exec_sigchld = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Counts the tracked children of command NAME: all, and those of KEY. */
+static void exec_count(const char *name, const char *key, unsigned int *total, unsigned int *of_peer)
+{
+	*total = *of_peer = 0;
+	for (const struct exec_child *ch = exec_children; ch != NULL; ch = ch->next) {
+		if (strcmp(ch->cmd_name, name) != 0)
+			continue;
+		(*total)++;
+		if (strcmp(ch->peer_key, key) == 0)
+			(*of_peer)++;
+	}
+}
+
+/* Builds the program's environment for REQ: env-pass, env-set, UDO_*.
+ * Returns a NULL-terminated vector to free with strv_free(v, *N), or NULL. */
+static char **exec_build_env(const struct exec_conf *ec, const struct request *req, int *n)
+{
+	char **env = NULL;
+	char buf[160];
+	int rc = 0;
+
+	*n = 0;
+	for (int i = 0; i < ec->nenv_pass && rc == 0; i++) {
+		const char *name = ec->env_pass[i], *val = getenv(name);
+		size_t len = strlen(name);
+		int overridden = 0;
+		for (int j = 0; j < ec->nenv_set; j++)
+			overridden |= strncmp(ec->env_set[j], name, len) == 0 && ec->env_set[j][len] == '=';
+		if (val == NULL || overridden)
+			continue;
+		char *kv = malloc(len + strlen(val) + 2);
+		if (kv == NULL) {
+			rc = -1;
+			break;
+		}
+		sprintf(kv, "%s=%s", name, val);
+		rc = strv_append(&env, n, kv);
+		free(kv);
+	}
+	for (int i = 0; i < ec->nenv_set && rc == 0; i++)
+		rc = strv_append(&env, n, ec->env_set[i]);
+	if (req->peer.transport == UDO_VSOCK_ADDR_UNIX) {
+		snprintf(buf, sizeof(buf), "UDO_PEER_IDENTITY=%s", req->peer.identity);
+		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
+	} else {
+		snprintf(buf, sizeof(buf), "UDO_PEER_CID=%u", req->peer.cid);
+		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
+		snprintf(buf, sizeof(buf), "UDO_PEER_PORT=%u", req->peer.port);
+		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
+	}
+	snprintf(buf, sizeof(buf), "UDO_COMMAND=%s", req->cmd->name);
+	rc = rc == 0 ? strv_append(&env, n, buf) : rc;
+	/* The NULL terminator. */
+	char **nv = rc == 0 ? realloc(env, sizeof(*nv) * (size_t)(*n + 1)) : NULL;
+	if (nv == NULL) {
+		strv_free(env, *n);
+		return NULL;
+	}
+	nv[*n] = NULL;
+	return nv;
+}
+
+/* Builds argv for REQ: path, fixed args, client args if allowed. Returns a
+ * NULL-terminated vector of borrowed pointers (free only the vector), or
+ * NULL when out of memory. */
+static char **exec_build_argv(const struct exec_conf *ec, const struct request *req)
+{
+	int nclient = ec->client_args ? req->argc - 1 : 0;
+	char **argv = calloc((size_t)(1 + ec->nargs + nclient + 1), sizeof(*argv));
+	int n = 0;
+
+	if (argv == NULL)
+		return NULL;
+	argv[n++] = ec->path;
+	for (int i = 0; i < ec->nargs; i++)
+		argv[n++] = ec->args[i];
+	for (int i = 0; i < nclient; i++)
+		argv[n++] = req->argv[1 + i];
+	argv[n] = NULL;
+	return argv;
+}
+
+/* Makes FD non-blocking. Returns 0 or -1 with errno set. */
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Spawns the program of EC for REQ in a new process group, with stdout and
+ * stderr on OUT_W and stdin from IN_R (or /dev/null when -1). Returns 0
+ * with *PID set, or an errno value. */
+static int exec_spawn(const struct exec_conf *ec, char **argv, char **envp, int out_w, int in_r, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int rc;
+
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		return rc;
+	if ((rc = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	sigdelset(&all, SIGKILL);
+	sigdelset(&all, SIGSTOP);
+	/* New group (to kill it whole), every signal default (the daemon
+	 * ignores SIGPIPE and libevent catches others), none blocked. */
+	rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	if (rc == 0)
+		rc = posix_spawnattr_setpgroup(&attr, 0);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigdefault(&attr, &all);
+	if (rc == 0)
+		rc = posix_spawnattr_setsigmask(&attr, &none);
+	if (rc == 0 && in_r >= 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
+	if (rc == 0 && in_r < 0)
+		rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, out_w, STDERR_FILENO);
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+	/* Belt and braces: no daemon fd reaches the program, CLOEXEC or not. */
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+#endif
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addchdir_np(&fa, ec->directory != NULL ? ec->directory : "/");
+	if (rc == 0)
+		rc = posix_spawn(pid, ec->path, &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
+/* Joins the client's arguments of REQ, one a line, into *BUF. Returns 0 or
+ * -1 (ENOMEM). */
+static int exec_stdin_text(const struct request *req, char **buf, size_t *len)
+{
+	size_t total = 0, off = 0;
+
+	for (int i = 1; i < req->argc; i++)
+		total += strlen(req->argv[i]) + 1;
+	*buf = malloc(total + 1);
+	if (*buf == NULL)
+		return -1;
+	for (int i = 1; i < req->argc; i++) {
+		size_t n = strlen(req->argv[i]);
+		memcpy(*buf + off, req->argv[i], n);
+		(*buf)[off + n] = '\n';
+		off += n + 1;
+	}
+	*len = total;
+	return 0;
+}
+
+/* Starts the program for REQ with CH's pipes. Returns 0, or -1 after
+ * finishing REQ with its error. */
+static int exec_start(struct exec_child *ch, const struct exec_conf *ec, struct request *req)
+{
+	struct event_base *base = req->server->base;
+	int out[2] = {-1, -1}, in[2] = {-1, -1}, nenv = 0, err;
+	char **argv = exec_build_argv(ec, req);
+	char **envp = exec_build_env(ec, req, &nenv);
+
+	if (argv == NULL || envp == NULL) {
+		err = ENOMEM;
+		goto fail;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || set_nonblock(out[0]) < 0 ||
+	    (ec->stdin_request && (pipe2(in, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0))) {
+		err = errno;
+		goto fail;
+	}
+	ch->timer = evtimer_new(base, exec_timer_cb, ch);
+	ch->out_ev = event_new(base, out[0], EV_READ | EV_PERSIST, exec_output_cb, ch);
+	if (ec->stdin_request)
+		ch->in_ev = event_new(base, in[1], EV_WRITE | EV_PERSIST, exec_input_cb, ch);
+	if (ch->timer == NULL || ch->out_ev == NULL || (ec->stdin_request && ch->in_ev == NULL) ||
+	    (ec->stdin_request && exec_stdin_text(req, &ch->in_buf, &ch->in_len) < 0)) {
+		err = ENOMEM;
+		goto fail;
+	}
+	err = exec_spawn(ec, argv, envp, out[1], in[0], &ch->pid);
+	if (err != 0)
+		goto fail;
+	close(out[1]);
+	if (in[0] >= 0)
+		close(in[0]);
+	ch->out_fd = out[0];
+	ch->in_fd = in[1];
+	event_add(ch->out_ev, NULL);
+	if (ch->in_ev != NULL)
+		event_add(ch->in_ev, NULL);
+	exec_timer_set(ch, EXEC_RUNNING, ch->timeout_ms);
+	free(argv);
+	strv_free(envp, nenv);
+	return 0;
+fail:
+	log_peer(LOG_LEVEL_WARNING, req->peer.text, req->peer.cid, req->cmd->name, "cannot run %s: %s", ec->path,
+	         strerror(err));
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0 && !(i == 0 && ch->out_ev != NULL))
+			close(out[i]);
+		if (in[i] >= 0 && !(i == 1 && ch->in_ev != NULL))
+			close(in[i]);
+	}
+	ch->out_fd = ch->out_ev != NULL ? out[0] : -1;
+	ch->in_fd = ch->in_ev != NULL ? in[1] : -1;
+	free(argv);
+	if (envp != NULL)
+		strv_free(envp, nenv);
+	request_err(req, PROTO_ERR_FAILED, "cannot run the program: %s", strerror(err));
+	return -1;
+}
+
+/* Runs the program of REQ's command: checks limits and arguments, spawns,
+ * and leaves the reply to the event loop. */
+static void exec_run(struct request *req)
+{
+	const struct exec_conf *ec = req->cmd->data;
+	char key[80];
+	unsigned int total, of_peer;
+
+	peer_key(&req->peer, key, sizeof(key));
+	exec_count(req->cmd->name, key, &total, &of_peer);
+	if (total >= ec->max_concurrent) {
+		request_err(req, PROTO_ERR_BUSY, "%u already running (max-concurrent)", total);
+		return;
+	}
+	if (of_peer >= ec->max_concurrent_per_peer) {
+		request_err(req, PROTO_ERR_BUSY, "%u already running for this peer (max-concurrent-per-peer)", of_peer);
+		return;
+	}
+	for (int i = 1; i < req->argc && ec->pattern_text != NULL; i++) {
+		if (regexec(&ec->pattern, req->argv[i], 0, NULL, 0) != 0) {
+			request_err(req, PROTO_ERR_USAGE, "argument %d does not match the allowed pattern", i);
+			return;
+		}
+	}
+	if (exec_sigchld_install(req->server->base) < 0) {
+		request_err(req, PROTO_ERR_INTERNAL, "cannot watch for SIGCHLD");
+		return;
+	}
+	struct exec_child *ch = calloc(1, sizeof(*ch));
+	if (ch == NULL) {
+		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	ch->out_fd = ch->in_fd = -1;
+	ch->req = req;
+	snprintf(ch->cmd_name, sizeof(ch->cmd_name), "%s", req->cmd->name);
+	memcpy(ch->peer_key, key, sizeof(key));
+	ch->timeout_ms = ec->timeout_ms;
+	ch->max_bytes = ec->max_output_bytes;
+	ch->max_lines = ec->max_output_lines;
+	ch->next = exec_children;
+	if (exec_children != NULL)
+		exec_children->prev = ch;
+	exec_children = ch;
+	if (exec_start(ch, ec, req) < 0) {
+		exec_child_free(ch);
+		return;
+	}
+	req->state = ch;
+	log_peer(LOG_LEVEL_INFO, req->peer.text, req->peer.cid, req->cmd->name, "started %s as pid %ld", ec->path,
+	         (long)ch->pid);
+}
+
+/* The client went away: kills the program's group at once and finishes
+ * REQ; the child stays tracked until it is reaped. */
+static void exec_cancel(struct request *req)
+{
+	struct exec_child *ch = req->state;
+
+	req->state = NULL;
+	if (ch != NULL) {
+		ch->req = NULL;
+		exec_kill(ch, SIGKILL);
+		evtimer_del(ch->timer);
+		ch->phase = EXEC_KILLED;
+		exec_close_output(ch);
+		exec_close_input(ch);
+		if (ch->reaped)
+			exec_child_free(ch);
+	}
+	request_finish_cancelled(req);
+}
+
+const struct handler_kind handler_exec = {
+    .name = "exec",
+    .min_args = 0,
+    .max_args = 0,
+    .usage = "",
+    .summary = "run a program",
+    .set_option = exec_set_option,
+    .check = exec_check,
+    .run = exec_run,
+    .cancel = exec_cancel,
+    .free_data = exec_free_data,
+};

@@ -1,0 +1,9 @@
+/* handlers/handlers.h - handler kinds with configurable options, one file each */
+#ifndef UDO_VSOCKD_HANDLERS_H
+#define UDO_VSOCKD_HANDLERS_H
+
+#include "../handler.h"
+
+extern const struct handler_kind handler_exec; /* handlers/exec.c */
+
+#endif /* UDO_VSOCKD_HANDLERS_H */
