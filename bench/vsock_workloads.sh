@@ -208,9 +208,13 @@ stop "$pid_daemon"
 for c in $exec_clients; do
 	measure 4 posix_spawn "c$c" spawn -c "$c" -r /bin/true -t "$exec_secs" -W "$warm" "${exec_n[@]}"
 done
+# All 16 clients come from one peer (CID 1): raise the per-peer limit (default 4).
 cat >"$work/exec.conf" <<EOF
 [command true]
 handler = exec
+path = /bin/true
+max-concurrent = 64
+max-concurrent-per-peer = 64
 EOF
 [ -n "${BENCH_EXEC_CONF:-}" ] && cp "$BENCH_EXEC_CONF" "$work/exec.conf"
 daemon_conf "$work/dx.conf" "$port_exec" "$work/exec.conf"
