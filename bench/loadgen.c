@@ -1,0 +1,726 @@
+/* loadgen.c - the benchmark load generator: plain sockets and epoll.
+ *
+ * Usage: loadgen MODE [options] [ADDR]
+ *   ADDR: vsock:CID:PORT, unix:PATH or unix:@NAME
+ * Modes:
+ *   rr        request/response: -c connections, -d requests in flight on
+ *             each; one reply line per request. Latency and ops/s.
+ *   scale     opens -c connections, PINGs each once, prints "phase=idle"
+ *             and waits for a line on stdin; then -n rounds of one PING on
+ *             every connection at once; all must be answered. -s STEP:
+ *             also "phase=step" and a wait after every STEP connections.
+ *   connect   each operation connects and reads until the server closes
+ *             (socat ... EXEC:prog); -c operations at once.
+ *   qga-exec  qemu-guest-agent guest-exec of -r PROG, then guest-exec-status
+ *             until it has exited; one connection.
+ *   spawn     posix_spawn(-r PROG) + waitpid, -c children at once; no ADDR.
+ * Options: -t SECONDS (measured time), -W SECONDS (warm-up, not counted),
+ *   -n COUNT (stop after COUNT operations), -r REQUEST (C escapes \n \t \\),
+ *   -e PREFIX (each reply line must start with it), -o FILE (latency
+ *   samples in microseconds, one a line).
+ * Prints one line of key=value results; exit status 1 if anything failed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
+
+#define RBUF_SIZE   8192
+#define MAX_SAMPLES (4u << 20)
+#define STALL_NS    (15ull * 1000000000ull)
+
+extern char **environ;
+
+/* The command line. */
+struct opts {
+	const char *mode, *addr, *out;
+	int conns, depth;
+	double secs, warmup;
+	unsigned long long count;
+	char req[1024];
+	size_t reqlen;
+	const char *expect;
+	int step; /* scale: pause after every STEP connections */
+};
+
+/* One client connection. */
+struct lconn {
+	int fd;
+	int state;    /* scale/connect: 0 connecting, 1 open, 2 done */
+	int inflight; /* requests sent, replies not yet read */
+	size_t rlen;  /* bytes of an incomplete reply line in rbuf */
+	size_t wlen;  /* bytes of requests not yet sent, in wbuf */
+	uint64_t *ts; /* send times, a ring of depth entries */
+	unsigned int head, tail;
+	char *wbuf;
+	char rbuf[RBUF_SIZE];
+};
+
+/* Results shared by the modes. */
+static struct {
+	unsigned long long ops, errors, sent;
+	uint32_t *samples; /* latencies in ns */
+	size_t nsamples;
+	uint64_t t_measure, t_last;
+} res;
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Prints a message and exits with status 2 (usage or setup error). */
+static void die(const char *what)
+{
+	fprintf(stderr, "loadgen: %s: %s\n", what, errno ? strerror(errno) : "failed");
+	exit(2);
+}
+
+/* Decodes \n, \t and \\ in S into BUF; returns the length. */
+static size_t unescape(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 1 < size; s++) {
+		char c = *s;
+		if (c == '\\' && s[1] != '\0') {
+			s++;
+			c = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
+		}
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* Fills SA for ADDR; returns its length. */
+static socklen_t parse_addr(const char *addr, struct sockaddr_storage *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (strncmp(addr, "vsock:", 6) == 0) {
+		struct sockaddr_vm *vm = (struct sockaddr_vm *)sa;
+		char *end;
+		vm->svm_family = AF_VSOCK;
+		vm->svm_cid = (unsigned int)strtoul(addr + 6, &end, 10);
+		if (*end != ':')
+			die("address must be vsock:CID:PORT");
+		vm->svm_port = (unsigned int)strtoul(end + 1, NULL, 10);
+		return sizeof(*vm);
+	}
+	if (strncmp(addr, "unix:", 5) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)sa;
+		size_t n = strlen(addr + 5);
+		if (n >= sizeof(un->sun_path))
+			die("unix path too long");
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, addr + 5, n);
+		if (un->sun_path[0] == '@')
+			un->sun_path[0] = '\0';
+		return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	}
+	die("address must be vsock:CID:PORT or unix:PATH");
+	return 0;
+}
+
+/* Starts a connection to ADDR; NONBLOCK: returns during the connect. */
+static int open_conn(const struct opts *o, int nonblock)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = parse_addr(o->addr, &sa);
+	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Records one finished operation that started at T0 (0: no latency). */
+static void op_done(uint64_t t0)
+{
+	uint64_t t = now_ns();
+
+	if (t < res.t_measure)
+		return;
+	res.ops++;
+	res.t_last = t;
+	if (t0 != 0 && res.nsamples < MAX_SAMPLES) {
+		uint64_t d = t - t0;
+		res.samples[res.nsamples++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	}
+}
+
+/* Orders two samples for qsort. */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Prints the result line; returns the exit status. */
+static int report(const struct opts *o, const char *extra)
+{
+	double secs = res.t_last > res.t_measure ? (double)(res.t_last - res.t_measure) / 1e9 : 0;
+
+	printf("mode=%s conns=%d depth=%d sent=%llu ops=%llu errors=%llu secs=%.3f ops_per_s=%.1f", o->mode, o->conns,
+	       o->depth, res.sent, res.ops, res.errors, secs, secs > 0 ? (double)res.ops / secs : 0.0);
+	if (res.nsamples > 0) {
+		qsort(res.samples, res.nsamples, sizeof(res.samples[0]), cmp_u32);
+		printf(" p50_us=%.2f p99_us=%.2f max_us=%.2f", res.samples[res.nsamples / 2] / 1e3,
+		       res.samples[(size_t)((double)res.nsamples * 0.99)] / 1e3, res.samples[res.nsamples - 1] / 1e3);
+		if (o->out != NULL) {
+			FILE *f = fopen(o->out, "w");
+			if (f == NULL)
+				die(o->out);
+			for (size_t i = 0; i < res.nsamples; i++)
+				fprintf(f, "%.2f\n", res.samples[i] / 1e3);
+			fclose(f);
+		}
+	}
+	printf("%s%s\n", extra != NULL ? " " : "", extra != NULL ? extra : "");
+	fflush(stdout);
+	return res.errors > 0 ? 1 : 0;
+}
+
+/* Queues K requests on C and sends what the socket takes. 0 or -1. */
+static int send_requests(const struct opts *o, struct lconn *c, int k)
+{
+	uint64_t t = now_ns();
+
+	for (int i = 0; i < k; i++) {
+		memcpy(c->wbuf + c->wlen, o->req, o->reqlen);
+		c->wlen += o->reqlen;
+		c->ts[c->head++ % (unsigned int)o->depth] = t;
+		c->inflight++;
+		res.sent++;
+	}
+	if (c->wlen == 0)
+		return 0;
+	ssize_t w = send(c->fd, c->wbuf, c->wlen, MSG_NOSIGNAL);
+	if (w < 0)
+		return errno == EAGAIN ? 0 : -1;
+	memmove(c->wbuf, c->wbuf + w, c->wlen - (size_t)w);
+	c->wlen -= (size_t)w;
+	return 0;
+}
+
+/* Reads replies on C; returns how many complete lines came, or -1. */
+static int read_replies(const struct opts *o, struct lconn *c, int timed)
+{
+	ssize_t r = recv(c->fd, c->rbuf + c->rlen, RBUF_SIZE - c->rlen, 0);
+	int lines = 0;
+
+	if (r == 0 || (r < 0 && errno != EAGAIN))
+		return -1;
+	if (r < 0)
+		return 0;
+	size_t have = c->rlen + (size_t)r, start = 0;
+	for (size_t i = c->rlen; i < have; i++) {
+		if (c->rbuf[i] != '\n')
+			continue;
+		size_t elen = strlen(o->expect);
+		if (i - start < elen || memcmp(c->rbuf + start, o->expect, elen) != 0) {
+			res.errors++;
+			if (res.errors <= 3)
+				fprintf(stderr, "loadgen: unexpected reply: %.*s\n", (int)(i - start), c->rbuf + start);
+		}
+		uint64_t t0 = c->ts[c->tail++ % (unsigned int)o->depth];
+		op_done(timed ? t0 : 0);
+		c->inflight--;
+		lines++;
+		start = i + 1;
+	}
+	if (start == 0 && have == RBUF_SIZE)
+		return -1; /* a reply line longer than the buffer */
+	memmove(c->rbuf, c->rbuf + start, have - start);
+	c->rlen = have - start;
+	return lines;
+}
+
+/* Allocates connection state for N connections of depth DEPTH. */
+static struct lconn *alloc_conns(const struct opts *o, int n)
+{
+	struct lconn *cs = calloc((size_t)n, sizeof(*cs));
+
+	if (cs == NULL)
+		die("calloc");
+	for (int i = 0; i < n; i++) {
+		cs[i].fd = -1;
+		cs[i].ts = calloc((size_t)o->depth, sizeof(uint64_t));
+		cs[i].wbuf = malloc(o->reqlen * (size_t)o->depth + 1);
+		if (cs[i].ts == NULL || cs[i].wbuf == NULL)
+			die("calloc");
+	}
+	return cs;
+}
+
+/* Mode rr: -c connections with -d requests in flight each. */
+static int run_rr(const struct opts *o)
+{
+	struct lconn *cs = alloc_conns(o, o->conns);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	uint64_t t0 = now_ns(), deadline;
+	int open = 0;
+
+	for (int i = 0; i < o->conns; i++) {
+		cs[i].fd = open_conn(o, 0);
+		if (cs[i].fd < 0)
+			die("connect");
+		fcntl(cs[i].fd, F_SETFL, O_NONBLOCK);
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) < 0)
+			die("epoll_ctl");
+		open++;
+	}
+	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
+	res.t_last = res.t_measure;
+	for (int i = 0; i < o->conns; i++) {
+		if (send_requests(o, &cs[i], o->depth) < 0)
+			die("send");
+	}
+	uint64_t progress = now_ns();
+	int stopping = 0;
+	while (open > 0) {
+		struct epoll_event evs[256];
+		int n = epoll_wait(ep, evs, 256, 1000);
+		uint64_t t = now_ns();
+		if (!stopping && (t >= deadline || (o->count > 0 && res.ops >= o->count)))
+			stopping = 1;
+		if (n > 0)
+			progress = t;
+		else if (t - progress > STALL_NS) {
+			fprintf(stderr, "loadgen: no reply for %llu s\n", STALL_NS / 1000000000ull);
+			res.errors++;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct lconn *c = evs[i].data.ptr;
+			int got = read_replies(o, c, 1);
+			if (got < 0) {
+				res.errors++;
+				close(c->fd);
+				c->fd = -1;
+				open--;
+				continue;
+			}
+			if (!stopping && got > 0 && send_requests(o, c, got) < 0)
+				res.errors++;
+			else if (c->wlen > 0 && send_requests(o, c, 0) < 0)
+				res.errors++;
+			if (stopping && c->inflight == 0) {
+				close(c->fd);
+				c->fd = -1;
+				open--;
+			}
+		}
+	}
+	(void)t0;
+	return report(o, NULL);
+}
+
+/* Reads one line from stdin (the driver's go-ahead); -1 at its end. */
+static int wait_driver(void)
+{
+	char line[64];
+
+	return fgets(line, sizeof(line), stdin) != NULL ? 0 : -1;
+}
+
+/* Mode scale: many concurrent connections, idle, then all at once. */
+static int run_scale(const struct opts *o)
+{
+	struct lconn *cs = alloc_conns(o, o->conns);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int started = 0, connected = 0, failed = 0, pending = 0;
+	unsigned long long rounds = o->count > 0 ? o->count : 1;
+	uint64_t t_start = now_ns(), progress = t_start;
+	char extra[256];
+
+	res.t_measure = 0;
+	/* Phase 1: connect everyone (at most 256 connects in progress), one PING each. */
+	int step = o->step > 0 ? o->step : o->conns, limit = step < o->conns ? step : o->conns;
+	while (connected + failed < o->conns) {
+		int retry = 0;
+		if (connected + failed == limit) {
+			/* A step is complete: let the driver look at the server. */
+			printf("phase=step connected=%d failed=%d\n", connected, failed);
+			fflush(stdout);
+			if (wait_driver() < 0)
+				return 1;
+			limit = limit + step < o->conns ? limit + step : o->conns;
+		}
+		while (started < limit && pending < 256) {
+			struct lconn *c = &cs[started++];
+			c->fd = open_conn(o, 1);
+			if (c->fd < 0 && errno == EAGAIN) {
+				/* The listen backlog is full: try again after the next wait. */
+				started--;
+				retry = 1;
+				break;
+			}
+			struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+			if (c->fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+				failed++;
+				if (failed <= 3)
+					fprintf(stderr, "loadgen: connect %d: %s\n", started, strerror(errno));
+				continue;
+			}
+			pending++;
+		}
+		struct epoll_event evs[256];
+		int n = epoll_wait(ep, evs, 256, retry ? 10 : 1000);
+		uint64_t t = now_ns();
+		if (n > 0)
+			progress = t;
+		else if (t - progress > STALL_NS) {
+			fprintf(stderr, "loadgen: connecting stalled at %d of %d\n", connected + failed, o->conns);
+			failed += o->conns - connected - failed;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct lconn *c = evs[i].data.ptr;
+			int err = 0;
+			socklen_t len = sizeof(err);
+			if (c->state == 0) {
+				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+				if (err != 0 || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+					if (++failed <= 3)
+						fprintf(stderr, "loadgen: connect: %s\n",
+						        strerror(err ? err : ECONNRESET));
+					close(c->fd);
+					c->fd = -1;
+					c->state = 2;
+					pending--;
+					continue;
+				}
+				struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+				c->state = 1;
+				if (send_requests(o, c, 1) < 0)
+					res.errors++;
+				continue;
+			}
+			int got = read_replies(o, c, 0);
+			if (got < 0 || (got > 0 && c->inflight == 0)) {
+				pending--;
+				if (got < 0) {
+					failed++;
+					close(c->fd);
+					c->fd = -1;
+					c->state = 2;
+				} else {
+					connected++;
+				}
+			}
+		}
+	}
+	double connect_s = (double)(now_ns() - t_start) / 1e9;
+	printf("phase=idle connected=%d failed=%d connect_s=%.3f\n", connected, failed, connect_s);
+	fflush(stdout);
+	if (wait_driver() < 0)
+		return 1;
+	/* Phase 2: ROUNDS times, one PING on every open connection at once. */
+	unsigned long long expected = 0, answered0 = res.ops;
+	res.t_measure = now_ns();
+	res.t_last = res.t_measure;
+	for (unsigned long long r = 0; r < rounds; r++) {
+		int waiting = 0;
+		for (int i = 0; i < o->conns; i++) {
+			if (cs[i].state != 1)
+				continue;
+			if (send_requests(o, &cs[i], 1) < 0) {
+				res.errors++;
+				continue;
+			}
+			expected++;
+			waiting++;
+		}
+		progress = now_ns();
+		while (waiting > 0) {
+			struct epoll_event evs[256];
+			int n = epoll_wait(ep, evs, 256, 1000);
+			uint64_t t = now_ns();
+			if (n > 0)
+				progress = t;
+			else if (t - progress > STALL_NS) {
+				fprintf(stderr, "loadgen: %d replies missing\n", waiting);
+				res.errors += (unsigned long long)waiting;
+				break;
+			}
+			for (int i = 0; i < n; i++) {
+				struct lconn *c = evs[i].data.ptr;
+				int got = read_replies(o, c, 1);
+				if (got < 0) {
+					res.errors++;
+					waiting -= c->inflight;
+					c->inflight = 0;
+					close(c->fd);
+					c->fd = -1;
+					c->state = 2;
+					continue;
+				}
+				waiting -= got;
+			}
+		}
+	}
+	snprintf(extra, sizeof(extra), "connected=%d failed=%d connect_s=%.3f expected=%llu answered=%llu", connected,
+	         failed, connect_s, expected, res.ops - answered0);
+	if (failed > 0)
+		res.errors += (unsigned long long)failed;
+	return report(o, extra);
+}
+
+/* Mode connect: each operation connects and reads until end of file. */
+static int run_connect(const struct opts *o)
+{
+	struct lconn *cs = alloc_conns(o, o->conns);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int active = 0, stopping = 0;
+	uint64_t deadline, progress;
+
+	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
+	res.t_last = res.t_measure;
+	progress = now_ns();
+	for (;;) {
+		for (int i = 0; i < o->conns && !stopping; i++) {
+			struct lconn *c = &cs[i];
+			if (c->fd >= 0)
+				continue;
+			c->fd = open_conn(o, 1);
+			struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+			if (c->fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+				res.errors++;
+				if (c->fd >= 0)
+					close(c->fd);
+				c->fd = -1;
+				continue;
+			}
+			c->ts[0] = now_ns();
+			active++;
+		}
+		if (active == 0)
+			break;
+		struct epoll_event evs[64];
+		int n = epoll_wait(ep, evs, 64, 1000);
+		uint64_t t = now_ns();
+		if (t >= deadline || (o->count > 0 && res.ops >= o->count))
+			stopping = 1;
+		if (n > 0)
+			progress = t;
+		else if (t - progress > STALL_NS) {
+			res.errors++;
+			fprintf(stderr, "loadgen: no connection finished for %llu s\n", STALL_NS / 1000000000ull);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct lconn *c = evs[i].data.ptr;
+			ssize_t r;
+			while ((r = recv(c->fd, c->rbuf, RBUF_SIZE, 0)) > 0)
+				;
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			if (r < 0 && errno != ECONNRESET)
+				res.errors++;
+			else
+				op_done(c->ts[0]);
+			close(c->fd);
+			c->fd = -1;
+			active--;
+		}
+	}
+	return report(o, NULL);
+}
+
+/* Sends LINE on blocking FD and reads one reply line into BUF. 0 or -1. */
+static int qga_call(int fd, const char *line, char *buf, size_t size)
+{
+	size_t len = strlen(line), have = 0;
+
+	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return -1;
+	while (have + 1 < size) {
+		ssize_t r = recv(fd, buf + have, 1, 0);
+		if (r <= 0)
+			return -1;
+		if (buf[have++] == '\n')
+			break;
+	}
+	buf[have] = '\0';
+	return 0;
+}
+
+/* Mode qga-exec: guest-exec, then guest-exec-status until exited. */
+static int run_qga_exec(const struct opts *o)
+{
+	char line[1200], buf[4096];
+	int fd = open_conn(o, 0);
+	unsigned long long polls = 0;
+	uint64_t deadline;
+
+	if (fd < 0)
+		die("connect");
+	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
+	res.t_last = res.t_measure;
+	while (now_ns() < deadline && (o->count == 0 || res.ops < o->count)) {
+		uint64_t t0 = now_ns();
+		snprintf(line, sizeof(line), "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"%s\"}}\n", o->req);
+		const char *p;
+		if (qga_call(fd, line, buf, sizeof(buf)) < 0 || (p = strstr(buf, "\"pid\"")) == NULL) {
+			fprintf(stderr, "loadgen: guest-exec: %s\n", buf);
+			res.errors++;
+			break;
+		}
+		long pid = strtol(p + 5 + strspn(p + 5, ": "), NULL, 10);
+		snprintf(line, sizeof(line), "{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":%ld}}\n", pid);
+		for (;;) {
+			polls++;
+			if (qga_call(fd, line, buf, sizeof(buf)) < 0 || strstr(buf, "\"return\"") == NULL) {
+				res.errors++;
+				break;
+			}
+			p = strstr(buf, "\"exited\"");
+			if (p != NULL && strncmp(p + 8 + strspn(p + 8, ": "), "true", 4) == 0)
+				break;
+		}
+		if (res.errors > 0)
+			break;
+		op_done(t0);
+	}
+	close(fd);
+	snprintf(buf, sizeof(buf), "status_polls=%llu", polls);
+	return report(o, buf);
+}
+
+/* Mode spawn: posix_spawn + waitpid, -c children at once. */
+static int run_spawn(const struct opts *o)
+{
+	char *argv[] = {(char *)o->req, NULL};
+	uint64_t deadline;
+	int running = 0;
+
+	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
+	res.t_last = res.t_measure;
+	for (;;) {
+		int stopping = now_ns() >= deadline || (o->count > 0 && res.ops >= o->count);
+		while (!stopping && running < o->conns) {
+			pid_t pid;
+			if (posix_spawn(&pid, o->req, NULL, NULL, argv, environ) != 0) {
+				res.errors++;
+				break;
+			}
+			running++;
+		}
+		if (running == 0)
+			break;
+		int st;
+		if (waitpid(-1, &st, 0) < 0)
+			die("waitpid");
+		running--;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			res.errors++;
+		op_done(0);
+	}
+	return report(o, NULL);
+}
+
+/* Parses the command line and runs the mode. */
+int main(int argc, char **argv)
+{
+	struct opts o = {.conns = 1, .depth = 1, .secs = 3, .warmup = 0.3, .expect = "OK"};
+	struct rlimit rl;
+	int opt;
+
+	o.reqlen = unescape("PING 12345678\\n", o.req, sizeof(o.req));
+	if (argc < 2) {
+		fprintf(stderr, "usage: loadgen rr|scale|connect|qga-exec|spawn [-c N] [-d N] [-t S] [-W S] [-n N] "
+		                "[-r REQ] [-e PREFIX] [-o FILE] [ADDR]\n");
+		return 2;
+	}
+	o.mode = argv[1];
+	optind = 2;
+	while ((opt = getopt(argc, argv, "c:d:t:W:n:r:e:o:s:")) != -1) {
+		switch (opt) {
+		case 'c':
+			o.conns = atoi(optarg);
+			break;
+		case 'd':
+			o.depth = atoi(optarg);
+			break;
+		case 't':
+			o.secs = atof(optarg);
+			break;
+		case 'W':
+			o.warmup = atof(optarg);
+			break;
+		case 'n':
+			o.count = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			o.reqlen = unescape(optarg, o.req, sizeof(o.req));
+			break;
+		case 'e':
+			o.expect = optarg;
+			break;
+		case 'o':
+			o.out = optarg;
+			break;
+		case 's':
+			o.step = atoi(optarg);
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (o.conns < 1 || o.depth < 1 || o.secs <= 0)
+		die("bad -c, -d or -t");
+	o.addr = optind < argc ? argv[optind] : NULL;
+	if (o.addr == NULL && strcmp(o.mode, "spawn") != 0)
+		die("an address is needed");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	res.samples = malloc(MAX_SAMPLES * sizeof(uint32_t));
+	if (res.samples == NULL)
+		die("malloc");
+	/* A backstop against a server that hangs: the modes stop on their own earlier. */
+	alarm((unsigned int)(o.warmup + o.secs) + 120);
+	errno = 0;
+	if (strcmp(o.mode, "rr") == 0)
+		return run_rr(&o);
+	if (strcmp(o.mode, "scale") == 0)
+		return run_scale(&o);
+	if (strcmp(o.mode, "connect") == 0)
+		return run_connect(&o);
+	if (strcmp(o.mode, "qga-exec") == 0)
+		return run_qga_exec(&o);
+	if (strcmp(o.mode, "spawn") == 0)
+		return run_spawn(&o);
+	die("unknown mode");
+	return 2;
+}

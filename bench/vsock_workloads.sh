@@ -1,0 +1,261 @@
+#!/bin/bash
+# bench/vsock_workloads.sh - workloads 1-4 over AF_VSOCK CID 1.
+#
+# Started by bench/run through tests/vsock-run, so it runs natively when
+# this kernel has vsock loopback and inside user-mode Linux otherwise.
+# Environment (set by bench/run): BENCH_BIN (loadgen, echo-floor),
+# BENCH_DAEMON (udo-vsockd), BENCH_RAW (results directory), BENCH_SMOKE
+# (1: tiny runs), BENCH_EXEC_CONF (a [command true] section for the exec
+# handler). Writes BENCH_RAW/raw.txt: "WORKLOAD SUBJECT VARIANT key=value...".
+set -u
+
+bin=$BENCH_BIN
+daemon=$BENCH_DAEMON
+raw=$BENCH_RAW
+smoke=${BENCH_SMOKE:-0}
+settle=0.2
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+pids=()
+failures=0
+
+if [ "$smoke" = 1 ]; then
+	secs=0.2 warm=0.05 reps=1 conns_scale=100 step=50 rounds=1 exec_secs=0.2 exec_clients="1 2" exec_n=(-n 1) settle=0.05
+else
+	secs=${BENCH_SECS:-1} warm=0.2 reps=${BENCH_REPS:-7} conns_scale=10000 step=2000 rounds=3
+	exec_secs=${BENCH_EXEC_SECS:-6} exec_clients="1 16" exec_n=()
+fi
+port_floor=6001 port_daemon=6002 port_qga=6003 port_socat=6004 port_exec=6005
+
+# Stops every server this script started.
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Appends one result line: WORKLOAD SUBJECT VARIANT RESULT-LINE.
+record() {
+	echo "$1 $2 $3 $4" >>"$raw/raw.txt"
+	echo "bench: $1 $2 $3: $4"
+}
+
+# Records that SUBJECT was not measured, and why.
+not_measured() {
+	record "$1" "$2" "$3" "not_measured=\"$4\""
+}
+
+# Runs the load generator; records its result line (or the failure).
+measure() {
+	local w=$1 subj=$2 var=$3 out
+	shift 3
+	out=$("$bin/loadgen" "$@" 2>"$work/lg.err")
+	local rc=$?
+	if [ -z "$out" ]; then
+		out="error=\"$(tr '\n' ' ' <"$work/lg.err" | tr -d '"' | cut -c1-200)\""
+		failures=$((failures + 1))
+	elif [ "$rc" != 0 ]; then
+		failures=$((failures + 1))
+		sed 's/^/bench: /' "$work/lg.err" >&2
+	fi
+	record "$w" "$subj" "$var" "$out"
+}
+
+# Waits until ADDR answers one request REQ with PREFIX; 0 or 1.
+wait_ready() {
+	local addr=$1 req=${2:-PING\\n} prefix=${3:-OK} i
+	for ((i = 0; i < 100; i++)); do
+		"$bin/loadgen" rr -W 0 -n 1 -t 5 -r "$req" -e "$prefix" "$addr" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Starts a server in the background; its pid goes to pids and $last.
+start() {
+	"$@" >"$work/server.${#pids[@]}.log" 2>&1 &
+	last=$!
+	pids+=("$last")
+}
+
+# Stops the server with pid P.
+stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# Resident set size of PID in KiB.
+rss_kib() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+# Writes a daemon config listening on PORT, limits raised, plus EXTRA.
+# The listen backlog is the floor's (4096): the default, 128, is smaller
+# than the load generator's 256 connects in flight, and AF_VSOCK resets
+# connections that find the accept queue full.
+daemon_conf() {
+	local file=$1 port=$2 extra=${3:-}
+	cat >"$file" <<EOF
+[daemon]
+listen = vsock:any:$port backlog=4096
+allow = any
+max-connections = 30000
+max-connections-per-peer = 30000
+idle-timeout = 0
+log-level = warning
+
+[command ping]
+handler = ping
+EOF
+	[ -n "$extra" ] && cat "$extra" >>"$file"
+}
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+: >"$raw/raw.txt"
+rm -f "$raw"/lat-*.txt
+echo "bench: kernel $(uname -r), $(nproc) CPU(s), nofile $(ulimit -n)"
+
+floor=vsock:1:$port_floor
+udo=vsock:1:$port_daemon
+qga=vsock:1:$port_qga
+qping='{"execute":"guest-ping"}\n'
+
+start "$bin/echo-floor" "vsock:$port_floor"
+pid_floor=$last
+daemon_conf "$work/d.conf" "$port_daemon"
+start "$daemon" -c "$work/d.conf"
+pid_daemon=$last
+have_qga=0
+if command -v qemu-ga >/dev/null; then
+	mkdir -p "$work/qga"
+	start qemu-ga -m vsock-listen -p "1:$port_qga" -t "$work/qga" -f "$work/qga/pid"
+	pid_qga=$last
+	wait_ready "$qga" "$qping" '{"return"' && have_qga=1
+fi
+wait_ready "$floor" || { echo "bench: the echo floor does not answer" >&2; exit 1; }
+wait_ready "$udo" || { echo "bench: udo-vsockd does not answer" >&2; exit 1; }
+
+# 1 and 2 alternate the subjects in REPS short rounds, so that drift and
+# noise of a shared machine hit all of them alike; bench/run takes the
+# median of the rounds (latency: percentiles of all rounds' samples).
+# 1: PING round trip, one connection, one request in flight.
+# 2: pipelined, depth 64, 1 and 100 connections.
+for ((r = 0; r < reps; r++)); do
+	measure 1 floor c1d1 rr -c 1 -d 1 -t "$secs" -W "$warm" -o "$work/lat" "$floor"
+	cat "$work/lat" >>"$raw/lat-floor.txt"
+	measure 1 udo-vsockd c1d1 rr -c 1 -d 1 -t "$secs" -W "$warm" -o "$work/lat" "$udo"
+	cat "$work/lat" >>"$raw/lat-udo-vsockd.txt"
+	if [ "$have_qga" = 1 ]; then
+		measure 1 qemu-ga c1d1 rr -c 1 -d 1 -t "$secs" -W "$warm" -r "$qping" -e '{"return"' -o "$work/lat" "$qga"
+		cat "$work/lat" >>"$raw/lat-qemu-ga.txt"
+	fi
+	for c in 1 100; do
+		measure 2 floor "c${c}d64" rr -c "$c" -d 64 -t "$secs" -W "$warm" "$floor"
+		measure 2 udo-vsockd "c${c}d64" rr -c "$c" -d 64 -t "$secs" -W "$warm" "$udo"
+	done
+	if [ "$have_qga" = 1 ]; then
+		measure 2 qemu-ga c1d64 rr -c 1 -d 64 -t "$secs" -W "$warm" -r "$qping" -e '{"return"' "$qga"
+	fi
+done
+[ "$have_qga" = 1 ] || not_measured 1 qemu-ga c1d1 "qemu-ga is not installed"
+
+# 3: scale. RSS of the server before, after every step of connections
+# (all idle, each has answered one PING), then after all PING at once
+# and after they closed.
+scale() {
+	local subj=$1 pid=$2 addr=$3 line before idle after
+	before=$(rss_kib "$pid")
+	echo "3 $subj rss 0 $before" >>"$raw/scale.txt"
+	rm -f "$work/to" "$work/from"
+	mkfifo "$work/to" "$work/from"
+	"$bin/loadgen" scale -c "$conns_scale" -s "$step" -n "$rounds" "$addr" <"$work/to" >"$work/from" 2>"$work/scale.err" &
+	local lg=$! lg_in lg_out
+	exec {lg_in}>"$work/to" {lg_out}<"$work/from"
+	while read -r line <&"$lg_out"; do
+		case "$line" in
+		phase=step*)
+			sleep "$settle"
+			echo "3 $subj rss ${line#*connected=} $(rss_kib "$pid")" | sed 's/ failed=[0-9]*//' >>"$raw/scale.txt"
+			echo go >&"$lg_in"
+			;;
+		phase=idle*)
+			sleep "$settle"
+			idle=$(rss_kib "$pid")
+			echo "3 $subj rss ${conns_scale} $idle" >>"$raw/scale.txt"
+			echo go >&"$lg_in"
+			;;
+		mode=scale*)
+			sleep "$settle"
+			after=$(rss_kib "$pid")
+			record 3 "$subj" "c$conns_scale" "$line rss_before_kib=$before rss_idle_kib=$idle rss_after_kib=$after"
+			case "$line" in *" errors=0 "*) ;; *) failures=$((failures + 1)) ;; esac
+			;;
+		esac
+	done
+	exec {lg_in}>&- {lg_out}<&-
+	wait "$lg"
+	[ -s "$work/scale.err" ] && sed 's/^/bench: /' "$work/scale.err" | head -5 >&2
+}
+: >"$raw/scale.txt"
+scale floor "$pid_floor" "$floor"
+scale udo-vsockd "$pid_daemon" "$udo"
+[ "$have_qga" = 1 ] && stop "$pid_qga"
+stop "$pid_floor"
+stop "$pid_daemon"
+
+# 4: exec /bin/true, 1 and 16 clients.
+for c in $exec_clients; do
+	measure 4 posix_spawn "c$c" spawn -c "$c" -r /bin/true -t "$exec_secs" -W "$warm" "${exec_n[@]}"
+done
+# All 16 clients come from one peer (CID 1): raise the per-peer limit (default 4).
+cat >"$work/exec.conf" <<EOF
+[command true]
+handler = exec
+path = /bin/true
+max-concurrent = 64
+max-concurrent-per-peer = 64
+EOF
+[ -n "${BENCH_EXEC_CONF:-}" ] && cp "$BENCH_EXEC_CONF" "$work/exec.conf"
+daemon_conf "$work/dx.conf" "$port_exec" "$work/exec.conf"
+if "$daemon" -t -c "$work/dx.conf" >"$work/exec-t.log" 2>&1; then
+	start "$daemon" -c "$work/dx.conf"
+	pid_exec=$last
+	if wait_ready "vsock:1:$port_exec"; then
+		for c in $exec_clients; do
+			measure 4 udo-vsockd "c$c" rr -c "$c" -d 1 -r 'TRUE\n' -t "$exec_secs" -W "$warm" "${exec_n[@]}" \
+				"vsock:1:$port_exec"
+		done
+	else
+		not_measured 4 udo-vsockd c1 "the exec daemon does not answer"
+	fi
+	stop "$pid_exec"
+else
+	echo "bench: udo-vsockd -t on the exec config: $(head -c 300 "$work/exec-t.log")"
+	for c in $exec_clients; do
+		not_measured 4 udo-vsockd "c$c" "exec handler unavailable"
+	done
+fi
+if [ "$have_qga" = 1 ]; then
+	start qemu-ga -m vsock-listen -p "1:$port_qga" -t "$work/qga" -f "$work/qga/pid"
+	pid_qga=$last
+	if wait_ready "$qga" "$qping" '{"return"'; then
+		measure 4 qemu-ga c1 qga-exec -r /bin/true -t "$exec_secs" -W "$warm" "${exec_n[@]}" "$qga"
+	fi
+	for c in $exec_clients; do
+		[ "$c" = 1 ] || not_measured 4 qemu-ga "c$c" "qemu-ga serves one connection at a time"
+	done
+	stop "$pid_qga"
+else
+	not_measured 4 qemu-ga c1 "qemu-ga is not installed"
+fi
+start socat "VSOCK-LISTEN:$port_socat,fork,backlog=256" EXEC:/bin/true
+pid_socat=$last
+sleep 0.3
+for c in $exec_clients; do
+	measure 4 socat "c$c" connect -c "$c" -t "$exec_secs" -W "$warm" "${exec_n[@]}" "vsock:1:$port_socat"
+done
+stop "$pid_socat"
+
+echo "bench: done, $failures failure(s)"
+[ "$failures" = 0 ]

@@ -1,0 +1,10 @@
+#!/bin/bash
+# check_bench_smoke.sh - bench/run --smoke: every benchmark workload runs,
+# tiny, so the suite never rots. The benchmark itself is not a test; this
+# only checks that each workload measures something. bench/run boots
+# user-mode Linux itself (through tests/vsock-run) when it needs to.
+set -euo pipefail
+srcdir=${UDO_TEST_SRCDIR:?}
+builddir=${UDO_TEST_BUILDDIR:?}
+export UDO_BENCH_BUILDDIR=$builddir UDO_BENCH_NO_BUILD=1
+exec bash "$srcdir/bench/run" --smoke
