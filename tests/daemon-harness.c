@@ -2,6 +2,7 @@
 #include "daemon-harness.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -467,6 +468,20 @@ void daemon_cleanup(struct daemon *d)
 	d->nnotes = d->note_cursor = 0;
 	remove_tree(d->dir);
 	d->dir[0] = '\0';
+}
+
+int process_fd_count(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	DIR *dir = opendir(path);
+	ck_assert_msg(dir != NULL, "%s: %s", path, strerror(errno));
+	for (struct dirent *e; (e = readdir(dir)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
 }
 
 long process_rss_kib(pid_t pid)

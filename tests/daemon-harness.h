@@ -122,6 +122,9 @@ int daemon_wait_exit(struct daemon *d, int timeout_ms);
  * and removes its directory. Safe to call twice. */
 void daemon_cleanup(struct daemon *d);
 
+/* The number of open fds of PID (fails the test if /proc cannot tell). */
+int process_fd_count(pid_t pid);
+
 /* The resident set size of PID in KiB (VmRSS), or -1. */
 long process_rss_kib(pid_t pid);
 

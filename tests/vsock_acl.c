@@ -22,28 +22,6 @@
 
 static struct daemon d;
 
-/* daemon_init, with a port the address parser takes: the kernel hands
- * out dynamic vsock ports from a random start that may lie above
- * INT32_MAX, which `listen =` refuses; so pick one below 65536. */
-static void init_daemon(struct daemon *dm)
-{
-	daemon_init(dm);
-	srand((unsigned int)getpid() ^ (unsigned int)now_ms());
-	for (int tries = 0; tries < 1000; tries++) {
-		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY};
-		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ck_assert_int_ge(fd, 0);
-		a.svm_port = 20000 + (unsigned int)rand() % 40000;
-		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (ok) {
-			dm->port = a.svm_port;
-			return;
-		}
-	}
-	ck_abort_msg("no free vsock port below 60000");
-}
-
 /* The commands of every test. The vsock peer is CID 1. */
 static const char sections[] = "[command peek]\nhandler = counter-peek\n\n"
 			       "[command counted]\nhandler = counter\ndeny = 1\nallow = unix:admin\n\n"
@@ -70,7 +48,7 @@ static void write_config(const char *secs)
 /* Starts the daemon with the standard commands. */
 static void start(void)
 {
-	init_daemon(&d);
+	daemon_init(&d);
 	write_config(sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 }
@@ -259,7 +237,7 @@ START_TEST(test_reload_changes_open_connection)
 	struct client c;
 	char secs[2048];
 
-	init_daemon(&d);
+	daemon_init(&d);
 	write_config("[command peek]\nhandler = counter-peek\n\n[command toggle]\nhandler = counter\nallow = 1\n");
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	client_open(&c, d.port);

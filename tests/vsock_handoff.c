@@ -21,21 +21,6 @@
 
 #define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
 
-/* Counts the open fds of PID. */
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	ck_assert_ptr_nonnull(d);
-	for (struct dirent *e; (e = readdir(d)) != NULL;)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Waits up to 5 s for PATH to exist. */
 static void wait_for_path(const char *path)
 {
@@ -148,7 +133,7 @@ static int idle_fds(struct daemon *d)
 	client_request(&c, "ping", &r, 5000);
 	client_close(&c);
 	sleep_ms(100);
-	return count_fds(d->pid);
+	return process_fd_count(d->pid);
 }
 
 /* Reads one line and checks it equals EXPECT. */
@@ -192,9 +177,9 @@ START_TEST(handoff_passes_connection)
 	client_close(&c);
 
 	/* The daemon kept no copy of the handed-off socket. */
-	for (int i = 0; i < 100 && count_fds(d.pid) != fds_before; i++)
+	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
 		sleep_ms(20);
-	ck_assert_int_eq(count_fds(d.pid), fds_before);
+	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
 	stop_child(echo);
 	daemon_cleanup(&d);
@@ -243,9 +228,9 @@ START_TEST(handoff_client_vanishes)
 		client_send_str(&c, "shell x\n");
 		client_close(&c);
 	}
-	for (int i = 0; i < 200 && count_fds(d.pid) != fds_before; i++)
+	for (int i = 0; i < 200 && process_fd_count(d.pid) != fds_before; i++)
 		sleep_ms(20);
-	ck_assert_int_eq(count_fds(d.pid), fds_before);
+	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
 	struct reply r;
 	client_open(&c, d.port);
 	client_request(&c, "ping", &r, 5000);
@@ -306,9 +291,9 @@ START_TEST(proxy_unix_and_tcp)
 	client_request(&c, "gone", &r, 5000);
 	ck_assert_msg(strncmp(r.status, "ERR unavailable ", 16) == 0, "%s", r.status);
 	client_close(&c);
-	for (int i = 0; i < 100 && count_fds(d.pid) != fds_before; i++)
+	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
 		sleep_ms(20);
-	ck_assert_int_eq(count_fds(d.pid), fds_before);
+	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
 	stop_child(e1);
 	stop_child(e2);

@@ -20,33 +20,11 @@
 
 static struct daemon d;
 
-/* daemon_init, with a port the address parser takes: the kernel hands
- * out dynamic vsock ports from a random start that may lie above
- * INT32_MAX, which `listen =` refuses; so pick one below 65536. */
-static void init_daemon(struct daemon *dm)
-{
-	daemon_init(dm);
-	srand((unsigned int)getpid() ^ (unsigned int)now_ms());
-	for (int tries = 0; tries < 1000; tries++) {
-		struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY};
-		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ck_assert_int_ge(fd, 0);
-		a.svm_port = 20000 + (unsigned int)rand() % 40000;
-		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (ok) {
-			dm->port = a.svm_port;
-			return;
-		}
-	}
-	ck_abort_msg("no free vsock port below 60000");
-}
-
 /* A daemon with the facts module: facts (all), hostfacts (hostname only),
  * delay (max 2 s); short shutdown grace so stops are quick. */
 static void start_facts_daemon(void)
 {
-	init_daemon(&d);
+	daemon_init(&d);
 	daemon_write_config(&d, "module = " FACTS_SO "\nshutdown-grace = 300ms\n",
 			    "[command facts]\nhandler = facts\n\n"
 			    "[command hostfacts]\nhandler = facts\nfacts = hostname\n\n"
@@ -268,7 +246,7 @@ START_TEST(test_last_reference_inside_module)
 	 * answers (from its own timer callback) or cancels after a reload,
 	 * the daemon drops the last reference while module code is on the
 	 * stack. Unloading then must wait for the next loop turn. */
-	init_daemon(&d);
+	daemon_init(&d);
 	daemon_write_config(&d, "shutdown-grace = 300ms\n", NULL);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	client_open(&a, d.port);
@@ -308,7 +286,7 @@ START_TEST(test_guest_config)
 	char text[1024];
 
 	/* The shipped file, unchanged: only the module directory is the build tree's. */
-	init_daemon(&d);
+	daemon_init(&d);
 	snprintf(text, sizeof(text),
 		 "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
 		 "include = " TEST_SRCDIR "/conf/udo-vsockd-guest.conf\n");
