@@ -138,3 +138,12 @@ EXTRA_tests_vsock_acl_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_
 print-tests:
 	@for t in $(TESTS); do echo "$$t"; done
 .PHONY: print-tests
+
+# Hostile and heavy clients against the real daemon over CID 1: malformed
+# input, slowloris (line-timeout), fd exhaustion, signal storms, load.
+check_PROGRAMS += tests/vsock_hostile
+TESTS += tests/vsock_hostile
+tests_vsock_hostile_SOURCES = tests/vsock_hostile.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_hostile_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_hostile_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_hostile_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
