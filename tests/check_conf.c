@@ -130,6 +130,7 @@ START_TEST(test_shipped_config)
 	ck_assert_uint_eq(lim->max_connections, 4096);
 	ck_assert_uint_eq(lim->max_connections_per_peer, 128);
 	ck_assert_uint_eq(lim->idle_timeout_ms, 300000);
+	ck_assert_uint_eq(lim->line_timeout_ms, 10000);
 	ck_assert_uint_eq(lim->max_line_length, 4096);
 	ck_assert_uint_eq(lim->max_arguments, 64);
 	ck_assert_uint_eq(lim->max_output_buffer, 1048576);
@@ -389,11 +390,13 @@ START_TEST(test_daemon_numbers)
 						   "shutdown-grace = 2s\n"      /* 7 */
 						   "max-connections = 4\n"      /* 8 */
 						   "max-connections-per-peer = 2\n"
+						   "line-timeout = 2s\n"
 						   "[command ping]\nhandler = ping\n");
 
 	load(path, &l);
 	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
 	ck_assert_uint_eq(l.conf->limits.idle_timeout_ms, 300);
+	ck_assert_uint_eq(l.conf->limits.line_timeout_ms, 2000);
 	ck_assert_uint_eq(l.conf->limits.max_output_buffer, 65536);
 	ck_assert_uint_eq(l.conf->limits.max_line_length, 1048576);
 	ck_assert_uint_eq(l.conf->limits.shutdown_grace_ms, 2000);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -390,6 +391,11 @@ static void daemon_exec(struct daemon *d, const struct daemon_opts *opts, pid_t 
 		if (opts->watchdog_pid_self) {
 			snprintf(value, sizeof(value), "%d", (int)getpid());
 			setenv("WATCHDOG_PID", value, 1);
+		}
+		if (opts->nofile > 0) {
+			struct rlimit rl = {opts->nofile, opts->nofile};
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(125);
 		}
 		if (opts->listen_fd >= 0) {
 			if (opts->listen_fd == 3) {

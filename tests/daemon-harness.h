@@ -33,6 +33,7 @@ struct daemon_opts {
 	int listen_fd;         /* >= 0: pass as fd 3 with LISTEN_FDS=1, LISTEN_PID */
 	int watchdog_pid_self; /* set WATCHDOG_PID to the daemon's own pid */
 	const char *extra_arg; /* one more command-line argument (e.g. "-v"), or NULL */
+	unsigned int nofile;   /* > 0: RLIMIT_NOFILE, soft and hard, set before exec */
 };
 
 /* A buffered line reader on one connection. */

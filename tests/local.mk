@@ -150,3 +150,12 @@ clean-local: clean-bench
 clean-bench:
 	-rm -rf bench/raw bench/smoke
 .PHONY: clean-bench
+
+# Hostile and heavy clients against the real daemon over CID 1: malformed
+# input, slowloris (line-timeout), fd exhaustion, signal storms, load.
+check_PROGRAMS += tests/vsock_hostile
+TESTS += tests/vsock_hostile
+tests_vsock_hostile_SOURCES = tests/vsock_hostile.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_hostile_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_hostile_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_hostile_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)

@@ -307,6 +307,7 @@ static const struct number_key number_keys[] = {
 	LIMIT("max-connections", 0, 1, 1000000, max_connections),
 	LIMIT("max-connections-per-peer", 0, 1, 1000000, max_connections_per_peer),
 	LIMIT("idle-timeout", 1, 0, 86400000, idle_timeout_ms),
+	LIMIT("line-timeout", 1, 0, 86400000, line_timeout_ms),
 	LIMIT("max-line-length", 0, 16, 1048576, max_line_length),
 	LIMIT("max-arguments", 0, 1, 65536, max_arguments),
 	LIMIT("max-output-buffer", 0, 4096, 1ULL << 30, max_output_buffer),
@@ -699,6 +700,7 @@ static void limits_default(struct limits *l)
 	l->max_connections = 4096;
 	l->max_connections_per_peer = 128;
 	l->idle_timeout_ms = 300000;
+	l->line_timeout_ms = 10000;
 	l->max_line_length = 4096;
 	l->max_arguments = 64;
 	l->max_output_buffer = 1048576;

@@ -52,6 +52,7 @@ struct limits {
 	unsigned int max_connections;
 	unsigned int max_connections_per_peer;
 	unsigned int idle_timeout_ms;     /* 0: none */
+	unsigned int line_timeout_ms;     /* to finish a request line begun; 0: none */
 	unsigned int max_line_length;     /* bytes, line end excluded */
 	unsigned int max_arguments;       /* words per request, command included */
 	size_t max_output_buffer;         /* pending reply bytes before reading stops */

@@ -240,11 +240,15 @@ static int conn_handle_lines(struct conn *c)
 		}
 		ssize_t len = conn_take_line(c);
 		if (len == -1) {
-			if (!c->eof)
+			if (!c->eof) {
+				if (c->line_started == 0 && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+					c->line_started = server_uptime_ms(c->server) + 1; /* line-timeout runs */
 				return 1;
+			}
 			conn_close_after_flush(c); /* may free C */
 			return 0;
 		}
+		c->line_started = 0; /* complete (or refused): the next line starts afresh */
 		if (len == -2) {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "request longer than %u bytes; closing",
@@ -267,6 +271,55 @@ static int conn_handle_lines(struct conn *c)
 			return 0;
 		}
 	}
+}
+
+/* The line-timeout sweep: cuts every connection whose unfinished request
+ * line began longer than line-timeout ago. */
+static void conn_line_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	unsigned int limit = s->config->limits.line_timeout_ms;
+	uint64_t now = server_uptime_ms(s) + 1;
+
+	if (limit == 0)
+		return;
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->line_started == 0 || c->closing || c->bridged || c->req_active || c->output_paused || c->eof)
+			continue;
+		if (now - c->line_started <= limit)
+			continue;
+		char msg[80];
+		snprintf(msg, sizeof(msg), "request line not completed in %u ms", limit);
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "line timeout");
+		conn_send_err(c, PROTO_ERR_TIMEOUT, msg);
+		/* The reply is buffered, so this never frees C here. */
+		conn_close_after_flush(c);
+	}
+}
+
+int conn_line_sweep_arm(struct server *s)
+{
+	unsigned int limit = s->config->limits.line_timeout_ms;
+	unsigned int every = limit / 4 < 100 ? 100 : limit / 4;
+
+	if (limit == 0) {
+		if (s->line_timer != NULL)
+			event_del(s->line_timer);
+		return 0;
+	}
+	if (s->line_timer == NULL) {
+		s->line_timer = event_new(s->base, -1, EV_PERSIST, conn_line_sweep_cb, s);
+		if (s->line_timer == NULL)
+			return -1;
+	} else if (every == s->line_sweep_ms && event_pending(s->line_timer, EV_TIMEOUT, NULL)) {
+		return 0;
+	}
+	struct timeval tv = {every / 1000, (every % 1000) * 1000};
+	if (event_add(s->line_timer, &tv) < 0)
+		return -1;
+	s->line_sweep_ms = every;
+	return 0;
 }
 
 /* bufferevent read callback: new bytes arrived. */

@@ -2,6 +2,7 @@
 #ifndef UDO_VSOCKD_CONN_H
 #define UDO_VSOCKD_CONN_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "handler.h"
@@ -27,6 +28,7 @@ struct conn {
 	int closing;           /* no more requests; free once output is flushed */
 	int output_paused;     /* too much unread output: requests wait */
 	int eof;               /* the client shut down its sending side */
+	uint64_t line_started; /* monotonic ms the unfinished line began; 0: none */
 	struct event *resume;  /* handles more lines on a later loop turn */
 	conn_detach_fn detach_fn; /* called once replies are flushed, before freeing */
 	void *detach_arg;
@@ -52,6 +54,11 @@ void conn_close_after_flush(struct conn *c);
 
 /* Frees C now, cancelling its request if one is running. */
 void conn_free(struct conn *c);
+
+/* (Re)arms S's line-timeout sweep for the line-timeout in force: one
+ * daemon-wide timer, not one per connection. Returns 0, or -1 if the
+ * timer cannot be set up (then no line is ever cut). */
+int conn_line_sweep_arm(struct server *s);
 
 /* Called by the request_* functions when C's request has finished. */
 void conn_request_done(struct conn *c);

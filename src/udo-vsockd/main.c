@@ -95,7 +95,8 @@ static void server_free(struct server *s)
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
 	}
-	struct event *timers[] = {s->accept_timer, s->grace_timer, s->status_timer, s->watchdog_timer};
+	struct event *timers[] = {s->accept_timer, s->grace_timer, s->status_timer, s->watchdog_timer,
+				  s->line_timer};
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
 		if (timers[i] != NULL)
 			event_free(timers[i]);
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
 	}
 	if (notify_start_timers(&s) < 0)
 		fatal("cannot start the systemd timers");
+	if (conn_line_sweep_arm(&s) < 0)
+		fatal("cannot start the line-timeout timer");
 	notify_ready(&s);
 	log_notice("udo-vsockd %s ready", PACKAGE_VERSION);
 	if (event_base_dispatch(s.base) < 0)

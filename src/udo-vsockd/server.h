@@ -70,6 +70,8 @@ struct server {
 	struct event *grace_timer;
 	struct event *status_timer;
 	struct event *watchdog_timer;
+	struct event *line_timer;      /* line-timeout sweep; NULL while off */
+	unsigned int line_sweep_ms;    /* its period */
 	struct event *signals[4];
 	/* Scratch space for the line being parsed: one line is handled at a
 	 * time, so every connection shares it. */
