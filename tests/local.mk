@@ -159,3 +159,12 @@ tests_vsock_hostile_SOURCES = tests/vsock_hostile.c tests/daemon-harness.c tests
 tests_vsock_hostile_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_hostile_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_hostile_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
+# Guest-initiated hybrid vsock: the test plays the VMM on the vsock-mux
+# listener's unix socket; no vsock traffic, so it runs here directly.
+check_PROGRAMS += tests/check_mux_listen
+TESTS += tests/check_mux_listen
+tests_check_mux_listen_SOURCES = tests/check_mux_listen.c tests/daemon-harness.c tests/daemon-harness.h
+tests_check_mux_listen_CFLAGS = $(TEST_CFLAGS)
+tests_check_mux_listen_LDADD = $(TEST_LIBS)
+EXTRA_tests_check_mux_listen_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
