@@ -170,6 +170,8 @@ static void handoff_send(struct handoff_job *job, int fd, struct evbuffer *pendi
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} control;
+	/* CMSG_SPACE pads past CMSG_LEN: no uninitialised byte goes out. */
+	memset(&control, 0, sizeof(control));
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
 			    .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
