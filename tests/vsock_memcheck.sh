@@ -1,0 +1,141 @@
+#!/bin/bash
+# vsock_memcheck.sh - udo-vsockd under valgrind memcheck, driven over
+# AF_VSOCK CID 1 (and a unix listener) through every handler kind, bad
+# input, clients that vanish mid-request, a good and a broken reload and
+# a stop. Fails on any memcheck error or definitely/indirectly lost block.
+# No timing bounds beyond generous time-outs: valgrind makes the daemon
+# many times slower, and the question here is correctness, not speed.
+set -u
+builddir=${UDO_TEST_BUILDDIR:?}
+command -v valgrind >/dev/null || { echo "valgrind is not installed"; exit 99; }
+cli="$builddir/src/udo-vsock/udo-vsock"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/memcheck.XXXXXX")
+pids=()
+# Stops every helper process and removes the directory.
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+fails=0
+# Records one check: CMD... must succeed.
+check() {
+	local what=$1
+	shift
+	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
+}
+
+# Runs CMD... with its output discarded.
+silently() {
+	"$@" >/dev/null 2>&1
+}
+
+# A free vsock port: bind port "any", read it back.
+port=$(python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY)); print(s.getsockname()[1])')
+addr="vsock:1:$port"
+
+write_conf() {
+	cat <<CONF
+[daemon]
+listen = vsock:any:$port
+listen = unix:$dir/admin.sock identity=admin
+allow = any
+module-dir = $builddir/modules/.libs
+module = facts
+line-timeout = 3s
+$1
+[command ping]
+handler = ping
+[command help]
+handler = help
+[command version]
+handler = version
+[command whoami]
+handler = whoami
+[command stats]
+handler = stats
+[command quit]
+handler = quit
+[command true]
+handler = exec
+path = /bin/true
+[command echoargs]
+handler = exec
+path = /bin/echo
+client-args = yes
+[command sleepy]
+handler = exec
+path = /bin/sleep
+args = 30
+timeout = 2s
+[command facts]
+handler = facts
+[command later]
+handler = delay
+[command shell]
+handler = handoff
+socket = unix:$dir/svc.sock
+[command echo]
+handler = proxy
+connect = unix:$dir/echo.sock
+CONF
+}
+write_conf "" >"$dir/udo-vsockd.conf"
+
+"$builddir/examples/handoff-echo" "unix:$dir/svc.sock" 2>/dev/null &
+pids+=("$!")
+socat "UNIX-LISTEN:$dir/echo.sock,fork" EXEC:cat 2>/dev/null &
+pids+=("$!")
+
+"$builddir/libtool" --mode=execute valgrind -q --error-exitcode=66 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --log-file="$dir/valgrind.log" \
+	"$builddir/src/udo-vsockd/udo-vsockd" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
+daemon=$!
+pids+=("$daemon")
+
+check "daemon answers under valgrind" silently "$cli" --wait 120 "$addr" ping
+out=$(printf '%s\n' ping 'PING tok' help version whoami stats nosuch 'ping a b' '"unterminated' true \
+	'echoargs a "b c"' facts 'facts kernel' 'later 50 done' | "$cli" -t 60 "$addr" 2>&1)
+check "built-ins, errors, exec and module answered" grep -q 'OK pong tok' <<<"$out"
+check "exec passes arguments as words" grep -qx 'a b c' <<<"$out"
+check "unknown command refused" grep -q 'unknown-command' <<<"$out"
+check "delayed module answer" grep -q 'OK done' <<<"$out"
+# shellcheck disable=SC2016 # expanded by the inner bash
+check "exec timeout" bash -c '"$1" -t 60 "$2" sleepy 2>&1 | grep -q timeout' _ "$cli" "$addr"
+head -c 10000 /dev/zero | tr '\0' a | timeout 60 socat -t 30 - "VSOCK-CONNECT:1:$port" >"$dir/toolong" 2>&1
+check "over-long line refused" grep -q 'too-long' "$dir/toolong"
+# Clients that vanish while their request runs.
+timeout 3 "$cli" -t 60 "$addr" sleepy >/dev/null 2>&1
+timeout 1 "$cli" -t 60 "$addr" later 2000 >/dev/null 2>&1
+# A line begun and never finished (the connection stays open: no EOF).
+(printf 'pin'; sleep 15) | timeout 30 socat -t 15 - "VSOCK-CONNECT:1:$port" >"$dir/partial" 2>&1
+check "unfinished line cut by line-timeout" grep -q 'timeout' "$dir/partial"
+out=$(printf 'shell a\nhello handoff\n' | timeout 60 socat -t 10 - "VSOCK-CONNECT:1:$port" 2>&1)
+check "hand-off" grep -qx 'hello handoff' <<<"$out"
+out=$(printf 'echo\nhello proxy\n' | timeout 60 socat -t 10 - "VSOCK-CONNECT:1:$port" 2>&1)
+check "proxy" grep -qx 'hello proxy' <<<"$out"
+# shellcheck disable=SC2016 # expanded by the inner bash
+check "unix listener identity" bash -c '"$1" -t 60 "unix:$2/admin.sock" whoami | grep -qx identity=admin' _ "$cli" "$dir"
+
+write_conf "" >"$dir/udo-vsockd.conf"
+printf '[command added]\nhandler = ping\n' >>"$dir/udo-vsockd.conf"
+kill -HUP "$daemon"
+check "reload adds a command" silently "$cli" --wait 60 -t 60 "$addr" added
+printf 'this is not a config\n' >>"$dir/udo-vsockd.conf"
+kill -HUP "$daemon"
+sleep 2
+check "broken reload keeps the old config" silently "$cli" -t 60 "$addr" added
+
+kill -TERM "$daemon"
+wait "$daemon"
+status=$?
+pids=("${pids[@]:0:2}")
+check "daemon exits 0 with no memcheck error or leak (valgrind status $status)" test "$status" = 0
+if [ -s "$dir/valgrind.log" ]; then
+	echo "--- valgrind:"
+	cat "$dir/valgrind.log"
+fi
+echo "memcheck: $fails check(s) failed"
+[ "$fails" = 0 ]
