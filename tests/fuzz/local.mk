@@ -18,7 +18,8 @@ FUZZ_LIB_SRCS = \
 	$(top_srcdir)/lib/vsock-io.c \
 	$(top_srcdir)/lib/vsock-addr.c \
 	$(top_srcdir)/lib/vsock-fdpass.c \
-	$(top_srcdir)/lib/vsock-mux.c
+	$(top_srcdir)/lib/vsock-mux.c \
+	$(top_srcdir)/lib/vsock-handoff.c
 FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/access.c \
 	$(top_srcdir)/src/udo-vsockd/conf.c \
@@ -39,7 +40,8 @@ FUZZ_DAEMON_SRCS = \
 FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h \
 	$(top_srcdir)/src/udo-vsockd/commands/*.h
 
-FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux
+FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux \
+	tests/fuzz/fuzz_handoff
 
 fuzz: $(FUZZ_TARGETS)
 .PHONY: fuzz
@@ -54,6 +56,9 @@ tests/fuzz/fuzz_addr: $(top_srcdir)/tests/fuzz/fuzz_addr.c $(FUZZ_LIB_SRCS) $(FU
 tests/fuzz/fuzz_mux: $(top_srcdir)/tests/fuzz/fuzz_mux.c $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_mux.c $(FUZZ_LIB_SRCS)
+tests/fuzz/fuzz_handoff: $(top_srcdir)/tests/fuzz/fuzz_handoff.c $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_handoff.c $(FUZZ_LIB_SRCS)
 tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) -o $@ \
@@ -62,4 +67,4 @@ tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $
 
 CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/fuzz_proto.c tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_addr.c tests/fuzz/fuzz_mux.c \
-	tests/fuzz/corpus scripts/fuzz doc/fuzzing.md
+	tests/fuzz/fuzz_handoff.c tests/fuzz/corpus scripts/fuzz doc/fuzzing.md
