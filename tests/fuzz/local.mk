@@ -28,6 +28,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/handler.c \
 	$(top_srcdir)/src/udo-vsockd/listener.c \
 	$(top_srcdir)/src/udo-vsockd/log.c \
+	$(top_srcdir)/src/udo-vsockd/module.c \
 	$(top_srcdir)/src/udo-vsockd/notify.c \
 	$(top_srcdir)/src/udo-vsockd/proto.c \
 	$(top_srcdir)/src/udo-vsockd/server.c \
@@ -36,9 +37,12 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/commands/quit.c \
 	$(top_srcdir)/src/udo-vsockd/commands/stats.c \
 	$(top_srcdir)/src/udo-vsockd/commands/version.c \
-	$(top_srcdir)/src/udo-vsockd/commands/whoami.c
+	$(top_srcdir)/src/udo-vsockd/commands/whoami.c \
+	$(top_srcdir)/src/udo-vsockd/handlers/exec.c \
+	$(top_srcdir)/src/udo-vsockd/handlers/handoff.c \
+	$(top_srcdir)/src/udo-vsockd/handlers/proxy.c
 FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h \
-	$(top_srcdir)/src/udo-vsockd/commands/*.h
+	$(top_srcdir)/src/udo-vsockd/commands/*.h $(top_srcdir)/src/udo-vsockd/handlers/*.h
 
 FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux \
 	tests/fuzz/fuzz_handoff
