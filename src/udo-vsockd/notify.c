@@ -53,14 +53,6 @@ void notify_stopping(void)
 	notify_send("STOPPING=1");
 }
 
-void notify_status(struct server *s)
-{
-	char buf[256];
-
-	status_text(s, buf, sizeof(buf));
-	notify_send(buf);
-}
-
 /* Sends STATUS= when the counters changed since the last one. */
 static void status_timer_cb(evutil_socket_t fd, short what, void *arg)
 {

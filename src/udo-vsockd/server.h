@@ -129,7 +129,6 @@ void server_begin_shutdown(struct server *s);
 void notify_ready(struct server *s);
 void notify_reloading(void);
 void notify_stopping(void);
-void notify_status(struct server *s);
 /* Starts the STATUS and watchdog timers. Returns 0 or -1. */
 int notify_start_timers(struct server *s);
 
