@@ -3,71 +3,102 @@
 
 #include <string.h>
 
-/* True for the bytes that separate words. */
-static int is_blank(unsigned char c)
+/* What a request byte is to the tokenizer. */
+enum byte_class {
+	BYTE_WORD = 0, /* part of a word */
+	BYTE_BLANK,    /* space or tab: separates words */
+	BYTE_QUOTE,    /* " groups */
+	BYTE_BAD,      /* a control character (but tab) or DEL: refused */
+};
+
+static const unsigned char byte_class[256] = {
+	[0 ... 0x08] = BYTE_BAD, ['\t'] = BYTE_BLANK, [0x0a ... 0x1f] = BYTE_BAD, [' '] = BYTE_BLANK, ['"'] = BYTE_QUOTE, [0x7f] = BYTE_BAD,
+};
+
+/* True if any of the bytes P..END is refused. */
+static int has_bad_byte(const char *p, const char *end)
 {
-	return c == ' ' || c == '\t';
+	for (; p < end; p++) {
+		if (byte_class[(unsigned char)*p] == BYTE_BAD)
+			return 1;
+	}
+	return 0;
 }
 
-/* True for bytes a request may not contain anywhere. */
-static int is_forbidden(unsigned char c)
-{
-	return (c < 0x20 && c != '\t') || c == 0x7f;
-}
-
+/* One pass: words are copied compacted to OUT <= P (quotes and escapes
+ * removed), so no byte is lost and nothing is scanned twice. */
 enum proto_parse_result proto_parse_line(char *line, size_t len, char **argv, int max_args, int *argc,
 					 const char **why)
 {
-	size_t in = 0, out = 0;
+	const char *p = line, *end = line + len;
+	char *out = line;
 	int n = 0;
 
 	*argc = 0;
 	*why = NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (is_forbidden((unsigned char)line[i])) {
-			*why = "control character in request";
-			return PROTO_PARSE_SYNTAX;
-		}
-	}
-	while (in < len) {
-		while (in < len && is_blank((unsigned char)line[in]))
-			in++;
-		if (in == len)
+	for (;;) {
+		while (p < end && byte_class[(unsigned char)*p] == BYTE_BLANK)
+			p++;
+		if (p == end)
 			break;
 		if (n == max_args) {
+			/* A control character anywhere outranks the word count. */
+			if (has_bad_byte(p, end))
+				goto bad_byte;
 			*why = "too many arguments";
 			return PROTO_PARSE_TOO_MANY;
 		}
-		/* Words are written compacted at OUT <= IN, so no byte is lost. */
-		argv[n++] = line + out;
-		int quoted = 0;
-		while (in < len && (quoted || !is_blank((unsigned char)line[in]))) {
-			char c = line[in++];
-			if (c == '"') {
-				quoted = !quoted;
-				continue;
+		argv[n++] = out;
+		while (p < end) {
+			/* A run of plain bytes: scanned, then moved only if a
+			 * quote or extra blanks came before. */
+			const char *run = p;
+			while (p < end && byte_class[(unsigned char)*p] == BYTE_WORD)
+				p++;
+			if (out != run)
+				memmove(out, run, (size_t)(p - run));
+			out += p - run;
+			if (p == end)
+				break;
+			unsigned char c = (unsigned char)*p;
+			enum byte_class k = byte_class[c];
+			if (k == BYTE_BLANK) {
+				p++;
+				break;
 			}
-			if (quoted && c == '\\' && in < len && (line[in] == '"' || line[in] == '\\'))
-				c = line[in++];
-			line[out++] = c;
+			if (k == BYTE_BAD)
+				goto bad_byte;
+			/* A quoted part: up to the closing quote, \" and \\ escaped. */
+			for (p++;; p++) {
+				if (p == end) {
+					*why = "unterminated quote";
+					return PROTO_PARSE_SYNTAX;
+				}
+				c = (unsigned char)*p;
+				if (c == '"')
+					break;
+				if (byte_class[c] == BYTE_BAD)
+					goto bad_byte;
+				if (c == '\\' && p + 1 < end && (p[1] == '"' || p[1] == '\\'))
+					c = (unsigned char)*++p;
+				*out++ = (char)c;
+			}
+			p++;
 		}
-		if (quoted) {
-			*why = "unterminated quote";
-			return PROTO_PARSE_SYNTAX;
-		}
-		/* The terminator may land on the blank just consumed, or at LEN. */
-		line[out++] = '\0';
-		if (in < len)
-			in++;
+		/* The terminator lands on a byte already consumed, or at LEN. */
+		*out++ = '\0';
 	}
 	if (n == 0)
 		return PROTO_PARSE_EMPTY;
-	for (char *p = argv[0]; *p != '\0'; p++) {
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	}
+	for (char *q = argv[0]; *q != '\0'; q++)
+		*q = (char)((unsigned char)*q | ((unsigned char)(*q - 'A') < 26 ? 0x20 : 0));
 	*argc = n;
 	return PROTO_PARSE_OK;
+
+bad_byte:
+	*argc = 0;
+	*why = "control character in request";
+	return PROTO_PARSE_SYNTAX;
 }
 
 int proto_is_line_safe(const char *text, size_t len)
