@@ -600,6 +600,51 @@ START_TEST(test_idle_timeout)
 }
 END_TEST
 
+/* idle-timeout = 500ms also cuts a client that sends requests but never
+ * reads the replies once they wait for its socket: the connection is
+ * freed (its fd gone), but not before the timeout, while another
+ * client is served throughout. */
+START_TEST(test_unread_replies_timeout)
+{
+	enum { REQUESTS = 4000 };
+	struct client stuck, other;
+	static char batch[REQUESTS * 208];
+	size_t len = 0;
+
+	start("idle-timeout = 500ms", NULL, NULL);
+	client_open(&other, D.port);
+	expect_status(&other, "PING", "OK pong");
+	sleep_ms(200); /* the socket sd_notify used for READY=1 is closed by now */
+	int fds_idle = process_fd_count(D.pid);
+	/* A 4 KiB receive buffer: most of ~800 KiB of replies must wait. */
+	client_open_rcvbuf(&stuck, D.port, 4096);
+	for (int i = 0; i < REQUESTS; i++)
+		len += (size_t)snprintf(batch + len, sizeof(batch) - len, "PING %0200d\n", i);
+	ck_assert_int_eq(client_send(&stuck, batch, len, 10000), (ssize_t)len);
+	int64_t t0 = now_ms();
+	expect_status(&other, "PING", "OK pong");
+	ck_assert_int_eq(process_fd_count(D.pid), fds_idle + 1);
+	/* Busy with the other client, it is still not cut before 500 ms. */
+	while (now_ms() - t0 < 300) {
+		expect_status(&other, "PING", "OK pong");
+		sleep_ms(50);
+	}
+	ck_assert_int_eq(process_fd_count(D.pid), fds_idle + 1);
+	int64_t gone = -1;
+	for (int i = 0; i < 200 && gone < 0; i++) {
+		if (process_fd_count(D.pid) == fds_idle)
+			gone = now_ms() - t0;
+		else
+			sleep_ms(20);
+	}
+	ck_assert_msg(gone >= 400 && gone <= 2500, "unread connection freed after %lld ms", (long long)gone);
+	expect_status(&other, "PING", "OK pong");
+	client_close(&stuck);
+	client_close(&other);
+	stop();
+}
+END_TEST
+
 /* Asserts the next state notifications are RELOADING=1 (with a current
  * MONOTONIC_USEC) and then READY=1. */
 static void expect_reload_notify(int64_t before_us)
@@ -883,6 +928,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_max_connections);
 	tcase_add_test(tc, test_per_peer_limit);
 	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_unread_replies_timeout);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lifecycle");

@@ -17,16 +17,48 @@
 #include "log.h"
 #include "proto.h"
 
-static void conn_process_lines(struct conn *c);
-static int conn_handle_lines(struct conn *c);
+/* Reply bytes one read turn gathers in the shared stage before sending. */
+#define CONN_STAGE_SIZE 65536
+
+/* Input the daemon reads ahead beyond one request line (see max-line-length). */
+#define CONN_READ_AHEAD 65536
+
+static void conn_process(struct conn *c, int do_read);
 
 /* Reading requests is on unless a request runs, replies back up or we close. */
 static void conn_update_reading(struct conn *c)
 {
-	if (c->closing || c->req_active || c->output_paused || c->eof)
-		bufferevent_disable(c->bev, EV_READ);
-	else
-		bufferevent_enable(c->bev, EV_READ);
+	int want = !(c->closing || c->req_active || c->output_paused || c->eof || c->bridged);
+
+	if (want == c->reading)
+		return;
+	if (want) {
+		if (event_add(c->rev, NULL) < 0) {
+			log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "cannot watch the socket; closing");
+			c->broken = 1;
+			event_active(c->resume, EV_READ, 0);
+			return;
+		}
+		/* idle-timeout counts from now, not across the pause. */
+		c->last_input_ms = server_uptime_ms(c->server);
+	} else {
+		event_del(c->rev);
+	}
+	c->reading = want;
+}
+
+/* Starts watching for writability while output waits for the socket. */
+static void conn_want_write(struct conn *c)
+{
+	if (c->writing || evbuffer_get_length(c->out) == 0)
+		return;
+	if (event_add(c->wev, NULL) < 0) {
+		c->broken = 1;
+		event_active(c->resume, EV_READ, 0);
+		return;
+	}
+	c->writing = 1;
+	c->write_wait_ms = server_uptime_ms(c->server);
 }
 
 /* Unlinks C and releases everything it holds. */
@@ -41,9 +73,19 @@ static void conn_destroy(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	s->nconns--;
+	if (s->stage_owner == c) {
+		s->stage_owner = NULL;
+		s->stage_len = 0;
+	}
 	peer_count_remove(s, c->peer_key);
-	bufferevent_free(c->bev);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	event_free(c->rev);
+	event_free(c->wev);
 	event_free(c->resume);
+	evbuffer_free(c->out);
+	free(c->in);
+	close(c->fd);
 	config_unref(c->config);
 	log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection closed");
 	free(c);
@@ -65,7 +107,7 @@ void conn_free(struct conn *c)
 		/* Never flushed: the receiver only releases its state. */
 		conn_detach_fn fn = c->detach_fn;
 		c->detach_fn = NULL;
-		fn(-1, NULL, &c->peer, c->detach_arg);
+		fn(-1, NULL, 0, &c->peer, c->detach_arg);
 	}
 	if (c->req_active) {
 		/* Detach first: the handler's cancel finishes the request. */
@@ -81,40 +123,134 @@ void conn_free(struct conn *c)
 	conn_destroy(c);
 }
 
+/* Gives the socket a bufferevent and starts the bridge on it (the
+ * unhandled input stays in C->in for it). Returns 0, or -1 if C must be
+ * freed. */
+static int conn_start_bridge(struct conn *c)
+{
+	void (*start)(struct conn *, void *) = c->bridge_start;
+	struct bufferevent *bev = bufferevent_socket_new(c->server->base, c->fd, 0);
+
+	if (bev == NULL) {
+		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "cannot start a bridge: out of memory");
+		return -1;
+	}
+	event_del(c->rev);
+	event_del(c->wev);
+	c->reading = c->writing = 0;
+	c->bev = bev;
+	c->bridge_start = NULL;
+	c->bridged = 1;
+	c->closing = 0;
+	start(c, c->bridge_arg);
+	return 0;
+}
+
 /* Replies are all sent: hand the socket on or start a bridge if asked
  * to, else free C. */
 static void conn_finish(struct conn *c)
 {
-	if (c->bridge_start != NULL) {
-		void (*start)(struct conn *, void *) = c->bridge_start;
-		c->bridge_start = NULL;
-		c->bridged = 1;
-		c->closing = 0;
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
-		start(c, c->bridge_arg);
-		return;
+	if (c->bridge_start != NULL && !c->broken) {
+		if (conn_start_bridge(c) == 0)
+			return;
 	}
-	if (c->detach_fn != NULL) {
+	if (c->detach_fn != NULL && !c->broken) {
 		conn_detach_fn fn = c->detach_fn;
 		c->detach_fn = NULL;
-		fn(bufferevent_getfd(c->bev), bufferevent_get_input(c->bev), &c->peer, c->detach_arg);
+		fn(c->fd, c->in, c->in_len, &c->peer, c->detach_arg);
 	}
 	conn_free(c);
 }
 
+/* Marks C broken (a write failed or memory ran out): it is freed from
+ * the event loop, never from inside a handler's call. */
+static void conn_break(struct conn *c, const char *why)
+{
+	if (!c->broken)
+		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection broken: %s", why);
+	c->broken = 1;
+	c->closing = 1;
+	event_active(c->resume, EV_READ, 0);
+}
+
+/* Sends C's staged replies; what the socket does not take moves to
+ * C->out, and then the stage is no longer C's. */
+static void conn_stage_flush(struct conn *c)
+{
+	struct server *s = c->server;
+	size_t len = s->stage_len, done = 0;
+
+	if (s->stage_owner != c)
+		return;
+	s->stage_len = 0;
+	if (len > 0) {
+		ssize_t n = send(c->fd, s->stage, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			done = (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			s->stage_owner = NULL;
+			conn_break(c, strerror(errno));
+			return;
+		}
+	}
+	if (done < len) {
+		s->stage_owner = NULL;
+		if (evbuffer_add(c->out, s->stage + done, len - done) < 0) {
+			conn_break(c, "out of memory");
+			return;
+		}
+		conn_want_write(c);
+	}
+}
+
+void conn_write(struct conn *c, const void *data, size_t len)
+{
+	struct server *s = c->server;
+
+	if (c->broken)
+		return;
+	if (s->stage_owner == c) {
+		if (len <= CONN_STAGE_SIZE - s->stage_len) {
+			memcpy(s->stage + s->stage_len, data, len);
+			s->stage_len += len;
+			return;
+		}
+		conn_stage_flush(c);
+		if (s->stage_owner == c) {
+			/* The stage went out in full. */
+			if (len <= CONN_STAGE_SIZE) {
+				memcpy(s->stage, data, len);
+				s->stage_len = len;
+				return;
+			}
+			s->stage_owner = NULL; /* from now on OUT keeps the order */
+		}
+	}
+	if (evbuffer_add(c->out, data, len) < 0)
+		conn_break(c, "out of memory");
+}
+
+/* Unsent reply bytes of C, staged or waiting. */
+static size_t conn_output_length(const struct conn *c)
+{
+	return (c->server->stage_owner == c ? c->server->stage_len : 0) + evbuffer_get_length(c->out);
+}
+
 void conn_flush(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
-	/* Replies go out at once; libevent watches for writability only
-	 * when the socket cannot take them all (a write error is reported
-	 * by that watch). This saves two epoll_ctl calls and a loop turn
-	 * per reply. */
-	if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+	if (c->server->stage_owner == c) {
+		conn_stage_flush(c);
 		return;
-	evbuffer_write(out, bufferevent_getfd(c->bev));
-	if (evbuffer_get_length(out) > 0)
-		bufferevent_enable(c->bev, EV_WRITE);
+	}
+	/* Replies go out at once; the socket is watched for writability only
+	 * when it cannot take them all. */
+	if (c->writing || c->broken || evbuffer_get_length(c->out) == 0)
+		return;
+	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		conn_break(c, strerror(errno));
+		return;
+	}
+	conn_want_write(c);
 }
 
 void conn_close_after_flush(struct conn *c)
@@ -124,19 +260,24 @@ void conn_close_after_flush(struct conn *c)
 	if (c->req_active)
 		return; /* conn_request_done() comes back here */
 	conn_flush(c);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		conn_finish(c);
+	if (c->server->stage_owner == c)
+		c->server->stage_owner = NULL; /* flushed in full */
+	if (c->broken) {
+		conn_free(c);
 		return;
 	}
-	/* The write callback frees C once the output buffer is empty. */
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_WRITE);
+	if (evbuffer_get_length(c->out) == 0)
+		conn_finish(c);
+	/* Otherwise the write callback finishes C once OUT is empty. */
 }
 
 /* Writes a complete error status line outside any request (too-long). */
 static void conn_send_err(struct conn *c, const char *code, const char *msg)
 {
-	evbuffer_add_printf(bufferevent_get_output(c->bev), "ERR %s %s\n", code, msg);
+	char line[160];
+	int n = snprintf(line, sizeof(line), "ERR %s %s\n", code, msg);
+
+	conn_write(c, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : strlen(line));
 	c->server->stats.errors++;
 }
 
@@ -144,7 +285,7 @@ void conn_request_done(struct conn *c)
 {
 	c->req_active = 0;
 	if (c->in_run)
-		return; /* finished synchronously: conn_process_lines carries on */
+		return; /* finished synchronously: the line loop carries on */
 	if (c->closing) {
 		conn_close_after_flush(c);
 		return;
@@ -154,15 +295,16 @@ void conn_request_done(struct conn *c)
 	event_active(c->resume, EV_READ, 0);
 }
 
-/* Handles one complete request line already copied to the shared buffer. */
-static void conn_handle_line(struct conn *c, size_t len)
+/* Handles one complete request LINE of LEN bytes (no line end), which
+ * has room for a terminating NUL. */
+static void conn_handle_line(struct conn *c, char *line, size_t len)
 {
 	struct server *s = c->server;
 	const char *why;
 	int argc;
 	/* The connection's limit, not the scratch array's size: that only grows. */
 	enum proto_parse_result r =
-		proto_parse_line(s->line, len, s->argv, (int)c->config->limits.max_arguments, &argc, &why);
+		proto_parse_line(line, len, s->argv, (int)c->config->limits.max_arguments, &argc, &why);
 
 	if (r == PROTO_PARSE_EMPTY)
 		return;
@@ -175,214 +317,280 @@ static void conn_handle_line(struct conn *c, size_t len)
 	dispatch_request(c, argc, s->argv);
 }
 
-/* Copies the next line (without its end) into the shared buffer. Returns
- * its length, -1 if no complete line is buffered, -2 if it is too long. */
-static ssize_t conn_take_line(struct conn *c)
+/* Refuses a request line longer than max-line-length and closes. */
+static void conn_refuse_long_line(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	size_t max = c->config->limits.max_line_length;
-	size_t eol_len = 0;
-	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-	size_t len;
+	char msg[96];
 
-	if (eol.pos < 0) {
-		size_t have = evbuffer_get_length(in);
-		if (have > max + 1)
-			return -2;
-		if (!c->eof || have == 0)
-			return -1;
-		/* At end of input an unterminated last line counts as complete. */
-		len = have;
-	} else {
-		len = (size_t)eol.pos;
-	}
-	/* One CR before the LF belongs to the line end. */
-	if (len > max + 1)
-		return -2;
-	/* The line and its end in one removal (one round of buffer callbacks). */
-	if (server_reserve_scratch(c->server, len + eol_len, (int)c->config->limits.max_arguments) < 0)
-		return -2;
-	evbuffer_remove(in, c->server->line, len + eol_len);
-	if (len > 0 && c->server->line[len - 1] == '\r')
-		len--;
-	if (len > max)
-		return -2;
-	return (ssize_t)len;
+	snprintf(msg, sizeof(msg), "request longer than %u bytes; closing", c->config->limits.max_line_length);
+	c->server->stats.commands++;
+	conn_send_err(c, PROTO_ERR_TOO_LONG, msg);
+	log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "request too long");
+	c->closing = 1;
 }
 
-/* Handles buffered lines: at most commands-per-read, then yields. */
-static void conn_process_lines(struct conn *c)
+/* Handles the complete lines in BUF[*OFF, LEN): at most commands-per-read,
+ * and none while a request runs, replies back up or C closes. Advances
+ * *OFF past what it handled. At end of input an unterminated last line
+ * counts as complete, and once all is handled C is set to close. */
+static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off)
 {
-	if (conn_handle_lines(c))
-		conn_flush(c);
-}
-
-/* The loop of conn_process_lines. Returns 0 if C was freed. */
-static int conn_handle_lines(struct conn *c)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	const struct limits *lim = &c->config->limits;
+	size_t max = lim->max_line_length;
 
 	for (unsigned int n = 0;; n++) {
-		if (c->closing || c->req_active || c->bridged)
-			return 1;
-		if (evbuffer_get_length(out) >= lim->max_output_buffer) {
+		if (c->closing || c->req_active || c->bridged || c->broken)
+			return;
+		if (conn_output_length(c) >= lim->max_output_buffer) {
 			/* Backpressure: requests wait until the client reads. */
 			c->output_paused = 1;
-			bufferevent_setwatermark(c->bev, EV_WRITE, lim->max_output_buffer / 2, 0);
-			conn_update_reading(c);
-			return 1;
+			return;
 		}
 		if (n == lim->commands_per_read) {
 			/* Fairness: let other connections run first. */
 			event_active(c->resume, EV_READ, 0);
-			return 1;
+			return;
 		}
-		ssize_t len = conn_take_line(c);
-		if (len == -1) {
-			if (!c->eof) {
-				if (c->line_started == 0 && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-					c->line_started = server_uptime_ms(c->server) + 1; /* line-timeout runs */
-				return 1;
+		char *line = buf + *off;
+		size_t rest = len - *off, llen, used;
+		char *lf = memchr(line, '\n', rest);
+		if (lf == NULL) {
+			if (rest > max + 1) {
+				conn_refuse_long_line(c);
+				return;
 			}
-			conn_close_after_flush(c); /* may free C */
-			return 0;
+			if (!c->eof || rest == 0) {
+				if (c->eof)
+					c->closing = 1; /* all handled: answer, then close */
+				return;
+			}
+			llen = used = rest;
+		} else {
+			llen = (size_t)(lf - line);
+			used = llen + 1;
 		}
-		c->line_started = 0; /* complete (or refused): the next line starts afresh */
-		if (len == -2) {
-			char msg[96];
-			snprintf(msg, sizeof(msg), "request longer than %u bytes; closing",
-				 lim->max_line_length);
-			c->server->stats.commands++;
-			conn_send_err(c, PROTO_ERR_TOO_LONG, msg);
-			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "request too long");
-			conn_close_after_flush(c); /* may free C */
-			return 0;
+		/* One CR before the LF belongs to the line end. */
+		if (llen > 0 && line[llen - 1] == '\r')
+			llen--;
+		if (llen > max) {
+			conn_refuse_long_line(c);
+			return;
 		}
+		*off += used;
 		c->in_run = 1;
-		conn_handle_line(c, (size_t)len);
+		conn_handle_line(c, line, llen);
 		c->in_run = 0;
-		if (c->req_active) {
-			conn_update_reading(c); /* asynchronous: wait for it */
-			return 1;
-		}
-		if (c->closing) {
-			conn_close_after_flush(c); /* may free C */
-			return 0;
-		}
 	}
 }
 
-/* The line-timeout sweep: cuts every connection whose unfinished request
- * line began longer than line-timeout ago. */
-static void conn_line_sweep_cb(evutil_socket_t fd, short what, void *arg)
+/* Keeps the unhandled input BUF[0, LEN) in C->in (freed when empty, so an
+ * idle connection holds no input memory). Returns 0, or -1 without memory. */
+static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 {
-	struct server *s = arg;
-	unsigned int limit = s->config->limits.line_timeout_ms;
-	uint64_t now = server_uptime_ms(s) + 1;
-
-	if (limit == 0)
-		return;
-	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
-		next = c->next;
-		if (c->line_started == 0 || c->closing || c->bridged || c->req_active || c->output_paused || c->eof)
-			continue;
-		if (now - c->line_started <= limit)
-			continue;
-		char msg[80];
-		snprintf(msg, sizeof(msg), "request line not completed in %u ms", limit);
-		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "line timeout");
-		conn_send_err(c, PROTO_ERR_TIMEOUT, msg);
-		/* The reply is buffered, so this never frees C here. */
-		conn_close_after_flush(c);
-	}
-}
-
-int conn_line_sweep_arm(struct server *s)
-{
-	unsigned int limit = s->config->limits.line_timeout_ms;
-	unsigned int every = limit / 4 < 100 ? 100 : limit / 4;
-
-	if (limit == 0) {
-		if (s->line_timer != NULL)
-			event_del(s->line_timer);
+	if (len == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->in_len = c->in_size = 0;
 		return 0;
 	}
-	if (s->line_timer == NULL) {
-		s->line_timer = event_new(s->base, -1, EV_PERSIST, conn_line_sweep_cb, s);
-		if (s->line_timer == NULL)
+	if (len > c->in_size) {
+		char *in = realloc(c->in, len);
+		if (in == NULL)
 			return -1;
-	} else if (every == s->line_sweep_ms && event_pending(s->line_timer, EV_TIMEOUT, NULL)) {
-		return 0;
+		c->in = in;
+		c->in_size = len;
 	}
-	struct timeval tv = {every / 1000, (every % 1000) * 1000};
-	if (event_add(s->line_timer, &tv) < 0)
-		return -1;
-	s->line_sweep_ms = every;
+	memmove(c->in, buf, len);
+	c->in_len = len;
 	return 0;
 }
 
-/* bufferevent read callback: new bytes arrived. */
-static void conn_read_cb(struct bufferevent *bev, void *arg)
+/* One turn for C: reads what the socket has (if DO_READ), handles the
+ * complete lines, keeps the rest, sends the replies in one go. */
+static void conn_process(struct conn *c, int do_read)
 {
-	conn_process_lines(arg);
-}
+	struct server *s = c->server;
+	const struct limits *lim = &c->config->limits;
+	size_t cap = (size_t)lim->max_line_length + CONN_READ_AHEAD;
+	size_t len = c->in_len, off = 0;
 
-/* Deferred continuation of conn_process_lines. */
-static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	conn_process_lines(arg);
-}
-
-/* bufferevent write callback: output drained to the low watermark. */
-static void conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	if (c->closing) {
-		if (!c->req_active && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_finish(c);
-		return;
-	}
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_disable(bev, EV_WRITE); /* back to writing at once (conn_flush) */
-	if (c->output_paused) {
-		c->output_paused = 0;
-		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-		conn_update_reading(c);
-		conn_process_lines(c);
-	}
-}
-
-/* bufferevent event callback: end of input, errors and timeouts. */
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (what & BEV_EVENT_EOF) {
-		/* The client has sent everything: answer what is buffered, then close. */
-		c->eof = 1;
-		if (c->req_active || c->output_paused)
-			return;
-		conn_process_lines(c);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		if ((what & BEV_EVENT_READING) && !c->closing) {
-			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "idle timeout");
-			conn_send_err(c, PROTO_ERR_TIMEOUT, "idle connection closed");
-			conn_close_after_flush(c);
-			bufferevent_set_timeouts(bev, NULL, NULL);
-			return;
-		}
-		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client does not read its replies; closing");
+	if (c->broken) {
 		conn_free(c);
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
-		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection error: %s",
-			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	conn_free(c);
+	if (c->bridged || (c->closing && !c->req_active && c->in_len == 0 && !do_read))
+		return;
+	if (server_reserve_scratch(s, cap, (int)lim->max_arguments) < 0) {
+		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "out of memory for the read buffer; closing");
+		conn_free(c);
+		return;
+	}
+	char *buf = s->line;
+	if (len > 0)
+		memcpy(buf, c->in, len);
+	if (do_read && c->reading && len < cap) {
+		ssize_t n = recv(c->fd, buf + len, cap - len, 0);
+		if (n > 0) {
+			len += (size_t)n;
+			c->last_input_ms = server_uptime_ms(s);
+		} else if (n == 0) {
+			c->eof = 1; /* the client has sent everything: answer, then close */
+			conn_update_reading(c);
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection error: %s", strerror(errno));
+			conn_free(c);
+			return;
+		}
+	}
+	if (s->stage_owner == NULL && evbuffer_get_length(c->out) == 0) {
+		if (s->stage == NULL)
+			s->stage = malloc(CONN_STAGE_SIZE); /* without it replies go to OUT */
+		if (s->stage != NULL) {
+			s->stage_owner = c;
+			s->stage_len = 0;
+		}
+	}
+	conn_handle_lines(c, buf, len, &off);
+	if (c->closing && !c->bridge_start && !c->detach_fn)
+		off = len; /* nothing more is read from a closing connection */
+	if (conn_keep_input(c, buf + off, len - off) < 0)
+		conn_break(c, "out of memory for unhandled input");
+	conn_flush(c);
+	if (s->stage_owner == c)
+		s->stage_owner = NULL; /* sent in full */
+	if (c->broken) {
+		conn_free(c);
+		return;
+	}
+	if (c->closing) {
+		conn_close_after_flush(c); /* may free C */
+		return;
+	}
+	if (c->output_paused && evbuffer_get_length(c->out) <= lim->max_output_buffer / 2) {
+		/* The socket took the staged replies: no need to wait. */
+		c->output_paused = 0;
+		event_active(c->resume, EV_READ, 0);
+	}
+	conn_update_reading(c);
+	/* A started line must be completed within line-timeout; a line
+	 * handled in this turn means the rest is a new line. */
+	if (off > 0)
+		c->line_started = 0;
+	if (c->in_len > 0 && memchr(c->in, '\n', c->in_len) == NULL) {
+		if (c->line_started == 0)
+			c->line_started = server_uptime_ms(s) + 1;
+	} else {
+		c->line_started = 0;
+	}
+}
+
+/* The timeout sweep: cuts connections idle longer than idle-timeout,
+ * whose client has read none of its replies for as long, or whose
+ * unfinished request line began longer than line-timeout ago. */
+static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	unsigned int line_limit = s->config->limits.line_timeout_ms;
+	unsigned int idle_limit = s->config->limits.idle_timeout_ms;
+	uint64_t now = server_uptime_ms(s);
+
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->bridged || c->broken)
+			continue;
+		if (c->writing && idle_limit > 0 && now - c->write_wait_ms > idle_limit) {
+			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
+				 "client does not read its replies; closing");
+			conn_free(c);
+			continue;
+		}
+		if (c->closing || c->req_active || c->output_paused || c->eof)
+			continue;
+		if (line_limit > 0 && c->line_started != 0 && now + 1 - c->line_started > line_limit) {
+			char msg[80];
+			snprintf(msg, sizeof(msg), "request line not completed in %u ms", line_limit);
+			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "line timeout");
+			conn_send_err(c, PROTO_ERR_TIMEOUT, msg);
+			conn_close_after_flush(c); /* may free C */
+			continue;
+		}
+		if (idle_limit > 0 && c->reading && now - c->last_input_ms > idle_limit) {
+			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "idle timeout");
+			conn_send_err(c, PROTO_ERR_TIMEOUT, "idle connection closed");
+			conn_close_after_flush(c); /* may free C */
+		}
+	}
+}
+
+int conn_sweep_arm(struct server *s)
+{
+	unsigned int line_limit = s->config->limits.line_timeout_ms;
+	unsigned int idle_limit = s->config->limits.idle_timeout_ms;
+	unsigned int shortest = line_limit == 0 ? idle_limit
+				: idle_limit == 0   ? line_limit
+				: line_limit < idle_limit ? line_limit
+							  : idle_limit;
+	unsigned int every = shortest / 4 < 100 ? 100 : shortest / 4;
+
+	if (shortest == 0) {
+		if (s->sweep_timer != NULL)
+			event_del(s->sweep_timer);
+		return 0;
+	}
+	if (s->sweep_timer == NULL) {
+		s->sweep_timer = event_new(s->base, -1, EV_PERSIST, conn_sweep_cb, s);
+		if (s->sweep_timer == NULL)
+			return -1;
+	} else if (every == s->sweep_ms && event_pending(s->sweep_timer, EV_TIMEOUT, NULL)) {
+		return 0;
+	}
+	struct timeval tv = {every / 1000, (every % 1000) * 1000};
+	if (event_add(s->sweep_timer, &tv) < 0)
+		return -1;
+	s->sweep_ms = every;
+	return 0;
+}
+
+/* The socket is readable: new bytes or end of input. */
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_process(arg, 1);
+}
+
+/* Deferred continuation: more lines, a finished request, or a break. */
+static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_process(arg, 0);
+}
+
+/* The socket takes more output. */
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int n = evbuffer_write(c->out, c->fd);
+
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection error: %s", strerror(errno));
+		conn_free(c);
+		return;
+	}
+	size_t left = evbuffer_get_length(c->out);
+	if (n > 0)
+		c->write_wait_ms = server_uptime_ms(c->server);
+	if (left == 0) {
+		event_del(c->wev); /* back to writing at once (conn_flush) */
+		c->writing = 0;
+	}
+	if (c->closing) {
+		if (!c->req_active && left == 0)
+			conn_finish(c);
+		return;
+	}
+	if (c->output_paused && left <= c->config->limits.max_output_buffer / 2) {
+		/* Half the backlog is gone: read requests again. */
+		c->output_paused = 0;
+		conn_process(c, 0);
+	}
 }
 
 /* Fills *P from the accepted address SA of listener L. */
@@ -447,23 +655,31 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		return;
 	}
 	struct conn *c = calloc(1, sizeof(*c));
-	struct bufferevent *bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	struct event *resume = event_new(s->base, -1, 0, conn_resume_cb, c);
-	if (c == NULL || bev == NULL || resume == NULL) {
+	if (c != NULL) {
+		c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+		c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
+		c->resume = event_new(s->base, -1, 0, conn_resume_cb, c);
+		c->out = evbuffer_new();
+	}
+	if (c == NULL || c->rev == NULL || c->wev == NULL || c->resume == NULL || c->out == NULL) {
 		log_warnx("cannot allocate a connection for %s", p.text);
-		if (bev != NULL)
-			bufferevent_free(bev);
-		else
-			close(fd);
-		if (resume != NULL)
-			event_free(resume);
-		free(c);
+		if (c != NULL) {
+			if (c->rev != NULL)
+				event_free(c->rev);
+			if (c->wev != NULL)
+				event_free(c->wev);
+			if (c->resume != NULL)
+				event_free(c->resume);
+			if (c->out != NULL)
+				evbuffer_free(c->out);
+			free(c);
+		}
+		close(fd);
 		peer_count_remove(s, key);
 		return;
 	}
 	c->server = s;
-	c->bev = bev;
-	c->resume = resume;
+	c->fd = fd;
 	c->peer = p;
 	memcpy(c->peer_key, key, sizeof(key));
 	c->config = config_ref(s->config);
@@ -474,14 +690,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 	s->nconns++;
 	s->stats.connections_total++;
 
-	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	/* Bound what one client can make us buffer: a line and some more. */
-	bufferevent_setwatermark(bev, EV_READ, 0, (size_t)lim->max_line_length + 65536);
-	if (lim->idle_timeout_ms > 0) {
-		struct timeval tv = {lim->idle_timeout_ms / 1000, (lim->idle_timeout_ms % 1000) * 1000};
-		bufferevent_set_timeouts(bev, &tv, &tv);
-	}
-	bufferevent_enable(bev, EV_READ); /* EV_WRITE only while output waits: see conn_flush */
+	conn_update_reading(c); /* the socket is watched for writing only while output waits */
 	log_peer(LOG_LEVEL_DEBUG, p.text, p.cid, NULL, "connection accepted on %s", l->text);
 	if (s->nconns >= lim->max_connections)
 		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);

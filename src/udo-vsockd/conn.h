@@ -2,23 +2,44 @@
 #ifndef UDO_VSOCKD_CONN_H
 #define UDO_VSOCKD_CONN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "handler.h"
 #include "server.h"
 
+struct bufferevent;
 struct evbuffer;
 
 /* Receives a connection being handed away: FD is the client's socket
  * (still the connection's: dup or pass it before returning), PENDING the
- * input read but not handled. FD is -1 if the connection failed first:
- * then only release ARG. */
-typedef void (*conn_detach_fn)(int fd, struct evbuffer *pending, const struct peer *peer, void *arg);
+ * PENDING_LEN bytes of input read but not handled. FD is -1 if the
+ * connection failed first: then only release ARG. */
+typedef void (*conn_detach_fn)(int fd, const char *pending, size_t pending_len, const struct peer *peer, void *arg);
 
+/*
+ * The socket is served with plain events, not a bufferevent: a read turn
+ * reads into the daemon's shared line buffer, handles the complete lines
+ * in place and keeps only an unfinished rest (IN); replies of that turn
+ * are gathered in the shared stage and written with one send. Only what
+ * the socket does not take waits in OUT. An idle connection thus holds
+ * no buffer memory, and a request costs no buffer callbacks.
+ */
 struct conn {
 	struct server *server;
-	struct bufferevent *bev;
+	int fd;
+	struct event *rev;     /* readable: added while requests are read */
+	struct event *wev;     /* writable: added while OUT waits for the socket */
+	struct evbuffer *out;  /* replies the socket has not taken yet */
+	char *in;              /* input read but not handled (malloc'd; NULL when none) */
+	size_t in_len, in_size;
+	int reading;           /* REV is added */
+	int writing;           /* WEV is added */
+	int broken;            /* a write failed: free at the next safe point */
+	uint64_t last_input_ms; /* uptime of the last bytes read (idle-timeout) */
+	uint64_t write_wait_ms; /* uptime OUT last made progress while waiting */
+	struct bufferevent *bev; /* a bridge's, once bridged (fd still ours) */
 	struct config *config; /* limits in force when accepted (a reference) */
 	struct peer peer;
 	char peer_key[80];     /* key in the per-peer counts */
@@ -32,8 +53,8 @@ struct conn {
 	struct event *resume;  /* handles more lines on a later loop turn */
 	conn_detach_fn detach_fn; /* called once replies are flushed, before freeing */
 	void *detach_arg;
-	/* A bridge takes over the bufferevent once replies are flushed and
-	 * keeps the connection (and its place in the limits) until it ends. */
+	/* A bridge gets a bufferevent on the socket once replies are flushed
+	 * and keeps the connection (and its place in the limits) until it ends. */
 	void (*bridge_start)(struct conn *c, void *arg);
 	void (*bridge_release)(void *arg);
 	void *bridge_arg;
@@ -45,6 +66,10 @@ struct conn {
  * fd is closed and the reason logged. */
 void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int socklen);
 
+/* Appends LEN bytes of reply DATA to C's output. Never fails: without
+ * memory the connection is marked broken and closed at the next safe point. */
+void conn_write(struct conn *c, const void *data, size_t len);
+
 /* Writes C's pending replies now, as far as the socket takes them; the
  * rest goes when it is writable. */
 void conn_flush(struct conn *c);
@@ -55,10 +80,11 @@ void conn_close_after_flush(struct conn *c);
 /* Frees C now, cancelling its request if one is running. */
 void conn_free(struct conn *c);
 
-/* (Re)arms S's line-timeout sweep for the line-timeout in force: one
- * daemon-wide timer, not one per connection. Returns 0, or -1 if the
- * timer cannot be set up (then no line is ever cut). */
-int conn_line_sweep_arm(struct server *s);
+/* (Re)arms S's timeout sweep for the idle-timeout and line-timeout in
+ * force: one daemon-wide timer, not one per connection, checking every
+ * quarter of the shorter (at least every 100 ms). Returns 0, or -1 if the
+ * timer cannot be set up (then no connection is ever timed out). */
+int conn_sweep_arm(struct server *s);
 
 /* Called by the request_* functions when C's request has finished. */
 void conn_request_done(struct conn *c);

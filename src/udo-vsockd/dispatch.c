@@ -19,7 +19,7 @@ static void request_begin(struct conn *c, const struct command *cmd, int argc, c
 	req->cmd = cmd;
 	req->argc = argc;
 	req->argv = argv;
-	req->peer = c->peer;
+	req->peer = &c->peer;
 	req->state = NULL;
 	c->req_active = 1;
 }
@@ -46,7 +46,8 @@ void dispatch_request(struct conn *c, int argc, char **argv)
 			    cmd->usage);
 		return;
 	}
-	log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, cmd->name, "running");
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, cmd->name, "running");
 	cmd->kind->run(&c->req);
 }
 
@@ -59,7 +60,7 @@ void request_close_connection(struct request *req)
 void request_detach(struct request *req, conn_detach_fn fn, void *arg)
 {
 	if (req->conn == NULL) {
-		fn(-1, NULL, &req->peer, arg);
+		fn(-1, NULL, 0, req->peer, arg);
 		return;
 	}
 	req->conn->detach_fn = fn;

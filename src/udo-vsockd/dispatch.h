@@ -21,13 +21,14 @@ void request_close_connection(struct request *req);
 /* Asks the connection of REQ to close once this reply is sent, handing
  * its socket and unhandled input to FN first (see conn_detach_fn). FN is
  * called exactly once, also if the connection fails before. */
-void request_detach(struct request *req, void (*fn)(int fd, struct evbuffer *pending, const struct peer *peer,
-						    void *arg),
+void request_detach(struct request *req,
+		    void (*fn)(int fd, const char *pending, size_t pending_len, const struct peer *peer, void *arg),
 		    void *arg);
 
 /* Turns the connection of REQ into a bridge once this reply is sent:
- * START(conn, ARG) then owns the connection's bufferevent callbacks (its
- * input holds the bytes not handled yet) and ends it with conn_free().
+ * START(conn, ARG) then owns the callbacks of conn->bev, a bufferevent
+ * made for the socket, takes the bytes read but not handled from
+ * conn->in (conn->in_len of them), and ends the connection with conn_free().
  * RELEASE(ARG) is called exactly once when the connection is freed,
  * also if START never ran. */
 void request_bridge(struct request *req, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),

@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-
 #include "commands/commands.h"
 #include "conn.h"
 #include "handlers/handlers.h"
@@ -28,31 +25,25 @@ const struct handler_kind *handler_find(const char *name)
 	return NULL;
 }
 
-/* The output buffer of REQ's client, or NULL if it has gone. */
-static struct evbuffer *request_output(struct request *req)
-{
-	return req->conn != NULL ? bufferevent_get_output(req->conn->bev) : NULL;
-}
-
 void request_data(struct request *req, const char *payload, size_t len)
 {
-	struct evbuffer *out = request_output(req);
+	struct conn *c = req->conn;
 
-	if (out == NULL)
+	if (c == NULL)
 		return;
 	do {
 		const char *lf = memchr(payload, '\n', len);
 		size_t n = lf != NULL ? (size_t)(lf - payload) : len;
-		evbuffer_add(out, "D ", 2);
-		evbuffer_add(out, payload, n);
-		evbuffer_add(out, "\n", 1);
+		conn_write(c, "D ", 2);
+		conn_write(c, payload, n);
+		conn_write(c, "\n", 1);
 		if (lf == NULL)
 			break;
 		payload += n + 1;
 		len -= n + 1;
 	} while (len > 0);
-	if (!req->conn->in_run)
-		conn_flush(req->conn); /* streaming output of an asynchronous answer */
+	if (!c->in_run)
+		conn_flush(c); /* streaming output of an asynchronous answer */
 }
 
 void request_dataf(struct request *req, const char *fmt, ...)
@@ -93,24 +84,59 @@ static void status_text_clean(char *text, size_t len)
 	}
 }
 
+/* Appends the N words of WORDS to LINE (of SIZE bytes, LEN used), each
+ * after a blank and cleaned of line ends. Returns the new length, or 0 if
+ * they do not fit. */
+static size_t status_append_words(char *line, size_t size, size_t len, int n, const char *const *words)
+{
+	static const unsigned char line_end[256] = {['\n'] = 1, ['\r'] = 1};
+
+	for (int i = 0; i < n; i++) {
+		const unsigned char *w = (const unsigned char *)words[i];
+		size_t wlen = strlen(words[i]);
+		unsigned char found = 0;
+		if (wlen + 1 > size - len)
+			return 0;
+		line[len++] = ' ';
+		for (size_t j = 0; j < wlen; j++) {
+			line[len + j] = (char)w[j];
+			found |= line_end[w[j]];
+		}
+		if (found)
+			status_text_clean(line + len, wlen);
+		len += wlen;
+	}
+	return len;
+}
+
 /* Writes one status line, HEAD and printf-style text, in one append.
  * The text is not cut: PING echoes tokens as long as a request line. */
 static void request_status(struct request *req, const char *head, const char *fmt, va_list ap)
 {
-	struct evbuffer *out = request_output(req);
+	struct conn *c = req->conn;
 	char line[512];
 	size_t hlen = strlen(head);
 	int n = 0;
 
-	if (out == NULL)
+	if (c == NULL)
 		return;
 	if (hlen + 2 > sizeof(line))
 		hlen = sizeof(line) - 2;
 	memcpy(line, head, hlen);
 	if (fmt == NULL) {
 		line[hlen] = '\n';
-		evbuffer_add(out, line, hlen + 1);
+		conn_write(c, line, hlen + 1);
 		return;
+	}
+	if (strchr(fmt, '%') == NULL) {
+		/* Plain text needs no formatting. */
+		const char *words[1] = {fmt};
+		size_t len = status_append_words(line, sizeof(line) - 1, hlen, 1, words);
+		if (len > 0) {
+			line[len] = '\n';
+			conn_write(c, line, len + 1);
+			return;
+		}
 	}
 	va_list again;
 	va_copy(again, ap);
@@ -120,22 +146,55 @@ static void request_status(struct request *req, const char *head, const char *fm
 		/* The common case: it fits; one copy, one append. */
 		status_text_clean(line + hlen + 1, (size_t)n);
 		line[hlen + 1 + (size_t)n] = '\n';
-		evbuffer_add(out, line, hlen + 2 + (size_t)n);
+		conn_write(c, line, hlen + 2 + (size_t)n);
 	} else if (n >= 0) {
 		char *text = NULL;
 		int m = vasprintf(&text, fmt, again);
 		if (m < 0) {
 			line[hlen] = '\n';
-			evbuffer_add(out, line, hlen + 1);
+			conn_write(c, line, hlen + 1);
 		} else {
 			status_text_clean(text, (size_t)m);
-			evbuffer_add(out, line, hlen + 1);
-			evbuffer_add(out, text, (size_t)m);
-			evbuffer_add(out, "\n", 1);
+			conn_write(c, line, hlen + 1);
+			conn_write(c, text, (size_t)m);
+			conn_write(c, "\n", 1);
 			free(text);
 		}
 	}
 	va_end(again);
+}
+
+void request_ok_words(struct request *req, int n, const char *const *words)
+{
+	struct conn *c = req->conn;
+	char line[512];
+
+	if (c != NULL) {
+		size_t len = status_append_words(line, sizeof(line) - 1, 2, n, words);
+		memcpy(line, "OK", 2);
+		if (len > 0) {
+			line[len] = '\n';
+			conn_write(c, line, len + 1);
+		} else {
+			/* Longer than the stack line: word by word. */
+			conn_write(c, "OK", 2);
+			for (int i = 0; i < n; i++) {
+				size_t wlen = strlen(words[i]);
+				char *w = malloc(wlen + 1);
+				if (w == NULL) {
+					conn_write(c, "\n", 1);
+					break;
+				}
+				memcpy(w, words[i], wlen + 1);
+				status_text_clean(w, wlen);
+				conn_write(c, " ", 1);
+				conn_write(c, w, wlen);
+				free(w);
+			}
+			conn_write(c, "\n", 1);
+		}
+	}
+	request_end(req);
 }
 
 void request_ok(struct request *req, const char *fmt, ...)

@@ -46,7 +46,8 @@ struct request {
 	const struct command *cmd;
 	int argc;                   /* argv[0] is the command word */
 	char **argv;
-	struct peer peer;           /* who asked, as the kernel reported it */
+	const struct peer *peer;    /* who asked, as the kernel reported it (the
+				     * connection's: a request never outlives it) */
 	void *state;                /* the handler's, for an asynchronous answer */
 };
 
@@ -65,6 +66,10 @@ void request_dataf(struct request *req, const char *fmt, ...) __attribute__((for
 
 /* Finishes REQ with "OK" and optional text (FMT may be NULL). */
 void request_ok(struct request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Finishes REQ with "OK" and the N WORDS, each after a blank, without
+ * printf (the hot path of PING). LF and CR in a word become blanks. */
+void request_ok_words(struct request *req, int n, const char *const *words);
 
 /* Finishes REQ with "ERR CODE message". */
 void request_err(struct request *req, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 #include <systemd/sd-journal.h>
 
-static enum log_level log_max = LOG_LEVEL_NOTICE;
+enum log_level log_max_level = LOG_LEVEL_NOTICE;
 static int log_to_journal;
 
 static const char *const level_names[] = {
@@ -35,13 +35,13 @@ static int stderr_is_journal(void)
 
 void log_init(enum log_level level)
 {
-	log_max = level;
+	log_max_level = level;
 	log_to_journal = stderr_is_journal();
 }
 
 void log_set_level(enum log_level level)
 {
-	log_max = level;
+	log_max_level = level;
 }
 
 int log_level_parse(const char *text, enum log_level *level)
@@ -65,7 +65,7 @@ static void log_emit(enum log_level level, const char *peer, uint32_t cid, const
 {
 	char msg[1024];
 
-	if (level > log_max)
+	if (level > log_max_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_to_journal) {

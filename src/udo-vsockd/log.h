@@ -20,6 +20,15 @@ void log_init(enum log_level level);
 /* Changes the most verbose level written. */
 void log_set_level(enum log_level level);
 
+/* The most verbose level written (read it through log_enabled). */
+extern enum log_level log_max_level;
+
+/* True if messages of LEVEL are written: guards costly arguments. */
+static inline int log_enabled(enum log_level level)
+{
+	return level <= log_max_level;
+}
+
 /* Parses "err|warning|notice|info|debug". Returns 0 or -1. */
 int log_level_parse(const char *text, enum log_level *level);
 

@@ -96,7 +96,7 @@ static void server_free(struct server *s)
 			event_free(s->signals[i]);
 	}
 	struct event *timers[] = {s->accept_timer, s->grace_timer, s->status_timer, s->watchdog_timer,
-				  s->line_timer};
+				  s->sweep_timer};
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
 		if (timers[i] != NULL)
 			event_free(timers[i]);
@@ -105,6 +105,7 @@ static void server_free(struct server *s)
 	module_shutdown();
 	free(s->line);
 	free(s->argv);
+	free(s->stage);
 	event_base_free(s->base);
 }
 
@@ -177,8 +178,8 @@ int main(int argc, char **argv)
 	}
 	if (notify_start_timers(&s) < 0)
 		fatal("cannot start the systemd timers");
-	if (conn_line_sweep_arm(&s) < 0)
-		fatal("cannot start the line-timeout timer");
+	if (conn_sweep_arm(&s) < 0)
+		fatal("cannot start the timeout sweep");
 	notify_ready(&s);
 	log_notice("udo-vsockd %s ready", PACKAGE_VERSION);
 	if (event_base_dispatch(s.base) < 0)

@@ -127,25 +127,25 @@ static const char *api_command(struct udo_vsockd_request *r)
 /* api->peer_transport. */
 static enum udo_vsockd_transport api_peer_transport(struct udo_vsockd_request *r)
 {
-	return REQ(r)->peer.transport == UDO_VSOCK_ADDR_UNIX ? UDO_VSOCKD_TRANSPORT_UNIX : UDO_VSOCKD_TRANSPORT_VSOCK;
+	return REQ(r)->peer->transport == UDO_VSOCK_ADDR_UNIX ? UDO_VSOCKD_TRANSPORT_UNIX : UDO_VSOCKD_TRANSPORT_VSOCK;
 }
 
 /* api->peer_cid. */
 static uint32_t api_peer_cid(struct udo_vsockd_request *r)
 {
-	return REQ(r)->peer.cid;
+	return REQ(r)->peer->cid;
 }
 
 /* api->peer_port. */
 static uint32_t api_peer_port(struct udo_vsockd_request *r)
 {
-	return REQ(r)->peer.port;
+	return REQ(r)->peer->port;
 }
 
 /* api->peer_identity. */
 static const char *api_peer_identity(struct udo_vsockd_request *r)
 {
-	return REQ(r)->peer.identity;
+	return REQ(r)->peer->identity;
 }
 
 /* api->connected. */

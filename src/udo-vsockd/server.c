@@ -160,8 +160,8 @@ void server_reload(struct server *s)
 	s->config = conf;
 	log_set_level((enum log_level)conf->log_level);
 	s->stats.reloads++;
-	if (conn_line_sweep_arm(s) < 0)
-		log_warnx("cannot rearm the line-timeout timer: request lines are not timed");
+	if (conn_sweep_arm(s) < 0)
+		log_warnx("cannot rearm the timeout sweep: connections are not timed out");
 	/* New limits may allow more connections than before. */
 	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT);
 	if (s->nconns >= conf->limits.max_connections)

@@ -70,15 +70,21 @@ struct server {
 	struct event *grace_timer;
 	struct event *status_timer;
 	struct event *watchdog_timer;
-	struct event *line_timer;      /* line-timeout sweep; NULL while off */
-	unsigned int line_sweep_ms;    /* its period */
+	struct event *sweep_timer;     /* idle- and line-timeout sweep; NULL while off */
+	unsigned int sweep_ms;         /* its period */
 	struct event *signals[4];
-	/* Scratch space for the line being parsed: one line is handled at a
-	 * time, so every connection shares it. */
+	/* Scratch space: one connection is read and one line handled at a
+	 * time, so every connection shares the read buffer LINE (lines are
+	 * parsed in place) and the words ARGV. */
 	char *line;
 	size_t line_size;
 	char **argv;
 	int argv_size;
+	/* Replies of the connection being read (STAGE_OWNER), gathered to
+	 * leave in one send at the end of its read turn. */
+	char *stage;
+	size_t stage_len;
+	struct conn *stage_owner;
 };
 
 /* Milliseconds since the daemon started. */

@@ -7,7 +7,7 @@
 static void help_run(struct request *req)
 {
 	for (const struct command *cmd = req->config->commands; cmd != NULL; cmd = cmd->next) {
-		if (!access_allows(req->config, cmd, &req->peer))
+		if (!access_allows(req->config, cmd, req->peer))
 			continue;
 		request_dataf(req, "%s%s%s - %s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage, cmd->summary);
 	}

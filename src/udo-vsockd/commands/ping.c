@@ -4,10 +4,9 @@
 /* Answers "OK pong" or "OK pong TOKEN". */
 static void ping_run(struct request *req)
 {
-	if (req->argc > 1)
-		request_ok(req, "pong %s", req->argv[1]);
-	else
-		request_ok(req, "pong");
+	const char *words[2] = {"pong", req->argc > 1 ? req->argv[1] : NULL};
+
+	request_ok_words(req, req->argc > 1 ? 2 : 1, words);
 }
 
 const struct handler_kind handler_ping = {

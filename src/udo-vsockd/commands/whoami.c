@@ -4,7 +4,7 @@
 /* Answers the kernel-reported identity of the peer. */
 static void whoami_run(struct request *req)
 {
-	const struct peer *p = &req->peer;
+	const struct peer *p = req->peer;
 
 	if (p->transport == UDO_VSOCK_ADDR_UNIX) {
 		request_dataf(req, "transport=unix");

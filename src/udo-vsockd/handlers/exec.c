@@ -796,13 +796,13 @@ static char **exec_build_env(const struct exec_conf *ec, const struct request *r
 	}
 	for (int i = 0; i < ec->nenv_set && rc == 0; i++)
 		rc = strv_append(&env, n, ec->env_set[i]);
-	if (req->peer.transport == UDO_VSOCK_ADDR_UNIX) {
-		snprintf(buf, sizeof(buf), "UDO_PEER_IDENTITY=%s", req->peer.identity);
+	if (req->peer->transport == UDO_VSOCK_ADDR_UNIX) {
+		snprintf(buf, sizeof(buf), "UDO_PEER_IDENTITY=%s", req->peer->identity);
 		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
 	} else {
-		snprintf(buf, sizeof(buf), "UDO_PEER_CID=%u", req->peer.cid);
+		snprintf(buf, sizeof(buf), "UDO_PEER_CID=%u", req->peer->cid);
 		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
-		snprintf(buf, sizeof(buf), "UDO_PEER_PORT=%u", req->peer.port);
+		snprintf(buf, sizeof(buf), "UDO_PEER_PORT=%u", req->peer->port);
 		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
 	}
 	snprintf(buf, sizeof(buf), "UDO_COMMAND=%s", req->cmd->name);
@@ -960,7 +960,7 @@ static int exec_start(struct exec_child *ch, const struct exec_conf *ec, struct 
 	strv_free(envp, nenv);
 	return 0;
 fail:
-	log_peer(LOG_LEVEL_WARNING, req->peer.text, req->peer.cid, req->cmd->name, "cannot run %s: %s", ec->path,
+	log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "cannot run %s: %s", ec->path,
 	         strerror(err));
 	for (int i = 0; i < 2; i++) {
 		if (out[i] >= 0 && !(i == 0 && ch->out_ev != NULL))
@@ -985,7 +985,7 @@ static void exec_run(struct request *req)
 	char key[80];
 	unsigned int total, of_peer;
 
-	peer_key(&req->peer, key, sizeof(key));
+	peer_key(req->peer, key, sizeof(key));
 	exec_count(req->cmd->name, key, &total, &of_peer);
 	if (total >= ec->max_concurrent) {
 		request_err(req, PROTO_ERR_BUSY, "%u already running (max-concurrent)", total);
@@ -1026,7 +1026,7 @@ static void exec_run(struct request *req)
 		return;
 	}
 	req->state = ch;
-	log_peer(LOG_LEVEL_INFO, req->peer.text, req->peer.cid, req->cmd->name, "started %s as pid %ld", ec->path,
+	log_peer(LOG_LEVEL_INFO, req->peer->text, req->peer->cid, req->cmd->name, "started %s as pid %ld", ec->path,
 	         (long)ch->pid);
 }
 

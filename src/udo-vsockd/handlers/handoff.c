@@ -132,13 +132,14 @@ static void outbox_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Sends the header with the client's FD, then the rest without blocking. */
-static void handoff_send(struct handoff_job *job, int fd, struct evbuffer *pending, const struct peer *peer)
+static void handoff_send(struct handoff_job *job, int fd, const char *pending, size_t pending_len,
+			 const struct peer *peer)
 {
 	struct udo_vsock_handoff h = {.transport = (uint32_t)peer->transport,
 				      .peer_cid = peer->cid,
 				      .peer_port = peer->port,
 				      .argc = job->argc,
-				      .pending_len = evbuffer_get_length(pending)};
+				      .pending_len = pending_len};
 	unsigned char header[UDO_VSOCK_HANDOFF_HEADER_SIZE];
 
 	snprintf(h.identity, sizeof(h.identity), "%s", peer->identity);
@@ -149,7 +150,7 @@ static void handoff_send(struct handoff_job *job, int fd, struct evbuffer *pendi
 	struct evbuffer *msg = evbuffer_new();
 	if (msg == NULL || evbuffer_add(msg, header, sizeof(header)) < 0 ||
 	    evbuffer_add(msg, h.identity, strlen(h.identity)) < 0 || evbuffer_add(msg, job->args, job->args_len) < 0 ||
-	    evbuffer_add_buffer(msg, pending) < 0) {
+	    evbuffer_add(msg, pending, pending_len) < 0) {
 		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: out of memory");
 		if (msg != NULL)
 			evbuffer_free(msg);
@@ -211,12 +212,12 @@ static void handoff_send(struct handoff_job *job, int fd, struct evbuffer *pendi
 }
 
 /* The OK is sent: pass the client on (FD -1: it went away first). */
-static void handoff_detached(int fd, struct evbuffer *pending, const struct peer *peer, void *arg)
+static void handoff_detached(int fd, const char *pending, size_t pending_len, const struct peer *peer, void *arg)
 {
 	struct handoff_job *job = arg;
 
 	if (fd >= 0)
-		handoff_send(job, fd, pending, peer);
+		handoff_send(job, fd, pending, pending_len, peer);
 	job_free(job);
 }
 
@@ -253,7 +254,7 @@ static void handoff_run(struct request *req)
 	if (job->service_fd < 0) {
 		int err = errno;
 		job_free(job);
-		log_peer(LOG_LEVEL_WARNING, req->peer.text, req->peer.cid, req->cmd->name, "handoff: %s: %s",
+		log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "handoff: %s: %s",
 			 hc->service.path, strerror(err));
 		if (err == EAGAIN)
 			request_err(req, PROTO_ERR_BUSY, "the service is not accepting connections");

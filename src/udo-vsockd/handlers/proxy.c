@@ -250,8 +250,11 @@ static void proxy_start(struct conn *c, void *arg)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_enable(p->service, EV_READ | EV_WRITE);
 	/* Bytes the client sent after its request go first. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		proxy_read_cb(c->bev, p);
+	if (c->in_len > 0 && bufferevent_write(p->service, c->in, c->in_len) < 0) {
+		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "proxy: out of memory");
+		conn_free(c); /* releases P */
+		return;
+	}
 	log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "proxying");
 }
 
@@ -271,7 +274,7 @@ static void proxy_connect_cb(struct bufferevent *bev, short what, void *arg)
 		request_ok(req, "proxy");
 		return;
 	}
-	log_peer(LOG_LEVEL_WARNING, req->peer.text, req->peer.cid, req->cmd->name, "proxy: cannot reach %s: %s",
+	log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "proxy: cannot reach %s: %s",
 		 ((const struct proxy_conf *)req->cmd->data)->text,
 		 (what & BEV_EVENT_TIMEOUT) ? "timed out" : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	proxy_release(p);
