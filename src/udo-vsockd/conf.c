@@ -235,7 +235,7 @@ static void parse_listen(struct parser *p, const char *file, int line, const cha
 	}
 	lc->file = file;
 	lc->line = line;
-	lc->backlog = 128;
+	lc->backlog = 1024; /* vsock resets a connect that finds the queue full */
 	char *addrtext = strdup(value);
 	if (addrtext != NULL) {
 		addrtext[strcspn(addrtext, " \t")] = '\0';
