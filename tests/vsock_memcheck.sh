@@ -45,6 +45,7 @@ allow = any
 module-dir = $builddir/modules/.libs
 module = facts
 line-timeout = 3s
+idle-timeout = 6s
 $1
 [command ping]
 handler = ping
@@ -112,6 +113,44 @@ timeout 1 "$cli" -t 60 "$addr" later 2000 >/dev/null 2>&1
 # A line begun and never finished (the connection stays open: no EOF).
 (printf 'pin'; sleep 15) | timeout 30 socat -t 15 - "VSOCK-CONNECT:1:$port" >"$dir/partial" 2>&1
 check "unfinished line cut by line-timeout" grep -q 'timeout' "$dir/partial"
+# 3,000 pipelined PINGs sent in odd-sized pieces (lines split across
+# reads, more than commands-per-read per read), every reply checked; and
+# a client that never reads its ~600 KiB of replies, cut by idle-timeout.
+# shellcheck disable=SC2016 # python source
+check "pipelined PINGs answered in order" timeout 120 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+s.settimeout(100)
+s.connect((1, int(sys.argv[1])))
+data = b"".join(b"PING t%d\n" % i for i in range(3000))
+for i in range(0, len(data), 777):
+    s.sendall(data[i:i + 777])
+want = b"".join(b"OK pong t%d\n" % i for i in range(3000))
+got = b""
+while len(got) < len(want):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+sys.exit(0 if got == want else 1)
+' "$port"
+# shellcheck disable=SC2016 # python source
+check "a client that reads no replies is cut" timeout 120 python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+s.setsockopt(socket.AF_VSOCK, socket.SO_VM_SOCKETS_BUFFER_SIZE, 4096)
+s.settimeout(100)
+s.connect((1, int(sys.argv[1])))
+s.sendall(b"".join(b"PING %0190d\n" % i for i in range(3000)))
+time.sleep(15)
+n = 0
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    n += len(chunk)
+sys.exit(0 if 0 < n < 3000 * 206 else 1)
+' "$port"
 out=$(printf 'shell a\nhello handoff\n' | timeout 60 socat -t 10 - "VSOCK-CONNECT:1:$port" 2>&1)
 check "hand-off" grep -qx 'hello handoff' <<<"$out"
 out=$(printf 'echo\nhello proxy\n' | timeout 60 socat -t 10 - "VSOCK-CONNECT:1:$port" 2>&1)
