@@ -251,7 +251,11 @@ else
 fi
 start socat "VSOCK-LISTEN:$port_socat,fork,backlog=256" EXEC:/bin/true
 pid_socat=$last
-sleep 0.3
+# Ready once one connection is accepted and closed by the server.
+for ((i = 0; i < 100; i++)); do
+	"$bin/loadgen" connect -W 0 -n 1 -t 5 "vsock:1:$port_socat" >/dev/null 2>&1 && break
+	sleep 0.1
+done
 for c in $exec_clients; do
 	measure 4 socat "c$c" connect -c "$c" -t "$exec_secs" -W "$warm" "${exec_n[@]}" "vsock:1:$port_socat"
 done
