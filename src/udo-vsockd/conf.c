@@ -709,6 +709,26 @@ static void limits_default(struct limits *l)
 	l->accept_pause_ms = 500;
 }
 
+/* The bucket of the command NAME: FNV-1a of its bytes. */
+static unsigned int command_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h & (CONFIG_COMMAND_BUCKETS - 1);
+}
+
+/* Indexes every command of CONF by name, for config_find_command. */
+static void config_index_commands(struct config *conf)
+{
+	for (struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
+		unsigned int h = command_hash(cmd->name);
+		cmd->bucket_next = conf->command_index[h];
+		conf->command_index[h] = cmd;
+	}
+}
+
 /* config_load and config_load_file: parses the stream F (NULL: opens PATH). */
 static struct config *load(const char *path, FILE *f, FILE *errors)
 {
@@ -735,6 +755,7 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 		config_unref(conf);
 		return NULL;
 	}
+	config_index_commands(conf);
 	for (const struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
 		const struct acl_entry *acl = cmd->acl != NULL ? cmd->acl : conf->default_acl;
 		int any_allow = 0;
@@ -790,7 +811,8 @@ void config_unref(struct config *conf)
 
 const struct command *config_find_command(const struct config *conf, const char *name)
 {
-	for (const struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
+	for (const struct command *cmd = conf->command_index[command_hash(name)]; cmd != NULL;
+	     cmd = cmd->bucket_next) {
 		if (strcmp(cmd->name, name) == 0)
 			return cmd;
 	}

@@ -45,7 +45,11 @@ struct command {
 	const char *file;
 	int line;
 	struct command *next;
+	struct command *bucket_next; /* the next in its config_find_command bucket */
 };
+
+/* Buckets of the command index (a power of two). */
+#define CONFIG_COMMAND_BUCKETS 64
 
 /* Daemon-wide limits; every one configurable in [daemon]. */
 struct limits {
@@ -68,6 +72,7 @@ struct config {
 	char *path;
 	struct listen_conf *listeners;
 	struct command *commands;
+	struct command *command_index[CONFIG_COMMAND_BUCKETS]; /* by command_hash() of the name */
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;   /* enum log_level */
