@@ -552,6 +552,64 @@ START_TEST(test_sigterm_load)
 }
 END_TEST
 
+/* The reloads counter in D's STATS reply, read on C. */
+static long stats_reloads(struct client *c)
+{
+	struct reply r;
+
+	client_request(c, "STATS", &r, 5000);
+	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
+		if (strncmp(r.data[i], "reloads=", 8) == 0)
+			return atol(r.data[i] + 8);
+	}
+	ck_abort_msg("STATS has no reloads= line");
+	return -1;
+}
+
+/* A service manager that does not read its notify socket (whose queue
+ * holds 10 datagrams): 12 reloads, 24 messages and more, while clients
+ * are answered throughout; once it reads, every message comes, in order. */
+START_TEST(test_notify_not_read)
+{
+	const int reloads = 12;
+	struct client c;
+	char token[32];
+
+	start(NULL, NULL); /* READY=1 read; from here on nobody reads */
+	client_open(&c, D.port);
+	for (int i = 1; i <= reloads; i++) {
+		daemon_signal(&D, SIGHUP);
+		int64_t deadline = now_ms() + 5000;
+		while (stats_reloads(&c) < i && now_ms() < deadline)
+			sleep_ms(20);
+		ck_assert_msg(stats_reloads(&c) == i, "reload %d not done within 5 s", i);
+		snprintf(token, sizeof(token), "reload-%d", i);
+		probe(&c, token);
+	}
+	/* Now read: what waited in the daemon arrives. */
+	daemon_collect_notify(&D, 1000);
+	int reloading = daemon_count_notify(&D, "RELOADING=1"), ready = daemon_count_notify(&D, "READY=1");
+	printf("notify not read: %d reloads answered; then %d RELOADING=1, %d READY=1 in %d messages\n", reloads,
+	       reloading, ready, D.nnotes);
+	ck_assert_msg(reloading == reloads && ready == reloads + 1, "%d RELOADING=1, %d READY=1 for %d reloads",
+		      reloading, ready, reloads);
+	/* In order: READY=1 first, then RELOADING=1 and READY=1 in turn. */
+	int want_ready = 1;
+	for (int i = 0; i < D.nnotes; i++) {
+		int is_reloading = strstr(D.notes[i], "RELOADING=1") != NULL;
+		int is_ready = strstr(D.notes[i], "READY=1") != NULL;
+		if (!is_reloading && !is_ready)
+			continue;
+		ck_assert_msg(is_ready == want_ready, "notify message %d out of order: %s", i, D.notes[i]);
+		want_ready = !want_ready;
+	}
+	probe(&c, "after-reading");
+	client_close(&c);
+	expect_baseline();
+	stop();
+}
+END_TEST
+
 /* The suite. */
 static Suite *hostile_suite(void)
 {
@@ -578,6 +636,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_fd_exhaustion);
 	tcase_add_test(tc, test_sighup_storm);
 	tcase_add_test(tc, test_sigterm_load);
+	tcase_add_test(tc, test_notify_not_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
