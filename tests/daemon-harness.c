@@ -255,12 +255,14 @@ void daemon_init(struct daemon *d)
 
 void daemon_write_config(struct daemon *d, const char *daemon_extra, const char *sections)
 {
-	char *text = NULL;
+	char *text = NULL, backlog[32] = "";
 
+	if (d->backlog > 0)
+		snprintf(backlog, sizeof(backlog), " backlog=%u", d->backlog);
 	ck_assert_int_ge(asprintf(&text,
 				  "# written by the test harness\n"
 				  "[daemon]\n"
-				  "listen = vsock:any:%u\n"
+				  "listen = vsock:any:%u%s\n"
 				  "allow = any\n"
 				  "%s\n"
 				  "[command ping]\nhandler = ping\n\n"
@@ -270,7 +272,7 @@ void daemon_write_config(struct daemon *d, const char *daemon_extra, const char 
 				  "[command stats]\nhandler = stats\n\n"
 				  "[command quit]\nhandler = quit\n\n"
 				  "%s\n",
-				  d->port, daemon_extra != NULL ? daemon_extra : "", sections != NULL ? sections : ""),
+				  d->port, backlog, daemon_extra != NULL ? daemon_extra : "", sections != NULL ? sections : ""),
 			 0);
 	write_file(d->conf_path, text);
 	free(text);

@@ -17,6 +17,7 @@
 struct daemon {
 	pid_t pid;                 /* 0: not running */
 	unsigned int port;         /* the vsock port of its config's listen line */
+	unsigned int backlog;      /* > 0: that listen line's backlog= (else the default) */
 	char dir[256];             /* private temp directory */
 	char conf_path[300];
 	char notify_name[64];      /* abstract unix name, without the '@' */

@@ -18,11 +18,15 @@
 
 #include "daemon-harness.h"
 
-/* Slowloris connections; 200 keeps the case short inside user-mode Linux. */
-#define SLOW_CONNS 200
-/* The load case: the issue asks 1,000 x 1,000; UML makes that minutes. */
-#define LOAD_CONNS 100
+/* Slowloris connections and how many of them trickle (the rest are
+ * silent): 250 and 200; the issue's 1,000 and 800 with UDO_TEST_HEAVY=1. */
+#define SLOW_CONNS_MAX 1000
+static int slow_conns = 250, slow_trickle = 200;
+/* The load case: 100 x 1,000 PINGs; the issue's 1,000 x 1,000 with
+ * UDO_TEST_HEAVY=1 (a minute or two inside user-mode Linux). */
+#define LOAD_CONNS_MAX 1000
 #define LOAD_PINGS 1000
+static int load_conns = 100;
 
 /* The daemon of the running test; one per test process. */
 static struct daemon D;
@@ -108,13 +112,15 @@ static int probe(struct client *c, const char *token)
 	return (int)(now_ms() - t0);
 }
 
-/* Starts D with DAEMON_EXTRA (and OPTS), then takes the fd baseline after
- * a warm-up round trip (the notify socket is open briefly after READY). */
-static void start(const char *daemon_extra, const struct daemon_opts *opts)
+/* Starts D with DAEMON_EXTRA (and OPTS) and a listen backlog of BACKLOG
+ * (0: the default), then takes the fd baseline after a warm-up round trip
+ * (the notify socket is open briefly after READY). */
+static void start_backlog(const char *daemon_extra, const struct daemon_opts *opts, unsigned int backlog)
 {
 	struct client c;
 
 	daemon_init(&D);
+	D.backlog = backlog;
 	daemon_write_config(&D, daemon_extra, NULL);
 	ck_assert_msg(daemon_start(&D, opts, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
 	client_open(&c, D.port);
@@ -123,6 +129,26 @@ static void start(const char *daemon_extra, const struct daemon_opts *opts)
 	sleep_ms(100);
 	base_fds = count_fds(D.pid);
 	ck_assert_int_gt(base_fds, 0);
+}
+
+/* Starts D with DAEMON_EXTRA (and OPTS) and the default backlog. */
+static void start(const char *daemon_extra, const struct daemon_opts *opts)
+{
+	start_backlog(daemon_extra, opts, 0);
+}
+
+/* Makes sure this process (and so the daemon it starts) may open N fds,
+ * raising the soft limit up to the hard one if need be. */
+static void need_fds(unsigned int n)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < n && rl.rlim_max >= n) {
+		rl.rlim_cur = n;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	ck_assert_msg(rl.rlim_cur >= n, "RLIMIT_NOFILE %llu too low (%u needed)", (unsigned long long)rl.rlim_cur, n);
 }
 
 /* Asserts that D's fds return to the baseline within 5 s and that it has
@@ -316,49 +342,58 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-/* Slowloris: SLOW_CONNS clients trickle one byte a second; line-timeout
- * cuts them all while a well-behaved client stays fast. */
+/* Slowloris: slow_conns clients; slow_trickle of them trickle a byte a
+ * second each (line-timeout cuts them), the rest never send (idle-timeout
+ * cuts them), while a well-behaved client keeps a low latency. */
 START_TEST(test_slowloris)
 {
-	static struct client slow[SLOW_CONNS];
+	static struct client slow[SLOW_CONNS_MAX];
 	struct client good;
 	const char *line = "PING slowly-never-finished\n";
 	int lat[256], nlat = 0;
 	char token[32], got[HARNESS_LINE_MAX];
 
-	start("line-timeout = 2s\nmax-connections-per-peer = 1000", NULL);
-	struct rlimit rl;
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	ck_assert_msg(rl.rlim_cur >= SLOW_CONNS + 64, "RLIMIT_NOFILE %llu too low", (unsigned long long)rl.rlim_cur);
-	client_open(&good, D.port);
-	for (int i = 0; i < SLOW_CONNS; i++)
+	need_fds((unsigned int)slow_conns + 64);
+	/* The connects come faster than the daemon may get to accept them,
+	 * and vsock resets a connect to a full accept queue (no SYN retry). */
+	start_backlog("line-timeout = 2s\nidle-timeout = 3s\nmax-connections-per-peer = 1100", NULL,
+		      (unsigned int)slow_conns + 64);
+	/* A trickler sends its first byte at once, so none is idle for long. */
+	for (int i = 0; i < slow_conns; i++) {
 		client_open(&slow[i], D.port);
+		if (i < slow_trickle)
+			(void)send(slow[i].fd, line, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	client_open(&good, D.port);
 	int64_t t0 = now_ms();
 	/* 5 s: a byte a second each, a probe every ~100 ms in between. */
 	for (int sec = 0; sec < 5; sec++) {
-		for (int i = 0; i < SLOW_CONNS; i++)
-			(void)send(slow[i].fd, line + sec, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		for (int i = 0; i < slow_trickle; i++)
+			(void)send(slow[i].fd, line + 1 + sec, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (now_ms() < t0 + (sec + 1) * 1000 && nlat < 256) {
 			snprintf(token, sizeof(token), "t%d", nlat);
 			lat[nlat++] = probe(&good, token);
 			sleep_ms(100);
 		}
 	}
-	int cut = 0, other = 0;
-	for (int i = 0; i < SLOW_CONNS; i++) {
+	int cut = 0, idle = 0, other = 0;
+	for (int i = 0; i < slow_conns; i++) {
 		int n = client_read_line(&slow[i], got, sizeof(got), 2000);
-		if (n >= 0 && strcmp(got, "ERR timeout request line not completed in 2000 ms") == 0 &&
-		    client_wait_eof(&slow[i], 2000))
-			cut++;
+		const char *want = i < slow_trickle ? "ERR timeout request line not completed in 2000 ms"
+						    : "ERR timeout idle connection closed";
+		if (n >= 0 && strcmp(got, want) == 0 && client_wait_eof(&slow[i], 2000))
+			*(i < slow_trickle ? &cut : &idle) += 1;
 		else
 			other++;
 		client_close(&slow[i]);
 	}
 	qsort(lat, (size_t)nlat, sizeof(lat[0]), cmp_int);
-	printf("slowloris: %d connections, %d cut by line-timeout, %d not; probe p50 %d ms, max %d ms over %d "
-	       "PINGs\n",
-	       SLOW_CONNS, cut, other, lat[nlat / 2], lat[nlat - 1], nlat);
-	ck_assert_msg(cut == SLOW_CONNS, "only %d of %d slow connections were cut", cut, SLOW_CONNS);
+	printf("slowloris: %d connections, %d of %d cut by line-timeout, %d of %d by idle-timeout, %d not; "
+	       "probe p50 %d ms, max %d ms over %d PINGs in %lld ms\n",
+	       slow_conns, cut, slow_trickle, idle, slow_conns - slow_trickle, other, lat[nlat / 2], lat[nlat - 1], nlat,
+	       (long long)(now_ms() - t0));
+	ck_assert_msg(cut == slow_trickle && idle == slow_conns - slow_trickle, "%d and %d of %d and %d were cut", cut,
+		      idle, slow_trickle, slow_conns - slow_trickle);
 	ck_assert_msg(lat[nlat - 1] < 500, "probe max latency %d ms", lat[nlat - 1]);
 	probe(&good, "after-slowloris");
 	client_close(&good);
@@ -367,40 +402,40 @@ START_TEST(test_slowloris)
 }
 END_TEST
 
-/* Load with accounting: LOAD_CONNS connections x LOAD_PINGS PINGs with
+/* Load with accounting: load_conns connections x LOAD_PINGS PINGs with
  * unique tokens; not one reply lost or misrouted. */
 START_TEST(test_load)
 {
-	static struct client cs[LOAD_CONNS];
+	static struct client cs[LOAD_CONNS_MAX];
 	struct client good;
 	char prefix[16];
 	size_t len;
 	int total = 0, wrong = 0;
 
-	start(NULL, NULL);
+	need_fds((unsigned int)load_conns + 64);
+	start_backlog("max-connections-per-peer = 1100", NULL, (unsigned int)load_conns + 64);
 	client_open(&good, D.port);
-	for (int i = 0; i < LOAD_CONNS; i++)
+	for (int i = 0; i < load_conns; i++)
 		client_open(&cs[i], D.port);
 	int64_t t0 = now_ms();
 	/* About 20 KB each way per connection: fits the socket buffers. */
-	for (int i = 0; i < LOAD_CONNS; i++) {
+	for (int i = 0; i < load_conns; i++) {
 		snprintf(prefix, sizeof(prefix), "c%d", i);
 		char *batch = ping_batch(prefix, LOAD_PINGS, &len);
 		ck_assert_int_eq(client_send(&cs[i], batch, len, 10000), (ssize_t)len);
 		free(batch);
 	}
 	int lat = probe(&good, "under-load");
-	for (int i = 0; i < LOAD_CONNS; i++) {
+	for (int i = 0; i < load_conns; i++) {
 		int bad;
 		snprintf(prefix, sizeof(prefix), "c%d", i);
 		total += read_pongs(&cs[i], prefix, LOAD_PINGS, 10000, &bad);
 		wrong += bad;
 		client_close(&cs[i]);
 	}
-	printf("load: %d connections x %d PINGs (issue: 1000 x 1000; scaled for UML): %d right, %d wrong, "
-	       "%lld ms; probe under load %d ms\n",
-	       LOAD_CONNS, LOAD_PINGS, total, wrong, (long long)(now_ms() - t0), lat);
-	ck_assert_msg(total == LOAD_CONNS * LOAD_PINGS && wrong == 0, "%d right, %d wrong", total, wrong);
+	printf("load: %d connections x %d PINGs: %d right, %d wrong, %lld ms; probe under load %d ms\n", load_conns,
+	       LOAD_PINGS, total, wrong, (long long)(now_ms() - t0), lat);
+	ck_assert_msg(total == load_conns * LOAD_PINGS && wrong == 0, "%d right, %d wrong", total, wrong);
 	probe(&good, "after-load");
 	client_close(&good);
 	expect_baseline();
@@ -542,6 +577,64 @@ START_TEST(test_sigterm_load)
 }
 END_TEST
 
+/* The reloads counter in D's STATS reply, read on C. */
+static long stats_reloads(struct client *c)
+{
+	struct reply r;
+
+	client_request(c, "STATS", &r, 5000);
+	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
+		if (strncmp(r.data[i], "reloads=", 8) == 0)
+			return atol(r.data[i] + 8);
+	}
+	ck_abort_msg("STATS has no reloads= line");
+	return -1;
+}
+
+/* A service manager that does not read its notify socket (whose queue
+ * holds 10 datagrams): 12 reloads, 24 messages and more, while clients
+ * are answered throughout; once it reads, every message comes, in order. */
+START_TEST(test_notify_not_read)
+{
+	const int reloads = 12;
+	struct client c;
+	char token[32];
+
+	start(NULL, NULL); /* READY=1 read; from here on nobody reads */
+	client_open(&c, D.port);
+	for (int i = 1; i <= reloads; i++) {
+		daemon_signal(&D, SIGHUP);
+		int64_t deadline = now_ms() + 5000;
+		while (stats_reloads(&c) < i && now_ms() < deadline)
+			sleep_ms(20);
+		ck_assert_msg(stats_reloads(&c) == i, "reload %d not done within 5 s", i);
+		snprintf(token, sizeof(token), "reload-%d", i);
+		probe(&c, token);
+	}
+	/* Now read: what waited in the daemon arrives. */
+	daemon_collect_notify(&D, 1000);
+	int reloading = daemon_count_notify(&D, "RELOADING=1"), ready = daemon_count_notify(&D, "READY=1");
+	printf("notify not read: %d reloads answered; then %d RELOADING=1, %d READY=1 in %d messages\n", reloads,
+	       reloading, ready, D.nnotes);
+	ck_assert_msg(reloading == reloads && ready == reloads + 1, "%d RELOADING=1, %d READY=1 for %d reloads",
+		      reloading, ready, reloads);
+	/* In order: READY=1 first, then RELOADING=1 and READY=1 in turn. */
+	int want_ready = 1;
+	for (int i = 0; i < D.nnotes; i++) {
+		int is_reloading = strstr(D.notes[i], "RELOADING=1") != NULL;
+		int is_ready = strstr(D.notes[i], "READY=1") != NULL;
+		if (!is_reloading && !is_ready)
+			continue;
+		ck_assert_msg(is_ready == want_ready, "notify message %d out of order: %s", i, D.notes[i]);
+		want_ready = !want_ready;
+	}
+	probe(&c, "after-reading");
+	client_close(&c);
+	expect_baseline();
+	stop();
+}
+END_TEST
+
 /* The suite. */
 static Suite *hostile_suite(void)
 {
@@ -553,21 +646,26 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_pipeline_100k);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("load");
-	tcase_set_timeout(tc, 60);
+	/* UDO_TEST_HEAVY=1: the issue's full sizes. The 1,000-connection
+	 * slowloris is not in every run: the daemon cuts all expired
+	 * connections in one loop turn, and with hundreds at once inside
+	 * user-mode Linux a probe waits longer than its 500 ms bound now
+	 * and then (3 runs in 16). */
+	if (getenv("UDO_TEST_HEAVY") != NULL) {
+		load_conns = LOAD_CONNS_MAX;
+		slow_conns = SLOW_CONNS_MAX;
+		slow_trickle = SLOW_CONNS_MAX * 4 / 5;
+	}
+	tcase_set_timeout(tc, load_conns == LOAD_CONNS_MAX ? 300 : 60);
 	tcase_add_test(tc, test_slowloris);
-	/* 100 x 1,000 accounted PINGs intermittently stall the user-mode Linux
-	 * guest for tens of seconds (2-3 runs in 5, with the daemon before and
-	 * after the write-path change alike; later tests in the same guest
-	 * then miss READY=1). Until that is explained it runs on request
-	 * only: UDO_TEST_HEAVY=1 make check TESTS=tests/vsock_hostile. */
-	if (getenv("UDO_TEST_HEAVY") != NULL)
-		tcase_add_test(tc, test_load);
+	tcase_add_test(tc, test_load);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("process");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fd_exhaustion);
 	tcase_add_test(tc, test_sighup_storm);
 	tcase_add_test(tc, test_sigterm_load);
+	tcase_add_test(tc, test_notify_not_read);
 	suite_add_tcase(s, tc);
 	return s;
 }

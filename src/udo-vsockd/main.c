@@ -101,6 +101,7 @@ static void server_free(struct server *s)
 		if (timers[i] != NULL)
 			event_free(timers[i]);
 	}
+	notify_close();
 	config_unref(s->config);
 	module_shutdown();
 	free(s->line);
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
 			fatalx("cannot open the listeners");
 		s.listeners = fresh;
 	}
-	if (notify_start_timers(&s) < 0)
+	if (notify_open(&s) < 0 || notify_start_timers(&s) < 0)
 		fatal("cannot start the systemd timers");
 	if (conn_sweep_arm(&s) < 0)
 		fatal("cannot start the timeout sweep");

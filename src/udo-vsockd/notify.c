@@ -1,7 +1,23 @@
-/* notify.c - readiness, reload, status and watchdog messages to systemd */
+/* notify.c - readiness, reload, status and watchdog messages to systemd
+ *
+ * sd_notify(3) sends with a blocking sendmsg(2). A service manager that
+ * does not read its notify socket fast enough (its datagram queue holds
+ * net.unix.max_dgram_qlen messages, 10 by default) would then stop the
+ * whole event loop until it reads: every client waits. So messages go out
+ * on our own non-blocking socket, connected to $NOTIFY_SOCKET; what the
+ * queue cannot take now waits, in order, until the socket is writable
+ * again. A newer STATUS= replaces a waiting one and WATCHDOG=1 is never
+ * queued twice, so what waits stays small. */
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
@@ -9,13 +25,170 @@
 #include "log.h"
 #include "server.h"
 
-/* Sends STATE to the service manager, if there is one; logs failures. */
+/* Messages waiting for room in the service manager's queue, at most. */
+#define NOTIFY_PENDING_MAX 256
+/* How long the last messages may delay the exit. */
+#define NOTIFY_EXIT_FLUSH_MS 1000
+
+/* The notify channel: one socket for the daemon's life. */
+static struct {
+	int fd;                 /* -1: not open (no unix NOTIFY_SOCKET, or failed) */
+	int use_sd_notify;      /* NOTIFY_SOCKET is not a unix address: sd_notify(3) */
+	struct event *writable; /* armed while messages wait */
+	char *pending[NOTIFY_PENDING_MAX];
+	int npending;
+} N = {.fd = -1};
+
+/* Connects N.fd to the unix address in $NOTIFY_SOCKET. Returns 0 or -1. */
+static int notify_connect(const char *where)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	size_t len = strlen(where);
+
+	if (len >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, where, len);
+	if (where[0] == '@')
+		sun.sun_path[0] = '\0'; /* abstract: the length counts no final NUL */
+	else
+		len++;
+	if (N.fd < 0)
+		N.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (N.fd < 0)
+		return -1;
+	return connect(N.fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+}
+
+/* Sends the waiting messages in order until the queue is full. Returns
+ * 1 if some still wait, else 0. */
+static int notify_flush(void)
+{
+	int reconnected = 0;
+
+	while (N.npending > 0) {
+		const char *msg = N.pending[0];
+		if (send(N.fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 1;
+			if (errno == EINTR)
+				continue;
+			/* The manager's socket may have been made anew (re-exec). */
+			const char *where = getenv("NOTIFY_SOCKET");
+			if (!reconnected && where != NULL && (errno == ECONNREFUSED || errno == ENOTCONN) &&
+			    notify_connect(where) == 0) {
+				reconnected = 1;
+				continue;
+			}
+			log_warn("notify socket: cannot send %.*s", (int)strcspn(msg, "\n"), msg);
+		}
+		free(N.pending[0]);
+		memmove(N.pending, N.pending + 1, sizeof(N.pending[0]) * (size_t)--N.npending);
+	}
+	return 0;
+}
+
+/* The notify socket has room again: sends what waits. */
+static void notify_writable_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!notify_flush())
+		event_del(N.writable);
+}
+
+/* True if MSG consists of a STATUS= line only. */
+static int status_only(const char *msg)
+{
+	return strncmp(msg, "STATUS=", 7) == 0 && strchr(msg, '\n') == NULL;
+}
+
+/* Sends STATE to the service manager, if there is one, without ever
+ * blocking; logs failures. */
 static void notify_send(const char *state)
 {
-	int r = sd_notify(0, state);
+	if (N.use_sd_notify) {
+		int r = sd_notify(0, state);
+		if (r < 0)
+			log_warnx("sd_notify(%s): error %d", state, -r);
+		return;
+	}
+	if (N.fd < 0)
+		return;
+	if (strcmp(state, "WATCHDOG=1") == 0) {
+		for (int i = 0; i < N.npending; i++)
+			if (strcmp(N.pending[i], state) == 0)
+				return; /* one waiting ping says it all */
+	}
+	if (status_only(state) && N.npending > 0 && status_only(N.pending[N.npending - 1])) {
+		/* Only the newest status matters. */
+		char *copy = strdup(state);
+		if (copy != NULL) {
+			free(N.pending[N.npending - 1]);
+			N.pending[N.npending - 1] = copy;
+		}
+		return;
+	}
+	char *copy = strdup(state);
+	if (copy == NULL || N.npending == NOTIFY_PENDING_MAX) {
+		log_warnx("notify socket: the service manager does not read; dropping %.*s",
+			  (int)strcspn(state, "\n"), state);
+		free(copy);
+		return;
+	}
+	N.pending[N.npending++] = copy;
+	if (N.npending > 1)
+		return; /* behind others: the write event sends it */
+	if (notify_flush() && !event_pending(N.writable, EV_WRITE, NULL))
+		event_add(N.writable, NULL);
+}
 
-	if (r < 0)
-		log_warnx("sd_notify(%s): error %d", state, -r);
+int notify_open(struct server *s)
+{
+	const char *where = getenv("NOTIFY_SOCKET");
+
+	if (where == NULL || where[0] == '\0')
+		return 0; /* no service manager listening */
+	if (where[0] != '/' && where[0] != '@') {
+		N.use_sd_notify = 1; /* an address only libsystemd knows */
+		return 0;
+	}
+	if (notify_connect(where) < 0) {
+		log_warn("notify socket %s", where);
+		if (N.fd >= 0)
+			close(N.fd);
+		N.fd = -1;
+		return 0; /* like sd_notify: a missing manager is no reason to fail */
+	}
+	N.writable = event_new(s->base, N.fd, EV_WRITE | EV_PERSIST, notify_writable_cb, NULL);
+	if (N.writable == NULL) {
+		close(N.fd);
+		N.fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void notify_close(void)
+{
+	int64_t left = NOTIFY_EXIT_FLUSH_MS;
+
+	/* The last messages (STOPPING=1) are worth a short wait. */
+	while (N.fd >= 0 && notify_flush() && left > 0) {
+		struct pollfd pfd = {N.fd, POLLOUT, 0};
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (poll(&pfd, 1, (int)left) <= 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	for (int i = 0; i < N.npending; i++)
+		free(N.pending[i]);
+	N.npending = 0;
+	if (N.writable != NULL)
+		event_free(N.writable);
+	N.writable = NULL;
+	if (N.fd >= 0)
+		close(N.fd);
+	N.fd = -1;
 }
 
 /* The STATUS= text for S. */
@@ -83,7 +256,7 @@ int notify_start_timers(struct server *s)
 	uint64_t usec = 0;
 	struct timeval status_every = {2, 0};
 
-	if (getenv("NOTIFY_SOCKET") == NULL)
+	if (N.fd < 0 && !N.use_sd_notify)
 		return 0; /* no service manager listening */
 	s->status_timer = event_new(s->base, -1, EV_PERSIST, status_timer_cb, s);
 	if (s->status_timer == NULL || event_add(s->status_timer, &status_every) < 0)

@@ -132,6 +132,11 @@ void server_reload(struct server *s);
 void server_begin_shutdown(struct server *s);
 
 /* sd_notify helpers (notify.c). */
+/* Opens the notify socket named by $NOTIFY_SOCKET, if any; call before
+ * any other notify_*(). Returns 0 or -1. */
+int notify_open(struct server *s);
+/* Sends what still waits (for at most a second) and closes the socket. */
+void notify_close(void);
 void notify_ready(struct server *s);
 void notify_reloading(void);
 void notify_stopping(void);
