@@ -20,6 +20,9 @@
 /* Reply bytes one read turn gathers in the shared stage before sending. */
 #define CONN_STAGE_SIZE 65536
 
+/* Connections the timeout sweep cuts in one loop turn at most. */
+#define CONN_SWEEP_BATCH 64
+
 /* Input the daemon reads ahead beyond one request line (see max-line-length). */
 #define CONN_READ_AHEAD 65536
 
@@ -484,41 +487,56 @@ static void conn_process(struct conn *c, int do_read)
 	}
 }
 
-/* The timeout sweep: cuts connections idle longer than idle-timeout,
- * whose client has read none of its replies for as long, or whose
- * unfinished request line began longer than line-timeout ago. */
+/* Cuts C if one of its timeouts has passed at NOW (uptime ms): idle
+ * longer than idle-timeout, a client that has read none of its replies
+ * for as long, or an unfinished request line begun longer than
+ * line-timeout ago. Returns 1 if C was cut (and may be freed), else 0. */
+static int conn_sweep_one(struct conn *c, uint64_t now)
+{
+	const struct limits *lim = &c->server->config->limits;
+
+	if (c->bridged || c->broken)
+		return 0;
+	if (c->writing && lim->idle_timeout_ms > 0 && now - c->write_wait_ms > lim->idle_timeout_ms) {
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client does not read its replies; closing");
+		conn_free(c);
+		return 1;
+	}
+	if (c->closing || c->req_active || c->output_paused || c->eof)
+		return 0;
+	if (lim->line_timeout_ms > 0 && c->line_started != 0 && now + 1 - c->line_started > lim->line_timeout_ms) {
+		char msg[80];
+		snprintf(msg, sizeof(msg), "request line not completed in %u ms", lim->line_timeout_ms);
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "line timeout");
+		conn_send_err(c, PROTO_ERR_TIMEOUT, msg);
+		conn_close_after_flush(c); /* may free C */
+		return 1;
+	}
+	if (lim->idle_timeout_ms > 0 && c->reading && now - c->last_input_ms > lim->idle_timeout_ms) {
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "idle timeout");
+		conn_send_err(c, PROTO_ERR_TIMEOUT, "idle connection closed");
+		conn_close_after_flush(c); /* may free C */
+		return 1;
+	}
+	return 0;
+}
+
+/* The timeout sweep over every connection. It cuts at most
+ * CONN_SWEEP_BATCH per loop turn, so clients still talking are not held
+ * up behind a thousand cuts; the rest follow on the next turns. */
 static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
-	unsigned int line_limit = s->config->limits.line_timeout_ms;
-	unsigned int idle_limit = s->config->limits.idle_timeout_ms;
 	uint64_t now = server_uptime_ms(s);
+	unsigned int cuts = 0;
 
 	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
 		next = c->next;
-		if (c->bridged || c->broken)
-			continue;
-		if (c->writing && idle_limit > 0 && now - c->write_wait_ms > idle_limit) {
-			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
-				 "client does not read its replies; closing");
-			conn_free(c);
-			continue;
+		if (cuts == CONN_SWEEP_BATCH) {
+			event_active(s->sweep_timer, EV_TIMEOUT, 0);
+			return;
 		}
-		if (c->closing || c->req_active || c->output_paused || c->eof)
-			continue;
-		if (line_limit > 0 && c->line_started != 0 && now + 1 - c->line_started > line_limit) {
-			char msg[80];
-			snprintf(msg, sizeof(msg), "request line not completed in %u ms", line_limit);
-			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "line timeout");
-			conn_send_err(c, PROTO_ERR_TIMEOUT, msg);
-			conn_close_after_flush(c); /* may free C */
-			continue;
-		}
-		if (idle_limit > 0 && c->reading && now - c->last_input_ms > idle_limit) {
-			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "idle timeout");
-			conn_send_err(c, PROTO_ERR_TIMEOUT, "idle connection closed");
-			conn_close_after_flush(c); /* may free C */
-		}
+		cuts += (unsigned int)conn_sweep_one(c, now);
 	}
 }
 
