@@ -31,6 +31,8 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/commands/version.c \
 	src/udo-vsockd/commands/whoami.c \
 	src/udo-vsockd/handlers/handlers.h \
+	src/udo-vsockd/handlers/arg-pattern.h \
+	src/udo-vsockd/handlers/arg-pattern.c \
 	src/udo-vsockd/handlers/exec.c \
 	src/udo-vsockd/handlers/handoff.c \
 	src/udo-vsockd/handlers/proxy.c

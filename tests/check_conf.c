@@ -182,6 +182,49 @@ START_TEST(test_unknown_handler)
 }
 END_TEST
 
+/* An arg-pattern that would take gigabytes to compile (glibc copies the
+ * repeated part of x+ and x{m,n}) is a config error; ordinary ones load.
+ * The first pattern is the one fuzz_conf found (57 stacked '+'). */
+START_TEST(test_arg_pattern_bounded)
+{
+	static const char *const bad[] = {
+		"l+++++++++++++++++++++++++++++++++++++++++++++++++++++++++",
+		"((a{255}){255}){255}",
+		"(a{45}){45}",
+		"[a-z]{2001}",
+	};
+	static const char *const good[] = {
+		"[a-z0-9-]{1,63}",
+		"([0-9]{1,3}\\.){3}[0-9]{1,3}",
+		"(a{44}){45}",
+		"[]{}a]+|[[:alpha:]]{1990}",
+		"x{3,}y?z*",
+	};
+	struct load l;
+	char text[600];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
+						   "arg-pattern = %s\n",
+			 bad[i]);
+		const char *path = put("pattern.conf", text);
+		load(path, &l);
+		ck_assert_msg(l.conf == NULL, "pattern '%s' was accepted", bad[i]);
+		ck_assert_int_eq(l.nlines, 1);
+		assert_error(&l, 0, path, 8, "expands to more than 2000 elements");
+		unload(&l);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
+						   "arg-pattern = %s\n",
+			 good[i]);
+		load(put("pattern.conf", text), &l);
+		ck_assert_msg(l.conf != NULL, "pattern '%s' refused: %s", good[i], l.nlines > 0 ? l.lines[0] : "-");
+		unload(&l);
+	}
+}
+END_TEST
+
 /* Unknown keys in [daemon] and [command] are errors; so are stray lines. */
 START_TEST(test_unknown_keys)
 {
@@ -636,6 +679,7 @@ static Suite *conf_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_binary_t_ok);
 	tcase_add_test(tc, test_binary_t_errors);
+	tcase_add_test(tc, test_arg_pattern_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

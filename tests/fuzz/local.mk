@@ -38,6 +38,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/commands/stats.c \
 	$(top_srcdir)/src/udo-vsockd/commands/version.c \
 	$(top_srcdir)/src/udo-vsockd/commands/whoami.c \
+	$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c \
 	$(top_srcdir)/src/udo-vsockd/handlers/exec.c \
 	$(top_srcdir)/src/udo-vsockd/handlers/handoff.c \
 	$(top_srcdir)/src/udo-vsockd/handlers/proxy.c

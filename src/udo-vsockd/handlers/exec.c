@@ -29,6 +29,7 @@
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
+#include "arg-pattern.h"
 #include "handlers.h"
 
 #define EXEC_MAX_FIXED_ARGS 256
@@ -257,6 +258,11 @@ static int exec_apply_option(struct command *cmd, const char *key, const char *v
 		return 0;
 	}
 	if (strcmp(key, "arg-pattern") == 0) {
+		if (arg_pattern_elements(value) > ARG_PATTERN_MAX_ELEMENTS) {
+			snprintf(why, whylen, "arg-pattern: '%s': expands to more than %d elements", value,
+				 ARG_PATTERN_MAX_ELEMENTS);
+			return -1;
+		}
 		size_t len = strlen(value) + 5;
 		char *anchored = malloc(len);
 		if (anchored == NULL)
