@@ -435,7 +435,7 @@ static void conn_process(struct conn *c, int do_read)
 		ssize_t n = recv(c->fd, buf + len, cap - len, 0);
 		if (n > 0) {
 			len += (size_t)n;
-			c->last_input_ms = server_uptime_ms(s);
+			c->input_seen = 1; /* the sweep notes the time: no clock read per read */
 		} else if (n == 0) {
 			c->eof = 1; /* the client has sent everything: answer, then close */
 			conn_update_reading(c);
@@ -497,6 +497,11 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 
 	if (c->bridged || c->broken)
 		return 0;
+	if (c->input_seen) {
+		/* Input came since the last sweep: idle from now on at most. */
+		c->input_seen = 0;
+		c->last_input_ms = now;
+	}
 	if (c->writing && lim->idle_timeout_ms > 0 && now - c->write_wait_ms > lim->idle_timeout_ms) {
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client does not read its replies; closing");
 		conn_free(c);

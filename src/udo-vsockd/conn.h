@@ -37,7 +37,8 @@ struct conn {
 	int reading;           /* REV is added */
 	int writing;           /* WEV is added */
 	int broken;            /* a write failed: free at the next safe point */
-	uint64_t last_input_ms; /* uptime of the last bytes read (idle-timeout) */
+	int input_seen;         /* bytes read since the last timeout sweep */
+	uint64_t last_input_ms; /* uptime the last input was noted (idle-timeout) */
 	uint64_t write_wait_ms; /* uptime OUT last made progress while waiting */
 	struct bufferevent *bev; /* a bridge's, once bridged (fd still ours) */
 	struct config *config; /* limits in force when accepted (a reference) */
