@@ -182,16 +182,24 @@ START_TEST(test_unknown_handler)
 }
 END_TEST
 
-/* An arg-pattern that would take gigabytes to compile (glibc copies the
- * repeated part of x+ and x{m,n}) is a config error; ordinary ones load.
- * The first pattern is the one fuzz_conf found (57 stacked '+'). */
+/* An arg-pattern that would take gigabytes or minutes to compile (glibc
+ * copies the repeated part of x+ and x{m,n}, and computes closures over
+ * repeated parts that match nothing) is a config error; ordinary ones
+ * load. The first two are what fuzz_conf found. */
 START_TEST(test_arg_pattern_bounded)
 {
-	static const char *const bad[] = {
-		"l+++++++++++++++++++++++++++++++++++++++++++++++++++++++++",
-		"((a{255}){255}){255}",
-		"(a{45}){45}",
-		"[a-z]{2001}",
+	static const struct {
+		const char *pattern, *why;
+	} bad[] = {
+		{"l+++++++++++++++++++++++++++++++++++++++++++++++++++++++++", "right after another"},
+		{".co*++++++++++", "right after another"},
+		{"((((a*)+)+)+)+", "can match nothing"},
+		{"(((((a?)+)+)+)+)+", "can match nothing"},
+		{"(x|)+", "can match nothing"},
+		{"((a{255}){255}){255}", "more than 2000 elements"},
+		{"(a{45}){45}", "more than 2000 elements"},
+		{"[a-z]{2001}", "more than 2000 elements"},
+		{"((((((((((((((((((a))))))))))))))))))", "nested more than 16 deep"},
 	};
 	static const char *const good[] = {
 		"[a-z0-9-]{1,63}",
@@ -199,6 +207,9 @@ START_TEST(test_arg_pattern_bounded)
 		"(a{44}){45}",
 		"[]{}a]+|[[:alpha:]]{1990}",
 		"x{3,}y?z*",
+		"([a-z]+\\.)*[a-z]+",
+		"(on|off|[0-9]{1,3}%)",
+		"(a|b)+c{0,3}",
 	};
 	struct load l;
 	char text[600];
@@ -206,12 +217,12 @@ START_TEST(test_arg_pattern_bounded)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
 						   "arg-pattern = %s\n",
-			 bad[i]);
+			 bad[i].pattern);
 		const char *path = put("pattern.conf", text);
 		load(path, &l);
-		ck_assert_msg(l.conf == NULL, "pattern '%s' was accepted", bad[i]);
+		ck_assert_msg(l.conf == NULL, "pattern '%s' was accepted", bad[i].pattern);
 		ck_assert_int_eq(l.nlines, 1);
-		assert_error(&l, 0, path, 8, "expands to more than 2000 elements");
+		assert_error(&l, 0, path, 8, bad[i].why);
 		unload(&l);
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {

@@ -1,4 +1,4 @@
-/* handlers/arg-pattern.h - bounding what an exec arg-pattern costs to compile */
+/* handlers/arg-pattern.h - refusing exec arg-patterns that are costly to compile */
 #ifndef UDO_VSOCKD_ARG_PATTERN_H
 #define UDO_VSOCKD_ARG_PATTERN_H
 
@@ -8,13 +8,16 @@
 #define ARG_PATTERN_MAX_ELEMENTS 2000
 
 /*
- * Estimates how many elements the POSIX extended regular expression
- * PATTERN expands to when compiled: glibc's regcomp copies the repeated
- * part for "x+" (twice) and "x{m,n}" (max(m, n) times, nested ones
- * multiplied), so a short pattern such as "a++++...+" or
- * "((a{255}){255}){255}" needs gigabytes. Returns the estimate, capped
- * at ARG_PATTERN_MAX_ELEMENTS + 1. Syntax errors are left to regcomp.
+ * Checks the POSIX extended regular expression PATTERN before regcomp
+ * sees it. glibc's regcomp copies the repeated part of "x+" and "x{m,n}"
+ * (nested ones multiply) and computes closures over repeated parts that
+ * can match nothing, so a short pattern such as "a*++++" or
+ * "((((a*)+)+)+)+" takes gigabytes or minutes. Refused: a repetition
+ * right after another (undefined in POSIX), a repetition of something
+ * that can match the empty string, and more than ARG_PATTERN_MAX_ELEMENTS
+ * elements once repetitions are expanded. Returns 0, or -1 with the
+ * reason in WHY. Syntax errors are left to regcomp.
  */
-size_t arg_pattern_elements(const char *pattern);
+int arg_pattern_check(const char *pattern, char *why, size_t whylen);
 
 #endif /* UDO_VSOCKD_ARG_PATTERN_H */

@@ -258,9 +258,9 @@ static int exec_apply_option(struct command *cmd, const char *key, const char *v
 		return 0;
 	}
 	if (strcmp(key, "arg-pattern") == 0) {
-		if (arg_pattern_elements(value) > ARG_PATTERN_MAX_ELEMENTS) {
-			snprintf(why, whylen, "arg-pattern: '%s': expands to more than %d elements", value,
-				 ARG_PATTERN_MAX_ELEMENTS);
+		char costly[96];
+		if (arg_pattern_check(value, costly, sizeof(costly)) < 0) {
+			snprintf(why, whylen, "arg-pattern: '%s': %s", value, costly);
 			return -1;
 		}
 		size_t len = strlen(value) + 5;
