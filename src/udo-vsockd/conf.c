@@ -146,7 +146,11 @@ int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *
 			return -1;
 		}
 		entry->identity = strdup(text + 5);
-		return entry->identity != NULL ? 0 : -1;
+		if (entry->identity == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	char low[32], *dash;
 	snprintf(low, sizeof(low), "%s", text);
@@ -251,11 +255,14 @@ static void parse_listen(struct parser *p, const char *file, int line, const cha
 		if (strncmp(w[i], "identity=", 9) == 0 && w[i][9] != '\0' && strlen(w[i] + 9) < 64 &&
 		    lc->addr.kind == UDO_VSOCK_ADDR_UNIX) {
 			free(lc->identity);
-			lc->identity = strdup(w[i] + 9);
+			/* Never silently the default identity: access rules use it. */
+			if ((lc->identity = strdup(w[i] + 9)) == NULL)
+				parse_error(p, file, line, "out of memory");
 		} else if (strncmp(w[i], "name=", 5) == 0 && w[i][5] != '\0' && strlen(w[i] + 5) < 64 &&
 			   lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
 			free(lc->identity);
-			lc->identity = strdup(w[i] + 5);
+			if ((lc->identity = strdup(w[i] + 5)) == NULL)
+				parse_error(p, file, line, "out of memory");
 		} else if (strncmp(w[i], "cid=", 4) == 0 && lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX &&
 			   parse_cid(w[i] + 4, &lc->mux_cid) == 0 && lc->mux_cid > 2) {
 			has_cid = 1;
@@ -606,7 +613,12 @@ static int parse_section(struct parser *p, const char *file, int line, char *tex
 		p->cmd_file = file;
 		p->cmd_line = line;
 		p->nkeys = 0;
-		return p->cmd_name != NULL ? 2 : 0;
+		if (p->cmd_name == NULL) {
+			/* Its keys are skipped: that must not pass unnoticed. */
+			parse_error(p, file, line, "out of memory");
+			return 0;
+		}
+		return 2;
 	}
 	parse_error(p, file, line, "unknown section [%s]: expected [daemon] or [command NAME]", name);
 	return 0;
@@ -620,7 +632,10 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 	int line = 0, section = -1; /* -1: before any section */
 
 	p->depth++;
-	while (getline(&buf, &cap, f) > 0) {
+	for (;;) {
+		errno = 0;
+		if (getline(&buf, &cap, f) <= 0)
+			break;
 		line++;
 		char *text = trim(buf);
 		if (text[0] == '\0' || text[0] == '#' || text[0] == ';')
@@ -664,8 +679,11 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 		}
 		/* section 0: an invalid header, already reported; its keys are skipped. */
 	}
-	if (ferror(f))
-		parse_error(p, file, line, "read error: %s", strerror(errno));
+	/* getline() fails without setting the stream's error flag when it
+	 * cannot grow its buffer: a file cut short there must be an error,
+	 * or the rest of it (a deny rule, a command) would silently vanish. */
+	if (ferror(f) || (!feof(f) && errno != 0))
+		parse_error(p, file, line + 1, "read error: %s", strerror(errno != 0 ? errno : EIO));
 	finish_command(p);
 	free(buf);
 	p->depth--;
@@ -743,6 +761,8 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 	conf->log_level = LOG_LEVEL_NOTICE;
 	limits_default(&conf->limits);
 	conf->path = strdup(path);
+	if (conf->path == NULL)
+		parse_error(&p, path, 0, "out of memory");
 	p.cmd_tail = &conf->commands;
 	p.listen_tail = &conf->listeners;
 	p.acl_tail = &conf->default_acl;
