@@ -72,8 +72,10 @@ unsigned int peer_count_add(struct server *s, const char *key)
 			return ++p->count;
 	}
 	struct peer_count *p = calloc(1, sizeof(*p));
-	if (p == NULL)
+	if (p == NULL) {
+		log_warnx("out of memory counting the connections of %s: refused", key);
 		return UINT32_MAX; /* counts as over the limit: refused */
+	}
 	snprintf(p->key, sizeof(p->key), "%s", key);
 	p->count = 1;
 	p->next = *head;
@@ -139,6 +141,8 @@ void server_reload(struct server *s)
 	if (err != NULL)
 		fclose(err);
 	if (conf == NULL) {
+		if (err == NULL)
+			log_warn("cannot collect the errors of %s", s->config_path);
 		if (errors != NULL)
 			log_lines(errors);
 		log_warnx("reload failed: the configuration in force is kept");
