@@ -7,7 +7,9 @@
  * finishes once the program has been reaped AND its output pipe reached
  * EOF (or a short drain time passed after the exit, for grandchildren that
  * keep the pipe open). Children are reaped from a SIGCHLD event of the
- * loop, per tracked pid, so a cancelled request's child is still reaped. */
+ * loop, per tracked pid, so a cancelled request's child is still reaped.
+ * While the client has max-output-buffer bytes unsent, the pipe is not
+ * read (the program blocks writing), so a slow client costs no memory. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,9 +25,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "../conf.h"
+#include "../conn.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
@@ -389,8 +393,10 @@ static int exec_check(struct command *cmd, char *why, size_t whylen)
 	cmd->max_args = takes_args ? ec->max_client_args : 0;
 	if (!ec->usage_set) {
 		char *u = strdup(takes_args ? "[ARG...]" : "");
-		if (u == NULL)
+		if (u == NULL) {
+			snprintf(why, whylen, "out of memory");
 			return -1;
+		}
 		free(cmd->usage);
 		cmd->usage = u;
 	}
@@ -435,6 +441,11 @@ struct exec_child {
 	size_t line_len, line_cap;
 	int in_fd; /* stdin = request: -1 once all written or closed */
 	struct event *in_ev;
+	/* Reading the output waits for the client: its output buffer and our
+	 * callback on it, until it drains below RESUME_BELOW. */
+	struct evbuffer *paused_on;
+	struct evbuffer_cb_entry *resume_cb;
+	size_t resume_below;
 	char *in_buf;
 	size_t in_len, in_off;
 };
@@ -470,9 +481,60 @@ static void exec_timer_set(struct exec_child *ch, enum exec_phase phase, unsigne
 	evtimer_add(ch->timer, &tv);
 }
 
+/* Forgets a paused read of CH's output (without resuming it): the
+ * callback on the client's output buffer goes. */
+static void exec_unpause(struct exec_child *ch)
+{
+	if (ch->paused_on != NULL)
+		evbuffer_remove_cb_entry(ch->paused_on, ch->resume_cb);
+	ch->paused_on = NULL;
+	ch->resume_cb = NULL;
+}
+
+/* The client's output buffer changed while CH waits: reads the program's
+ * output again once the client has taken half of it. */
+static void exec_output_drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct exec_child *ch = arg;
+
+	if (info->n_deleted == 0 || evbuffer_get_length(buf) > ch->resume_below)
+		return;
+	exec_unpause(ch);
+	if (ch->out_ev != NULL)
+		event_add(ch->out_ev, NULL);
+}
+
+/* If CH's client has max-output-buffer bytes unsent, stops reading the
+ * program's output until it drains (the pipe then fills and the program
+ * blocks). Returns 1 if paused, 0 if reading may go on. */
+static int exec_pause_if_backlogged(struct exec_child *ch)
+{
+	if (ch->paused_on != NULL)
+		return 1;
+	/* A broken connection is freed (and CH cancelled) on the next turn. */
+	if (ch->req == NULL || ch->req->conn == NULL || ch->req->conn->broken)
+		return 0;
+	struct conn *c = ch->req->conn;
+	/* Outside a read turn no reply is staged: OUT holds all that is unsent. */
+	struct evbuffer *out = c->out;
+	size_t limit = c->config->limits.max_output_buffer;
+	if (evbuffer_get_length(out) < limit)
+		return 0;
+	/* Without a callback nothing would resume us: read on (max-output-bytes
+	 * still bounds it). */
+	ch->resume_cb = evbuffer_add_cb(out, exec_output_drained_cb, ch);
+	if (ch->resume_cb == NULL)
+		return 0;
+	ch->paused_on = out;
+	ch->resume_below = limit / 2;
+	event_del(ch->out_ev);
+	return 1;
+}
+
 /* Closes the output pipe of CH. */
 static void exec_close_output(struct exec_child *ch)
 {
+	exec_unpause(ch);
 	if (ch->out_ev != NULL)
 		event_free(ch->out_ev);
 	ch->out_ev = NULL;
@@ -608,6 +670,8 @@ static void exec_output_cb(evutil_socket_t fd, short what, void *arg)
 	char buf[EXEC_READ_CHUNK];
 
 	for (int i = 0; i < 4; i++) {
+		if (exec_pause_if_backlogged(ch))
+			return;
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -665,6 +729,11 @@ static void exec_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case EXEC_KILLED:
 		break;
 	case EXEC_DRAIN:
+		if (ch->paused_on != NULL) {
+			/* Not read yet because the client is slow: wait for it. */
+			exec_timer_set(ch, EXEC_DRAIN, EXEC_DRAIN_MS);
+			break;
+		}
 		/* Exited, but something (a grandchild) keeps the output open. */
 		exec_kill(ch, SIGKILL);
 		exec_output_eof(ch);
@@ -680,6 +749,8 @@ static void exec_finish(struct exec_child *ch)
 	struct request *req = ch->req;
 	int st = ch->status;
 
+	/* The reply may free the connection and its output buffer. */
+	exec_unpause(ch);
 	if (ch->timed_out || ch->overflow != EXEC_OVERFLOW_NONE)
 		exec_kill(ch, SIGKILL); /* what is left of the group */
 	if (req != NULL) {
