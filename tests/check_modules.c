@@ -135,6 +135,23 @@ START_TEST(test_option_errors)
 }
 END_TEST
 
+START_TEST(test_timeout_option)
+{
+	char errs[4096];
+	/* The daemon's own option, for every kind that can be cancelled;
+	 * the module never sees it. */
+	const char *path = put_conf("module = " FACTS_SO "\n[command delay]\nhandler = delay\ntimeout = 2s\nmax = 5s\n");
+	struct config *conf = load(path, errs, sizeof(errs));
+
+	ck_assert_msg(conf != NULL, "%s", errs);
+	config_unref(conf);
+	expect_error("module = " FACTS_SO "\n[command delay]\nhandler = delay\ntimeout = soon\n", 7,
+		     "timeout: 'soon' is not a duration");
+	expect_error("module = " FACTS_SO "\n[command facts]\nhandler = facts\ntimeout = 1s\n", 7,
+		     "handler 'facts' always answers at once");
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	expect_error("module = /nonexistent/udo-nothing.so\n[command ping]\nhandler = ping\n", 4, "cannot load");
@@ -257,6 +274,7 @@ static Suite *modules_suite(void)
 	tcase_add_test(tc, test_load_and_options);
 	tcase_add_test(tc, test_reference_keeps_module);
 	tcase_add_test(tc, test_option_errors);
+	tcase_add_test(tc, test_timeout_option);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_missing_symbol);
 	tcase_add_test(tc, test_wrong_abi);

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <udo/vsockd-module.h>
 
 #include "conf.h"
+#include "conn.h"
 #include "handler.h"
 #include "log.h"
+#include "proto.h"
 #include "server.h"
 
 /* A module's kind as the daemon sees it: a handler kind whose calls go
@@ -34,10 +37,21 @@ struct module {
 	struct module *next;
 };
 
-/* A command's data for a module kind: its kind and the module's data. */
+/* A command's data for a module kind: its kind, the module's data, and
+ * what the daemon itself enforces for it. */
 struct module_cmd {
 	const struct module_kind *kind;
 	void *data;
+	unsigned int timeout_ms; /* `timeout =`: cancel an unanswered request; 0: never */
+};
+
+/* The daemon's side of one module request, kept in request->state from
+ * run() until the request is finished. */
+struct module_req {
+	struct request *req;
+	void *state;         /* the module's own (api->set_state) */
+	struct event *timer; /* the command's timeout; NULL: none */
+	size_t cut;          /* output cut at this max-output-buffer; 0: not cut */
 };
 
 /* How deep the module API is on the stack: while > 0, module code is
@@ -51,28 +65,108 @@ static struct event *graveyard_event;
 #define KIND_OF(hk) ((const struct module_kind *)(const void *)(hk))
 #define REQ(r)      ((struct request *)(void *)(r))
 
-/* api->data: one data line. */
-static void api_data(struct udo_vsockd_request *r, const char *payload, size_t len)
+/* The error codes of udo-vsock-protocol(7): the only ones a module may send. */
+static const char *const protocol_codes[] = {
+	PROTO_ERR_SYNTAX, PROTO_ERR_UNKNOWN, PROTO_ERR_USAGE,  PROTO_ERR_DENIED,   PROTO_ERR_TOO_LONG,
+	PROTO_ERR_BUSY,   PROTO_ERR_TIMEOUT, PROTO_ERR_FAILED, PROTO_ERR_INTERNAL, PROTO_ERR_UNAVAILABLE,
+};
+
+/* True if CODE is one of the protocol's error codes. */
+static int protocol_code(const char *code)
 {
-	request_data(REQ(r), payload, len);
+	for (size_t i = 0; i < sizeof(protocol_codes) / sizeof(protocol_codes[0]); i++) {
+		if (strcmp(code, protocol_codes[i]) == 0)
+			return 1;
+	}
+	return 0;
 }
 
-/* api->ok: finishes with OK. */
+/* Reply bytes of C not sent yet: staged in this read turn or waiting
+ * for the socket. */
+static size_t conn_unsent(const struct conn *c)
+{
+	return (c->server->stage_owner == c ? c->server->stage_len : 0) + evbuffer_get_length(c->out);
+}
+
+/* api->data: data lines, within max-output-buffer unsent bytes. */
+static void api_data(struct udo_vsockd_request *r, const char *payload, size_t len)
+{
+	struct request *req = REQ(r);
+	struct module_req *mr = req->state;
+	struct conn *c = req->conn;
+
+	/* Gone, broken, finished (a module bug) or cut: nowhere to send it. */
+	if (c == NULL || c->broken || mr == NULL || mr->cut != 0)
+		return;
+	size_t limit = c->config->limits.max_output_buffer;
+	if (conn_unsent(c) + len > limit)
+		conn_flush(c); /* what the socket takes now is not buffered */
+	if (conn_unsent(c) + len > limit) {
+		/* Stop here: the rest is dropped and the reply ends in an error. */
+		mr->cut = limit;
+		log_peer(LOG_LEVEL_NOTICE, req->peer->text, req->peer->cid, req->cmd->name,
+			 "output cut: more than max-output-buffer (%zu bytes) unsent", limit);
+		return;
+	}
+	request_data(req, payload, len);
+}
+
+/* Ends the daemon's side of REQ (its timer) before it is finished.
+ * Returns the max-output-buffer its output was cut at, or 0. */
+static size_t module_req_end(struct request *req)
+{
+	struct module_req *mr = req->state;
+	size_t cut;
+
+	req->state = NULL;
+	if (mr == NULL)
+		return 0;
+	cut = mr->cut;
+	if (mr->timer != NULL)
+		event_free(mr->timer);
+	free(mr);
+	return cut;
+}
+
+/* Finishes REQ, whose output was cut at LIMIT, with the error saying so. */
+static void module_req_err_cut(struct request *req, size_t limit)
+{
+	request_err(req, PROTO_ERR_FAILED, "output exceeded max-output-buffer (%zu bytes)", limit);
+}
+
+/* api->ok: finishes with OK, or with the error of a cut output. */
 static void api_ok(struct udo_vsockd_request *r, const char *text)
 {
 	api_depth++;
-	if (text != NULL && text[0] != '\0')
+	size_t cut = module_req_end(REQ(r));
+	if (cut != 0)
+		module_req_err_cut(REQ(r), cut);
+	else if (text != NULL && text[0] != '\0')
 		request_ok(REQ(r), "%s", text);
 	else
 		request_ok(REQ(r), NULL);
 	api_depth--;
 }
 
-/* api->err: finishes with ERR. */
+/* api->err: finishes with ERR; a code the protocol does not define is
+ * sent as internal, and a cut output wins over the module's error. */
 static void api_err(struct udo_vsockd_request *r, const char *code, const char *text)
 {
+	struct request *req = REQ(r);
+
 	api_depth++;
-	request_err(REQ(r), code != NULL ? code : "internal", "%s", text != NULL ? text : "");
+	size_t cut = module_req_end(req);
+	if (cut != 0) {
+		module_req_err_cut(req, cut);
+	} else {
+		if (code == NULL || !protocol_code(code)) {
+			log_peer(LOG_LEVEL_INFO, req->peer->text, req->peer->cid, req->cmd->name,
+				 "module error code '%s' is not a protocol code: sent as internal",
+				 code != NULL ? code : "(null)");
+			code = PROTO_ERR_INTERNAL;
+		}
+		request_err(req, code, "%s", text != NULL ? text : "");
+	}
 	api_depth--;
 }
 
@@ -80,6 +174,7 @@ static void api_err(struct udo_vsockd_request *r, const char *code, const char *
 static void api_finish_cancelled(struct udo_vsockd_request *r)
 {
 	api_depth++;
+	module_req_end(REQ(r));
 	request_finish_cancelled(REQ(r));
 	api_depth--;
 }
@@ -93,13 +188,18 @@ static struct event_base *api_event_base(struct udo_vsockd_request *r)
 /* api->get_state. */
 static void *api_get_state(struct udo_vsockd_request *r)
 {
-	return REQ(r)->state;
+	struct module_req *mr = REQ(r)->state;
+
+	return mr != NULL ? mr->state : NULL;
 }
 
 /* api->set_state. */
 static void api_set_state(struct udo_vsockd_request *r, void *state)
 {
-	REQ(r)->state = state;
+	struct module_req *mr = REQ(r)->state;
+
+	if (mr != NULL)
+		mr->state = state;
 }
 
 /* api->argc: 0 outside run(), when argv is no longer valid. */
@@ -148,10 +248,14 @@ static const char *api_peer_identity(struct udo_vsockd_request *r)
 	return REQ(r)->peer->identity;
 }
 
-/* api->connected. */
+/* api->connected: 0 once the client has gone, its connection broke
+ * (closed at the next turn) or the output was cut. */
 static int api_connected(struct udo_vsockd_request *r)
 {
-	return REQ(r)->conn != NULL;
+	const struct module_req *mr = REQ(r)->state;
+	const struct conn *c = REQ(r)->conn;
+
+	return c != NULL && !c->broken && (mr == NULL || mr->cut == 0);
 }
 
 /* api->log: through the daemon's log at LEVEL (clamped to err..debug). */
@@ -205,16 +309,36 @@ static struct module_cmd *module_cmd_get(struct command *cmd)
 	return cmd->data;
 }
 
-/* handler_kind.set_option of a module kind. */
+/* handler_kind.set_option of a module kind: the daemon's own `timeout`,
+ * else the module's option. */
 static int mk_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
 {
 	struct module_cmd *mc = module_cmd_get(cmd);
+	const struct udo_vsockd_kind *mk;
+	unsigned long long ms;
 
 	if (mc == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
-	return mc->kind->mk->set_option(&mc->data, key, value, why, whylen) < 0 ? -1 : 0;
+	mk = mc->kind->mk;
+	if (strcmp(key, "timeout") == 0) {
+		if (mk->cancel == NULL) {
+			snprintf(why, whylen, "timeout: handler '%s' always answers at once (it has no cancel())", mk->name);
+			return -1;
+		}
+		if (config_parse_number(value, 1, 86400000, &ms) < 0) {
+			snprintf(why, whylen, "timeout: '%s' is not a duration from 0 to 86400000 ms", value);
+			return -1;
+		}
+		mc->timeout_ms = (unsigned int)ms;
+		return 0;
+	}
+	if (mk->set_option == NULL) {
+		snprintf(why, whylen, "handler '%s' has no option '%s'", mk->name, key);
+		return -1;
+	}
+	return mk->set_option(&mc->data, key, value, why, whylen) < 0 ? -1 : 0;
 }
 
 /* handler_kind.check of a module kind; always creates the command data. */
@@ -231,15 +355,65 @@ static int mk_check(struct command *cmd, char *why, size_t whylen)
 	return mc->kind->mk->check(&mc->data, why, whylen) < 0 ? -1 : 0;
 }
 
+/* A module request's timeout: the module cancels it as if its client had
+ * gone, and the client, still there, gets ERR timeout. */
+static void mk_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct module_req *mr = arg;
+	struct request *req = mr->req;
+	const struct module_cmd *mc = req->cmd->data;
+	struct conn *c = req->conn;
+	unsigned int ms = mc->timeout_ms;
+
+	log_peer(LOG_LEVEL_NOTICE, req->peer->text, req->peer->cid, req->cmd->name, "no answer in %u ms: cancelled",
+		 ms);
+	/* From here on the module frees MR (and this event) and may drop the
+	 * last reference to its config: touch neither MC nor REQ->cmd. */
+	req->conn = NULL;
+	mc->kind->mk->cancel(&module_api, (struct udo_vsockd_request *)(void *)req, mc->data);
+	if (req->config != NULL) {
+		log_peer(LOG_LEVEL_ERR, req->peer->text, req->peer->cid, NULL,
+			 "module did not finish a cancelled request");
+		abort();
+	}
+	if (c == NULL)
+		return;
+	/* Finished without a reply: give the connection its status line. */
+	req->conn = c;
+	req->config = config_ref(c->server->config);
+	request_err(req, PROTO_ERR_TIMEOUT, "no answer in %u ms", ms);
+}
+
 /* handler_kind.run of a module kind. */
 static void mk_run(struct request *req)
 {
 	const struct module_cmd *mc = req->cmd->data;
+	struct module_req *mr = calloc(1, sizeof(*mr));
 
+	if (mr != NULL && mc->timeout_ms > 0 &&
+	    (mr->timer = evtimer_new(req->server->base, mk_timeout_cb, mr)) == NULL) {
+		free(mr);
+		mr = NULL;
+	}
+	if (mr == NULL) {
+		log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name,
+			 "out of memory: request refused");
+		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	mr->req = req;
+	req->state = mr;
 	mc->kind->mk->run(&module_api, (struct udo_vsockd_request *)(void *)req, mc->data);
 	/* The words live in the connection's line buffer: gone after run(). */
 	req->argv = NULL;
 	req->argc = 0;
+	/* Not answered yet (finishing clears the state): start the timeout. */
+	if (req->state != NULL && mr->timer != NULL) {
+		struct timeval tv = {mc->timeout_ms / 1000, (suseconds_t)(mc->timeout_ms % 1000) * 1000};
+		if (evtimer_add(mr->timer, &tv) < 0)
+			log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name,
+				 "cannot start the timeout timer: this request is not timed");
+	}
 }
 
 /* handler_kind.cancel of a module kind. */
@@ -312,7 +486,7 @@ static int kind_adopt(const struct udo_vsockd_kind *k, const struct module *m, c
 	out->hk.max_args = k->max_args;
 	out->hk.usage = k->usage != NULL ? k->usage : "";
 	out->hk.summary = k->summary != NULL ? k->summary : "";
-	out->hk.set_option = k->set_option != NULL ? mk_set_option : NULL;
+	out->hk.set_option = mk_set_option; /* `timeout` is the daemon's */
 	out->hk.check = mk_check;
 	out->hk.run = mk_run;
 	out->hk.cancel = k->cancel != NULL ? mk_cancel : NULL;
