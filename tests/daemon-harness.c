@@ -394,6 +394,12 @@ static void daemon_exec(struct daemon *d, const struct daemon_opts *opts, pid_t 
 			snprintf(value, sizeof(value), "%d", (int)getpid());
 			setenv("WATCHDOG_PID", value, 1);
 		}
+		if (opts->log_path != NULL) {
+			int fd = open(opts->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+				_exit(124);
+			close(fd);
+		}
 		if (opts->nofile > 0) {
 			struct rlimit rl = {opts->nofile, opts->nofile};
 			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -488,6 +494,34 @@ int process_fd_count(pid_t pid)
 	ck_assert_msg(dir != NULL, "%s: %s", path, strerror(errno));
 	for (struct dirent *e; (e = readdir(dir)) != NULL;)
 		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+int process_child_count(pid_t pid)
+{
+	DIR *dir = opendir("/proc");
+	int n = 0;
+
+	if (dir == NULL)
+		return -1;
+	for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+		char path[300], buf[512];
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "re");
+		if (f == NULL)
+			continue;
+		size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[got] = '\0';
+		/* The name may hold anything: the fields follow its last ')'. */
+		char *rp = strrchr(buf, ')');
+		int ppid;
+		if (rp != NULL && sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == (int)pid)
+			n++;
+	}
 	closedir(dir);
 	return n;
 }

@@ -35,6 +35,7 @@ struct daemon_opts {
 	int watchdog_pid_self; /* set WATCHDOG_PID to the daemon's own pid */
 	const char *extra_arg; /* one more command-line argument (e.g. "-v"), or NULL */
 	unsigned int nofile;   /* > 0: RLIMIT_NOFILE, soft and hard, set before exec */
+	const char *log_path;  /* the daemon's stderr (its log) goes to this file, or NULL */
 };
 
 /* A buffered line reader on one connection. */
@@ -126,6 +127,10 @@ void daemon_cleanup(struct daemon *d);
 
 /* The number of open fds of PID (fails the test if /proc cannot tell). */
 int process_fd_count(pid_t pid);
+
+/* The number of processes (zombies too) whose parent is PID, or -1 if
+ * /proc cannot be read. */
+int process_child_count(pid_t pid);
 
 /* The resident set size of PID in KiB (VmRSS), or -1. */
 long process_rss_kib(pid_t pid);

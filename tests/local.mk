@@ -102,11 +102,15 @@ EXTRA_DIST += tests/check_units.sh tests/systemd_boot.sh tests/uml-systemd
 # async answers and access control over CID 1 with the real daemon.
 TEST_MODULE_LDFLAGS = -module -avoid-version -shared -rpath $(abs_builddir)/tests/modules
 check_LTLIBRARIES += tests/modules/counter.la tests/modules/bad-abi.la tests/modules/no-symbol.la \
-	tests/modules/clash-ping.la tests/modules/clash-delay.la
+	tests/modules/clash-ping.la tests/modules/clash-delay.la tests/modules/faulty.la
 tests_modules_counter_la_SOURCES = tests/modules/counter.c
 tests_modules_counter_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_modules_counter_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
 tests_modules_counter_la_LIBADD = $(LIBEVENT_LIBS)
+tests_modules_faulty_la_SOURCES = tests/modules/faulty.c
+tests_modules_faulty_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_modules_faulty_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
+tests_modules_faulty_la_LIBADD = $(LIBEVENT_LIBS)
 tests_modules_bad_abi_la_SOURCES = tests/modules/bad-abi.c
 tests_modules_bad_abi_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
 tests_modules_no_symbol_la_SOURCES = tests/modules/no-symbol.c
@@ -173,3 +177,13 @@ EXTRA_tests_check_mux_listen_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 # and stop: no memory error, no definite or indirect leak.
 TESTS += tests/vsock_memcheck.sh
 EXTRA_DIST += tests/vsock_memcheck.sh
+
+# Faults against the real daemon over CID 1: out of memory (RLIMIT_DATA
+# lowered on the running daemon), modules that fail, crash, hang or flood
+# (tests/modules/faulty.c), programs that flood; fds and children counted.
+check_PROGRAMS += tests/vsock_faults
+TESTS += tests/vsock_faults
+tests_vsock_faults_SOURCES = tests/vsock_faults.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_faults_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_faults_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_faults_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_LTLIBRARIES)

@@ -75,6 +75,16 @@ timeout = 2s
 handler = facts
 [command later]
 handler = delay
+[command stuck]
+handler = delay
+timeout = 300ms
+[command many]
+handler = exec
+path = /bin/sh
+args = -c "/usr/bin/yes 0123456789012345678901234567890123456789012345678901234567890123456789 | /usr/bin/head -n 16000"
+max-output-bytes = 8M
+max-output-lines = 100000
+timeout = 110s
 [command shell]
 handler = handoff
 socket = unix:$dir/svc.sock
@@ -107,6 +117,13 @@ check "delayed module answer" grep -q 'OK done' <<<"$out"
 check "exec timeout" bash -c '"$1" -t 60 "$2" sleepy 2>&1 | grep -q timeout' _ "$cli" "$addr"
 head -c 10000 /dev/zero | tr '\0' a | timeout 60 socat -t 30 - "VSOCK-CONNECT:1:$port" >"$dir/toolong" 2>&1
 check "over-long line refused" grep -q 'too-long' "$dir/toolong"
+# shellcheck disable=SC2016 # expanded by the inner bash
+check "module request cut by its timeout" bash -c '"$1" -t 60 "$2" stuck 5000 2>&1 | grep -q "timeout: no answer in 300 ms"' _ "$cli" "$addr"
+# A reader slower than the program: the daemon pauses reading its output
+# (1.2 MB of replies, beyond the default max-output-buffer; long lines,
+# since each line costs valgrind much more than its bytes).
+# shellcheck disable=SC2016 # expanded by the inner bash
+check "exec output paused for a slow reader, none lost" bash -c '"$1" -t 120 "$2" many | (sleep 2; wc -l) | grep -qx 16000' _ "$cli" "$addr"
 # Clients that vanish while their request runs.
 timeout 3 "$cli" -t 60 "$addr" sleepy >/dev/null 2>&1
 timeout 1 "$cli" -t 60 "$addr" later 2000 >/dev/null 2>&1
