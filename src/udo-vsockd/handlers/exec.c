@@ -416,6 +416,7 @@ enum exec_overflow {
 	EXEC_OVERFLOW_NONE,
 	EXEC_OVERFLOW_BYTES,
 	EXEC_OVERFLOW_LINES,
+	EXEC_OVERFLOW_MEMORY, /* no memory to keep an output line */
 };
 
 /* One spawned program, tracked until reaped, even after a cancel. */
@@ -618,13 +619,12 @@ static int exec_take_output(struct exec_child *ch, const char *buf, size_t len)
 					cap *= 2;
 				char *nl = realloc(ch->line, cap);
 				if (nl == NULL) {
-					log_warnx("exec: out of memory for an output line; dropped");
+					/* Never a reply that silently lacks a line. */
+					log_warnx("exec: %s: out of memory for an output line of pid %ld; output cut",
+						  ch->cmd_name, (long)ch->pid);
+					ch->overflow = EXEC_OVERFLOW_MEMORY;
 					ch->line_len = 0;
-					if (lf == NULL)
-						break;
-					buf += n + 1;
-					len -= n + 1;
-					continue;
+					break;
 				}
 				ch->line = nl;
 				ch->line_cap = cap;
@@ -763,6 +763,8 @@ static void exec_finish(struct exec_child *ch)
 			request_err(req, PROTO_ERR_FAILED, "output exceeded %zu bytes", ch->max_bytes);
 		else if (ch->overflow == EXEC_OVERFLOW_LINES)
 			request_err(req, PROTO_ERR_FAILED, "output exceeded %u lines", ch->max_lines);
+		else if (ch->overflow == EXEC_OVERFLOW_MEMORY)
+			request_err(req, PROTO_ERR_INTERNAL, "out of memory for the output");
 		else if (ch->lost)
 			request_err(req, PROTO_ERR_INTERNAL, "the program's exit status was lost");
 		else if (WIFSIGNALED(st))
