@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,12 +166,10 @@ static void conn_finish(struct conn *c)
 	conn_free(c);
 }
 
-/* Marks C broken (a write failed or memory ran out): it is freed from
- * the event loop, never from inside a handler's call. */
-static void conn_break(struct conn *c, const char *why)
+void conn_break(struct conn *c, enum log_level level, const char *why)
 {
 	if (!c->broken)
-		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection broken: %s", why);
+		log_peer(level, c->peer.text, c->peer.cid, NULL, "connection dropped: %s", why);
 	c->broken = 1;
 	c->closing = 1;
 	event_active(c->resume, EV_READ, 0);
@@ -192,14 +191,14 @@ static void conn_stage_flush(struct conn *c)
 			done = (size_t)n;
 		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			s->stage_owner = NULL;
-			conn_break(c, strerror(errno));
+			conn_break(c, LOG_LEVEL_DEBUG, strerror(errno));
 			return;
 		}
 	}
 	if (done < len) {
 		s->stage_owner = NULL;
 		if (evbuffer_add(c->out, s->stage + done, len - done) < 0) {
-			conn_break(c, "out of memory");
+			conn_break(c, LOG_LEVEL_WARNING, "out of memory for its replies");
 			return;
 		}
 		conn_want_write(c);
@@ -230,7 +229,7 @@ void conn_write(struct conn *c, const void *data, size_t len)
 		}
 	}
 	if (evbuffer_add(c->out, data, len) < 0)
-		conn_break(c, "out of memory");
+		conn_break(c, LOG_LEVEL_WARNING, "out of memory for its replies");
 }
 
 /* Unsent reply bytes of C, staged or waiting. */
@@ -250,10 +249,19 @@ void conn_flush(struct conn *c)
 	if (c->writing || c->broken || evbuffer_get_length(c->out) == 0)
 		return;
 	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		conn_break(c, strerror(errno));
+		conn_break(c, LOG_LEVEL_DEBUG, strerror(errno));
 		return;
 	}
 	conn_want_write(c);
+}
+
+void conn_flush_soon(struct conn *c)
+{
+	if (c->writing || c->flush_soon || c->broken)
+		return;
+	/* The write callback runs on this loop turn's end, once. */
+	c->flush_soon = 1;
+	event_active(c->wev, EV_WRITE, 0);
 }
 
 void conn_close_after_flush(struct conn *c)
@@ -440,7 +448,10 @@ static void conn_process(struct conn *c, int do_read)
 			c->eof = 1; /* the client has sent everything: answer, then close */
 			conn_update_reading(c);
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection error: %s", strerror(errno));
+			/* The kernel's lack of memory is worth a warning; a reset is not. */
+			int oom = errno == ENOMEM || errno == ENOBUFS;
+			log_peer(oom ? LOG_LEVEL_WARNING : LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL,
+				 "connection dropped: %s%s", oom ? "out of memory: " : "", strerror(errno));
 			conn_free(c);
 			return;
 		}
@@ -457,7 +468,7 @@ static void conn_process(struct conn *c, int do_read)
 	if (c->closing && !c->bridge_start && !c->detach_fn)
 		off = len; /* nothing more is read from a closing connection */
 	if (conn_keep_input(c, buf + off, len - off) < 0)
-		conn_break(c, "out of memory for unhandled input");
+		conn_break(c, LOG_LEVEL_WARNING, "out of memory for its unhandled input");
 	conn_flush(c);
 	if (s->stage_owner == c)
 		s->stage_owner = NULL; /* sent in full */
@@ -487,6 +498,22 @@ static void conn_process(struct conn *c, int do_read)
 	}
 }
 
+/* True if C's client has closed its socket entirely (or it failed),
+ * never for a client that only shut down sending, which still wants its
+ * reply. Asked by the sweep only for connections whose request runs (no
+ * read tells then): a unix socket polls hang-up; a vsock socket does not,
+ * but refuses an empty send with EPIPE once the peer stopped receiving
+ * (an empty send transmits nothing). */
+static int conn_client_gone(const struct conn *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = 0};
+
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0)
+		return 1;
+	return send(c->fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+	       (errno == EPIPE || errno == ENOTCONN || errno == ECONNRESET);
+}
+
 /* Cuts C if one of its timeouts has passed at NOW (uptime ms): idle
  * longer than idle-timeout, a client that has read none of its replies
  * for as long, or an unfinished request line begun longer than
@@ -497,6 +524,11 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 
 	if (c->bridged || c->broken)
 		return 0;
+	if (c->req_active && !c->closing && conn_client_gone(c)) {
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client left during a request; cancelling it");
+		conn_free(c);
+		return 1;
+	}
 	if (c->input_seen) {
 		/* Input came since the last sweep: idle from now on at most. */
 		c->input_seen = 0;
@@ -553,13 +585,10 @@ int conn_sweep_arm(struct server *s)
 				: idle_limit == 0   ? line_limit
 				: line_limit < idle_limit ? line_limit
 							  : idle_limit;
-	unsigned int every = shortest / 4 < 100 ? 100 : shortest / 4;
+	/* At least every second: it also finds clients gone while their
+	 * request runs. */
+	unsigned int every = shortest == 0 || shortest / 4 > 1000 ? 1000 : shortest / 4 < 100 ? 100 : shortest / 4;
 
-	if (shortest == 0) {
-		if (s->sweep_timer != NULL)
-			event_del(s->sweep_timer);
-		return 0;
-	}
 	if (s->sweep_timer == NULL) {
 		s->sweep_timer = event_new(s->base, -1, EV_PERSIST, conn_sweep_cb, s);
 		if (s->sweep_timer == NULL)
@@ -586,11 +615,13 @@ static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 	conn_process(arg, 0);
 }
 
-/* The socket takes more output. */
+/* The socket takes more output (or conn_flush_soon asked to write). */
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	int n = evbuffer_write(c->out, c->fd);
+	int n = evbuffer_get_length(c->out) > 0 ? evbuffer_write(c->out, c->fd) : 0;
+
+	c->flush_soon = 0;
 
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection error: %s", strerror(errno));
@@ -603,6 +634,8 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (left == 0) {
 		event_del(c->wev); /* back to writing at once (conn_flush) */
 		c->writing = 0;
+	} else {
+		conn_want_write(c); /* no-op if already watching */
 	}
 	if (c->closing) {
 		if (!c->req_active && left == 0)

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "handler.h"
+#include "log.h"
 #include "server.h"
 
 struct bufferevent;
@@ -37,6 +38,7 @@ struct conn {
 	int reading;           /* REV is added */
 	int writing;           /* WEV is added */
 	int broken;            /* a write failed: free at the next safe point */
+	int flush_soon;        /* WEV is active to write at the end of this turn */
 	int input_seen;         /* bytes read since the last timeout sweep */
 	uint64_t last_input_ms; /* uptime the last input was noted (idle-timeout) */
 	uint64_t write_wait_ms; /* uptime OUT last made progress while waiting */
@@ -71,9 +73,19 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
  * memory the connection is marked broken and closed at the next safe point. */
 void conn_write(struct conn *c, const void *data, size_t len);
 
+/* Marks C broken (a write failed or memory ran out), logging WHY at
+ * LEVEL: its output is dropped and it is freed from the event loop,
+ * never from inside a handler's call. */
+void conn_break(struct conn *c, enum log_level level, const char *why);
+
 /* Writes C's pending replies now, as far as the socket takes them; the
  * rest goes when it is writable. */
 void conn_flush(struct conn *c);
+
+/* Writes C's pending replies at the end of this loop turn, once however
+ * often it is asked: a handler streaming many lines from one callback
+ * costs one write, not one per line. */
+void conn_flush_soon(struct conn *c);
 
 /* Stops reading requests and frees C once its replies are sent. */
 void conn_close_after_flush(struct conn *c);
@@ -83,8 +95,9 @@ void conn_free(struct conn *c);
 
 /* (Re)arms S's timeout sweep for the idle-timeout and line-timeout in
  * force: one daemon-wide timer, not one per connection, checking every
- * quarter of the shorter (at least every 100 ms). Returns 0, or -1 if the
- * timer cannot be set up (then no connection is ever timed out). */
+ * quarter of the shorter (at least every 100 ms, at most every second;
+ * it also cancels requests whose client has gone). Returns 0, or -1 if
+ * the timer cannot be set up (then no connection is ever timed out). */
 int conn_sweep_arm(struct server *s);
 
 /* Called by the request_* functions when C's request has finished. */

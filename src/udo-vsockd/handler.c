@@ -9,6 +9,7 @@
 #include "commands/commands.h"
 #include "conn.h"
 #include "handlers/handlers.h"
+#include "log.h"
 #include "proto.h"
 
 const struct handler_kind *const handler_kinds[] = {
@@ -43,7 +44,7 @@ void request_data(struct request *req, const char *payload, size_t len)
 		len -= n + 1;
 	} while (len > 0);
 	if (!c->in_run)
-		conn_flush(c); /* streaming output of an asynchronous answer */
+		conn_flush_soon(c); /* streaming output: one write per loop turn */
 }
 
 void request_dataf(struct request *req, const char *fmt, ...)
@@ -151,8 +152,9 @@ static void request_status(struct request *req, const char *head, const char *fm
 		char *text = NULL;
 		int m = vasprintf(&text, fmt, again);
 		if (m < 0) {
-			line[hlen] = '\n';
-			conn_write(c, line, hlen + 1);
+			/* A status without its text would answer wrongly: drop the
+			 * connection instead. */
+			conn_break(c, LOG_LEVEL_WARNING, "out of memory for a status line");
 		} else {
 			status_text_clean(text, (size_t)m);
 			conn_write(c, line, hlen + 1);
@@ -176,20 +178,18 @@ void request_ok_words(struct request *req, int n, const char *const *words)
 			line[len] = '\n';
 			conn_write(c, line, len + 1);
 		} else {
-			/* Longer than the stack line: word by word. */
+			/* Longer than the stack line: in pieces through it, with
+			 * no allocation that could fail and cut the line. */
 			conn_write(c, "OK", 2);
 			for (int i = 0; i < n; i++) {
-				size_t wlen = strlen(words[i]);
-				char *w = malloc(wlen + 1);
-				if (w == NULL) {
-					conn_write(c, "\n", 1);
-					break;
-				}
-				memcpy(w, words[i], wlen + 1);
-				status_text_clean(w, wlen);
 				conn_write(c, " ", 1);
-				conn_write(c, w, wlen);
-				free(w);
+				for (const char *w = words[i]; *w != '\0';) {
+					size_t piece = strnlen(w, sizeof(line));
+					memcpy(line, w, piece);
+					status_text_clean(line, piece);
+					conn_write(c, line, piece);
+					w += piece;
+				}
 			}
 			conn_write(c, "\n", 1);
 		}
