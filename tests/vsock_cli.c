@@ -142,6 +142,10 @@ static void tmpdir_teardown(void)
 /* ---------------------------------------------------------- test server */
 
 #define SRV_DROP_FIRST 0x1 /* close the first connection after its first request, unanswered */
+#define SRV_EXPECT_PIPELINED 0x2 /* exit 4 unless some read brought more than one request */
+
+/* The most complete requests one read of the scripted server has found buffered. */
+static size_t srv_max_buffered;
 
 /* The scripted answers, by command (case-insensitive):
  *   PING [T]  OK pong [T]          RAW      D <request line>, OK
@@ -222,6 +226,11 @@ static void srv_connection(int fd, bool drop)
 			if (n <= 0)
 				return;
 			len += (size_t)n;
+			size_t lines = 0;
+			for (const char *q = buf; (q = memchr(q, '\n', (size_t)(buf + len - q))) != NULL; q++)
+				lines++;
+			if (lines > srv_max_buffered)
+				srv_max_buffered = lines;
 		}
 		size_t ll = (size_t)(nl - buf);
 		if (ll > 0 && buf[ll - 1] == '\r')
@@ -303,7 +312,8 @@ static void server_start(struct server *s, const char *listen_on, int nconn, int
 			srv_connection(c, i == 0 && (flags & SRV_DROP_FIRST));
 			close(c);
 		}
-		_exit(0);
+		/* Lock-step would bring one request per read, never more. */
+		_exit((flags & SRV_EXPECT_PIPELINED) && srv_max_buffered < 2 ? 4 : 0);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -643,7 +653,9 @@ START_TEST(test_raw)
 }
 END_TEST
 
-/* Batch: 10,000 pipelined requests through a pipe, replies in order. */
+/* Batch: 10,000 pipelined requests through a pipe, replies in order.
+ * Pipelining is proved by the server (a read that found several requests
+ * waiting), not by wall-clock time, which depends on the machine. */
 START_TEST(test_batch_10000)
 {
 	struct server s;
@@ -655,15 +667,15 @@ START_TEST(test_batch_10000)
 		len += (size_t)snprintf(in + len, cap - len, "%sping %d\n", i % 1000 == 0 ? "\n  \n" : "", i);
 		olen += (size_t)snprintf(want + olen, cap - olen, "OK pong %d\n", i);
 	}
-	server_start(&s, "vsock", 1, 0, 0);
+	server_start(&s, "vsock", 1, 0, SRV_EXPECT_PIPELINED);
 	const char *const args[] = {s.addr, NULL};
 	run_cli_v(&r, in, len, true, args);
 	expect(&r, 0, NULL, "");
 	ck_assert_uint_eq(r.out_len, olen);
 	ck_assert(memcmp(r.out, want, olen) == 0);
-	ck_assert_msg(r.ms < 20000, "10,000 requests took %lld ms", r.ms);
+	printf("batch: 10,000 requests in %lld ms\n", r.ms);
 	run_free(&r);
-	server_join(&s);
+	server_join(&s); /* exit status 4: the CLI sent in lock-step */
 	free(in);
 	free(want);
 }
