@@ -49,34 +49,6 @@ static int count_fds(pid_t pid)
 	return n;
 }
 
-/* The number of processes whose parent is PID (scans /proc). */
-static int count_children(pid_t pid)
-{
-	DIR *dir = opendir("/proc");
-	int n = 0;
-
-	if (dir == NULL)
-		return -1;
-	for (struct dirent *e; (e = readdir(dir)) != NULL;) {
-		char path[300], buf[512];
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		FILE *f = fopen(path, "re");
-		if (f == NULL)
-			continue;
-		size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[got] = '\0';
-		char *rp = strrchr(buf, ')');
-		int ppid;
-		if (rp != NULL && sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == (int)pid)
-			n++;
-	}
-	closedir(dir);
-	return n;
-}
-
 /* utime + stime of PID in milliseconds, or -1. */
 static long long cpu_ms(pid_t pid)
 {
@@ -161,7 +133,7 @@ static void expect_baseline(void)
 	while ((fds = count_fds(D.pid)) != base_fds && now_ms() < deadline)
 		sleep_ms(50);
 	ck_assert_msg(fds == base_fds, "daemon has %d fds, %d before", fds, base_fds);
-	ck_assert_int_eq(count_children(D.pid), 0);
+	ck_assert_int_eq(process_child_count(D.pid), 0);
 }
 
 /* Stops D with SIGTERM, expecting exit status 0 within 5 s, and cleans up. */
