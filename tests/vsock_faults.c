@@ -327,16 +327,49 @@ static char *guarded_sections(void)
 	return text;
 }
 
+/* Lowers the daemon's RLIMIT_DATA to the data it uses now, so its next
+ * allocations fail; the old limit goes to *OLD. Returns the KiB set. */
+static long squeeze_data_limit(struct rlimit *old)
+{
+	struct rlimit low;
+	long data_kib = status_kib(D.pid, "VmData:");
+
+	ck_assert_int_gt(data_kib, 0);
+	ck_assert_int_eq(prlimit(D.pid, RLIMIT_DATA, NULL, old), 0);
+	low.rlim_cur = (rlim_t)data_kib * 1024;
+	low.rlim_max = old->rlim_max;
+	ck_assert_msg(prlimit(D.pid, RLIMIT_DATA, &low, NULL) == 0, "prlimit: %s", strerror(errno));
+	return data_kib;
+}
+
+/* Opens 8 clients that each send LEN bytes of one unfinished LINE, more
+ * than the squeezed daemon can buffer. Returns how many it dropped. */
+static int drop_hogs(const char *line, size_t len)
+{
+	struct client hogs[8];
+	int dropped = 0;
+
+	for (int i = 0; i < 8; i++) {
+		client_open(&hogs[i], D.port);
+		(void)client_send(&hogs[i], line, len, 2000);
+	}
+	for (int i = 0; i < 8; i++) {
+		dropped += client_wait_eof(&hogs[i], 2000);
+		client_close(&hogs[i]);
+	}
+	return dropped;
+}
+
 /* Out of memory for real: RLIMIT_DATA of the running daemon is lowered
  * to what it uses now, so its heap and anonymous mappings cannot grow.
  * It must refuse cleanly, never die, keep what it can working, and be
  * whole again once the limit is lifted. */
 START_TEST(test_out_of_memory)
 {
-	struct client a, u, hogs[8];
+	struct client a, u;
 	struct reply r;
 	struct numbered nb;
-	struct rlimit old, low;
+	struct rlimit old;
 	char *hog_line;
 	const size_t hog_len = 900 * 1024;
 
@@ -352,12 +385,7 @@ START_TEST(test_out_of_memory)
 	memcpy(hog_line, "PING ", 5);
 	memset(hog_line + 5, 'h', hog_len - 5);
 
-	long data_kib = status_kib(D.pid, "VmData:");
-	ck_assert_int_gt(data_kib, 0);
-	low.rlim_cur = low.rlim_max = (rlim_t)data_kib * 1024;
-	ck_assert_int_eq(prlimit(D.pid, RLIMIT_DATA, NULL, &old), 0);
-	low.rlim_max = old.rlim_max;
-	ck_assert_msg(prlimit(D.pid, RLIMIT_DATA, &low, NULL) == 0, "prlimit: %s", strerror(errno));
+	long data_kib = squeeze_data_limit(&old);
 	printf("out of memory: RLIMIT_DATA of the daemon lowered to %ld KiB (its VmData)\n", data_kib);
 
 	/* A module that needs memory it cannot get says so. */
@@ -397,15 +425,7 @@ START_TEST(test_out_of_memory)
 
 	/* Clients that want 900 KiB buffered each: the daemon cannot, and
 	 * must drop them rather than die. */
-	for (int i = 0; i < 8; i++) {
-		client_open(&hogs[i], D.port);
-		(void)client_send(&hogs[i], hog_line, hog_len, 2000);
-	}
-	int dropped = 0;
-	for (int i = 0; i < 8; i++) {
-		dropped += client_wait_eof(&hogs[i], 2000);
-		client_close(&hogs[i]);
-	}
+	int dropped = drop_hogs(hog_line, hog_len);
 	printf("out of memory: %d of 8 clients buffering 900 KiB were dropped\n", dropped);
 	ck_assert(daemon_alive(&D));
 
@@ -486,8 +506,8 @@ static int log_memory_warnings(void)
  * never without a logged reason. */
 START_TEST(test_out_of_memory_drop_logged)
 {
-	struct client a, hogs[8];
-	struct rlimit old, low;
+	struct client a;
+	struct rlimit old;
 	const size_t hog_len = 900 * 1024;
 	char *hog_line = malloc(hog_len);
 
@@ -496,21 +516,9 @@ START_TEST(test_out_of_memory_drop_logged)
 	memset(hog_line + 5, 'h', hog_len - 5);
 	start("max-line-length = 1M", NULL);
 	client_open(&a, D.port);
-	long data_kib = status_kib(D.pid, "VmData:");
-	ck_assert_int_eq(prlimit(D.pid, RLIMIT_DATA, NULL, &old), 0);
-	low.rlim_cur = (rlim_t)data_kib * 1024;
-	low.rlim_max = old.rlim_max;
-	ck_assert_int_eq(prlimit(D.pid, RLIMIT_DATA, &low, NULL), 0);
+	squeeze_data_limit(&old);
 	int before = log_memory_warnings();
-	for (int i = 0; i < 8; i++) {
-		client_open(&hogs[i], D.port);
-		(void)client_send(&hogs[i], hog_line, hog_len, 2000);
-	}
-	int dropped = 0;
-	for (int i = 0; i < 8; i++) {
-		dropped += client_wait_eof(&hogs[i], 2000);
-		client_close(&hogs[i]);
-	}
+	int dropped = drop_hogs(hog_line, hog_len);
 	ck_assert_int_eq(prlimit(D.pid, RLIMIT_DATA, &old, NULL), 0);
 	int logged = log_memory_warnings() - before;
 	print_log_warnings("out of memory, dropped clients: logged");
@@ -564,7 +572,7 @@ static long read_long_line(int fd, char *buf, size_t cap, size_t *have, int time
 START_TEST(test_out_of_memory_long_reply)
 {
 	struct client a;
-	struct rlimit old, low;
+	struct rlimit old;
 	const size_t tok_len = 200000;
 	size_t cap = tok_len + 4096, have = 0;
 	char *req = malloc(tok_len + 32), *buf = malloc(cap);
@@ -579,11 +587,7 @@ START_TEST(test_out_of_memory_long_reply)
 	client_send_str(&a, "hangt\n");
 	sleep_ms(100);
 	ck_assert_int_eq(client_send(&a, req, tok_len + 16, 5000), (ssize_t)(tok_len + 16));
-	long data_kib = status_kib(D.pid, "VmData:");
-	ck_assert_int_eq(prlimit(D.pid, RLIMIT_DATA, NULL, &old), 0);
-	low.rlim_cur = (rlim_t)data_kib * 1024;
-	low.rlim_max = old.rlim_max;
-	ck_assert_int_eq(prlimit(D.pid, RLIMIT_DATA, &low, NULL), 0);
+	squeeze_data_limit(&old);
 	/* hangt times out after 500 ms; then the PINGs are read. */
 	long n = read_long_line(a.fd, buf, cap, &have, 5000);
 	ck_assert_msg(n >= 0 && strcmp(buf, "ERR timeout no answer in 500 ms") == 0, "hangt: %ld '%.80s'", n, buf);
