@@ -141,8 +141,9 @@ static void tmpdir_teardown(void)
 
 /* ---------------------------------------------------------- test server */
 
-#define SRV_DROP_FIRST 0x1 /* close the first connection after its first request, unanswered */
+#define SRV_DROP_FIRST       0x1 /* close the first connection after its first request, unanswered */
 #define SRV_EXPECT_PIPELINED 0x2 /* exit 4 unless some read brought more than one request */
+#define SRV_LISTEN_ON_CUE    0x4 /* listen only after server_cue() (vsock): connects are refused until then */
 
 /* The most complete requests one read of the scripted server has found buffered. */
 static size_t srv_max_buffered;
@@ -250,6 +251,7 @@ static void srv_connection(int fd, bool drop)
 
 struct server {
 	pid_t pid;
+	int cue;           /* SRV_LISTEN_ON_CUE: write end of the child's cue pipe, else -1 */
 	unsigned int port; /* vsock servers */
 	char addr[160];    /* what the CLI connects to */
 };
@@ -277,10 +279,10 @@ static int srv_listen(const char *text, unsigned int *port)
  * then exits 0. DELAY_MS > 0: the port is chosen now but only listened on
  * after DELAY_MS, so early connects are refused.
  */
-static void server_start(struct server *s, const char *listen_on, int nconn, int delay_ms, int flags)
+static void server_start(struct server *s, const char *listen_on, int nconn, int flags)
 {
-	int fd;
-	*s = (struct server){0};
+	int fd, cue[2] = {-1, -1};
+	*s = (struct server){.cue = -1};
 	if (strcmp(listen_on, "vsock") == 0) {
 		fd = srv_listen("vsock:local:any", &s->port);
 		snprintf(s->addr, sizeof(s->addr), "vsock:1:%u", s->port);
@@ -290,18 +292,21 @@ static void server_start(struct server *s, const char *listen_on, int nconn, int
 		fd = srv_listen(text, &s->port);
 		snprintf(s->addr, sizeof(s->addr), "%s", text);
 	}
-	if (delay_ms > 0) {
+	if (flags & SRV_LISTEN_ON_CUE) {
 		ck_assert_int_eq(strncmp(s->addr, "vsock:", 6), 0);
 		close(fd); /* until the child listens again, connects are refused */
 		fd = -1;
+		ck_assert_int_eq(pipe2(cue, O_CLOEXEC), 0);
 	}
 	s->pid = fork();
 	ck_assert_int_ge(s->pid, 0);
 	if (s->pid == 0) {
 		if (fd < 0) {
-			char text[64];
+			char text[64], byte;
 			unsigned int port;
-			usleep((useconds_t)delay_ms * 1000);
+			close(cue[1]);
+			if (read(cue[0], &byte, 1) != 1)
+				_exit(5);
 			snprintf(text, sizeof(text), "vsock:local:%u", s->port);
 			fd = srv_listen(text, &port);
 		}
@@ -317,11 +322,27 @@ static void server_start(struct server *s, const char *listen_on, int nconn, int
 	}
 	if (fd >= 0)
 		close(fd);
+	if (cue[0] >= 0) {
+		close(cue[0]);
+		s->cue = cue[1];
+	}
+}
+
+/* Lets a SRV_LISTEN_ON_CUE server listen now. */
+static void server_cue(struct server *s)
+{
+	ck_assert_int_eq(write(s->cue, "", 1), 1);
+	close(s->cue);
+	s->cue = -1;
 }
 
 /* Waits for the server to finish by itself (it served all NCONN). */
 static void server_join(struct server *s)
 {
+	if (s->cue >= 0) {
+		close(s->cue); /* never cued: the child exits 5 */
+		s->cue = -1;
+	}
 	int status = wait_child(s->pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server status %#x", status);
 }
@@ -376,10 +397,17 @@ static int memfd_with(const char *data, size_t len)
 	return fd;
 }
 
-/* Runs the CLI with ARGV (NULL-terminated, without argv[0]); INPUT (may be
- * NULL: /dev/null) is its standard input, through a pipe fed by a writer
- * child when VIA_PIPE. Captures stdout, stderr and the exit status. */
-static void run_cli_v(struct run *r, const char *input, size_t input_len, bool via_pipe, const char *const *args)
+/* A CLI process started by cli_spawn() and not yet reaped. */
+struct cli_child {
+	pid_t pid, writer; /* writer: the child feeding stdin through a pipe, or -1 */
+	int out, err;      /* memfds capturing stdout and stderr */
+	long long start;
+};
+
+/* Starts the CLI with ARGV (NULL-terminated, without argv[0]); INPUT (may
+ * be NULL: /dev/null) is its standard input, through a pipe fed by a
+ * writer child when VIA_PIPE. */
+static void cli_spawn(struct cli_child *k, const char *input, size_t input_len, bool via_pipe, const char *const *args)
 {
 	const char *argv[64] = {"udo-vsock"};
 	int n = 1;
@@ -428,15 +456,48 @@ static void run_cli_v(struct run *r, const char *input, size_t input_len, bool v
 		_exit(127);
 	}
 	close(in);
-	int status = wait_child(pid);
-	r->ms = now_ms() - start;
-	if (writer > 0)
-		wait_child(writer);
+	*k = (struct cli_child){.pid = pid, .writer = writer, .out = out, .err = err, .start = start};
+}
+
+/* Waits for the CLI of K to exit; captures stdout, stderr and the status. */
+static void cli_finish(struct cli_child *k, struct run *r)
+{
+	int status = wait_child(k->pid);
+	r->ms = now_ms() - k->start;
+	if (k->writer > 0)
+		wait_child(k->writer);
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	r->out = slurp(out, &r->out_len);
-	r->err = slurp(err, NULL);
-	close(out);
-	close(err);
+	r->out = slurp(k->out, &r->out_len);
+	r->err = slurp(k->err, NULL);
+	close(k->out);
+	close(k->err);
+}
+
+/* Waits until the running CLI of K has written TEXT to stderr; fails the
+ * test if the CLI exits first or RUN_LIMIT_MS pass. */
+static void cli_await_stderr(struct cli_child *k, const char *text)
+{
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	char err[4096];
+	for (;;) {
+		/* pread: the CLI shares the file offset, which must stay at the end. */
+		ssize_t n = pread(k->err, err, sizeof(err) - 1, 0);
+		ck_assert_int_ge(n, 0);
+		err[n] = '\0';
+		if (strstr(err, text))
+			return;
+		ck_assert_msg(waitpid(k->pid, NULL, WNOHANG) == 0, "the CLI ended without writing '%s'", text);
+		ck_assert_msg(now_ms() < deadline, "the CLI did not write '%s' within %d ms", text, RUN_LIMIT_MS);
+		usleep(5000);
+	}
+}
+
+/* Runs the CLI to its end (see cli_spawn) and captures what it did. */
+static void run_cli_v(struct run *r, const char *input, size_t input_len, bool via_pipe, const char *const *args)
+{
+	struct cli_child k;
+	cli_spawn(&k, input, input_len, via_pipe, args);
+	cli_finish(&k, r);
 }
 
 /* run_cli_v with the arguments inline. */
@@ -474,7 +535,7 @@ START_TEST(test_ok)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 4, 0, 0);
+	server_start(&s, "vsock", 4, 0);
 	run_cli(&r, s.addr, "ping");
 	expect(&r, 0, "pong\n", "");
 	run_free(&r);
@@ -496,7 +557,7 @@ START_TEST(test_data_exact)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 3, 0, 0);
+	server_start(&s, "vsock", 3, 0);
 	run_cli(&r, s.addr, "data");
 	expect(&r, 0, "alpha\n\n\n two  spaces\t\n", "");
 	run_free(&r);
@@ -521,7 +582,7 @@ START_TEST(test_quoting_on_wire)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 1, 0, 0);
+	server_start(&s, "vsock", 1, 0);
 	run_cli(&r, s.addr, "RAW", "a b", "", "q\"x", "b\\s", "tab\there", "plain");
 	expect(&r, 0, "RAW \"a b\" \"\" \"q\\\"x\" \"b\\\\s\" \"tab\there\" plain\n", "");
 	run_free(&r);
@@ -534,7 +595,7 @@ START_TEST(test_err)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 2, 0, 0);
+	server_start(&s, "vsock", 2, 0);
 	run_cli(&r, s.addr, "fail");
 	expect(&r, 1, "partial\n", "udo-vsock: denied: not allowed here\n");
 	run_free(&r);
@@ -590,7 +651,7 @@ START_TEST(test_connect_failed)
 	struct server s;
 	struct run r;
 	char addr[64], path[200];
-	server_start(&s, "vsock", 0, 0, 0); /* takes a port, serves nothing */
+	server_start(&s, "vsock", 0, 0); /* takes a port, serves nothing */
 	server_join(&s);
 	snprintf(addr, sizeof(addr), "vsock:local:%u", s.port);
 	run_cli(&r, "-c", "2", addr, "ping");
@@ -608,7 +669,7 @@ START_TEST(test_reply_timeout)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 1, 0, 0);
+	server_start(&s, "vsock", 1, 0);
 	run_cli(&r, "-t", "0.5", s.addr, "hang");
 	expect(&r, 4, "", "timeout");
 	ck_assert_int_ge(r.ms, 400);
@@ -623,7 +684,7 @@ START_TEST(test_protocol_errors)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 3, 0, 0);
+	server_start(&s, "vsock", 3, 0);
 	run_cli(&r, s.addr, "garbage");
 	expect(&r, 5, "", "malformed reply line: HELLO");
 	run_free(&r);
@@ -642,7 +703,7 @@ START_TEST(test_raw)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 2, 0, 0);
+	server_start(&s, "vsock", 2, 0);
 	run_cli(&r, "--raw", s.addr, "ping", "a b");
 	expect(&r, 0, "> ping \"a b\"\nOK pong \"a b\"\n", "");
 	run_free(&r);
@@ -667,7 +728,7 @@ START_TEST(test_batch_10000)
 		len += (size_t)snprintf(in + len, cap - len, "%sping %d\n", i % 1000 == 0 ? "\n  \n" : "", i);
 		olen += (size_t)snprintf(want + olen, cap - olen, "OK pong %d\n", i);
 	}
-	server_start(&s, "vsock", 1, 0, SRV_EXPECT_PIPELINED);
+	server_start(&s, "vsock", 1, SRV_EXPECT_PIPELINED);
 	const char *const args[] = {s.addr, NULL};
 	run_cli_v(&r, in, len, true, args);
 	expect(&r, 0, NULL, "");
@@ -701,7 +762,7 @@ START_TEST(test_batch_both_full)
 		olen += ARG;
 		olen += (size_t)sprintf(want + olen, "\nOK\n");
 	}
-	server_start(&s, "vsock", 1, 0, 0);
+	server_start(&s, "vsock", 1, 0);
 	const char *const args[] = {"-t", "20", s.addr, NULL};
 	run_cli_v(&r, in, len, true, args);
 	expect(&r, 0, NULL, "");
@@ -720,7 +781,7 @@ START_TEST(test_batch_mixed)
 	struct server s;
 	struct run r;
 	static const char in[] = "ping 1\n\nfail\r\nDATA\nnosuch\nping 2";
-	server_start(&s, "vsock", 2, 0, 0);
+	server_start(&s, "vsock", 2, 0);
 	const char *const args[] = {s.addr, NULL};
 	run_cli_v(&r, in, sizeof(in) - 1, false, args);
 	expect(&r, 1,
@@ -743,7 +804,7 @@ START_TEST(test_batch_raw)
 	struct server s;
 	struct run r;
 	static const char in[] = "ping 1\n\nquit\n";
-	server_start(&s, "vsock", 1, 0, 0);
+	server_start(&s, "vsock", 1, 0);
 	const char *const args[] = {"--raw", s.addr, NULL};
 	run_cli_v(&r, in, sizeof(in) - 1, false, args);
 	expect(&r, 0, "> ping 1\nOK pong 1\n> quit\nOK bye\n", "");
@@ -756,23 +817,32 @@ END_TEST
 START_TEST(test_retry_late_listen)
 {
 	struct server s;
+	struct cli_child k;
 	struct run r;
-	/* The delay is long enough that the CLI (a libtool wrapper, slow to
-	 * start in UML under load) surely tries before the server listens. */
-	server_start(&s, "vsock", 1, 3000, 0);
-	run_cli(&r, "--retry", "40", "-v", s.addr, "ping", "late");
+	/* The server listens only once the CLI has been refused and says it
+	 * is retrying: a handshake, so load cannot reorder the two. */
+	server_start(&s, "vsock", 1, SRV_LISTEN_ON_CUE);
+	const char *const retry[] = {"--retry", "40", "-v", s.addr, "ping", "late", NULL};
+	cli_spawn(&k, NULL, 0, false, retry);
+	cli_await_stderr(&k, "retrying");
+	server_cue(&s);
+	cli_finish(&k, &r);
 	expect(&r, 0, "pong late\n", "retrying");
 	run_free(&r);
 	server_join(&s);
 
-	server_start(&s, "vsock", 1, 3000, 0);
-	run_cli(&r, "--wait", "20", "-v", s.addr, "ping");
+	server_start(&s, "vsock", 1, SRV_LISTEN_ON_CUE);
+	const char *const wait[] = {"--wait", "20", "-v", s.addr, "ping", NULL};
+	cli_spawn(&k, NULL, 0, false, wait);
+	cli_await_stderr(&k, "retrying");
+	server_cue(&s);
+	cli_finish(&k, &r);
 	expect(&r, 0, "pong\n", "retrying");
 	run_free(&r);
 	server_join(&s);
 
-	/* The budget runs out: --wait shorter than the delay. */
-	server_start(&s, "vsock", 0, 0, 0);
+	/* The budget runs out: --wait 0.5 on a port nobody listens on. */
+	server_start(&s, "vsock", 0, 0);
 	server_join(&s);
 	run_cli(&r, "--wait", "0.5", s.addr, "ping");
 	expect(&r, 3, "", "cannot connect");
@@ -787,20 +857,20 @@ START_TEST(test_retry_reset)
 {
 	struct server s;
 	struct run r;
-	server_start(&s, "vsock", 1, 0, SRV_DROP_FIRST);
+	server_start(&s, "vsock", 1, SRV_DROP_FIRST);
 	run_cli(&r, s.addr, "ping");
 	expect(&r, 5, "", "connection lost");
 	run_free(&r);
 	server_join(&s);
 
-	server_start(&s, "vsock", 2, 0, SRV_DROP_FIRST);
+	server_start(&s, "vsock", 2, SRV_DROP_FIRST);
 	run_cli(&r, "--retry", "3", s.addr, "ping", "again");
 	expect(&r, 0, "pong again\n", "");
 	run_free(&r);
 	server_join(&s);
 
 	/* One connection only: a wrong reconnect would end in exit 3. */
-	server_start(&s, "vsock", 1, 0, 0);
+	server_start(&s, "vsock", 1, 0);
 	run_cli(&r, "--retry", "3", s.addr, "cut");
 	expect(&r, 5, "x\n", "connection lost");
 	run_free(&r);
@@ -815,7 +885,7 @@ START_TEST(test_unix)
 	struct run r;
 	char path[200];
 	snprintf(path, sizeof(path), "%s/srv.sock", tmpdir);
-	server_start(&s, path, 1, 0, 0);
+	server_start(&s, path, 1, 0);
 	run_cli(&r, s.addr, "data");
 	expect(&r, 0, "alpha\n\n\n two  spaces\t\n", "");
 	run_free(&r);
@@ -862,7 +932,7 @@ START_TEST(test_interactive)
 		printf("test_interactive: SKIP: no pseudo-terminal: %s\n", strerror(errno));
 		return;
 	}
-	server_start(&s, "vsock", 1, 0, 0);
+	server_start(&s, "vsock", 1, 0);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -955,7 +1025,7 @@ START_TEST(test_mux_ok)
 	struct server s;
 	struct vmm v;
 	struct run r;
-	server_start(&s, "vsock", 2, 0, 0);
+	server_start(&s, "vsock", 2, 0);
 	vmm_start(&v, "ok", NULL, NULL);
 	run_cli(&r, mux_addr(&v, s.port), "data");
 	expect(&r, 0, "alpha\n\n\n two  spaces\t\n", "");
@@ -990,7 +1060,7 @@ START_TEST(test_mux_unix_guest)
 	struct run r;
 	char path[200];
 	snprintf(path, sizeof(path), "%s/guest.sock", tmpdir);
-	server_start(&s, path, 1, 0, 0);
+	server_start(&s, path, 1, 0);
 	vmm_start(&v, "ok", "-u", path);
 	run_cli(&r, mux_addr(&v, 5000), "ping", "via unix");
 	expect(&r, 0, "pong \"via unix\"\n", "");
@@ -1007,7 +1077,7 @@ START_TEST(test_mux_closed_before_ok)
 	struct vmm v;
 	struct run r;
 	char port[16];
-	server_start(&s, "vsock", 0, 0, 0); /* a port nobody listens on */
+	server_start(&s, "vsock", 0, 0); /* a port nobody listens on */
 	server_join(&s);
 	vmm_start(&v, "ok", NULL, NULL);
 	run_cli(&r, mux_addr(&v, s.port), "ping");
@@ -1049,7 +1119,7 @@ START_TEST(test_mux_no_ok)
 	struct server s;
 	struct vmm v;
 	struct run r;
-	server_start(&s, "vsock", 2, 0, 0);
+	server_start(&s, "vsock", 2, 0);
 	vmm_start(&v, "no-ok", NULL, NULL);
 	run_cli(&r, "--no-ok", mux_addr(&v, s.port), "ping", "old vmm");
 	expect(&r, 0, "pong \"old vmm\"\n", "");
