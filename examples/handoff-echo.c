@@ -23,7 +23,7 @@ static int serve_client(struct udo_vsock_handoff *h)
 {
 	char line[512];
 	int n = snprintf(line, sizeof(line), "handoff-echo: cid=%u port=%u identity=%s words=%u command=%s\n",
-			 h->peer_cid, h->peer_port, h->identity, h->argc, h->argv[0]);
+	                 h->peer_cid, h->peer_port, h->identity, h->argc, h->argv[0]);
 
 	if (udo_vsock_tcp_send_data(h->fd, line, (size_t)n, NULL) < 0)
 		return 1;

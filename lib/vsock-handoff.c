@@ -63,7 +63,7 @@ int udo_vsock_handoff_encode_header(void *buf, const struct udo_vsock_handoff *h
 }
 
 int udo_vsock_handoff_decode_header(const void *buf, size_t len, struct udo_vsock_handoff *h,
-				    struct udo_vsock_handoff_sizes *sizes, char *err, size_t errlen)
+                                    struct udo_vsock_handoff_sizes *sizes, char *err, size_t errlen)
 {
 	const unsigned char *b = buf;
 	const char *why = NULL;

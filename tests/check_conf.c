@@ -55,8 +55,7 @@ static void load(const char *path, struct load *l)
 	l->conf = config_load(path, f);
 	fclose(f);
 	char *save = NULL;
-	for (char *s = strtok_r(l->errors, "\n", &save); s != NULL && l->nlines < 32;
-	     s = strtok_r(NULL, "\n", &save))
+	for (char *s = strtok_r(l->errors, "\n", &save); s != NULL && l->nlines < 32; s = strtok_r(NULL, "\n", &save))
 		l->lines[l->nlines++] = s;
 }
 
@@ -75,7 +74,7 @@ static void assert_error(const struct load *l, int i, const char *path, int line
 	ck_assert_msg(i < l->nlines, "only %d error lines, wanted line %d (%s)", l->nlines, i, what);
 	snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
 	ck_assert_msg(strncmp(l->lines[i], prefix, strlen(prefix)) == 0, "error '%s' does not start with '%s'",
-		      l->lines[i], prefix);
+	              l->lines[i], prefix);
 	ck_assert_msg(strstr(l->lines[i], what) != NULL, "error '%s' does not mention '%s'", l->lines[i], what);
 }
 
@@ -95,7 +94,7 @@ static int count_commands(const struct config *conf)
 static const char *shipped_wrapper(void)
 {
 	return put("shipped.conf", "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
-				   "include = " TEST_SRCDIR "/conf/udo-vsockd.conf\n");
+	                           "include = " TEST_SRCDIR "/conf/udo-vsockd.conf\n");
 }
 
 /* The shipped config parses, with a command of each handler sort (built-in,
@@ -142,14 +141,14 @@ END_TEST
 START_TEST(test_all_errors_reported)
 {
 	struct load l;
-	const char *path = put("three.conf", "[daemon]\n"                  /* 1 */
-					     "listen = vsock:any:5000\n"   /* 2 */
-					     "max-connections = lots\n"    /* 3 */
-					     "allow = any\n"               /* 4 */
-					     "colour = blue\n"             /* 5 */
-					     "\n"                          /* 6 */
-					     "[command ping]\n"            /* 7 */
-					     "handler = pnig\n");          /* 8 */
+	const char *path = put("three.conf", "[daemon]\n"                /* 1 */
+	                                     "listen = vsock:any:5000\n" /* 2 */
+	                                     "max-connections = lots\n"  /* 3 */
+	                                     "allow = any\n"             /* 4 */
+	                                     "colour = blue\n"           /* 5 */
+	                                     "\n"                        /* 6 */
+	                                     "[command ping]\n"          /* 7 */
+	                                     "handler = pnig\n");        /* 8 */
 
 	load(path, &l);
 	ck_assert_ptr_null(l.conf);
@@ -191,33 +190,28 @@ START_TEST(test_arg_pattern_bounded)
 	static const struct {
 		const char *pattern, *why;
 	} bad[] = {
-		{"l+++++++++++++++++++++++++++++++++++++++++++++++++++++++++", "right after another"},
-		{".co*++++++++++", "right after another"},
-		{"((((a*)+)+)+)+", "can match nothing"},
-		{"(((((a?)+)+)+)+)+", "can match nothing"},
-		{"(x|)+", "can match nothing"},
-		{"((a{255}){255}){255}", "more than 2000 elements"},
-		{"(a{45}){45}", "more than 2000 elements"},
-		{"[a-z]{2001}", "more than 2000 elements"},
-		{"((((((((((((((((((a))))))))))))))))))", "nested more than 16 deep"},
+	    {"l+++++++++++++++++++++++++++++++++++++++++++++++++++++++++", "right after another"},
+	    {".co*++++++++++", "right after another"},
+	    {"((((a*)+)+)+)+", "can match nothing"},
+	    {"(((((a?)+)+)+)+)+", "can match nothing"},
+	    {"(x|)+", "can match nothing"},
+	    {"((a{255}){255}){255}", "more than 2000 elements"},
+	    {"(a{45}){45}", "more than 2000 elements"},
+	    {"[a-z]{2001}", "more than 2000 elements"},
+	    {"((((((((((((((((((a))))))))))))))))))", "nested more than 16 deep"},
 	};
 	static const char *const good[] = {
-		"[a-z0-9-]{1,63}",
-		"([0-9]{1,3}\\.){3}[0-9]{1,3}",
-		"(a{44}){45}",
-		"[]{}a]+|[[:alpha:]]{1990}",
-		"x{3,}y?z*",
-		"([a-z]+\\.)*[a-z]+",
-		"(on|off|[0-9]{1,3}%)",
-		"(a|b)+c{0,3}",
+	    "[a-z0-9-]{1,63}", "([0-9]{1,3}\\.){3}[0-9]{1,3}", "(a{44}){45}",          "[]{}a]+|[[:alpha:]]{1990}",
+	    "x{3,}y?z*",       "([a-z]+\\.)*[a-z]+",           "(on|off|[0-9]{1,3}%)", "(a|b)+c{0,3}",
 	};
 	struct load l;
 	char text[600];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(text, sizeof(text), HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
-						   "arg-pattern = %s\n",
-			 bad[i].pattern);
+		snprintf(text, sizeof(text),
+		         HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
+		              "arg-pattern = %s\n",
+		         bad[i].pattern);
 		const char *path = put("pattern.conf", text);
 		load(path, &l);
 		ck_assert_msg(l.conf == NULL, "pattern '%s' was accepted", bad[i].pattern);
@@ -226,9 +220,10 @@ START_TEST(test_arg_pattern_bounded)
 		unload(&l);
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		snprintf(text, sizeof(text), HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
-						   "arg-pattern = %s\n",
-			 good[i]);
+		snprintf(text, sizeof(text),
+		         HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
+		              "arg-pattern = %s\n",
+		         good[i]);
 		load(put("pattern.conf", text), &l);
 		ck_assert_msg(l.conf != NULL, "pattern '%s' refused: %s", good[i], l.nlines > 0 ? l.lines[0] : "-");
 		unload(&l);
@@ -240,20 +235,20 @@ END_TEST
 START_TEST(test_unknown_keys)
 {
 	struct load l;
-	const char *path = put("keys.conf", "port = 5\n"                             /* 1 */
-					    "[daemon]\n"                             /* 2 */
-					    "listen = vsock:any:5000\n"              /* 3 */
-					    "max-conections = 4\n"                   /* 4 */
-					    "just words\n"                           /* 5 */
-					    "= value\n"                              /* 6 */
-					    "key =\n"                                /* 7 */
-					    "[demon]\n"                              /* 8 */
-					    "listen = vsock:any:5001\n"              /* 9: skipped */
-					    "[command ping]\n"                       /* 10 */
-					    "handler = ping\n"                       /* 11 */
-					    "colour = red\n"                         /* 12 */
-					    "[command Bad!Name]\n"                   /* 13 */
-					    "handler = ping\n");                     /* 14: skipped */
+	const char *path = put("keys.conf", "port = 5\n"                /* 1 */
+	                                    "[daemon]\n"                /* 2 */
+	                                    "listen = vsock:any:5000\n" /* 3 */
+	                                    "max-conections = 4\n"      /* 4 */
+	                                    "just words\n"              /* 5 */
+	                                    "= value\n"                 /* 6 */
+	                                    "key =\n"                   /* 7 */
+	                                    "[demon]\n"                 /* 8 */
+	                                    "listen = vsock:any:5001\n" /* 9: skipped */
+	                                    "[command ping]\n"          /* 10 */
+	                                    "handler = ping\n"          /* 11 */
+	                                    "colour = red\n"            /* 12 */
+	                                    "[command Bad!Name]\n"      /* 13 */
+	                                    "handler = ping\n");        /* 14: skipped */
 
 	load(path, &l);
 	ck_assert_ptr_null(l.conf);
@@ -274,7 +269,8 @@ END_TEST
 START_TEST(test_duplicate_command)
 {
 	struct load l;
-	const char *path = put("dup.conf", HEAD "[command ping]\nhandler = ping\n\n[command PING]\nhandler = version\n");
+	const char *path =
+	    put("dup.conf", HEAD "[command ping]\nhandler = ping\n\n[command PING]\nhandler = version\n");
 	char where[600];
 
 	load(path, &l);
@@ -292,8 +288,8 @@ START_TEST(test_duplicate_listen)
 {
 	struct load l;
 	const char *path = put("listen.conf", "[daemon]\nlisten = vsock:any:7\nlisten = vsock:any:7\n"
-					      "listen = nowhere:1\nlisten = vsock:any:8 backlog=0\n"
-					      "[command ping]\nhandler = ping\n");
+	                                      "listen = nowhere:1\nlisten = vsock:any:8 backlog=0\n"
+	                                      "[command ping]\nhandler = ping\n");
 
 	load(path, &l);
 	ck_assert_ptr_null(l.conf);
@@ -386,38 +382,38 @@ struct number_case {
 };
 
 static const struct number_case numbers[] = {
-	{"0", 0, 100, 1, 0},
-	{"10", 0, 100, 1, 10},
-	{"4K", 0, 1ULL << 30, 1, 4096},
-	{"4KiB", 0, 1ULL << 30, 1, 4096},
-	{"1M", 0, 1ULL << 30, 1, 1048576},
-	{"2MiB", 0, 1ULL << 30, 1, 2097152},
-	{"1024M", 0, 1ULL << 30, 1, 1ULL << 30},
-	{"1025M", 0, 1ULL << 30, 0, 0},
-	{"101", 0, 100, 0, 0},
-	{"10KB", 0, 1ULL << 30, 0, 0},
-	{"10k", 0, 1ULL << 30, 0, 0},
-	{"10 K", 0, 1ULL << 30, 0, 0},
-	{"1.5", 0, 100, 0, 0},
-	{"-1", 0, 100, 0, 0},
-	{"+1", 0, 100, 0, 0},
-	{" 1", 0, 100, 0, 0},
-	{"", 0, 100, 0, 0},
-	{"x", 0, 100, 0, 0},
-	{"0x10", 0, 100, 0, 0},
-	{"18446744073709551616", 0, ~0ULL, 0, 0},
-	{"18446744073709551615K", 0, ~0ULL, 0, 0},
-	{"5", 1, 86400000, 1, 5000},
-	{"2s", 1, 86400000, 1, 2000},
-	{"300ms", 1, 86400000, 1, 300},
-	{"1min", 1, 86400000, 1, 60000},
-	{"1440min", 1, 86400000, 1, 86400000},
-	{"1441min", 1, 86400000, 0, 0},
-	{"5h", 1, 86400000, 0, 0},
-	{"5 s", 1, 86400000, 0, 0},
-	{"5S", 1, 86400000, 0, 0},
-	{"5K", 1, 86400000, 0, 0},
-	{"10ms", 0, 100, 0, 0},
+    {"0", 0, 100, 1, 0},
+    {"10", 0, 100, 1, 10},
+    {"4K", 0, 1ULL << 30, 1, 4096},
+    {"4KiB", 0, 1ULL << 30, 1, 4096},
+    {"1M", 0, 1ULL << 30, 1, 1048576},
+    {"2MiB", 0, 1ULL << 30, 1, 2097152},
+    {"1024M", 0, 1ULL << 30, 1, 1ULL << 30},
+    {"1025M", 0, 1ULL << 30, 0, 0},
+    {"101", 0, 100, 0, 0},
+    {"10KB", 0, 1ULL << 30, 0, 0},
+    {"10k", 0, 1ULL << 30, 0, 0},
+    {"10 K", 0, 1ULL << 30, 0, 0},
+    {"1.5", 0, 100, 0, 0},
+    {"-1", 0, 100, 0, 0},
+    {"+1", 0, 100, 0, 0},
+    {" 1", 0, 100, 0, 0},
+    {"", 0, 100, 0, 0},
+    {"x", 0, 100, 0, 0},
+    {"0x10", 0, 100, 0, 0},
+    {"18446744073709551616", 0, ~0ULL, 0, 0},
+    {"18446744073709551615K", 0, ~0ULL, 0, 0},
+    {"5", 1, 86400000, 1, 5000},
+    {"2s", 1, 86400000, 1, 2000},
+    {"300ms", 1, 86400000, 1, 300},
+    {"1min", 1, 86400000, 1, 60000},
+    {"1440min", 1, 86400000, 1, 86400000},
+    {"1441min", 1, 86400000, 0, 0},
+    {"5h", 1, 86400000, 0, 0},
+    {"5 s", 1, 86400000, 0, 0},
+    {"5S", 1, 86400000, 0, 0},
+    {"5K", 1, 86400000, 0, 0},
+    {"10ms", 0, 100, 0, 0},
 };
 
 /* Row _i of the number table. */
@@ -428,7 +424,7 @@ START_TEST(test_parse_number)
 	int r = config_parse_number(tc->text, tc->duration, tc->max, &v);
 
 	ck_assert_msg((r == 0) == tc->ok, "'%s' (%s, max %llu): result %d, expected %s", tc->text,
-		      tc->duration ? "duration" : "size", tc->max, r, tc->ok ? "ok" : "an error");
+	              tc->duration ? "duration" : "size", tc->max, r, tc->ok ? "ok" : "an error");
 	if (tc->ok)
 		ck_assert_msg(v == tc->value, "'%s' gave %llu, expected %llu", tc->text, v, tc->value);
 }
@@ -438,14 +434,14 @@ END_TEST
 START_TEST(test_daemon_numbers)
 {
 	struct load l;
-	const char *path = put("limits.conf", HEAD "idle-timeout = 300ms\n"     /* 4 */
-						   "max-output-buffer = 64K\n"  /* 5 */
-						   "max-line-length = 1M\n"     /* 6 */
-						   "shutdown-grace = 2s\n"      /* 7 */
-						   "max-connections = 4\n"      /* 8 */
-						   "max-connections-per-peer = 2\n"
-						   "line-timeout = 2s\n"
-						   "[command ping]\nhandler = ping\n");
+	const char *path = put("limits.conf", HEAD "idle-timeout = 300ms\n"    /* 4 */
+	                                           "max-output-buffer = 64K\n" /* 5 */
+	                                           "max-line-length = 1M\n"    /* 6 */
+	                                           "shutdown-grace = 2s\n"     /* 7 */
+	                                           "max-connections = 4\n"     /* 8 */
+	                                           "max-connections-per-peer = 2\n"
+	                                           "line-timeout = 2s\n"
+	                                           "[command ping]\nhandler = ping\n");
 
 	load(path, &l);
 	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
@@ -458,13 +454,13 @@ START_TEST(test_daemon_numbers)
 	ck_assert_uint_eq(l.conf->limits.max_connections_per_peer, 2);
 	unload(&l);
 
-	path = put("badlimits.conf", HEAD "max-connections = 0\n"        /* 4: below the minimum */
-					  "idle-timeout = 10 parsecs\n"          /* 5 */
-					  "max-output-buffer = 1K\n"             /* 6: below 4096 */
-					  "max-line-length = 2M\n"               /* 7: above 1 MiB */
-					  "accept-pause = 5ms\n"                 /* 8: below 10 ms */
-					  "log-level = loud\n"                   /* 9 */
-					  "[command ping]\nhandler = ping\n");
+	path = put("badlimits.conf", HEAD "max-connections = 0\n"       /* 4: below the minimum */
+	                                  "idle-timeout = 10 parsecs\n" /* 5 */
+	                                  "max-output-buffer = 1K\n"    /* 6: below 4096 */
+	                                  "max-line-length = 2M\n"      /* 7: above 1 MiB */
+	                                  "accept-pause = 5ms\n"        /* 8: below 10 ms */
+	                                  "log-level = loud\n"          /* 9 */
+	                                  "[command ping]\nhandler = ping\n");
 	load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 6, "got %d errors:\n%s", l.nlines, l.errors);
@@ -488,27 +484,27 @@ struct acl_case {
 };
 
 static const struct acl_case acls[] = {
-	{"any", 1, 1, 0, 0, NULL},
-	{"3", 1, 0, 3, 3, NULL},
-	{"3-100", 1, 0, 3, 100, NULL},
-	{"0-4294967294", 1, 0, 0, 4294967294u, NULL},
-	{"host", 1, 0, 2, 2, NULL},
-	{"local-host", 1, 0, 1, 2, NULL},
-	{"hypervisor", 1, 0, 0, 0, NULL},
-	{"unix:admin", 1, 0, 0, 0, "admin"},
-	{"7-7", 1, 0, 7, 7, NULL},
-	{"100-3", 0, 0, 0, 0, NULL},
-	{"3-", 0, 0, 0, 0, NULL},
-	{"-3", 0, 0, 0, 0, NULL},
-	{"3-100-200", 0, 0, 0, 0, NULL},
-	{"abc", 0, 0, 0, 0, NULL},
-	{"ANY", 0, 0, 0, 0, NULL},
-	{"unix:", 0, 0, 0, 0, NULL},
-	{"4294967295", 0, 0, 0, 0, NULL},
-	{"4K", 0, 0, 0, 0, NULL},
-	{"1M-2M", 0, 0, 0, 0, NULL},
-	{"", 0, 0, 0, 0, NULL},
-	{"00000000000000000000000000000000000000003", 0, 0, 0, 0, NULL},
+    {"any", 1, 1, 0, 0, NULL},
+    {"3", 1, 0, 3, 3, NULL},
+    {"3-100", 1, 0, 3, 100, NULL},
+    {"0-4294967294", 1, 0, 0, 4294967294u, NULL},
+    {"host", 1, 0, 2, 2, NULL},
+    {"local-host", 1, 0, 1, 2, NULL},
+    {"hypervisor", 1, 0, 0, 0, NULL},
+    {"unix:admin", 1, 0, 0, 0, "admin"},
+    {"7-7", 1, 0, 7, 7, NULL},
+    {"100-3", 0, 0, 0, 0, NULL},
+    {"3-", 0, 0, 0, 0, NULL},
+    {"-3", 0, 0, 0, 0, NULL},
+    {"3-100-200", 0, 0, 0, 0, NULL},
+    {"abc", 0, 0, 0, 0, NULL},
+    {"ANY", 0, 0, 0, 0, NULL},
+    {"unix:", 0, 0, 0, 0, NULL},
+    {"4294967295", 0, 0, 0, 0, NULL},
+    {"4K", 0, 0, 0, 0, NULL},
+    {"1M-2M", 0, 0, 0, 0, NULL},
+    {"", 0, 0, 0, 0, NULL},
+    {"00000000000000000000000000000000000000003", 0, 0, 0, 0, NULL},
 };
 
 /* Row _i of the ACL table. */
@@ -520,7 +516,7 @@ START_TEST(test_acl_parse)
 	int r = acl_entry_parse(tc->text, 1, &e, why, sizeof(why));
 
 	ck_assert_msg((r == 0) == tc->ok, "'%s': result %d, expected %s (%s)", tc->text, r, tc->ok ? "ok" : "an error",
-		      why);
+	              why);
 	if (!tc->ok) {
 		ck_assert_msg(why[0] != '\0', "'%s': no reason", tc->text);
 		free(e.identity);
@@ -547,8 +543,8 @@ START_TEST(test_acl_config)
 {
 	struct load l;
 	const char *path = put("acl.conf", "[daemon]\nlisten = vsock:any:5000\n"
-					   "deny = 5\nallow = 3-10 unix:admin\n"
-					   "[command ping]\nhandler = ping\nallow = host\ndeny = any\n");
+	                                   "deny = 5\nallow = 3-10 unix:admin\n"
+	                                   "[command ping]\nhandler = ping\nallow = host\ndeny = any\n");
 
 	load(path, &l);
 	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
@@ -574,7 +570,7 @@ START_TEST(test_acl_config)
 	unload(&l);
 
 	path = put("badacl.conf", "[daemon]\nlisten = vsock:any:5000\nallow = 3 100-3 any\n"
-				  "[command ping]\nhandler = ping\ndeny = unix:\n");
+	                          "[command ping]\nhandler = ping\ndeny = unix:\n");
 	load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 2, "got %d errors:\n%s", l.nlines, l.errors);
@@ -634,7 +630,7 @@ START_TEST(test_binary_t_errors)
 {
 	char out[4096], err[4096], want[600];
 	const char *path = put("bad.conf", "[daemon]\nlisten = vsock:any:5000\nmax-connections = -1\n"
-					   "[command ping]\nhandler = pnig\n[command help]\nhandler = help\nx = y\n");
+	                                   "[command ping]\nhandler = pnig\n[command help]\nhandler = help\nx = y\n");
 	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, NULL};
 
 	int rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
@@ -644,8 +640,8 @@ START_TEST(test_binary_t_errors)
 	const char *p = err;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(want, sizeof(want), "%s:%d: ", path, lines[i]);
-		ck_assert_msg(strncmp(p, want, strlen(want)) == 0, "stderr line %zu: expected '%s...' in:\n%s", i,
-			      want, err);
+		ck_assert_msg(strncmp(p, want, strlen(want)) == 0, "stderr line %zu: expected '%s...' in:\n%s", i, want,
+		              err);
 		p = strchr(p, '\n');
 		ck_assert_ptr_nonnull(p);
 		p++;

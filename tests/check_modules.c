@@ -86,8 +86,8 @@ START_TEST(test_load_and_options)
 {
 	char errs[4096];
 	const char *path = put_conf("module = " FACTS_SO "\n"
-				    "[command facts]\nhandler = facts\nfacts = hostname, kernel\n"
-				    "[command delay]\nhandler = delay\nmax = 250ms\nsummary = wait a bit\n");
+	                            "[command facts]\nhandler = facts\nfacts = hostname, kernel\n"
+	                            "[command delay]\nhandler = delay\nmax = 250ms\nsummary = wait a bit\n");
 	struct config *conf = load(path, errs, sizeof(errs));
 
 	ck_assert_msg(conf != NULL, "%s", errs);
@@ -125,13 +125,12 @@ END_TEST
 START_TEST(test_option_errors)
 {
 	expect_error("module = " FACTS_SO "\n[command facts]\nhandler = facts\nfacts = hostname nosuch\n", 7,
-		     "unknown fact 'nosuch'");
-	expect_error("module = " FACTS_SO "\n[command delay]\nhandler = delay\nmax = soon\n", 7,
-		     "is not a duration");
+	             "unknown fact 'nosuch'");
+	expect_error("module = " FACTS_SO "\n[command delay]\nhandler = delay\nmax = soon\n", 7, "is not a duration");
 	expect_error("module = " FACTS_SO "\n[command delay]\nhandler = delay\ncolour = red\n", 7,
-		     "unknown option 'colour'");
+	             "unknown option 'colour'");
 	expect_error("module = " TESTMOD("counter") "\n[command c]\nhandler = counter-peek\nx = 1\n", 7,
-		     "has no option 'x'");
+	             "has no option 'x'");
 }
 END_TEST
 
@@ -140,15 +139,16 @@ START_TEST(test_timeout_option)
 	char errs[4096];
 	/* The daemon's own option, for every kind that can be cancelled;
 	 * the module never sees it. */
-	const char *path = put_conf("module = " FACTS_SO "\n[command delay]\nhandler = delay\ntimeout = 2s\nmax = 5s\n");
+	const char *path =
+	    put_conf("module = " FACTS_SO "\n[command delay]\nhandler = delay\ntimeout = 2s\nmax = 5s\n");
 	struct config *conf = load(path, errs, sizeof(errs));
 
 	ck_assert_msg(conf != NULL, "%s", errs);
 	config_unref(conf);
 	expect_error("module = " FACTS_SO "\n[command delay]\nhandler = delay\ntimeout = soon\n", 7,
-		     "timeout: 'soon' is not a duration");
+	             "timeout: 'soon' is not a duration");
 	expect_error("module = " FACTS_SO "\n[command facts]\nhandler = facts\ntimeout = 1s\n", 7,
-		     "handler 'facts' always answers at once");
+	             "handler 'facts' always answers at once");
 }
 END_TEST
 
@@ -161,7 +161,7 @@ END_TEST
 START_TEST(test_missing_symbol)
 {
 	expect_error("module = " TESTMOD("no-symbol") "\n[command ping]\nhandler = ping\n", 4,
-		     "no symbol 'udo_vsockd_module'");
+	             "no symbol 'udo_vsockd_module'");
 	ck_assert(!is_loaded(TESTMOD("no-symbol")));
 }
 END_TEST
@@ -176,23 +176,24 @@ END_TEST
 START_TEST(test_kind_clash)
 {
 	expect_error("module = " TESTMOD("clash-ping") "\n[command ping]\nhandler = ping\n", 4,
-		     "clashes with the built-in");
-	expect_error("module = " FACTS_SO "\nmodule = " TESTMOD("clash-delay") "\n[command ping]\nhandler = ping\n",
-		     5, "kind 'delay' is already defined by module");
+	             "clashes with the built-in");
+	expect_error("module = " FACTS_SO "\nmodule = " TESTMOD("clash-delay") "\n[command ping]\nhandler = ping\n", 5,
+	             "kind 'delay' is already defined by module");
 }
 END_TEST
 
 START_TEST(test_loaded_twice)
 {
 	expect_error("module = " FACTS_SO "\nmodule = " FACTS_SO "\n[command ping]\nhandler = ping\n", 5,
-		     "already loaded at");
+	             "already loaded at");
 }
 END_TEST
 
 START_TEST(test_module_after_command)
 {
 	/* Kinds join the lookup when their module line is read. */
-	expect_error("[command facts]\nhandler = facts\n[daemon]\nmodule = " FACTS_SO "\n", 5, "unknown handler 'facts'");
+	expect_error("[command facts]\nhandler = facts\n[daemon]\nmodule = " FACTS_SO "\n", 5,
+	             "unknown handler 'facts'");
 }
 END_TEST
 
@@ -200,7 +201,7 @@ START_TEST(test_module_dir)
 {
 	char errs[4096];
 	const char *path = put_conf("module-dir = " TEST_BUILDDIR "/modules/.libs\nmodule = facts\n"
-				    "[command facts]\nhandler = facts\n");
+	                            "[command facts]\nhandler = facts\n");
 	struct config *conf = load(path, errs, sizeof(errs));
 
 	ck_assert_msg(conf != NULL, "%s", errs);
@@ -235,10 +236,9 @@ static const char *guest_wrapper(void)
 	char *text = NULL;
 
 	snprintf(path, sizeof(path), "%s/guest-wrapper.conf", dir);
-	ck_assert_int_ge(asprintf(&text,
-				  "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
-				  "include = " TEST_SRCDIR "/conf/udo-vsockd-guest.conf\n"),
-			 0);
+	ck_assert_int_ge(asprintf(&text, "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
+	                                 "include = " TEST_SRCDIR "/conf/udo-vsockd-guest.conf\n"),
+	                 0);
 	write_file(path, text);
 	free(text);
 	return path;
@@ -256,8 +256,8 @@ START_TEST(test_guest_config)
 
 	struct config *conf = load(path, err, sizeof(err));
 	ck_assert_msg(conf != NULL, "%s", err);
-	static const char *const want[] = {"ping",   "help",          "version",      "whoami", "stats",
-					   "facts", "system-state", "failed-units", "disk-usage", "memory"};
+	static const char *const want[] = {"ping",  "help",         "version",      "whoami",     "stats",
+	                                   "facts", "system-state", "failed-units", "disk-usage", "memory"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_msg(config_find_command(conf, want[i]) != NULL, "guest config lacks '%s'", want[i]);
 	config_unref(conf);

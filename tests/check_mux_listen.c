@@ -24,8 +24,7 @@ static void vmm_connect(struct client *c, const char *path)
 	snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	ck_assert_int_ge(c->fd, 0);
-	ck_assert_msg(connect(c->fd, (struct sockaddr *)&su, sizeof(su)) == 0, "connect %s: %s", path,
-		      strerror(errno));
+	ck_assert_msg(connect(c->fd, (struct sockaddr *)&su, sizeof(su)) == 0, "connect %s: %s", path, strerror(errno));
 }
 
 /* The value of "KEY=..." among R's data lines, or NULL. */

@@ -20,40 +20,40 @@ struct parse_case {
 };
 
 static const struct parse_case cases[] = {
-	{"one word", "ping", 0, 8, PROTO_PARSE_OK, 1, {"ping"}},
-	{"two words", "ping tok", 0, 8, PROTO_PARSE_OK, 2, {"ping", "tok"}},
-	{"blanks around", "  ping   tok  ", 0, 8, PROTO_PARSE_OK, 2, {"ping", "tok"}},
-	{"tabs separate", "a\tb \t c\t", 0, 8, PROTO_PARSE_OK, 3, {"a", "b", "c"}},
-	{"command lower-cased only", "PiNg ToK", 0, 8, PROTO_PARSE_OK, 2, {"ping", "ToK"}},
-	{"quoted blank", "say \"hello world\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "hello world"}},
-	{"quoted tab kept", "say \"a\tb\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\tb"}},
-	{"escaped quote", "say \"a\\\"b\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\"b"}},
-	{"escaped backslash", "say \"c\\\\d\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "c\\d"}},
-	{"escaped backslash at end", "say \"a\\\\\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\"}},
-	{"other escape kept", "say \"a\\nb\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\nb"}},
-	{"backslash outside quotes", "say a\\b", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\b"}},
-	{"adjacent quotes join", "say a\"b c\"d", 0, 8, PROTO_PARSE_OK, 2, {"say", "ab cd"}},
-	{"two quoted parts join", "say \"a\"\"b\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "ab"}},
-	{"empty quoted arg", "say \"\" x", 0, 8, PROTO_PARSE_OK, 3, {"say", "", "x"}},
-	{"empty quoted arg at end", "say \"\"", 0, 8, PROTO_PARSE_OK, 2, {"say", ""}},
-	{"quoted command", "\"PING\" x", 0, 8, PROTO_PARSE_OK, 2, {"ping", "x"}},
-	{"utf-8 passes", "say h\xc3\xa9", 0, 8, PROTO_PARSE_OK, 2, {"say", "h\xc3\xa9"}},
-	{"len cuts the line", "ping tok", 4, 8, PROTO_PARSE_OK, 1, {"ping"}},
-	{"empty line", "", 0, 8, PROTO_PARSE_EMPTY, 0, {NULL}},
-	{"blank line", " \t  ", 0, 8, PROTO_PARSE_EMPTY, 0, {NULL}},
-	{"unterminated quote", "say \"abc", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"unterminated after escape", "say \"abc\\\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"lone quote", "\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"escaped quote outside opens", "say \\\"x", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"control char", "ping \x01", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"control char in quotes", "say \"\x1b[0m\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"CR inside", "ping\r tok", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"DEL", "ping \x7f", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"NUL inside", "ping\0tok", 8, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-	{"max args exactly", "a b c d", 0, 4, PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
-	{"one too many", "a b c d e", 0, 4, PROTO_PARSE_TOO_MANY, 0, {NULL}},
-	{"trailing blanks not an arg", "a b c d    ", 0, 4, PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
-	{"empty quoted counts", "a b c d \"\"", 0, 4, PROTO_PARSE_TOO_MANY, 0, {NULL}},
+    {"one word", "ping", 0, 8, PROTO_PARSE_OK, 1, {"ping"}},
+    {"two words", "ping tok", 0, 8, PROTO_PARSE_OK, 2, {"ping", "tok"}},
+    {"blanks around", "  ping   tok  ", 0, 8, PROTO_PARSE_OK, 2, {"ping", "tok"}},
+    {"tabs separate", "a\tb \t c\t", 0, 8, PROTO_PARSE_OK, 3, {"a", "b", "c"}},
+    {"command lower-cased only", "PiNg ToK", 0, 8, PROTO_PARSE_OK, 2, {"ping", "ToK"}},
+    {"quoted blank", "say \"hello world\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "hello world"}},
+    {"quoted tab kept", "say \"a\tb\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\tb"}},
+    {"escaped quote", "say \"a\\\"b\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\"b"}},
+    {"escaped backslash", "say \"c\\\\d\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "c\\d"}},
+    {"escaped backslash at end", "say \"a\\\\\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\"}},
+    {"other escape kept", "say \"a\\nb\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\nb"}},
+    {"backslash outside quotes", "say a\\b", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\b"}},
+    {"adjacent quotes join", "say a\"b c\"d", 0, 8, PROTO_PARSE_OK, 2, {"say", "ab cd"}},
+    {"two quoted parts join", "say \"a\"\"b\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "ab"}},
+    {"empty quoted arg", "say \"\" x", 0, 8, PROTO_PARSE_OK, 3, {"say", "", "x"}},
+    {"empty quoted arg at end", "say \"\"", 0, 8, PROTO_PARSE_OK, 2, {"say", ""}},
+    {"quoted command", "\"PING\" x", 0, 8, PROTO_PARSE_OK, 2, {"ping", "x"}},
+    {"utf-8 passes", "say h\xc3\xa9", 0, 8, PROTO_PARSE_OK, 2, {"say", "h\xc3\xa9"}},
+    {"len cuts the line", "ping tok", 4, 8, PROTO_PARSE_OK, 1, {"ping"}},
+    {"empty line", "", 0, 8, PROTO_PARSE_EMPTY, 0, {NULL}},
+    {"blank line", " \t  ", 0, 8, PROTO_PARSE_EMPTY, 0, {NULL}},
+    {"unterminated quote", "say \"abc", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"unterminated after escape", "say \"abc\\\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"lone quote", "\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"escaped quote outside opens", "say \\\"x", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"control char", "ping \x01", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"control char in quotes", "say \"\x1b[0m\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"CR inside", "ping\r tok", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"DEL", "ping \x7f", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"NUL inside", "ping\0tok", 8, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"max args exactly", "a b c d", 0, 4, PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
+    {"one too many", "a b c d e", 0, 4, PROTO_PARSE_TOO_MANY, 0, {NULL}},
+    {"trailing blanks not an arg", "a b c d    ", 0, 4, PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
+    {"empty quoted counts", "a b c d \"\"", 0, 4, PROTO_PARSE_TOO_MANY, 0, {NULL}},
 };
 
 /* Parses row _i of the table and compares every field. */
@@ -74,14 +74,14 @@ START_TEST(test_parse_table)
 	argv[MAX_WORDS] = (char *)"sentinel";
 	enum proto_parse_result r = proto_parse_line(buf, len, argv, tc->max_args, &argc, &why);
 	ck_assert_msg(r == tc->result, "%s: result %d, expected %d (why: %s)", tc->name, r, tc->result,
-		      why != NULL ? why : "-");
+	              why != NULL ? why : "-");
 	ck_assert_msg(buf[len + 1] == 'Y', "%s: wrote past LEN + 1", tc->name);
 	ck_assert_str_eq(argv[MAX_WORDS], "sentinel");
 	if (r == PROTO_PARSE_OK) {
 		ck_assert_msg(argc == tc->argc, "%s: argc %d, expected %d", tc->name, argc, tc->argc);
 		for (int i = 0; i < argc; i++)
 			ck_assert_msg(strcmp(argv[i], tc->argv[i]) == 0, "%s: argv[%d] '%s', expected '%s'", tc->name,
-				      i, argv[i], tc->argv[i]);
+			              i, argv[i], tc->argv[i]);
 		ck_assert_ptr_null(why);
 	} else if (r == PROTO_PARSE_EMPTY) {
 		ck_assert_int_eq(argc, 0);

@@ -247,7 +247,7 @@ void daemon_init(struct daemon *d)
 	memcpy(sun.sun_path + 1, d->notify_name, n);
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 	ck_assert_msg(bind(d->notify_fd, (struct sockaddr *)&sun, len) == 0, "bind(@%s): %s", d->notify_name,
-		      strerror(errno));
+	              strerror(errno));
 	int big = 1 << 20;
 	setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	d->port = free_vsock_port();
@@ -260,20 +260,21 @@ void daemon_write_config(struct daemon *d, const char *daemon_extra, const char 
 	if (d->backlog > 0)
 		snprintf(backlog, sizeof(backlog), " backlog=%u", d->backlog);
 	ck_assert_int_ge(asprintf(&text,
-				  "# written by the test harness\n"
-				  "[daemon]\n"
-				  "listen = vsock:any:%u%s\n"
-				  "allow = any\n"
-				  "%s\n"
-				  "[command ping]\nhandler = ping\n\n"
-				  "[command help]\nhandler = help\n\n"
-				  "[command version]\nhandler = version\n\n"
-				  "[command whoami]\nhandler = whoami\n\n"
-				  "[command stats]\nhandler = stats\n\n"
-				  "[command quit]\nhandler = quit\n\n"
-				  "%s\n",
-				  d->port, backlog, daemon_extra != NULL ? daemon_extra : "", sections != NULL ? sections : ""),
-			 0);
+	                          "# written by the test harness\n"
+	                          "[daemon]\n"
+	                          "listen = vsock:any:%u%s\n"
+	                          "allow = any\n"
+	                          "%s\n"
+	                          "[command ping]\nhandler = ping\n\n"
+	                          "[command help]\nhandler = help\n\n"
+	                          "[command version]\nhandler = version\n\n"
+	                          "[command whoami]\nhandler = whoami\n\n"
+	                          "[command stats]\nhandler = stats\n\n"
+	                          "[command quit]\nhandler = quit\n\n"
+	                          "%s\n",
+	                          d->port, backlog, daemon_extra != NULL ? daemon_extra : "",
+	                          sections != NULL ? sections : ""),
+	                 0);
 	write_file(d->conf_path, text);
 	free(text);
 }
@@ -719,7 +720,10 @@ void client_request(struct client *c, const char *line, struct reply *r, int tim
 	free(text);
 	int rc = client_read_reply(c, r, timeout_ms);
 	ck_assert_msg(rc == 0, "request '%.80s': %s (last line '%.200s')", line,
-		      rc == -1 ? "no reply in time" : rc == -2 ? "connection closed" : "malformed reply", r->status);
+	              rc == -1   ? "no reply in time"
+	              : rc == -2 ? "connection closed"
+	                         : "malformed reply",
+	              r->status);
 }
 
 int client_wait_eof(struct client *c, int timeout_ms)

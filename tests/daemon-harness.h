@@ -8,24 +8,24 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HARNESS_NOTES_MAX 1024
+#define HARNESS_NOTES_MAX      1024
 #define HARNESS_REPLY_DATA_MAX 64
-#define HARNESS_LINE_MAX 1024    /* data lines are kept up to this */
-#define HARNESS_STATUS_MAX 8192  /* status lines up to this */
+#define HARNESS_LINE_MAX       1024 /* data lines are kept up to this */
+#define HARNESS_STATUS_MAX     8192 /* status lines up to this */
 
 /* A daemon under test and everything it was given. */
 struct daemon {
-	pid_t pid;                 /* 0: not running */
-	unsigned int port;         /* the vsock port of its config's listen line */
-	unsigned int backlog;      /* > 0: that listen line's backlog= (else the default) */
-	char dir[256];             /* private temp directory */
+	pid_t pid;            /* 0: not running */
+	unsigned int port;    /* the vsock port of its config's listen line */
+	unsigned int backlog; /* > 0: that listen line's backlog= (else the default) */
+	char dir[256];        /* private temp directory */
 	char conf_path[300];
-	char notify_name[64];      /* abstract unix name, without the '@' */
-	int notify_fd;             /* our end: SOCK_DGRAM, bound to notify_name */
+	char notify_name[64];           /* abstract unix name, without the '@' */
+	int notify_fd;                  /* our end: SOCK_DGRAM, bound to notify_name */
 	char *notes[HARNESS_NOTES_MAX]; /* every notify message received, in order */
 	int nnotes;
-	int note_cursor;           /* daemon_wait_notify scans from here */
-	int status;                /* wait status once reaped */
+	int note_cursor; /* daemon_wait_notify scans from here */
+	int status;      /* wait status once reaped */
 };
 
 /* How to start a daemon beyond its config. */
@@ -41,8 +41,8 @@ struct daemon_opts {
 /* A buffered line reader on one connection. */
 struct client {
 	int fd;
-	int eof;       /* the peer closed (or reset) the connection */
-	int err;       /* errno of a failed recv, 0 if none */
+	int eof; /* the peer closed (or reset) the connection */
+	int err; /* errno of a failed recv, 0 if none */
 	size_t len;
 	char buf[8192];
 };

@@ -14,8 +14,7 @@ int main(void)
 		perror("server_create");
 		return 1;
 	}
-	struct udo_vsock_tcp_client_create_info ci = {.vcid = UDO_VSOCK_CID_LOCAL,
-						      .port = udo_vsock_tcp_get_port(srv)};
+	struct udo_vsock_tcp_client_create_info ci = {.vcid = UDO_VSOCK_CID_LOCAL, .port = udo_vsock_tcp_get_port(srv)};
 	struct udo_vsock_tcp *cli = udo_vsock_tcp_client_create(NULL, &ci);
 	if (cli == NULL || udo_vsock_tcp_client_connect(cli) < 0) {
 		fprintf(stderr, "connect: %s\n", cli ? udo_log_get_error(cli) : "create failed");

@@ -1,12 +1,12 @@
 /* vsock-probe - does AF_VSOCK loopback over CID 1 work on this kernel?
  * Exit 0: yes; 1: AF_VSOCK exists but CID 1 does not answer; 77: no AF_VSOCK. */
 #include <errno.h>
+#include <linux/vm_sockets.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <linux/vm_sockets.h>
 
 /* Binds an ephemeral port on CID 1 and connects to it with a short timeout. */
 int main(void)

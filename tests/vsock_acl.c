@@ -24,13 +24,13 @@ static struct daemon d;
 
 /* The commands of every test. The vsock peer is CID 1. */
 static const char sections[] = "[command peek]\nhandler = counter-peek\n\n"
-			       "[command counted]\nhandler = counter\ndeny = 1\nallow = unix:admin\n\n"
-			       "[command in-range]\nhandler = counter\nallow = 0-5\n\n"
-			       "[command exact]\nhandler = counter\nallow = local\n\n"
-			       "[command out-range]\nhandler = counter\nallow = 2-100 unix:admin\n\n"
-			       "[command deny-first]\nhandler = counter\ndeny = 0-3\nallow = any\n\n"
-			       "[command allow-first]\nhandler = counter\nallow = any\ndeny = 1\n\n"
-			       "[command nobody]\nhandler = counter\ndeny = any\n\n";
+                               "[command counted]\nhandler = counter\ndeny = 1\nallow = unix:admin\n\n"
+                               "[command in-range]\nhandler = counter\nallow = 0-5\n\n"
+                               "[command exact]\nhandler = counter\nallow = local\n\n"
+                               "[command out-range]\nhandler = counter\nallow = 2-100 unix:admin\n\n"
+                               "[command deny-first]\nhandler = counter\ndeny = 0-3\nallow = any\n\n"
+                               "[command allow-first]\nhandler = counter\nallow = any\ndeny = 1\n\n"
+                               "[command nobody]\nhandler = counter\ndeny = any\n\n";
 
 /* Writes the config with SECS after the built-ins and the counter module. */
 static void write_config(const char *secs)
@@ -38,10 +38,10 @@ static void write_config(const char *secs)
 	char extra[1024];
 
 	snprintf(extra, sizeof(extra),
-		 "module = " COUNTER_SO "\n"
-		 "listen = unix:%s/admin.sock identity=admin\n"
-		 "listen = unix:%s/guest.sock identity=guest\n",
-		 d.dir, d.dir);
+	         "module = " COUNTER_SO "\n"
+	         "listen = unix:%s/admin.sock identity=admin\n"
+	         "listen = unix:%s/guest.sock identity=guest\n",
+	         d.dir, d.dir);
 	daemon_write_config(&d, extra, secs);
 }
 
@@ -72,7 +72,7 @@ static void unix_open(struct client *c, const char *name)
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(c->fd, 0);
 	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "connect %s: %s", sun.sun_path,
-		      strerror(errno));
+	              strerror(errno));
 	ck_assert_int_eq(fcntl(c->fd, F_SETFL, O_NONBLOCK), 0);
 }
 
@@ -146,9 +146,9 @@ END_TEST
 START_TEST(test_every_spelling_denied)
 {
 	static const char *const spellings[] = {
-		"COUNTED",         "Counted",         "  counted",       "counted  ",          "\tcounted\t",
-		"\"counted\"",     "\"count\"\"ed\"", "count\"ed\"",     "\"COUNT\"ED",        "counted arg",
-		"counted a b c d", "counted\r",       " \t counted \t ", "\"\"counted",        "counted \"\"",
+	    "COUNTED",         "Counted",         "  counted",       "counted  ",   "\tcounted\t",
+	    "\"counted\"",     "\"count\"\"ed\"", "count\"ed\"",     "\"COUNT\"ED", "counted arg",
+	    "counted a b c d", "counted\r",       " \t counted \t ", "\"\"counted", "counted \"\"",
 	};
 	struct client c;
 
@@ -247,7 +247,8 @@ START_TEST(test_reload_changes_open_connection)
 
 	/* Now denied: the same connection sees it at once. */
 	snprintf(secs, sizeof(secs), "%s",
-		 "[command peek]\nhandler = counter-peek\n\n[command toggle]\nhandler = counter\ndeny = 0-10\nallow = any\n");
+	         "[command peek]\nhandler = counter-peek\n\n[command toggle]\nhandler = counter\ndeny = 0-10\nallow = "
+	         "any\n");
 	reload(secs);
 	expect(&c, "toggle", "ERR denied ");
 	ck_assert(!help_lists(&c, "toggle"));

@@ -55,7 +55,7 @@ static void expect_prefix(struct client *c, const char *line, const char *prefix
 
 	client_request(c, line, &r, 5000);
 	ck_assert_msg(strncmp(r.status, prefix, strlen(prefix)) == 0, "'%s': got '%s', expected '%s...'", line,
-		      r.status, prefix);
+	              r.status, prefix);
 }
 
 /* True if R has the data line LINE. */
@@ -112,8 +112,8 @@ static void raise_nofile(rlim_t want)
 		return;
 	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	ck_assert_msg(rl.rlim_cur >= want, "RLIMIT_NOFILE hard limit %llu is below %llu", (unsigned long long)rl.rlim_max,
-		      (unsigned long long)want);
+	ck_assert_msg(rl.rlim_cur >= want, "RLIMIT_NOFILE hard limit %llu is below %llu",
+	              (unsigned long long)rl.rlim_max, (unsigned long long)want);
 }
 
 /* PING, HELP, VERSION, WHOAMI, STATS and QUIT answer as documented. */
@@ -160,8 +160,8 @@ START_TEST(test_builtins)
 
 	client_request(&c, "STATS", &r, 5000);
 	ck_assert_str_eq(r.status, "OK");
-	static const char *const keys[] = {"connections",    "connections_total", "connections_rejected", "commands",
-					   "errors",         "reloads",           "uptime"};
+	static const char *const keys[] = {
+	    "connections", "connections_total", "connections_rejected", "commands", "errors", "reloads", "uptime"};
 	ck_assert_int_eq(r.ndata, 7);
 	for (size_t i = 0; i < 7; i++)
 		ck_assert_msg(data_value(&r, keys[i]) >= 0, "STATS lacks %s", keys[i]);
@@ -232,7 +232,7 @@ START_TEST(test_long_token)
 	client_request(&c, line, &r, 5000);
 	/* Short messages: Check cannot carry kilobytes of them. */
 	ck_assert_msg(strlen(r.status) == strlen(want), "2000-byte token: reply of %zu bytes, expected %zu",
-		      strlen(r.status), strlen(want));
+	              strlen(r.status), strlen(want));
 	ck_assert_msg(strcmp(r.status, want) == 0, "2000-byte token: the reply differs");
 	client_close(&c);
 	stop();
@@ -455,7 +455,7 @@ START_TEST(test_slow_reader)
 	ck_assert_msg(sent < len, "the daemon read all %zu bytes of a client that never reads", len);
 	long after = process_rss_kib(D.pid);
 	ck_assert_msg(after - before < 8192, "RSS grew from %ld to %ld KiB (%zu bytes sent unread)", before, after,
-		      sent);
+	              sent);
 	/* The backed-up client is still open; the daemon is not stuck. */
 	ck_assert(daemon_alive(&D));
 	client_close(&hog);
@@ -480,7 +480,7 @@ START_TEST(test_many_connections)
 		/* A full accept queue resets the connect: try again shortly. */
 		while (client_try_open(&cs[i], D.port) < 0) {
 			ck_assert_msg(errno == ECONNRESET && now_ms() < deadline, "connection %d: %s", i,
-				      strerror(errno));
+			              strerror(errno));
 			sleep_ms(5);
 		}
 	}
@@ -658,7 +658,7 @@ static void expect_reload_notify(int64_t before_us)
 	long long usec = strtoll(mono + 15, NULL, 10);
 	long long now_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	ck_assert_msg(usec >= before_us && usec <= now_us, "MONOTONIC_USEC=%lld not within [%lld, %lld]", usec,
-		      (long long)before_us, now_us);
+	              (long long)before_us, now_us);
 	ck_assert_msg(daemon_wait_notify(&D, "READY=1", 5000) != NULL, "no READY=1 after RELOADING=1");
 }
 
@@ -808,7 +808,7 @@ START_TEST(test_notify_sequence)
 				continue;
 			ck_assert_msg(k < 4, "extra state message '%s'", D.notes[i]);
 			ck_assert_msg(strstr(D.notes[i], want[k]) != NULL, "state %d is '%s', expected %s", k,
-				      D.notes[i], want[k]);
+			              D.notes[i], want[k]);
 			k++;
 		}
 	}
@@ -867,7 +867,7 @@ START_TEST(test_socket_activation)
 	snprintf(want, sizeof(want), "listener=vsock:any:%u", port);
 	ck_assert(has_data(&r, want));
 	ck_assert_msg(client_try_open(&none, D.port) < 0, "the config's port %u is bound under socket activation",
-		      D.port);
+	              D.port);
 	/* A reload keeps the passed socket and still binds nothing. */
 	int64_t t0 = mono_us();
 	daemon_signal(&D, SIGHUP);

@@ -27,15 +27,15 @@
 /* The commands of every fault daemon: the faulty module's kinds under
  * their own names, and programs. */
 static const char sections[] = "[command crash]\nhandler = crash\n\n"
-			       "[command hang]\nhandler = hang\n\n"
-			       "[command hangt]\nhandler = hang\ntimeout = 500ms\n\n"
-			       "[command fail]\nhandler = fail\n\n"
-			       "[command alloc]\nhandler = alloc\n\n"
-			       "[command flood]\nhandler = flood\n\n"
-			       "[command faultstat]\nhandler = faultstat\n\n"
-			       "[command echo]\nhandler = exec\npath = /bin/echo\nargs = hello\n\n"
-			       "[command seq]\nhandler = exec\npath = /usr/bin/seq\nclient-args = yes\n"
-			       "max-output-bytes = 64M\nmax-output-lines = 10000000\ntimeout = 60s\n\n";
+                               "[command hang]\nhandler = hang\n\n"
+                               "[command hangt]\nhandler = hang\ntimeout = 500ms\n\n"
+                               "[command fail]\nhandler = fail\n\n"
+                               "[command alloc]\nhandler = alloc\n\n"
+                               "[command flood]\nhandler = flood\n\n"
+                               "[command faultstat]\nhandler = faultstat\n\n"
+                               "[command echo]\nhandler = exec\npath = /bin/echo\nargs = hello\n\n"
+                               "[command seq]\nhandler = exec\npath = /usr/bin/seq\nclient-args = yes\n"
+                               "max-output-bytes = 64M\nmax-output-lines = 10000000\ntimeout = 60s\n\n";
 
 /* The daemon of the running test; one per test process. */
 static struct daemon D;
@@ -50,7 +50,7 @@ static void write_config(const char *daemon_extra, const char *more)
 	char extra[1024], *all = NULL;
 
 	snprintf(extra, sizeof(extra), "module = %s\nlisten = unix:%s identity=ctl\nshutdown-grace = 500ms\n%s",
-		 FAULTY_SO, unix_path, daemon_extra != NULL ? daemon_extra : "");
+	         FAULTY_SO, unix_path, daemon_extra != NULL ? daemon_extra : "");
 	ck_assert_int_ge(asprintf(&all, "%s%s", sections, more != NULL ? more : ""), 0);
 	daemon_write_config(&D, extra, all);
 	free(all);
@@ -398,15 +398,15 @@ START_TEST(test_out_of_memory)
 	ck_assert_ptr_nonnull(daemon_wait_notify(&D, "READY=1", 5000));
 	client_request(&a, "guarded", &r, 5000);
 	ck_assert_msg(strcmp(r.status, "ERR unknown-command unknown command; HELP lists the commands") == 0,
-		      "a reload under memory pressure took a truncated file: guarded says '%s'", r.status);
+	              "a reload under memory pressure took a truncated file: guarded says '%s'", r.status);
 	ck_assert(log_has("reload failed: the configuration in force is kept"));
 
 	/* A program cannot be started without memory: the documented error. */
 	client_request(&a, "echo", &r, 5000);
 	printf("out of memory: echo -> %s\n", r.status);
 	ck_assert_msg(strcmp(r.status, "OK exit=0") == 0 ||
-			      strncmp(r.status, "ERR failed cannot run the program: ", 35) == 0,
-		      "echo: %s", r.status);
+	                  strncmp(r.status, "ERR failed cannot run the program: ", 35) == 0,
+	              "echo: %s", r.status);
 
 	/* Output the daemon cannot buffer, on a connection of its own: the
 	 * lines that arrive are whole and in order, and the reply ends in an
@@ -419,8 +419,8 @@ START_TEST(test_out_of_memory)
 	       nb.status, nb.eof ? ", connection closed" : "");
 	ck_assert_msg(nb.bad == 0, "%ld malformed or missing lines", nb.bad);
 	ck_assert_msg((nb.lines == 30000 && strcmp(nb.status, "OK sent=3000000") == 0) ||
-			      strncmp(nb.status, "ERR ", 4) == 0 || (nb.status[0] == '\0' && nb.eof),
-		      "%ld of 30000 lines, then '%s'%s", nb.lines, nb.status, nb.eof ? " and end of input" : "");
+	                  strncmp(nb.status, "ERR ", 4) == 0 || (nb.status[0] == '\0' && nb.eof),
+	              "%ld of 30000 lines, then '%s'%s", nb.lines, nb.status, nb.eof ? " and end of input" : "");
 	client_close(&f);
 
 	/* Clients that want 900 KiB buffered each: the daemon cannot, and
@@ -466,7 +466,7 @@ START_TEST(test_out_of_memory)
 	client_send_str(&a, "flood 500000\n");
 	read_numbered(a.fd, 0, &nb, 20000);
 	ck_assert_msg(nb.lines == 5000 && nb.bad == 0 && strcmp(nb.status, "OK sent=500000") == 0,
-		      "flood after recovery: %ld lines, %ld bad, '%s'", nb.lines, nb.bad, nb.status);
+	              "flood after recovery: %ld lines, %ld bad, '%s'", nb.lines, nb.bad, nb.status);
 	daemon_signal(&D, SIGHUP);
 	ck_assert_ptr_nonnull(daemon_wait_notify(&D, "RELOADING=1", 5000));
 	ck_assert_ptr_nonnull(daemon_wait_notify(&D, "READY=1", 5000));
@@ -495,7 +495,8 @@ static int log_memory_warnings(void)
 	if (f == NULL)
 		return 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		int warn = strncmp(line, "udo-vsockd: warning: ", 21) == 0 || strncmp(line, "udo-vsockd: error: ", 19) == 0;
+		int warn =
+		    strncmp(line, "udo-vsockd: warning: ", 21) == 0 || strncmp(line, "udo-vsockd: error: ", 19) == 0;
 		n += warn && (strstr(line, "memory") != NULL);
 	}
 	fclose(f);
@@ -524,9 +525,9 @@ START_TEST(test_out_of_memory_drop_logged)
 	print_log_warnings("out of memory, dropped clients: logged");
 	ck_assert_msg(dropped > 0, "no client was dropped: the limit did not bite");
 	ck_assert_msg(logged > 0,
-		      "%d clients were dropped for lack of memory without a warning (conn.c: conn_break() and "
-		      "recv() errors log at debug level only)",
-		      dropped);
+	              "%d clients were dropped for lack of memory without a warning (conn.c: conn_break() and "
+	              "recv() errors log at debug level only)",
+	              dropped);
 	probe(&a, "after");
 	client_close(&a);
 	free(hog_line);
@@ -595,11 +596,13 @@ START_TEST(test_out_of_memory_long_reply)
 	memmove(buf, buf + n + 1, have);
 	n = read_long_line(a.fd, buf, cap, &have, 5000);
 	int whole = n == (long)tok_len + 8 && strncmp(buf, "OK pong ", 8) == 0 && strspn(buf + 8, "t") == tok_len;
-	printf("out of memory, long reply: %s\n",
-	       n == -2 ? "connection closed" : whole ? "whole" : n >= 0 ? buf : "nothing in 5 s");
+	printf("out of memory, long reply: %s\n", n == -2  ? "connection closed"
+	                                          : whole  ? "whole"
+	                                          : n >= 0 ? buf
+	                                                   : "nothing in 5 s");
 	ck_assert_msg(n == -2 || whole || strncmp(buf, "ERR ", 4) == 0,
-		      "PING with a %zu-byte token answered '%.60s' (%ld bytes): a status without its text", tok_len, buf,
-		      n);
+	              "PING with a %zu-byte token answered '%.60s' (%ld bytes): a status without its text", tok_len,
+	              buf, n);
 	if (n >= 0) {
 		/* The next reply is the next PING's. */
 		have -= (size_t)n + 1;
@@ -702,8 +705,8 @@ START_TEST(test_module_hang_disconnect)
 		faultstat(&b, stat, sizeof(stat));
 	} while (strcmp(stat, "hang=1/1 flood=0/0/0") != 0 && now_ms() < deadline);
 	ck_assert_msg(strcmp(stat, "hang=1/1 flood=0/0/0") == 0,
-		      "the client of a hanging module request left 3 s ago and the request was not cancelled (%s)",
-		      stat);
+	              "the client of a hanging module request left 3 s ago and the request was not cancelled (%s)",
+	              stat);
 	client_close(&b);
 	expect_baseline("after a hanging request's client left");
 	stop();
@@ -794,7 +797,7 @@ START_TEST(test_module_flood)
 	client_send_str(&a, "flood 200000\n");
 	read_numbered(a.fd, 0, &nb, 10000);
 	ck_assert_msg(nb.lines == 2000 && nb.bad == 0 && strcmp(nb.status, "OK sent=200000") == 0,
-		      "flood 200000: %ld lines, %ld bad, '%s'", nb.lines, nb.bad, nb.status);
+	              "flood 200000: %ld lines, %ld bad, '%s'", nb.lines, nb.bad, nb.status);
 	long rss0 = process_rss_kib(D.pid);
 
 	/* 64 MB in one run(): far beyond max-output-buffer. */
@@ -804,8 +807,8 @@ START_TEST(test_module_flood)
 	printf("module flood: 64 MB in run() -> %ld lines, %ld bad, '%s'; RSS %ld -> %ld KiB\n", nb.lines, nb.bad,
 	       nb.status, rss0, rss1);
 	ck_assert_msg(nb.bad == 0, "%ld malformed or missing lines", nb.bad);
-	ck_assert_msg(strncmp(nb.status, CUT_STATUS, strlen(CUT_STATUS)) == 0,
-		      "after %ld lines: '%s'", nb.lines, nb.status);
+	ck_assert_msg(strncmp(nb.status, CUT_STATUS, strlen(CUT_STATUS)) == 0, "after %ld lines: '%s'", nb.lines,
+	              nb.status);
 	ck_assert_msg(rss1 - rss0 < 8192, "RSS grew from %ld to %ld KiB", rss0, rss1);
 	probe(&a, "after-sync-flood");
 
@@ -862,7 +865,7 @@ START_TEST(test_exec_flood_backpressure)
 	       rss0, rss1, kids, nb.lines, nb.bad, nb.status);
 	ck_assert_msg(rss1 - rss0 < 1024, "RSS grew from %ld to %ld KiB while the client did not read", rss0, rss1);
 	ck_assert_msg(nb.lines == 400000 && nb.bad == 0 && strcmp(nb.status, "OK exit=0") == 0,
-		      "%ld of 400000 lines, %ld bad, then '%s'", nb.lines, nb.bad, nb.status);
+	              "%ld of 400000 lines, %ld bad, then '%s'", nb.lines, nb.bad, nb.status);
 	probe(&a, "after-exec-flood");
 	client_close(&a);
 	client_close(&other);

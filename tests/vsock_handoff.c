@@ -275,10 +275,10 @@ START_TEST(proxy_unix_and_tcp)
 	pid_t e1 = start_echo_service(unix_listen(svc));
 	pid_t e2 = start_echo_service(tcp_listen_loopback(&tport));
 	snprintf(sections, sizeof(sections),
-		 "[command echo]\nhandler = proxy\nconnect = unix:%s\n\n"
-		 "[command tcpecho]\nhandler = proxy\nconnect = tcp:127.0.0.1:%u\n\n"
-		 "[command gone]\nhandler = proxy\nconnect = unix:%s/none.sock\n",
-		 svc, tport, d.dir);
+	         "[command echo]\nhandler = proxy\nconnect = unix:%s\n\n"
+	         "[command tcpecho]\nhandler = proxy\nconnect = tcp:127.0.0.1:%u\n\n"
+	         "[command gone]\nhandler = proxy\nconnect = unix:%s/none.sock\n",
+	         svc, tport, d.dir);
 	daemon_write_config(&d, NULL, sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	int fds_before = idle_fds(&d);
@@ -314,7 +314,7 @@ START_TEST(proxy_backpressure)
 	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
 	pid_t echo = start_echo_service(unix_listen(svc));
 	snprintf(sections, sizeof(sections), "[command echo]\nhandler = proxy\nconnect = unix:%s\nmax-buffer = 64K\n",
-		 svc);
+	         svc);
 	daemon_write_config(&d, NULL, sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	long rss_before = process_rss_kib(d.pid);
@@ -363,7 +363,7 @@ START_TEST(proxy_backpressure)
 		}
 	}
 	ck_assert_msg(got == TOTAL, "got %zu of %d bytes after %lld ms (last errno %d)", got, TOTAL,
-		      (long long)(now_ms() - started), last_errno);
+	              (long long)(now_ms() - started), last_errno);
 	ck_assert_uint_eq(bad, 0);
 	int status;
 	ck_assert_int_eq(waitpid(writer, &status, 0), writer);

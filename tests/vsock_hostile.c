@@ -25,7 +25,7 @@ static int slow_conns = 250, slow_trickle = 200;
 /* The load case: 100 x 1,000 PINGs; the issue's 1,000 x 1,000 with
  * UDO_TEST_HEAVY=1 (a minute or two inside user-mode Linux). */
 #define LOAD_CONNS_MAX 1000
-#define LOAD_PINGS 1000
+#define LOAD_PINGS     1000
 static int load_conns = 100;
 
 /* The daemon of the running test; one per test process. */
@@ -329,7 +329,7 @@ START_TEST(test_slowloris)
 	/* The connects come faster than the daemon may get to accept them,
 	 * and vsock resets a connect to a full accept queue (no SYN retry). */
 	start_backlog("line-timeout = 2s\nidle-timeout = 3s\nmax-connections-per-peer = 1100", NULL,
-		      (unsigned int)slow_conns + 64);
+	              (unsigned int)slow_conns + 64);
 	/* A trickler sends its first byte at once, so none is idle for long. */
 	for (int i = 0; i < slow_conns; i++) {
 		client_open(&slow[i], D.port);
@@ -352,7 +352,7 @@ START_TEST(test_slowloris)
 	for (int i = 0; i < slow_conns; i++) {
 		int n = client_read_line(&slow[i], got, sizeof(got), 2000);
 		const char *want = i < slow_trickle ? "ERR timeout request line not completed in 2000 ms"
-						    : "ERR timeout idle connection closed";
+		                                    : "ERR timeout idle connection closed";
 		if (n >= 0 && strcmp(got, want) == 0 && client_wait_eof(&slow[i], 2000))
 			*(i < slow_trickle ? &cut : &idle) += 1;
 		else
@@ -362,10 +362,10 @@ START_TEST(test_slowloris)
 	qsort(lat, (size_t)nlat, sizeof(lat[0]), cmp_int);
 	printf("slowloris: %d connections, %d of %d cut by line-timeout, %d of %d by idle-timeout, %d not; "
 	       "probe p50 %d ms, max %d ms over %d PINGs in %lld ms\n",
-	       slow_conns, cut, slow_trickle, idle, slow_conns - slow_trickle, other, lat[nlat / 2], lat[nlat - 1], nlat,
-	       (long long)(now_ms() - t0));
+	       slow_conns, cut, slow_trickle, idle, slow_conns - slow_trickle, other, lat[nlat / 2], lat[nlat - 1],
+	       nlat, (long long)(now_ms() - t0));
 	ck_assert_msg(cut == slow_trickle && idle == slow_conns - slow_trickle, "%d and %d of %d and %d were cut", cut,
-		      idle, slow_trickle, slow_conns - slow_trickle);
+	              idle, slow_trickle, slow_conns - slow_trickle);
 	ck_assert_msg(lat[nlat - 1] < 500, "probe max latency %d ms", lat[nlat - 1]);
 	probe(&good, "after-slowloris");
 	client_close(&good);
@@ -589,7 +589,7 @@ START_TEST(test_notify_not_read)
 	printf("notify not read: %d reloads answered; then %d RELOADING=1, %d READY=1 in %d messages\n", reloads,
 	       reloading, ready, D.nnotes);
 	ck_assert_msg(reloading == reloads && ready == reloads + 1, "%d RELOADING=1, %d READY=1 for %d reloads",
-		      reloading, ready, reloads);
+	              reloading, ready, reloads);
 	/* In order: READY=1 first, then RELOADING=1 and READY=1 in turn. */
 	int want_ready = 1;
 	for (int i = 0; i < D.nnotes; i++) {

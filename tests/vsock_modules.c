@@ -26,9 +26,9 @@ static void start_facts_daemon(void)
 {
 	daemon_init(&d);
 	daemon_write_config(&d, "module = " FACTS_SO "\nshutdown-grace = 300ms\n",
-			    "[command facts]\nhandler = facts\n\n"
-			    "[command hostfacts]\nhandler = facts\nfacts = hostname\n\n"
-			    "[command delay]\nhandler = delay\nmax = 2s\n");
+	                    "[command facts]\nhandler = facts\n\n"
+	                    "[command hostfacts]\nhandler = facts\nfacts = hostname\n\n"
+	                    "[command delay]\nhandler = delay\nmax = 2s\n");
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 }
 
@@ -85,7 +85,7 @@ START_TEST(test_facts)
 	ck_assert_str_eq(r.status + 3, u.release);
 	client_request(&c, "facts cid", &r, 5000);
 	ck_assert_msg(strncmp(r.status, "OK ", 3) == 0 || strncmp(r.status, "ERR unavailable", 15) == 0, "%s",
-		      r.status);
+	              r.status);
 	client_request(&c, "facts nosuch", &r, 5000);
 	ck_assert_str_eq(r.status, "ERR usage no such fact; FACTS lists them");
 
@@ -230,7 +230,7 @@ END_TEST
 static void reload_with_module(void)
 {
 	daemon_write_config(&d, "module = " COUNTER_SO "\nshutdown-grace = 300ms\n",
-			    "[command later]\nhandler = counter-later\n");
+	                    "[command later]\nhandler = counter-later\n");
 	daemon_signal(&d, SIGHUP);
 	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
 	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
@@ -288,8 +288,8 @@ START_TEST(test_guest_config)
 	/* The shipped file, unchanged: only the module directory is the build tree's. */
 	daemon_init(&d);
 	snprintf(text, sizeof(text),
-		 "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
-		 "include = " TEST_SRCDIR "/conf/udo-vsockd-guest.conf\n");
+	         "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
+	         "include = " TEST_SRCDIR "/conf/udo-vsockd-guest.conf\n");
 	write_file(d.conf_path, text);
 	d.port = 5000;
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);

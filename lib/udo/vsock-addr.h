@@ -23,12 +23,12 @@ enum udo_vsock_addr_kind {
 };
 
 #define UDO_VSOCK_ADDR_PATH_MAX 108 /* sizeof(sun_path), NUL included */
-#define UDO_VSOCK_ADDR_STRLEN (16 + UDO_VSOCK_ADDR_PATH_MAX + 16)
+#define UDO_VSOCK_ADDR_STRLEN   (16 + UDO_VSOCK_ADDR_PATH_MAX + 16)
 
 struct udo_vsock_addr {
 	enum udo_vsock_addr_kind kind;
-	uint32_t cid;  /* vsock: CID in host byte order */
-	uint32_t port; /* vsock, vsock-mux: port (UINT32_MAX is "any") */
+	uint32_t cid;                       /* vsock: CID in host byte order */
+	uint32_t port;                      /* vsock, vsock-mux: port (UINT32_MAX is "any") */
 	char path[UDO_VSOCK_ADDR_PATH_MAX]; /* unix, vsock-mux; "@x" is abstract */
 };
 
@@ -41,7 +41,7 @@ int udo_vsock_addr_parse(struct udo_vsock_addr *addr, const char *text, char *er
 int udo_vsock_addr_format(const struct udo_vsock_addr *addr, char *buf, size_t len);
 
 /* Flags for udo_vsock_addr_listen/_connect. */
-#define UDO_VSOCK_ADDR_NONBLOCK 0x1u /* the returned fd is O_NONBLOCK */
+#define UDO_VSOCK_ADDR_NONBLOCK  0x1u /* the returned fd is O_NONBLOCK */
 #define UDO_VSOCK_ADDR_MUX_NO_OK 0x2u /* vsock-mux: the VMM sends no "OK <port>" line */
 
 /* Longest "OK <host_port>" line a hybrid-vsock VMM may send. */
@@ -50,14 +50,13 @@ int udo_vsock_addr_format(const struct udo_vsock_addr *addr, char *buf, size_t l
 /* Creates a listening socket (SOCK_CLOEXEC) for a vsock or unix ADDR
  * with BACKLOG. A unix path is not unlinked first. Returns the fd or -1
  * (errno set; message in ERR). */
-int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsigned int flags, char *err,
-			  size_t errlen);
+int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsigned int flags, char *err, size_t errlen);
 
 /* Connects to ADDR within TIMEOUT_MS (0: no limit of ours), doing the
  * hybrid-vsock CONNECT handshake for vsock-mux. Returns the connected
  * fd or -1 (errno set; ETIMEDOUT on timeout; message in ERR). */
-int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeout_ms, unsigned int flags,
-			   char *err, size_t errlen);
+int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeout_ms, unsigned int flags, char *err,
+                           size_t errlen);
 
 #ifdef __cplusplus
 }

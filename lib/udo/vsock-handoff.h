@@ -32,13 +32,13 @@ extern "C" {
  * socket; from then on the service alone talks to the client, starting
  * with the pending bytes, which the daemon read but did not handle.
  */
-#define UDO_VSOCK_HANDOFF_MAGIC "UDOHOFF1"
-#define UDO_VSOCK_HANDOFF_VERSION 1u
-#define UDO_VSOCK_HANDOFF_HEADER_SIZE 40u
+#define UDO_VSOCK_HANDOFF_MAGIC        "UDOHOFF1"
+#define UDO_VSOCK_HANDOFF_VERSION      1u
+#define UDO_VSOCK_HANDOFF_HEADER_SIZE  40u
 #define UDO_VSOCK_HANDOFF_IDENTITY_MAX 63u
-#define UDO_VSOCK_HANDOFF_ARGC_MAX 65536u
-#define UDO_VSOCK_HANDOFF_ARGS_MAX (1u << 20)
-#define UDO_VSOCK_HANDOFF_PENDING_MAX (16u << 20)
+#define UDO_VSOCK_HANDOFF_ARGC_MAX     65536u
+#define UDO_VSOCK_HANDOFF_ARGS_MAX     (1u << 20)
+#define UDO_VSOCK_HANDOFF_PENDING_MAX  (16u << 20)
 
 /* A received (or to be sent) hand-off. */
 struct udo_vsock_handoff {
@@ -69,7 +69,7 @@ int udo_vsock_handoff_encode_header(void *buf, const struct udo_vsock_handoff *h
  * pending untouched) and *SIZES. Pure: no I/O. Returns 0, or -1 with
  * errno EPROTO and a reason in ERR. */
 int udo_vsock_handoff_decode_header(const void *buf, size_t len, struct udo_vsock_handoff *h,
-				    struct udo_vsock_handoff_sizes *sizes, char *err, size_t errlen);
+                                    struct udo_vsock_handoff_sizes *sizes, char *err, size_t errlen);
 
 /* Splits LEN bytes of ARGC NUL-terminated words into a new NULL-ended
  * array (one allocation; free() it). Returns it, or NULL with errno

@@ -2,12 +2,12 @@
 #ifndef UDO_VSOCK_TCP_H
 #define UDO_VSOCK_TCP_H
 
+#include <linux/vm_sockets.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <linux/vm_sockets.h>
 
 #include <udo/log.h>
 
@@ -17,11 +17,11 @@ extern "C" {
 
 /* Special CIDs and ports, as in vsock(7); repeated here so that callers
  * need not include <linux/vm_sockets.h>. */
-#define UDO_VSOCK_CID_ANY UINT32_MAX
+#define UDO_VSOCK_CID_ANY        UINT32_MAX
 #define UDO_VSOCK_CID_HYPERVISOR 0u
-#define UDO_VSOCK_CID_LOCAL 1u
-#define UDO_VSOCK_CID_HOST 2u
-#define UDO_VSOCK_PORT_ANY (-1)
+#define UDO_VSOCK_CID_LOCAL      1u
+#define UDO_VSOCK_CID_HOST       2u
+#define UDO_VSOCK_PORT_ANY       (-1)
 
 /* Ports are u32 (the kernel picks random ones above INT_MAX for PORT_ANY);
  * an int port holds the same 32 bits, so (uint32_t)port is the real port
@@ -80,7 +80,7 @@ int udo_vsock_tcp_client_connect(struct udo_vsock_tcp *vsock);
 
 /* Sends all SIZE bytes on the client (see udo_vsock_tcp_send_data). */
 ssize_t udo_vsock_tcp_client_send_data(struct udo_vsock_tcp *vsock, const void *data, const size_t size,
-				       const void *vsock_info);
+                                       const void *vsock_info);
 
 /* The context's socket, or -1. */
 int udo_vsock_tcp_get_fd(struct udo_vsock_tcp *vsock);

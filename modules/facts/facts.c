@@ -128,8 +128,8 @@ static const struct {
 	const char *name;
 	fact_fn fn;
 } facts[] = {
-	{"hostname", fact_hostname}, {"kernel", fact_kernel},   {"os", fact_os},
-	{"uptime", fact_uptime},     {"loadavg", fact_loadavg}, {"cid", fact_cid},
+    {"hostname", fact_hostname}, {"kernel", fact_kernel},   {"os", fact_os},
+    {"uptime", fact_uptime},     {"loadavg", fact_loadavg}, {"cid", fact_cid},
 };
 #define NFACTS (sizeof(facts) / sizeof(facts[0]))
 
@@ -178,7 +178,7 @@ static int facts_set_option(void **data, const char *key, const char *value, cha
 		int i = fact_index(w);
 		if (i < 0) {
 			snprintf(why, whylen, "facts: unknown fact '%s' (known: hostname kernel os uptime loadavg cid)",
-				 w);
+			         w);
 			free(copy);
 			return -1;
 		}
@@ -363,37 +363,37 @@ static void delay_cancel(const struct udo_vsockd_api *api, struct udo_vsockd_req
 }
 
 static const struct udo_vsockd_kind facts_kinds[] = {
-	{
-		.name = "facts",
-		.min_args = 0,
-		.max_args = 1,
-		.usage = "[NAME]",
-		.summary = "facts about this machine: hostname kernel os uptime loadavg cid",
-		.set_option = facts_set_option,
-		.check = facts_check,
-		.run = facts_run,
-		.free_data = free,
-	},
-	{
-		.name = "delay",
-		.min_args = 1,
-		.max_args = 2,
-		.usage = "MS [TEXT]",
-		.summary = "answer OK TEXT after MS milliseconds (asynchronously)",
-		.set_option = delay_set_option,
-		.check = delay_check,
-		.run = delay_run,
-		.cancel = delay_cancel,
-		.free_data = free,
-	},
-	{.name = NULL},
+    {
+        .name = "facts",
+        .min_args = 0,
+        .max_args = 1,
+        .usage = "[NAME]",
+        .summary = "facts about this machine: hostname kernel os uptime loadavg cid",
+        .set_option = facts_set_option,
+        .check = facts_check,
+        .run = facts_run,
+        .free_data = free,
+    },
+    {
+        .name = "delay",
+        .min_args = 1,
+        .max_args = 2,
+        .usage = "MS [TEXT]",
+        .summary = "answer OK TEXT after MS milliseconds (asynchronously)",
+        .set_option = delay_set_option,
+        .check = delay_check,
+        .run = delay_run,
+        .cancel = delay_cancel,
+        .free_data = free,
+    },
+    {.name = NULL},
 };
 
 /* Exported: what udo-vsockd loads. */
 extern const struct udo_vsockd_module udo_vsockd_module;
 const struct udo_vsockd_module udo_vsockd_module = {
-	.abi_version = UDO_VSOCKD_MODULE_ABI,
-	.name = "facts",
-	.version = "1",
-	.kinds = facts_kinds,
+    .abi_version = UDO_VSOCKD_MODULE_ABI,
+    .name = "facts",
+    .version = "1",
+    .kinds = facts_kinds,
 };

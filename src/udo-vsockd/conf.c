@@ -15,7 +15,7 @@
 #include "proto.h"
 
 #define INCLUDE_DEPTH_MAX 8
-#define SECTION_KEYS_MAX 128
+#define SECTION_KEYS_MAX  128
 
 /* One "key = value" line of a [command] section, kept until the section ends. */
 struct pending_key {
@@ -44,7 +44,7 @@ struct parser {
 
 /* Reports one error as "file:line: message"; parsing goes on. */
 static void parse_error(struct parser *p, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void parse_error(struct parser *p, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -125,7 +125,7 @@ static int parse_cid(const char *text, uint32_t *cid)
 	else if (strcmp(text, "host") == 0)
 		*cid = 2;
 	else if (config_parse_number(text, 0, UINT32_MAX - 1, &v) == 0 && strchr(text, 'K') == NULL &&
-		 strchr(text, 'M') == NULL)
+	         strchr(text, 'M') == NULL)
 		*cid = (uint32_t)v;
 	else
 		return -1;
@@ -157,8 +157,8 @@ int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *
 	dash = strchr(low, '-');
 	if (dash != NULL)
 		*dash = '\0';
-	if (parse_cid(low, &entry->cid_low) < 0 ||
-	    parse_cid(dash != NULL ? dash + 1 : low, &entry->cid_high) < 0 || strlen(text) >= sizeof(low)) {
+	if (parse_cid(low, &entry->cid_low) < 0 || parse_cid(dash != NULL ? dash + 1 : low, &entry->cid_high) < 0 ||
+	    strlen(text) >= sizeof(low)) {
 		snprintf(why, whylen, "'%s' is not a CID, a CID range (3-100), 'any' or 'unix:IDENTITY'", text);
 		return -1;
 	}
@@ -171,7 +171,7 @@ int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *
 
 /* Appends the ACL entries in VALUE (blank-separated) at *TAIL. */
 static void parse_acl_value(struct parser *p, const char *file, int line, const char *value, int allow,
-			    struct acl_entry ***tail)
+                            struct acl_entry ***tail)
 {
 	char *copy = strdup(value), *save = NULL;
 
@@ -259,15 +259,15 @@ static void parse_listen(struct parser *p, const char *file, int line, const cha
 			if ((lc->identity = strdup(w[i] + 9)) == NULL)
 				parse_error(p, file, line, "out of memory");
 		} else if (strncmp(w[i], "name=", 5) == 0 && w[i][5] != '\0' && strlen(w[i] + 5) < 64 &&
-			   lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
+		           lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
 			free(lc->identity);
 			if ((lc->identity = strdup(w[i] + 5)) == NULL)
 				parse_error(p, file, line, "out of memory");
 		} else if (strncmp(w[i], "cid=", 4) == 0 && lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX &&
-			   parse_cid(w[i] + 4, &lc->mux_cid) == 0 && lc->mux_cid > 2) {
+		           parse_cid(w[i] + 4, &lc->mux_cid) == 0 && lc->mux_cid > 2) {
 			has_cid = 1;
 		} else if (strncmp(w[i], "backlog=", 8) == 0 && config_parse_number(w[i] + 8, 0, 65535, &v) == 0 &&
-			   v > 0) {
+		           v > 0) {
 			lc->backlog = (int)v;
 		} else {
 			parse_error(p, file, line, "listen: unknown or invalid option '%s'", w[i]);
@@ -309,18 +309,20 @@ struct number_key {
 };
 
 #define LIMIT(k, dur, lo, hi, field)                                                                                   \
-	{k, dur, lo, hi, offsetof(struct limits, field), sizeof(((struct limits *)0)->field)}
+	{                                                                                                              \
+		k, dur, lo, hi, offsetof(struct limits, field), sizeof(((struct limits *)0)->field)                    \
+	}
 static const struct number_key number_keys[] = {
-	LIMIT("max-connections", 0, 1, 1000000, max_connections),
-	LIMIT("max-connections-per-peer", 0, 1, 1000000, max_connections_per_peer),
-	LIMIT("idle-timeout", 1, 0, 86400000, idle_timeout_ms),
-	LIMIT("line-timeout", 1, 0, 86400000, line_timeout_ms),
-	LIMIT("max-line-length", 0, 16, 1048576, max_line_length),
-	LIMIT("max-arguments", 0, 1, 65536, max_arguments),
-	LIMIT("max-output-buffer", 0, 4096, 1ULL << 30, max_output_buffer),
-	LIMIT("commands-per-read", 0, 1, 100000, commands_per_read),
-	LIMIT("shutdown-grace", 1, 0, 3600000, shutdown_grace_ms),
-	LIMIT("accept-pause", 1, 10, 60000, accept_pause_ms),
+    LIMIT("max-connections", 0, 1, 1000000, max_connections),
+    LIMIT("max-connections-per-peer", 0, 1, 1000000, max_connections_per_peer),
+    LIMIT("idle-timeout", 1, 0, 86400000, idle_timeout_ms),
+    LIMIT("line-timeout", 1, 0, 86400000, line_timeout_ms),
+    LIMIT("max-line-length", 0, 16, 1048576, max_line_length),
+    LIMIT("max-arguments", 0, 1, 65536, max_arguments),
+    LIMIT("max-output-buffer", 0, 4096, 1ULL << 30, max_output_buffer),
+    LIMIT("commands-per-read", 0, 1, 100000, commands_per_read),
+    LIMIT("shutdown-grace", 1, 0, 3600000, shutdown_grace_ms),
+    LIMIT("accept-pause", 1, 10, 60000, accept_pause_ms),
 };
 
 static void parse_file(struct parser *p, const char *path);
@@ -393,7 +395,7 @@ static void parse_module(struct parser *p, const char *file, int line, const cha
 	const struct module *old = module_find_path(p->conf->modules, path);
 	if (old != NULL) {
 		parse_error(p, file, line, "module: %s is already loaded at %s:%d", path, module_origin_file(old),
-			    module_origin_line(old));
+		            module_origin_line(old));
 		return;
 	}
 	struct module *m = module_load(path, p->conf->modules, why, sizeof(why));
@@ -448,7 +450,7 @@ static void parse_daemon_key(struct parser *p, const char *file, int line, const
 			continue;
 		if (config_parse_number(value, nk->duration, nk->max, &v) < 0 || v < nk->min) {
 			parse_error(p, file, line, "%s: '%s' is not a %s from %llu to %llu%s", key, value,
-				    nk->duration ? "duration" : "number", nk->min, nk->max, nk->duration ? " ms" : "");
+			            nk->duration ? "duration" : "number", nk->min, nk->max, nk->duration ? " ms" : "");
 			return;
 		}
 		char *field = (char *)&conf->limits + nk->offset;
@@ -539,7 +541,7 @@ static void finish_command(struct parser *p)
 	for (const struct command *o = p->conf->commands; o != NULL; o = o->next) {
 		if (strcmp(o->name, cmd->name) == 0) {
 			parse_error(p, file, p->cmd_line, "command '%s' is already defined at %s:%d", cmd->name,
-				    o->file, o->line);
+			            o->file, o->line);
 			command_free(cmd);
 			goto out;
 		}
@@ -565,7 +567,8 @@ static int valid_command_name(const char *name)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = name[i];
-		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '.' || c == '-'));
+		int ok =
+		    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '.' || c == '-'));
 		if (!ok)
 			return 0;
 	}
@@ -653,11 +656,13 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 		*eq = '\0';
 		char *key = trim(text), *value = trim(eq + 1);
 		if (key[0] == '\0' || value[0] == '\0') {
-			parse_error(p, file, line, "%s", key[0] == '\0' ? "missing key before '='" : "missing value after '='");
+			parse_error(p, file, line, "%s",
+			            key[0] == '\0' ? "missing key before '='" : "missing value after '='");
 			continue;
 		}
 		if (section == -1) {
-			parse_error(p, file, line, "'%s' outside a section: start with [daemon] or [command NAME]", key);
+			parse_error(p, file, line, "'%s' outside a section: start with [daemon] or [command NAME]",
+			            key);
 		} else if (section == 1) {
 			parse_daemon_key(p, file, line, key, value);
 		} else if (section == 2) {
@@ -783,7 +788,7 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 			any_allow |= e->allow;
 		if (!any_allow)
 			fprintf(errors, "%s:%d: warning: no allow rule: no peer may run '%s'\n", cmd->file, cmd->line,
-				cmd->name);
+			        cmd->name);
 	}
 	return conf;
 }
@@ -831,8 +836,7 @@ void config_unref(struct config *conf)
 
 const struct command *config_find_command(const struct config *conf, const char *name)
 {
-	for (const struct command *cmd = conf->command_index[command_hash(name)]; cmd != NULL;
-	     cmd = cmd->bucket_next) {
+	for (const struct command *cmd = conf->command_index[command_hash(name)]; cmd != NULL; cmd = cmd->bucket_next) {
 		if (strcmp(cmd->name, name) == 0)
 			return cmd;
 	}

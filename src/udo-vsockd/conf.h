@@ -25,11 +25,11 @@ struct listen_conf {
 
 /* One entry of an access list: a CID range or a unix identity. */
 struct acl_entry {
-	int allow;         /* 1 allow, 0 deny */
-	int any;           /* matches every peer */
-	uint32_t cid_low;  /* inclusive vsock CID range */
+	int allow;        /* 1 allow, 0 deny */
+	int any;          /* matches every peer */
+	uint32_t cid_low; /* inclusive vsock CID range */
 	uint32_t cid_high;
-	char *identity;    /* matches unix peers with this identity */
+	char *identity; /* matches unix peers with this identity */
 	struct acl_entry *next;
 };
 
@@ -40,7 +40,7 @@ struct command {
 	int min_args, max_args; /* arguments after the command word; -1: no maximum */
 	char *usage;
 	char *summary;
-	void *data; /* the handler kind's per-command state */
+	void *data;            /* the handler kind's per-command state */
 	struct acl_entry *acl; /* NULL: the daemon-wide default */
 	const char *file;
 	int line;
@@ -55,14 +55,14 @@ struct command {
 struct limits {
 	unsigned int max_connections;
 	unsigned int max_connections_per_peer;
-	unsigned int idle_timeout_ms;     /* 0: none */
-	unsigned int line_timeout_ms;     /* to finish a request line begun; 0: none */
-	unsigned int max_line_length;     /* bytes, line end excluded */
-	unsigned int max_arguments;       /* words per request, command included */
-	size_t max_output_buffer;         /* pending reply bytes before reading stops */
-	unsigned int commands_per_read;   /* fairness: lines handled per turn */
+	unsigned int idle_timeout_ms;   /* 0: none */
+	unsigned int line_timeout_ms;   /* to finish a request line begun; 0: none */
+	unsigned int max_line_length;   /* bytes, line end excluded */
+	unsigned int max_arguments;     /* words per request, command included */
+	size_t max_output_buffer;       /* pending reply bytes before reading stops */
+	unsigned int commands_per_read; /* fairness: lines handled per turn */
 	unsigned int shutdown_grace_ms;
-	unsigned int accept_pause_ms;     /* pause after EMFILE/ENFILE */
+	unsigned int accept_pause_ms; /* pause after EMFILE/ENFILE */
 };
 
 /* A whole configuration; reference-counted so a reload can swap it while
@@ -75,9 +75,9 @@ struct config {
 	struct command *command_index[CONFIG_COMMAND_BUCKETS]; /* by command_hash() of the name */
 	struct acl_entry *default_acl;
 	struct limits limits;
-	int log_level;   /* enum log_level */
+	int log_level;          /* enum log_level */
 	struct module *modules; /* loaded by `module =`, unloaded with the config */
-	char **strings;  /* file names kept for file:line of commands */
+	char **strings;         /* file names kept for file:line of commands */
 	size_t nstrings;
 };
 

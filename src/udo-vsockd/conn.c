@@ -38,7 +38,8 @@ static void conn_update_reading(struct conn *c)
 		return;
 	if (want) {
 		if (event_add(c->rev, NULL) < 0) {
-			log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "cannot watch the socket; closing");
+			log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL,
+			         "cannot watch the socket; closing");
 			c->broken = 1;
 			event_active(c->resume, EV_READ, 0);
 			return;
@@ -120,7 +121,7 @@ void conn_free(struct conn *c)
 			c->req.cmd->kind->cancel(&c->req);
 		if (c->req.config != NULL) {
 			log_peer(LOG_LEVEL_ERR, c->peer.text, c->peer.cid, c->req.cmd->name,
-				 "handler did not finish a cancelled request");
+			         "handler did not finish a cancelled request");
 			abort();
 		}
 	}
@@ -315,7 +316,7 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 	int argc;
 	/* The connection's limit, not the scratch array's size: that only grows. */
 	enum proto_parse_result r =
-		proto_parse_line(line, len, s->argv, (int)c->config->limits.max_arguments, &argc, &why);
+	    proto_parse_line(line, len, s->argv, (int)c->config->limits.max_arguments, &argc, &why);
 
 	if (r == PROTO_PARSE_EMPTY)
 		return;
@@ -432,7 +433,8 @@ static void conn_process(struct conn *c, int do_read)
 	if (c->bridged || (c->closing && !c->req_active && c->in_len == 0 && !do_read))
 		return;
 	if (server_reserve_scratch(s, cap, (int)lim->max_arguments) < 0) {
-		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "out of memory for the read buffer; closing");
+		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL,
+		         "out of memory for the read buffer; closing");
 		conn_free(c);
 		return;
 	}
@@ -451,7 +453,7 @@ static void conn_process(struct conn *c, int do_read)
 			/* The kernel's lack of memory is worth a warning; a reset is not. */
 			int oom = errno == ENOMEM || errno == ENOBUFS;
 			log_peer(oom ? LOG_LEVEL_WARNING : LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL,
-				 "connection dropped: %s%s", oom ? "out of memory: " : "", strerror(errno));
+			         "connection dropped: %s%s", oom ? "out of memory: " : "", strerror(errno));
 			conn_free(c);
 			return;
 		}
@@ -525,7 +527,8 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 	if (c->bridged || c->broken)
 		return 0;
 	if (c->req_active && !c->closing && conn_client_gone(c)) {
-		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client left during a request; cancelling it");
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
+		         "client left during a request; cancelling it");
 		conn_free(c);
 		return 1;
 	}
@@ -581,10 +584,10 @@ int conn_sweep_arm(struct server *s)
 {
 	unsigned int line_limit = s->config->limits.line_timeout_ms;
 	unsigned int idle_limit = s->config->limits.idle_timeout_ms;
-	unsigned int shortest = line_limit == 0 ? idle_limit
-				: idle_limit == 0   ? line_limit
-				: line_limit < idle_limit ? line_limit
-							  : idle_limit;
+	unsigned int shortest = line_limit == 0           ? idle_limit
+	                        : idle_limit == 0         ? line_limit
+	                        : line_limit < idle_limit ? line_limit
+	                                                  : idle_limit;
 	/* At least every second: it also finds clients gone while their
 	 * request runs. */
 	unsigned int every = shortest == 0 || shortest / 4 > 1000 ? 1000 : shortest / 4 < 100 ? 100 : shortest / 4;
@@ -706,7 +709,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 	if (peer_count_add(s, key) > lim->max_connections_per_peer) {
 		peer_count_remove(s, key);
 		log_peer(LOG_LEVEL_NOTICE, p.text, p.cid, NULL, "refused: max-connections-per-peer (%u) reached",
-			 lim->max_connections_per_peer);
+		         lim->max_connections_per_peer);
 		conn_refuse(s, fd, "too many connections from this peer");
 		return;
 	}

@@ -30,30 +30,30 @@ typedef void (*conn_detach_fn)(int fd, const char *pending, size_t pending_len, 
 struct conn {
 	struct server *server;
 	int fd;
-	struct event *rev;     /* readable: added while requests are read */
-	struct event *wev;     /* writable: added while OUT waits for the socket */
-	struct evbuffer *out;  /* replies the socket has not taken yet */
-	char *in;              /* input read but not handled (malloc'd; NULL when none) */
+	struct event *rev;    /* readable: added while requests are read */
+	struct event *wev;    /* writable: added while OUT waits for the socket */
+	struct evbuffer *out; /* replies the socket has not taken yet */
+	char *in;             /* input read but not handled (malloc'd; NULL when none) */
 	size_t in_len, in_size;
-	int reading;           /* REV is added */
-	int writing;           /* WEV is added */
-	int broken;            /* a write failed: free at the next safe point */
-	int flush_soon;        /* WEV is active to write at the end of this turn */
-	int input_seen;         /* bytes read since the last timeout sweep */
-	uint64_t last_input_ms; /* uptime the last input was noted (idle-timeout) */
-	uint64_t write_wait_ms; /* uptime OUT last made progress while waiting */
+	int reading;             /* REV is added */
+	int writing;             /* WEV is added */
+	int broken;              /* a write failed: free at the next safe point */
+	int flush_soon;          /* WEV is active to write at the end of this turn */
+	int input_seen;          /* bytes read since the last timeout sweep */
+	uint64_t last_input_ms;  /* uptime the last input was noted (idle-timeout) */
+	uint64_t write_wait_ms;  /* uptime OUT last made progress while waiting */
 	struct bufferevent *bev; /* a bridge's, once bridged (fd still ours) */
-	struct config *config; /* limits in force when accepted (a reference) */
+	struct config *config;   /* limits in force when accepted (a reference) */
 	struct peer peer;
-	char peer_key[80];     /* key in the per-peer counts */
-	struct request req;    /* the request being answered, if req_active */
+	char peer_key[80];  /* key in the per-peer counts */
+	struct request req; /* the request being answered, if req_active */
 	int req_active;
-	int in_run;            /* inside a handler's run() */
-	int closing;           /* no more requests; free once output is flushed */
-	int output_paused;     /* too much unread output: requests wait */
-	int eof;               /* the client shut down its sending side */
-	uint64_t line_started; /* monotonic ms the unfinished line began; 0: none */
-	struct event *resume;  /* handles more lines on a later loop turn */
+	int in_run;               /* inside a handler's run() */
+	int closing;              /* no more requests; free once output is flushed */
+	int output_paused;        /* too much unread output: requests wait */
+	int eof;                  /* the client shut down its sending side */
+	uint64_t line_started;    /* monotonic ms the unfinished line began; 0: none */
+	struct event *resume;     /* handles more lines on a later loop turn */
 	conn_detach_fn detach_fn; /* called once replies are flushed, before freeing */
 	void *detach_arg;
 	/* A bridge gets a bufferevent on the socket once replies are flushed

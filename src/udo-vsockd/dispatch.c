@@ -42,8 +42,7 @@ void dispatch_request(struct conn *c, int argc, char **argv)
 	}
 	request_begin(c, cmd, argc, argv);
 	if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
-		request_err(&c->req, PROTO_ERR_USAGE, "usage: %s%s%s", cmd->name, cmd->usage[0] ? " " : "",
-			    cmd->usage);
+		request_err(&c->req, PROTO_ERR_USAGE, "usage: %s%s%s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
 		return;
 	}
 	if (log_enabled(LOG_LEVEL_DEBUG))
@@ -69,7 +68,7 @@ void request_detach(struct request *req, conn_detach_fn fn, void *arg)
 }
 
 void request_bridge(struct request *req, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),
-		    void *arg)
+                    void *arg)
 {
 	if (req->conn == NULL) {
 		release(arg);

@@ -22,8 +22,8 @@ void request_close_connection(struct request *req);
  * its socket and unhandled input to FN first (see conn_detach_fn). FN is
  * called exactly once, also if the connection fails before. */
 void request_detach(struct request *req,
-		    void (*fn)(int fd, const char *pending, size_t pending_len, const struct peer *peer, void *arg),
-		    void *arg);
+                    void (*fn)(int fd, const char *pending, size_t pending_len, const struct peer *peer, void *arg),
+                    void *arg);
 
 /* Turns the connection of REQ into a bridge once this reply is sent:
  * START(conn, ARG) then owns the callbacks of conn->bev, a bufferevent
@@ -32,6 +32,6 @@ void request_detach(struct request *req,
  * RELEASE(ARG) is called exactly once when the connection is freed,
  * also if START never ran. */
 void request_bridge(struct request *req, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),
-		    void *arg);
+                    void *arg);
 
 #endif /* UDO_VSOCKD_DISPATCH_H */

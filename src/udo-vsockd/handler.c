@@ -13,8 +13,8 @@
 #include "proto.h"
 
 const struct handler_kind *const handler_kinds[] = {
-	&handler_ping,  &handler_help,  &handler_version, &handler_whoami, &handler_stats,
-	&handler_quit,  &handler_exec,  &handler_handoff, &handler_proxy,  NULL,
+    &handler_ping, &handler_help, &handler_version, &handler_whoami, &handler_stats,
+    &handler_quit, &handler_exec, &handler_handoff, &handler_proxy,  NULL,
 };
 
 const struct handler_kind *handler_find(const char *name)

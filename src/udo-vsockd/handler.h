@@ -41,14 +41,14 @@ struct handler_kind {
 /* One command being answered. */
 struct request {
 	struct server *server;
-	struct conn *conn;          /* NULL once the client has gone */
-	struct config *config;      /* the config it was dispatched under (a reference) */
+	struct conn *conn;     /* NULL once the client has gone */
+	struct config *config; /* the config it was dispatched under (a reference) */
 	const struct command *cmd;
-	int argc;                   /* argv[0] is the command word */
+	int argc; /* argv[0] is the command word */
 	char **argv;
-	const struct peer *peer;    /* who asked, as the kernel reported it (the
-				     * connection's: a request never outlives it) */
-	void *state;                /* the handler's, for an asynchronous answer */
+	const struct peer *peer; /* who asked, as the kernel reported it (the
+	                          * connection's: a request never outlives it) */
+	void *state;             /* the handler's, for an asynchronous answer */
 };
 
 /* The handler kind called NAME, or NULL. */

@@ -21,7 +21,7 @@
 
 /* evconnlistener callback: one accepted connection. */
 static void listener_accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, int socklen,
-			       void *arg)
+                               void *arg)
 {
 	conn_accept(arg, fd, sa, socklen);
 }
@@ -47,7 +47,7 @@ static void listener_error_cb(struct evconnlistener *evl, void *arg)
 /* Wraps the listening FD in a listener; takes FD in all cases. Returns
  * the listener or NULL after logging. */
 static struct listener *listener_wrap(struct server *s, int fd, const char *text, const char *identity,
-				      enum udo_vsock_addr_kind transport)
+                                      enum udo_vsock_addr_kind transport)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 
@@ -61,12 +61,13 @@ static struct listener *listener_wrap(struct server *s, int fd, const char *text
 	l->transport = transport;
 	snprintf(l->text, sizeof(l->text), "%s", text);
 	snprintf(l->identity, sizeof(l->identity), "%s",
-		 identity != NULL ? identity : transport == UDO_VSOCK_ADDR_UNIX ? "unix" : "");
+	         identity != NULL                   ? identity
+	         : transport == UDO_VSOCK_ADDR_UNIX ? "unix"
+	                                            : "");
 	/* backlog 0: the socket is already listening. */
-	l->evl = evconnlistener_new(s->base, listener_accept_cb, l,
-				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-					    (s->accept_paused ? LEV_OPT_DISABLED : 0),
-				    0, fd);
+	l->evl = evconnlistener_new(
+	    s->base, listener_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | (s->accept_paused ? LEV_OPT_DISABLED : 0), 0, fd);
 	if (l->evl == NULL) {
 		log_warnx("cannot watch listener %s", text);
 		close(fd);
@@ -165,7 +166,7 @@ static struct listener *listener_bind(struct server *s, const struct listen_conf
 		if ((size_t)snprintf(addr.path, sizeof(addr.path), "%s_%u", lc->addr.path, lc->addr.port) >=
 		    sizeof(addr.path)) {
 			log_warnx("%s:%d: %s: socket path %s_%u is too long", lc->file, lc->line, lc->text,
-				  lc->addr.path, lc->addr.port);
+			          lc->addr.path, lc->addr.port);
 			return NULL;
 		}
 	}
@@ -195,7 +196,7 @@ static struct listener *listener_bind(struct server *s, const struct listen_conf
 		l->lock_fd = lock_fd;
 	}
 	log_info("listening on %s%s%s", lc->text, lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX ? " at " : "",
-		 lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX ? addr.path : "");
+	         lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX ? addr.path : "");
 	return l;
 }
 
@@ -223,7 +224,9 @@ int listeners_open(struct server *s, const struct config *conf, struct listener 
 		if (l != NULL) {
 			/* Unchanged address: keep the socket, take the new identity. */
 			snprintf(l->identity, sizeof(l->identity), "%s",
-				 lc->identity != NULL ? lc->identity : lc->addr.kind == UDO_VSOCK_ADDR_UNIX ? "unix" : "");
+			         lc->identity != NULL                   ? lc->identity
+			         : lc->addr.kind == UDO_VSOCK_ADDR_UNIX ? "unix"
+			                                                : "");
 			l->mux_cid = lc->mux_cid;
 			l->next = kept;
 			kept = l;
@@ -281,8 +284,8 @@ void listeners_set_enabled(struct server *s, int enabled)
 }
 
 /* Describes the systemd-passed socket FD; returns its transport or 0. */
-static enum udo_vsock_addr_kind describe_passed_socket(int fd, const struct config *conf, char *text,
-						       size_t textlen, const char **identity)
+static enum udo_vsock_addr_kind describe_passed_socket(int fd, const struct config *conf, char *text, size_t textlen,
+                                                       const char **identity)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -300,7 +303,8 @@ static enum udo_vsock_addr_kind describe_passed_socket(int fd, const struct conf
 	}
 	if (ss.ss_family == AF_UNIX && sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) > 0) {
 		const struct sockaddr_un *su = (const struct sockaddr_un *)&ss;
-		size_t n = len > offsetof(struct sockaddr_un, sun_path) ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+		size_t n =
+		    len > offsetof(struct sockaddr_un, sun_path) ? len - offsetof(struct sockaddr_un, sun_path) : 0;
 		if (n > 0 && su->sun_path[0] == '\0')
 			snprintf(text, textlen, "unix:@%.*s", (int)n - 1, su->sun_path + 1);
 		else

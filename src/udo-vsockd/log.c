@@ -15,8 +15,8 @@ enum log_level log_max_level = LOG_LEVEL_NOTICE;
 static int log_to_journal;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
-	[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
 };
 
 /* True when stderr is the stream systemd named in JOURNAL_STREAM. */
@@ -61,7 +61,7 @@ int log_level_parse(const char *text, enum log_level *level)
 
 /* Writes one formatted message, with optional journal fields. */
 static void log_emit(enum log_level level, const char *peer, uint32_t cid, const char *command, const char *suffix,
-		     const char *fmt, va_list ap)
+                     const char *fmt, va_list ap)
 {
 	char msg[1024];
 
@@ -73,13 +73,13 @@ static void log_emit(enum log_level level, const char *peer, uint32_t cid, const
 		char cidbuf[16], text[1200];
 		snprintf(cidbuf, sizeof(cidbuf), "%u", cid);
 		snprintf(text, sizeof(text), "%s%s%s%s%s%s", peer != NULL ? peer : "", peer != NULL ? ": " : "",
-			 command != NULL ? command : "", command != NULL ? ": " : "", msg, suffix);
+		         command != NULL ? command : "", command != NULL ? ": " : "", msg, suffix);
 		if (peer != NULL && command != NULL)
-			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s", cidbuf,
-					"COMMAND=%s", command, NULL);
+			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s",
+			                cidbuf, "COMMAND=%s", command, NULL);
 		else if (peer != NULL)
-			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s", cidbuf,
-					NULL);
+			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s",
+			                cidbuf, NULL);
 		else
 			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, NULL);
 		return;

@@ -53,6 +53,6 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 /* A message about one peer's request, with structured journal fields
  * PEER (its address text), PEER_CID and COMMAND (NULL: none). */
 void log_peer(enum log_level level, const char *peer, uint32_t cid, const char *command, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 #endif /* UDO_VSOCKD_LOG_H */

@@ -23,13 +23,12 @@
 /* Prints the usage text to F. */
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: udo-vsockd [-tvhV] [-c FILE]\n"
-		"  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-		"  -t       test the configuration and exit\n"
-		"  -v       log more (repeat for debug)\n"
-		"  -h       show this help\n"
-		"  -V       show the version\n");
+	fprintf(f, "Usage: udo-vsockd [-tvhV] [-c FILE]\n"
+	           "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+	           "  -t       test the configuration and exit\n"
+	           "  -v       log more (repeat for debug)\n"
+	           "  -h       show this help\n"
+	           "  -V       show the version\n");
 }
 
 /* SIGTERM, SIGINT: stop gracefully; SIGHUP: reload. */
@@ -95,8 +94,7 @@ static void server_free(struct server *s)
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
 	}
-	struct event *timers[] = {s->accept_timer, s->grace_timer, s->status_timer, s->watchdog_timer,
-				  s->sweep_timer};
+	struct event *timers[] = {s->accept_timer, s->grace_timer, s->status_timer, s->watchdog_timer, s->sweep_timer};
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
 		if (timers[i] != NULL)
 			event_free(timers[i]);

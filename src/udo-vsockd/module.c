@@ -67,8 +67,8 @@ static struct event *graveyard_event;
 
 /* The error codes of udo-vsock-protocol(7): the only ones a module may send. */
 static const char *const protocol_codes[] = {
-	PROTO_ERR_SYNTAX, PROTO_ERR_UNKNOWN, PROTO_ERR_USAGE,  PROTO_ERR_DENIED,   PROTO_ERR_TOO_LONG,
-	PROTO_ERR_BUSY,   PROTO_ERR_TIMEOUT, PROTO_ERR_FAILED, PROTO_ERR_INTERNAL, PROTO_ERR_UNAVAILABLE,
+    PROTO_ERR_SYNTAX, PROTO_ERR_UNKNOWN, PROTO_ERR_USAGE,  PROTO_ERR_DENIED,   PROTO_ERR_TOO_LONG,
+    PROTO_ERR_BUSY,   PROTO_ERR_TIMEOUT, PROTO_ERR_FAILED, PROTO_ERR_INTERNAL, PROTO_ERR_UNAVAILABLE,
 };
 
 /* True if CODE is one of the protocol's error codes. */
@@ -105,7 +105,7 @@ static void api_data(struct udo_vsockd_request *r, const char *payload, size_t l
 		/* Stop here: the rest is dropped and the reply ends in an error. */
 		mr->cut = limit;
 		log_peer(LOG_LEVEL_NOTICE, req->peer->text, req->peer->cid, req->cmd->name,
-			 "output cut: more than max-output-buffer (%zu bytes) unsent", limit);
+		         "output cut: more than max-output-buffer (%zu bytes) unsent", limit);
 		return;
 	}
 	request_data(req, payload, len);
@@ -161,8 +161,8 @@ static void api_err(struct udo_vsockd_request *r, const char *code, const char *
 	} else {
 		if (code == NULL || !protocol_code(code)) {
 			log_peer(LOG_LEVEL_INFO, req->peer->text, req->peer->cid, req->cmd->name,
-				 "module error code '%s' is not a protocol code: sent as internal",
-				 code != NULL ? code : "(null)");
+			         "module error code '%s' is not a protocol code: sent as internal",
+			         code != NULL ? code : "(null)");
 			code = PROTO_ERR_INTERNAL;
 		}
 		request_err(req, code, "%s", text != NULL ? text : "");
@@ -275,24 +275,24 @@ static void api_log(enum udo_vsockd_log_level level, const char *fmt, ...)
 }
 
 static const struct udo_vsockd_api module_api = {
-	.abi = UDO_VSOCKD_MODULE_ABI,
-	.size = sizeof(struct udo_vsockd_api),
-	.data = api_data,
-	.ok = api_ok,
-	.err = api_err,
-	.finish_cancelled = api_finish_cancelled,
-	.event_base = api_event_base,
-	.get_state = api_get_state,
-	.set_state = api_set_state,
-	.argc = api_argc,
-	.argv = api_argv,
-	.command = api_command,
-	.peer_transport = api_peer_transport,
-	.peer_cid = api_peer_cid,
-	.peer_port = api_peer_port,
-	.peer_identity = api_peer_identity,
-	.connected = api_connected,
-	.log = api_log,
+    .abi = UDO_VSOCKD_MODULE_ABI,
+    .size = sizeof(struct udo_vsockd_api),
+    .data = api_data,
+    .ok = api_ok,
+    .err = api_err,
+    .finish_cancelled = api_finish_cancelled,
+    .event_base = api_event_base,
+    .get_state = api_get_state,
+    .set_state = api_set_state,
+    .argc = api_argc,
+    .argv = api_argv,
+    .command = api_command,
+    .peer_transport = api_peer_transport,
+    .peer_cid = api_peer_cid,
+    .peer_port = api_peer_port,
+    .peer_identity = api_peer_identity,
+    .connected = api_connected,
+    .log = api_log,
 };
 
 /* The module data of CMD, created on first use. Returns it, or NULL
@@ -324,7 +324,8 @@ static int mk_set_option(struct command *cmd, const char *key, const char *value
 	mk = mc->kind->mk;
 	if (strcmp(key, "timeout") == 0) {
 		if (mk->cancel == NULL) {
-			snprintf(why, whylen, "timeout: handler '%s' always answers at once (it has no cancel())", mk->name);
+			snprintf(why, whylen, "timeout: handler '%s' always answers at once (it has no cancel())",
+			         mk->name);
 			return -1;
 		}
 		if (config_parse_number(value, 1, 86400000, &ms) < 0) {
@@ -366,14 +367,14 @@ static void mk_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	unsigned int ms = mc->timeout_ms;
 
 	log_peer(LOG_LEVEL_NOTICE, req->peer->text, req->peer->cid, req->cmd->name, "no answer in %u ms: cancelled",
-		 ms);
+	         ms);
 	/* From here on the module frees MR (and this event) and may drop the
 	 * last reference to its config: touch neither MC nor REQ->cmd. */
 	req->conn = NULL;
 	mc->kind->mk->cancel(&module_api, (struct udo_vsockd_request *)(void *)req, mc->data);
 	if (req->config != NULL) {
 		log_peer(LOG_LEVEL_ERR, req->peer->text, req->peer->cid, NULL,
-			 "module did not finish a cancelled request");
+		         "module did not finish a cancelled request");
 		abort();
 	}
 	if (c == NULL)
@@ -397,7 +398,7 @@ static void mk_run(struct request *req)
 	}
 	if (mr == NULL) {
 		log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name,
-			 "out of memory: request refused");
+		         "out of memory: request refused");
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
 		return;
 	}
@@ -412,7 +413,7 @@ static void mk_run(struct request *req)
 		struct timeval tv = {mc->timeout_ms / 1000, (suseconds_t)(mc->timeout_ms % 1000) * 1000};
 		if (evtimer_add(mr->timer, &tv) < 0)
 			log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name,
-				 "cannot start the timeout timer: this request is not timed");
+			         "cannot start the timeout timer: this request is not timed");
 	}
 }
 
@@ -451,7 +452,7 @@ static int valid_kind_name(const char *name)
 
 /* Checks one kind K of a module and fills *OUT. Returns 0 or -1 with WHY. */
 static int kind_adopt(const struct udo_vsockd_kind *k, const struct module *m, const struct module *loaded,
-		      struct module_kind *out, char *why, size_t whylen)
+                      struct module_kind *out, char *why, size_t whylen)
 {
 	if (!valid_kind_name(k->name)) {
 		snprintf(why, whylen, "kind '%s' is not a valid name ([a-z0-9][a-z0-9_-]*)", k->name);
@@ -459,7 +460,7 @@ static int kind_adopt(const struct udo_vsockd_kind *k, const struct module *m, c
 	}
 	if (k->run == NULL || k->min_args < 0 || k->max_args < -1 || (k->max_args >= 0 && k->max_args < k->min_args)) {
 		snprintf(why, whylen, "kind '%s' has no run() or impossible arguments (%d to %d)", k->name, k->min_args,
-			 k->max_args);
+		         k->max_args);
 		return -1;
 	}
 	if (handler_find(k->name) != NULL) {
@@ -469,7 +470,7 @@ static int kind_adopt(const struct udo_vsockd_kind *k, const struct module *m, c
 	for (const struct module *o = loaded; o != NULL; o = o->next) {
 		if (module_find_kind(o, k->name) != NULL) {
 			snprintf(why, whylen, "kind '%s' is already defined by module %s (%s:%d)", k->name, o->path,
-				 o->file, o->line);
+			         o->file, o->line);
 			return -1;
 		}
 	}
@@ -523,12 +524,12 @@ struct module *module_load(const char *path, const struct module *loaded, char *
 	m->def = dlsym(m->handle, UDO_VSOCKD_MODULE_SYMBOL);
 	if (m->def == NULL) {
 		snprintf(why, whylen, "module %s: no symbol '%s': not a udo-vsockd module", path,
-			 UDO_VSOCKD_MODULE_SYMBOL);
+		         UDO_VSOCKD_MODULE_SYMBOL);
 		goto fail;
 	}
 	if (m->def->abi_version != UDO_VSOCKD_MODULE_ABI) {
 		snprintf(why, whylen, "module %s: built for module ABI %u, this udo-vsockd has ABI %u; rebuild it",
-			 path, m->def->abi_version, UDO_VSOCKD_MODULE_ABI);
+		         path, m->def->abi_version, UDO_VSOCKD_MODULE_ABI);
 		goto fail;
 	}
 	size_t n = 0;

@@ -128,8 +128,8 @@ static void notify_send(const char *state)
 	}
 	char *copy = strdup(state);
 	if (copy == NULL || N.npending == NOTIFY_PENDING_MAX) {
-		log_warnx("notify socket: the service manager does not read; dropping %.*s",
-			  (int)strcspn(state, "\n"), state);
+		log_warnx("notify socket: the service manager does not read; dropping %.*s", (int)strcspn(state, "\n"),
+		          state);
 		free(copy);
 		return;
 	}
@@ -195,8 +195,8 @@ void notify_close(void)
 static void status_text(const struct server *s, char *buf, size_t len)
 {
 	snprintf(buf, len, "STATUS=%u connections, %llu total, %llu commands, %llu errors%s", s->nconns,
-		 (unsigned long long)s->stats.connections_total, (unsigned long long)s->stats.commands,
-		 (unsigned long long)s->stats.errors, s->accept_paused ? ", accepting paused" : "");
+	         (unsigned long long)s->stats.connections_total, (unsigned long long)s->stats.commands,
+	         (unsigned long long)s->stats.errors, s->accept_paused ? ", accepting paused" : "");
 }
 
 void notify_ready(struct server *s)
@@ -217,7 +217,7 @@ void notify_reloading(void)
 	/* systemd >= 253 wants the monotonic time with RELOADING=1. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
+	         (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL);
 	notify_send(msg);
 }
 

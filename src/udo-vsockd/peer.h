@@ -11,10 +11,10 @@
  * listener. Nothing a client says changes it. */
 struct peer {
 	enum udo_vsock_addr_kind transport;
-	uint32_t cid;  /* vsock: the peer's CID; unix: UINT32_MAX */
-	uint32_t port; /* vsock: the peer's port; unix: 0 */
-	char identity[64];               /* unix: configured identity */
-	char text[80];                   /* for logs: "cid 3 port 1034" or "unix:admin" */
+	uint32_t cid;                         /* vsock: the peer's CID; unix: UINT32_MAX */
+	uint32_t port;                        /* vsock: the peer's port; unix: 0 */
+	char identity[64];                    /* unix: configured identity */
+	char text[80];                        /* for logs: "cid 3 port 1034" or "unix:admin" */
 	char listener[UDO_VSOCK_ADDR_STRLEN]; /* the listener's address text */
 };
 

@@ -12,7 +12,8 @@ enum byte_class {
 };
 
 static const unsigned char byte_class[256] = {
-	[0 ... 0x08] = BYTE_BAD, ['\t'] = BYTE_BLANK, [0x0a ... 0x1f] = BYTE_BAD, [' '] = BYTE_BLANK, ['"'] = BYTE_QUOTE, [0x7f] = BYTE_BAD,
+    [0 ... 0x08] = BYTE_BAD, ['\t'] = BYTE_BLANK, [0x0a ... 0x1f] = BYTE_BAD,
+    [' '] = BYTE_BLANK,      ['"'] = BYTE_QUOTE,  [0x7f] = BYTE_BAD,
 };
 
 /* True if any of the bytes P..END is refused. */
@@ -27,8 +28,7 @@ static int has_bad_byte(const char *p, const char *end)
 
 /* One pass: words are copied compacted to OUT <= P (quotes and escapes
  * removed), so no byte is lost and nothing is scanned twice. */
-enum proto_parse_result proto_parse_line(char *line, size_t len, char **argv, int max_args, int *argc,
-					 const char **why)
+enum proto_parse_result proto_parse_line(char *line, size_t len, char **argv, int max_args, int *argc, const char **why)
 {
 	const char *p = line, *end = line + len;
 	char *out = line;

@@ -5,15 +5,15 @@
 #include <stddef.h>
 
 /* Stable error codes of ERR status lines (udo-vsock-protocol(7)). */
-#define PROTO_ERR_SYNTAX "syntax"
-#define PROTO_ERR_UNKNOWN "unknown-command"
-#define PROTO_ERR_USAGE "usage"
-#define PROTO_ERR_DENIED "denied"
-#define PROTO_ERR_TOO_LONG "too-long"
-#define PROTO_ERR_BUSY "busy"
-#define PROTO_ERR_TIMEOUT "timeout"
-#define PROTO_ERR_FAILED "failed"
-#define PROTO_ERR_INTERNAL "internal"
+#define PROTO_ERR_SYNTAX      "syntax"
+#define PROTO_ERR_UNKNOWN     "unknown-command"
+#define PROTO_ERR_USAGE       "usage"
+#define PROTO_ERR_DENIED      "denied"
+#define PROTO_ERR_TOO_LONG    "too-long"
+#define PROTO_ERR_BUSY        "busy"
+#define PROTO_ERR_TIMEOUT     "timeout"
+#define PROTO_ERR_FAILED      "failed"
+#define PROTO_ERR_INTERNAL    "internal"
 #define PROTO_ERR_UNAVAILABLE "unavailable"
 
 enum proto_parse_result {
@@ -33,7 +33,7 @@ enum proto_parse_result {
  * Returns an enum proto_parse_result; *WHY explains a negative result.
  */
 enum proto_parse_result proto_parse_line(char *line, size_t len, char **argv, int max_args, int *argc,
-					 const char **why);
+                                         const char **why);
 
 /* True if TEXT is safe as one protocol line: no LF, CR or NUL in LEN bytes. */
 int proto_is_line_safe(const char *text, size_t len);

@@ -27,7 +27,7 @@ void server_pause_accepting(struct server *s, enum accept_pause reason)
 		listeners_set_enabled(s, 0);
 	if (!(s->accept_paused & reason))
 		log_info("accepting paused: %s",
-			 reason == ACCEPT_PAUSE_LIMIT ? "max-connections reached" : "out of file descriptors");
+		         reason == ACCEPT_PAUSE_LIMIT ? "max-connections reached" : "out of file descriptors");
 	s->accept_paused |= (int)reason;
 	if (reason == ACCEPT_PAUSE_NOFILE) {
 		/* Try again later, or sooner when a connection closes. */

@@ -35,11 +35,11 @@ struct listener {
 	struct server *server;
 	struct evconnlistener *evl;
 	enum udo_vsock_addr_kind transport;
-	char text[UDO_VSOCK_ADDR_STRLEN]; /* address, also the key when reloading */
-	char identity[64];                /* unix peers' identity; vsock-mux: the VM's name */
-	uint32_t mux_cid;                 /* vsock-mux: the VM's CID */
+	char text[UDO_VSOCK_ADDR_STRLEN];   /* address, also the key when reloading */
+	char identity[64];                  /* unix peers' identity; vsock-mux: the VM's name */
+	uint32_t mux_cid;                   /* vsock-mux: the VM's CID */
 	char path[UDO_VSOCK_ADDR_PATH_MAX]; /* a socket file we created, removed on close */
-	int lock_fd;                      /* held on PATH.lock while we own PATH; -1 if none */
+	int lock_fd;                        /* held on PATH.lock while we own PATH; -1 if none */
 	int from_systemd;
 	struct listener *next;
 };
@@ -70,8 +70,8 @@ struct server {
 	struct event *grace_timer;
 	struct event *status_timer;
 	struct event *watchdog_timer;
-	struct event *sweep_timer;     /* idle- and line-timeout sweep; NULL while off */
-	unsigned int sweep_ms;         /* its period */
+	struct event *sweep_timer; /* idle- and line-timeout sweep; NULL while off */
+	unsigned int sweep_ms;     /* its period */
 	struct event *signals[4];
 	/* Scratch space: one connection is read and one line handled at a
 	 * time, so every connection shares the read buffer LINE (lines are

@@ -11,7 +11,7 @@ static const struct udo_vsockd_kind kinds[] = {{.name = "badabi", .usage = "", .
 
 extern const struct udo_vsockd_module udo_vsockd_module;
 const struct udo_vsockd_module udo_vsockd_module = {
-	.abi_version = UDO_VSOCKD_MODULE_ABI + 100,
-	.name = "bad-abi",
-	.kinds = kinds,
+    .abi_version = UDO_VSOCKD_MODULE_ABI + 100,
+    .name = "bad-abi",
+    .kinds = kinds,
 };

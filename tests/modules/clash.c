@@ -12,7 +12,7 @@ static const struct udo_vsockd_kind kinds[] = {{.name = CLASH_KIND, .usage = "",
 
 extern const struct udo_vsockd_module udo_vsockd_module;
 const struct udo_vsockd_module udo_vsockd_module = {
-	.abi_version = UDO_VSOCKD_MODULE_ABI,
-	.name = "clash",
-	.kinds = kinds,
+    .abi_version = UDO_VSOCKD_MODULE_ABI,
+    .name = "clash",
+    .kinds = kinds,
 };

@@ -102,26 +102,22 @@ static void later_cancel(const struct udo_vsockd_api *api, struct udo_vsockd_req
 }
 
 static const struct udo_vsockd_kind kinds[] = {
-	{.name = "counter",
-	 .max_args = -1,
-	 .usage = "[ANY...]",
-	 .summary = "count a run",
-	 .set_option = counter_set_option,
-	 .run = counter_run,
-	 .free_data = free},
-	{.name = "counter-peek", .usage = "", .summary = "show the count", .run = peek_run},
-	{.name = "counter-later",
-	 .usage = "",
-	 .summary = "answer later",
-	 .run = later_run,
-	 .cancel = later_cancel},
-	{.name = NULL},
+    {.name = "counter",
+     .max_args = -1,
+     .usage = "[ANY...]",
+     .summary = "count a run",
+     .set_option = counter_set_option,
+     .run = counter_run,
+     .free_data = free},
+    {.name = "counter-peek", .usage = "", .summary = "show the count", .run = peek_run},
+    {.name = "counter-later", .usage = "", .summary = "answer later", .run = later_run, .cancel = later_cancel},
+    {.name = NULL},
 };
 
 extern const struct udo_vsockd_module udo_vsockd_module;
 const struct udo_vsockd_module udo_vsockd_module = {
-	.abi_version = UDO_VSOCKD_MODULE_ABI,
-	.name = "counter",
-	.version = "test",
-	.kinds = kinds,
+    .abi_version = UDO_VSOCKD_MODULE_ABI,
+    .name = "counter",
+    .version = "test",
+    .kinds = kinds,
 };

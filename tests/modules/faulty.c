@@ -213,30 +213,30 @@ static void faultstat_run(const struct udo_vsockd_api *api, struct udo_vsockd_re
 	char text[160];
 
 	snprintf(text, sizeof(text), "hang=%lu/%lu flood=%lu/%lu/%lu", hang_started, hang_cancelled, flood_started,
-		 flood_cancelled, flood_stopped);
+	         flood_cancelled, flood_stopped);
 	api->ok(req, text);
 }
 
 static const struct udo_vsockd_kind kinds[] = {
-	{.name = "crash", .min_args = 1, .max_args = 1, .usage = "segv|abort", .summary = "die", .run = crash_run},
-	{.name = "hang", .usage = "", .summary = "never answer", .run = hang_run, .cancel = hang_cancel},
-	{.name = "fail", .min_args = 1, .max_args = 2, .usage = "CODE [TEXT]", .summary = "fail", .run = fail_run},
-	{.name = "alloc", .min_args = 1, .max_args = 1, .usage = "BYTES", .summary = "allocate", .run = alloc_run},
-	{.name = "flood",
-	 .min_args = 1,
-	 .max_args = 2,
-	 .usage = "BYTES [async]",
-	 .summary = "send data",
-	 .run = flood_run,
-	 .cancel = flood_cancel},
-	{.name = "faultstat", .usage = "", .summary = "counters", .run = faultstat_run},
-	{.name = NULL},
+    {.name = "crash", .min_args = 1, .max_args = 1, .usage = "segv|abort", .summary = "die", .run = crash_run},
+    {.name = "hang", .usage = "", .summary = "never answer", .run = hang_run, .cancel = hang_cancel},
+    {.name = "fail", .min_args = 1, .max_args = 2, .usage = "CODE [TEXT]", .summary = "fail", .run = fail_run},
+    {.name = "alloc", .min_args = 1, .max_args = 1, .usage = "BYTES", .summary = "allocate", .run = alloc_run},
+    {.name = "flood",
+     .min_args = 1,
+     .max_args = 2,
+     .usage = "BYTES [async]",
+     .summary = "send data",
+     .run = flood_run,
+     .cancel = flood_cancel},
+    {.name = "faultstat", .usage = "", .summary = "counters", .run = faultstat_run},
+    {.name = NULL},
 };
 
 extern const struct udo_vsockd_module udo_vsockd_module;
 const struct udo_vsockd_module udo_vsockd_module = {
-	.abi_version = UDO_VSOCKD_MODULE_ABI,
-	.name = "faulty",
-	.version = "test",
-	.kinds = kinds,
+    .abi_version = UDO_VSOCKD_MODULE_ABI,
+    .name = "faulty",
+    .version = "test",
+    .kinds = kinds,
 };

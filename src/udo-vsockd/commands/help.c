@@ -15,10 +15,10 @@ static void help_run(struct request *req)
 }
 
 const struct handler_kind handler_help = {
-	.name = "help",
-	.min_args = 0,
-	.max_args = 0,
-	.usage = "",
-	.summary = "list the commands you may run",
-	.run = help_run,
+    .name = "help",
+    .min_args = 0,
+    .max_args = 0,
+    .usage = "",
+    .summary = "list the commands you may run",
+    .run = help_run,
 };

@@ -10,10 +10,10 @@ static void ping_run(struct request *req)
 }
 
 const struct handler_kind handler_ping = {
-	.name = "ping",
-	.min_args = 0,
-	.max_args = 1,
-	.usage = "[TOKEN]",
-	.summary = "check that the daemon answers; echoes TOKEN",
-	.run = ping_run,
+    .name = "ping",
+    .min_args = 0,
+    .max_args = 1,
+    .usage = "[TOKEN]",
+    .summary = "check that the daemon answers; echoes TOKEN",
+    .run = ping_run,
 };

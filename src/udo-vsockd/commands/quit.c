@@ -10,10 +10,10 @@ static void quit_run(struct request *req)
 }
 
 const struct handler_kind handler_quit = {
-	.name = "quit",
-	.min_args = 0,
-	.max_args = 0,
-	.usage = "",
-	.summary = "close this connection",
-	.run = quit_run,
+    .name = "quit",
+    .min_args = 0,
+    .max_args = 0,
+    .usage = "",
+    .summary = "close this connection",
+    .run = quit_run,
 };

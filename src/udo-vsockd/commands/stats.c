@@ -18,10 +18,10 @@ static void stats_run(struct request *req)
 }
 
 const struct handler_kind handler_stats = {
-	.name = "stats",
-	.min_args = 0,
-	.max_args = 0,
-	.usage = "",
-	.summary = "show connection and command counters",
-	.run = stats_run,
+    .name = "stats",
+    .min_args = 0,
+    .max_args = 0,
+    .usage = "",
+    .summary = "show connection and command counters",
+    .run = stats_run,
 };

@@ -15,10 +15,10 @@ static void version_run(struct request *req)
 }
 
 const struct handler_kind handler_version = {
-	.name = "version",
-	.min_args = 0,
-	.max_args = 0,
-	.usage = "",
-	.summary = "show the daemon and protocol versions",
-	.run = version_run,
+    .name = "version",
+    .min_args = 0,
+    .max_args = 0,
+    .usage = "",
+    .summary = "show the daemon and protocol versions",
+    .run = version_run,
 };

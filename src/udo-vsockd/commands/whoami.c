@@ -23,10 +23,10 @@ static void whoami_run(struct request *req)
 }
 
 const struct handler_kind handler_whoami = {
-	.name = "whoami",
-	.min_args = 0,
-	.max_args = 0,
-	.usage = "",
-	.summary = "show your identity as the daemon sees it",
-	.run = whoami_run,
+    .name = "whoami",
+    .min_args = 0,
+    .max_args = 0,
+    .usage = "",
+    .summary = "show your identity as the daemon sees it",
+    .run = whoami_run,
 };

@@ -11,13 +11,13 @@
 
 /* One open group (or the whole pattern): what has been seen in it. */
 struct frame {
-	size_t total;       /* elements so far, repetitions expanded */
-	size_t last;        /* elements of the last item (what a repetition copies) */
-	int has_last;       /* there is an item a repetition may follow */
-	int last_nullable;  /* the last item can match the empty string */
-	int last_repeated;  /* the last token was a repetition */
+	size_t total;        /* elements so far, repetitions expanded */
+	size_t last;         /* elements of the last item (what a repetition copies) */
+	int has_last;        /* there is an item a repetition may follow */
+	int last_nullable;   /* the last item can match the empty string */
+	int last_repeated;   /* the last token was a repetition */
 	int prefix_nullable; /* every item of this alternative before the last can match nothing */
-	int any_nullable;   /* an earlier alternative can match nothing */
+	int any_nullable;    /* an earlier alternative can match nothing */
 };
 
 /* True if the current alternative of F can match the empty string. */

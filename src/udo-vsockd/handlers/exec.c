@@ -621,7 +621,7 @@ static int exec_take_output(struct exec_child *ch, const char *buf, size_t len)
 				if (nl == NULL) {
 					/* Never a reply that silently lacks a line. */
 					log_warnx("exec: %s: out of memory for an output line of pid %ld; output cut",
-						  ch->cmd_name, (long)ch->pid);
+					          ch->cmd_name, (long)ch->pid);
 					ch->overflow = EXEC_OVERFLOW_MEMORY;
 					ch->line_len = 0;
 					break;

@@ -127,19 +127,19 @@ static void outbox_write_cb(struct bufferevent *bev, void *arg)
 static void outbox_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	log_warnx("handoff: the service %s before taking the whole message",
-		  (what & BEV_EVENT_TIMEOUT) ? "stalled" : "closed its socket");
+	          (what & BEV_EVENT_TIMEOUT) ? "stalled" : "closed its socket");
 	bufferevent_free(bev);
 }
 
 /* Sends the header with the client's FD, then the rest without blocking. */
 static void handoff_send(struct handoff_job *job, int fd, const char *pending, size_t pending_len,
-			 const struct peer *peer)
+                         const struct peer *peer)
 {
 	struct udo_vsock_handoff h = {.transport = (uint32_t)peer->transport,
-				      .peer_cid = peer->cid,
-				      .peer_port = peer->port,
-				      .argc = job->argc,
-				      .pending_len = pending_len};
+	                              .peer_cid = peer->cid,
+	                              .peer_port = peer->port,
+	                              .argc = job->argc,
+	                              .pending_len = pending_len};
 	unsigned char header[UDO_VSOCK_HANDOFF_HEADER_SIZE];
 
 	snprintf(h.identity, sizeof(h.identity), "%s", peer->identity);
@@ -173,8 +173,8 @@ static void handoff_send(struct handoff_job *job, int fd, const char *pending, s
 	} control;
 	/* CMSG_SPACE pads past CMSG_LEN: no uninitialised byte goes out. */
 	memset(&control, 0, sizeof(control));
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			    .msg_controllen = sizeof(control.buf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -186,7 +186,7 @@ static void handoff_send(struct handoff_job *job, int fd, const char *pending, s
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: sending to the service: %s",
-			 n < 0 ? strerror(errno) : "nothing sent");
+		         n < 0 ? strerror(errno) : "nothing sent");
 		evbuffer_free(msg);
 		return;
 	}
@@ -255,7 +255,7 @@ static void handoff_run(struct request *req)
 		int err = errno;
 		job_free(job);
 		log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "handoff: %s: %s",
-			 hc->service.path, strerror(err));
+		         hc->service.path, strerror(err));
 		if (err == EAGAIN)
 			request_err(req, PROTO_ERR_BUSY, "the service is not accepting connections");
 		else
@@ -267,13 +267,13 @@ static void handoff_run(struct request *req)
 }
 
 const struct handler_kind handler_handoff = {
-	.name = "handoff",
-	.min_args = 0,
-	.max_args = -1,
-	.usage = "[ARG...]",
-	.summary = "hand this connection to a local service",
-	.set_option = handoff_set_option,
-	.check = handoff_check,
-	.run = handoff_run,
-	.free_data = free,
+    .name = "handoff",
+    .min_args = 0,
+    .max_args = -1,
+    .usage = "[ARG...]",
+    .summary = "hand this connection to a local service",
+    .set_option = handoff_set_option,
+    .check = handoff_check,
+    .run = handoff_run,
+    .free_data = free,
 };

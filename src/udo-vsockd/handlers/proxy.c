@@ -31,12 +31,12 @@ struct proxy_conf {
 
 /* One proxied connection. */
 struct proxy {
-	struct request *req;         /* while connecting; NULL after */
-	struct conn *client;         /* once bridged */
+	struct request *req; /* while connecting; NULL after */
+	struct conn *client; /* once bridged */
 	struct bufferevent *service;
 	size_t max_buffer;
-	int eof[2];                  /* side i (0 client, 1 service) has sent everything */
-	int shut[2];                 /* side i was told so with shutdown(SHUT_WR) */
+	int eof[2];  /* side i (0 client, 1 service) has sent everything */
+	int shut[2]; /* side i was told so with shutdown(SHUT_WR) */
 };
 
 /* Parses "unix:PATH", "unix:@NAME" or "tcp:ADDR:PORT" (loopback only). */
@@ -221,14 +221,14 @@ static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_ERROR) {
 		log_peer(LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s side failed: %s",
-			 side ? "service" : "client", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		         side ? "service" : "client", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		proxy_end(p); /* a reset or failure: nothing more can be delivered */
 		return;
 	}
 	if (!(what & BEV_EVENT_EOF))
 		return;
 	log_peer(LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s side finished sending",
-		 side ? "service" : "client");
+	         side ? "service" : "client");
 	/* Half close: what it sent goes on, then the other side learns it ended. */
 	proxy_read_cb(bev, p);
 	p->eof[side] = 1;
@@ -275,11 +275,11 @@ static void proxy_connect_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "proxy: cannot reach %s: %s",
-		 ((const struct proxy_conf *)req->cmd->data)->text,
-		 (what & BEV_EVENT_TIMEOUT) ? "timed out" : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	         ((const struct proxy_conf *)req->cmd->data)->text,
+	         (what & BEV_EVENT_TIMEOUT) ? "timed out" : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	proxy_release(p);
 	request_err(req, (what & BEV_EVENT_TIMEOUT) ? PROTO_ERR_TIMEOUT : PROTO_ERR_UNAVAILABLE,
-		    "the service is not reachable");
+	            "the service is not reachable");
 }
 
 /* Starts connecting to the service; the reply waits for the outcome. */
@@ -327,14 +327,14 @@ static void proxy_cancel(struct request *req)
 }
 
 const struct handler_kind handler_proxy = {
-	.name = "proxy",
-	.min_args = 0,
-	.max_args = 0,
-	.usage = "",
-	.summary = "turn this connection into a byte stream to a local service",
-	.set_option = proxy_set_option,
-	.check = proxy_check,
-	.run = proxy_run,
-	.cancel = proxy_cancel,
-	.free_data = free,
+    .name = "proxy",
+    .min_args = 0,
+    .max_args = 0,
+    .usage = "",
+    .summary = "turn this connection into a byte stream to a local service",
+    .set_option = proxy_set_option,
+    .check = proxy_check,
+    .run = proxy_run,
+    .cancel = proxy_cancel,
+    .free_data = free,
 };
