@@ -91,6 +91,8 @@ static void unix_open(struct client *c)
 	ck_assert_msg(c->fd >= 0, "connect to %s: %s", unix_path, strerror(errno));
 }
 
+static void print_log_warnings(const char *prefix);
+
 /* Starts D (DAEMON_EXTRA, MORE sections), its log in a file, then takes
  * the fd and child baseline after a warm-up round trip on each listener. */
 static void start(const char *daemon_extra, const char *more)
@@ -102,7 +104,11 @@ static void start(const char *daemon_extra, const char *more)
 	snprintf(log_path, sizeof(log_path), "%s/daemon.log", D.dir);
 	snprintf(unix_path, sizeof(unix_path), "%s/ctl.sock", D.dir);
 	write_config(daemon_extra, more);
-	ck_assert_msg(daemon_start(&D, &opts, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+	if (daemon_start(&D, &opts, 10000) != 0) {
+		print_log_warnings("daemon not ready");
+		ck_abort_msg("udo-vsockd did not report READY=1 within 10 s (%s)",
+		             D.status != 0 ? "it exited" : "no exit seen: killed");
+	}
 	client_open(&c, D.port);
 	probe(&c, "warm-up");
 	client_close(&c);
