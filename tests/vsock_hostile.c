@@ -355,8 +355,9 @@ START_TEST(test_slowloris)
 		                                    : "ERR timeout idle connection closed";
 		if (n >= 0 && strcmp(got, want) == 0 && client_wait_eof(&slow[i], 2000))
 			*(i < slow_trickle ? &cut : &idle) += 1;
-		else
-			other++;
+		else if (other++ < 5)
+			printf("slowloris: connection %d: %s '%s'\n", i, n >= 0 ? "got" : "no line; wanted",
+			       n >= 0 ? got : want);
 		client_close(&slow[i]);
 	}
 	qsort(lat, (size_t)nlat, sizeof(lat[0]), cmp_int);
@@ -364,6 +365,7 @@ START_TEST(test_slowloris)
 	       "probe p50 %d ms, max %d ms over %d PINGs in %lld ms\n",
 	       slow_conns, cut, slow_trickle, idle, slow_conns - slow_trickle, other, lat[nlat / 2], lat[nlat - 1],
 	       nlat, (long long)(now_ms() - t0));
+	fflush(stdout); /* a failed check ends this process without flushing */
 	ck_assert_msg(cut == slow_trickle && idle == slow_conns - slow_trickle, "%d and %d of %d and %d were cut", cut,
 	              idle, slow_trickle, slow_conns - slow_trickle);
 	ck_assert_msg(lat[nlat - 1] < 500, "probe max latency %d ms", lat[nlat - 1]);
@@ -619,10 +621,12 @@ static Suite *hostile_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("load");
 	/* UDO_TEST_HEAVY=1: the issue's full sizes. The 1,000-connection
-	 * slowloris is not in every run: the daemon cuts all expired
-	 * connections in one loop turn, and with hundreds at once inside
-	 * user-mode Linux a probe waits longer than its 500 ms bound now
-	 * and then (3 runs in 16). */
+	 * slowloris is not in every run: inside user-mode Linux (6.1) one or
+	 * two of the silent connections opened right after the 800 trickling
+	 * ones read as closed by their client (recv() returns 0 in the
+	 * daemon, which never shuts a socket down) although the client keeps
+	 * them open, so they end without their idle-timeout line (4 runs in
+	 * 6 on 2026-11-23). Probe latency stayed under 500 ms in those runs. */
 	if (getenv("UDO_TEST_HEAVY") != NULL) {
 		load_conns = LOAD_CONNS_MAX;
 		slow_conns = SLOW_CONNS_MAX;
