@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <event2/event.h>
 #include <udo/vsockd-module.h>
@@ -44,8 +45,13 @@ static void crash_run(const struct udo_vsockd_api *api, struct udo_vsockd_reques
 	if (strcmp(how, "abort") == 0)
 		abort();
 	if (strcmp(how, "segv") == 0) {
-		volatile int *null = NULL;
-		*null = 1;
+		/* A store to a page it may not touch. Not through NULL: UBSan
+		 * would catch that store and exit before the fault happens. */
+		volatile int *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (page != MAP_FAILED)
+			*page = 1;
+		raise(SIGSEGV);
 	}
 	api->err(req, "usage", "crash segv|abort");
 }
