@@ -205,6 +205,15 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* SIGTERM and SIGINT stay blocked except inside epoll_pwait, so one
+	 * that comes between the check of stop and the wait cannot be lost. */
+	sigset_t block, wait_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -219,7 +228,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	while (!stop) {
 		struct epoll_event evs[256];
-		int n = epoll_wait(ep, evs, 256, -1);
+		int n = epoll_pwait(ep, evs, 256, -1, &wait_mask);
 		for (int i = 0; i < n; i++) {
 			struct fconn *c = evs[i].data.ptr;
 			if (c == NULL) {

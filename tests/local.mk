@@ -146,8 +146,9 @@ print-tests:
 # --- Benchmark smoke test (bench/, issue 7) ----------------------------
 # bench/run --smoke runs every benchmark workload tiny (<= 30 s) so the
 # suite never rots; the benchmark itself (bench/run) is not part of check.
-TESTS += tests/vsock_bench_smoke.sh
-EXTRA_DIST += tests/vsock_bench_smoke.sh bench/run bench/vsock_workloads.sh bench/Makefile \
+# It starts user-mode Linux itself (through tests/vsock-run) when needed.
+TESTS += tests/bench_smoke.sh
+EXTRA_DIST += tests/bench_smoke.sh bench/run bench/vsock_workloads.sh bench/Makefile \
 	bench/loadgen.c bench/echo-floor.c bench/README.md
 CLEANFILES += bench/loadgen bench/echo-floor
 clean-local: clean-bench
