@@ -7,6 +7,9 @@ AM_TESTS_ENVIRONMENT = \
 	UDO_TEST_SANITIZER_CFLAGS='$(SANITIZER_CFLAGS)'; export UDO_TEST_SANITIZER_CFLAGS; \
 	CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-120}; export CK_DEFAULT_TIMEOUT;
 EXTRA_DIST += tests/vsock-run
+# scripts/test --ci runs the daemon tests again with udo-vsockd under
+# valgrind memcheck through this wrapper, then reads its logs.
+EXTRA_DIST += tests/valgrind-vsockd tests/memcheck-logs.sh
 check_PROGRAMS += tests/vsock-probe
 tests_vsock_probe_SOURCES = tests/vsock-probe.c
 CLEANFILES += tests/.vsock-mode
@@ -16,7 +19,7 @@ TEST_LIBS = lib/libudo-vsock.la $(CHECK_LIBS)
 
 clean-local: clean-uml
 clean-uml:
-	-rm -rf tests/uml
+	-rm -rf tests/uml tests/memcheck
 .PHONY: clean-uml
 
 # Man pages render without warnings; the installed headers and pkg-config
