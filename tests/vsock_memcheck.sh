@@ -110,9 +110,8 @@ pids+=("$!")
 socat "UNIX-LISTEN:$dir/echo.sock,fork" EXEC:cat 2>/dev/null &
 pids+=("$!")
 
-"$builddir/libtool" --mode=execute valgrind -q --error-exitcode=66 --leak-check=full \
-	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --log-file="$dir/valgrind.log" \
-	"$builddir/src/udo-vsockd/udo-vsockd" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
+UDO_VALGRIND_LOG="$dir/valgrind.log" bash "${UDO_TEST_SRCDIR:?}/tests/valgrind-vsockd" -c "$dir/udo-vsockd.conf" \
+	2>"$dir/daemon.log" &
 daemon=$!
 pids+=("$daemon")
 
