@@ -136,6 +136,21 @@ static int idle_fds(struct daemon *d)
 	return process_fd_count(d->pid);
 }
 
+/* The daemon's counter KEY from STATS asked on C (its data lines read
+ * KEY=N), or -1 if the reply has no such line. */
+static long stats_counter(struct client *c, const char *key)
+{
+	struct reply r;
+	size_t klen = strlen(key);
+
+	client_request(c, "stats", &r, 5000);
+	for (int i = 0; i < r.ndata; i++) {
+		if (strncmp(r.data[i], key, klen) == 0 && r.data[i][klen] == '=')
+			return strtol(r.data[i] + klen + 1, NULL, 10);
+	}
+	return -1;
+}
+
 /* Reads one line and checks it equals EXPECT. */
 static void expect_line(struct client *c, const char *expect)
 {
@@ -224,26 +239,39 @@ START_TEST(handoff_client_vanishes)
 	daemon_write_config(&d, "log-level = debug", sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	int fds_before = idle_fds(&d);
+	struct client watch;
+	/* Asks STATS while the clients come and go: one fd of the daemon's. */
+	client_open(&watch, d.port);
 	for (int i = 0; i < 50; i++) {
 		client_open(&c, d.port);
 		client_send_str(&c, "shell x\n");
 		client_close(&c);
 	}
-	for (int i = 0; i < 200 && process_fd_count(d.pid) != fds_before; i++)
+	/* A connect completes before the daemon accepts it: first wait until
+	 * it has read every request (its command count covers the warm-up
+	 * PING, the 50 requests and each STATS asked here), else the fd count
+	 * below could still be the one from before it saw any of them. */
+	long commands, want;
+	for (int k = 1;; k++) {
+		want = 1 + 50 + k;
+		commands = stats_counter(&watch, "commands");
+		if (commands >= want || k == 200)
+			break;
 		sleep_ms(20);
-	struct reply r;
-	int fds_after = process_fd_count(d.pid);
+	}
+	ck_assert_msg(commands >= want, "the daemon handled %ld commands, %ld expected", commands, want);
+	for (int i = 0; i < 200 && process_fd_count(d.pid) != fds_before + 1; i++)
+		sleep_ms(20);
+	int fds_after = process_fd_count(d.pid) - 1;
 	if (fds_after != fds_before) {
 		/* Say whether the daemon still counts the connections. */
-		client_open(&c, d.port);
-		client_request(&c, "stats", &r, 5000);
-		client_close(&c);
-		for (int i = 0; i < r.ndata; i++)
-			printf("handoff vanishes: daemon %s\n", r.data[i]);
+		printf("handoff vanishes: daemon connections=%ld\n", stats_counter(&watch, "connections"));
 		fflush(stdout);
 	}
-	ck_assert_msg(fds_after == fds_before, "daemon has %d fds 4 s after 50 vanishing clients, %d before", fds_after,
-	              fds_before);
+	client_close(&watch);
+	ck_assert_msg(fds_after == fds_before, "daemon has %d fds 4 s after handling 50 vanishing clients, %d before",
+	              fds_after, fds_before);
+	struct reply r;
 	client_open(&c, d.port);
 	client_request(&c, "ping", &r, 5000);
 	ck_assert_str_eq(r.status, "OK pong");
