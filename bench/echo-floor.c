@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* echo-floor.c - the benchmark floor: a minimal epoll line echo server.
  *
  * Usage: echo-floor ADDR   (ADDR: vsock:PORT or unix:PATH, unix:@NAME)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* loadgen.c - the benchmark load generator: plain sockets and epoll.
  *
  * Usage: loadgen MODE [options] [ADDR]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench/vsock_workloads.sh - workloads 1-4 over AF_VSOCK CID 1.
 #
 # Started by bench/run through tests/vsock-run, so it runs natively when

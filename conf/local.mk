@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # conf: the shipped configuration, installed without overwriting a local one.
 udovsockdconfdir = $(sysconfdir)/udo-vsockd
 dist_noinst_DATA += conf/udo-vsockd.conf conf/udo-vsockd-guest.conf conf/guest.d/exec-checks.conf

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # doc: man pages, checked by tests/check_man.sh.
 dist_man_MANS += \
 	doc/udo-vsockd.8 \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handoff-echo - an example service for udo-vsockd's `handoff` handler.
  *
  *   handoff-echo unix:PATH|unix:@NAME

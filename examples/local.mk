@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # examples: small programs built on libudo-vsock, also used by the tests.
 noinst_PROGRAMS += examples/handoff-echo
 examples_handoff_echo_SOURCES = examples/handoff-echo.c

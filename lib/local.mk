@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # libudo-vsock: installed shared library, headers under udo/, pkg-config file.
 lib_LTLIBRARIES += lib/libudo-vsock.la
 lib_libudo_vsock_la_SOURCES = \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log-private.h - recording errors in libudo-vsock contexts and buffers */
 #ifndef UDO_LOG_PRIVATE_H
 #define UDO_LOG_PRIVATE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log.c - per-context error reporting */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-addr-private.h - pieces of udo_vsock_addr_connect shared between files */
 #ifndef UDO_VSOCK_ADDR_PRIVATE_H
 #define UDO_VSOCK_ADDR_PRIVATE_H

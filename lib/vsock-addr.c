@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-addr.c - parse, format, listen on and connect to udo addresses */
 #include <errno.h>
 #include <fcntl.h>

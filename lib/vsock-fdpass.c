@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-fdpass.c - full-transfer scatter-gather I/O with SCM_RIGHTS */
 #include <errno.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-handoff.c - the wire format of connection hand-off */
 #include <errno.h>
 #include <stdlib.h>

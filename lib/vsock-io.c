@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-io.c - send/recv helpers that finish the job and classify errors */
 #include <errno.h>
 #include <poll.h>

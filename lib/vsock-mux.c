@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-mux.c - the hybrid vsock (Firecracker, Cloud Hypervisor) handshake */
 #include <errno.h>
 #include <poll.h>

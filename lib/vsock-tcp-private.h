@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-tcp-private.h - the udo_vsock_tcp context and shared I/O helpers */
 #ifndef UDO_VSOCK_TCP_PRIVATE_H
 #define UDO_VSOCK_TCP_PRIVATE_H

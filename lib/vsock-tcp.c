@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-tcp.c - AF_VSOCK stream server and client contexts */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # modules: handler modules loaded by udo-vsockd (udo-vsockd-module(3)).
 pkglib_LTLIBRARIES += modules/facts.la
 modules_facts_la_SOURCES = modules/facts/facts.c

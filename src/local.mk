@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # src: the daemon (udo-vsockd) and the command-line client (udo-vsock).
 
 # The daemon's code minus main(), so tests can link the pure parts.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # systemd units. The .service files are generated from .in at make time so
 # that ExecStart= follows the configured sbindir and sysconfdir (make
 # variables, which may be overridden on the make command line).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # bench_smoke.sh - bench/run --smoke: every benchmark workload runs,
 # tiny, so the suite never rots. The benchmark itself is not a test; this
 # only checks that each workload measures something. It runs as the

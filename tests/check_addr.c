@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* check_addr.c - udo_vsock_addr_*: parse/format tables, unix listen and
  * connect, and the vsock-mux handshake against a fake VMM (no vsock). */
 #include <check.h>

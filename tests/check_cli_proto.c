@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* check_cli_proto - request quoting and reply classification of udo-vsock(1) */
 #include <check.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* check_conf - the udo-vsockd configuration parser, linked in and through
  * the built `udo-vsockd -t`; no sockets. */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* check_fdpass.c - udo_vsock_sendv_all/udo_vsock_recv_msg and the send/recv
  * helpers over AF_UNIX socketpairs (no vsock needed). */
 #include <check.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # check_format.sh - every C file of the project is as .clang-format says.
 # The style is pinned to Debian 12's clang-format 14 (scripts/deps installs
 # it); other major versions format some constructs differently, so with

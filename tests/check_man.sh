@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # check_man.sh - every man page renders without a single groff warning.
 # Link pages (".so man3/udo_vsock_tcp.3") are rendered through the page
 # they name: groff runs in a scratch directory whose man1..man8 point at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* check_modules - loading handler modules while the config is parsed:
  * options, every kind of bad module as a file:line error, unloading with
  * the last config reference, and the shipped guest config; no sockets. */

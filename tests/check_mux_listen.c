@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* check_mux_listen - guest-initiated hybrid vsock: a vsock-mux listener
  * is the unix socket PATH_PORT where a Firecracker or Cloud Hypervisor
  * VMM connects for its guest. Here the test plays the VMM with plain

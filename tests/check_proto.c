@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* check_proto - the request-line parser of udo-vsockd, without sockets */
 #include <check.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # check_units.sh - the generated systemd units are valid and sandboxed:
 # `systemd-analyze verify` is clean for each, and the offline security
 # exposure of each service is at most UDO_MAX_EXPOSURE (2.0).

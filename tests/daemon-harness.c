@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* daemon-harness.c - run the built udo-vsockd as a real process in tests */
 #include "daemon-harness.h"
 

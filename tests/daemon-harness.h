@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* daemon-harness.h - run the built udo-vsockd as a real process in tests:
  * config files, sd_notify socket, AF_VSOCK clients over CID 1, bounded
  * waits everywhere, children always reaped. */

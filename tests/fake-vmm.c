@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fake-vmm - test double for the VMM side of hybrid vsock (Firecracker,
  * Cloud Hypervisor): a host program connects to the VMM's AF_UNIX socket,
  * sends "CONNECT <port>\n", the VMM connects to that port in the guest and

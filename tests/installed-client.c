@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* installed-client.c - built only against the installed udo/ headers and
  * pkg-config file: listens on an ephemeral vsock port, connects to it over
  * CID 1 and passes a message. Exit 0 on success. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Tests: Check programs. Those named vsock_* need AF_VSOCK over CID 1 and
 # run through tests/vsock-run (natively or inside user-mode Linux).
 LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/vsock-run
@@ -24,8 +25,8 @@ clean-uml:
 
 # Man pages render without warnings; the installed headers and pkg-config
 # file are enough to build a program that connects over CID 1.
-TESTS += tests/check_man.sh tests/check_format.sh tests/vsock_installed.sh
-EXTRA_DIST += tests/check_man.sh tests/check_format.sh tests/vsock_installed.sh tests/installed-client.c
+TESTS += tests/check_man.sh tests/check_format.sh tests/check_spdx.sh tests/vsock_installed.sh
+EXTRA_DIST += tests/check_man.sh tests/check_format.sh tests/check_spdx.sh tests/vsock_installed.sh tests/installed-client.c
 
 # libudo-vsock: the vsock_* program needs AF_VSOCK, the check_* ones do not.
 check_PROGRAMS += tests/vsock_tcp tests/check_addr tests/check_fdpass

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # memcheck-logs.sh BUILDDIR - after the daemon tests ran with udo-vsockd
 # under tests/valgrind-vsockd: fails, printing them, if any daemon's log
 # reports a memcheck error or a lost block, or if no daemon ran at all.

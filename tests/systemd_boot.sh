@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # systemd_boot.sh - the installed udo-vsockd under a real systemd (the
 # host's, 252) booted in user-mode Linux by tests/uml-systemd: readiness via
 # sd_notify, socket activation over vsock CID 1, synchronous reload (good

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-util.h - forked helper processes for the Check tests */
 #ifndef UDO_TEST_UTIL_H
 #define UDO_TEST_UTIL_H

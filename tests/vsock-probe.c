@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-probe - does AF_VSOCK loopback over CID 1 work on this kernel?
  * Exit 0: yes; 1: AF_VSOCK exists but CID 1 does not answer; 77: no AF_VSOCK. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_acl - access control in the real daemon over AF_VSOCK CID 1 and
  * unix listeners: a denied request gets ERR denied and never reaches its
  * handler (the counter test module counts real runs), CID ranges,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_cli - udo-vsock(1) end to end: the built CLI against a scripted
  * protocol server over real AF_VSOCK (CID 1), over AF_UNIX, and through the
  * hybrid-vsock test double tests/fake-vmm. Every child is reaped and every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_daemon - the built udo-vsockd as a real process: protocol over
  * AF_VSOCK CID 1, limits, signals, sd_notify, socket activation. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_exec.c - the exec handler kind, end to end: a real udo-vsockd on
  * CID 1 running real programs (small shell scripts written to $TMPDIR). */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_faults - the built udo-vsockd under faults over AF_VSOCK CID 1:
  * out of memory (a real RLIMIT_DATA on the running daemon), modules that
  * fail, crash, hang or flood, and programs that flood. Every case counts

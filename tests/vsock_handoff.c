@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_handoff - the handoff and proxy handlers, driving the real daemon
  * over AF_VSOCK CID 1 with real local services as separate processes. */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_hostile - the built udo-vsockd against hostile and heavy clients
  * over AF_VSOCK CID 1: malformed input, slowloris, fd exhaustion, signal
  * storms, load. Every case checks that a well-behaved client keeps its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # vsock_installed.sh - "make install" into a staging root, then build a
 # program against only the installed headers and pkg-config file, and
 # run it: it must connect over AF_VSOCK CID 1.

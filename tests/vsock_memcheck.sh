@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # vsock_memcheck.sh - udo-vsockd under valgrind memcheck, driven over
 # AF_VSOCK CID 1 (and a unix listener) through every handler kind, bad
 # input, clients that vanish mid-request, a good and a broken reload and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_modules - handler modules in the real daemon over AF_VSOCK CID 1:
  * the facts module, its options, asynchronous answers, clients leaving
  * while an answer is pending, reloads that drop a module in use, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_tcp.c - every udo_vsock_tcp_* function over real AF_VSOCK through
  * CID 1 (VMADDR_CID_LOCAL), error paths and the fixed defects included.
  * Ports are always PORT_ANY and read back, never fixed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udo/log.h - per-context error reporting shared by every libudo-vsock object */
 #ifndef UDO_LOG_H
 #define UDO_LOG_H

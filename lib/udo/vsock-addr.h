@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udo/vsock-addr.h - the address syntax shared by the library, daemon and CLI */
 #ifndef UDO_VSOCK_ADDR_H
 #define UDO_VSOCK_ADDR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udo/vsock-fdpass.h - full-transfer scatter-gather I/O with fd passing */
 #ifndef UDO_VSOCK_FDPASS_H
 #define UDO_VSOCK_FDPASS_H

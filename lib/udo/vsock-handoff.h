@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udo/vsock-handoff.h - handing a client connection to a local service */
 #ifndef UDO_VSOCK_HANDOFF_H
 #define UDO_VSOCK_HANDOFF_H

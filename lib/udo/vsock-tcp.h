@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udo/vsock-tcp.h - AF_VSOCK stream sockets (the udo_vsock_tcp_* API) */
 #ifndef UDO_VSOCK_TCP_H
 #define UDO_VSOCK_TCP_H

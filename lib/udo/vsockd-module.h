@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* udo/vsockd-module.h - the ABI of udo-vsockd handler modules
  *
  * A module is a shared object that udo-vsockd loads with dlopen(3)

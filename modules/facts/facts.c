@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* facts.c - example udo-vsockd module: facts about this machine, and an
  * asynchronous DELAY that answers after a timer on the daemon's loop.
  *

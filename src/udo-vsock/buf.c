@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* buf.c - growable byte buffer with a consumed prefix (udo-vsock CLI) */
 #include "buf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* buf.h - growable byte buffer with a consumed prefix (udo-vsock CLI) */
 #ifndef UDO_CLI_BUF_H
 #define UDO_CLI_BUF_H

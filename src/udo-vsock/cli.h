@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cli.h - shared definitions of the udo-vsock command-line client */
 #ifndef UDO_CLI_H
 #define UDO_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* connect.c - connecting with retries and backoff, shared helpers */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* interactive.c - the prompt loop used when standard input is a terminal */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # udo-vsock(1): the command-line client.
 bin_PROGRAMS += src/udo-vsock/udo-vsock
 src_udo_vsock_udo_vsock_SOURCES = \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* main.c - udo-vsock(1): option parsing and dispatch */
 #include "config.h"
 

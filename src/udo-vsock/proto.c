@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto.c - request quoting and reply classification (pure functions) */
 #include "proto.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto.h - the udo-vsock line protocol, client side (pure functions) */
 #ifndef UDO_CLI_PROTO_H
 #define UDO_CLI_PROTO_H

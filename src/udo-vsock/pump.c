@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pump.c - pipelined request/reply engine of the udo-vsock client
  *
  * Resend rule: after the connection is lost, a reconnect may carry on

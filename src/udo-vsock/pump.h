@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pump.h - pipelined request/reply engine of the udo-vsock client */
 #ifndef UDO_CLI_PUMP_H
 #define UDO_CLI_PUMP_H

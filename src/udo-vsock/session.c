@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* session.c - one-shot and batch runs: connect, pump, reconnect on resets */
 #include <stdio.h>
 

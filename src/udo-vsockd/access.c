@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* access.c - per-command access control by peer CID or unix identity */
 #include <string.h>
 

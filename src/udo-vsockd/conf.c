@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* conf.c - the configuration file parser (udo-vsockd.conf(5)) */
 #include "conf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* conf.h - the parsed configuration file (udo-vsockd.conf(5)) */
 #ifndef UDO_VSOCKD_CONF_H
 #define UDO_VSOCKD_CONF_H

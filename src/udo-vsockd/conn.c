@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* conn.c - one client connection: lines in, replies out */
 #include "conn.h"
 

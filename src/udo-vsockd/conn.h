@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* conn.h - one client connection: lines in, replies out */
 #ifndef UDO_VSOCKD_CONN_H
 #define UDO_VSOCKD_CONN_H

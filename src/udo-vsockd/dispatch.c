@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* dispatch.c - from a parsed request to its command's handler */
 #include "dispatch.h"
 

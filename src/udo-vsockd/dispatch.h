@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* dispatch.h - from a parsed request to its command's handler */
 #ifndef UDO_VSOCKD_DISPATCH_H
 #define UDO_VSOCKD_DISPATCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handler.c - the table of handler kinds and the reply functions */
 #include "handler.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handler.h - handler modules: what a configured command runs */
 #ifndef UDO_VSOCKD_HANDLER_H
 #define UDO_VSOCKD_HANDLER_H

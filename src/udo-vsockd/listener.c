@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* listener.c - listening sockets: from the config or from systemd */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log.c - levelled logging to stderr or, under systemd, to the journal */
 #include "log.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log.h - levelled logging to stderr or, under systemd, to the journal */
 #ifndef UDO_VSOCKD_LOG_H
 #define UDO_VSOCKD_LOG_H

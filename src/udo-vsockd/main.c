@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* main.c - udo-vsockd: command line, start-up, signals, the event loop */
 #include "config.h"
 

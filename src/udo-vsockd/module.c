@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* module.c - loadable handler modules: dlopen, the module API, unloading */
 #include "module.h"
 

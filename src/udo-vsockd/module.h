@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* module.h - loadable handler modules (udo-vsockd-module(3)) */
 #ifndef UDO_VSOCKD_MODULE_INTERNAL_H
 #define UDO_VSOCKD_MODULE_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* notify.c - readiness, reload, status and watchdog messages to systemd
  *
  * sd_notify(3) sends with a blocking sendmsg(2). A service manager that

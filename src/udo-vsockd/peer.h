@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* peer.h - who is on the other end of a connection */
 #ifndef UDO_VSOCKD_PEER_H
 #define UDO_VSOCKD_PEER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto.c - the line protocol: pure request parsing and reply framing */
 #include "proto.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto.h - the line protocol: pure request parsing and reply framing */
 #ifndef UDO_VSOCKD_PROTO_H
 #define UDO_VSOCKD_PROTO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* server.c - daemon-wide state: accepting, per-peer counts, reload, stop */
 #include "server.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* server.h - the daemon's state: listeners, connections, counters */
 #ifndef UDO_VSOCKD_SERVER_H
 #define UDO_VSOCKD_SERVER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz_addr.c - libFuzzer target: udo_vsock_addr_parse/format round trip */
 #include <stdint.h>
 #include <stdlib.h>

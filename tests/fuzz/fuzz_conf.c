@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz_conf.c - libFuzzer target: the configuration parser on arbitrary bytes */
 #include <stdint.h>
 #include <stdio.h>

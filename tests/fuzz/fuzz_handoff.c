@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz_handoff.c - libFuzzer target: the connection hand-off decoders
  * (udo_vsock_handoff_decode_header, udo_vsock_handoff_decode_args) */
 #include <stdint.h>

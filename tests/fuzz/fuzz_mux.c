@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz_mux.c - libFuzzer target: the hybrid-vsock reply parser and handshake */
 #include <stdint.h>
 #include <stdlib.h>

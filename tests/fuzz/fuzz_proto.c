@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz_proto.c - libFuzzer target: proto_parse_line and its invariants */
 #include <stdint.h>
 #include <stdlib.h>

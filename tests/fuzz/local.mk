@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/fuzz: libFuzzer targets, built on demand by `make fuzz` (never by
 # `make` or `make check`) with clang straight from the sources, so the
 # code under test gets the fuzzer's coverage instrumentation and ASan and

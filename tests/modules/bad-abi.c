@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bad-abi.c - test module built for another module ABI: must be refused. */
 #include <udo/vsockd-module.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* clash.c - test module whose kind CLASH_KIND (a compiler define) is
  * already taken: by a built-in kind or by the facts module. */
 #include <udo/vsockd-module.h>

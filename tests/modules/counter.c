@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* counter.c - test module: counts how often its handler really runs.
  *
  * Kinds: counter (adds one, answers "OK N" or "OK GREETING N" with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* faulty.c - test module: handlers that misbehave the ways real ones can.
  *
  * Kinds:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* commands/commands.h - the built-in handler kinds, one file each */
 #ifndef UDO_VSOCKD_COMMANDS_H
 #define UDO_VSOCKD_COMMANDS_H

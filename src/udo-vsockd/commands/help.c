@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* commands/help.c - HELP: the commands this peer may run, with usage. */
 #include "../conf.h"
 #include "../dispatch.h"

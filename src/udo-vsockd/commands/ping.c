@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* commands/ping.c - PING [TOKEN]: is the daemon alive? Echoes TOKEN. */
 #include "commands.h"
 

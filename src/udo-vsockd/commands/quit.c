@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* commands/quit.c - QUIT: end the connection after this reply. */
 #include "../dispatch.h"
 #include "commands.h"

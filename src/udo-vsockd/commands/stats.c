@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* commands/stats.c - STATS: connection and command counters. */
 #include "../server.h"
 #include "commands.h"

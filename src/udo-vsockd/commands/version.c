@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* commands/version.c - VERSION: the daemon and protocol versions. */
 #include "config.h"
 

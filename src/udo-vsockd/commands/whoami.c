@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* commands/whoami.c - WHOAMI: the peer as the daemon sees it. */
 #include "commands.h"
 

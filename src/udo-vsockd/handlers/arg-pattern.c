@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handlers/arg-pattern.c - refusing exec arg-patterns that are costly to compile */
 #include "arg-pattern.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handlers/arg-pattern.h - refusing exec arg-patterns that are costly to compile */
 #ifndef UDO_VSOCKD_ARG_PATTERN_H
 #define UDO_VSOCKD_ARG_PATTERN_H

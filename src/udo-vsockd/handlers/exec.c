@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handlers/exec.c - the `exec` handler kind: a configured command runs a program.
  *
  * The program is spawned with posix_spawn (never a shell) in a process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handlers/handlers.h - handler kinds with configurable options, one file each */
 #ifndef UDO_VSOCKD_HANDLERS_H
 #define UDO_VSOCKD_HANDLERS_H

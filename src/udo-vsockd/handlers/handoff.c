@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handlers/handoff.c - the `handoff` handler: pass the client's connection
  * to a local service over AF_UNIX with SCM_RIGHTS (udo/vsock-handoff.h) */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* handlers/proxy.c - the `proxy` handler: bridge the connection to a local
  * unix or loopback TCP service, a byte pump with backpressure */
 #include <arpa/inet.h>
