@@ -3,6 +3,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +29,18 @@
 /* Input the daemon reads ahead beyond one request line (see max-line-length). */
 #define CONN_READ_AHEAD 65536
 
+/* Bytes freed by connections' buffers after which the sweep gives free
+ * heap back to the kernel: a flood's replies are many small chunks, which
+ * free() alone keeps in the process. */
+#define CONN_TRIM_AFTER (1024 * 1024)
+
 static void conn_process(struct conn *c, int do_read);
 
-/* Reading requests is on unless a request runs, replies back up or we close. */
+/* Reading requests is on unless a request runs, replies back up, the
+ * daemon holds too much for it, or we close. */
 static void conn_update_reading(struct conn *c)
 {
-	int want = !(c->closing || c->req_active || c->output_paused || c->eof || c->bridged);
+	int want = !(c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof || c->bridged);
 
 	if (want == c->reading)
 		return;
@@ -67,6 +74,70 @@ static void conn_want_write(struct conn *c)
 	c->write_wait_ms = server_uptime_ms(c->server);
 }
 
+/* True if C holds at least an equal share of max-buffered (the limit
+ * over the number of connections) while all together hold the limit or
+ * more: then C is not read until that changes. */
+static int conn_over_share(const struct conn *c)
+{
+	const struct server *s = c->server;
+	size_t max = s->config->limits.max_buffered;
+	size_t held = evbuffer_get_length(c->out) + c->in_size;
+	size_t total = s->buffered - c->held + held;
+
+	return total >= max && held >= max / (s->nconns > 0 ? s->nconns : 1);
+}
+
+/* Stops C's requests while it is over its share of max-buffered. */
+static void conn_memory_pause(struct conn *c)
+{
+	if (c->memory_paused)
+		return;
+	c->memory_paused = 1;
+	c->server->memory_paused++;
+}
+
+/* Lets C's requests go on again. */
+static void conn_memory_resume(struct conn *c)
+{
+	c->memory_paused = 0;
+	c->server->memory_paused--;
+	event_active(c->resume, EV_READ, 0);
+}
+
+/* Resumes every connection paused for max-buffered once the total is
+ * well below it (an eighth, so that a total hovering at the limit does
+ * not wake them all at every byte). */
+static void conn_memory_wake(struct server *s)
+{
+	size_t max = s->config->limits.max_buffered;
+
+	if (s->memory_paused == 0 || s->buffered >= max - max / 8)
+		return;
+	for (struct conn *c = s->conns; c != NULL && s->memory_paused > 0; c = c->next) {
+		if (c->memory_paused)
+			conn_memory_resume(c);
+	}
+}
+
+/* Brings S->buffered up to date with what C's buffers hold now. */
+static void conn_account(struct conn *c)
+{
+	struct server *s = c->server;
+	size_t held = evbuffer_get_length(c->out) + c->in_size;
+
+	if (held >= c->held) {
+		s->buffered += held - c->held;
+		c->held = held;
+		return;
+	}
+	s->buffered -= c->held - held;
+	s->freed_since_trim += c->held - held;
+	c->held = held;
+	if (c->memory_paused && !conn_over_share(c))
+		conn_memory_resume(c);
+	conn_memory_wake(s);
+}
+
 /* Unlinks C and releases everything it holds. */
 static void conn_destroy(struct conn *c)
 {
@@ -84,6 +155,10 @@ static void conn_destroy(struct conn *c)
 		s->stage_len = 0;
 	}
 	peer_count_remove(s, c->peer_key);
+	s->buffered -= c->held;
+	s->freed_since_trim += c->held;
+	if (c->memory_paused)
+		s->memory_paused--;
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	event_free(c->rev);
@@ -95,6 +170,7 @@ static void conn_destroy(struct conn *c)
 	config_unref(c->config);
 	log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection closed");
 	free(c);
+	conn_memory_wake(s);
 	/* A slot is free: accepting may resume, and a stop may be complete. */
 	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT | ACCEPT_PAUSE_NOFILE);
 	if (s->stopping && s->nconns == 0)
@@ -203,6 +279,7 @@ static void conn_stage_flush(struct conn *c)
 			conn_break(c, LOG_LEVEL_WARNING, "out of memory for its replies");
 			return;
 		}
+		conn_account(c);
 		conn_want_write(c);
 	}
 }
@@ -232,6 +309,8 @@ void conn_write(struct conn *c, const void *data, size_t len)
 	}
 	if (evbuffer_add(c->out, data, len) < 0)
 		conn_break(c, LOG_LEVEL_WARNING, "out of memory for its replies");
+	else
+		conn_account(c);
 }
 
 /* Unsent reply bytes of C, staged or waiting. */
@@ -254,6 +333,7 @@ void conn_flush(struct conn *c)
 		conn_break(c, LOG_LEVEL_DEBUG, strerror(errno));
 		return;
 	}
+	conn_account(c);
 	conn_want_write(c);
 }
 
@@ -359,6 +439,11 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 			c->output_paused = 1;
 			return;
 		}
+		if (conn_over_share(c)) {
+			/* The daemon holds too much: the biggest holders wait. */
+			conn_memory_pause(c);
+			return;
+		}
 		if (n == lim->commands_per_read) {
 			/* Fairness: let other connections run first. */
 			event_active(c->resume, EV_READ, 0);
@@ -404,6 +489,7 @@ static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 		free(c->in);
 		c->in = NULL;
 		c->in_len = c->in_size = 0;
+		conn_account(c);
 		return 0;
 	}
 	if (len > c->in_size) {
@@ -412,6 +498,7 @@ static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 			return -1;
 		c->in = in;
 		c->in_size = len;
+		conn_account(c);
 	}
 	memmove(c->in, buf, len);
 	c->in_len = len;
@@ -442,7 +529,10 @@ static void conn_process(struct conn *c, int do_read)
 	char *buf = s->line;
 	if (len > 0)
 		memcpy(buf, c->in, len);
-	if (do_read && c->reading && len < cap) {
+	if (do_read && c->reading && len < cap && conn_over_share(c)) {
+		conn_memory_pause(c); /* the bytes wait in the kernel */
+		conn_update_reading(c);
+	} else if (do_read && c->reading && len < cap) {
 		ssize_t n = recv(c->fd, buf + len, cap - len, 0);
 		if (n > 0) {
 			len += (size_t)n;
@@ -503,10 +593,14 @@ static void conn_process(struct conn *c, int do_read)
 
 /* True if C's client has closed its socket entirely (or it failed),
  * never for a client that only shut down sending, which still wants its
- * reply. Asked by the sweep only for connections whose request runs (no
- * read tells then): a unix socket polls hang-up; a vsock socket does not,
- * but refuses an empty send with EPIPE once the peer stopped receiving
- * (an empty send transmits nothing). */
+ * reply. Asked by the sweep for connections that are not being read (a
+ * request runs, replies back up, or reading is paused), where no read
+ * tells. A unix socket polls hang-up. A vsock socket (Linux 6.1) shows
+ * neither hang-up nor SO_ERROR, polls the same RDHUP for a close as for
+ * a half-close, and peeks queued input the client sent before closing;
+ * but it refuses an empty send with EPIPE once the peer stopped
+ * receiving, in every one of those states (an empty send transmits
+ * nothing). */
 static int conn_client_gone(const struct conn *c)
 {
 	struct pollfd p = {.fd = c->fd, .events = 0};
@@ -527,12 +621,14 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 
 	if (c->bridged || c->broken)
 		return 0;
-	if (c->req_active && !c->closing && conn_client_gone(c)) {
-		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
-		         "client left during a request; cancelling it");
+	if ((!c->reading || c->writing) && conn_client_gone(c)) {
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client left%s",
+		         c->req_active ? " during a request; cancelling it" : "; releasing its connection");
 		conn_free(c);
 		return 1;
 	}
+	if (c->memory_paused && !conn_over_share(c))
+		conn_memory_resume(c);
 	if (c->input_seen) {
 		/* Input came since the last sweep: idle from now on at most. */
 		c->input_seen = 0;
@@ -543,7 +639,7 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 		conn_free(c);
 		return 1;
 	}
-	if (c->closing || c->req_active || c->output_paused || c->eof)
+	if (c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof)
 		return 0;
 	if (lim->line_timeout_ms > 0 && c->line_started != 0 && now + 1 - c->line_started > lim->line_timeout_ms) {
 		char msg[80];
@@ -564,7 +660,9 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 
 /* The timeout sweep over every connection. It cuts at most
  * CONN_SWEEP_BATCH per loop turn, so clients still talking are not held
- * up behind a thousand cuts; the rest follow on the next turns. */
+ * up behind a thousand cuts; the rest follow on the next turns. Once
+ * connections have freed a megabyte or more of buffers, it returns the
+ * free heap to the kernel. */
 static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
@@ -579,6 +677,10 @@ static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		cuts += (unsigned int)conn_sweep_one(c, now);
 	}
+	if (s->freed_since_trim >= CONN_TRIM_AFTER) {
+		s->freed_since_trim = 0;
+		malloc_trim(0);
+	}
 }
 
 int conn_sweep_arm(struct server *s)
@@ -589,9 +691,9 @@ int conn_sweep_arm(struct server *s)
 	                        : idle_limit == 0         ? line_limit
 	                        : line_limit < idle_limit ? line_limit
 	                                                  : idle_limit;
-	/* At least every second: it also finds clients gone while their
-	 * request runs. */
-	unsigned int every = shortest == 0 || shortest / 4 > 1000 ? 1000 : shortest / 4 < 100 ? 100 : shortest / 4;
+	/* At least every half second: it also finds clients gone while they
+	 * are not read, and they must be released within 2 s. */
+	unsigned int every = shortest == 0 || shortest / 4 > 500 ? 500 : shortest / 4 < 100 ? 100 : shortest / 4;
 
 	if (s->sweep_timer == NULL) {
 		s->sweep_timer = event_new(s->base, -1, EV_PERSIST, conn_sweep_cb, s);
@@ -633,8 +735,10 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	size_t left = evbuffer_get_length(c->out);
-	if (n > 0)
+	if (n > 0) {
 		c->write_wait_ms = server_uptime_ms(c->server);
+		conn_account(c);
+	}
 	if (left == 0) {
 		event_del(c->wev); /* back to writing at once (conn_flush) */
 		c->writing = 0;

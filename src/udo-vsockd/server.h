@@ -86,6 +86,12 @@ struct server {
 	char *stage;
 	size_t stage_len;
 	struct conn *stage_owner;
+	/* Bytes all connections hold in their buffers (max-buffered), how
+	 * many of them were freed since the heap was last trimmed, and how
+	 * many connections wait for the total to fall. */
+	size_t buffered;
+	size_t freed_since_trim;
+	unsigned int memory_paused;
 };
 
 /* Milliseconds since the daemon started. */
