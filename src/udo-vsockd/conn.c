@@ -34,13 +34,33 @@
  * free() alone keeps in the process. */
 #define CONN_TRIM_AFTER (1024 * 1024)
 
+/* Microseconds of turns one run of the queue of busy connections takes
+ * at most before the loop polls the sockets again. */
+#define CONN_RUN_BUDGET_US 2000
+
+/* A peer (a CID or a unix identity) whose connections wait for turns. */
+struct run_peer {
+	char key[80];
+	struct conn *head, *tail;     /* its waiting connections, in turn order */
+	struct run_peer *prev, *next; /* the server's ring of waiting peers */
+	struct run_peer *hnext;       /* its bucket in the server's run_index */
+};
+
 static void conn_process(struct conn *c, int do_read);
 
+/* True if requests may be read from C now (whether by the socket's event
+ * or in a turn of the run queue). */
+static int conn_may_read(const struct conn *c)
+{
+	return !(c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof || c->bridged);
+}
+
 /* Reading requests is on unless a request runs, replies back up, the
- * daemon holds too much for it, or we close. */
+ * daemon holds too much for it, we close, or C waits in the run queue
+ * (which reads it in its turn). */
 static void conn_update_reading(struct conn *c)
 {
-	int want = !(c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof || c->bridged);
+	int want = conn_may_read(c) && c->run_peer == NULL;
 
 	if (want == c->reading)
 		return;
@@ -74,6 +94,174 @@ static void conn_want_write(struct conn *c)
 	c->write_wait_ms = server_uptime_ms(c->server);
 }
 
+/* The bucket of peer KEY in the run index (FNV-1a). */
+static unsigned int run_bucket(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % RUN_PEER_BUCKETS;
+}
+
+/* The run-queue callback: turns for the waiting connections. */
+static void conn_run_cb(evutil_socket_t fd, short what, void *arg);
+
+static void conn_sweep_step(struct server *s);
+
+/* Makes sure S's run queue gets its turn on the next loop iteration,
+ * after the sockets were polled. Returns 0 or -1. */
+static int conn_run_arm(struct server *s)
+{
+	static const struct timeval now = {0, 0};
+
+	if (s->run_ev == NULL) {
+		s->run_ev = evtimer_new(s->base, conn_run_cb, s);
+		if (s->run_ev == NULL)
+			return -1;
+	}
+	/* A timer, not event_active(): libevent runs events activated from a
+	 * callback in the same pass, before it polls again. */
+	if (!evtimer_pending(s->run_ev, NULL) && evtimer_add(s->run_ev, &now) < 0)
+		return -1;
+	return 0;
+}
+
+/* Puts C at the end of its peer's queue for another turn, and the peer
+ * in the ring of waiting peers if it is not there. */
+static void conn_enqueue(struct conn *c)
+{
+	struct server *s = c->server;
+	unsigned int b = run_bucket(c->peer_key);
+	struct run_peer *p;
+
+	if (c->run_peer != NULL)
+		return;
+	if (conn_run_arm(s) < 0) {
+		event_active(c->resume, EV_READ, 0); /* unfair, but not stuck */
+		return;
+	}
+	for (p = s->run_index[b]; p != NULL && strcmp(p->key, c->peer_key) != 0; p = p->hnext)
+		;
+	if (p == NULL) {
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			event_active(c->resume, EV_READ, 0);
+			return;
+		}
+		snprintf(p->key, sizeof(p->key), "%s", c->peer_key);
+		p->hnext = s->run_index[b];
+		s->run_index[b] = p;
+		p->prev = s->run_tail;
+		if (s->run_tail != NULL)
+			s->run_tail->next = p;
+		else
+			s->run_head = p;
+		s->run_tail = p;
+	}
+	c->run_peer = p;
+	c->run_next = NULL;
+	c->run_prev = p->tail;
+	if (p->tail != NULL)
+		p->tail->run_next = c;
+	else
+		p->head = c;
+	p->tail = c;
+	conn_update_reading(c); /* its turns read it */
+}
+
+/* Takes P out of S's ring and index, and frees it. */
+static void run_peer_free(struct server *s, struct run_peer *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		s->run_head = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	else
+		s->run_tail = p->prev;
+	for (struct run_peer **pp = &s->run_index[run_bucket(p->key)]; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	}
+	free(p);
+}
+
+/* Takes C out of its peer's queue; the peer leaves the ring once none of
+ * its connections waits. */
+static void conn_dequeue(struct conn *c)
+{
+	struct run_peer *p = c->run_peer;
+
+	if (p == NULL)
+		return;
+	if (c->run_prev != NULL)
+		c->run_prev->run_next = c->run_next;
+	else
+		p->head = c->run_next;
+	if (c->run_next != NULL)
+		c->run_next->run_prev = c->run_prev;
+	else
+		p->tail = c->run_prev;
+	c->run_peer = NULL;
+	c->run_prev = c->run_next = NULL;
+	if (p->head == NULL)
+		run_peer_free(c->server, p);
+}
+
+/* Microseconds since T0 (CLOCK_MONOTONIC). */
+static long run_elapsed_us(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000000 + (now.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* Gives the waiting connections turns: one for the first connection of
+ * each peer in the ring in turn, so a peer with a hundred busy
+ * connections gets no more turns than a peer with one, and within a peer
+ * its connections take turns. After CONN_RUN_BUDGET_US the loop polls
+ * the sockets (new connections, and requests of idle connections, which
+ * are answered at once) before the queue goes on. */
+static void conn_run_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timespec t0;
+
+	if (s->sweeping)
+		conn_sweep_step(s); /* a sweep in parts goes on first */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (s->run_head != NULL) {
+		struct run_peer *p = s->run_head;
+		struct conn *c = p->head;
+		if (p->head != p->tail && s->run_head != s->run_tail) {
+			/* The peer goes to the end of the ring for its next turn. */
+			s->run_head = p->next;
+			s->run_head->prev = NULL;
+			p->prev = s->run_tail;
+			p->next = NULL;
+			s->run_tail->next = p;
+			s->run_tail = p;
+		}
+		conn_dequeue(c);    /* frees P if C was its last */
+		conn_process(c, 1); /* may queue C again, or free it */
+		if (run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)
+			break;
+	}
+	if (s->run_head != NULL && conn_run_arm(s) < 0) {
+		/* Without the timer, let each connection go on by itself. */
+		while (s->run_head != NULL) {
+			struct conn *c = s->run_head->head;
+			conn_dequeue(c);
+			event_active(c->resume, EV_READ, 0);
+		}
+	}
+}
+
 /* True if C holds at least an equal share of max-buffered (the limit
  * over the number of connections) while all together hold the limit or
  * more: then C is not read until that changes. */
@@ -96,12 +284,13 @@ static void conn_memory_pause(struct conn *c)
 	c->server->memory_paused++;
 }
 
-/* Lets C's requests go on again. */
+/* Lets C's requests go on again, in a turn of the run queue (not all
+ * at once when many resume together). */
 static void conn_memory_resume(struct conn *c)
 {
 	c->memory_paused = 0;
 	c->server->memory_paused--;
-	event_active(c->resume, EV_READ, 0);
+	conn_enqueue(c);
 }
 
 /* Resumes every connection paused for max-buffered once the total is
@@ -150,11 +339,14 @@ static void conn_destroy(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	s->nconns--;
+	if (s->sweep_cursor == c)
+		s->sweep_cursor = c->next;
 	if (s->stage_owner == c) {
 		s->stage_owner = NULL;
 		s->stage_len = 0;
 	}
 	peer_count_remove(s, c->peer_key);
+	conn_dequeue(c);
 	s->buffered -= c->held;
 	s->freed_since_trim += c->held;
 	if (c->memory_paused)
@@ -170,6 +362,10 @@ static void conn_destroy(struct conn *c)
 	config_unref(c->config);
 	log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection closed");
 	free(c);
+	if (s->nconns == 0 && s->run_ev != NULL) {
+		event_free(s->run_ev); /* nothing can wait in the run queue */
+		s->run_ev = NULL;
+	}
 	conn_memory_wake(s);
 	/* A slot is free: accepting may resume, and a stop may be complete. */
 	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT | ACCEPT_PAUSE_NOFILE);
@@ -217,6 +413,7 @@ static int conn_start_bridge(struct conn *c)
 		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "cannot start a bridge: out of memory");
 		return -1;
 	}
+	conn_dequeue(c);
 	event_del(c->rev);
 	event_del(c->wev);
 	c->reading = c->writing = 0;
@@ -431,6 +628,7 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 	const struct limits *lim = &c->config->limits;
 	size_t max = lim->max_line_length;
 
+	c->more_lines = 0;
 	for (unsigned int n = 0;; n++) {
 		if (c->closing || c->req_active || c->bridged || c->broken)
 			return;
@@ -445,8 +643,8 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 			return;
 		}
 		if (n == lim->commands_per_read) {
-			/* Fairness: let other connections run first. */
-			event_active(c->resume, EV_READ, 0);
+			/* Fairness: the rest in a later turn of the run queue. */
+			c->more_lines = 1;
 			return;
 		}
 		char *line = buf + *off;
@@ -506,13 +704,17 @@ static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 }
 
 /* One turn for C: reads what the socket has (if DO_READ), handles the
- * complete lines, keeps the rest, sends the replies in one go. */
+ * complete lines (up to commands-per-read), keeps the rest, sends the
+ * replies in one go. If more lines wait, or the read filled the buffer
+ * (the socket likely holds more), C goes to the run queue for its next
+ * turn instead of back to the socket's event. */
 static void conn_process(struct conn *c, int do_read)
 {
 	struct server *s = c->server;
 	const struct limits *lim = &c->config->limits;
 	size_t cap = (size_t)lim->max_line_length + CONN_READ_AHEAD;
 	size_t len = c->in_len, off = 0;
+	int filled = 0;
 
 	if (c->broken) {
 		conn_free(c);
@@ -529,12 +731,13 @@ static void conn_process(struct conn *c, int do_read)
 	char *buf = s->line;
 	if (len > 0)
 		memcpy(buf, c->in, len);
-	if (do_read && c->reading && len < cap && conn_over_share(c)) {
+	if (do_read && conn_may_read(c) && len < cap && conn_over_share(c)) {
 		conn_memory_pause(c); /* the bytes wait in the kernel */
 		conn_update_reading(c);
-	} else if (do_read && c->reading && len < cap) {
+	} else if (do_read && conn_may_read(c) && len < cap) {
 		ssize_t n = recv(c->fd, buf + len, cap - len, 0);
 		if (n > 0) {
+			filled = (size_t)n == cap - len;
 			len += (size_t)n;
 			c->input_seen = 1; /* the sweep notes the time: no clock read per read */
 		} else if (n == 0) {
@@ -578,6 +781,10 @@ static void conn_process(struct conn *c, int do_read)
 		c->output_paused = 0;
 		event_active(c->resume, EV_READ, 0);
 	}
+	/* An ended input (EOF) may still hold lines to handle. */
+	if ((conn_may_read(c) || (c->eof && !c->req_active && !c->output_paused && !c->memory_paused)) &&
+	    (c->more_lines || filled))
+		conn_enqueue(c);
 	conn_update_reading(c);
 	/* A started line must be completed within line-timeout; a line
 	 * handled in this turn means the rest is a new line. */
@@ -605,8 +812,9 @@ static int conn_client_gone(const struct conn *c)
 {
 	struct pollfd p = {.fd = c->fd, .events = 0};
 
-	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0)
-		return 1;
+	/* One system call per connection: the sweep asks a thousand. */
+	if (c->peer.transport != UDO_VSOCK_ADDR_VSOCK)
+		return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
 	return send(c->fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
 	       (errno == EPIPE || errno == ENOTCONN || errno == ECONNRESET);
 }
@@ -658,29 +866,46 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 	return 0;
 }
 
-/* The timeout sweep over every connection. It cuts at most
- * CONN_SWEEP_BATCH per loop turn, so clients still talking are not held
- * up behind a thousand cuts; the rest follow on the next turns. Once
- * connections have freed a megabyte or more of buffers, it returns the
- * free heap to the kernel. */
-static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
+/* Sweeps on from S->sweep_cursor: cuts at most CONN_SWEEP_BATCH
+ * connections and spends at most CONN_RUN_BUDGET_US per loop iteration,
+ * so clients still talking are not held up behind a thousand checks or
+ * cuts; the run-queue timer goes on with the rest after the sockets were
+ * polled. At the end, once connections have freed a megabyte or more of
+ * buffers, it returns the free heap to the kernel. */
+static void conn_sweep_step(struct server *s)
 {
-	struct server *s = arg;
-	uint64_t now = server_uptime_ms(s);
-	unsigned int cuts = 0;
+	struct timespec t0;
+	unsigned int cuts = 0, seen = 0;
 
-	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
-		next = c->next;
-		if (cuts == CONN_SWEEP_BATCH) {
-			event_active(s->sweep_timer, EV_TIMEOUT, 0);
-			return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (s->sweep_cursor != NULL) {
+		struct conn *c = s->sweep_cursor;
+		s->sweep_cursor = c->next; /* conn_destroy moves it on too */
+		cuts += (unsigned int)conn_sweep_one(c, s->sweep_now);
+		if (cuts == CONN_SWEEP_BATCH || (++seen % 16 == 0 && run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)) {
+			if (s->sweep_cursor != NULL && conn_run_arm(s) == 0)
+				return;
 		}
-		cuts += (unsigned int)conn_sweep_one(c, now);
 	}
+	s->sweeping = 0;
 	if (s->freed_since_trim >= CONN_TRIM_AFTER) {
 		s->freed_since_trim = 0;
 		malloc_trim(0);
 	}
+}
+
+/* The timeout sweep timer: begins a sweep over every connection, unless
+ * one is still under way. */
+static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (!s->sweeping) {
+		s->sweeping = 1;
+		s->sweep_cursor = s->conns;
+		s->sweep_now = server_uptime_ms(s);
+	}
+	conn_sweep_step(s);
 }
 
 int conn_sweep_arm(struct server *s)

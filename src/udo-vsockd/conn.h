@@ -49,11 +49,14 @@ struct conn {
 	char peer_key[80];  /* key in the per-peer counts */
 	struct request req; /* the request being answered, if req_active */
 	int req_active;
-	int in_run;               /* inside a handler's run() */
-	int closing;              /* no more requests; free once output is flushed */
-	int output_paused;        /* too much unread output: requests wait */
-	int memory_paused;        /* over its share of max-buffered: requests wait */
-	size_t held;              /* OUT and IN bytes counted in server->buffered */
+	int in_run;                /* inside a handler's run() */
+	int closing;               /* no more requests; free once output is flushed */
+	int output_paused;         /* too much unread output: requests wait */
+	int memory_paused;         /* over its share of max-buffered: requests wait */
+	size_t held;               /* OUT and IN bytes counted in server->buffered */
+	int more_lines;            /* the last turn stopped at commands-per-read */
+	struct run_peer *run_peer; /* waiting for a turn in this peer's queue; NULL: not */
+	struct conn *run_prev, *run_next;
 	int eof;                  /* the client shut down its sending side */
 	uint64_t line_started;    /* monotonic ms the unfinished line began; 0: none */
 	struct event *resume;     /* handles more lines on a later loop turn */
