@@ -38,6 +38,13 @@
  * at most before the loop polls the sockets again. */
 #define CONN_RUN_BUDGET_US 2000
 
+/* How much a turn reads: nothing, a first bite straight from the read
+ * event (a request is small; a flood of a hundred connections readable
+ * at once must not cost a hundred full reads before anything else), or
+ * up to the buffer's room in a turn of the run queue. */
+enum conn_read { CONN_READ_NONE, CONN_READ_BITE, CONN_READ_FULL };
+#define CONN_BITE 4096
+
 /* A peer (a CID or a unix identity) whose connections wait for turns. */
 struct run_peer {
 	char key[80];
@@ -46,7 +53,7 @@ struct run_peer {
 	struct run_peer *hnext;       /* its bucket in the server's run_index */
 };
 
-static void conn_process(struct conn *c, int do_read);
+static void conn_process(struct conn *c, enum conn_read do_read);
 
 /* True if requests may be read from C now (whether by the socket's event
  * or in a turn of the run queue). */
@@ -247,8 +254,8 @@ static void conn_run_cb(evutil_socket_t fd, short what, void *arg)
 			s->run_tail->next = p;
 			s->run_tail = p;
 		}
-		conn_dequeue(c);    /* frees P if C was its last */
-		conn_process(c, 1); /* may queue C again, or free it */
+		conn_dequeue(c);                 /* frees P if C was its last */
+		conn_process(c, CONN_READ_FULL); /* may queue C again, or free it */
 		if (run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)
 			break;
 	}
@@ -703,12 +710,12 @@ static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 	return 0;
 }
 
-/* One turn for C: reads what the socket has (if DO_READ), handles the
+/* One turn for C: reads what the socket has (as DO_READ says), handles the
  * complete lines (up to commands-per-read), keeps the rest, sends the
  * replies in one go. If more lines wait, or the read filled the buffer
  * (the socket likely holds more), C goes to the run queue for its next
  * turn instead of back to the socket's event. */
-static void conn_process(struct conn *c, int do_read)
+static void conn_process(struct conn *c, enum conn_read do_read)
 {
 	struct server *s = c->server;
 	const struct limits *lim = &c->config->limits;
@@ -735,9 +742,10 @@ static void conn_process(struct conn *c, int do_read)
 		conn_memory_pause(c); /* the bytes wait in the kernel */
 		conn_update_reading(c);
 	} else if (do_read && conn_may_read(c) && len < cap) {
-		ssize_t n = recv(c->fd, buf + len, cap - len, 0);
+		size_t room = do_read == CONN_READ_BITE && cap - len > CONN_BITE ? CONN_BITE : cap - len;
+		ssize_t n = recv(c->fd, buf + len, room, 0);
 		if (n > 0) {
-			filled = (size_t)n == cap - len;
+			filled = (size_t)n == room;
 			len += (size_t)n;
 			c->input_seen = 1; /* the sweep notes the time: no clock read per read */
 		} else if (n == 0) {
@@ -937,13 +945,13 @@ int conn_sweep_arm(struct server *s)
 /* The socket is readable: new bytes or end of input. */
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_process(arg, 1);
+	conn_process(arg, CONN_READ_BITE);
 }
 
 /* Deferred continuation: more lines, a finished request, or a break. */
 static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_process(arg, 0);
+	conn_process(arg, CONN_READ_NONE);
 }
 
 /* The socket takes more output (or conn_flush_soon asked to write). */
@@ -978,7 +986,7 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->output_paused && left <= c->config->limits.max_output_buffer / 2) {
 		/* Half the backlog is gone: read requests again. */
 		c->output_paused = 0;
-		conn_process(c, 0);
+		conn_process(c, CONN_READ_NONE);
 	}
 }
 
