@@ -436,6 +436,11 @@ static int conn_start_bridge(struct conn *c)
  * to, else free C. */
 static void conn_finish(struct conn *c)
 {
+	if (c->in_off > 0) {
+		/* Bridges and receivers take the unhandled input at C->in. */
+		memmove(c->in, c->in + c->in_off, c->in_len);
+		c->in_off = 0;
+	}
 	if (c->bridge_start != NULL && !c->broken) {
 		if (conn_start_bridge(c) == 0)
 			return;
@@ -686,10 +691,13 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 	}
 }
 
-/* Keeps the unhandled input BUF[0, LEN) in C->in (freed when empty, so an
- * idle connection holds no input memory). Returns 0, or -1 without memory. */
+/* Keeps the unhandled input BUF[0, LEN) in C->in, with room for a NUL
+ * after it (lines are parsed there in place in later turns). Freed when
+ * empty, so an idle connection holds no input memory. Returns 0, or -1
+ * without memory. */
 static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 {
+	c->in_off = 0;
 	if (len == 0) {
 		free(c->in);
 		c->in = NULL;
@@ -697,12 +705,12 @@ static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 		conn_account(c);
 		return 0;
 	}
-	if (len > c->in_size) {
-		char *in = realloc(c->in, len);
+	if (len + 1 > c->in_size) {
+		char *in = realloc(c->in, len + 1);
 		if (in == NULL)
 			return -1;
 		c->in = in;
-		c->in_size = len;
+		c->in_size = len + 1;
 		conn_account(c);
 	}
 	memmove(c->in, buf, len);
@@ -710,18 +718,32 @@ static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 	return 0;
 }
 
+/* Drops the first USED bytes of the unhandled input, which a turn has
+ * handled where it lies in C->in. */
+static void conn_consume_input(struct conn *c, size_t used)
+{
+	if (used == c->in_len) {
+		conn_keep_input(c, NULL, 0);
+		return;
+	}
+	c->in_off += used;
+	c->in_len -= used;
+}
+
 /* One turn for C: reads what the socket has (as DO_READ says), handles the
  * complete lines (up to commands-per-read), keeps the rest, sends the
  * replies in one go. If more lines wait, or the read filled the buffer
  * (the socket likely holds more), C goes to the run queue for its next
- * turn instead of back to the socket's event. */
+ * turn instead of back to the socket's event. While lines of an earlier
+ * read wait, a turn handles them where they lie and reads nothing: a
+ * turn costs no copy of the input kept. */
 static void conn_process(struct conn *c, enum conn_read do_read)
 {
 	struct server *s = c->server;
 	const struct limits *lim = &c->config->limits;
 	size_t cap = (size_t)lim->max_line_length + CONN_READ_AHEAD;
 	size_t len = c->in_len, off = 0;
-	int filled = 0;
+	int filled = 0, in_place = 0, skipped = 0;
 
 	if (c->broken) {
 		conn_free(c);
@@ -735,13 +757,22 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 		conn_free(c);
 		return;
 	}
+	int want_read = do_read && conn_may_read(c) && len < cap;
+	if (want_read && c->more_lines && len > 0) {
+		want_read = 0; /* the lines kept first */
+		skipped = 1;
+	}
 	char *buf = s->line;
-	if (len > 0)
-		memcpy(buf, c->in, len);
-	if (do_read && conn_may_read(c) && len < cap && conn_over_share(c)) {
+	if (!want_read && len > 0) {
+		buf = c->in + c->in_off;
+		in_place = 1;
+	} else if (len > 0) {
+		memcpy(buf, c->in + c->in_off, len);
+	}
+	if (want_read && conn_over_share(c)) {
 		conn_memory_pause(c); /* the bytes wait in the kernel */
 		conn_update_reading(c);
-	} else if (do_read && conn_may_read(c) && len < cap) {
+	} else if (want_read) {
 		size_t room = do_read == CONN_READ_BITE && cap - len > CONN_BITE ? CONN_BITE : cap - len;
 		ssize_t n = recv(c->fd, buf + len, room, 0);
 		if (n > 0) {
@@ -771,7 +802,9 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 	conn_handle_lines(c, buf, len, &off);
 	if (c->closing && !c->bridge_start && !c->detach_fn)
 		off = len; /* nothing more is read from a closing connection */
-	if (conn_keep_input(c, buf + off, len - off) < 0)
+	if (in_place)
+		conn_consume_input(c, off);
+	else if (conn_keep_input(c, buf + off, len - off) < 0)
 		conn_break(c, LOG_LEVEL_WARNING, "out of memory for its unhandled input");
 	conn_flush(c);
 	if (s->stage_owner == c)
@@ -791,14 +824,14 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 	}
 	/* An ended input (EOF) may still hold lines to handle. */
 	if ((conn_may_read(c) || (c->eof && !c->req_active && !c->output_paused && !c->memory_paused)) &&
-	    (c->more_lines || filled))
+	    (c->more_lines || filled || skipped))
 		conn_enqueue(c);
 	conn_update_reading(c);
 	/* A started line must be completed within line-timeout; a line
 	 * handled in this turn means the rest is a new line. */
 	if (off > 0)
 		c->line_started = 0;
-	if (c->in_len > 0 && memchr(c->in, '\n', c->in_len) == NULL) {
+	if (c->in_len > 0 && memchr(c->in + c->in_off, '\n', c->in_len) == NULL) {
 		if (c->line_started == 0)
 			c->line_started = server_uptime_ms(s) + 1;
 	} else {
@@ -886,10 +919,13 @@ static void conn_sweep_step(struct server *s)
 	unsigned int cuts = 0, seen = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Now, not when the sweep began: connections noted times since, and
+	 * a time after NOW would look like a very old one. */
+	uint64_t now = server_uptime_ms(s);
 	while (s->sweep_cursor != NULL) {
 		struct conn *c = s->sweep_cursor;
 		s->sweep_cursor = c->next; /* conn_destroy moves it on too */
-		cuts += (unsigned int)conn_sweep_one(c, s->sweep_now);
+		cuts += (unsigned int)conn_sweep_one(c, now);
 		if (cuts == CONN_SWEEP_BATCH || (++seen % 16 == 0 && run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)) {
 			if (s->sweep_cursor != NULL && conn_run_arm(s) == 0)
 				return;
@@ -911,7 +947,6 @@ static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	if (!s->sweeping) {
 		s->sweeping = 1;
 		s->sweep_cursor = s->conns;
-		s->sweep_now = server_uptime_ms(s);
 	}
 	conn_sweep_step(s);
 }

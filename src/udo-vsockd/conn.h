@@ -35,6 +35,7 @@ struct conn {
 	struct event *wev;    /* writable: added while OUT waits for the socket */
 	struct evbuffer *out; /* replies the socket has not taken yet */
 	char *in;             /* input read but not handled (malloc'd; NULL when none) */
+	size_t in_off;        /* ... from IN + IN_OFF (0 once replies are flushed) */
 	size_t in_len, in_size;
 	int reading;             /* REV is added */
 	int writing;             /* WEV is added */

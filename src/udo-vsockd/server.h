@@ -77,7 +77,6 @@ struct server {
 	unsigned int sweep_ms;     /* its period */
 	int sweeping;              /* a sweep is under way (in parts) */
 	struct conn *sweep_cursor; /* the next connection it looks at */
-	uint64_t sweep_now;        /* uptime it began at */
 	struct event *signals[4];
 	/* Scratch space: one connection is read and one line handled at a
 	 * time, so every connection shares the read buffer LINE (lines are
