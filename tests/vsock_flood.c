@@ -47,6 +47,7 @@ struct flood {
 	int conns;
 	size_t token_len;
 	long lines;
+	int over_unix; /* from the unix listener of identity "flood", not vsock */
 };
 
 /* What the flooding child reports once every connection is saturated. */
@@ -59,7 +60,7 @@ struct flood_report {
 
 /* The daemon of the running test, with a unix listener for the other peer. */
 static struct daemon D;
-static char canary_path[300];
+static char canary_path[300], flood_path[300];
 static int base_fds;
 static long base_rss;
 
@@ -124,9 +125,11 @@ static void start(const char *daemon_extra)
 	daemon_init(&D);
 	D.backlog = FLOOD_CONNS + 64; /* vsock resets a connect to a full accept queue */
 	snprintf(canary_path, sizeof(canary_path), "%s/canary.sock", D.dir);
+	snprintf(flood_path, sizeof(flood_path), "%s/flood.sock", D.dir);
 	snprintf(extra, sizeof(extra),
-	         "listen = unix:%s identity=canary\nmax-connections-per-peer = %d\nidle-timeout = 60s\n%s", canary_path,
-	         FLOOD_CONNS + 2, daemon_extra != NULL ? daemon_extra : "");
+	         "listen = unix:%s identity=canary\nlisten = unix:%s identity=flood backlog=%d\n"
+	         "max-connections-per-peer = %d\nidle-timeout = 60s\n%s",
+	         canary_path, flood_path, FLOOD_CONNS + 64, FLOOD_CONNS + 2, daemon_extra != NULL ? daemon_extra : "");
 	daemon_write_config(&D, extra, NULL);
 	ck_assert_msg(daemon_start(&D, NULL, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
 	/* Warm up both transports: the shared buffers exist from now on. */
@@ -168,7 +171,19 @@ static void flood_child(unsigned int port, const struct flood *f, int to_parent,
 		l[line_len - 1] = '\n';
 	}
 	for (int i = 0; i < f->conns; i++) {
-		fds[i] = vsock_connect_local(port, 5000, 0);
+		if (f->over_unix) {
+			struct sockaddr_un sun = {.sun_family = AF_UNIX};
+			memcpy(sun.sun_path, flood_path, strlen(flood_path) + 1);
+			fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+			if (fds[i] >= 0)
+				fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+		} else {
+			fds[i] = vsock_connect_local(port, 5000, 0);
+		}
 		if (fds[i] < 0) {
 			done[i] = 1;
 			continue;
@@ -375,7 +390,7 @@ static void stop(void)
  * each, more than max-output-buffer. */
 START_TEST(test_pin)
 {
-	const struct flood f = {FLOOD_CONNS, 100, 13000};
+	const struct flood f = {FLOOD_CONNS, 100, 13000, 0};
 
 	start(NULL);
 	run_flood("pin", &f);
@@ -387,10 +402,23 @@ END_TEST
  * (4,000-byte tokens) without reading until no send goes for 1 s. */
 START_TEST(test_blobs)
 {
-	const struct flood f = {FLOOD_CONNS - 1, 4000, 0};
+	const struct flood f = {FLOOD_CONNS - 1, 4000, 0, 0};
 
 	start(NULL);
 	run_flood("blobs", &f);
+	stop();
+}
+END_TEST
+
+/* The second shape from a unix listener's identity: the canary of the
+ * same CID is then another peer, the unix canary a peer of the same
+ * transport. */
+START_TEST(test_blobs_unix)
+{
+	const struct flood f = {FLOOD_CONNS - 1, 4000, 0, 1};
+
+	start(NULL);
+	run_flood("blobs over unix", &f);
 	stop();
 }
 END_TEST
@@ -399,7 +427,7 @@ END_TEST
  * stops reading the biggest holders instead of growing past it. */
 START_TEST(test_max_buffered)
 {
-	const struct flood f = {FLOOD_CONNS, 100, 13000};
+	const struct flood f = {FLOOD_CONNS, 100, 13000, 0};
 
 	start("max-buffered = 16M");
 	long peak = run_flood("max-buffered 16M", &f);
@@ -419,6 +447,7 @@ static Suite *flood_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_pin);
 	tcase_add_test(tc, test_blobs);
+	tcase_add_test(tc, test_blobs_unix);
 	tcase_add_test(tc, test_max_buffered);
 	suite_add_tcase(s, tc);
 	return s;
