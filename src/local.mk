@@ -22,6 +22,8 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.c \
 	src/udo-vsockd/proto.h \
+	src/udo-vsockd/ratelimit.c \
+	src/udo-vsockd/ratelimit.h \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/server.h \
 	src/udo-vsockd/commands/commands.h \

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,158 @@ START_TEST(test_reload_changes_open_connection)
 }
 END_TEST
 
+/* Counts the lines of the file PATH containing NEEDLE; adds the number
+ * before NUMBER_BEFORE (if not NULL) in those lines to *SUM. */
+static long count_log_lines(const char *path, const char *needle, const char *number_before, long long *sum)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	long n = 0;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *at = strstr(line, needle);
+		if (at == NULL)
+			continue;
+		n++;
+		if (number_before != NULL && sum != NULL) {
+			char *end = strstr(line, number_before);
+			char *start = end;
+			while (start != NULL && start > line && start[-1] >= '0' && start[-1] <= '9')
+				start--;
+			if (start != NULL && start < end)
+				*sum += strtoll(start, NULL, 10);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* Pipelines N copies of LINE on C while reading the replies; returns when
+ * all N replies (one line each) have come, failing after TIMEOUT_MS. */
+static void pipeline(struct client *c, const char *line, long n, int timeout_ms)
+{
+	size_t len = strlen(line);
+	long sent_lines = 0, replies = 0;
+	size_t partial = 0; /* bytes of the line being sent */
+	int64_t deadline = now_ms() + timeout_ms;
+	char buf[65536];
+
+	while (replies < n) {
+		ck_assert_msg(now_ms() < deadline, "%ld of %ld replies within %d ms", replies, n, timeout_ms);
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (sent_lines < n ? POLLOUT : 0)};
+		ck_assert_int_ge(poll(&pfd, 1, 100), 0);
+		if ((pfd.revents & POLLOUT) != 0) {
+			/* As many whole lines as fit a buffer. */
+			size_t fill = 0;
+			for (long i = sent_lines; i < n && fill + len < sizeof(buf); i++) {
+				memcpy(buf + fill, line, len);
+				fill += len;
+			}
+			ssize_t w = send(c->fd, buf + partial, fill - partial, MSG_DONTWAIT | MSG_NOSIGNAL);
+			ck_assert_msg(w >= 0 || errno == EAGAIN, "send: %s", strerror(errno));
+			if (w > 0) {
+				partial += (size_t)w;
+				sent_lines += (long)(partial / len);
+				partial %= len;
+			}
+		}
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+			ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+			ck_assert_msg(r > 0 || (r < 0 && errno == EAGAIN), "recv: %s",
+			              r == 0 ? "EOF" : strerror(errno));
+			for (ssize_t i = 0; i < r; i++)
+				replies += buf[i] == '\n';
+		}
+	}
+}
+
+/* 100,000 pipelined denied requests from one peer make a bounded number
+ * of log lines (default log-peer-burst 10 per log-peer-interval 5s, plus
+ * a line when suppression begins), and the count of what was suppressed
+ * is logged once a later window begins: logged plus suppressed is every
+ * denial. Before the limit this was 100,000 lines. */
+START_TEST(test_denied_log_flood)
+{
+	enum { FLOOD = 100000 };
+	struct daemon_opts opts = {.listen_fd = -1};
+	char log_path[300];
+	struct client c;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	write_config(sections);
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	client_open(&c, d.port);
+	int64_t t0 = now_ms();
+	pipeline(&c, "nobody\n", FLOOD, 120000);
+	long flood_ms = (long)(now_ms() - t0);
+	long denied = count_log_lines(log_path, "denied", NULL, NULL);
+	fprintf(stderr, "vsock_acl: %d denied requests in %ld ms: %ld 'denied' log lines\n", FLOOD, flood_ms, denied);
+	/* One window per log-peer-interval of flooding, 12 lines each at most. */
+	ck_assert_msg(denied <= 12 * (flood_ms / 5000 + 1), "%ld 'denied' lines for %d denied requests in %ld ms",
+	              denied, FLOOD, flood_ms);
+	/* A later denial, past the window, brings the count of the rest. */
+	long long suppressed = 0;
+	long extra = 0;
+	int64_t deadline = now_ms() + 15000;
+	while (count_log_lines(log_path, "suppressed (log-peer-burst)", NULL, NULL) == 0) {
+		ck_assert_msg(now_ms() < deadline, "no count of suppressed messages logged within 15 s");
+		expect(&c, "nobody", "ERR denied ");
+		extra++;
+		sleep_ms(250);
+	}
+	denied = count_log_lines(log_path, "denied", NULL, NULL);
+	count_log_lines(log_path, "suppressed (log-peer-burst)", " log messages", &suppressed);
+	long began = count_log_lines(log_path, "suppressing them", NULL, NULL);
+	fprintf(stderr, "vsock_acl: then %ld more: %ld 'denied' lines, %lld suppressed, %ld suppression notices\n",
+	        extra, denied, suppressed, began);
+	ck_assert_int_eq(denied + suppressed, FLOOD + extra);
+	ck_assert_int_ge(began, 1);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Connections refused at max-connections-per-peer are rate-limited in the
+ * log the same way: 300 refused connects, a bounded number of lines. */
+START_TEST(test_refusal_log_flood)
+{
+	enum { CONNECTS = 300 };
+	struct daemon_opts opts = {.listen_fd = -1};
+	char log_path[300], extra[1024];
+	struct client keep;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	snprintf(extra, sizeof(extra), "module = " COUNTER_SO "\nmax-connections-per-peer = 1\n");
+	daemon_write_config(&d, extra, sections);
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	client_open(&keep, d.port);
+	expect(&keep, "peek", "OK ");
+	int64_t t0 = now_ms();
+	for (int i = 0; i < CONNECTS; i++) {
+		struct client c;
+		char line[256];
+		client_open(&c, d.port);
+		ck_assert_int_gt(client_read_line(&c, line, sizeof(line), 5000), 0);
+		ck_assert_msg(strncmp(line, "ERR busy", 8) == 0, "connection %d: '%s'", i, line);
+		client_close(&c);
+	}
+	long took = (long)(now_ms() - t0);
+	/* The daemon logs the last refusal before answering it: all are in. */
+	long refused = count_log_lines(log_path, "refused: max-connections-per-peer", NULL, NULL);
+	fprintf(stderr, "vsock_acl: %d refused connections in %ld ms: %ld 'refused' log lines\n", CONNECTS, took,
+	        refused);
+	ck_assert_msg(refused <= 10 * (took / 5000 + 1), "%ld 'refused' lines for %d refusals in %ld ms", refused,
+	              CONNECTS, took);
+	client_close(&keep);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* The suite. */
 static Suite *acl_suite(void)
 {
@@ -277,6 +430,14 @@ static Suite *acl_suite(void)
 	tcase_add_test(tc, test_help_lists_only_allowed);
 	tcase_add_test(tc, test_unix_identities);
 	tcase_add_test(tc, test_reload_changes_open_connection);
+	suite_add_tcase(s, tc);
+
+	/* Floods of denials and refusals: the log stays small. */
+	tc = tcase_create("log-flood");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, test_denied_log_flood);
+	tcase_add_test(tc, test_refusal_log_flood);
 	suite_add_tcase(s, tc);
 	return s;
 }

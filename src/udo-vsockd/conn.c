@@ -18,6 +18,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "proto.h"
+#include "ratelimit.h"
 
 /* Reply bytes one read turn gathers in the shared stage before sending. */
 #define CONN_STAGE_SIZE 65536
@@ -709,8 +710,9 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		snprintf(key, sizeof(key), "unix:%s", p.identity);
 	if (peer_count_add(s, key) > lim->max_connections_per_peer) {
 		peer_count_remove(s, key);
-		log_peer(LOG_LEVEL_NOTICE, p.text, p.cid, NULL, "refused: max-connections-per-peer (%u) reached",
-		         lim->max_connections_per_peer);
+		if (log_ratelimit(s->base, key, p.text, p.cid, lim->log_peer_burst, lim->log_peer_interval_ms))
+			log_peer(LOG_LEVEL_NOTICE, p.text, p.cid, NULL,
+			         "refused: max-connections-per-peer (%u) reached", lim->max_connections_per_peer);
 		conn_refuse(s, fd, "too many connections from this peer");
 		return;
 	}

@@ -32,6 +32,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/module.c \
 	$(top_srcdir)/src/udo-vsockd/notify.c \
 	$(top_srcdir)/src/udo-vsockd/proto.c \
+	$(top_srcdir)/src/udo-vsockd/ratelimit.c \
 	$(top_srcdir)/src/udo-vsockd/server.c \
 	$(top_srcdir)/src/udo-vsockd/commands/help.c \
 	$(top_srcdir)/src/udo-vsockd/commands/ping.c \
