@@ -264,6 +264,112 @@ START_TEST(test_reload_changes_open_connection)
 }
 END_TEST
 
+/* The value of KEY in STATS reply R, or -1 if absent. */
+static long long stats_value(const struct reply *r, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int i = 0; i < r->ndata; i++) {
+		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
+			return strtoll(r->data[i] + n + 1, NULL, 10);
+	}
+	return -1;
+}
+
+/* Starts the daemon with the standard commands, a vsock-mux listener
+ * whose peers are CID 7 (a guest), and SECS. */
+static void start_with_guest(const char *secs)
+{
+	char extra[1024];
+
+	daemon_init(&d);
+	snprintf(extra, sizeof(extra),
+	         "module = " COUNTER_SO "\n"
+	         "listen = unix:%s/admin.sock identity=admin\n"
+	         "listen = unix:%s/guest.sock identity=guest\n"
+	         "listen = vsock-mux:%s/vm.sock:52 cid=7\n",
+	         d.dir, d.dir, d.dir);
+	daemon_write_config(&d, extra, secs);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+}
+
+/* STATS shows a guest its own counters only; daemon-wide counters go to
+ * the host side by default (unix listeners, CIDs 0-2). The guest is CID
+ * 7 behind a vsock-mux listener; CID 1 is local. Before, every peer saw
+ * every counter. */
+START_TEST(test_stats_guest_sees_own)
+{
+	struct client local, guest;
+	struct reply r;
+
+	start_with_guest(sections);
+	/* Activity of another tenant: CID 1, 3 commands and a denial. */
+	client_open(&local, d.port);
+	expect(&local, "peek", "OK ");
+	expect(&local, "in-range", "OK 1");
+	expect(&local, "nobody", "ERR denied ");
+	unix_open(&guest, "vm.sock_52");
+	expect(&guest, "nobody", "ERR denied ");
+	client_request(&guest, "stats", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	ck_assert_msg(r.ndata > 0 && strcmp(r.data[0], "scope=peer") == 0,
+	              "the guest got daemon-wide counters (%d lines: %s, connections=%lld, commands=%lld)", r.ndata,
+	              r.ndata > 0 ? r.data[0] : "", stats_value(&r, "connections"), stats_value(&r, "commands"));
+	ck_assert_int_eq(stats_value(&r, "connections"), 1);
+	ck_assert_int_eq(stats_value(&r, "connections_total"), 1);
+	ck_assert_int_eq(stats_value(&r, "commands"), 2); /* the denial and this STATS */
+	ck_assert_int_eq(stats_value(&r, "errors"), 1);
+	ck_assert_int_eq(stats_value(&r, "reloads"), -1);
+	/* The local peer sees everything: 2 connections, 6 commands, 2 errors. */
+	client_request(&local, "stats", &r, 5000);
+	ck_assert_int_eq(r.ndata, 7);
+	ck_assert_int_eq(stats_value(&r, "connections"), 2);
+	ck_assert_int_eq(stats_value(&r, "commands"), 6);
+	ck_assert_int_eq(stats_value(&r, "errors"), 2);
+	client_close(&guest);
+	client_close(&local);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* stats-all = unix:admin: the admin identity sees all, CID 1 and the
+ * unix guest identity their own; a bad entry is a config error. */
+START_TEST(test_stats_all_option)
+{
+	char secs[sizeof(sections) + 128];
+	struct client local, admin, uguest;
+	struct reply r;
+
+	snprintf(secs, sizeof(secs), "%s[command stats-admin]\nhandler = stats\nstats-all = unix:admin\n", sections);
+	start_with_guest(secs);
+	client_open(&local, d.port);
+	expect(&local, "peek", "OK ");
+	unix_open(&admin, "admin.sock");
+	unix_open(&uguest, "guest.sock");
+	client_request(&admin, "stats-admin", &r, 5000);
+	ck_assert_int_eq(r.ndata, 7);
+	ck_assert_int_eq(stats_value(&r, "connections"), 3);
+	ck_assert_int_eq(stats_value(&r, "commands"), 2);
+	client_request(&uguest, "stats-admin", &r, 5000);
+	ck_assert_str_eq(r.data[0], "scope=peer");
+	ck_assert_int_eq(stats_value(&r, "commands"), 1);
+	client_request(&local, "stats-admin", &r, 5000);
+	ck_assert_str_eq(r.data[0], "scope=peer");
+	ck_assert_int_eq(stats_value(&r, "commands"), 2);
+	client_close(&uguest);
+	client_close(&admin);
+	client_close(&local);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+
+	char out[2048], err[2048];
+	snprintf(secs, sizeof(secs), "%s[command stats-admin]\nhandler = stats\nstats-all = unix:\n", sections);
+	daemon_write_config(&d, "", secs);
+	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", d.conf_path, NULL};
+	ck_assert_int_eq(run_process(argv, out, sizeof(out), err, sizeof(err), 10000), 1);
+	ck_assert_msg(strstr(err, "stats-all") != NULL, "%s", err);
+}
+END_TEST
+
 /* Counts the lines of the file PATH containing NEEDLE; adds the number
  * before NUMBER_BEFORE (if not NULL) in those lines to *SUM. */
 static long count_log_lines(const char *path, const char *needle, const char *number_before, long long *sum)
@@ -430,6 +536,8 @@ static Suite *acl_suite(void)
 	tcase_add_test(tc, test_help_lists_only_allowed);
 	tcase_add_test(tc, test_unix_identities);
 	tcase_add_test(tc, test_reload_changes_open_connection);
+	tcase_add_test(tc, test_stats_guest_sees_own);
+	tcase_add_test(tc, test_stats_all_option);
 	suite_add_tcase(s, tc);
 
 	/* Floods of denials and refusals: the log stays small. */
