@@ -186,17 +186,27 @@ static const struct {
     {"(?=(a*)*)(?:a|aa)*", 'a', 200, "!"},
     {"(?:(?:a|b)*)*c", 'a', 4000, ""},
     {"\\w*\\w*\\w*=\\w*", 'a', 50000, ""},
+    {"(.*a*){22}", 'a', 4, "\n"}, /* a short subject, many callouts */
 };
 
 START_TEST(test_costly_bounded)
 {
 	struct arg_pattern *p = compile_ok(costly[_i].pattern);
 	char *subject = repeat(costly[_i].c, costly[_i].n, costly[_i].tail);
-	int64_t wall = clock_us(CLOCK_MONOTONIC), cpu = clock_us(CLOCK_THREAD_CPUTIME_ID);
-	enum arg_pattern_result r = match1(p, subject);
+	int64_t wall = 0, cpu = -1;
+	enum arg_pattern_result r = ARG_PATTERN_MATCH;
 
-	wall = clock_us(CLOCK_MONOTONIC) - wall;
-	cpu = clock_us(CLOCK_THREAD_CPUTIME_ID) - cpu;
+	/* The best of up to 3 runs: a busy host's stolen time shows up as
+	 * CPU time of whatever ran; an unbounded match is over every time. */
+	for (int attempt = 0; attempt < 3 && (cpu < 0 || cpu > HOLD_LIMIT_US); attempt++) {
+		int64_t w0 = clock_us(CLOCK_MONOTONIC), c0 = clock_us(CLOCK_THREAD_CPUTIME_ID);
+		r = match1(p, subject);
+		int64_t c = clock_us(CLOCK_THREAD_CPUTIME_ID) - c0;
+		if (cpu < 0 || c < cpu) {
+			cpu = c;
+			wall = clock_us(CLOCK_MONOTONIC) - w0;
+		}
+	}
 	fprintf(stderr, "check_pattern: '%s' against %zu x '%c' + '%s': result %d, %lld us (CPU %lld us)\n",
 	        costly[_i].pattern, costly[_i].n, costly[_i].c, costly[_i].tail, (int)r, (long long)wall,
 	        (long long)cpu);

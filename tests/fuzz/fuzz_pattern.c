@@ -37,23 +37,29 @@ static int64_t cpu_us(void)
 }
 
 /* Matches the NARGS ARGS against P as one request and aborts if that took
- * more than HOLD_LIMIT_US, or if a result is out of range. */
+ * more than HOLD_LIMIT_US, or if a result is out of range. A request over
+ * the limit runs twice more and fails only if every run is over it: a
+ * busy host's stolen time shows up as CPU time of whatever ran. */
 static void timed_request(struct arg_pattern *p, char **args, int nargs)
 {
-	int failed = -1;
-	int64_t t0 = cpu_us();
-	enum arg_pattern_result r = arg_pattern_match_args(p, args, nargs, ARG_PATTERN_BUDGET_US, &failed);
-	int64_t took = cpu_us() - t0;
+	int64_t best = -1;
 
-	if (took > HOLD_LIMIT_US) {
-		fprintf(stderr, "fuzz_pattern: one request of %d arguments (first %zu bytes) took %lld us\n", nargs,
-		        nargs > 0 ? strlen(args[0]) : 0, (long long)took);
+	for (int attempt = 0; attempt < 3 && (best < 0 || best > HOLD_LIMIT_US); attempt++) {
+		int failed = -1;
+		int64_t t0 = cpu_us();
+		enum arg_pattern_result r = arg_pattern_match_args(p, args, nargs, ARG_PATTERN_BUDGET_US, &failed);
+		int64_t took = cpu_us() - t0;
+		if (r != ARG_PATTERN_MATCH && r != ARG_PATTERN_NOMATCH && r != ARG_PATTERN_COSTLY)
+			abort();
+		if (r != ARG_PATTERN_MATCH && (failed < 0 || failed >= nargs))
+			abort();
+		best = best < 0 || took < best ? took : best;
+	}
+	if (best > HOLD_LIMIT_US) {
+		fprintf(stderr, "fuzz_pattern: one request of %d arguments (first %zu bytes) took %lld us, 3 times\n",
+		        nargs, nargs > 0 ? strlen(args[0]) : 0, (long long)best);
 		abort();
 	}
-	if (r != ARG_PATTERN_MATCH && r != ARG_PATTERN_NOMATCH && r != ARG_PATTERN_COSTLY)
-		abort();
-	if (r != ARG_PATTERN_MATCH && (failed < 0 || failed >= nargs))
-		abort();
 }
 
 /* Matches a run of N bytes C, then TAIL (a byte, or none if 0). */
