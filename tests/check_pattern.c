@@ -187,6 +187,10 @@ static const struct {
     {"(?:(?:a|b)*)*c", 'a', 4000, ""},
     {"\\w*\\w*\\w*=\\w*", 'a', 50000, ""},
     {"(.*a*){22}", 'a', 4, "\n"}, /* a short subject, many callouts */
+    /* The interpreter, as under the units' MemoryDenyWriteExecute=yes. */
+    {"(*NO_JIT)(a|aa)+", 'a', 60, "!"},
+    {"(*NO_JIT)[a-z]*[a-z]*[a-z]*", 'a', 4000, "!"},
+    {"(*NO_JIT)(.*a){20}", 'a', 4000, "!"},
 };
 
 START_TEST(test_costly_bounded)
