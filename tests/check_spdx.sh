@@ -6,7 +6,9 @@
 set -u
 srcdir=${UDO_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$srcdir" || exit 99
-if [ -d .git ] && command -v git >/dev/null; then
+# A git checkout (a worktree's .git is a file) lists what it tracks; a
+# release tarball unpacked inside one (distcheck) is not its top level.
+if command -v git >/dev/null && [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
 	list() { git ls-files; }
 else
 	# A release tarball: every file in it, less what configure and
