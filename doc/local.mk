@@ -48,4 +48,5 @@ dist_man_MANS += \
 	doc/udo_vsock_tcp_server_accept.3 \
 	doc/udo_vsock_tcp_server_create.3 \
 	doc/udo_vsock_tcp_set_buffer_size.3 \
-	doc/udo_vsock_tcp_set_connect_timeout.3
+	doc/udo_vsock_tcp_set_connect_timeout.3 \
+	doc/udo_vsock_tcp_set_nonblock.3

@@ -28,13 +28,11 @@ static struct udo_vsock_tcp *context_init(struct udo_vsock_tcp *vsock)
 	return vsock;
 }
 
-/* Opens the AF_VSOCK stream socket for VSOCK. Returns 0, or -1 (errno set,
- * error recorded). */
-static int open_socket(struct udo_vsock_tcp *vsock, unsigned int flags)
+/* Opens the AF_VSOCK stream socket for VSOCK, blocking as in the seed.
+ * Returns 0, or -1 (errno set, error recorded). */
+static int open_socket(struct udo_vsock_tcp *vsock)
 {
-	int type = SOCK_STREAM | SOCK_CLOEXEC | ((flags & UDO_VSOCK_TCP_NONBLOCK) ? SOCK_NONBLOCK : 0);
-
-	vsock->fd = socket(AF_VSOCK, type, 0);
+	vsock->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (vsock->fd < 0) {
 		udo_log_set_error(vsock, errno, "socket(AF_VSOCK)");
 		return -1;
@@ -65,7 +63,7 @@ struct udo_vsock_tcp *udo_vsock_tcp_server_create(struct udo_vsock_tcp *vsock, c
 		udo_log_set_error(vsock, UDO_LOG_ERR_INVALID_ARGUMENT, "server: no create info");
 		return create_failed(vsock);
 	}
-	if (open_socket(vsock, info->flags) < 0)
+	if (open_socket(vsock) < 0)
 		return create_failed(vsock);
 	vsock->vcid = info->vcid;
 	vsock->addr.svm_family = AF_VSOCK;
@@ -120,7 +118,7 @@ int udo_vsock_tcp_server_accept(struct udo_vsock_tcp *vsock, struct sockaddr_vm 
 	return fd;
 }
 
-/* Creates a client socket, with the connect timeout if one was asked for. */
+/* Creates a client socket; options are set on it before connecting. */
 struct udo_vsock_tcp *udo_vsock_tcp_client_create(struct udo_vsock_tcp *vsock, const void *vsock_info)
 {
 	const struct udo_vsock_tcp_client_create_info *info = vsock_info;
@@ -134,15 +132,13 @@ struct udo_vsock_tcp *udo_vsock_tcp_client_create(struct udo_vsock_tcp *vsock, c
 		                  info ? "no port to connect to" : "no create info");
 		return create_failed(vsock);
 	}
-	if (open_socket(vsock, info->flags) < 0)
+	if (open_socket(vsock) < 0)
 		return create_failed(vsock);
 	vsock->vcid = info->vcid;
 	vsock->port = info->port;
 	vsock->addr.svm_family = AF_VSOCK;
 	vsock->addr.svm_cid = info->vcid;
 	vsock->addr.svm_port = (unsigned int)info->port;
-	if (info->connect_timeout_ms && udo_vsock_tcp_set_connect_timeout(vsock, info->connect_timeout_ms) < 0)
-		return create_failed(vsock);
 	return vsock;
 }
 
@@ -268,6 +264,22 @@ static int need_fd(struct udo_vsock_tcp *vsock, const char *what)
 	if (vsock->fd < 0) {
 		errno = EBADF;
 		udo_log_set_error(vsock, UDO_LOG_ERR_NO_FD, "%s: no socket", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets or clears O_NONBLOCK on the socket. Returns 0 or -1 (errno set,
+ * error recorded). */
+int udo_vsock_tcp_set_nonblock(struct udo_vsock_tcp *vsock, bool nonblock)
+{
+	int flags;
+
+	if (need_fd(vsock, "non-blocking") < 0)
+		return -1;
+	flags = fcntl(vsock->fd, F_GETFL);
+	if (flags < 0 || fcntl(vsock->fd, F_SETFL, nonblock ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) < 0) {
+		udo_log_set_error(vsock, errno, "fcntl(O_NONBLOCK)");
 		return -1;
 	}
 	return 0;

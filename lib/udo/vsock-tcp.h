@@ -28,28 +28,25 @@ extern "C" {
  * an int port holds the same 32 bits, so (uint32_t)port is the real port
  * and only -1 (UDO_VSOCK_PORT_ANY, VMADDR_PORT_ANY) is special. */
 
-/* Flags for the create_info structs. */
-#define UDO_VSOCK_TCP_NONBLOCK 0x1u /* O_NONBLOCK socket (and accepted fds) */
-
 /* Opaque context; its size is udo_vsock_tcp_get_sizeof(). */
 struct udo_vsock_tcp;
 
 /* How to create a server: bind VCID:PORT, listen with a backlog of
  * CONNECTIONS. VCID may be UDO_VSOCK_CID_ANY, _LOCAL or a specific CID
- * and is honoured as given; PORT may be UDO_VSOCK_PORT_ANY. */
+ * and is honoured as given; PORT may be UDO_VSOCK_PORT_ANY. Exactly the
+ * seed's fields: options beyond them are setters on the context. */
 struct udo_vsock_tcp_server_create_info {
 	uint32_t vcid;
 	int port;
 	int connections; /* listen(2) backlog; <= 0 means SOMAXCONN */
-	unsigned int flags;
 };
 
-/* How to create a client that connects to VCID:PORT. */
+/* How to create a client that connects to VCID:PORT. Exactly the seed's
+ * fields: udo_vsock_tcp_set_nonblock() and _set_connect_timeout() apply
+ * between create and connect. */
 struct udo_vsock_tcp_client_create_info {
 	uint32_t vcid;
 	int port;
-	unsigned int flags;
-	unsigned int connect_timeout_ms; /* 0: the kernel default (2 s) */
 };
 
 /*
@@ -72,7 +69,8 @@ struct udo_vsock_tcp *udo_vsock_tcp_server_create(struct udo_vsock_tcp *vsock, c
  * ADDR if not NULL. Returns the new fd or -1 (errno set). */
 int udo_vsock_tcp_server_accept(struct udo_vsock_tcp *vsock, struct sockaddr_vm *addr);
 
-/* Creates a client socket for a later udo_vsock_tcp_client_connect(). */
+/* Creates a client socket for a later udo_vsock_tcp_client_connect();
+ * VSOCK and the result as for udo_vsock_tcp_server_create(). */
 struct udo_vsock_tcp *udo_vsock_tcp_client_create(struct udo_vsock_tcp *vsock, const void *vsock_info);
 
 /* Connects the client. Returns 0 or -1 (errno set; EINPROGRESS for a
@@ -119,6 +117,11 @@ ssize_t udo_vsock_tcp_send_data(const int sock_fd, const void *data, const size_
 /* Gives up ownership of the socket: returns the fd (or -1) and leaves
  * the context without one, so destroy will not close it. */
 int udo_vsock_tcp_release_fd(struct udo_vsock_tcp *vsock);
+
+/* Makes the socket non-blocking (O_NONBLOCK) or blocking again: set it
+ * between client create and connect, or on a server before accepting
+ * (accepted fds inherit it). Returns 0 or -1. */
+int udo_vsock_tcp_set_nonblock(struct udo_vsock_tcp *vsock, bool nonblock);
 
 /* SO_VM_SOCKETS_CONNECT_TIMEOUT for the next connect. Returns 0 or -1. */
 int udo_vsock_tcp_set_connect_timeout(struct udo_vsock_tcp *vsock, unsigned int timeout_ms);
