@@ -40,6 +40,7 @@ dist_man_MANS += \
 	doc/udo_vsock_tcp_get_fd.3 \
 	doc/udo_vsock_tcp_get_local_vcid.3 \
 	doc/udo_vsock_tcp_get_port.3 \
+	doc/udo_vsock_tcp_get_port_u32.3 \
 	doc/udo_vsock_tcp_get_sizeof.3 \
 	doc/udo_vsock_tcp_get_vcid.3 \
 	doc/udo_vsock_tcp_recv_data.3 \

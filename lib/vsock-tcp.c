@@ -206,6 +206,12 @@ int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock)
 	return vsock ? vsock->port : -1;
 }
 
+/* The port bound or connected to, or UINT32_MAX (the int's -1). */
+uint32_t udo_vsock_tcp_get_port_u32(struct udo_vsock_tcp *vsock)
+{
+	return vsock ? (uint32_t)vsock->port : UINT32_MAX;
+}
+
 /* Closes the socket once, frees library memory; errno is preserved. */
 void udo_vsock_tcp_destroy(struct udo_vsock_tcp *vsock)
 {

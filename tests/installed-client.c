@@ -2,6 +2,7 @@
 /* installed-client.c - built only against the installed udo/ headers and
  * pkg-config file: listens on an ephemeral vsock port, connects to it over
  * CID 1 and passes a message. Exit 0 on success. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <udo/vsock-tcp.h>
@@ -28,7 +29,8 @@ int main(void)
 		fprintf(stderr, "exchange failed\n");
 		return 1;
 	}
-	printf("installed-client: connected to CID 1 port %d and exchanged a message\n", udo_vsock_tcp_get_port(srv));
+	printf("installed-client: connected to CID 1 port %" PRIu32 " and exchanged a message\n",
+	       udo_vsock_tcp_get_port_u32(srv));
 	udo_vsock_tcp_destroy(cli);
 	udo_vsock_tcp_destroy(srv);
 	return 0;

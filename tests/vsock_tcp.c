@@ -681,6 +681,60 @@ START_TEST(seed_info_garbage)
 }
 END_TEST
 
+/* Seed-style PORT_ANY servers, many times over: the kernel picks random
+ * 32-bit ports, often above INT_MAX. get_port_u32() returns each one as
+ * getsockname(2) does and never its failure value; the seed's get_port()
+ * returns the same 32 bits in an int and is -1 only for failure. */
+START_TEST(seed_port_getters)
+{
+	struct udo_vsock_tcp_server_create_info sinfo;
+	struct udo_vsock_tcp_client_create_info cinfo;
+	struct udo_vsock_tcp *server, *client;
+	int high = 0, fd;
+
+	memset(&sinfo, 0xff, sizeof(sinfo));
+	memset(&cinfo, 0xff, sizeof(cinfo));
+	sinfo.vcid = UDO_VSOCK_CID_ANY;
+	sinfo.connections = 1;
+	srand((unsigned int)getpid());
+	for (int i = 0; i < 40 || !high; i++) {
+		struct sockaddr_vm sa;
+		socklen_t len = sizeof(sa);
+
+		/* Should 40 random ports all be low (about 1 in 2^40), bind a
+		 * high one explicitly. */
+		sinfo.port = i < 40 ? UDO_VSOCK_PORT_ANY : (int)(0x80000000u + (unsigned int)rand() % 0x7ffffff0u);
+		server = udo_vsock_tcp_server_create(NULL, &sinfo);
+		if (!server && i >= 40 && errno == EADDRINUSE)
+			continue;
+		ck_assert_msg(server != NULL, "server_create: %s", strerror(errno));
+		ck_assert_int_eq(getsockname(udo_vsock_tcp_get_fd(server), (struct sockaddr *)&sa, &len), 0);
+		ck_assert_uint_eq(udo_vsock_tcp_get_port_u32(server), sa.svm_port);
+		ck_assert_uint_ne(udo_vsock_tcp_get_port_u32(server), UINT32_MAX);
+		ck_assert_int_eq(udo_vsock_tcp_get_port(server), (int)sa.svm_port);
+		ck_assert_int_ne(udo_vsock_tcp_get_port(server), -1);
+		if (sa.svm_port <= INT32_MAX) {
+			udo_vsock_tcp_destroy(server);
+			continue;
+		}
+		high++;
+		/* A client of a port above INT_MAX connects and reports it. */
+		cinfo.vcid = UDO_VSOCK_CID_LOCAL;
+		cinfo.port = udo_vsock_tcp_get_port(server);
+		client = udo_vsock_tcp_client_create(NULL, &cinfo);
+		ck_assert_ptr_nonnull(client);
+		ck_assert_uint_eq(udo_vsock_tcp_get_port_u32(client), sa.svm_port);
+		ck_assert_msg(udo_vsock_tcp_client_connect(client) == 0, "connect: %s", udo_log_get_error(client));
+		fd = udo_vsock_tcp_server_accept(server, NULL);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+		udo_vsock_tcp_destroy(client);
+		udo_vsock_tcp_destroy(server);
+	}
+	ck_assert_uint_eq(udo_vsock_tcp_get_port_u32(NULL), UINT32_MAX);
+}
+END_TEST
+
 /* The vsock_tcp test suite. */
 static Suite *tcp_suite(void)
 {
@@ -712,6 +766,7 @@ static Suite *tcp_suite(void)
 	tc = tcase_create("seed");
 	tcase_add_test(tc, seed_info_layout);
 	tcase_add_test(tc, seed_info_garbage);
+	tcase_add_test(tc, seed_port_getters);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -24,9 +24,10 @@ extern "C" {
 #define UDO_VSOCK_CID_HOST       2u
 #define UDO_VSOCK_PORT_ANY       (-1)
 
-/* Ports are u32 (the kernel picks random ones above INT_MAX for PORT_ANY);
- * an int port holds the same 32 bits, so (uint32_t)port is the real port
- * and only -1 (UDO_VSOCK_PORT_ANY, VMADDR_PORT_ANY) is special. */
+/* Ports are u32 (the kernel picks random ones above INT_MAX for PORT_ANY).
+ * The seed's int port holds the same 32 bits, so (uint32_t)port is the
+ * real port and only -1 (UDO_VSOCK_PORT_ANY, VMADDR_PORT_ANY) is special;
+ * udo_vsock_tcp_get_port_u32() returns the port as it is. */
 
 /* Opaque context; its size is udo_vsock_tcp_get_sizeof(). */
 struct udo_vsock_tcp;
@@ -87,9 +88,14 @@ int udo_vsock_tcp_get_fd(struct udo_vsock_tcp *vsock);
 /* The CID bound (server) or connected to (client), or UINT32_MAX. */
 uint32_t udo_vsock_tcp_get_vcid(struct udo_vsock_tcp *vsock);
 
-/* The port bound (the real one, also after PORT_ANY) or connected to, or
- * -1; other negative values are ports above INT_MAX (see above). */
+/* The seed's getter: the port bound (the real one, also after PORT_ANY)
+ * or connected to, as its 32 bits in an int, or -1. Other negative values
+ * are ports above INT_MAX (see above); prefer udo_vsock_tcp_get_port_u32(). */
 int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock);
+
+/* The same port as a u32, or UINT32_MAX (VMADDR_PORT_ANY, never a port
+ * bound or connected to) for a NULL context or one without a port. */
+uint32_t udo_vsock_tcp_get_port_u32(struct udo_vsock_tcp *vsock);
 
 /* Closes the socket once and frees the context if the library allocated
  * it; caller memory is left to the caller. errno is preserved. */
