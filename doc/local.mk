@@ -37,6 +37,7 @@ dist_man_MANS += \
 	doc/udo_vsock_tcp_client_send_data.3 \
 	doc/udo_vsock_tcp_destroy.3 \
 	doc/udo_vsock_tcp_get_buffer_size.3 \
+	doc/udo_vsock_tcp_get_create_error.3 \
 	doc/udo_vsock_tcp_get_fd.3 \
 	doc/udo_vsock_tcp_get_local_vcid.3 \
 	doc/udo_vsock_tcp_get_port.3 \

@@ -10,16 +10,23 @@
 
 #include "vsock-tcp-private.h"
 
-/* Prepares caller memory VSOCK or allocates a zeroed context. Returns it,
- * or NULL with errno ENOMEM. */
+/* The reason for the calling thread's last failed create, kept here
+ * because a failed create frees the context the library allocated. */
+static _Thread_local struct udo_log_error_struct create_error;
+
+/* Prepares caller memory VSOCK or allocates a zeroed context, clearing the
+ * thread's create error. Returns it, or NULL with errno ENOMEM. */
 static struct udo_vsock_tcp *context_init(struct udo_vsock_tcp *vsock)
 {
+	memset(&create_error, 0, sizeof(create_error));
 	if (vsock) {
 		memset(vsock, 0, sizeof(*vsock));
 	} else {
 		vsock = calloc(1, sizeof(*vsock));
-		if (!vsock)
+		if (!vsock) {
+			udo_log_set_error(&create_error, ENOMEM, "allocating a context");
 			return NULL;
+		}
 		vsock->free = true;
 	}
 	vsock->fd = -1;
@@ -40,10 +47,12 @@ static int open_socket(struct udo_vsock_tcp *vsock)
 	return 0;
 }
 
-/* Ends a failed create: frees a library-allocated context (the reason is
- * lost, errno kept) or leaves the reason in caller memory. Returns NULL. */
+/* Ends a failed create: keeps the reason for the thread, then frees a
+ * library-allocated context or leaves the reason in caller memory too;
+ * errno is kept. Returns NULL. */
 static struct udo_vsock_tcp *create_failed(struct udo_vsock_tcp *vsock)
 {
+	create_error = vsock->err;
 	udo_vsock_tcp_destroy(vsock);
 	return NULL;
 }
@@ -210,6 +219,12 @@ int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock)
 uint32_t udo_vsock_tcp_get_port_u32(struct udo_vsock_tcp *vsock)
 {
 	return vsock ? (uint32_t)vsock->port : UINT32_MAX;
+}
+
+/* The calling thread's last create error; never NULL. */
+const struct udo_log_error_struct *udo_vsock_tcp_get_create_error(void)
+{
+	return &create_error;
 }
 
 /* Closes the socket once, frees library memory; errno is preserved. */

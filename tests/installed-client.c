@@ -13,13 +13,14 @@ int main(void)
 	struct udo_vsock_tcp_server_create_info si = {.vcid = UDO_VSOCK_CID_ANY, .port = UDO_VSOCK_PORT_ANY};
 	struct udo_vsock_tcp *srv = udo_vsock_tcp_server_create(NULL, &si);
 	if (srv == NULL) {
-		perror("server_create");
+		fprintf(stderr, "server_create: %s\n", udo_log_get_error(udo_vsock_tcp_get_create_error()));
 		return 1;
 	}
 	struct udo_vsock_tcp_client_create_info ci = {.vcid = UDO_VSOCK_CID_LOCAL, .port = udo_vsock_tcp_get_port(srv)};
 	struct udo_vsock_tcp *cli = udo_vsock_tcp_client_create(NULL, &ci);
 	if (cli == NULL || udo_vsock_tcp_client_connect(cli) < 0) {
-		fprintf(stderr, "connect: %s\n", cli ? udo_log_get_error(cli) : "create failed");
+		fprintf(stderr, "connect: %s\n",
+		        cli ? udo_log_get_error(cli) : udo_log_get_error(udo_vsock_tcp_get_create_error()));
 		return 1;
 	}
 	int fd = udo_vsock_tcp_server_accept(srv, NULL);

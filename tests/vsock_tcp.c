@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/time_types.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -29,7 +30,7 @@ static struct udo_vsock_tcp *server(uint32_t cid, bool nonblock)
 	struct udo_vsock_tcp_server_create_info info = {.vcid = cid, .port = UDO_VSOCK_PORT_ANY};
 	struct udo_vsock_tcp *s = udo_vsock_tcp_server_create(NULL, &info);
 
-	ck_assert_msg(s != NULL, "server_create: %s", strerror(errno));
+	ck_assert_msg(s != NULL, "server_create: %s", udo_log_get_error(udo_vsock_tcp_get_create_error()));
 	if (nonblock)
 		ck_assert_msg(udo_vsock_tcp_set_nonblock(s, true) == 0, "set_nonblock: %s", udo_log_get_error(s));
 	return s;
@@ -41,7 +42,7 @@ static struct udo_vsock_tcp *client(int port, bool nonblock)
 	struct udo_vsock_tcp_client_create_info info = {.vcid = UDO_VSOCK_CID_LOCAL, .port = port};
 	struct udo_vsock_tcp *c = udo_vsock_tcp_client_create(NULL, &info);
 
-	ck_assert_msg(c != NULL, "client_create: %s", strerror(errno));
+	ck_assert_msg(c != NULL, "client_create: %s", udo_log_get_error(udo_vsock_tcp_get_create_error()));
 	if (nonblock)
 		ck_assert_msg(udo_vsock_tcp_set_nonblock(c, true) == 0, "set_nonblock: %s", udo_log_get_error(c));
 	return c;
@@ -735,6 +736,78 @@ START_TEST(seed_port_getters)
 }
 END_TEST
 
+/* Creates a server on a taken port in a thread: its failure must not
+ * touch the create error of the thread that reads it. */
+static void *failing_create(void *arg)
+{
+	struct udo_vsock_tcp_server_create_info *info = arg;
+
+	return udo_vsock_tcp_server_create(NULL, info) == NULL &&
+	               udo_log_get_error_code(udo_vsock_tcp_get_create_error()) == EADDRINUSE
+	           ? arg
+	           : NULL;
+}
+
+/* A create that fails on a context the library allocated frees it, but
+ * the reason stays readable through udo_vsock_tcp_get_create_error(),
+ * per thread; a create that succeeds leaves it empty. */
+START_TEST(seed_create_error_kept)
+{
+	struct udo_vsock_tcp_server_create_info sinfo;
+	struct udo_vsock_tcp_client_create_info cinfo;
+	struct udo_vsock_tcp *server, *other;
+	const struct udo_log_error_struct *err = udo_vsock_tcp_get_create_error();
+	alignas(max_align_t) char mem[1024];
+	pthread_t thread;
+	void *result;
+
+	ck_assert_ptr_nonnull(err);
+	memset(&sinfo, 0xff, sizeof(sinfo));
+	memset(&cinfo, 0xff, sizeof(cinfo));
+	sinfo.vcid = UDO_VSOCK_CID_ANY;
+	sinfo.port = UDO_VSOCK_PORT_ANY;
+	sinfo.connections = 1;
+	server = udo_vsock_tcp_server_create(NULL, &sinfo);
+	ck_assert_ptr_nonnull(server);
+	ck_assert_str_eq(udo_log_get_error(err), "");
+	ck_assert_int_eq(udo_log_get_error_code(err), 0);
+
+	/* The port is taken: bind fails, and the reason outlives the context. */
+	sinfo.port = udo_vsock_tcp_get_port(server);
+	ck_assert_ptr_null(udo_vsock_tcp_server_create(NULL, &sinfo));
+	ck_assert_int_eq(errno, EADDRINUSE);
+	ck_assert_ptr_eq(udo_vsock_tcp_get_create_error(), err);
+	ck_assert_int_eq(udo_log_get_error_code(err), EADDRINUSE);
+	ck_assert_msg(strstr(udo_log_get_error(err), "bind") != NULL, "error: %s", udo_log_get_error(err));
+	ck_assert_ptr_nonnull(strstr(udo_log_get_error(err), strerror(EADDRINUSE)));
+
+	/* Another thread's failure is its own. */
+	cinfo.vcid = UDO_VSOCK_CID_LOCAL;
+	cinfo.port = UDO_VSOCK_PORT_ANY;
+	ck_assert_ptr_null(udo_vsock_tcp_client_create(NULL, &cinfo));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pthread_create(&thread, NULL, failing_create, &sinfo), 0);
+	ck_assert_int_eq(pthread_join(thread, &result), 0);
+	ck_assert_ptr_eq(result, &sinfo);
+	ck_assert_int_eq(udo_log_get_error_code(err), UDO_LOG_ERR_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(udo_log_get_error(err), "port"));
+
+	/* Caller memory keeps the reason too, and the same text is here. */
+	ck_assert_ptr_null(udo_vsock_tcp_server_create((struct udo_vsock_tcp *)mem, &sinfo));
+	ck_assert_int_eq(udo_log_get_error_code(err), EADDRINUSE);
+	ck_assert_str_eq(udo_log_get_error(err), udo_log_get_error(mem));
+
+	/* A create that succeeds clears it. */
+	sinfo.port = UDO_VSOCK_PORT_ANY;
+	other = udo_vsock_tcp_server_create(NULL, &sinfo);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_str_eq(udo_log_get_error(err), "");
+	ck_assert_int_eq(udo_log_get_error_code(err), 0);
+	udo_vsock_tcp_destroy(other);
+	udo_vsock_tcp_destroy(server);
+}
+END_TEST
+
 /* The vsock_tcp test suite. */
 static Suite *tcp_suite(void)
 {
@@ -767,6 +840,7 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, seed_info_layout);
 	tcase_add_test(tc, seed_info_garbage);
 	tcase_add_test(tc, seed_port_getters);
+	tcase_add_test(tc, seed_create_error_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -63,7 +63,8 @@ enum udo_vsock_io_status {
 
 /* Creates, binds and listens; VSOCK may be caller memory of
  * udo_vsock_tcp_get_sizeof() bytes or NULL to allocate. Returns the
- * context or NULL (errno set; the reason is kept in caller memory). */
+ * context or NULL (errno set; the reason is kept in caller memory and in
+ * udo_vsock_tcp_get_create_error()). */
 struct udo_vsock_tcp *udo_vsock_tcp_server_create(struct udo_vsock_tcp *vsock, const void *vsock_info);
 
 /* Accepts one connection (accept4, SOCK_CLOEXEC, EINTR retried); fills
@@ -96,6 +97,11 @@ int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock);
 /* The same port as a u32, or UINT32_MAX (VMADDR_PORT_ANY, never a port
  * bound or connected to) for a NULL context or one without a port. */
 uint32_t udo_vsock_tcp_get_port_u32(struct udo_vsock_tcp *vsock);
+
+/* The reason the calling thread's last server or client create failed,
+ * for udo_log_get_error() and udo_log_get_error_code(); "" and 0 after a
+ * create that succeeded. Never NULL; valid until the thread exits. */
+const struct udo_log_error_struct *udo_vsock_tcp_get_create_error(void);
 
 /* Closes the socket once and frees the context if the library allocated
  * it; caller memory is left to the caller. errno is preserved. */
