@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 	if (conn_sweep_arm(&s) < 0)
 		fatal("cannot start the timeout sweep");
 	notify_ready(&s);
-	log_notice("udo-vsockd %s ready", PACKAGE_VERSION);
+	log_notice_id(LOG_MSGID_READY, "udo-vsockd %s ready", PACKAGE_VERSION);
 	if (event_base_dispatch(s.base) < 0)
 		fatalx("event loop failed");
 	log_notice("stopped");
