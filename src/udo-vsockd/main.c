@@ -25,11 +25,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: udo-vsockd [-tvhV] [-c FILE]\n"
-	           "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-	           "  -t       test the configuration and exit\n"
-	           "  -v       log more (repeat for debug)\n"
-	           "  -h       show this help\n"
-	           "  -V       show the version\n");
+	           "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
+	           "  -t             test the configuration and exit\n"
+	           "  -v             log more (repeat for debug)\n"
+	           "  -h, --help     show this help\n"
+	           "  -V, --version  show the version\n");
 }
 
 /* SIGTERM, SIGINT: stop gracefully; SIGHUP: reload. */
@@ -114,7 +114,13 @@ int main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	int test_only = 0, verbose = 0, opt;
 
-	while ((opt = getopt(argc, argv, "c:tvhV")) != -1) {
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
