@@ -80,6 +80,9 @@ START_TEST(test_facts)
 	ck_assert_ptr_nonnull(data_value(&r, "loadavg"));
 	ck_assert_ptr_nonnull(data_value(&r, "cid"));
 	ck_assert_ptr_nonnull(data_value(&r, "os"));
+	/* From sysinfo(2), which works where /proc's system files are hidden. */
+	ck_assert_ptr_nonnull(data_value(&r, "memory"));
+	ck_assert_msg(strncmp(data_value(&r, "memory"), "total ", 6) == 0, "%s", data_value(&r, "memory"));
 
 	client_request(&c, "FACTS kernel", &r, 5000);
 	ck_assert_int_eq(r.ndata, 0);
