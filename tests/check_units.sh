@@ -15,12 +15,13 @@ command -v systemd-analyze >/dev/null || { echo "check_units: SKIP: no systemd-a
 work=$(mktemp -d "${TMPDIR:-/tmp}/check_units.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# verify needs ExecStart= to exist: point only that path at the built
-# daemon, everything else is the generated unit as installed.
+# verify needs ExecStart= and ExecReload= to exist: point only their
+# daemon path at the built daemon, everything else is the generated unit
+# as installed.
 daemon=$builddir/src/udo-vsockd/udo-vsockd
 [ -x "$daemon" ] || { echo "check_units: $daemon was not built" >&2; exit 99; }
 for u in udo-vsockd.service udo-vsockd@.service; do
-	sed -E "s|^ExecStart=[^ ]*/udo-vsockd |ExecStart=$daemon |" "$builddir/systemd/$u" >"$work/$u"
+	sed -E "s|^(ExecStart\|ExecReload)=[^ ]*/udo-vsockd |\1=$daemon |" "$builddir/systemd/$u" >"$work/$u"
 done
 cp "$srcdir/systemd/udo-vsockd.socket" "$work/"
 

@@ -149,6 +149,9 @@ int main(int argc, char **argv)
 	log_init(LOG_LEVEL_NOTICE);
 	struct config *conf = config_load(path, stderr);
 	if (conf == NULL) {
+		/* Run by systemd (ExecReload=): the journal gets the verdict too. */
+		if (test_only && log_journal())
+			log_warnx_id(LOG_MSGID_RELOAD_FAILED, "%s: configuration has errors; not reloaded", path);
 		if (test_only)
 			return 1;
 		fatalx("%s: configuration has errors", path);
