@@ -81,14 +81,17 @@ static void log_emit(enum log_level level, const char *msgid, const char *file, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_to_journal) {
 		/* The text names the peer too, for readers of plain journalctl. */
+		static char ident[] = "SYSLOG_IDENTIFIER=udo-vsockd";
 		char text[1200], prio[16], idf[48], peerf[256], cidf[24], cmdf[160], filef[256], linef[32];
-		struct iovec iov[6];
+		struct iovec iov[7];
 		int n = 0;
 		snprintf(text, sizeof(text), "MESSAGE=%s%s%s%s%s%s", peer != NULL ? peer : "", peer != NULL ? ": " : "",
 		         command != NULL ? command : "", command != NULL ? ": " : "", msg, suffix);
 		snprintf(prio, sizeof(prio), "PRIORITY=%d", (int)level);
 		iov[n++] = (struct iovec){text, strlen(text)};
 		iov[n++] = (struct iovec){prio, strlen(prio)};
+		/* Named even when journald cannot see a short-lived -t process's _COMM. */
+		iov[n++] = (struct iovec){ident, sizeof(ident) - 1};
 		if (msgid != NULL) {
 			snprintf(idf, sizeof(idf), "MESSAGE_ID=%s", msgid);
 			iov[n++] = (struct iovec){idf, strlen(idf)};
