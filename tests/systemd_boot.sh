@@ -130,6 +130,13 @@ stop_ms() {
 		awk '{ t[$1] = $2 } END { if (t["start"] && t["end"] >= t["start"]) printf "%d\n", (t["end"] - t["start"]) * 1000; else print -1 }'
 }
 
+# Prints where the test is, with the guest's uptime: the time each part takes.
+mark() {
+	local up
+	read -r up _ </proc/uptime
+	echo "-- ${up}s: $1"
+}
+
 # Milliseconds since the epoch, for timings.
 now_ms() {
 	date +%s%3N
@@ -226,19 +233,23 @@ refused e0dbf8d4ac614ce58eb3432e38edd493 conn_accept
 stopping 3faacfe694394b18be5cfe24ae59abcb server_begin_shutdown"
 
 # The journal entries of the daemons so far: each event carries its
-# MESSAGE_ID and the caller's CODE_FILE=/CODE_FUNC=, never log.c's.
+# MESSAGE_ID and the caller's CODE_FILE=/CODE_FUNC=, never log.c's. One
+# journalctl, reduced by awk to "MESSAGE_ID CODE_FUNC CODE_FILE" lines.
 journal_fields() {
-	local name id func entry n
+	local name id func entries entry n
 	journalctl --sync 2>/dev/null
+	entries=$(journalctl --no-pager -o export SYSLOG_IDENTIFIER=udo-vsockd | awk -F = '
+		/^$/ { print (m == "" ? "-" : m), (f == "" ? "-" : f), (c == "" ? "-" : c); m = f = c = ""; next }
+		$1 == "MESSAGE_ID" { m = $2 } $1 == "CODE_FUNC" { f = $2 } $1 == "CODE_FILE" { c = $2 }')
 	while read -r name id func; do
-		entry=$(journalctl --no-pager -o verbose -n 1 "MESSAGE_ID=$id" 2>/dev/null)
-		echo "  $name: $(grep -E '^ +(MESSAGE|CODE_FILE|CODE_LINE|CODE_FUNC)=' <<<"$entry" | tr -s ' \n' ' ')"
-		check "journal: $name has MESSAGE_ID=$id" grep -q "MESSAGE_ID=$id" <<<"$entry"
-		check "journal: $name logged by $func (CODE_FUNC=, CODE_FILE= not log.c)" \
-			bash -c 'grep -qx " *CODE_FUNC=$2" <<<"$1" && grep -q "CODE_FILE=.*\.c$" <<<"$1" && ! grep -q "CODE_FILE=.*/log\.c$" <<<"$1"' _ "$entry" "$func"
+		entry=$(grep -m 1 "^$id " <<<"$entries")
+		echo "  $name: MESSAGE_ID CODE_FUNC CODE_FILE = ${entry:-none}"
+		check "journal: $name has MESSAGE_ID=$id" test -n "$entry"
+		check "journal: $name logged by $func, not in log.c" \
+			test "$(cut -d ' ' -f 2 <<<"$entry")" = "$func" -a "${entry%/log.c}" = "$entry" -a "${entry%.c}" != "$entry"
 	done <<<"$msgids"
-	n=$(journalctl --no-pager -o verbose _COMM=udo-vsockd | grep -c 'CODE_FILE=.*log\.c$')
-	check "journal: no udo-vsockd entry names log.c as its CODE_FILE ($n do)" test "$n" = 0
+	n=$(grep -c '/log\.c$' <<<"$entries")
+	check "journal: no udo-vsockd entry names log.c as its CODE_FILE ($n do, of $(wc -l <<<"$entries"))" test "$n" = 0
 }
 
 # Inside: the checks.
@@ -254,8 +265,10 @@ inside() {
 	# What we ship, as we ship it: both units with their installed
 	# configurations (guest.conf includes guest.d, as shipped), every
 	# command answering from CID 1. Then the test configurations.
+	mark "the shipped units"
 	shipped_commands $svc $port
 	shipped_commands udo-vsockd@guest.service $port
+	mark "the test configurations"
 	cp "$conf.test" "$conf"
 	cp "$(dirname "$conf")/guest.conf.test" "$(dirname "$conf")/guest.conf"
 
@@ -297,6 +310,7 @@ inside() {
 	check "stop under 2 s" test "$n1" -ge 0 -a "$n1" -lt 2000
 	check "stopped cleanly (Result=$(prop $svc Result))" test "$(prop $svc Result)" = success
 
+	mark "socket activation, reload"
 	# Socket activation on the first connection.
 	check "socket start" systemctl start $sock
 	echo "  listening on: $(prop $sock Listen); kernel: $(ss -H -l --vsock 2>/dev/null | awk '{ print $5 }' | tr '\n' ' ')"
@@ -337,6 +351,7 @@ inside() {
 	check "old config kept: HELP still lists 'hello'" grep -qi hello <<<"$(ask $port HELP)"
 	cp "$conf.good" "$conf"
 
+	mark "watchdog"
 	# Watchdog: a short period, survived for well over two periods.
 	mkdir -p /run/systemd/system/$svc.d
 	printf '[Service]\nWatchdogSec=1s\n' >/run/systemd/system/$svc.d/50-test-watchdog.conf
@@ -356,6 +371,7 @@ inside() {
 	systemctl daemon-reload
 	systemctl stop $sock $svc
 
+	mark "the template"
 	# The template: its own configuration file and port; one connection per
 	# peer and a command CID 1 may not run, for the refused and denied events.
 	gconf=$(dirname "$conf")/guest.conf
@@ -387,11 +403,14 @@ inside() {
 	check "udo-vsockd@guest stop" systemctl stop udo-vsockd@guest.service
 	t1=$(now_ms)
 	echo "  stop took $(stop_ms udo-vsockd@guest.service) ms in systemd, $((t1 - t0)) ms for systemctl stop"
-	check "systemctl enable udo-vsockd@.service (DefaultInstance=)" systemctl enable udo-vsockd@.service
+	# --no-reload: only the links matter here, and a daemon-reload is slow.
+	check "systemctl enable udo-vsockd@.service (DefaultInstance=)" systemctl enable --no-reload udo-vsockd@.service
 	check "enabled as udo-vsockd@guest" test "$(systemctl is-enabled udo-vsockd@guest.service)" = enabled
-	systemctl disable udo-vsockd@.service
+	systemctl disable --no-reload udo-vsockd@.service
 
+	mark "the journal"
 	journal_fields
+	mark "done"
 
 	if [ $fails -gt 0 ]; then
 		echo "== $fails check(s) failed; journal:"
