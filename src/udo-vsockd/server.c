@@ -146,7 +146,7 @@ void server_reload(struct server *s)
 			log_warn("cannot collect the errors of %s", s->config_path);
 		if (errors != NULL)
 			log_lines(errors);
-		log_warnx("reload failed: the configuration in force is kept");
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
 		free(errors);
 		notify_ready(s);
 		return;
@@ -154,7 +154,7 @@ void server_reload(struct server *s)
 	free(errors);
 	struct listener *fresh = NULL;
 	if (!s->socket_activated && listeners_open(s, conf, &fresh) < 0) {
-		log_warnx("reload failed: the configuration in force is kept");
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
 		config_unref(conf);
 		notify_ready(s);
 		return;
@@ -171,7 +171,7 @@ void server_reload(struct server *s)
 	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT);
 	if (s->nconns >= conf->limits.max_connections)
 		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);
-	log_notice("configuration reloaded");
+	log_notice_id(LOG_MSGID_RELOADED, "configuration reloaded");
 	notify_ready(s);
 }
 
@@ -190,7 +190,7 @@ void server_begin_shutdown(struct server *s)
 		return;
 	s->stopping = 1;
 	notify_stopping();
-	log_notice("stopping: %u connections to finish", s->nconns);
+	log_notice_id(LOG_MSGID_STOPPING, "stopping: %u connections to finish", s->nconns);
 	listeners_close_all(s);
 	evtimer_del(s->accept_timer);
 	if (s->nconns == 0) {
