@@ -454,6 +454,80 @@ START_TEST(test_include_special_files)
 }
 END_TEST
 
+/* Strict modes: a config file, include directory, included file or
+ * module that others may write, or that a third user owns, is refused
+ * with its file:line; UDO_VSOCKD_STRICT_MODES=no allows them. */
+START_TEST(test_strict_modes)
+{
+	struct load l;
+	char sub[400], mod[400], cmd[1024];
+
+	snprintf(sub, sizeof(sub), "%s/d", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	const char *inc = put("d/10-a.conf", "[command version]\nhandler = version\n");
+	const char *other = put("other.conf", "[command stats]\nhandler = stats\n");
+	snprintf(mod, sizeof(mod), "%s/counter.so", dir);
+	snprintf(cmd, sizeof(cmd), "cp " TEST_BUILDDIR "/tests/modules/.libs/counter.so %s", mod);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(chmod(mod, 0755), 0);
+	char text[1024];
+	snprintf(text, sizeof(text),
+	         HEAD "include = d\ninclude = other.conf\nmodule = %s\n[command ping]\nhandler = ping\n", mod);
+	const char *path = put("main.conf", text);
+	load(path, &l);
+	ck_assert_msg(l.conf != NULL && l.nlines == 0, "0644/0700 files refused:\n%s", l.errors);
+	unload(&l);
+
+	ck_assert_int_eq(chmod(sub, 0770), 0);
+	ck_assert_int_eq(chmod(other, 0646), 0);
+	ck_assert_int_eq(chmod(mod, 0775), 0);
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 3, "%d error lines:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 4, "d: group-writable (mode 0770); refused (strict modes");
+	assert_error(&l, 1, path, 5, "other.conf: world-writable (mode 0646)");
+	assert_error(&l, 2, path, 6, "counter.so: group-writable (mode 0775)");
+	unload(&l);
+
+	/* The switch for tests. */
+	setenv("UDO_VSOCKD_STRICT_MODES", "no", 1);
+	load(path, &l);
+	unsetenv("UDO_VSOCKD_STRICT_MODES");
+	ck_assert_msg(l.conf != NULL, "UDO_VSOCKD_STRICT_MODES=no: %s", l.errors);
+	unload(&l);
+
+	/* The main file itself; and a file of a third user. */
+	ck_assert_int_eq(chmod(sub, 0755), 0);
+	ck_assert_int_eq(chmod(other, 0644), 0);
+	ck_assert_int_eq(chmod(mod, 0755), 0);
+	ck_assert_int_eq(chmod(path, 0664), 0);
+	load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 1, "%d error lines:\n%s", l.nlines, l.errors);
+	snprintf(text, sizeof(text), "%s: group-writable (mode 0664); refused", path);
+	ck_assert_msg(strncmp(l.lines[0], text, strlen(text)) == 0, "'%s' does not start with '%s'", l.lines[0], text);
+	unload(&l);
+	/* The same through the daemon itself, and its switch. */
+	char out[4096], err[4096];
+	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, NULL};
+	int rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	ck_assert_msg(rc == 1 && strncmp(err, text, strlen(text)) == 0, "-t: exit %d, stderr: %s", rc, err);
+	setenv("UDO_VSOCKD_STRICT_MODES", "no", 1);
+	rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	unsetenv("UDO_VSOCKD_STRICT_MODES");
+	ck_assert_msg(rc == 0, "-t with UDO_VSOCKD_STRICT_MODES=no: exit %d, stderr: %s", rc, err);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(inc, 12345, 12345), 0);
+		load(path, &l);
+		ck_assert_ptr_null(l.conf);
+		ck_assert_msg(l.nlines == 1, "%d error lines:\n%s", l.nlines, l.errors);
+		assert_error(&l, 0, path, 4, "10-a.conf: owned by uid 12345, neither root nor the daemon's user");
+		unload(&l);
+	}
+}
+END_TEST
+
 /* One number with its unit, and what it must become. */
 struct number_case {
 	const char *text;
@@ -775,6 +849,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_include_fanout);
 	tcase_add_test(tc, test_include_count_limit);
 	tcase_add_test(tc, test_include_special_files);
+	tcase_add_test(tc, test_strict_modes);
 	tcase_add_loop_test(tc, test_parse_number, 0, (int)(sizeof(numbers) / sizeof(numbers[0])));
 	tcase_add_test(tc, test_daemon_numbers);
 	tcase_add_loop_test(tc, test_acl_parse, 0, (int)(sizeof(acls) / sizeof(acls[0])));

@@ -44,6 +44,7 @@ struct parser {
 	struct listen_conf **listen_tail;
 	struct acl_entry **acl_tail;
 	char module_dir[PATH_MAX]; /* where `module = NAME` looks */
+	int strict_modes;          /* refuse files others may write (see config_trusted) */
 	int nfiles;                /* files opened so far, up to INCLUDE_FILES_MAX */
 	int includes_stopped;      /* a cycle or a limit was reported: no more includes */
 	struct {
@@ -345,10 +346,31 @@ static const struct number_key number_keys[] = {
 
 static void parse_file(struct parser *p, const char *path, const char *from, int from_line);
 
+/* How a refusal under strict modes ends: where to look for the way out. */
+#define STRICT_HINT "; refused (strict modes, see udo-vsockd.conf(5))"
+
+/* Strict modes: see conf.h. */
+int config_trusted(const struct stat *st, char *why, size_t whylen)
+{
+	uid_t me = geteuid();
+
+	if (st->st_uid != 0 && st->st_uid != me) {
+		snprintf(why, whylen, "owned by uid %u, neither root nor the daemon's user (uid %u)",
+		         (unsigned int)st->st_uid, (unsigned int)me);
+		return 0;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen, "%s-writable (mode %04o)", (st->st_mode & S_IWOTH) != 0 ? "world" : "group",
+		         (unsigned int)(st->st_mode & 07777));
+		return 0;
+	}
+	return 1;
+}
+
 /* Includes PATH: a file, or every *.conf in a directory in name order. */
 static void parse_include(struct parser *p, const char *file, int line, const char *value)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[160];
 	struct stat st;
 
 	if (p->includes_stopped)
@@ -370,6 +392,10 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		parse_file(p, path, file, line);
+		return;
+	}
+	if (p->strict_modes && !config_trusted(&st, why, sizeof(why))) {
+		parse_error(p, file, line, "include: %s: %s" STRICT_HINT, path, why);
 		return;
 	}
 	struct dirent **names;
@@ -412,6 +438,11 @@ static void parse_module(struct parser *p, const char *file, int line, const cha
 	}
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		parse_error(p, file, line, "module: path too long");
+		return;
+	}
+	struct stat st;
+	if (p->strict_modes && stat(path, &st) == 0 && !config_trusted(&st, why, sizeof(why))) {
+		parse_error(p, file, line, "module: %s: %s" STRICT_HINT, path, why);
 		return;
 	}
 	const struct module *old = module_find_path(p->conf->modules, path);
@@ -748,10 +779,12 @@ static void parse_opened(struct parser *p, const char *path, FILE *f, const stru
 }
 
 /* Parses the file PATH into P's config: only a regular file, not one
- * already being read (an include cycle). FROM:FROM_LINE is the include line naming it,
+ * already being read (an include cycle), under strict modes only one
+ * nobody else may write. FROM:FROM_LINE is the include line naming it,
  * FROM NULL for the main file. */
 static void parse_file(struct parser *p, const char *path, const char *from, int from_line)
 {
+	char why[160];
 	struct stat st;
 
 	if (p->nfiles >= INCLUDE_FILES_MAX) {
@@ -771,6 +804,12 @@ static void parse_file(struct parser *p, const char *path, const char *from, int
 	}
 	if (!S_ISREG(st.st_mode)) {
 		file_error(p, path, from, from_line, "not a regular file");
+		close(fd);
+		return;
+	}
+	if (p->strict_modes && !config_trusted(&st, why, sizeof(why))) {
+		strncat(why, STRICT_HINT, sizeof(why) - strlen(why) - 1);
+		file_error(p, path, from, from_line, why);
 		close(fd);
 		return;
 	}
@@ -831,7 +870,11 @@ static void config_index_commands(struct config *conf)
 static struct config *load(const char *path, FILE *f, FILE *errors)
 {
 	struct config *conf = calloc(1, sizeof(*conf));
-	struct parser p = {.conf = conf, .errors = errors, .module_dir = PKGLIBDIR};
+	const char *strict = getenv("UDO_VSOCKD_STRICT_MODES");
+	struct parser p = {.conf = conf,
+	                   .errors = errors,
+	                   .module_dir = PKGLIBDIR,
+	                   .strict_modes = strict == NULL || (strcmp(strict, "no") != 0 && strcmp(strict, "0") != 0)};
 
 	if (conf == NULL) {
 		fprintf(errors, "%s: out of memory\n", path);
