@@ -61,7 +61,7 @@ struct proxy {
 	int reading[2], writing[2];    /* rev[i], wev[i] are added */
 	struct evbuffer *queue[2];     /* read from side i, not yet taken by the other */
 	uint64_t moved[2];             /* bytes of direction i delivered */
-	uint64_t moved_at_tick[2];     /* moved[i] at the last tick */
+	uint64_t moved_at_tick;        /* moved[0] at the last tick */
 	int activity;                  /* a byte moved since the last tick */
 	uint64_t last_activity_ms;     /* uptime of the last tick that saw activity */
 	struct event *tick;
@@ -376,27 +376,26 @@ static int proxy_side_gone(const struct proxy *p, int i)
 
 /* The bridge's timer: ends it when no byte moved either way for the idle
  * timeout, or when a side whose input is not watched (paused, or after
- * its end of stream) has gone while what it sent is not moving on: its
- * close would never be seen otherwise. */
+ * its end of stream) is gone, since its close would never be seen
+ * otherwise: the service once everything it sent has reached the client;
+ * the client once what it sent no longer moves on (a service that reads
+ * it still gets it), as nothing can reach it any more. */
 static void proxy_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy *p = arg;
 	uint64_t now = server_uptime_ms(p->client->server);
 	unsigned int idle =
 	    p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : p->client->server->config->limits.idle_timeout_ms;
+	int stalled = p->moved[0] == p->moved_at_tick;
 
+	p->moved_at_tick = p->moved[0];
 	if (p->activity) {
 		p->activity = 0;
 		p->last_activity_ms = now;
 	}
 	for (int i = 0; i < 2; i++) {
-		uint64_t moved = p->moved[i];
-		int stalled = moved == p->moved_at_tick[i];
-		p->moved_at_tick[i] = moved;
-		if (p->reading[i] || p->shut[i] || !proxy_side_gone(p, i))
-			continue;
-		/* What side I sent still flows to a reading peer: let it. */
-		if (!stalled && !p->shut[!i])
+		/* A side that owes the other bytes, or whose bytes still flow, stays. */
+		if (p->reading[i] || p->shut[i] || !(p->shut[!i] || (i == 0 && stalled)) || !proxy_side_gone(p, i))
 			continue;
 		proxy_end(p, 1, i ? "the service left; closing the bridge" : "the client left; closing the bridge");
 		return;
