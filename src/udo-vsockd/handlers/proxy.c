@@ -56,6 +56,7 @@ struct proxy {
 	struct bufferevent *service; /* connects, then owns the service's socket */
 	size_t max_buffer;
 	unsigned int idle_ms;
+	int unix_service; /* the service is on a unix socket */
 	int fd[2];
 	struct event *rev[2], *wev[2]; /* side i readable, writable */
 	int reading[2], writing[2];    /* rev[i], wev[i] are added */
@@ -423,6 +424,14 @@ static void proxy_start(struct conn *c, void *arg)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	p->fd[0] = c->fd;
 	p->fd[1] = bufferevent_getfd(p->service);
+	if (p->unix_service) {
+		/* The default unix send buffer (wmem_default, about 208 KiB) is
+		 * less than one read: every read would end in a partial send and
+		 * a wait for room. Ask for a read's worth; the kernel doubles it,
+		 * up to twice wmem_max. TCP tunes its own; setting it would stop that. */
+		int size = PROXY_CHUNK;
+		(void)setsockopt(p->fd[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	}
 	for (int i = 0; i < 2; i++) {
 		p->rev[i] = event_new(base, p->fd[i], EV_READ | EV_PERSIST, proxy_read_cb, p);
 		p->wev[i] = event_new(base, p->fd[i], EV_WRITE | EV_PERSIST, proxy_write_cb, p);
@@ -482,6 +491,7 @@ static void proxy_run(struct request *req)
 	p->req = req;
 	p->max_buffer = pc->max_buffer;
 	p->idle_ms = pc->idle_ms;
+	p->unix_service = pc->target.ss_family == AF_UNIX;
 	p->service = bufferevent_socket_new(req->server->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (p->service == NULL) {
 		free(p);
