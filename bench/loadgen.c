@@ -23,6 +23,8 @@
  *   sink      a server on ADDR (vsock:any:PORT or unix:PATH) that reads
  *             each connection to its end, then closes it. -H: ADDR gets
  *             udo-vsockd's hand-offs; the handed-off client is read.
+ *   relay     the floor of a bridge: a server on ADDR that copies each
+ *             connection's bytes to -x TARGET with blocking recv/send.
  * Options: -t SECONDS (measured time), -W SECONDS (warm-up, not counted),
  *   -n COUNT (stop after COUNT operations), -r REQUEST (C escapes \n \t \\),
  *   -e PREFIX (each reply line must start with it), -o FILE (latency
@@ -68,6 +70,7 @@ struct opts {
 	size_t chunk;             /* stream: -w bytes per write */
 	int download;             /* stream: -D */
 	int handoff;              /* sink: -H */
+	const char *target;       /* relay: -x ADDR */
 };
 
 /* One client connection. */
@@ -881,6 +884,56 @@ static int run_sink(const struct opts *o)
 	return 0;
 }
 
+/* Mode relay: the floor of a bridge. A server on ADDR that, for each
+ * connection in turn, connects to -x TARGET and copies what the client
+ * sends to it with blocking recv and send of 256 KiB, then passes the end
+ * of stream on and waits for TARGET to close. One direction, no events:
+ * the least work a byte relay can do. */
+static int run_relay(const struct opts *o)
+{
+	struct sockaddr_storage sa, ta;
+	socklen_t len = parse_addr(o->addr, &sa), tlen = parse_addr(o->target, &ta);
+	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t size = 256u << 10;
+	char *buf = malloc(size);
+
+	if (buf == NULL)
+		die("malloc");
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
+		die(o->addr);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		int t = socket(ta.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (t < 0 || connect(t, (struct sockaddr *)&ta, tlen) < 0) {
+			fprintf(stderr, "loadgen: relay: cannot reach %s: %s\n", o->target, strerror(errno));
+			if (t >= 0)
+				close(t);
+			close(fd);
+			continue;
+		}
+		ssize_t n;
+		while ((n = recv(fd, buf, size, 0)) > 0 || (n < 0 && errno == EINTR)) {
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = send(t, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+				if (w <= 0 && errno != EINTR)
+					break;
+				off += w > 0 ? w : 0;
+			}
+		}
+		shutdown(t, SHUT_WR);
+		while (recv(t, buf, size, 0) > 0 || errno == EINTR)
+			errno = 0;
+		close(t);
+		close(fd);
+	}
+	return 0;
+}
+
 /* Parses the command line and runs the mode. */
 int main(int argc, char **argv)
 {
@@ -890,14 +943,14 @@ int main(int argc, char **argv)
 
 	o.reqlen = unescape("PING 12345678\\n", o.req, sizeof(o.req));
 	if (argc < 2) {
-		fprintf(stderr,
-		        "usage: loadgen rr|scale|connect|qga-exec|spawn|stream|sink [-c N] [-d N] [-t S] "
-		        "[-W S] [-n N] [-r REQ] [-e PREFIX] [-o FILE] [-b BYTES] [-w CHUNK] [-D] [-H] [ADDR]\n");
+		fprintf(stderr, "usage: loadgen rr|scale|connect|qga-exec|spawn|stream|sink|relay [-c N] [-d N] [-t S] "
+		                "[-W S] [-n N] [-r REQ] [-e PREFIX] [-o FILE] [-b BYTES] [-w CHUNK] [-D] [-H] [-x "
+		                "TARGET] [ADDR]\n");
 		return 2;
 	}
 	o.mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "c:d:t:W:n:r:e:o:s:b:w:DH")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:t:W:n:r:e:o:s:b:w:DHx:")) != -1) {
 		switch (opt) {
 		case 'c':
 			o.conns = atoi(optarg);
@@ -929,6 +982,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			o.handoff = 1;
+			break;
+		case 'x':
+			o.target = optarg;
 			break;
 		case 'e':
 			o.expect = optarg;
@@ -970,9 +1026,11 @@ int main(int argc, char **argv)
 		return run_spawn(&o);
 	if (strcmp(o.mode, "stream") == 0)
 		return run_stream(&o);
-	if (strcmp(o.mode, "sink") == 0) {
+	if (strcmp(o.mode, "sink") == 0 || strcmp(o.mode, "relay") == 0) {
 		alarm(0); /* it runs until killed */
-		return run_sink(&o);
+		if (o.mode[0] == 'r' && o.target == NULL)
+			die("relay needs -x TARGET");
+		return o.mode[0] == 's' ? run_sink(&o) : run_relay(&o);
 	}
 	die("unknown mode");
 	return 2;
