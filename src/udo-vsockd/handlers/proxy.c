@@ -35,8 +35,10 @@
 /* idle_ms: take the daemon's idle-timeout in force. */
 #define PROXY_IDLE_DAEMON UINT_MAX
 
-/* The bridges' shared read buffer (one thread: one turn uses it at a time). */
+/* The bridges' shared read buffer (one thread: one turn uses it at a
+ * time), held while any bridge is open. */
 static char *proxy_scratch;
+static unsigned int proxy_bridges;
 
 /* A command's options. */
 struct proxy_conf {
@@ -57,6 +59,7 @@ struct proxy {
 	size_t max_buffer;
 	unsigned int idle_ms;
 	int unix_service; /* the service is on a unix socket */
+	int counted;      /* in proxy_bridges */
 	int fd[2];
 	struct event *rev[2], *wev[2]; /* side i readable, writable */
 	int reading[2], writing[2];    /* rev[i], wev[i] are added */
@@ -196,6 +199,10 @@ static void proxy_release(void *arg)
 	}
 	if (p->tick != NULL)
 		event_free(p->tick);
+	if (p->counted && --proxy_bridges == 0) {
+		free(proxy_scratch); /* an idle daemon holds no bridge memory */
+		proxy_scratch = NULL;
+	}
 	if (p->service != NULL)
 		bufferevent_free(p->service);
 	free(p);
@@ -419,6 +426,8 @@ static void proxy_start(struct conn *c, void *arg)
 	int ok = 1;
 
 	p->client = c;
+	p->counted = 1;
+	proxy_bridges++;
 	/* The pump uses plain events: a bufferevent reads at most 4 KiB a
 	 * turn (libevent 2.1), which costs a loop turn per 4 KiB. */
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
