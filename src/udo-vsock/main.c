@@ -188,6 +188,9 @@ int main(int argc, char **argv)
 		struct cli_buf req = {0};
 		int bad = 0;
 		if (cli_build_request(&req, argc - first - 1, argv + first + 1, &bad) < 0) {
+			int saved = errno;
+			cli_buf_free(&req); /* earlier arguments may have been appended */
+			errno = saved;
 			if (errno == EINVAL)
 				return usage_error("argument '%s' contains a newline", argv[first + 1 + bad]);
 			return usage_error("%s", strerror(errno));
