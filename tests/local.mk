@@ -74,7 +74,7 @@ check_PROGRAMS += tests/fake-vmm tests/check_cli_proto tests/vsock_cli
 TESTS += tests/check_cli_proto tests/vsock_cli
 tests_fake_vmm_SOURCES = tests/fake-vmm.c
 tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
-	src/udo-vsock/proto.c src/udo-vsock/buf.c
+	src/udo-vsock/proto.c src/udo-vsock/buf.c src/udo-vsock/escape.c
 tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
 tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_cli_proto_LDADD = $(CHECK_LIBS)

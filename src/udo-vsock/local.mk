@@ -6,6 +6,8 @@ src_udo_vsock_udo_vsock_SOURCES = \
 	src/udo-vsock/cli.h \
 	src/udo-vsock/buf.c \
 	src/udo-vsock/buf.h \
+	src/udo-vsock/escape.c \
+	src/udo-vsock/escape.h \
 	src/udo-vsock/proto.c \
 	src/udo-vsock/proto.h \
 	src/udo-vsock/pump.c \
