@@ -1135,6 +1135,30 @@ START_TEST(test_mux_no_ok)
 }
 END_TEST
 
+/* --no-ok against a VMM that does send "OK <port>": the line is skipped,
+ * never printed as the reply to the first request. */
+START_TEST(test_mux_no_ok_but_ok)
+{
+	struct server s;
+	struct vmm v;
+	struct run r;
+	server_start(&s, "vsock", 2, 0);
+	vmm_start(&v, "ok", NULL, NULL);
+	run_cli(&r, "--no-ok", mux_addr(&v, s.port), "ping", "new vmm");
+	expect(&r, 0, "pong \"new vmm\"\n", "");
+	run_free(&r);
+	vmm_join(&v);
+	static const char in[] = "ping 1\nping 2\n";
+	vmm_start(&v, "ok", NULL, NULL);
+	const char *const args[] = {"--no-ok", mux_addr(&v, s.port), NULL};
+	run_cli_v(&r, in, sizeof(in) - 1, false, args);
+	expect(&r, 0, "OK pong 1\nOK pong 2\n", "");
+	run_free(&r);
+	vmm_join(&v);
+	server_join(&s);
+}
+END_TEST
+
 /* A VMM that never answers CONNECT: the connect timeout applies (exit 4). */
 START_TEST(test_mux_silent)
 {
@@ -1208,6 +1232,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_mux_closed_before_ok);
 	tcase_add_test(tc, test_mux_bad_ok);
 	tcase_add_test(tc, test_mux_no_ok);
+	tcase_add_test(tc, test_mux_no_ok_but_ok);
 	tcase_add_test(tc, test_mux_silent);
 	suite_add_tcase(s, tc);
 	return s;

@@ -48,7 +48,7 @@ static void usage(FILE *out)
 	      "      --retry N                  retry a failed or reset connection N times\n"
 	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
 	      "      --raw                      print protocol lines as sent and received\n"
-	      "      --no-ok                    vsock-mux: the VMM sends no OK line\n"
+	      "      --no-ok                    vsock-mux: the VMM may send no OK line\n"
 	      "  -v, --verbose                  report connections and OK lines on stderr\n"
 	      "  -h, --help                     show this help\n"
 	      "  -V, --version                  show the version\n"
