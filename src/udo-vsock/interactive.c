@@ -19,10 +19,13 @@ static int interactive_ensure_connected(const struct cli_options *opt, struct cl
 
 	if (p->sock >= 0 && !cli_pump_peer_closed(p))
 		return 0;
+	if (p->fatal)
+		return p->fatal;
 	if (p->sock >= 0) {
 		if (!cli_retry_backoff(opt, retries_used, 0, cli_now_ms())) {
 			cli_error("the server closed the connection");
-			return CLI_EXIT_PROTOCOL;
+			/* An unasked ERR (idle timeout) said why: class 1. */
+			return p->unasked_err ? CLI_EXIT_ERR : CLI_EXIT_PROTOCOL;
 		}
 		if (opt->verbose)
 			cli_error("the server closed the connection; reconnecting");

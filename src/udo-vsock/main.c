@@ -47,7 +47,8 @@ static void usage(FILE *out)
 	      "  -c, --connect-timeout SECONDS  connect timeout (default 5; 0: none)\n"
 	      "      --retry N                  retry a failed or reset connection N times\n"
 	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
-	      "      --raw                      print protocol lines as sent and received\n"
+	      "      --raw                      print protocol lines as sent and received, and\n"
+	      "                                 control bytes unescaped on a terminal\n"
 	      "      --no-ok                    vsock-mux: the VMM may send no OK line\n"
 	      "  -v, --verbose                  report connections and OK lines on stderr\n"
 	      "  -h, --help                     show this help\n"
@@ -153,6 +154,8 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	}
 	if (optind >= argc)
 		return usage_error("%s", "missing ADDRESS");
+	opt->escape_out = !opt->raw && isatty(STDOUT_FILENO);
+	opt->escape_err = !opt->raw && isatty(STDERR_FILENO);
 	*first = optind;
 	return -1;
 }
