@@ -94,7 +94,7 @@ tests_vsock_exec_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT) \
-	src/udo-vsockd/udo-vsockd$(EXEEXT)
+	src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
 
 # systemd integration: unit sanity (verify + exposure) and a real systemd
 # 252 booted in user-mode Linux driving the installed daemon.

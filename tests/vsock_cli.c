@@ -3,7 +3,7 @@
  * protocol server over real AF_VSOCK (CID 1), over AF_UNIX, through the
  * hybrid-vsock test double tests/fake-vmm, and against the real udo-vsockd
  * (tests/daemon-harness) where the daemon's own behaviour matters: its
- * unasked ERR lines and exec output. Every child is
+ * unasked ERR lines, exec output, proxy and hand-off. Every child is
  * reaped and every test checks that no child or descriptor is left behind. */
 #include "config.h"
 
@@ -36,6 +36,7 @@
 
 #define CLI_BIN      TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
 #define VMM_BIN      TEST_BUILDDIR "/tests/fake-vmm"
+#define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
 #define RUN_LIMIT_MS 60000
 
 /* ---------------------------------------------------------------- helpers */
@@ -1340,6 +1341,141 @@ START_TEST(test_usage_message)
 }
 END_TEST
 
+/* Echoes one connection FD until end of input, then half-closes. */
+static void echo_connection(int fd)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (send_all(fd, buf, (size_t)n) < 0)
+			_exit(1);
+	}
+	shutdown(fd, SHUT_WR);
+}
+
+/* An echo service on unix:PATH in a child (one grandchild per
+ * connection). Returns its pid. */
+static pid_t start_echo_service(const char *path)
+{
+	unsigned int port;
+	char text[320];
+	snprintf(text, sizeof(text), "unix:%s", path);
+	int lfd = srv_listen(text, &port);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_IGN);
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				_exit(0);
+			if (fork() == 0) {
+				echo_connection(fd);
+				_exit(0);
+			}
+			close(fd);
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
+/* Starts examples/handoff-echo on unix:PATH; returns its pid once the
+ * socket exists. */
+static pid_t start_handoff_echo(const char *path)
+{
+	char addr[320];
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 2);
+		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
+		_exit(127);
+	}
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	while (access(path, F_OK) != 0) {
+		ck_assert_msg(now_ms() < deadline, "%s never appeared", path);
+		sleep_ms(10);
+	}
+	return pid;
+}
+
+/* Kills and reaps a helper process. */
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* After OK proxy or OK handoff the CLI is a byte pipe between its
+ * standard input/output and the service, in one-shot, batch and through
+ * a pipe; the end of its input half-closes the connection, so it ends
+ * when the service has answered everything and closed (no timeout). */
+START_TEST(test_proxy_handoff)
+{
+	struct daemon d;
+	struct run r;
+	char addr[64], echo[300], shell[300], sections[800];
+	daemon_init(&d);
+	snprintf(echo, sizeof(echo), "%s/echo.sock", d.dir);
+	snprintf(shell, sizeof(shell), "%s/shell.sock", d.dir);
+	pid_t e = start_echo_service(echo);
+	pid_t h = start_handoff_echo(shell);
+	snprintf(sections, sizeof(sections),
+	         "[command echo]\nhandler = proxy\nconnect = unix:%s\n\n"
+	         "[command shell]\nhandler = handoff\nsocket = unix:%s\n",
+	         echo, shell);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	snprintf(addr, sizeof(addr), "vsock:1:%u", d.port);
+
+	static const char text[] = "hello\nworld, no newline at the end";
+	const char *const proxy[] = {addr, "echo", NULL};
+	run_cli_v(&r, text, sizeof(text) - 1, false, proxy);
+	expect(&r, 0, text, "");
+	run_free(&r);
+	run_cli_v(&r, text, sizeof(text) - 1, true, proxy);
+	expect(&r, 0, text, "");
+	run_free(&r);
+
+	/* Batch: lines after the proxy request are bytes for the service. */
+	static const char batch[] = "ping 1\necho\nping 2\nlast\n";
+	const char *const plain[] = {addr, NULL};
+	run_cli_v(&r, batch, sizeof(batch) - 1, true, plain);
+	expect(&r, 0, "OK pong 1\nOK proxy\nping 2\nlast\n", "");
+	run_free(&r);
+
+	/* Bytes typed only after OK proxy arrived reach the service too. */
+	struct cli_child k;
+	int in = cli_spawn_held(&k, proxy);
+	feed(in, "first\n");
+	cli_await(&k, k.out, "first\n");
+	feed(in, "second\n");
+	cli_await(&k, k.out, "first\nsecond\n");
+	close(in);
+	cli_finish(&k, &r);
+	expect(&r, 0, "first\nsecond\n", "");
+	run_free(&r);
+
+	const char *const handoff[] = {addr, "shell", "alpha", NULL};
+	run_cli_v(&r, "bytes\n", 6, false, handoff);
+	expect(&r, 0, NULL, "");
+	ck_assert_msg(strncmp(r.out, "handoff-echo: cid=1 ", 20) == 0 && strstr(r.out, "words=2 command=shell\n") &&
+	                  strstr(r.out, "\nhandoff-echo: arg 1: alpha\nbytes\n"),
+	              "%s", r.out);
+	run_free(&r);
+
+	daemon_down(&d);
+	stop_child(e);
+	stop_child(h);
+}
+END_TEST
+
 /* ------------------------------------------------ hybrid vsock (vsock-mux) */
 
 struct vmm {
@@ -1597,6 +1733,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_interactive_idle);
 	tcase_add_test(tc, test_batch_unambiguous);
 	tcase_add_test(tc, test_usage_message);
+	tcase_add_test(tc, test_proxy_handoff);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("retry");

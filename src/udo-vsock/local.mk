@@ -14,5 +14,6 @@ src_udo_vsock_udo_vsock_SOURCES = \
 	src/udo-vsock/pump.h \
 	src/udo-vsock/connect.c \
 	src/udo-vsock/session.c \
+	src/udo-vsock/pipe.c \
 	src/udo-vsock/interactive.c
 src_udo_vsock_udo_vsock_LDADD = lib/libudo-vsock.la

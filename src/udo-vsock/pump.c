@@ -40,6 +40,7 @@ void cli_pump_init(struct cli_pump *p, const struct cli_options *opt, enum cli_o
 	    .escape_out = opt->escape_out,
 	    .escape_err = opt->escape_err,
 	    .reply_timeout_ms = opt->reply_timeout_ms,
+	    .pipe_fd = in_fd >= 0 ? in_fd : STDIN_FILENO,
 	    .sock = -1,
 	    .in_fd = in_fd,
 	    .in_eof = in_fd < 0,
@@ -153,7 +154,15 @@ static void put_err(const struct cli_pump *p, const struct cli_reply *r)
 	fputc('\n', stderr);
 }
 
-/* Handles one complete reply LINE. Returns 0, or -1 after a fatal error. */
+/* Is R the OK that turns the connection into a byte stream? */
+static bool reply_starts_pipe(const struct cli_reply *r)
+{
+	return r->kind == CLI_REPLY_OK && ((r->text_len == 5 && memcmp(r->text, "proxy", 5) == 0) ||
+	                                   (r->text_len == 7 && memcmp(r->text, "handoff", 7) == 0));
+}
+
+/* Handles one complete reply LINE. Returns 0, 1 when the connection is
+ * a byte stream from now on, or -1 after a fatal error. */
 static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 {
 	struct cli_reply r;
@@ -193,7 +202,7 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 	} else if (r.kind == CLI_REPLY_DATA) {
 		put_line(p, r.text, r.text_len);
 	} else if (r.kind == CLI_REPLY_OK) {
-		if (p->ndata == 0 && r.text_len > 0)
+		if (p->ndata == 0 && r.text_len > 0 && !reply_starts_pipe(&r))
 			put_line(p, r.text, r.text_len);
 	} else {
 		put_err(p, &r);
@@ -215,13 +224,18 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 	p->answered++;
 	p->ndata = 0;
 	p->echoed = false;
+	if (reply_starts_pipe(&r)) {
+		p->piped = true;
+		return 1;
+	}
 	return 0;
 }
 
-/* Handles every complete line in the reply buffer. Returns 0 or -1 (fatal). */
+/* Handles every complete line in the reply buffer, up to one that makes
+ * the connection a byte stream. Returns 0 or -1 (fatal). */
 static int pump_take_replies(struct cli_pump *p)
 {
-	for (;;) {
+	while (!p->piped) {
 		char *h = cli_buf_head(&p->reply);
 		size_t n = cli_buf_used(&p->reply);
 		char *nl = h ? memchr(h, '\n', n) : NULL;
@@ -231,6 +245,8 @@ static int pump_take_replies(struct cli_pump *p)
 			return -1;
 		cli_buf_consume(&p->reply, (size_t)(nl - h) + 1);
 	}
+	if (p->piped)
+		return 0;
 	if (cli_buf_used(&p->reply) > CLI_REPLY_LINE_MAX) {
 		cli_error("protocol error: reply line longer than %d bytes", CLI_REPLY_LINE_MAX);
 		pump_fail(p, CLI_EXIT_PROTOCOL);
@@ -269,7 +285,7 @@ static ssize_t pump_recv(struct cli_pump *p)
 {
 	ssize_t total = 0;
 
-	for (int i = 0; i < 16 && !p->peer_eof; i++) {
+	for (int i = 0; i < 16 && !p->peer_eof && !p->piped; i++) {
 		if (cli_buf_reserve(&p->reply, CLI_IO_CHUNK) < 0) {
 			cli_error("out of memory");
 			pump_fail(p, CLI_EXIT_PROTOCOL);
@@ -441,6 +457,8 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 			ssize_t got = pump_recv(p);
 			if (got < 0)
 				return CLI_PUMP_FAILED;
+			if (p->piped)
+				return CLI_PUMP_PIPE;
 			if (got > 0)
 				progress = cli_now_ms();
 		}

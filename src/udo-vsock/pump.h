@@ -25,6 +25,7 @@ enum cli_pump_status {
 	CLI_PUMP_IDLE,   /* all queued requests answered, no input left */
 	CLI_PUMP_RESEND, /* connection lost, but reconnecting is safe (see pump.c) */
 	CLI_PUMP_FAILED, /* fatal error, already printed; class in ->fatal */
+	CLI_PUMP_PIPE,   /* OK proxy / OK handoff: the rest is a byte stream (cli_pump_pipe) */
 };
 
 /*
@@ -39,6 +40,7 @@ struct cli_pump {
 	bool escape_out;      /* stdout is a terminal: show control bytes escaped */
 	bool escape_err;      /* the same for server text on stderr */
 	int reply_timeout_ms; /* < 0: none */
+	int pipe_fd;          /* what a byte pipe reads: IN_FD, else standard input */
 
 	int sock;  /* connected, non-blocking; -1 before cli_pump_attach */
 	int in_fd; /* request lines to read, or -1 */
@@ -50,6 +52,7 @@ struct cli_pump {
 	uint64_t outstanding; /* requests queued and not answered */
 	uint64_t ndata;       /* data lines of the reply under way */
 	bool echoed;          /* --raw: request of the reply under way printed */
+	bool piped;           /* a reply was OK proxy / OK handoff: no more lines */
 
 	/* Per connection. */
 	bool got_reply_bytes;
@@ -90,6 +93,12 @@ bool cli_pump_peer_closed(struct cli_pump *p);
  * CLI_PUMP_RESEND). Returns the exit class (CLI_EXIT_PROTOCOL, or an
  * earlier failure). */
 int cli_pump_give_up(struct cli_pump *p);
+
+/* After CLI_PUMP_PIPE: copies bytes between the connection and standard
+ * input/output (src/udo-vsock/pipe.c) until the server closes, half-closing
+ * the connection at the end of the input. Returns the exit class of the
+ * pipe itself: 0, CLI_EXIT_USAGE (unreadable input) or CLI_EXIT_PROTOCOL. */
+int cli_pump_pipe(struct cli_pump *p);
 
 /* Writes LEN bytes of S to F, as cli_escape() shows them when ESCAPE. */
 void cli_put_text(FILE *f, const char *s, size_t len, bool escape);
