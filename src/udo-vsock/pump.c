@@ -11,8 +11,9 @@
  * connection is unanswered; the server cannot answer what it has not
  * received. An ERR line otherwise is the server's unasked word before it
  * closes (ERR busy at the connection limit, ERR timeout when idle): it is
- * reported on stderr and answers nothing, so the requests it preceded
- * may go out again on a new connection (under --retry).
+ * reported on stderr and answers nothing; nothing more is sent on that
+ * connection, so the requests not yet sent may go out on a new one
+ * (under --retry).
  */
 #include "pump.h"
 
@@ -423,6 +424,9 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 		return CLI_PUMP_FAILED;
 	for (;;) {
 		bool pending = cli_buf_used(&p->out) > 0;
+		/* After an unasked ERR the server is closing: send nothing more
+		 * on this connection, so what is unsent stays safe to resend. */
+		bool may_send = pending && !p->write_closed && !p->unasked_err;
 		bool want_input = !p->in_eof && cli_buf_used(&p->out) < CLI_OUT_HIGH;
 
 		if (p->peer_eof && (pending || p->outstanding > 0 || cli_buf_used(&p->reply) > 0))
@@ -431,7 +435,7 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 			return CLI_PUMP_IDLE;
 
 		struct pollfd fds[2] = {
-		    {.fd = p->peer_eof ? -1 : p->sock, .events = POLLIN | (pending && !p->write_closed ? POLLOUT : 0)},
+		    {.fd = p->peer_eof ? -1 : p->sock, .events = POLLIN | (may_send ? POLLOUT : 0)},
 		    {.fd = want_input ? p->in_fd : -1, .events = POLLIN},
 		};
 		int timeout = -1;
