@@ -1462,6 +1462,34 @@ START_TEST(test_proxy_handoff)
 	expect(&r, 0, "first\nsecond\n", "");
 	run_free(&r);
 
+	/* Interactive: what is typed after the request line goes to the
+	 * service; end of input (^D) half-closes. */
+	int master, slave;
+	if (open_pty(&master, &slave) == 0) {
+		char out[8192];
+		size_t len = 0;
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(master);
+			setsid();
+			if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+				_exit(126);
+			execl(CLI_BIN, "udo-vsock", addr, (char *)NULL);
+			_exit(127);
+		}
+		close(slave);
+		ck_assert_int_eq(write(master, "echo\nhello\n", 11), 11);
+		ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), "OK proxy\r\nhello\r\n"), "%s", out);
+		ck_assert_int_eq(write(master, "\x04", 1), 1);
+		ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), NULL), "%s", out);
+		close(master);
+		int status = wait_child(pid);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x, output %s", status, out);
+	} else {
+		printf("test_proxy_handoff: interactive part SKIPPED: no pseudo-terminal\n");
+	}
+
 	const char *const handoff[] = {addr, "shell", "alpha", NULL};
 	run_cli_v(&r, "bytes\n", 6, false, handoff);
 	expect(&r, 0, NULL, "");
