@@ -74,11 +74,11 @@ check_PROGRAMS += tests/fake-vmm tests/check_cli_proto tests/vsock_cli
 TESTS += tests/check_cli_proto tests/vsock_cli
 tests_fake_vmm_SOURCES = tests/fake-vmm.c
 tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
-	src/udo-vsock/proto.c src/udo-vsock/buf.c
+	src/udo-vsock/proto.c src/udo-vsock/buf.c src/udo-vsock/escape.c
 tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
 tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_cli_proto_LDADD = $(CHECK_LIBS)
-tests_vsock_cli_SOURCES = tests/vsock_cli.c
+tests_vsock_cli_SOURCES = tests/vsock_cli.c tests/daemon-harness.c tests/daemon-harness.h
 tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_cli_LDADD = $(TEST_LIBS)
 # ---- end udo-vsock CLI ----
@@ -93,7 +93,8 @@ tests_vsock_exec_LDADD = $(TEST_LIBS)
 
 EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
-EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT)
+EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT) \
+	src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
 
 # systemd integration: unit sanity (verify + exposure) and a real systemd
 # 252 booted in user-mode Linux driving the installed daemon.

@@ -715,8 +715,8 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		snprintf(key, sizeof(key), "unix:%s", p.identity);
 	if (peer_count_add(s, key) > lim->max_connections_per_peer) {
 		peer_count_remove(s, key);
-		log_peer(LOG_LEVEL_NOTICE, p.text, p.cid, NULL, "refused: max-connections-per-peer (%u) reached",
-		         lim->max_connections_per_peer);
+		log_peer_id(LOG_LEVEL_NOTICE, LOG_MSGID_REFUSED, p.text, p.cid, NULL,
+		            "refused: max-connections-per-peer (%u) reached", lim->max_connections_per_peer);
 		conn_refuse(s, fd, "too many connections from this peer");
 		return;
 	}

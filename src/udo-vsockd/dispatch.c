@@ -34,7 +34,7 @@ void dispatch_request(struct conn *c, int argc, char **argv)
 	if (cmd == NULL || !access_allows(conf, cmd, &c->peer)) {
 		request_begin(c, NULL, argc, argv);
 		if (cmd != NULL)
-			log_peer(LOG_LEVEL_NOTICE, c->peer.text, c->peer.cid, cmd->name, "denied");
+			log_peer_id(LOG_LEVEL_NOTICE, LOG_MSGID_DENIED, c->peer.text, c->peer.cid, cmd->name, "denied");
 		if (cmd == NULL)
 			request_err(&c->req, PROTO_ERR_UNKNOWN, "unknown command; HELP lists the commands");
 		else
