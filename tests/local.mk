@@ -78,7 +78,7 @@ tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
 tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
 tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_cli_proto_LDADD = $(CHECK_LIBS)
-tests_vsock_cli_SOURCES = tests/vsock_cli.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_cli_SOURCES = tests/vsock_cli.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_cli_LDADD = $(TEST_LIBS)
 # ---- end udo-vsock CLI ----
@@ -192,4 +192,8 @@ TESTS += tests/vsock_faults
 tests_vsock_faults_SOURCES = tests/vsock_faults.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_faults_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_faults_LDADD = $(TEST_LIBS)
+# The daemon tests again over unix sockets on this kernel (ASan's view of
+# the daemon's logic; see tests/daemon_unix.sh).
+TESTS += tests/daemon_unix.sh
+EXTRA_DIST += tests/daemon_unix.sh
 EXTRA_tests_vsock_faults_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_LTLIBRARIES)

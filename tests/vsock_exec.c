@@ -572,6 +572,7 @@ END_TEST
 
 START_TEST(test_environment)
 {
+	TEST_VSOCK_ONLY(); /* UDO_PEER_CID and the vsock port */
 	struct reply r;
 
 	request("env", &r, 5000);
