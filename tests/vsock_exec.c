@@ -699,6 +699,7 @@ START_TEST(test_no_leaks)
 	/* The daemon still answers. */
 	request("noargs", &r, 5000);
 	ck_status(&r, "OK exit=0");
+	reply_free(&r);
 }
 END_TEST
 
