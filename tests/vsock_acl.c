@@ -113,6 +113,7 @@ static int help_lists(struct client *c, const char *name)
 
 START_TEST(test_allowed_and_denied)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 
 	start();
@@ -132,6 +133,7 @@ END_TEST
 
 START_TEST(test_first_match_wins)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 
 	start();
@@ -173,6 +175,7 @@ END_TEST
 
 START_TEST(test_help_lists_only_allowed)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c, admin;
 
 	start();
@@ -235,6 +238,7 @@ static void reload(const char *secs)
 
 START_TEST(test_reload_changes_open_connection)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 	char secs[2048];
 

@@ -72,6 +72,7 @@ struct server {
 	struct event *status_timer;
 	struct event *watchdog_timer;
 	struct event *sweep_timer; /* idle- and line-timeout sweep; NULL while off */
+	struct event *sweep_more;  /* the sweep's next batch, on the next loop turn */
 	unsigned int sweep_ms;     /* its period */
 	struct event *signals[4];
 	/* Scratch space: one connection is read and one line handled at a
