@@ -114,6 +114,7 @@ static int help_lists(struct client *c, const char *name)
 
 START_TEST(test_allowed_and_denied)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 
 	start();
@@ -133,6 +134,7 @@ END_TEST
 
 START_TEST(test_first_match_wins)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 
 	start();
@@ -174,6 +176,7 @@ END_TEST
 
 START_TEST(test_help_lists_only_allowed)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c, admin;
 
 	start();
@@ -236,6 +239,7 @@ static void reload(const char *secs)
 
 START_TEST(test_reload_changes_open_connection)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 	char secs[2048];
 
@@ -328,6 +332,74 @@ START_TEST(test_stats_guest_sees_own)
 	ck_assert_int_eq(stats_value(&r, "errors"), 2);
 	client_close(&guest);
 	client_close(&local);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Writes the config with the unix listeners' identities GUEST (guest.sock)
+ * and ADMIN (admin.sock), a vsock-mux listener fc.vsock_9 for CID MUX_CID
+ * and the listen line MORE (or nothing), then SECS. */
+static void write_listeners(const char *guest, const char *admin, unsigned int mux_cid, const char *more,
+                            const char *secs)
+{
+	char extra[2048];
+
+	snprintf(extra, sizeof(extra),
+	         "module = " COUNTER_SO "\n"
+	         "listen = unix:%s/admin.sock identity=%s\n"
+	         "listen = unix:%s/guest.sock identity=%s\n"
+	         "listen = vsock-mux:%s/fc.vsock:9 cid=%u name=vm\n"
+	         "%s",
+	         d.dir, admin, d.dir, guest, d.dir, mux_cid, more != NULL ? more : "");
+	daemon_write_config(&d, extra, secs);
+}
+
+/* Asserts that WHOAMI over C has the data line WANT. */
+static void expect_whoami(struct client *c, const char *want)
+{
+	struct reply r;
+
+	client_request(c, "whoami", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	for (int i = 0; i < r.ndata; i++) {
+		if (strcmp(r.data[i], want) == 0)
+			return;
+	}
+	ck_assert_msg(0, "WHOAMI has no '%s' (first line '%s')", want, r.ndata > 0 ? r.data[0] : "");
+}
+
+/* A reload that fails because a new listener cannot open changes
+ * nothing: not the identity of a kept unix listener, not the CID of a
+ * kept vsock-mux listener, for old and new connections alike. */
+START_TEST(test_failed_reload_keeps_identities)
+{
+	struct client old_guest, old_vm, guest, vm;
+
+	daemon_init(&d);
+	write_listeners("guest", "admin", 5, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	unix_open(&old_guest, "guest.sock");
+	unix_open(&old_vm, "fc.vsock_9");
+	expect(&old_guest, "counted", "ERR denied ");
+
+	/* Promoted and moved, but a listener cannot open: all or nothing. */
+	write_listeners("admin", "admin", 7, "listen = unix:/nonexistent/x.sock\n", sections);
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+	unix_open(&guest, "guest.sock");
+	unix_open(&vm, "fc.vsock_9");
+	expect_whoami(&guest, "identity=guest");
+	expect_whoami(&old_guest, "identity=guest");
+	expect(&guest, "counted", "ERR denied ");
+	expect(&old_guest, "counted", "ERR denied ");
+	expect_whoami(&vm, "cid=5");
+	expect_whoami(&old_vm, "cid=5");
+	ck_assert_int_eq(runs(&guest), 0);
+	client_close(&old_guest);
+	client_close(&old_vm);
+	client_close(&guest);
+	client_close(&vm);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }
 END_TEST
@@ -522,6 +594,51 @@ START_TEST(test_refusal_log_flood)
 }
 END_TEST
 
+/* A reload reaches open connections: an identity demoted or promoted, a
+ * vsock-mux CID changed, applies to the next request of a connection
+ * accepted before; a connection whose listener is gone is closed. */
+START_TEST(test_reload_reaches_open_connections)
+{
+	struct client admin, guest, vm, gone;
+	struct reply r;
+
+	daemon_init(&d);
+	char more[512];
+	snprintf(more, sizeof(more), "listen = unix:%s/extra.sock identity=admin\n", d.dir);
+	write_listeners("guest", "admin", 5, more, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	unix_open(&admin, "admin.sock");
+	unix_open(&guest, "guest.sock");
+	unix_open(&vm, "fc.vsock_9");
+	unix_open(&gone, "extra.sock");
+	expect(&admin, "counted", "OK 1");
+	expect(&guest, "counted", "ERR denied ");
+	expect(&gone, "counted", "OK 2");
+	expect_whoami(&vm, "cid=5");
+	expect(&vm, "in-range", "OK 3");
+
+	/* The identities swap, the VM's CID changes, extra.sock goes. */
+	write_listeners("admin", "guest", 7, NULL, sections);
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+	expect_whoami(&admin, "identity=guest");
+	expect(&admin, "counted", "ERR denied ");
+	expect_whoami(&guest, "identity=admin");
+	expect(&guest, "counted", "OK 4");
+	expect_whoami(&vm, "cid=7");
+	expect(&vm, "in-range", "ERR denied "); /* 0-5 */
+	ck_assert_msg(client_wait_eof(&gone, 5000), "a connection on a removed listener is still open");
+	client_request(&admin, "peek", &r, 5000);
+	ck_assert_str_eq(r.status, "OK 4");
+	client_close(&admin);
+	client_close(&guest);
+	client_close(&vm);
+	client_close(&gone);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* The suite. */
 static Suite *acl_suite(void)
 {
@@ -538,6 +655,8 @@ static Suite *acl_suite(void)
 	tcase_add_test(tc, test_reload_changes_open_connection);
 	tcase_add_test(tc, test_stats_guest_sees_own);
 	tcase_add_test(tc, test_stats_all_option);
+	tcase_add_test(tc, test_failed_reload_keeps_identities);
+	tcase_add_test(tc, test_reload_reaches_open_connections);
 	suite_add_tcase(s, tc);
 
 	/* Floods of denials and refusals: the log stays small. */

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test-transport.h"
+
 #define DAEMON TEST_BUILDDIR "/src/udo-vsockd/udo-vsockd"
 
 static char dir[256];     /* scratch directory for scripts and the config */
@@ -60,33 +62,14 @@ static void write_file(const char *name, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
-/* A vsock port nobody listens on: the first from a pid-based start that
- * can be bound. */
-static unsigned int free_port(void)
-{
-	for (unsigned int p = 20000 + (unsigned int)getpid() % 20000;; p++) {
-		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = p};
-		ck_assert_int_ge(fd, 0);
-		int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (rc == 0)
-			return p;
-	}
-}
-
-/* Connects to the daemon over CID 1. Returns the fd or -1. */
+/* Connects to the daemon (over CID 1, or its unix socket), blocking.
+ * Returns the fd or -1. */
 static int try_connect(void)
 {
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = port};
+	int fd = test_connect_port(port, 2000, 0);
 
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
 }
 
@@ -291,7 +274,7 @@ static int file_exists(const char *name)
 }
 
 static const char config_fmt[] = "[daemon]\n"
-                                 "listen = vsock:local:%u\n"
+                                 "listen = %s\n"
                                  "allow = any\n"
                                  "max-line-length = 131072\n"
                                  "[command argv]\n"
@@ -390,7 +373,7 @@ static const char config_fmt[] = "[daemon]\n"
 static void daemon_start(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	char conf[8192], path[512];
+	char conf[8192], path[512], listen[300];
 
 	snprintf(dir, sizeof(dir), "%s/vsock_exec.XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -401,8 +384,9 @@ static void daemon_start(void)
 	write_file("grandtimeout.sh", "#!/bin/sh\ntrap '' TERM\nsleep 100 &\necho $! >\"$0.pid\"\nsleep 100\n", 0755);
 	write_file("ticker.sh", "#!/bin/sh\nwhile :; do echo tick; sleep 0.1; done\n", 0755);
 	write_file("binary.sh", "#!/bin/sh\nprintf 'a\\001\\002\\377\\000z\\r\\nlast'\n", 0755);
-	port = free_port();
-	snprintf(conf, sizeof(conf), config_fmt, port, dir, dir, dir, dir, dir, dir, dir, dir);
+	port = test_free_port();
+	test_listen_address(port, listen, sizeof(listen));
+	snprintf(conf, sizeof(conf), config_fmt, listen, dir, dir, dir, dir, dir, dir, dir, dir);
 	write_file("exec.conf", conf, 0644);
 	snprintf(path, sizeof(path), "%s/exec.conf", dir);
 
@@ -601,6 +585,7 @@ END_TEST
 
 START_TEST(test_environment)
 {
+	TEST_VSOCK_ONLY(); /* UDO_PEER_CID and the vsock port */
 	struct reply r;
 
 	request("env", &r, 5000);
@@ -727,6 +712,7 @@ START_TEST(test_no_leaks)
 	/* The daemon still answers. */
 	request("noargs", &r, 5000);
 	ck_status(&r, "OK exit=0");
+	reply_free(&r);
 }
 END_TEST
 

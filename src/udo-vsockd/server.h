@@ -90,6 +90,7 @@ struct server {
 	struct event *status_timer;
 	struct event *watchdog_timer;
 	struct event *sweep_timer; /* idle- and line-timeout sweep; NULL while off */
+	struct event *sweep_more;  /* the sweep's next batch, on the next loop turn */
 	unsigned int sweep_ms;     /* its period */
 	struct event *signals[4];
 	/* Scratch space: one connection is read and one line handled at a
@@ -134,12 +135,20 @@ int server_reserve_scratch(struct server *s, size_t len, int max_args);
 
 /* Opens the listeners of CONF (not under socket activation) and returns
  * them in *OUT, reusing those of S whose address is unchanged. Returns 0,
- * or -1 after logging why (nothing changed then). */
+ * or -1 after logging why: then S's listeners are exactly as they were,
+ * identities and CIDs included (listeners_configure applies those). */
 int listeners_open(struct server *s, const struct config *conf, struct listener **out);
 
 /* Adopts the sockets systemd passed (LISTEN_FDS). Returns how many, or
  * -1 after logging why. */
 int listeners_adopt_systemd(struct server *s, const struct config *conf);
+
+/* Gives every listener of S the identity and vsock-mux CID of its listen
+ * line in CONF (a reload in force), systemd's sockets too. */
+void listeners_configure(struct server *s, const struct config *conf);
+
+/* The listener of S with address TEXT, or NULL. */
+struct listener *listener_find(struct server *s, const char *text);
 
 /* Replaces S's listeners with NEW, closing those not in NEW. */
 void listeners_replace(struct server *s, struct listener *fresh);
