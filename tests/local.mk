@@ -60,6 +60,14 @@ tests_vsock_daemon_LDADD = $(TEST_LIBS)
 # first anyway; this keeps building a single test program right too.
 EXTRA_tests_check_conf_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 
+# The exec arg-pattern engine (PCRE2) linked in: refusals, anchoring, and
+# the time bound on adversarial subjects.
+check_PROGRAMS += tests/check_pattern
+TESTS += tests/check_pattern
+tests_check_pattern_SOURCES = tests/check_pattern.c
+tests_check_pattern_CFLAGS = $(TEST_CFLAGS)
+tests_check_pattern_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+
 # Connection hand-off and proxy, through the real daemon over CID 1 with
 # examples/handoff-echo and echo services as separate processes.
 check_PROGRAMS += tests/vsock_handoff

@@ -354,7 +354,20 @@ static const char config_fmt[] = "[daemon]\n"
                                  "[command ticker]\n"
                                  "handler = exec\n"
                                  "path = %s/ticker.sh\n"
-                                 "timeout = 200s\n";
+                                 "timeout = 200s\n"
+                                 "[command ping]\n"
+                                 "handler = ping\n"
+                                 "[command costly]\n"
+                                 "handler = exec\n"
+                                 "path = /bin/true\n"
+                                 "client-args = yes\n"
+                                 "arg-pattern = [a-z]{0,999}[a-z]{0,999}\n"
+                                 "[command nested]\n"
+                                 "handler = exec\n"
+                                 "path = /bin/true\n"
+                                 "client-args = yes\n"
+                                 "max-client-args = 1000\n"
+                                 "arg-pattern = (a|aa)+x|a+\n";
 
 /* Writes the scripts and config, starts the daemon, waits until it answers. */
 static void daemon_start(void)
@@ -760,6 +773,107 @@ START_TEST(test_config_validation)
 }
 END_TEST
 
+/* A string of N copies of C, then TAIL (freed by the caller). */
+static char *repeated(char c, size_t n, const char *tail)
+{
+	char *s = malloc(n + strlen(tail) + 1);
+
+	memset(s, c, n);
+	strcpy(s + n, tail);
+	return s;
+}
+
+/* Matching one request's arguments holds the event loop for a bounded
+ * time whatever the pattern: each hostile request is followed at once by
+ * a PING on a canary connection, whose round trip covers the time the
+ * daemon spent on the request. Each pair runs 5 times; the best of the 5
+ * is asserted (a busy machine only adds to it), the worst is reported.
+ * Before PCRE2 and the budget, glibc took about 1 s for the first. */
+START_TEST(test_pattern_cost_bounded)
+{
+	enum { ROUNDS = 5, MANY = 60 };
+	char *ok1000 = repeated('a', 1000, ""), *bad999 = repeated('a', 999, "!"), *exp60 = repeated('a', 60, "!");
+	char *many = malloc(MANY * 17 + 1);
+	many[0] = '\0';
+	for (int i = 0; i < MANY; i++)
+		strcat(many, i > 0 ? " aaaaaaaaaaaaaaaa" : "aaaaaaaaaaaaaaaa"); /* each matches after backtracking */
+	static const char *const status[] = {"OK exit=0", "ERR usage", "ERR usage", "ERR usage"};
+	const char *args[] = {ok1000, bad999, exp60, many};
+	const char *cmds[] = {"costly", "costly", "nested", "nested"};
+	enum { NPAIRS = sizeof(args) / sizeof(args[0]) };
+	struct tconn *canary = tconnect(), *hostile = tconnect();
+	struct reply r;
+	char *line = malloc(MANY * 17 + 32);
+	long long best[NPAIRS], best_request[NPAIRS], worst = 0;
+
+	tsend(canary, "ping");
+	tread_reply(canary, &r, 5000);
+	ck_status(&r, "OK");
+	for (size_t i = 0; i < NPAIRS; i++) {
+		best[i] = best_request[i] = -1;
+		for (int round = 0; round < ROUNDS; round++) {
+			snprintf(line, MANY * 17 + 32, "%s %s", cmds[i], args[i]);
+			long long t0 = now_ms();
+			tsend(hostile, line);
+			tsend(canary, "ping");
+			tread_reply(canary, &r, 20000);
+			long long canary_ms = now_ms() - t0;
+			ck_status(&r, "OK");
+			tread_reply(hostile, &r, 20000);
+			long long request_ms = now_ms() - t0;
+			reply_free(&r);
+			fprintf(stderr,
+			        "vsock_exec: pattern cost: %s (%zu bytes): %s; canary %lld ms, request %lld ms\n",
+			        cmds[i], strlen(args[i]), r.status, canary_ms, request_ms);
+			ck_status(&r, status[i]);
+			best[i] = best[i] < 0 || canary_ms < best[i] ? canary_ms : best[i];
+			best_request[i] =
+			    best_request[i] < 0 || request_ms < best_request[i] ? request_ms : best_request[i];
+			worst = canary_ms > worst ? canary_ms : worst;
+		}
+	}
+	fprintf(stderr, "vsock_exec: pattern cost: canary best %lld/%lld/%lld/%lld ms, worst %lld ms\n", best[0],
+	        best[1], best[2], best[3], worst);
+	/* 10 ms of matching at most: 5 ms of budget plus what the round trip
+	 * costs in user-mode Linux, far below the seconds this used to take.
+	 * The canary may be served first; a refused request's own round trip
+	 * (no program started) also bounds the time spent matching it. */
+	for (size_t i = 0; i < NPAIRS; i++) {
+		ck_assert_msg(best[i] <= 20, "%s (%zu bytes): the canary waited at best %lld ms behind it", cmds[i],
+		              strlen(args[i]), best[i]);
+		ck_assert_msg(status[i][0] == 'O' || best_request[i] <= 20,
+		              "%s (%zu bytes): refused at best after %lld ms", cmds[i], strlen(args[i]),
+		              best_request[i]);
+	}
+	tclose(canary);
+	tclose(hostile);
+	free(line);
+	free(many);
+	free(ok1000);
+	free(bad999);
+	free(exp60);
+}
+END_TEST
+
+/* Patterns whose matching cannot be bounded, or that escaped the old
+ * "^(...)$" wrapper, are errors for -t: a back-reference (the issue's
+ * pattern stalled every client for 5 s on 90 bytes), and "[a-z]+)|(.*",
+ * which the wrapper turned into a pattern that accepts anything. */
+START_TEST(test_pattern_refused)
+{
+	static const char *const patterns[] = {"(a*)(a*)(a*)\\2\\3\\4b", "(a*)(a*)(a*)\\1\\2\\3b", "[a-z]+)|(.*"};
+	char options[256], out[2048];
+
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		snprintf(options, sizeof(options), "path = /bin/echo\nclient-args = yes\narg-pattern = %s\n",
+		         patterns[i]);
+		int st = check_config(options, out, sizeof(out));
+		ck_assert_msg(st == 1 && strstr(out, "arg-pattern") != NULL, "pattern '%s': status %d, output '%s'",
+		              patterns[i], st, out);
+	}
+}
+END_TEST
+
 /* The suite; the daemon runs once for all tests (unchecked fixture). */
 static Suite *exec_suite(void)
 {
@@ -781,6 +895,8 @@ static Suite *exec_suite(void)
 	tcase_add_test(tc, test_concurrency);
 	tcase_add_test(tc, test_no_leaks);
 	tcase_add_test(tc, test_config_validation);
+	tcase_add_test(tc, test_pattern_cost_bounded);
+	tcase_add_test(tc, test_pattern_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

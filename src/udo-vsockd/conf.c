@@ -342,6 +342,8 @@ static const struct number_key number_keys[] = {
     LIMIT("commands-per-read", 0, 1, 100000, commands_per_read),
     LIMIT("shutdown-grace", 1, 0, 3600000, shutdown_grace_ms),
     LIMIT("accept-pause", 1, 10, 60000, accept_pause_ms),
+    LIMIT("log-peer-burst", 0, 0, 1000000, log_peer_burst),
+    LIMIT("log-peer-interval", 1, 1, 86400000, log_peer_interval_ms),
 };
 
 static void parse_file(struct parser *p, const char *path, const char *from, int from_line);
@@ -844,6 +846,8 @@ static void limits_default(struct limits *l)
 	l->commands_per_read = 32;
 	l->shutdown_grace_ms = 5000;
 	l->accept_pause_ms = 500;
+	l->log_peer_burst = 10;
+	l->log_peer_interval_ms = 5000;
 }
 
 /* The bucket of the command NAME: FNV-1a of its bytes. */

@@ -64,7 +64,9 @@ struct limits {
 	size_t max_output_buffer;       /* pending reply bytes before reading stops */
 	unsigned int commands_per_read; /* fairness: lines handled per turn */
 	unsigned int shutdown_grace_ms;
-	unsigned int accept_pause_ms; /* pause after EMFILE/ENFILE */
+	unsigned int accept_pause_ms;      /* pause after EMFILE/ENFILE */
+	unsigned int log_peer_burst;       /* notices per peer and interval; 0: no limit */
+	unsigned int log_peer_interval_ms; /* the window of log_peer_burst */
 };
 
 /* A whole configuration; reference-counted so a reload can swap it while

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "log.h"
 #include "module.h"
+#include "ratelimit.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/udo-vsockd/udo-vsockd.conf"
@@ -194,6 +195,7 @@ int main(int argc, char **argv)
 	log_notice_id(LOG_MSGID_READY, "udo-vsockd %s ready", PACKAGE_VERSION);
 	if (event_base_dispatch(s.base) < 0)
 		fatalx("event loop failed");
+	log_ratelimit_flush(); /* what was suppressed is counted before the end */
 	log_notice("stopped");
 	server_free(&s);
 	return 0;

@@ -100,6 +100,40 @@ void peer_count_remove(struct server *s, const char *key)
 	}
 }
 
+const struct peer_count *peer_count_find(const struct server *s, const char *key)
+{
+	for (const struct peer_count *p = s->peer_counts[peer_hash(key)]; p != NULL; p = p->next) {
+		if (strcmp(p->key, key) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+void server_count(struct server *s, const char *key, enum server_counter what)
+{
+	struct peer_count *p = key != NULL ? (struct peer_count *)peer_count_find(s, key) : NULL;
+	struct peer_stats unused, *ps = p != NULL ? &p->stats : &unused;
+
+	switch (what) {
+	case COUNT_CONNECTION:
+		s->stats.connections_total++;
+		ps->connections_total++;
+		break;
+	case COUNT_REJECTED:
+		s->stats.connections_rejected++;
+		ps->connections_rejected++;
+		break;
+	case COUNT_COMMAND:
+		s->stats.commands++;
+		ps->commands++;
+		break;
+	case COUNT_ERROR:
+		s->stats.errors++;
+		ps->errors++;
+		break;
+	}
+}
+
 int server_reserve_scratch(struct server *s, size_t len, int max_args)
 {
 	if (len + 1 > s->line_size) {

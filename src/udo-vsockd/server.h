@@ -45,11 +45,29 @@ struct listener {
 	struct listener *next;
 };
 
-/* Connections counted per peer, for max-connections-per-peer. */
+/* A peer's own counters, shown to it by STATS. */
+struct peer_stats {
+	uint64_t connections_total;
+	uint64_t connections_rejected;
+	uint64_t commands;
+	uint64_t errors;
+};
+
+/* Connections counted per peer, for max-connections-per-peer; also the
+ * peer's counters, kept while it has a connection open. */
 struct peer_count {
 	char key[80];
 	unsigned int count;
+	struct peer_stats stats;
 	struct peer_count *next;
+};
+
+/* The counters server_count() adds to. */
+enum server_counter {
+	COUNT_CONNECTION,
+	COUNT_REJECTED,
+	COUNT_COMMAND,
+	COUNT_ERROR,
 };
 #define PEER_COUNT_BUCKETS 1024
 
@@ -103,6 +121,13 @@ unsigned int peer_count_add(struct server *s, const char *key);
 
 /* Counts one connection less for KEY. */
 void peer_count_remove(struct server *s, const char *key);
+
+/* The counts of peer KEY, or NULL if it has no connection open. */
+const struct peer_count *peer_count_find(const struct server *s, const char *key);
+
+/* Counts one event WHAT daemon-wide and for peer KEY (NULL: daemon-wide
+ * only; nothing for a peer without an open connection). */
+void server_count(struct server *s, const char *key, enum server_counter what);
 
 /* Makes the shared line buffer hold LEN + 1 bytes and ARGV MAX_ARGS
  * pointers. Returns 0 or -1 (ENOMEM). */
