@@ -10,8 +10,9 @@
 # journal fields (caller's CODE_FILE=, MESSAGE_ID=), and the hardened unit
 # serving PING/HELP/VERSION/WHOAMI/STATS.
 #
-# Outside (make check): installs the build tree into a staging directory,
-# adds a test configuration and boots. Inside (UDO_IN_UML_SYSTEMD=1): the
+# Outside (make check): installs the build tree into a staging directory
+# (or, with UDO_TEST_DEBS=DIR, unpacks the Debian packages scripts/deb
+# left there), adds a test configuration and boots. Inside (UDO_IN_UML_SYSTEMD=1): the
 # checks, as root in the guest.
 set -uo pipefail
 
@@ -54,14 +55,34 @@ outside() {
 	stage=$work/stage
 	mkdir -p "$stage" "$work/results"
 
-	# Installed as configured; the units into a directory systemd searches.
-	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$builddir" install \
-		DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system >"$work/install.log" 2>&1; then
-		cat "$work/install.log"
-		echo "systemd_boot: make install DESTDIR=$stage failed" >&2
-		exit 99
+	if [ -n "${UDO_TEST_DEBS:-}" ]; then
+		# The Debian packages (scripts/deb) instead: their files as dpkg
+		# unpacks them.
+		local deb debs=("$UDO_TEST_DEBS"/*.deb)
+		[ -f "${debs[0]}" ] || { echo "systemd_boot: no .deb in $UDO_TEST_DEBS" >&2; exit 99; }
+		for deb in "${debs[@]}"; do
+			dpkg-deb -x "$deb" "$stage" || { echo "systemd_boot: cannot unpack $deb" >&2; exit 99; }
+			echo "systemd_boot: staged package $(basename "$deb")"
+		done
+		# dpkg follows the merged-/usr links (/lib -> usr/lib); a
+		# directory copied over them would hide the root's /lib.
+		for d in bin sbin lib; do
+			if [ -d "$stage/$d" ] && [ ! -L "$stage/$d" ]; then
+				mkdir -p "$stage/usr/$d"
+				cp -a "$stage/$d/." "$stage/usr/$d/" && rm -rf "${stage:?}/$d"
+			fi
+		done
+		unit=$stage/usr/lib/systemd/system/udo-vsockd.service
+	else
+		# Installed as configured; the units into a directory systemd searches.
+		if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$builddir" install \
+			DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system >"$work/install.log" 2>&1; then
+			cat "$work/install.log"
+			echo "systemd_boot: make install DESTDIR=$stage failed" >&2
+			exit 99
+		fi
+		unit=$stage/usr/lib/systemd/system/udo-vsockd.service
 	fi
-	unit=$stage/usr/lib/systemd/system/udo-vsockd.service
 	conf=$(sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p' "$unit")
 	[ -n "$conf" ] || { echo "systemd_boot: no -c FILE in $unit" >&2; exit 99; }
 	echo "systemd_boot: staged $(grep '^ExecStart=' "$unit")"
