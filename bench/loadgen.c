@@ -15,6 +15,16 @@
  *   qga-exec  qemu-guest-agent guest-exec of -r PROG, then guest-exec-status
  *             until it has exited; one connection.
  *   spawn     posix_spawn(-r PROG) + waitpid, -c children at once; no ADDR.
+ *   stream    throughput of one connection: after the request -r (if any)
+ *             is answered (-e), sends -b BYTES in -w CHUNK writes (default
+ *             1 MiB), shuts its sending side and waits for the server's
+ *             end of file. -D: sends -r and counts the data lines' bytes
+ *             of the reply until its status line (exec output).
+ *   sink      a server on ADDR (vsock:any:PORT or unix:PATH) that reads
+ *             each connection to its end, then closes it. -H: ADDR gets
+ *             udo-vsockd's hand-offs; the handed-off client is read.
+ *   relay     the floor of a bridge: a server on ADDR that copies each
+ *             connection's bytes to -x TARGET with blocking recv/send.
  * Options: -t SECONDS (measured time), -W SECONDS (warm-up, not counted),
  *   -n COUNT (stop after COUNT operations), -r REQUEST (C escapes \n \t \\),
  *   -e PREFIX (each reply line must start with it), -o FILE (latency
@@ -54,7 +64,13 @@ struct opts {
 	char req[1024];
 	size_t reqlen;
 	const char *expect;
-	int step; /* scale: pause after every STEP connections */
+	int step;                 /* scale: pause after every STEP connections */
+	int req_set;              /* -r was given */
+	unsigned long long bytes; /* stream: -b bytes to send */
+	size_t chunk;             /* stream: -w bytes per write */
+	int download;             /* stream: -D */
+	int handoff;              /* sink: -H */
+	const char *target;       /* relay: -x ADDR */
 };
 
 /* One client connection. */
@@ -120,6 +136,10 @@ static socklen_t parse_addr(const char *addr, struct sockaddr_storage *sa)
 		char *end;
 		vm->svm_family = AF_VSOCK;
 		vm->svm_cid = (unsigned int)strtoul(addr + 6, &end, 10);
+		if (strncmp(addr + 6, "any:", 4) == 0) {
+			vm->svm_cid = VMADDR_CID_ANY; /* a server's address */
+			end = (char *)addr + 9;
+		}
 		if (*end != ':')
 			die("address must be vsock:CID:PORT");
 		vm->svm_port = (unsigned int)strtoul(end + 1, NULL, 10);
@@ -649,6 +669,271 @@ static int run_spawn(const struct opts *o)
 	return report(o, NULL);
 }
 
+/* Reads one reply line (at most SIZE - 1 bytes) from blocking FD into
+ * BUF, byte by byte so nothing after it is consumed. 0 or -1. */
+static int read_line(int fd, char *buf, size_t size)
+{
+	size_t have = 0;
+
+	while (have + 1 < size) {
+		ssize_t r = recv(fd, buf + have, 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		if (buf[have++] == '\n')
+			break;
+	}
+	buf[have] = '\0';
+	return 0;
+}
+
+/* Prints the result line of a stream of BYTES moved in SECS; returns the
+ * exit status. */
+static int report_stream(const struct opts *o, unsigned long long bytes, double secs, const char *dir)
+{
+	printf("mode=stream dir=%s bytes=%llu errors=%llu secs=%.4f mib_per_s=%.1f\n", dir, bytes, res.errors, secs,
+	       secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
+	fflush(stdout);
+	(void)o;
+	return res.errors > 0 ? 1 : 0;
+}
+
+/* Mode stream: one connection; the request -r (if given) must be answered
+ * by a line starting with -e; then -b BYTES go up in -w CHUNK writes,
+ * the sending side is shut, and the server's end of file ends the clock
+ * (the service has read everything). -D: the bytes come down instead, as
+ * the data lines ("D ...") of the reply, until its status line. */
+static int run_stream(const struct opts *o)
+{
+	char line[1024];
+	size_t chunk = o->chunk > 0 ? o->chunk : 1u << 20;
+	char *buf = malloc(chunk < RBUF_SIZE ? RBUF_SIZE : chunk);
+	unsigned long long moved = 0;
+	int fd = open_conn(o, 0);
+	uint64_t t0;
+
+	if (buf == NULL)
+		die("malloc");
+	if (fd < 0)
+		die("connect");
+	if (o->req_set && !o->download) {
+		if (send(fd, o->req, o->reqlen, MSG_NOSIGNAL) != (ssize_t)o->reqlen ||
+		    read_line(fd, line, sizeof(line)) < 0 || strncmp(line, o->expect, strlen(o->expect)) != 0) {
+			fprintf(stderr, "loadgen: stream: the request was not answered '%s...'\n", o->expect);
+			res.errors++;
+			return report_stream(o, 0, 0, "up");
+		}
+	}
+	if (o->download) {
+		/* Data lines until the status line; counts their payload bytes. */
+		size_t have = 0, off;
+		int at_line_start = 1, in_data = 0, done = 0;
+		t0 = now_ns();
+		if (send(fd, o->req, o->reqlen, MSG_NOSIGNAL) != (ssize_t)o->reqlen)
+			die("send");
+		while (!done) {
+			ssize_t r = recv(fd, buf + have, chunk - have, 0);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				fprintf(stderr, "loadgen: stream: the reply ended without a status line\n");
+				res.errors++;
+				break;
+			}
+			have += (size_t)r;
+			off = 0;
+			while (off < have) {
+				if (at_line_start) {
+					if (have - off < 2 && buf[off] == 'D')
+						break; /* wait for the byte after the D */
+					in_data = buf[off] == 'D' && buf[off + 1] == ' ';
+					if (!in_data) {
+						/* The status line: complete it, then check it. */
+						char *lf = memchr(buf + off, '\n', have - off);
+						if (lf == NULL)
+							break;
+						*lf = '\0';
+						if (strncmp(buf + off, o->expect, strlen(o->expect)) != 0) {
+							fprintf(stderr, "loadgen: stream: status '%s'\n", buf + off);
+							res.errors++;
+						}
+						done = 1;
+						break;
+					}
+					off += 2;
+					at_line_start = 0;
+				}
+				char *lf = memchr(buf + off, '\n', have - off);
+				size_t n = lf != NULL ? (size_t)(lf - (buf + off)) : have - off;
+				moved += n + (lf != NULL); /* the payload and its line end */
+				off += n + (lf != NULL);
+				at_line_start = lf != NULL;
+			}
+			memmove(buf, buf + off, have - off);
+			have -= off;
+		}
+		double secs = (double)(now_ns() - t0) / 1e9;
+		close(fd);
+		return report_stream(o, moved, secs, "down");
+	}
+	memset(buf, 'x', chunk);
+	t0 = now_ns();
+	while (moved < o->bytes) {
+		size_t n = o->bytes - moved < chunk ? (size_t)(o->bytes - moved) : chunk;
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			fprintf(stderr, "loadgen: stream: send: %s\n", strerror(errno));
+			res.errors++;
+			break;
+		}
+		moved += (unsigned long long)w;
+	}
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		ssize_t r = recv(fd, buf, chunk, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != ECONNRESET)
+			res.errors++;
+		if (r <= 0)
+			break;
+	}
+	double secs = (double)(now_ns() - t0) / 1e9;
+	close(fd);
+	return report_stream(o, moved, secs, "up");
+}
+
+/* Receives one hand-off from udo-vsockd on the unix connection FD: the
+ * header with the client's socket, then identity, words and pending
+ * bytes (read and dropped). Returns the client's socket, or -1. */
+static int recv_handoff(int fd)
+{
+	unsigned char hdr[40];
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {hdr, sizeof(hdr)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	int client = -1;
+
+	if (recvmsg(fd, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(hdr))
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&client, CMSG_DATA(c), sizeof(int));
+	if (client < 0 || memcmp(hdr, "UDOHOFF1", 8) != 0) {
+		if (client >= 0)
+			close(client);
+		return -1;
+	}
+	/* Identity, words and pending bytes (offsets 24, 32, 36) follow. */
+	uint32_t lens[3];
+	memcpy(&lens[0], hdr + 24, 4);
+	memcpy(&lens[1], hdr + 32, 4);
+	memcpy(&lens[2], hdr + 36, 4);
+	unsigned long long rest = (unsigned long long)lens[0] + lens[1] + lens[2];
+	char skip[4096];
+	while (rest > 0) {
+		ssize_t r = recv(fd, skip, rest < sizeof(skip) ? rest : sizeof(skip), 0);
+		if (r <= 0) {
+			close(client);
+			return -1;
+		}
+		rest -= (unsigned long long)r;
+	}
+	return client;
+}
+
+/* Mode sink: a server on ADDR that reads each connection until end of
+ * file, then closes it; one connection at a time, until killed. -H: the
+ * connections on ADDR (unix) are udo-vsockd's hand-offs; the handed-off
+ * client is read instead. */
+static int run_sink(const struct opts *o)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = parse_addr(o->addr, &sa);
+	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t size = 1u << 20;
+	char *buf = malloc(size);
+
+	if (buf == NULL)
+		die("malloc");
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
+		die(o->addr);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		if (o->handoff) {
+			int client = recv_handoff(fd);
+			close(fd);
+			if (client < 0) {
+				fprintf(stderr, "loadgen: sink: a hand-off failed\n");
+				continue;
+			}
+			fd = client;
+		}
+		while (recv(fd, buf, size, 0) > 0 || errno == EINTR)
+			errno = 0;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Mode relay: the floor of a bridge. A server on ADDR that, for each
+ * connection in turn, connects to -x TARGET and copies what the client
+ * sends to it with blocking recv and send of 256 KiB, then passes the end
+ * of stream on and waits for TARGET to close. One direction, no events:
+ * the least work a byte relay can do. */
+static int run_relay(const struct opts *o)
+{
+	struct sockaddr_storage sa, ta;
+	socklen_t len = parse_addr(o->addr, &sa), tlen = parse_addr(o->target, &ta);
+	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t size = 256u << 10;
+	char *buf = malloc(size);
+
+	if (buf == NULL)
+		die("malloc");
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
+		die(o->addr);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		int t = socket(ta.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (t < 0 || connect(t, (struct sockaddr *)&ta, tlen) < 0) {
+			fprintf(stderr, "loadgen: relay: cannot reach %s: %s\n", o->target, strerror(errno));
+			if (t >= 0)
+				close(t);
+			close(fd);
+			continue;
+		}
+		ssize_t n;
+		while ((n = recv(fd, buf, size, 0)) > 0 || (n < 0 && errno == EINTR)) {
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = send(t, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+				if (w <= 0 && errno != EINTR)
+					break;
+				off += w > 0 ? w : 0;
+			}
+		}
+		shutdown(t, SHUT_WR);
+		while (recv(t, buf, size, 0) > 0 || errno == EINTR)
+			errno = 0;
+		close(t);
+		close(fd);
+	}
+	return 0;
+}
+
 /* Parses the command line and runs the mode. */
 int main(int argc, char **argv)
 {
@@ -658,13 +943,14 @@ int main(int argc, char **argv)
 
 	o.reqlen = unescape("PING 12345678\\n", o.req, sizeof(o.req));
 	if (argc < 2) {
-		fprintf(stderr, "usage: loadgen rr|scale|connect|qga-exec|spawn [-c N] [-d N] [-t S] [-W S] [-n N] "
-		                "[-r REQ] [-e PREFIX] [-o FILE] [ADDR]\n");
+		fprintf(stderr, "usage: loadgen rr|scale|connect|qga-exec|spawn|stream|sink|relay [-c N] [-d N] [-t S] "
+		                "[-W S] [-n N] [-r REQ] [-e PREFIX] [-o FILE] [-b BYTES] [-w CHUNK] [-D] [-H] [-x "
+		                "TARGET] [ADDR]\n");
 		return 2;
 	}
 	o.mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "c:d:t:W:n:r:e:o:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:t:W:n:r:e:o:s:b:w:DHx:")) != -1) {
 		switch (opt) {
 		case 'c':
 			o.conns = atoi(optarg);
@@ -683,6 +969,22 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.reqlen = unescape(optarg, o.req, sizeof(o.req));
+			o.req_set = 1;
+			break;
+		case 'b':
+			o.bytes = strtoull(optarg, NULL, 10);
+			break;
+		case 'w':
+			o.chunk = (size_t)strtoull(optarg, NULL, 10);
+			break;
+		case 'D':
+			o.download = 1;
+			break;
+		case 'H':
+			o.handoff = 1;
+			break;
+		case 'x':
+			o.target = optarg;
 			break;
 		case 'e':
 			o.expect = optarg;
@@ -722,6 +1024,14 @@ int main(int argc, char **argv)
 		return run_qga_exec(&o);
 	if (strcmp(o.mode, "spawn") == 0)
 		return run_spawn(&o);
+	if (strcmp(o.mode, "stream") == 0)
+		return run_stream(&o);
+	if (strcmp(o.mode, "sink") == 0 || strcmp(o.mode, "relay") == 0) {
+		alarm(0); /* it runs until killed */
+		if (o.mode[0] == 'r' && o.target == NULL)
+			die("relay needs -x TARGET");
+		return o.mode[0] == 's' ? run_sink(&o) : run_relay(&o);
+	}
 	die("unknown mode");
 	return 2;
 }

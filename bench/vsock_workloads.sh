@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# bench/vsock_workloads.sh - workloads 1-4 over AF_VSOCK CID 1.
+# bench/vsock_workloads.sh - workloads 1-4 and 6 over AF_VSOCK CID 1.
 #
 # Started by bench/run through tests/vsock-run, so it runs natively when
 # this kernel has vsock loopback and inside user-mode Linux otherwise.
@@ -21,11 +21,14 @@ failures=0
 
 if [ "$smoke" = 1 ]; then
 	secs=0.2 warm=0.05 reps=1 conns_scale=100 step=50 rounds=1 exec_secs=0.2 exec_clients="1 2" exec_n=(-n 1) settle=0.05
+	stream_bytes=$((4 << 20)) stream_reps=1
 else
 	secs=${BENCH_SECS:-1} warm=0.2 reps=${BENCH_REPS:-7} conns_scale=10000 step=2000 rounds=3
 	exec_secs=${BENCH_EXEC_SECS:-6} exec_clients="1 16" exec_n=()
+	stream_bytes=$((${BENCH_STREAM_MIB:-256} << 20)) stream_reps=${BENCH_STREAM_REPS:-5}
 fi
 port_floor=6001 port_daemon=6002 port_qga=6003 port_socat=6004 port_exec=6005
+port_sink=6006 port_stream=6007 port_relay=6008
 
 # Stops every server this script started.
 cleanup() {
@@ -261,6 +264,68 @@ for c in $exec_clients; do
 	measure 4 socat "c$c" connect -c "$c" -t "$exec_secs" -W "$warm" "${exec_n[@]}" "vsock:1:$port_socat"
 done
 stop "$pid_socat"
+
+# 6: throughput of one connection, in MiB/s: stream_bytes sent in 1 MiB
+# writes straight to a vsock sink (the floor), through the relay floor
+# (a minimal blocking recv/send relay) and udo-vsockd's proxy to a unix
+# sink, and after a hand-off to a sink that takes the client's socket;
+# and the output of an exec'd cat of a file of 1 KiB lines, which comes
+# as data lines. The subjects alternate in stream_reps rounds.
+# Waits until the byte sink (or relay) at ADDR takes a stream, or with
+# -S until the socket file ADDR exists; 0 or 1.
+wait_sink() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if [ "$1" = -S ]; then
+			[ -S "$2" ] && return 0
+		else
+			"$bin/loadgen" stream -b 1 "$1" >"$work/ws.out" 2>&1 && return 0
+		fi
+		sleep 0.1
+	done
+	echo "bench: workload 6: $*: $(head -c 300 "$work/ws.out" 2>/dev/null)" >&2
+	return 1
+}
+start "$bin/loadgen" sink "vsock:any:$port_sink"
+start "$bin/loadgen" sink "unix:$work/psink.sock"
+start "$bin/loadgen" sink -H "unix:$work/hsink.sock"
+start "$bin/loadgen" relay -x "unix:$work/psink.sock" "vsock:any:$port_relay"
+awk -v n="$stream_bytes" 'BEGIN { line = sprintf("%1023s", ""); gsub(/ /, "x", line)
+	for (i = 0; i < n / 1024; i++) print line }' >"$work/lines"
+cat >"$work/stream.conf" <<EOF
+[command sink]
+handler = proxy
+connect = unix:$work/psink.sock
+
+[command hsink]
+handler = handoff
+socket = unix:$work/hsink.sock
+
+[command cat]
+handler = exec
+path = /bin/cat
+args = $work/lines
+max-output-bytes = 1024M
+max-output-lines = 100000000
+timeout = 600s
+EOF
+daemon_conf "$work/ds.conf" "$port_stream" "$work/stream.conf"
+start "$daemon" -c "$work/ds.conf"
+pid_stream=$last
+if wait_ready "vsock:1:$port_stream" && wait_sink "vsock:1:$port_sink" && wait_sink -S "$work/hsink.sock" &&
+	wait_sink -S "$work/psink.sock" && wait_sink "vsock:1:$port_relay"; then
+	for ((r = 0; r < stream_reps; r++)); do
+		measure 6 direct up stream -b "$stream_bytes" "vsock:1:$port_sink"
+		measure 6 relay up stream -b "$stream_bytes" "vsock:1:$port_relay"
+		measure 6 udo-vsockd proxy stream -b "$stream_bytes" -r 'SINK\n' -e 'OK proxy' "vsock:1:$port_stream"
+		measure 6 udo-vsockd handoff stream -b "$stream_bytes" -r 'HSINK\n' -e 'OK handoff' "vsock:1:$port_stream"
+		measure 6 udo-vsockd exec stream -D -r 'CAT\n' -e 'OK exit=0' "vsock:1:$port_stream"
+	done
+else
+	echo "bench: workload 6: a sink, the relay or udo-vsockd does not answer" >&2
+	failures=$((failures + 1))
+fi
+stop "$pid_stream"
 
 echo "bench: done, $failures failure(s)"
 [ "$failures" = 0 ]

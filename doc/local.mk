@@ -37,9 +37,11 @@ dist_man_MANS += \
 	doc/udo_vsock_tcp_client_send_data.3 \
 	doc/udo_vsock_tcp_destroy.3 \
 	doc/udo_vsock_tcp_get_buffer_size.3 \
+	doc/udo_vsock_tcp_get_create_error.3 \
 	doc/udo_vsock_tcp_get_fd.3 \
 	doc/udo_vsock_tcp_get_local_vcid.3 \
 	doc/udo_vsock_tcp_get_port.3 \
+	doc/udo_vsock_tcp_get_port_u32.3 \
 	doc/udo_vsock_tcp_get_sizeof.3 \
 	doc/udo_vsock_tcp_get_vcid.3 \
 	doc/udo_vsock_tcp_recv_data.3 \
@@ -48,4 +50,5 @@ dist_man_MANS += \
 	doc/udo_vsock_tcp_server_accept.3 \
 	doc/udo_vsock_tcp_server_create.3 \
 	doc/udo_vsock_tcp_set_buffer_size.3 \
-	doc/udo_vsock_tcp_set_connect_timeout.3
+	doc/udo_vsock_tcp_set_connect_timeout.3 \
+	doc/udo_vsock_tcp_set_nonblock.3

@@ -6,7 +6,13 @@
  * Takes client connections handed off by udo-vsockd, greets each client
  * with who it is (as the daemon saw it) and the words of its request,
  * then echoes everything the client sends, starting with the bytes the
- * daemon had read but not handled. One child process per client. */
+ * daemon had read but not handled. One child process per client.
+ *
+ * Built alone (libudo-vsock-dev installs it as an example):
+ *   cc -o handoff-echo handoff-echo.c $(pkg-config --cflags --libs udo-vsock) */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4() */
+#endif
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -12,7 +12,9 @@ lib_libudo_vsock_la_SOURCES = \
 	lib/vsock-addr-private.h \
 	lib/vsock-mux.c \
 	lib/vsock-handoff.c
-# current:revision:age - bump per libtool rules on every release.
+# current:revision:age - bump per libtool rules on every release. Still
+# 0:0:0: no release has shipped yet, so the return of the seed's exact
+# create_info layout defines ABI 0 rather than breaking it (libudo-vsock0).
 lib_libudo_vsock_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -export-symbols-regex '^udo_'
 
 udoincludedir = $(includedir)/udo

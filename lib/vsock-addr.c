@@ -235,11 +235,12 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 		    .vcid = addr->cid,
 		    .port = (int)addr->port, /* the u32 as the API's int; UINT32_MAX is PORT_ANY */
 		    .connections = backlog,
-		    .flags = (flags & UDO_VSOCK_ADDR_NONBLOCK) ? UDO_VSOCK_TCP_NONBLOCK : 0,
 		};
 
-		if (!udo_vsock_tcp_server_create(&ctx, &info)) {
+		if (!udo_vsock_tcp_server_create(&ctx, &info) ||
+		    ((flags & UDO_VSOCK_ADDR_NONBLOCK) && udo_vsock_tcp_set_nonblock(&ctx, true) < 0)) {
 			udo_log_format(err, errlen, 0, "%s", udo_log_get_error(&ctx));
+			udo_vsock_tcp_destroy(&ctx);
 			return -1;
 		}
 		return udo_vsock_tcp_release_fd(&ctx);
@@ -267,12 +268,13 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 static int vsock_connect(const struct udo_vsock_addr *addr, unsigned int timeout_ms, char *err, size_t errlen)
 {
 	struct udo_vsock_tcp ctx;
-	struct udo_vsock_tcp_client_create_info info = {
-	    .vcid = addr->cid, .port = (int)addr->port, .connect_timeout_ms = timeout_ms};
+	struct udo_vsock_tcp_client_create_info info = {.vcid = addr->cid, .port = (int)addr->port};
 
 	if (addr->port == UINT32_MAX)
 		return parse_error(err, errlen, "cannot connect to port any");
-	if (!udo_vsock_tcp_client_create(&ctx, &info) || udo_vsock_tcp_client_connect(&ctx) < 0) {
+	if (!udo_vsock_tcp_client_create(&ctx, &info) ||
+	    (timeout_ms && udo_vsock_tcp_set_connect_timeout(&ctx, timeout_ms) < 0) ||
+	    udo_vsock_tcp_client_connect(&ctx) < 0) {
 		udo_log_format(err, errlen, 0, "%s", udo_log_get_error(&ctx));
 		udo_vsock_tcp_destroy(&ctx);
 		return -1;

@@ -10,16 +10,23 @@
 
 #include "vsock-tcp-private.h"
 
-/* Prepares caller memory VSOCK or allocates a zeroed context. Returns it,
- * or NULL with errno ENOMEM. */
+/* The reason for the calling thread's last failed create, kept here
+ * because a failed create frees the context the library allocated. */
+static _Thread_local struct udo_log_error_struct create_error;
+
+/* Prepares caller memory VSOCK or allocates a zeroed context, clearing the
+ * thread's create error. Returns it, or NULL with errno ENOMEM. */
 static struct udo_vsock_tcp *context_init(struct udo_vsock_tcp *vsock)
 {
+	memset(&create_error, 0, sizeof(create_error));
 	if (vsock) {
 		memset(vsock, 0, sizeof(*vsock));
 	} else {
 		vsock = calloc(1, sizeof(*vsock));
-		if (!vsock)
+		if (!vsock) {
+			udo_log_set_error(&create_error, ENOMEM, "allocating a context");
 			return NULL;
+		}
 		vsock->free = true;
 	}
 	vsock->fd = -1;
@@ -28,13 +35,11 @@ static struct udo_vsock_tcp *context_init(struct udo_vsock_tcp *vsock)
 	return vsock;
 }
 
-/* Opens the AF_VSOCK stream socket for VSOCK. Returns 0, or -1 (errno set,
- * error recorded). */
-static int open_socket(struct udo_vsock_tcp *vsock, unsigned int flags)
+/* Opens the AF_VSOCK stream socket for VSOCK, blocking as in the seed.
+ * Returns 0, or -1 (errno set, error recorded). */
+static int open_socket(struct udo_vsock_tcp *vsock)
 {
-	int type = SOCK_STREAM | SOCK_CLOEXEC | ((flags & UDO_VSOCK_TCP_NONBLOCK) ? SOCK_NONBLOCK : 0);
-
-	vsock->fd = socket(AF_VSOCK, type, 0);
+	vsock->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (vsock->fd < 0) {
 		udo_log_set_error(vsock, errno, "socket(AF_VSOCK)");
 		return -1;
@@ -42,10 +47,12 @@ static int open_socket(struct udo_vsock_tcp *vsock, unsigned int flags)
 	return 0;
 }
 
-/* Ends a failed create: frees a library-allocated context (the reason is
- * lost, errno kept) or leaves the reason in caller memory. Returns NULL. */
+/* Ends a failed create: keeps the reason for the thread, then frees a
+ * library-allocated context or leaves the reason in caller memory too;
+ * errno is kept. Returns NULL. */
 static struct udo_vsock_tcp *create_failed(struct udo_vsock_tcp *vsock)
 {
+	create_error = vsock->err;
 	udo_vsock_tcp_destroy(vsock);
 	return NULL;
 }
@@ -65,7 +72,7 @@ struct udo_vsock_tcp *udo_vsock_tcp_server_create(struct udo_vsock_tcp *vsock, c
 		udo_log_set_error(vsock, UDO_LOG_ERR_INVALID_ARGUMENT, "server: no create info");
 		return create_failed(vsock);
 	}
-	if (open_socket(vsock, info->flags) < 0)
+	if (open_socket(vsock) < 0)
 		return create_failed(vsock);
 	vsock->vcid = info->vcid;
 	vsock->addr.svm_family = AF_VSOCK;
@@ -120,7 +127,7 @@ int udo_vsock_tcp_server_accept(struct udo_vsock_tcp *vsock, struct sockaddr_vm 
 	return fd;
 }
 
-/* Creates a client socket, with the connect timeout if one was asked for. */
+/* Creates a client socket; options are set on it before connecting. */
 struct udo_vsock_tcp *udo_vsock_tcp_client_create(struct udo_vsock_tcp *vsock, const void *vsock_info)
 {
 	const struct udo_vsock_tcp_client_create_info *info = vsock_info;
@@ -134,15 +141,13 @@ struct udo_vsock_tcp *udo_vsock_tcp_client_create(struct udo_vsock_tcp *vsock, c
 		                  info ? "no port to connect to" : "no create info");
 		return create_failed(vsock);
 	}
-	if (open_socket(vsock, info->flags) < 0)
+	if (open_socket(vsock) < 0)
 		return create_failed(vsock);
 	vsock->vcid = info->vcid;
 	vsock->port = info->port;
 	vsock->addr.svm_family = AF_VSOCK;
 	vsock->addr.svm_cid = info->vcid;
 	vsock->addr.svm_port = (unsigned int)info->port;
-	if (info->connect_timeout_ms && udo_vsock_tcp_set_connect_timeout(vsock, info->connect_timeout_ms) < 0)
-		return create_failed(vsock);
 	return vsock;
 }
 
@@ -210,6 +215,18 @@ int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock)
 	return vsock ? vsock->port : -1;
 }
 
+/* The port bound or connected to, or UINT32_MAX (the int's -1). */
+uint32_t udo_vsock_tcp_get_port_u32(struct udo_vsock_tcp *vsock)
+{
+	return vsock ? (uint32_t)vsock->port : UINT32_MAX;
+}
+
+/* The calling thread's last create error; never NULL. */
+const struct udo_log_error_struct *udo_vsock_tcp_get_create_error(void)
+{
+	return &create_error;
+}
+
 /* Closes the socket once, frees library memory; errno is preserved. */
 void udo_vsock_tcp_destroy(struct udo_vsock_tcp *vsock)
 {
@@ -268,6 +285,22 @@ static int need_fd(struct udo_vsock_tcp *vsock, const char *what)
 	if (vsock->fd < 0) {
 		errno = EBADF;
 		udo_log_set_error(vsock, UDO_LOG_ERR_NO_FD, "%s: no socket", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets or clears O_NONBLOCK on the socket. Returns 0 or -1 (errno set,
+ * error recorded). */
+int udo_vsock_tcp_set_nonblock(struct udo_vsock_tcp *vsock, bool nonblock)
+{
+	int flags;
+
+	if (need_fd(vsock, "non-blocking") < 0)
+		return -1;
+	flags = fcntl(vsock->fd, F_GETFL);
+	if (flags < 0 || fcntl(vsock->fd, F_SETFL, nonblock ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) < 0) {
+		udo_log_set_error(vsock, errno, "fcntl(O_NONBLOCK)");
 		return -1;
 	}
 	return 0;

@@ -22,6 +22,8 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.c \
 	src/udo-vsockd/proto.h \
+	src/udo-vsockd/ratelimit.c \
+	src/udo-vsockd/ratelimit.h \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/server.h \
 	src/udo-vsockd/commands/commands.h \
@@ -37,8 +39,8 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/handlers/exec.c \
 	src/udo-vsockd/handlers/handoff.c \
 	src/udo-vsockd/handlers/proxy.c
-src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS)
-src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS)
+src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS)
+src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS)
 
 sbin_PROGRAMS += src/udo-vsockd/udo-vsockd
 src_udo_vsockd_udo_vsockd_SOURCES = src/udo-vsockd/main.c

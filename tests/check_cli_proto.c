@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "escape.h"
 #include "proto.h"
 
 /* Quoting cases: argument -> token on the wire. */
@@ -228,6 +229,62 @@ START_TEST(test_buf_keep_rewind)
 }
 END_TEST
 
+/* Terminal escaping: server bytes -> what a terminal is shown. */
+static const struct {
+	const char *in;
+	const char *shown;
+} escape_cases[] = {
+    {"plain text\tand tab\n", "plain text\tand tab\n"},
+    {"\x1b]0;pwned\a\x1b[2J", "^[]0;pwned^G^[[2J"},
+    {"cr\rback", "cr^Mback"},
+    {"del\x7f nul", "del^? nul"},
+    {"\x01\x1f", "^A^_"},
+    {"ünïcode € 😀", "ünïcode € 😀"},
+    {"csi\xc2\x9b"
+     "1m",
+     "csiM-BM-^[1m"},                        /* U+009B, a C1 control */
+    {"raw\x9b", "rawM-^["},                  /* an 8-bit CSI */
+    {"\xff\xc3(", "M-^?M-C("},               /* invalid UTF-8 */
+    {"\xc0\xaf", "M-@M-/"},                  /* overlong '/' */
+    {"\xed\xa0\x80", "M-mM- M-^@"},          /* a surrogate */
+    {"\xf4\x90\x80\x80", "M-tM-^PM-^@M-^@"}, /* past U+10FFFF */
+    {"\xa0", "M- "},
+};
+
+/* Each table entry is shown exactly as expected. */
+START_TEST(test_escape_table)
+{
+	struct cli_buf b = {0};
+	const char *in = escape_cases[_i].in;
+	ck_assert_uint_eq(cli_escape(&b, in, strlen(in), false), strlen(in));
+	ck_assert_uint_eq(b.len, strlen(escape_cases[_i].shown));
+	ck_assert(memcmp(b.data, escape_cases[_i].shown, b.len) == 0);
+	cli_buf_free(&b);
+}
+END_TEST
+
+/* A UTF-8 character split between two chunks passes unchanged when the
+ * caller says more follows, and is escaped when it never completes. */
+START_TEST(test_escape_split)
+{
+	struct cli_buf b = {0};
+	const char euro[] = "a\xe2\x82\xac";
+	ck_assert_uint_eq(cli_escape(&b, euro, 3, true), 1);
+	ck_assert_uint_eq(cli_escape(&b, euro + 1, 3, true), 3);
+	ck_assert_uint_eq(b.len, 4);
+	ck_assert(memcmp(b.data, euro, 4) == 0);
+	cli_buf_clear(&b);
+	ck_assert_uint_eq(cli_escape(&b, euro + 1, 2, false), 2);
+	ck_assert_uint_eq(b.len, 7);
+	ck_assert(memcmp(b.data, "M-bM-^B", 7) == 0);
+	/* A byte that cannot start a valid character is never held back. */
+	cli_buf_clear(&b);
+	ck_assert_uint_eq(cli_escape(&b, "x\xff", 2, true), 2);
+	ck_assert_uint_eq(b.len, 5);
+	cli_buf_free(&b);
+}
+END_TEST
+
 /* The suite. */
 static Suite *cli_proto_suite(void)
 {
@@ -242,6 +299,10 @@ static Suite *cli_proto_suite(void)
 	tcase_add_loop_test(tc, test_reply_table, 0, sizeof(reply_cases) / sizeof(reply_cases[0]));
 	tcase_add_test(tc, test_reply_binary_payload);
 	tcase_add_test(tc, test_blank_and_command);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("escape");
+	tcase_add_loop_test(tc, test_escape_table, 0, sizeof(escape_cases) / sizeof(escape_cases[0]));
+	tcase_add_test(tc, test_escape_split);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("buf");
 	tcase_add_test(tc, test_buf_keep_rewind);

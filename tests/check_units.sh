@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # check_units.sh - the generated systemd units are valid and sandboxed:
 # `systemd-analyze verify` is clean for each, and the offline security
-# exposure of each service is at most UDO_MAX_EXPOSURE (2.0).
+# exposure of each service is at most UDO_MAX_EXPOSURE (2.0). Also the
+# daemon's -h/--help and -V/--version.
 set -euo pipefail
 
 builddir=${UDO_TEST_BUILDDIR:-$PWD}
@@ -14,12 +15,13 @@ command -v systemd-analyze >/dev/null || { echo "check_units: SKIP: no systemd-a
 work=$(mktemp -d "${TMPDIR:-/tmp}/check_units.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# verify needs ExecStart= to exist: point only that path at the built
-# daemon, everything else is the generated unit as installed.
+# verify needs ExecStart= and ExecReload= to exist: point only their
+# daemon path at the built daemon, everything else is the generated unit
+# as installed.
 daemon=$builddir/src/udo-vsockd/udo-vsockd
 [ -x "$daemon" ] || { echo "check_units: $daemon was not built" >&2; exit 99; }
 for u in udo-vsockd.service udo-vsockd@.service; do
-	sed -E "s|^ExecStart=[^ ]*/udo-vsockd |ExecStart=$daemon |" "$builddir/systemd/$u" >"$work/$u"
+	sed -E "s|^(ExecStart\|ExecReload)=[^ ]*/udo-vsockd |\1=$daemon |" "$builddir/systemd/$u" >"$work/$u"
 done
 cp "$srcdir/systemd/udo-vsockd.socket" "$work/"
 
@@ -58,6 +60,31 @@ check_exposure() {
 for u in udo-vsockd.service udo-vsockd.socket udo-vsockd@.service; do
 	verify_unit "$u"
 done
+
+# The daemon the units run: the long options besides -h and -V.
+# Checks that "udo-vsockd ARGS" exits 0 and prints text matching RE.
+check_option() {
+	local re=$1 out rc=0
+	shift
+	out=$("$daemon" "$@" 2>&1) || rc=$?
+	if [ "$rc" = 0 ] && grep -qE "$re" <<<"$out"; then
+		echo "ok: udo-vsockd $*"
+	else
+		echo "FAIL: udo-vsockd $*: status $rc, output: $out"
+		fail=1
+	fi
+}
+version=$("$daemon" -V)
+check_option '^Usage: udo-vsockd ' -h
+check_option '^Usage: udo-vsockd ' --help
+check_option "^$version\$" --version
+check_option '^udo-vsockd [0-9]' -V
+if "$daemon" --no-such-option >/dev/null 2>&1; then
+	echo "FAIL: udo-vsockd --no-such-option exits 0"
+	fail=1
+else
+	echo "ok: udo-vsockd --no-such-option fails"
+fi
 check_exposure udo-vsockd.service
 check_exposure udo-vsockd@.service
 exit $fail

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "test-transport.h"
+
 #define HARNESS_NOTES_MAX      1024
 #define HARNESS_REPLY_DATA_MAX 64
 #define HARNESS_LINE_MAX       1024 /* data lines are kept up to this */
@@ -79,7 +81,7 @@ void make_temp_dir(char *buf, size_t len);
 /* Removes DIR and everything in it (best effort). */
 void remove_tree(const char *dir);
 
-/* A vsock port free right now (bind VMADDR_PORT_ANY, getsockname, close). */
+/* A port free right now (test_free_port()). */
 unsigned int free_vsock_port(void);
 
 /* A listening vsock socket on any CID and a free port (returned in *PORT). */
@@ -137,7 +139,8 @@ int process_child_count(pid_t pid);
 long process_rss_kib(pid_t pid);
 
 /* Connects to CID 1 PORT within TIMEOUT_MS, with the vsock buffer size
- * RCVBUF if not 0. Returns a non-blocking fd or -1 with errno set. */
+ * RCVBUF if not 0 (over unix: test_connect_port()). Returns a
+ * non-blocking fd or -1 with errno set. */
 int vsock_connect_local(unsigned int port, int timeout_ms, unsigned long long rcvbuf);
 
 /* Connects C to the daemon's port; fails the test if that does not work. */

@@ -2,6 +2,7 @@
 /* installed-client.c - built only against the installed udo/ headers and
  * pkg-config file: listens on an ephemeral vsock port, connects to it over
  * CID 1 and passes a message. Exit 0 on success. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <udo/vsock-tcp.h>
@@ -12,13 +13,14 @@ int main(void)
 	struct udo_vsock_tcp_server_create_info si = {.vcid = UDO_VSOCK_CID_ANY, .port = UDO_VSOCK_PORT_ANY};
 	struct udo_vsock_tcp *srv = udo_vsock_tcp_server_create(NULL, &si);
 	if (srv == NULL) {
-		perror("server_create");
+		fprintf(stderr, "server_create: %s\n", udo_log_get_error(udo_vsock_tcp_get_create_error()));
 		return 1;
 	}
 	struct udo_vsock_tcp_client_create_info ci = {.vcid = UDO_VSOCK_CID_LOCAL, .port = udo_vsock_tcp_get_port(srv)};
 	struct udo_vsock_tcp *cli = udo_vsock_tcp_client_create(NULL, &ci);
 	if (cli == NULL || udo_vsock_tcp_client_connect(cli) < 0) {
-		fprintf(stderr, "connect: %s\n", cli ? udo_log_get_error(cli) : "create failed");
+		fprintf(stderr, "connect: %s\n",
+		        cli ? udo_log_get_error(cli) : udo_log_get_error(udo_vsock_tcp_get_create_error()));
 		return 1;
 	}
 	int fd = udo_vsock_tcp_server_accept(srv, NULL);
@@ -28,7 +30,8 @@ int main(void)
 		fprintf(stderr, "exchange failed\n");
 		return 1;
 	}
-	printf("installed-client: connected to CID 1 port %d and exchanged a message\n", udo_vsock_tcp_get_port(srv));
+	printf("installed-client: connected to CID 1 port %" PRIu32 " and exchanged a message\n",
+	       udo_vsock_tcp_get_port_u32(srv));
 	udo_vsock_tcp_destroy(cli);
 	udo_vsock_tcp_destroy(srv);
 	return 0;

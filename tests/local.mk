@@ -50,21 +50,29 @@ TESTS += tests/check_proto tests/check_conf tests/vsock_daemon
 tests_check_proto_SOURCES = tests/check_proto.c
 tests_check_proto_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_proto_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
-tests_check_conf_SOURCES = tests/check_conf.c tests/daemon-harness.c tests/daemon-harness.h
+tests_check_conf_SOURCES = tests/check_conf.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_check_conf_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_conf_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
-tests_vsock_daemon_SOURCES = tests/vsock_daemon.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_daemon_SOURCES = tests/vsock_daemon.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_daemon_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_vsock_daemon_LDADD = $(TEST_LIBS)
 # Both run the built daemon binary: `make check` builds sbin_PROGRAMS
 # first anyway; this keeps building a single test program right too.
 EXTRA_tests_check_conf_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 
+# The exec arg-pattern engine (PCRE2) linked in: refusals, anchoring, and
+# the time bound on adversarial subjects.
+check_PROGRAMS += tests/check_pattern
+TESTS += tests/check_pattern
+tests_check_pattern_SOURCES = tests/check_pattern.c
+tests_check_pattern_CFLAGS = $(TEST_CFLAGS)
+tests_check_pattern_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+
 # Connection hand-off and proxy, through the real daemon over CID 1 with
 # examples/handoff-echo and echo services as separate processes.
 check_PROGRAMS += tests/vsock_handoff
 TESTS += tests/vsock_handoff
-tests_vsock_handoff_SOURCES = tests/vsock_handoff.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_handoff_SOURCES = tests/vsock_handoff.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_handoff_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_handoff_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_handoff_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
@@ -74,11 +82,11 @@ check_PROGRAMS += tests/fake-vmm tests/check_cli_proto tests/vsock_cli
 TESTS += tests/check_cli_proto tests/vsock_cli
 tests_fake_vmm_SOURCES = tests/fake-vmm.c
 tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
-	src/udo-vsock/proto.c src/udo-vsock/buf.c
+	src/udo-vsock/proto.c src/udo-vsock/buf.c src/udo-vsock/escape.c
 tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
 tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
 tests_check_cli_proto_LDADD = $(CHECK_LIBS)
-tests_vsock_cli_SOURCES = tests/vsock_cli.c
+tests_vsock_cli_SOURCES = tests/vsock_cli.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_cli_LDADD = $(TEST_LIBS)
 # ---- end udo-vsock CLI ----
@@ -87,13 +95,14 @@ tests_vsock_cli_LDADD = $(TEST_LIBS)
 # programs (argv, timeouts, output caps, limits, environment, leaks).
 check_PROGRAMS += tests/vsock_exec
 TESTS += tests/vsock_exec
-tests_vsock_exec_SOURCES = tests/vsock_exec.c
+tests_vsock_exec_SOURCES = tests/vsock_exec.c tests/test-transport.c tests/test-transport.h
 tests_vsock_exec_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_exec_LDADD = $(TEST_LIBS)
 
 EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
-EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT)
+EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT) \
+	src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
 
 # systemd integration: unit sanity (verify + exposure) and a real systemd
 # 252 booted in user-mode Linux driving the installed daemon.
@@ -128,13 +137,13 @@ tests_modules_clash_delay_la_LDFLAGS = $(TEST_MODULE_LDFLAGS)
 
 check_PROGRAMS += tests/check_modules tests/vsock_modules tests/vsock_acl
 TESTS += tests/check_modules tests/vsock_modules tests/vsock_acl
-tests_check_modules_SOURCES = tests/check_modules.c tests/daemon-harness.c tests/daemon-harness.h
+tests_check_modules_SOURCES = tests/check_modules.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_check_modules_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_modules_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
-tests_vsock_modules_SOURCES = tests/vsock_modules.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_modules_SOURCES = tests/vsock_modules.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_modules_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_modules_LDADD = $(TEST_LIBS)
-tests_vsock_acl_SOURCES = tests/vsock_acl.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_acl_SOURCES = tests/vsock_acl.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_acl_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_acl_LDADD = $(TEST_LIBS)
 # They load modules/facts.so and the test modules, and run the daemon.
@@ -164,7 +173,7 @@ clean-bench:
 # input, slowloris (line-timeout), fd exhaustion, signal storms, load.
 check_PROGRAMS += tests/vsock_hostile
 TESTS += tests/vsock_hostile
-tests_vsock_hostile_SOURCES = tests/vsock_hostile.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_hostile_SOURCES = tests/vsock_hostile.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_hostile_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_hostile_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_hostile_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
@@ -182,7 +191,7 @@ EXTRA_tests_vsock_flood_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 # listener's unix socket; no vsock traffic, so it runs here directly.
 check_PROGRAMS += tests/check_mux_listen
 TESTS += tests/check_mux_listen
-tests_check_mux_listen_SOURCES = tests/check_mux_listen.c tests/daemon-harness.c tests/daemon-harness.h
+tests_check_mux_listen_SOURCES = tests/check_mux_listen.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_check_mux_listen_CFLAGS = $(TEST_CFLAGS)
 tests_check_mux_listen_LDADD = $(TEST_LIBS)
 EXTRA_tests_check_mux_listen_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
@@ -197,7 +206,11 @@ EXTRA_DIST += tests/vsock_memcheck.sh
 # (tests/modules/faulty.c), programs that flood; fds and children counted.
 check_PROGRAMS += tests/vsock_faults
 TESTS += tests/vsock_faults
-tests_vsock_faults_SOURCES = tests/vsock_faults.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_faults_SOURCES = tests/vsock_faults.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_faults_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_faults_LDADD = $(TEST_LIBS)
+# The daemon tests again over unix sockets on this kernel (ASan's view of
+# the daemon's logic; see tests/daemon_unix.sh).
+TESTS += tests/daemon_unix.sh
+EXTRA_DIST += tests/daemon_unix.sh
 EXTRA_tests_vsock_faults_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_LTLIBRARIES)

@@ -1,13 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # systemd_boot.sh - the installed udo-vsockd under a real systemd (the
-# host's, 252) booted in user-mode Linux by tests/uml-systemd: readiness via
-# sd_notify, socket activation over vsock CID 1, synchronous reload (good
-# and broken configuration), watchdog, quick clean stop, the @instance
-# template, and the hardened unit serving PING/HELP/VERSION/WHOAMI/STATS.
+# host's, 252) booted in user-mode Linux by tests/uml-systemd: first what we
+# ship as we ship it (udo-vsockd.service and udo-vsockd@guest with their
+# installed configurations, every command HELP lists answering from CID 1),
+# then readiness via sd_notify, socket activation over vsock CID 1,
+# synchronous reload (good, and broken: systemctl reload fails), watchdog,
+# quick clean stop, the @instance template (DefaultInstance=, enable), the
+# journal fields (caller's CODE_FILE=, MESSAGE_ID=), and the hardened unit
+# serving PING/HELP/VERSION/WHOAMI/STATS.
 #
-# Outside (make check): installs the build tree into a staging directory,
-# adds a test configuration and boots. Inside (UDO_IN_UML_SYSTEMD=1): the
+# Outside (make check): installs the build tree into a staging directory
+# (or, with UDO_TEST_DEBS=DIR, unpacks the Debian packages scripts/deb
+# left there), adds a test configuration and boots. Inside (UDO_IN_UML_SYSTEMD=1): the
 # checks, as root in the guest.
 set -uo pipefail
 
@@ -50,20 +55,42 @@ outside() {
 	stage=$work/stage
 	mkdir -p "$stage" "$work/results"
 
-	# Installed as configured; the units into a directory systemd searches.
-	if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$builddir" install \
-		DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system >"$work/install.log" 2>&1; then
-		cat "$work/install.log"
-		echo "systemd_boot: make install DESTDIR=$stage failed" >&2
-		exit 99
+	if [ -n "${UDO_TEST_DEBS:-}" ]; then
+		# The Debian packages (scripts/deb) instead: their files as dpkg
+		# unpacks them.
+		local deb debs=("$UDO_TEST_DEBS"/*.deb)
+		[ -f "${debs[0]}" ] || { echo "systemd_boot: no .deb in $UDO_TEST_DEBS" >&2; exit 99; }
+		for deb in "${debs[@]}"; do
+			dpkg-deb -x "$deb" "$stage" || { echo "systemd_boot: cannot unpack $deb" >&2; exit 99; }
+			echo "systemd_boot: staged package $(basename "$deb")"
+		done
+		# dpkg follows the merged-/usr links (/lib -> usr/lib); a
+		# directory copied over them would hide the root's /lib.
+		for d in bin sbin lib; do
+			if [ -d "$stage/$d" ] && [ ! -L "$stage/$d" ]; then
+				mkdir -p "$stage/usr/$d"
+				cp -a "$stage/$d/." "$stage/usr/$d/" && rm -rf "${stage:?}/$d"
+			fi
+		done
+		unit=$stage/usr/lib/systemd/system/udo-vsockd.service
+	else
+		# Installed as configured; the units into a directory systemd searches.
+		if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$builddir" install \
+			DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system >"$work/install.log" 2>&1; then
+			cat "$work/install.log"
+			echo "systemd_boot: make install DESTDIR=$stage failed" >&2
+			exit 99
+		fi
+		unit=$stage/usr/lib/systemd/system/udo-vsockd.service
 	fi
-	unit=$stage/usr/lib/systemd/system/udo-vsockd.service
 	conf=$(sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p' "$unit")
 	[ -n "$conf" ] || { echo "systemd_boot: no -c FILE in $unit" >&2; exit 99; }
 	echo "systemd_boot: staged $(grep '^ExecStart=' "$unit")"
+	# The shipped configurations stay as installed (the first checks run
+	# them); the later checks swap these test files in.
 	mkdir -p "$stage$(dirname "$conf")"
-	write_conf "vsock:any:$port" >"$stage$conf"
-	write_conf "vsock:any:$guest_port" >"$stage$(dirname "$conf")/guest.conf"
+	write_conf "vsock:any:$port" >"$stage$conf.test"
+	write_conf "vsock:any:$guest_port" >"$stage$(dirname "$conf")/guest.conf.test"
 
 	sandbox_binds "$stage"
 
@@ -124,9 +151,93 @@ stop_ms() {
 		awk '{ t[$1] = $2 } END { if (t["start"] && t["end"] >= t["start"]) printf "%d\n", (t["end"] - t["start"]) * 1000; else print -1 }'
 }
 
+# Prints where the test is, with the guest's uptime: the time each part takes.
+mark() {
+	local up
+	read -r up _ </proc/uptime
+	echo "-- ${up}s: $1"
+}
+
 # Milliseconds since the epoch, for timings.
 now_ms() {
 	date +%s%3N
+}
+
+# Sends the request lines to vsock CID 1 PORT over one connection and
+# prints, for each, "> REQUEST" and its reply: the lines up to and
+# including its OK or ERR line (each within 10 s).
+ask_replies() {
+	local p=$1 line req
+	shift
+	coproc ASK1 { exec timeout -k 1 90 socat - "VSOCK-CONNECT:1:$p" 2>/dev/null; }
+	local pid=${ASK1_PID:-} in=${ASK1[0]:-} out=${ASK1[1]:-}
+	{
+		printf '%s\n' "$@" >&"$out"
+		for req in "$@"; do
+			printf '> %s\n' "$req"
+			while IFS= read -r -t 10 -u "$in" line; do
+				printf '%s\n' "$line"
+				case $line in OK* | ERR*) continue 2 ;; esac
+			done
+			break
+		done
+	} 2>/dev/null
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	return 0
+}
+
+# True when REPLY (lines) ends in an OK line and no line is an ERR or
+# reads unknown or unavailable.
+reply_good() {
+	local r=${1%$'\n'} low=${1,,}
+	[[ ${r##*$'\n'} == OK* ]] && [[ $'\n'$r != *$'\n'ERR* ]] && [[ $low != *unknown* && $low != *unavailable* ]]
+}
+
+# Checks each reply that ask_replies printed (on stdin) with reply_good;
+# the facts the reply to FACTS lists ("D NAME=VALUE") go to seen_facts.
+check_replies() {
+	local what=$1 line req= reply= r
+	while IFS= read -r line || [ -n "$req" ]; do
+		if [[ -z $line || $line == '> '* ]]; then
+			if [ -n "$req" ]; then
+				r=${reply%$'\n'}
+				echo "  $req -> ${r//$'\n'/ | }"
+				check "$what: $req answers OK, no ERR/unknown/unavailable" reply_good "$reply"
+			fi
+			req=${line#> } reply=
+			[ -n "$line" ] || break
+			continue
+		fi
+		reply+=$line$'\n'
+		[[ $req == facts && $line =~ ^D\ ([a-z]+)= ]] && seen_facts+=("${BASH_REMATCH[1]}")
+	done
+}
+
+# The shipped configuration under the shipped UNIT: starts it, then runs
+# every command its HELP lists from CID 1 on PORT (no arguments; QUIT
+# last), and then each fact of its facts command alone (FACTS NAME).
+shipped_commands() {
+	local unit=$1 p=$2 help cmds= c line reqs=() quit=
+	check "$unit start, shipped config" systemctl start "$unit"
+	help=$(ask_replies "$p" HELP)
+	while IFS= read -r line; do
+		[[ $line =~ ^D\ ([^ ]+) ]] || continue
+		c=${BASH_REMATCH[1]}
+		[ "$c" = quit ] && quit=$c || cmds+=" $c"
+	done <<<"$help"
+	echo "  $unit HELP lists:$cmds${quit:+ $quit}"
+	check "$unit: HELP lists commands" test -n "$cmds"
+	seen_facts=()
+	# shellcheck disable=SC2086 # one request per command name
+	check_replies "$unit" < <(ask_replies "$p" $cmds $quit)
+	for c in "${seen_facts[@]}"; do
+		reqs+=("facts $c")
+	done
+	[ ${#reqs[@]} -eq 0 ] || check_replies "$unit" < <(ask_replies "$p" "${reqs[@]}")
+	check "$unit stop" systemctl stop "$unit"
 }
 
 # True when the reply to PING on PORT is exactly "OK pong".
@@ -134,14 +245,56 @@ pings() {
 	[ "$(ask "$1" PING)" = "OK pong" ]
 }
 
+# The MESSAGE_IDs of udo-vsockd(8) and the function that logs each event.
+msgids="ready 999fd67f5e3943d0a7b592ecf670fa62 main
+reloaded 9def5771dea946f9aed1ffd9cfb9ce62 server_reload
+reload-failed bcd1410b5252474b94d2e31685743f47 main
+denied 0cf2e41bfc3e43549e63df7a415b5347 dispatch_request
+refused e0dbf8d4ac614ce58eb3432e38edd493 conn_accept
+stopping 3faacfe694394b18be5cfe24ae59abcb server_begin_shutdown"
+
+# The journal entries of the daemons so far: each event carries its
+# MESSAGE_ID and the caller's CODE_FILE=/CODE_FUNC=, never log.c's. One
+# journalctl, reduced by awk to "MESSAGE_ID CODE_FUNC CODE_FILE" lines.
+journal_fields() {
+	local name id func entries entry n
+	journalctl --sync 2>/dev/null
+	entries=$(journalctl --no-pager -o export SYSLOG_IDENTIFIER=udo-vsockd | awk -F = '
+		/^$/ { print (m == "" ? "-" : m), (f == "" ? "-" : f), (c == "" ? "-" : c); m = f = c = ""; next }
+		$1 == "MESSAGE_ID" { m = $2 } $1 == "CODE_FUNC" { f = $2 } $1 == "CODE_FILE" { c = $2 }')
+	while read -r name id func; do
+		entry=$(grep -m 1 "^$id " <<<"$entries")
+		echo "  $name: MESSAGE_ID CODE_FUNC CODE_FILE = ${entry:-none}"
+		check "journal: $name has MESSAGE_ID=$id" test -n "$entry"
+		check "journal: $name logged by $func, not in log.c" \
+			test "$(cut -d ' ' -f 2 <<<"$entry")" = "$func" -a "${entry%/log.c}" = "$entry" -a "${entry%.c}" != "$entry"
+	done <<<"$msgids"
+	n=$(grep -c '/log\.c$' <<<"$entries")
+	check "journal: no udo-vsockd entry names log.c as its CODE_FILE ($n do, of $(wc -l <<<"$entries"))" test "$n" = 0
+}
+
 # Inside: the checks.
 inside() {
-	local svc=udo-vsockd.service sock=udo-vsockd.socket conf t0 t1 pid out wd1 wd2 n1
+	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 pid out wd1 wd2 n1 f0 rc hold_pid hold_fd
 	conf=$(systemctl cat "$svc" | sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p')
 	echo "guest: $(uname -r), $(systemctl --version | head -n 1), config $conf"
 	echo "guest: up $(cut -d ' ' -f 1 /proc/uptime) s at test start; $(systemd-analyze time 2>/dev/null | head -n 1)"
+	# /dev/vsock is 0666 on a system with udev (50-udev-default.rules); this
+	# guest runs no udev, so the kernel's 0600 is set as udev would.
+	[ -c /dev/vsock ] && chmod 0666 /dev/vsock
+
+	# What we ship, as we ship it: both units with their installed
+	# configurations (guest.conf includes guest.d, as shipped), every
+	# command answering from CID 1. Then the test configurations.
+	mark "the shipped units"
+	shipped_commands $svc $port
+	shipped_commands udo-vsockd@guest.service $port
+	mark "the test configurations"
+	cp "$conf.test" "$conf"
+	cp "$(dirname "$conf")/guest.conf.test" "$(dirname "$conf")/guest.conf"
 
 	# Standalone: systemctl start returns on READY=1, the listener must be up.
+	f0=$fails
 	t0=$(now_ms)
 	check "standalone start (Type=$(prop $svc Type))" systemctl start $svc
 	t1=$(now_ms)
@@ -149,7 +302,7 @@ inside() {
 	echo "  start took $((t1 - t0)) ms; first PING right after: '$out'"
 	check "listening as soon as active (READY=1 after listeners)" test "$out" = "OK pong"
 	check "active" test "$(prop $svc ActiveState)" = active
-	if [ $fails -gt 0 ]; then
+	if [ $fails -gt "$f0" ]; then
 		echo "== the daemon does not start; stopping here. Journal:"
 		journalctl --no-pager -o short-monotonic -u 'udo-vsockd*' | tail -n 40
 		return 1
@@ -160,7 +313,7 @@ inside() {
 	echo "  main pid $pid: $(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' "/proc/$pid/status" | tr -s '\t\n' '  ')"
 	check "runs unprivileged (DynamicUser)" test "$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")" != 0
 	check "PrivateNetwork=yes, yet vsock works (not namespaced)" test "$(prop $svc PrivateNetwork)" = yes
-	check "PrivateDevices=yes, no /dev/vsock needed" test "$(prop $svc PrivateDevices)" = yes
+	check "PrivateDevices=yes (only /dev/vsock bound in, for the CID)" test "$(prop $svc PrivateDevices)" = yes
 	# Each command of the hardened unit answers OK.
 	for c in PING HELP VERSION WHOAMI STATS; do
 		out=$(ask $port "$c")
@@ -178,6 +331,7 @@ inside() {
 	check "stop under 2 s" test "$n1" -ge 0 -a "$n1" -lt 2000
 	check "stopped cleanly (Result=$(prop $svc Result))" test "$(prop $svc Result)" = success
 
+	mark "socket activation, reload"
 	# Socket activation on the first connection.
 	check "socket start" systemctl start $sock
 	echo "  listening on: $(prop $sock Listen); kernel: $(ss -H -l --vsock 2>/dev/null | awk '{ print $5 }' | tr '\n' ' ')"
@@ -209,13 +363,16 @@ inside() {
 	cp "$conf" "$conf.reloaded"
 	printf '[daemon\nlisten = nowhere:at:all\n[command\n' >"$conf"
 	systemctl reload $svc
-	echo "  reload with a broken file: systemctl status $?, state $(prop $svc ActiveState)"
+	rc=$?
+	echo "  reload with a broken file: systemctl status $rc, state $(prop $svc ActiveState)"
+	check "systemctl reload fails on a broken file" test "$rc" != 0
 	check "still active after a broken reload" test "$(prop $svc ActiveState)" = active
 	check "same main pid after a broken reload" test "$(prop $svc MainPID)" = "$pid"
 	check "old config kept: PING" pings $port
 	check "old config kept: HELP still lists 'hello'" grep -qi hello <<<"$(ask $port HELP)"
 	cp "$conf.good" "$conf"
 
+	mark "watchdog"
 	# Watchdog: a short period, survived for well over two periods.
 	mkdir -p /run/systemd/system/$svc.d
 	printf '[Service]\nWatchdogSec=1s\n' >/run/systemd/system/$svc.d/50-test-watchdog.conf
@@ -235,14 +392,46 @@ inside() {
 	systemctl daemon-reload
 	systemctl stop $sock $svc
 
-	# The template: its own configuration file and port.
+	mark "the template"
+	# The template: its own configuration file and port; one connection per
+	# peer and a command CID 1 may not run, for the refused and denied events.
+	gconf=$(dirname "$conf")/guest.conf
+	sed -i 's/^\[daemon\]$/&\nmax-connections-per-peer = 1/' "$gconf"
+	printf '\n[command secret]\nhandler = ping\nallow = 3\n' >>"$gconf"
 	check "udo-vsockd@guest start" systemctl start udo-vsockd@guest.service
 	check "udo-vsockd@guest PING on $guest_port" pings $guest_port
 	echo "  udo-vsockd@guest: $(prop udo-vsockd@guest.service ExecStart | grep -o 'argv\[\]=[^;]*')"
+	out=$(ask $guest_port SECRET)
+	echo "  SECRET from CID 1 -> $out"
+	check "udo-vsockd@guest denies SECRET to CID 1" grep -q '^ERR denied' <<<"$out"
+	# One connection held open (answered), then a second, which only reads.
+	mkfifo /run/udo-hold
+	timeout -k 1 20 socat - "VSOCK-CONNECT:1:$guest_port" </run/udo-hold >/run/udo-hold.out 2>/dev/null &
+	hold_pid=$!
+	exec {hold_fd}>/run/udo-hold
+	printf 'PING\n' >&$hold_fd
+	for ((n1 = 0; n1 < 50; n1++)); do
+		grep -q pong /run/udo-hold.out && break
+		sleep 0.1
+	done
+	out=$(head -n 1 /run/udo-hold.out)/$(timeout -k 1 5 socat -u "VSOCK-CONNECT:1:$guest_port" - 2>/dev/null | head -n 1)
+	echo "  a connection held, then another: $out"
+	check "udo-vsockd@guest refuses a second connection of CID 1" grep -q '^OK pong/ERR busy' <<<"$out"
+	exec {hold_fd}>&-
+	kill "$hold_pid" 2>/dev/null
+	wait "$hold_pid" 2>/dev/null
 	t0=$(now_ms)
 	check "udo-vsockd@guest stop" systemctl stop udo-vsockd@guest.service
 	t1=$(now_ms)
 	echo "  stop took $(stop_ms udo-vsockd@guest.service) ms in systemd, $((t1 - t0)) ms for systemctl stop"
+	# --no-reload: only the links matter here, and a daemon-reload is slow.
+	check "systemctl enable udo-vsockd@.service (DefaultInstance=)" systemctl enable --no-reload udo-vsockd@.service
+	check "enabled as udo-vsockd@guest" test "$(systemctl is-enabled udo-vsockd@guest.service)" = enabled
+	systemctl disable --no-reload udo-vsockd@.service
+
+	mark "the journal"
+	journal_fields
+	mark "done"
 
 	if [ $fails -gt 0 ]; then
 		echo "== $fails check(s) failed; journal:"

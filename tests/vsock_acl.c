@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,7 @@ static int help_lists(struct client *c, const char *name)
 
 START_TEST(test_allowed_and_denied)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 
 	start();
@@ -132,6 +134,7 @@ END_TEST
 
 START_TEST(test_first_match_wins)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 
 	start();
@@ -173,6 +176,7 @@ END_TEST
 
 START_TEST(test_help_lists_only_allowed)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c, admin;
 
 	start();
@@ -235,6 +239,7 @@ static void reload(const char *secs)
 
 START_TEST(test_reload_changes_open_connection)
 {
+	TEST_VSOCK_ONLY(); /* rules by CID */
 	struct client c;
 	char secs[2048];
 
@@ -263,6 +268,379 @@ START_TEST(test_reload_changes_open_connection)
 }
 END_TEST
 
+/* The value of KEY in STATS reply R, or -1 if absent. */
+static long long stats_value(const struct reply *r, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int i = 0; i < r->ndata; i++) {
+		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
+			return strtoll(r->data[i] + n + 1, NULL, 10);
+	}
+	return -1;
+}
+
+/* Starts the daemon with the standard commands, a vsock-mux listener
+ * whose peers are CID 7 (a guest), and SECS. */
+static void start_with_guest(const char *secs)
+{
+	char extra[1024];
+
+	daemon_init(&d);
+	snprintf(extra, sizeof(extra),
+	         "module = " COUNTER_SO "\n"
+	         "listen = unix:%s/admin.sock identity=admin\n"
+	         "listen = unix:%s/guest.sock identity=guest\n"
+	         "listen = vsock-mux:%s/vm.sock:52 cid=7\n",
+	         d.dir, d.dir, d.dir);
+	daemon_write_config(&d, extra, secs);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+}
+
+/* STATS shows a guest its own counters only; daemon-wide counters go to
+ * the host side by default (unix listeners, CIDs 0-2). The guest is CID
+ * 7 behind a vsock-mux listener; CID 1 is local. Before, every peer saw
+ * every counter. */
+START_TEST(test_stats_guest_sees_own)
+{
+	struct client local, guest;
+	struct reply r;
+
+	TEST_VSOCK_ONLY(); /* the other tenant is CID 1 */
+
+	start_with_guest(sections);
+	/* Activity of another tenant: CID 1, 3 commands and a denial. */
+	client_open(&local, d.port);
+	expect(&local, "peek", "OK ");
+	expect(&local, "in-range", "OK 1");
+	expect(&local, "nobody", "ERR denied ");
+	unix_open(&guest, "vm.sock_52");
+	expect(&guest, "nobody", "ERR denied ");
+	client_request(&guest, "stats", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	ck_assert_msg(r.ndata > 0 && strcmp(r.data[0], "scope=peer") == 0,
+	              "the guest got daemon-wide counters (%d lines: %s, connections=%lld, commands=%lld)", r.ndata,
+	              r.ndata > 0 ? r.data[0] : "", stats_value(&r, "connections"), stats_value(&r, "commands"));
+	ck_assert_int_eq(stats_value(&r, "connections"), 1);
+	ck_assert_int_eq(stats_value(&r, "connections_total"), 1);
+	ck_assert_int_eq(stats_value(&r, "commands"), 2); /* the denial and this STATS */
+	ck_assert_int_eq(stats_value(&r, "errors"), 1);
+	ck_assert_int_eq(stats_value(&r, "reloads"), -1);
+	/* The local peer sees everything: 2 connections, 6 commands, 2 errors. */
+	client_request(&local, "stats", &r, 5000);
+	ck_assert_int_eq(r.ndata, 7);
+	ck_assert_int_eq(stats_value(&r, "connections"), 2);
+	ck_assert_int_eq(stats_value(&r, "commands"), 6);
+	ck_assert_int_eq(stats_value(&r, "errors"), 2);
+	client_close(&guest);
+	client_close(&local);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Writes the config with the unix listeners' identities GUEST (guest.sock)
+ * and ADMIN (admin.sock), a vsock-mux listener fc.vsock_9 for CID MUX_CID
+ * and the listen line MORE (or nothing), then SECS. */
+static void write_listeners(const char *guest, const char *admin, unsigned int mux_cid, const char *more,
+                            const char *secs)
+{
+	char extra[2048];
+
+	snprintf(extra, sizeof(extra),
+	         "module = " COUNTER_SO "\n"
+	         "listen = unix:%s/admin.sock identity=%s\n"
+	         "listen = unix:%s/guest.sock identity=%s\n"
+	         "listen = vsock-mux:%s/fc.vsock:9 cid=%u name=vm\n"
+	         "%s",
+	         d.dir, admin, d.dir, guest, d.dir, mux_cid, more != NULL ? more : "");
+	daemon_write_config(&d, extra, secs);
+}
+
+/* Asserts that WHOAMI over C has the data line WANT. */
+static void expect_whoami(struct client *c, const char *want)
+{
+	struct reply r;
+
+	client_request(c, "whoami", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	for (int i = 0; i < r.ndata; i++) {
+		if (strcmp(r.data[i], want) == 0)
+			return;
+	}
+	ck_assert_msg(0, "WHOAMI has no '%s' (first line '%s')", want, r.ndata > 0 ? r.data[0] : "");
+}
+
+/* A reload that fails because a new listener cannot open changes
+ * nothing: not the identity of a kept unix listener, not the CID of a
+ * kept vsock-mux listener, for old and new connections alike. */
+START_TEST(test_failed_reload_keeps_identities)
+{
+	struct client old_guest, old_vm, guest, vm;
+
+	daemon_init(&d);
+	write_listeners("guest", "admin", 5, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	unix_open(&old_guest, "guest.sock");
+	unix_open(&old_vm, "fc.vsock_9");
+	expect(&old_guest, "counted", "ERR denied ");
+
+	/* Promoted and moved, but a listener cannot open: all or nothing. */
+	write_listeners("admin", "admin", 7, "listen = unix:/nonexistent/x.sock\n", sections);
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+	unix_open(&guest, "guest.sock");
+	unix_open(&vm, "fc.vsock_9");
+	expect_whoami(&guest, "identity=guest");
+	expect_whoami(&old_guest, "identity=guest");
+	expect(&guest, "counted", "ERR denied ");
+	expect(&old_guest, "counted", "ERR denied ");
+	expect_whoami(&vm, "cid=5");
+	expect_whoami(&old_vm, "cid=5");
+	ck_assert_int_eq(runs(&guest), 0);
+	client_close(&old_guest);
+	client_close(&old_vm);
+	client_close(&guest);
+	client_close(&vm);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* stats-all = unix:admin: the admin identity sees all, CID 1 and the
+ * unix guest identity their own; a bad entry is a config error. */
+START_TEST(test_stats_all_option)
+{
+	char secs[sizeof(sections) + 128];
+	struct client local, admin, uguest;
+	struct reply r;
+
+	snprintf(secs, sizeof(secs), "%s[command stats-admin]\nhandler = stats\nstats-all = unix:admin\n", sections);
+	start_with_guest(secs);
+	client_open(&local, d.port);
+	expect(&local, "peek", "OK ");
+	unix_open(&admin, "admin.sock");
+	unix_open(&uguest, "guest.sock");
+	client_request(&admin, "stats-admin", &r, 5000);
+	ck_assert_int_eq(r.ndata, 7);
+	ck_assert_int_eq(stats_value(&r, "connections"), 3);
+	ck_assert_int_eq(stats_value(&r, "commands"), 2);
+	client_request(&uguest, "stats-admin", &r, 5000);
+	ck_assert_str_eq(r.data[0], "scope=peer");
+	ck_assert_int_eq(stats_value(&r, "commands"), 1);
+	client_request(&local, "stats-admin", &r, 5000);
+	ck_assert_str_eq(r.data[0], "scope=peer");
+	ck_assert_int_eq(stats_value(&r, "commands"), 2);
+	client_close(&uguest);
+	client_close(&admin);
+	client_close(&local);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+
+	char out[2048], err[2048];
+	snprintf(secs, sizeof(secs), "%s[command stats-admin]\nhandler = stats\nstats-all = unix:\n", sections);
+	daemon_write_config(&d, "", secs);
+	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", d.conf_path, NULL};
+	ck_assert_int_eq(run_process(argv, out, sizeof(out), err, sizeof(err), 10000), 1);
+	ck_assert_msg(strstr(err, "stats-all") != NULL, "%s", err);
+}
+END_TEST
+
+/* Counts the lines of the file PATH containing NEEDLE; adds the number
+ * before NUMBER_BEFORE (if not NULL) in those lines to *SUM. */
+static long count_log_lines(const char *path, const char *needle, const char *number_before, long long *sum)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	long n = 0;
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *at = strstr(line, needle);
+		if (at == NULL)
+			continue;
+		n++;
+		if (number_before != NULL && sum != NULL) {
+			char *end = strstr(line, number_before);
+			char *start = end;
+			while (start != NULL && start > line && start[-1] >= '0' && start[-1] <= '9')
+				start--;
+			if (start != NULL && start < end)
+				*sum += strtoll(start, NULL, 10);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* Pipelines N copies of LINE on C while reading the replies; returns when
+ * all N replies (one line each) have come, failing after TIMEOUT_MS. */
+static void pipeline(struct client *c, const char *line, long n, int timeout_ms)
+{
+	size_t len = strlen(line);
+	long sent_lines = 0, replies = 0;
+	size_t partial = 0; /* bytes of the line being sent */
+	int64_t deadline = now_ms() + timeout_ms;
+	char buf[65536];
+
+	while (replies < n) {
+		ck_assert_msg(now_ms() < deadline, "%ld of %ld replies within %d ms", replies, n, timeout_ms);
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (sent_lines < n ? POLLOUT : 0)};
+		ck_assert_int_ge(poll(&pfd, 1, 100), 0);
+		if ((pfd.revents & POLLOUT) != 0) {
+			/* As many whole lines as fit a buffer. */
+			size_t fill = 0;
+			for (long i = sent_lines; i < n && fill + len < sizeof(buf); i++) {
+				memcpy(buf + fill, line, len);
+				fill += len;
+			}
+			ssize_t w = send(c->fd, buf + partial, fill - partial, MSG_DONTWAIT | MSG_NOSIGNAL);
+			ck_assert_msg(w >= 0 || errno == EAGAIN, "send: %s", strerror(errno));
+			if (w > 0) {
+				partial += (size_t)w;
+				sent_lines += (long)(partial / len);
+				partial %= len;
+			}
+		}
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+			ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+			ck_assert_msg(r > 0 || (r < 0 && errno == EAGAIN), "recv: %s",
+			              r == 0 ? "EOF" : strerror(errno));
+			for (ssize_t i = 0; i < r; i++)
+				replies += buf[i] == '\n';
+		}
+	}
+}
+
+/* 100,000 pipelined denied requests from one peer make a bounded number
+ * of log lines (default log-peer-burst 10 per log-peer-interval 5s, plus
+ * a line when suppression begins), and the count of what was suppressed
+ * is logged once a later window begins: logged plus suppressed is every
+ * denial. Before the limit this was 100,000 lines. */
+START_TEST(test_denied_log_flood)
+{
+	enum { FLOOD = 100000 };
+	struct daemon_opts opts = {.listen_fd = -1};
+	char log_path[300];
+	struct client c;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	write_config(sections);
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	client_open(&c, d.port);
+	int64_t t0 = now_ms();
+	pipeline(&c, "nobody\n", FLOOD, 120000);
+	long flood_ms = (long)(now_ms() - t0);
+	long denied = count_log_lines(log_path, "denied", NULL, NULL);
+	fprintf(stderr, "vsock_acl: %d denied requests in %ld ms: %ld 'denied' log lines\n", FLOOD, flood_ms, denied);
+	/* One window per log-peer-interval of flooding, 12 lines each at most. */
+	ck_assert_msg(denied <= 12 * (flood_ms / 5000 + 1), "%ld 'denied' lines for %d denied requests in %ld ms",
+	              denied, FLOOD, flood_ms);
+	/* A later denial, past the window, brings the count of the rest. */
+	long long suppressed = 0;
+	long extra = 0;
+	int64_t deadline = now_ms() + 15000;
+	while (count_log_lines(log_path, "suppressed (log-peer-burst)", NULL, NULL) == 0) {
+		ck_assert_msg(now_ms() < deadline, "no count of suppressed messages logged within 15 s");
+		expect(&c, "nobody", "ERR denied ");
+		extra++;
+		sleep_ms(250);
+	}
+	denied = count_log_lines(log_path, "denied", NULL, NULL);
+	count_log_lines(log_path, "suppressed (log-peer-burst)", " log messages", &suppressed);
+	long began = count_log_lines(log_path, "suppressing them", NULL, NULL);
+	fprintf(stderr, "vsock_acl: then %ld more: %ld 'denied' lines, %lld suppressed, %ld suppression notices\n",
+	        extra, denied, suppressed, began);
+	ck_assert_int_eq(denied + suppressed, FLOOD + extra);
+	ck_assert_int_ge(began, 1);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Connections refused at max-connections-per-peer are rate-limited in the
+ * log the same way: 300 refused connects, a bounded number of lines. */
+START_TEST(test_refusal_log_flood)
+{
+	enum { CONNECTS = 300 };
+	struct daemon_opts opts = {.listen_fd = -1};
+	char log_path[300], extra[1024];
+	struct client keep;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	snprintf(extra, sizeof(extra), "module = " COUNTER_SO "\nmax-connections-per-peer = 1\n");
+	daemon_write_config(&d, extra, sections);
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	client_open(&keep, d.port);
+	expect(&keep, "peek", "OK ");
+	int64_t t0 = now_ms();
+	for (int i = 0; i < CONNECTS; i++) {
+		struct client c;
+		char line[256];
+		client_open(&c, d.port);
+		ck_assert_int_gt(client_read_line(&c, line, sizeof(line), 5000), 0);
+		ck_assert_msg(strncmp(line, "ERR busy", 8) == 0, "connection %d: '%s'", i, line);
+		client_close(&c);
+	}
+	long took = (long)(now_ms() - t0);
+	/* The daemon logs the last refusal before answering it: all are in. */
+	long refused = count_log_lines(log_path, "refused: max-connections-per-peer", NULL, NULL);
+	fprintf(stderr, "vsock_acl: %d refused connections in %ld ms: %ld 'refused' log lines\n", CONNECTS, took,
+	        refused);
+	ck_assert_msg(refused <= 10 * (took / 5000 + 1), "%ld 'refused' lines for %d refusals in %ld ms", refused,
+	              CONNECTS, took);
+	client_close(&keep);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* A reload reaches open connections: an identity demoted or promoted, a
+ * vsock-mux CID changed, applies to the next request of a connection
+ * accepted before; a connection whose listener is gone is closed. */
+START_TEST(test_reload_reaches_open_connections)
+{
+	struct client admin, guest, vm, gone;
+	struct reply r;
+
+	daemon_init(&d);
+	char more[512];
+	snprintf(more, sizeof(more), "listen = unix:%s/extra.sock identity=admin\n", d.dir);
+	write_listeners("guest", "admin", 5, more, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	unix_open(&admin, "admin.sock");
+	unix_open(&guest, "guest.sock");
+	unix_open(&vm, "fc.vsock_9");
+	unix_open(&gone, "extra.sock");
+	expect(&admin, "counted", "OK 1");
+	expect(&guest, "counted", "ERR denied ");
+	expect(&gone, "counted", "OK 2");
+	expect_whoami(&vm, "cid=5");
+	expect(&vm, "in-range", "OK 3");
+
+	/* The identities swap, the VM's CID changes, extra.sock goes. */
+	write_listeners("admin", "guest", 7, NULL, sections);
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+	expect_whoami(&admin, "identity=guest");
+	expect(&admin, "counted", "ERR denied ");
+	expect_whoami(&guest, "identity=admin");
+	expect(&guest, "counted", "OK 4");
+	expect_whoami(&vm, "cid=7");
+	expect(&vm, "in-range", "ERR denied "); /* 0-5 */
+	ck_assert_msg(client_wait_eof(&gone, 5000), "a connection on a removed listener is still open");
+	client_request(&admin, "peek", &r, 5000);
+	ck_assert_str_eq(r.status, "OK 4");
+	client_close(&admin);
+	client_close(&guest);
+	client_close(&vm);
+	client_close(&gone);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* The suite. */
 static Suite *acl_suite(void)
 {
@@ -277,6 +655,18 @@ static Suite *acl_suite(void)
 	tcase_add_test(tc, test_help_lists_only_allowed);
 	tcase_add_test(tc, test_unix_identities);
 	tcase_add_test(tc, test_reload_changes_open_connection);
+	tcase_add_test(tc, test_stats_guest_sees_own);
+	tcase_add_test(tc, test_stats_all_option);
+	tcase_add_test(tc, test_failed_reload_keeps_identities);
+	tcase_add_test(tc, test_reload_reaches_open_connections);
+	suite_add_tcase(s, tc);
+
+	/* Floods of denials and refusals: the log stays small. */
+	tc = tcase_create("log-flood");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, test_denied_log_flood);
+	tcase_add_test(tc, test_refusal_log_flood);
 	suite_add_tcase(s, tc);
 	return s;
 }

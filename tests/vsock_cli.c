@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock_cli - udo-vsock(1) end to end: the built CLI against a scripted
- * protocol server over real AF_VSOCK (CID 1), over AF_UNIX, and through the
- * hybrid-vsock test double tests/fake-vmm. Every child is reaped and every
- * test checks that no child or descriptor is left behind. */
+ * protocol server over real AF_VSOCK (CID 1), over AF_UNIX, through the
+ * hybrid-vsock test double tests/fake-vmm, and against the real udo-vsockd
+ * (tests/daemon-harness) where the daemon's own behaviour matters: its
+ * unasked ERR lines, exec output, proxy and hand-off. Every child is
+ * reaped and every test checks that no child or descriptor is left behind. */
 #include "config.h"
 
 #include <check.h>
@@ -30,19 +32,14 @@
 
 #include <udo/vsock-addr.h>
 
+#include "daemon-harness.h"
+
 #define CLI_BIN      TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
 #define VMM_BIN      TEST_BUILDDIR "/tests/fake-vmm"
+#define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
 #define RUN_LIMIT_MS 60000
 
 /* ---------------------------------------------------------------- helpers */
-
-/* Milliseconds of CLOCK_MONOTONIC. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* Number of open descriptors of this process. */
 static int count_fds(void)
@@ -146,6 +143,11 @@ static void tmpdir_teardown(void)
 #define SRV_EXPECT_PIPELINED 0x2 /* exit 4 unless some read brought more than one request */
 #define SRV_LISTEN_ON_CUE    0x4 /* listen only after server_cue() (vsock): connects are refused until then */
 
+/* A guest's hostile payload: OSC title, clear screen, CR, an encoded C1
+ * CSI, DEL, then harmless UTF-8 and a tab; and how a terminal shows it. */
+#define ESC_PAYLOAD "\x1b]0;pwned\a\x1b[2Jwiped\rX\xc2\x9b\x7f \xc3\xbcn\xc3\xaf\tok"
+#define ESC_SHOWN   "^[]0;pwned^G^[[2Jwiped^MXM-BM-^[^? \xc3\xbcn\xc3\xaf\tok"
+
 /* The most complete requests one read of the scripted server has found buffered. */
 static size_t srv_max_buffered;
 
@@ -156,6 +158,8 @@ static size_t srv_max_buffered;
  *   CUT       D x, then close     CUTLINE  "D par", then close
  *   HANG      nothing             GARBAGE  HELLO
  *   BIG       2000 data lines     QUIT     OK bye, then close
+ *   ESC       a data line full of terminal escapes, OK
+ *   ESCERR    ERR failed with an escape in the message
  *   anything else: ERR unknown-command no such command
  * Returns 1 when the connection must be closed now, else 0. */
 static int srv_answer(int fd, const char *line, size_t len)
@@ -205,6 +209,10 @@ static int srv_answer(int fd, const char *line, size_t len)
 		}
 		return send_str(fd, "OK\n") < 0;
 	}
+	if (strcasecmp(cmd, "ESC") == 0)
+		return send_str(fd, "D " ESC_PAYLOAD "\nOK\n") < 0;
+	if (strcasecmp(cmd, "ESCERR") == 0)
+		return send_str(fd, "ERR failed \x1b[31mred\n") < 0;
 	if (strcasecmp(cmd, "QUIT") == 0) {
 		send_str(fd, "OK bye\n");
 		return 1;
@@ -405,10 +413,9 @@ struct cli_child {
 	long long start;
 };
 
-/* Starts the CLI with ARGV (NULL-terminated, without argv[0]); INPUT (may
- * be NULL: /dev/null) is its standard input, through a pipe fed by a
- * writer child when VIA_PIPE. */
-static void cli_spawn(struct cli_child *k, const char *input, size_t input_len, bool via_pipe, const char *const *args)
+/* Starts the CLI with ARGV (NULL-terminated, without argv[0]) and the
+ * descriptor IN (closed here) as its standard input; WRITER is recorded. */
+static void cli_spawn_fd(struct cli_child *k, int in, pid_t writer, const char *const *args)
 {
 	const char *argv[64] = {"udo-vsock"};
 	int n = 1;
@@ -419,7 +426,36 @@ static void cli_spawn(struct cli_child *k, const char *input, size_t input_len, 
 	}
 	argv[n] = NULL;
 
-	int out = memfd_with("", 0), err = memfd_with("", 0), in;
+	int out = memfd_with("", 0), err = memfd_with("", 0);
+	long long start = now_ms();
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		execv(CLI_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	close(in);
+	*k = (struct cli_child){.pid = pid, .writer = writer, .out = out, .err = err, .start = start};
+}
+
+/* Starts the CLI with ARGV on a pipe the test writes to itself (its
+ * requests arrive when the test says); returns the pipe's write end. */
+static int cli_spawn_held(struct cli_child *k, const char *const *args)
+{
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	cli_spawn_fd(k, p[0], -1, args);
+	return p[1];
+}
+
+/* Starts the CLI with ARGV (NULL-terminated, without argv[0]); INPUT (may
+ * be NULL: /dev/null) is its standard input, through a pipe fed by a
+ * writer child when VIA_PIPE. */
+static void cli_spawn(struct cli_child *k, const char *input, size_t input_len, bool via_pipe, const char *const *args)
+{
+	int in;
 	pid_t writer = -1;
 	if (via_pipe) {
 		int p[2];
@@ -446,18 +482,7 @@ static void cli_spawn(struct cli_child *k, const char *input, size_t input_len, 
 		in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	ck_assert_int_ge(in, 0);
-
-	long long start = now_ms();
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-			_exit(126);
-		execv(CLI_BIN, (char *const *)argv);
-		_exit(127);
-	}
-	close(in);
-	*k = (struct cli_child){.pid = pid, .writer = writer, .out = out, .err = err, .start = start};
+	cli_spawn_fd(k, in, writer, args);
 }
 
 /* Waits for the CLI of K to exit; captures stdout, stderr and the status. */
@@ -474,23 +499,35 @@ static void cli_finish(struct cli_child *k, struct run *r)
 	close(k->err);
 }
 
-/* Waits until the running CLI of K has written TEXT to stderr; fails the
- * test if the CLI exits first or RUN_LIMIT_MS pass. */
-static void cli_await_stderr(struct cli_child *k, const char *text)
+/* Waits until the running CLI of K has written TEXT to FD (its stdout or
+ * stderr capture); fails the test if the CLI exits first or RUN_LIMIT_MS
+ * pass, showing what it wrote. */
+static void cli_await(struct cli_child *k, int fd, const char *text)
 {
 	long long deadline = now_ms() + RUN_LIMIT_MS;
-	char err[4096];
+	char buf[4096];
 	for (;;) {
 		/* pread: the CLI shares the file offset, which must stay at the end. */
-		ssize_t n = pread(k->err, err, sizeof(err) - 1, 0);
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 		ck_assert_int_ge(n, 0);
-		err[n] = '\0';
-		if (strstr(err, text))
+		buf[n] = '\0';
+		if (strstr(buf, text))
 			return;
-		ck_assert_msg(waitpid(k->pid, NULL, WNOHANG) == 0, "the CLI ended without writing '%s'", text);
+		if (waitpid(k->pid, NULL, WNOHANG) != 0) {
+			char err[4096];
+			n = pread(k->err, err, sizeof(err) - 1, 0);
+			err[n > 0 ? n : 0] = '\0';
+			ck_abort_msg("the CLI ended without writing '%s'; it wrote '%s', stderr '%s'", text, buf, err);
+		}
 		ck_assert_msg(now_ms() < deadline, "the CLI did not write '%s' within %d ms", text, RUN_LIMIT_MS);
 		usleep(5000);
 	}
+}
+
+/* Waits until the running CLI of K has written TEXT to stderr. */
+static void cli_await_stderr(struct cli_child *k, const char *text)
+{
+	cli_await(k, k->err, text);
 }
 
 /* Runs the CLI to its end (see cli_spawn) and captures what it did. */
@@ -758,7 +795,7 @@ START_TEST(test_batch_both_full)
 		memset(in + len, 'x', ARG);
 		len += ARG;
 		in[len++] = '\n';
-		olen += (size_t)sprintf(want + olen, "raw %04d ", i);
+		olen += (size_t)sprintf(want + olen, "D raw %04d ", i);
 		memset(want + olen, 'x', ARG);
 		olen += ARG;
 		olen += (size_t)sprintf(want + olen, "\nOK\n");
@@ -786,14 +823,14 @@ START_TEST(test_batch_mixed)
 	const char *const args[] = {s.addr, NULL};
 	run_cli_v(&r, in, sizeof(in) - 1, false, args);
 	expect(&r, 1,
-	       "OK pong 1\npartial\nERR denied not allowed here\nalpha\n\n\n two  spaces\t\nOK done\n"
+	       "OK pong 1\nD partial\nERR denied not allowed here\nD alpha\nD \nD\nD  two  spaces\t\nOK done\n"
 	       "ERR unknown-command no such command\nOK pong 2\n",
 	       "");
 	run_free(&r);
 	/* A lost connection is class 5 when it is the first failure. */
 	static const char in2[] = "ping 1\ncut\nping 2\n";
 	run_cli_v(&r, in2, sizeof(in2) - 1, false, args);
-	expect(&r, 5, "OK pong 1\nx\n", "connection lost");
+	expect(&r, 5, "OK pong 1\nD x\n", "connection lost");
 	run_free(&r);
 	server_join(&s);
 }
@@ -963,9 +1000,507 @@ START_TEST(test_interactive)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x, output %s", status, out);
 	ck_assert_msg(strstr(out, "udo-vsock> "), "%s", out);
 	ck_assert_msg(strstr(out, "OK pong hi"), "%s", out);
-	ck_assert_msg(strstr(out, "partial\r\nERR denied not allowed here"), "%s", out);
+	ck_assert_msg(strstr(out, "D partial\r\nERR denied not allowed here"), "%s", out);
 	ck_assert_msg(strstr(out, "OK bye"), "%s", out);
 	server_join(&s);
+}
+END_TEST
+
+/* -------------------------------------------- pseudo-terminal helpers */
+
+/* Reads the pty MASTER into BUF (LEN so far, CAP bytes) until TEXT is
+ * there (NULL: until the slave side is closed) or RUN_LIMIT_MS pass.
+ * Returns true when it was found (or, for NULL, when EOF came). */
+static bool pty_read_until(int master, char *buf, size_t *len, size_t cap, const char *text)
+{
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	for (;;) {
+		buf[*len] = '\0';
+		if (text && strstr(buf, text))
+			return true;
+		long long left = deadline - now_ms();
+		if (left <= 0 || *len + 1 >= cap)
+			return false;
+		struct pollfd pfd = {.fd = master, .events = POLLIN};
+		int n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		ssize_t got = read(master, buf + *len, cap - 1 - *len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return text == NULL; /* EIO once the child closed the terminal */
+		*len += (size_t)got;
+	}
+}
+
+/* Runs the CLI with ARGS (without argv[0]) in one-shot mode with stdin
+ * /dev/null and stdout (and stderr too when ERR_TOO, else a memfd that
+ * *ERR receives) on a pseudo-terminal; OUT gets what the terminal
+ * showed. Returns the exit status, or -1 when there is no pty. */
+static int run_cli_pty(const char *const *args, bool err_too, char *out, size_t cap, char **err)
+{
+	const char *argv[16] = {"udo-vsock"};
+	int master, slave, n = 1;
+	while (args[n - 1]) {
+		ck_assert_int_lt(n, 15);
+		argv[n] = args[n - 1];
+		n++;
+	}
+	argv[n] = NULL;
+	if (open_pty(&master, &slave) < 0)
+		return -1;
+	int errfd = memfd_with("", 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(slave, 1) < 0 || dup2(err_too ? slave : errfd, 2) < 0)
+			_exit(126);
+		execv(CLI_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	close(slave);
+	size_t len = 0;
+	ck_assert_msg(pty_read_until(master, out, &len, cap, NULL), "the terminal did not close: '%s'", out);
+	close(master);
+	int status = wait_child(pid);
+	if (err)
+		*err = slurp(errfd, NULL);
+	close(errfd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Control bytes from the server reach a terminal only escaped (as cat -v
+ * shows them), both on stdout and in an ERR message on stderr; --raw and
+ * a stdout that is no terminal get the bytes unchanged. */
+START_TEST(test_tty_escapes)
+{
+	struct server s;
+	struct run r;
+	char out[4096], *err;
+	server_start(&s, "vsock", 5, 0);
+
+	const char *const esc[] = {s.addr, "esc", NULL};
+	int rc = run_cli_pty(esc, true, out, sizeof(out), NULL);
+	if (rc < 0) {
+		printf("test_tty_escapes: SKIP: no pseudo-terminal: %s\n", strerror(errno));
+		server_join(&s); /* not reached in UML, where a pty is always made */
+		return;
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(strcmp(out, ESC_SHOWN "\r\n") == 0, "terminal showed '%s'", out);
+
+	const char *const escerr[] = {s.addr, "escerr", NULL};
+	rc = run_cli_pty(escerr, true, out, sizeof(out), NULL);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(strcmp(out, "udo-vsock: failed: ^[[31mred\r\n") == 0, "terminal showed '%s'", out);
+
+	/* stderr not a terminal: its text is as the server sent it. */
+	rc = run_cli_pty(escerr, false, out, sizeof(out), &err);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_str_eq(err, "udo-vsock: failed: \x1b[31mred\n");
+	free(err);
+
+	const char *const raw[] = {"--raw", s.addr, "esc", NULL};
+	rc = run_cli_pty(raw, true, out, sizeof(out), NULL);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(strstr(out, "D \x1b]0;pwned\a\x1b[2Jwiped\rX") != NULL, "terminal showed '%s'", out);
+
+	run_cli(&r, s.addr, "esc");
+	expect(&r, 0, ESC_PAYLOAD "\n", "");
+	run_free(&r);
+	server_join(&s);
+}
+END_TEST
+
+/* ------------------------------------------------ against the real daemon */
+
+/* Starts a real udo-vsockd with DAEMON_EXTRA and SECTIONS (see
+ * daemon_write_config); its address goes to ADDR. */
+static void daemon_up(struct daemon *d, const char *extra, const char *sections, char *addr, size_t len)
+{
+	daemon_init(d);
+	daemon_write_config(d, extra, sections);
+	ck_assert_int_eq(daemon_start(d, NULL, 10000), 0);
+	snprintf(addr, len, "vsock:1:%u", d->port);
+}
+
+/* Stops the daemon of daemon_up (it must exit 0) and cleans up. */
+static void daemon_down(struct daemon *d)
+{
+	ck_assert_int_eq(daemon_stop(d, 10000), 0);
+	daemon_cleanup(d);
+}
+
+/* The daemon's open connections, the one asking included. */
+static long daemon_connections(struct daemon *d)
+{
+	static struct reply r;
+	struct client c;
+	client_open(&c, d->port);
+	client_request(&c, "stats", &r, 5000);
+	client_close(&c);
+	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
+		if (strncmp(r.data[i], "connections=", 12) == 0)
+			return strtol(r.data[i] + 12, NULL, 10);
+	}
+	ck_abort_msg("STATS has no connections= line");
+	return -1;
+}
+
+/* Waits until the daemon holds no connection but the one asking. */
+static void await_daemon_idle(struct daemon *d)
+{
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	long n;
+	while ((n = daemon_connections(d)) != 1) {
+		ck_assert_msg(now_ms() < deadline, "the daemon still has %ld connections", n);
+		sleep_ms(20);
+	}
+}
+
+/* Writes the string TEXT to the pipe FD. */
+static void feed(int fd, const char *text)
+{
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* max-connections-per-peer: the daemon's unasked "ERR busy" to a
+ * connection over the limit answers no request. It is reported as it is,
+ * the request it preceded is reported as not sent (exit 1) or, under
+ * --retry, sent on a new connection once there is room; the count of
+ * unanswered requests never goes below zero. */
+START_TEST(test_unasked_busy)
+{
+	struct daemon d;
+	struct client c1, c2;
+	struct reply rep;
+	struct cli_child k;
+	struct run r;
+	char addr[64];
+	daemon_up(&d, "max-connections-per-peer = 2", NULL, addr, sizeof(addr));
+	client_open(&c1, d.port);
+	client_request(&c1, "ping", &rep, 5000);
+	client_open(&c2, d.port);
+	client_request(&c2, "ping", &rep, 5000);
+
+	/* Batch: the busy line comes before any request is written. */
+	const char *const plain[] = {addr, NULL};
+	int in = cli_spawn_held(&k, plain);
+	cli_await_stderr(&k, "udo-vsock: busy: too many connections from this peer\n");
+	feed(in, "ping\n");
+	close(in);
+	cli_finish(&k, &r);
+	expect(&r, 1, "", "1 request(s) not sent");
+	ck_assert_msg(!strstr(r.err, "18446744073709551615"), "%s", r.err);
+	run_free(&r);
+
+	/* One-shot: busy before or after the request went out; both exit 1. */
+	run_cli(&r, addr, "ping");
+	expect(&r, 1, "", "udo-vsock: busy: too many connections from this peer\n");
+	ck_assert_msg(!strstr(r.err, "18446744073709551615") && !strstr(r.err, "protocol error"), "%s", r.err);
+	run_free(&r);
+
+	/* --retry: once a slot is free, the request goes out on a new connection. */
+	const char *const retry[] = {"--retry", "50", addr, NULL};
+	in = cli_spawn_held(&k, retry);
+	cli_await_stderr(&k, "udo-vsock: busy: too many connections from this peer\n");
+	client_close(&c2);
+	feed(in, "ping after-busy\n");
+	close(in);
+	cli_finish(&k, &r);
+	expect(&r, 0, "OK pong after-busy\n", NULL);
+	run_free(&r);
+	client_close(&c1);
+	daemon_down(&d);
+}
+END_TEST
+
+/* idle-timeout: the daemon's unasked "ERR timeout" before it closes an
+ * idle connection is reported plainly (not as a protocol error); a later
+ * request is reported as not sent (exit 1), or under --retry goes out on
+ * a new connection. */
+START_TEST(test_idle_timeout)
+{
+	struct daemon d;
+	struct cli_child k;
+	struct run r;
+	char addr[64];
+	daemon_up(&d, "idle-timeout = 300ms", NULL, addr, sizeof(addr));
+
+	const char *const plain[] = {addr, NULL};
+	int in = cli_spawn_held(&k, plain);
+	feed(in, "ping 1\n");
+	cli_await(&k, k.out, "OK pong 1\n");
+	cli_await_stderr(&k, "udo-vsock: timeout: idle connection closed\n");
+	feed(in, "ping 2\n");
+	close(in);
+	cli_finish(&k, &r);
+	expect(&r, 1, "OK pong 1\n", "1 request(s) not sent");
+	ck_assert_msg(!strstr(r.err, "protocol error"), "%s", r.err);
+	run_free(&r);
+
+	const char *const retry[] = {"--retry", "3", addr, NULL};
+	in = cli_spawn_held(&k, retry);
+	feed(in, "ping 1\n");
+	cli_await(&k, k.out, "OK pong 1\n");
+	cli_await_stderr(&k, "udo-vsock: timeout: idle connection closed\n");
+	feed(in, "ping 2\n");
+	close(in);
+	cli_finish(&k, &r);
+	expect(&r, 0, "OK pong 1\nOK pong 2\n", "timeout: idle connection closed");
+	run_free(&r);
+	daemon_down(&d);
+}
+END_TEST
+
+/* Interactive mode after the daemon closed the idle connection: the
+ * next line reports the unasked ERR timeout (no wrapped-around count of
+ * unanswered requests) and, under --retry, is answered on a new
+ * connection. */
+START_TEST(test_interactive_idle)
+{
+	struct daemon d;
+	char addr[64], out[8192];
+	size_t len = 0;
+	int master, slave;
+	daemon_up(&d, "idle-timeout = 300ms", NULL, addr, sizeof(addr));
+	if (open_pty(&master, &slave) < 0) {
+		printf("test_interactive_idle: SKIP: no pseudo-terminal: %s\n", strerror(errno));
+		daemon_down(&d);
+		return;
+	}
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(master);
+		setsid();
+		if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+			_exit(126);
+		execl(CLI_BIN, "udo-vsock", "--retry", "3", addr, (char *)NULL);
+		_exit(127);
+	}
+	close(slave);
+	ck_assert_int_eq(write(master, "ping 1\n", 7), 7);
+	ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), "OK pong 1"), "%s", out);
+	await_daemon_idle(&d); /* the daemon cut the CLI's connection */
+	ck_assert_int_eq(write(master, "ping 2\n", 7), 7);
+	ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), "OK pong 2"), "%s", out);
+	ck_assert_int_eq(write(master, "quit\n", 5), 5);
+	pty_read_until(master, out, &len, sizeof(out), NULL);
+	close(master);
+	int status = wait_child(pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x, output %s", status, out);
+	ck_assert_msg(strstr(out, "udo-vsock: timeout: idle connection closed"), "%s", out);
+	ck_assert_msg(!strstr(out, "18446744073709551615"), "%s", out);
+	daemon_down(&d);
+}
+END_TEST
+
+/* Batch output keeps each reply line as the server sent it, so a program
+ * that prints "OK fake" or "ERR failed fake" shows as data ("D ..."),
+ * never as a status line. */
+START_TEST(test_batch_unambiguous)
+{
+	struct daemon d;
+	struct run r;
+	char addr[64];
+	daemon_up(&d, NULL,
+	          "[command fakeok]\nhandler = exec\npath = /bin/echo\nargs = \"OK fake\"\n\n"
+	          "[command fakeerr]\nhandler = exec\npath = /bin/echo\nargs = \"ERR failed fake\"\n",
+	          addr, sizeof(addr));
+	static const char in[] = "fakeok\nfakeerr\nping\n";
+	const char *const args[] = {addr, NULL};
+	run_cli_v(&r, in, sizeof(in) - 1, false, args);
+	expect(&r, 0, "D OK fake\nOK exit=0\nD ERR failed fake\nOK exit=0\nOK pong\n", "");
+	run_free(&r);
+	/* One-shot: data on stdout, the status in the exit code. */
+	run_cli(&r, addr, "fakeerr");
+	expect(&r, 0, "ERR failed fake\n", "");
+	run_free(&r);
+	daemon_down(&d);
+}
+END_TEST
+
+/* The daemon's "ERR usage usage: ping [TOKEN]" reads "usage: ping ...",
+ * not "usage: usage: ping ...". */
+START_TEST(test_usage_message)
+{
+	struct daemon d;
+	struct run r;
+	char addr[64];
+	daemon_up(&d, NULL, NULL, addr, sizeof(addr));
+	run_cli(&r, addr, "ping", "a", "b");
+	expect(&r, 1, "", NULL);
+	ck_assert_msg(strncmp(r.err, "udo-vsock: usage: ping", 22) == 0 && !strstr(r.err, "usage: usage"), "%s", r.err);
+	run_free(&r);
+	daemon_down(&d);
+}
+END_TEST
+
+/* Echoes one connection FD until end of input, then half-closes. */
+static void echo_connection(int fd)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (send_all(fd, buf, (size_t)n) < 0)
+			_exit(1);
+	}
+	shutdown(fd, SHUT_WR);
+}
+
+/* An echo service on unix:PATH in a child (one grandchild per
+ * connection). Returns its pid. */
+static pid_t start_echo_service(const char *path)
+{
+	unsigned int port;
+	char text[320];
+	snprintf(text, sizeof(text), "unix:%s", path);
+	int lfd = srv_listen(text, &port);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_IGN);
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				_exit(0);
+			if (fork() == 0) {
+				echo_connection(fd);
+				_exit(0);
+			}
+			close(fd);
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
+/* Starts examples/handoff-echo on unix:PATH; returns its pid once the
+ * socket exists. */
+static pid_t start_handoff_echo(const char *path)
+{
+	char addr[320];
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 2);
+		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
+		_exit(127);
+	}
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	while (access(path, F_OK) != 0) {
+		ck_assert_msg(now_ms() < deadline, "%s never appeared", path);
+		sleep_ms(10);
+	}
+	return pid;
+}
+
+/* Kills and reaps a helper process. */
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* After OK proxy or OK handoff the CLI is a byte pipe between its
+ * standard input/output and the service, in one-shot, batch and through
+ * a pipe; the end of its input half-closes the connection, so it ends
+ * when the service has answered everything and closed (no timeout). */
+START_TEST(test_proxy_handoff)
+{
+	struct daemon d;
+	struct run r;
+	char addr[64], echo[300], shell[300], sections[800];
+	daemon_init(&d);
+	snprintf(echo, sizeof(echo), "%s/echo.sock", d.dir);
+	snprintf(shell, sizeof(shell), "%s/shell.sock", d.dir);
+	pid_t e = start_echo_service(echo);
+	pid_t h = start_handoff_echo(shell);
+	snprintf(sections, sizeof(sections),
+	         "[command echo]\nhandler = proxy\nconnect = unix:%s\n\n"
+	         "[command shell]\nhandler = handoff\nsocket = unix:%s\n",
+	         echo, shell);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	snprintf(addr, sizeof(addr), "vsock:1:%u", d.port);
+
+	static const char text[] = "hello\nworld, no newline at the end";
+	const char *const proxy[] = {addr, "echo", NULL};
+	run_cli_v(&r, text, sizeof(text) - 1, false, proxy);
+	expect(&r, 0, text, "");
+	run_free(&r);
+	run_cli_v(&r, text, sizeof(text) - 1, true, proxy);
+	expect(&r, 0, text, "");
+	run_free(&r);
+
+	/* Batch: lines after the proxy request are bytes for the service. */
+	static const char batch[] = "ping 1\necho\nping 2\nlast\n";
+	const char *const plain[] = {addr, NULL};
+	run_cli_v(&r, batch, sizeof(batch) - 1, true, plain);
+	expect(&r, 0, "OK pong 1\nOK proxy\nping 2\nlast\n", "");
+	run_free(&r);
+
+	/* Bytes typed only after OK proxy arrived reach the service too. */
+	struct cli_child k;
+	int in = cli_spawn_held(&k, proxy);
+	feed(in, "first\n");
+	cli_await(&k, k.out, "first\n");
+	feed(in, "second\n");
+	cli_await(&k, k.out, "first\nsecond\n");
+	close(in);
+	cli_finish(&k, &r);
+	expect(&r, 0, "first\nsecond\n", "");
+	run_free(&r);
+
+	/* Interactive: what is typed after the request line goes to the
+	 * service; end of input (^D) half-closes. */
+	int master, slave;
+	if (open_pty(&master, &slave) == 0) {
+		char out[8192];
+		size_t len = 0;
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(master);
+			setsid();
+			if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+				_exit(126);
+			execl(CLI_BIN, "udo-vsock", addr, (char *)NULL);
+			_exit(127);
+		}
+		close(slave);
+		ck_assert_int_eq(write(master, "echo\nhello\n", 11), 11);
+		ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), "OK proxy\r\nhello\r\n"), "%s", out);
+		ck_assert_int_eq(write(master, "\x04", 1), 1);
+		ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), NULL), "%s", out);
+		close(master);
+		int status = wait_child(pid);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x, output %s", status, out);
+	} else {
+		printf("test_proxy_handoff: interactive part SKIPPED: no pseudo-terminal\n");
+	}
+
+	const char *const handoff[] = {addr, "shell", "alpha", NULL};
+	run_cli_v(&r, "bytes\n", 6, false, handoff);
+	expect(&r, 0, NULL, "");
+	ck_assert_msg(strncmp(r.out, "handoff-echo: cid=1 ", 20) == 0 && strstr(r.out, "words=2 command=shell\n") &&
+	                  strstr(r.out, "\nhandoff-echo: arg 1: alpha\nbytes\n"),
+	              "%s", r.out);
+	run_free(&r);
+
+	daemon_down(&d);
+	stop_child(e);
+	stop_child(h);
 }
 END_TEST
 
@@ -1135,6 +1670,30 @@ START_TEST(test_mux_no_ok)
 }
 END_TEST
 
+/* --no-ok against a VMM that does send "OK <port>": the line is skipped,
+ * never printed as the reply to the first request. */
+START_TEST(test_mux_no_ok_but_ok)
+{
+	struct server s;
+	struct vmm v;
+	struct run r;
+	server_start(&s, "vsock", 2, 0);
+	vmm_start(&v, "ok", NULL, NULL);
+	run_cli(&r, "--no-ok", mux_addr(&v, s.port), "ping", "new vmm");
+	expect(&r, 0, "pong \"new vmm\"\n", "");
+	run_free(&r);
+	vmm_join(&v);
+	static const char in[] = "ping 1\nping 2\n";
+	vmm_start(&v, "ok", NULL, NULL);
+	const char *const args[] = {"--no-ok", mux_addr(&v, s.port), NULL};
+	run_cli_v(&r, in, sizeof(in) - 1, false, args);
+	expect(&r, 0, "OK pong 1\nOK pong 2\n", "");
+	run_free(&r);
+	vmm_join(&v);
+	server_join(&s);
+}
+END_TEST
+
 /* A VMM that never answers CONNECT: the connect timeout applies (exit 4). */
 START_TEST(test_mux_silent)
 {
@@ -1191,6 +1750,18 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_batch_mixed);
 	tcase_add_test(tc, test_batch_raw);
 	tcase_add_test(tc, test_interactive);
+	tcase_add_test(tc, test_tty_escapes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("daemon");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_unasked_busy);
+	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_interactive_idle);
+	tcase_add_test(tc, test_batch_unambiguous);
+	tcase_add_test(tc, test_usage_message);
+	tcase_add_test(tc, test_proxy_handoff);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("retry");
@@ -1208,6 +1779,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_mux_closed_before_ok);
 	tcase_add_test(tc, test_mux_bad_ok);
 	tcase_add_test(tc, test_mux_no_ok);
+	tcase_add_test(tc, test_mux_no_ok_but_ok);
 	tcase_add_test(tc, test_mux_silent);
 	suite_add_tcase(s, tc);
 	return s;

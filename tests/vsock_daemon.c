@@ -120,6 +120,7 @@ static void raise_nofile(rlim_t want)
 /* PING, HELP, VERSION, WHOAMI, STATS and QUIT answer as documented. */
 START_TEST(test_builtins)
 {
+	TEST_VSOCK_ONLY(); /* WHOAMI shows the CID and port */
 	struct client c;
 	struct reply r;
 	char want[128];
@@ -607,6 +608,7 @@ END_TEST
  * client is served throughout. */
 START_TEST(test_unread_replies_timeout)
 {
+	TEST_VSOCK_ONLY(); /* sized to vsock's buffers */
 	enum { REQUESTS = 400 };
 	struct client stuck, other;
 	static char batch[REQUESTS * 208];
@@ -754,10 +756,102 @@ START_TEST(test_reload_lowers_max_arguments)
 }
 END_TEST
 
+/* A request line of LEN bytes: PING, LEN - 6 blanks, x. */
+static char *long_ping(size_t len)
+{
+	char *line = malloc(len + 1);
+
+	ck_assert_ptr_nonnull(line);
+	memcpy(line, "PING", 4);
+	memset(line + 4, ' ', len - 5);
+	line[len - 1] = 'x';
+	line[len] = '\0';
+	return line;
+}
+
+/* As expect_status() for a long LINE, which a failure message must not
+ * carry (Check cannot pass on a message that long). */
+static void expect_long_line(struct client *c, const char *line, const char *want)
+{
+	struct reply r;
+
+	client_request(c, line, &r, 5000);
+	ck_assert_msg(strcmp(r.status, want) == 0, "a %zu-byte line: got '%s', expected '%s'", strlen(line), r.status,
+	              want);
+}
+
+/* A reload's limits reach a connection accepted before it, from its
+ * next request on: a lowered max-line-length and max-arguments. */
+START_TEST(test_reload_limits_reach_old_connection)
+{
+	struct client old, old2;
+	char *line = long_ping(50000);
+
+	start("max-line-length = 65536\nmax-arguments = 8", NULL, NULL);
+	client_open(&old, D.port);
+	client_open(&old2, D.port);
+	expect_long_line(&old, line, "OK pong x");
+	expect_status(&old2, "PING 1 2 3 4", "ERR usage usage: ping [TOKEN]");
+	daemon_write_config(&D, "max-arguments = 4", NULL);
+	int64_t t0 = mono_us();
+	daemon_signal(&D, SIGHUP);
+	expect_reload_notify(t0);
+	expect_long_line(&old, line, "ERR too-long request longer than 4096 bytes; closing");
+	ck_assert(client_wait_eof(&old, 5000));
+	expect_status(&old2, "PING 1 2 3 4", "ERR usage too many arguments");
+	free(line);
+	client_close(&old);
+	client_close(&old2);
+	stop();
+}
+END_TEST
+
+/* True if the daemon has a mapping of a file whose path contains NAME. */
+static int daemon_maps(const char *name)
+{
+	char path[64], buf[4096];
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)D.pid);
+	FILE *f = fopen(path, "re");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	while (fgets(buf, sizeof(buf), f) != NULL)
+		found |= strstr(buf, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* A module the reload removed is unloaded although a connection that
+ * used it stays open (idle between requests). */
+START_TEST(test_reload_unmaps_removed_module)
+{
+	struct client old;
+
+	start("module = " TEST_BUILDDIR "/tests/modules/.libs/counter.so", "[command counted]\nhandler = counter\n",
+	      NULL);
+	client_open(&old, D.port);
+	expect_status(&old, "counted", "OK 1");
+	ck_assert(daemon_maps("/counter.so"));
+	daemon_write_config(&D, NULL, NULL);
+	int64_t t0 = mono_us();
+	daemon_signal(&D, SIGHUP);
+	expect_reload_notify(t0);
+	expect_prefix(&old, "counted", "ERR unknown-command ");
+	int64_t deadline = now_ms() + 3000;
+	while (daemon_maps("/counter.so") && now_ms() < deadline)
+		sleep_ms(20);
+	ck_assert_msg(!daemon_maps("/counter.so"), "counter.so still mapped 3 s after the reload removed it");
+	expect_status(&old, "PING still", "OK pong still");
+	client_close(&old);
+	stop();
+}
+END_TEST
+
 /* SIGTERM drains: replies already produced reach a slow client, then
  * the daemon closes and exits 0. */
 START_TEST(test_sigterm_drain)
 {
+	TEST_VSOCK_ONLY(); /* sized to vsock's buffers */
 	const int n = 3000;
 	struct client c;
 	size_t len;
@@ -859,6 +953,7 @@ END_TEST
 /* Socket activation: the passed fd is served; the config's port is not bound. */
 START_TEST(test_socket_activation)
 {
+	TEST_VSOCK_ONLY(); /* systemd passes a vsock socket */
 	unsigned int port;
 	int lfd = vsock_listen_any(&port);
 	struct daemon_opts opts = {.listen_fd = lfd};
@@ -944,6 +1039,8 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_reload_valid);
 	tcase_add_test(tc, test_reload_broken);
 	tcase_add_test(tc, test_reload_lowers_max_arguments);
+	tcase_add_test(tc, test_reload_limits_reach_old_connection);
+	tcase_add_test(tc, test_reload_unmaps_removed_module);
 	tcase_add_test(tc, test_sigterm_drain);
 	tcase_add_test(tc, test_notify_sequence);
 	tcase_add_test(tc, test_watchdog);

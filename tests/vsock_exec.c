@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test-transport.h"
+
 #define DAEMON TEST_BUILDDIR "/src/udo-vsockd/udo-vsockd"
 
 static char dir[256];     /* scratch directory for scripts and the config */
@@ -60,33 +62,14 @@ static void write_file(const char *name, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
-/* A vsock port nobody listens on: the first from a pid-based start that
- * can be bound. */
-static unsigned int free_port(void)
-{
-	for (unsigned int p = 20000 + (unsigned int)getpid() % 20000;; p++) {
-		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = p};
-		ck_assert_int_ge(fd, 0);
-		int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-		close(fd);
-		if (rc == 0)
-			return p;
-	}
-}
-
-/* Connects to the daemon over CID 1. Returns the fd or -1. */
+/* Connects to the daemon (over CID 1, or its unix socket), blocking.
+ * Returns the fd or -1. */
 static int try_connect(void)
 {
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = port};
+	int fd = test_connect_port(port, 2000, 0);
 
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
 }
 
@@ -291,7 +274,7 @@ static int file_exists(const char *name)
 }
 
 static const char config_fmt[] = "[daemon]\n"
-                                 "listen = vsock:local:%u\n"
+                                 "listen = %s\n"
                                  "allow = any\n"
                                  "max-line-length = 131072\n"
                                  "[command argv]\n"
@@ -371,13 +354,26 @@ static const char config_fmt[] = "[daemon]\n"
                                  "[command ticker]\n"
                                  "handler = exec\n"
                                  "path = %s/ticker.sh\n"
-                                 "timeout = 200s\n";
+                                 "timeout = 200s\n"
+                                 "[command ping]\n"
+                                 "handler = ping\n"
+                                 "[command costly]\n"
+                                 "handler = exec\n"
+                                 "path = /bin/true\n"
+                                 "client-args = yes\n"
+                                 "arg-pattern = [a-z]{0,999}[a-z]{0,999}\n"
+                                 "[command nested]\n"
+                                 "handler = exec\n"
+                                 "path = /bin/true\n"
+                                 "client-args = yes\n"
+                                 "max-client-args = 1000\n"
+                                 "arg-pattern = (a|aa)+x|a+\n";
 
 /* Writes the scripts and config, starts the daemon, waits until it answers. */
 static void daemon_start(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	char conf[8192], path[512];
+	char conf[8192], path[512], listen[300];
 
 	snprintf(dir, sizeof(dir), "%s/vsock_exec.XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -388,8 +384,9 @@ static void daemon_start(void)
 	write_file("grandtimeout.sh", "#!/bin/sh\ntrap '' TERM\nsleep 100 &\necho $! >\"$0.pid\"\nsleep 100\n", 0755);
 	write_file("ticker.sh", "#!/bin/sh\nwhile :; do echo tick; sleep 0.1; done\n", 0755);
 	write_file("binary.sh", "#!/bin/sh\nprintf 'a\\001\\002\\377\\000z\\r\\nlast'\n", 0755);
-	port = free_port();
-	snprintf(conf, sizeof(conf), config_fmt, port, dir, dir, dir, dir, dir, dir, dir, dir);
+	port = test_free_port();
+	test_listen_address(port, listen, sizeof(listen));
+	snprintf(conf, sizeof(conf), config_fmt, listen, dir, dir, dir, dir, dir, dir, dir, dir);
 	write_file("exec.conf", conf, 0644);
 	snprintf(path, sizeof(path), "%s/exec.conf", dir);
 
@@ -588,6 +585,7 @@ END_TEST
 
 START_TEST(test_environment)
 {
+	TEST_VSOCK_ONLY(); /* UDO_PEER_CID and the vsock port */
 	struct reply r;
 
 	request("env", &r, 5000);
@@ -714,6 +712,7 @@ START_TEST(test_no_leaks)
 	/* The daemon still answers. */
 	request("noargs", &r, 5000);
 	ck_status(&r, "OK exit=0");
+	reply_free(&r);
 }
 END_TEST
 
@@ -774,6 +773,107 @@ START_TEST(test_config_validation)
 }
 END_TEST
 
+/* A string of N copies of C, then TAIL (freed by the caller). */
+static char *repeated(char c, size_t n, const char *tail)
+{
+	char *s = malloc(n + strlen(tail) + 1);
+
+	memset(s, c, n);
+	strcpy(s + n, tail);
+	return s;
+}
+
+/* Matching one request's arguments holds the event loop for a bounded
+ * time whatever the pattern: each hostile request is followed at once by
+ * a PING on a canary connection, whose round trip covers the time the
+ * daemon spent on the request. Each pair runs 5 times; the best of the 5
+ * is asserted (a busy machine only adds to it), the worst is reported.
+ * Before PCRE2 and the budget, glibc took about 1 s for the first. */
+START_TEST(test_pattern_cost_bounded)
+{
+	enum { ROUNDS = 5, MANY = 60 };
+	char *ok1000 = repeated('a', 1000, ""), *bad999 = repeated('a', 999, "!"), *exp60 = repeated('a', 60, "!");
+	char *many = malloc(MANY * 17 + 1);
+	many[0] = '\0';
+	for (int i = 0; i < MANY; i++)
+		strcat(many, i > 0 ? " aaaaaaaaaaaaaaaa" : "aaaaaaaaaaaaaaaa"); /* each matches after backtracking */
+	static const char *const status[] = {"OK exit=0", "ERR usage", "ERR usage", "ERR usage"};
+	const char *args[] = {ok1000, bad999, exp60, many};
+	const char *cmds[] = {"costly", "costly", "nested", "nested"};
+	enum { NPAIRS = sizeof(args) / sizeof(args[0]) };
+	struct tconn *canary = tconnect(), *hostile = tconnect();
+	struct reply r;
+	char *line = malloc(MANY * 17 + 32);
+	long long best[NPAIRS], best_request[NPAIRS], worst = 0;
+
+	tsend(canary, "ping");
+	tread_reply(canary, &r, 5000);
+	ck_status(&r, "OK");
+	for (size_t i = 0; i < NPAIRS; i++) {
+		best[i] = best_request[i] = -1;
+		for (int round = 0; round < ROUNDS; round++) {
+			snprintf(line, MANY * 17 + 32, "%s %s", cmds[i], args[i]);
+			long long t0 = now_ms();
+			tsend(hostile, line);
+			tsend(canary, "ping");
+			tread_reply(canary, &r, 20000);
+			long long canary_ms = now_ms() - t0;
+			ck_status(&r, "OK");
+			tread_reply(hostile, &r, 20000);
+			long long request_ms = now_ms() - t0;
+			reply_free(&r);
+			fprintf(stderr,
+			        "vsock_exec: pattern cost: %s (%zu bytes): %s; canary %lld ms, request %lld ms\n",
+			        cmds[i], strlen(args[i]), r.status, canary_ms, request_ms);
+			ck_status(&r, status[i]);
+			best[i] = best[i] < 0 || canary_ms < best[i] ? canary_ms : best[i];
+			best_request[i] =
+			    best_request[i] < 0 || request_ms < best_request[i] ? request_ms : best_request[i];
+			worst = canary_ms > worst ? canary_ms : worst;
+		}
+	}
+	fprintf(stderr, "vsock_exec: pattern cost: canary best %lld/%lld/%lld/%lld ms, worst %lld ms\n", best[0],
+	        best[1], best[2], best[3], worst);
+	/* 10 ms of matching at most: 5 ms of budget plus what the round trip
+	 * costs in user-mode Linux, far below the seconds this used to take.
+	 * The canary may be served first; a refused request's own round trip
+	 * (no program started) also bounds the time spent matching it. */
+	for (size_t i = 0; i < NPAIRS; i++) {
+		ck_assert_msg(best[i] <= 20, "%s (%zu bytes): the canary waited at best %lld ms behind it", cmds[i],
+		              strlen(args[i]), best[i]);
+		ck_assert_msg(status[i][0] == 'O' || best_request[i] <= 20,
+		              "%s (%zu bytes): refused at best after %lld ms", cmds[i], strlen(args[i]),
+		              best_request[i]);
+	}
+	tclose(canary);
+	tclose(hostile);
+	free(line);
+	free(many);
+	free(ok1000);
+	free(bad999);
+	free(exp60);
+}
+END_TEST
+
+/* Patterns whose matching cannot be bounded, or that escaped the old
+ * "^(...)$" wrapper, are errors for -t: a back-reference (the issue's
+ * pattern stalled every client for 5 s on 90 bytes), and "[a-z]+)|(.*",
+ * which the wrapper turned into a pattern that accepts anything. */
+START_TEST(test_pattern_refused)
+{
+	static const char *const patterns[] = {"(a*)(a*)(a*)\\2\\3\\4b", "(a*)(a*)(a*)\\1\\2\\3b", "[a-z]+)|(.*"};
+	char options[256], out[2048];
+
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		snprintf(options, sizeof(options), "path = /bin/echo\nclient-args = yes\narg-pattern = %s\n",
+		         patterns[i]);
+		int st = check_config(options, out, sizeof(out));
+		ck_assert_msg(st == 1 && strstr(out, "arg-pattern") != NULL, "pattern '%s': status %d, output '%s'",
+		              patterns[i], st, out);
+	}
+}
+END_TEST
+
 /* The suite; the daemon runs once for all tests (unchecked fixture). */
 static Suite *exec_suite(void)
 {
@@ -795,6 +895,8 @@ static Suite *exec_suite(void)
 	tcase_add_test(tc, test_concurrency);
 	tcase_add_test(tc, test_no_leaks);
 	tcase_add_test(tc, test_config_validation);
+	tcase_add_test(tc, test_pattern_cost_bounded);
+	tcase_add_test(tc, test_pattern_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

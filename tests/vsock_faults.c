@@ -899,6 +899,16 @@ START_TEST(test_exec_flood_backpressure)
 }
 END_TEST
 
+/* True if the daemon under test is built with ASan: its allocator maps
+ * its heap ahead, so lowering RLIMIT_DATA does not fail the daemon's next
+ * allocation, and the out-of-memory cases cannot be staged that way. */
+static int daemon_has_asan(void)
+{
+	const char *flags = getenv("UDO_TEST_SANITIZER_CFLAGS");
+
+	return flags != NULL && strstr(flags, "address") != NULL;
+}
+
 /* The suite. */
 static Suite *faults_suite(void)
 {
@@ -917,9 +927,13 @@ static Suite *faults_suite(void)
 	tc = tcase_create("memory");
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 90);
-	tcase_add_test(tc, test_out_of_memory);
-	tcase_add_test(tc, test_out_of_memory_drop_logged);
-	tcase_add_test(tc, test_out_of_memory_long_reply);
+	if (daemon_has_asan()) {
+		printf("faults: the RLIMIT_DATA cases are left to the builds without ASan\n");
+	} else {
+		tcase_add_test(tc, test_out_of_memory);
+		tcase_add_test(tc, test_out_of_memory_drop_logged);
+		tcase_add_test(tc, test_out_of_memory_long_reply);
+	}
 	tcase_add_test(tc, test_exec_flood_backpressure);
 	suite_add_tcase(s, tc);
 	return s;

@@ -166,6 +166,7 @@ static void expect_line(struct client *c, const char *expect)
  * bytes pipelined after the request, and then talks to the client. */
 START_TEST(handoff_passes_connection)
 {
+	TEST_VSOCK_ONLY(); /* the hand-off carries the CID */
 	struct daemon d;
 	struct client c;
 	char svc[300], sections[600], line[512];
@@ -416,6 +417,207 @@ START_TEST(proxy_backpressure)
 }
 END_TEST
 
+/* Starts a service on the listening socket LFD that accepts connections
+ * and never reads them (one child, holding every connection). */
+static pid_t start_deaf_service(int lfd)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (;;) {
+			if (accept(lfd, NULL, NULL) < 0 && errno != EINTR)
+				pause();
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
+/* Starts a service on LFD that greets each connection with "bye" and
+ * closes it at once. */
+static pid_t start_bye_service(int lfd)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				_exit(0);
+			(void)!write(fd, "bye\n", 4);
+			close(fd);
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
+/* Waits up to MS for the daemon D to hold WANT fds; returns the last count. */
+static int wait_fd_count(struct daemon *d, int want, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+	int n;
+
+	while ((n = process_fd_count(d->pid)) != want && now_ms() < deadline)
+		sleep_ms(20);
+	return n;
+}
+
+/* Clients that send and leave while the service reads nothing: with
+ * reading paused by backpressure the daemon never sees them close on
+ * vsock, yet each bridge (client socket and service socket) must go
+ * within 2 s of the close, idle-timeout notwithstanding. */
+START_TEST(proxy_gone_clients_released)
+{
+	enum { CLIENTS = 20, BYTES = 1 << 20 };
+	static char block[BYTES];
+	struct daemon d;
+	struct client cs[CLIENTS], c;
+	char svc[300], sections[600];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/deaf.sock", d.dir);
+	pid_t deaf = start_deaf_service(unix_listen(svc));
+	snprintf(sections, sizeof(sections), "[command hold]\nhandler = proxy\nconnect = unix:%s\nmax-buffer = 4K\n",
+	         svc);
+	daemon_write_config(&d, "idle-timeout = 300s", sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	int fds_before = idle_fds(&d);
+	memset(block, 'x', sizeof(block));
+	for (int i = 0; i < CLIENTS; i++) {
+		client_open(&cs[i], d.port);
+		client_send_str(&cs[i], "hold\n");
+		expect_line(&cs[i], "OK proxy");
+	}
+	/* Each sends up to 1 MB: what the buffers on the way take. */
+	for (int i = 0; i < CLIENTS; i++) {
+		ssize_t n = client_send(&cs[i], block, sizeof(block), 300);
+		ck_assert_msg(n > 0, "client %d could send nothing: %s", i, n < 0 ? strerror(errno) : "timeout");
+	}
+	ck_assert_int_ge(process_fd_count(d.pid), fds_before + 2 * CLIENTS);
+	int64_t closed = now_ms();
+	for (int i = 0; i < CLIENTS; i++)
+		client_close(&cs[i]);
+	int fds = wait_fd_count(&d, fds_before, 2000);
+	ck_assert_msg(fds == fds_before, "daemon has %d fds %lld ms after %d proxied clients closed, %d before", fds,
+	              (long long)(now_ms() - closed), CLIENTS, fds_before);
+	client_open(&c, d.port);
+	ck_assert_int_eq(stats_counter(&c, "connections"), 1);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(deaf);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* A service that closes: once all it sent reached the client, the
+ * bridge ends, though the client stays connected and silent. */
+START_TEST(proxy_gone_service_released)
+{
+	struct daemon d;
+	struct client c;
+	char svc[300], sections[600];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/bye.sock", d.dir);
+	pid_t bye = start_bye_service(unix_listen(svc));
+	snprintf(sections, sizeof(sections), "[command bye]\nhandler = proxy\nconnect = unix:%s\n", svc);
+	daemon_write_config(&d, "idle-timeout = 300s", sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	int fds_before = idle_fds(&d);
+	client_open(&c, d.port);
+	client_send_str(&c, "bye\n");
+	expect_line(&c, "OK proxy");
+	expect_line(&c, "bye");
+	ck_assert(client_wait_eof(&c, 5000));
+	int64_t eof_at = now_ms();
+	/* The client keeps its socket open: the daemon's end of it must still go. */
+	int fds = wait_fd_count(&d, fds_before, 2000);
+	ck_assert_msg(fds == fds_before, "daemon has %d fds %lld ms after the service left, %d before", fds,
+	              (long long)(now_ms() - eof_at), fds_before);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(bye);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* A bridge that moves bytes outlives idle-timeout; a silent one ends
+ * after it (the daemon's idle-timeout applies to bridges). */
+START_TEST(proxy_idle_timeout)
+{
+	struct daemon d;
+	struct client c;
+	char svc[300], sections[600], line[64];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
+	pid_t echo = start_echo_service(unix_listen(svc));
+	snprintf(sections, sizeof(sections), "[command echo]\nhandler = proxy\nconnect = unix:%s\n", svc);
+	daemon_write_config(&d, "idle-timeout = 1s", sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	int fds_before = idle_fds(&d);
+	client_open(&c, d.port);
+	client_send_str(&c, "echo\n");
+	expect_line(&c, "OK proxy");
+	/* Traffic every 250 ms for 2.5 s keeps it open. */
+	for (int k = 0; k < 10; k++) {
+		sleep_ms(250);
+		snprintf(line, sizeof(line), "tick %d\n", k);
+		client_send_str(&c, line);
+		line[strlen(line) - 1] = '\0';
+		expect_line(&c, line);
+	}
+	/* Then silence: it ends after 1 s, not before. */
+	int64_t t0 = now_ms();
+	ck_assert_msg(client_wait_eof(&c, 5000), "a silent bridge is still open after 5 s (idle-timeout 1s)");
+	int64_t took = now_ms() - t0;
+	ck_assert_msg(took >= 800, "a silent bridge ended after %lld ms (idle-timeout 1s)", (long long)took);
+	client_close(&c);
+	ck_assert_int_eq(wait_fd_count(&d, fds_before, 2000), fds_before);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(echo);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* A proxy command's own idle-timeout overrides the daemon's: 300 ms ends
+ * a silent bridge early, 0 keeps one open past the daemon's 1 s. */
+START_TEST(proxy_idle_timeout_option)
+{
+	struct daemon d;
+	struct client quick, forever;
+	char svc[300], sections[800];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
+	pid_t echo = start_echo_service(unix_listen(svc));
+	snprintf(sections, sizeof(sections),
+	         "[command quick]\nhandler = proxy\nconnect = unix:%s\nidle-timeout = 300ms\n\n"
+	         "[command forever]\nhandler = proxy\nconnect = unix:%s\nidle-timeout = 0\n",
+	         svc, svc);
+	daemon_write_config(&d, "idle-timeout = 1s", sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	client_open(&quick, d.port);
+	client_send_str(&quick, "quick\n");
+	expect_line(&quick, "OK proxy");
+	client_open(&forever, d.port);
+	client_send_str(&forever, "forever\n");
+	expect_line(&forever, "OK proxy");
+	ck_assert_msg(client_wait_eof(&quick, 900), "idle-timeout = 300ms did not end a silent bridge within 900 ms");
+	ck_assert(client_silent_for(&forever, 2000));
+	client_send_str(&forever, "still here\n");
+	expect_line(&forever, "still here");
+	client_close(&quick);
+	client_close(&forever);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	stop_child(echo);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 /* The suite. */
 static Suite *handoff_suite(void)
 {
@@ -428,6 +630,10 @@ static Suite *handoff_suite(void)
 	tcase_add_test(tc, handoff_client_vanishes);
 	tcase_add_test(tc, proxy_unix_and_tcp);
 	tcase_add_test(tc, proxy_backpressure);
+	tcase_add_test(tc, proxy_gone_clients_released);
+	tcase_add_test(tc, proxy_gone_service_released);
+	tcase_add_test(tc, proxy_idle_timeout);
+	tcase_add_test(tc, proxy_idle_timeout_option);
 	suite_add_tcase(s, tc);
 	return s;
 }

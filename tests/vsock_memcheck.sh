@@ -120,7 +120,7 @@ check "daemon answers under valgrind" silently "$cli" --wait 120 "$addr" ping
 out=$(printf '%s\n' ping 'PING tok' help version whoami stats nosuch 'ping a b' '"unterminated' true \
 	'echoargs a "b c"' facts 'facts kernel' 'later 50 done' | "$cli" -t 60 "$addr" 2>&1)
 check "built-ins, errors, exec and module answered" grep -q 'OK pong tok' <<<"$out"
-check "exec passes arguments as words" grep -qx 'a b c' <<<"$out"
+check "exec passes arguments as words" grep -qx 'D a b c' <<<"$out"
 check "unknown command refused" grep -q 'unknown-command' <<<"$out"
 check "delayed module answer" grep -q 'OK done' <<<"$out"
 # shellcheck disable=SC2016 # expanded by the inner bash

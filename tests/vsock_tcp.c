@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/time_types.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -23,23 +24,27 @@
 
 #include "test-util.h"
 
-/* A listening server on CID:PORT_ANY with FLAGS (asserts). */
-static struct udo_vsock_tcp *server(uint32_t cid, unsigned int flags)
+/* A listening server on CID:PORT_ANY, non-blocking if NONBLOCK (asserts). */
+static struct udo_vsock_tcp *server(uint32_t cid, bool nonblock)
 {
-	struct udo_vsock_tcp_server_create_info info = {.vcid = cid, .port = UDO_VSOCK_PORT_ANY, .flags = flags};
+	struct udo_vsock_tcp_server_create_info info = {.vcid = cid, .port = UDO_VSOCK_PORT_ANY};
 	struct udo_vsock_tcp *s = udo_vsock_tcp_server_create(NULL, &info);
 
-	ck_assert_msg(s != NULL, "server_create: %s", strerror(errno));
+	ck_assert_msg(s != NULL, "server_create: %s", udo_log_get_error(udo_vsock_tcp_get_create_error()));
+	if (nonblock)
+		ck_assert_msg(udo_vsock_tcp_set_nonblock(s, true) == 0, "set_nonblock: %s", udo_log_get_error(s));
 	return s;
 }
 
-/* A client of CID 1:PORT created with FLAGS (asserts). */
-static struct udo_vsock_tcp *client(int port, unsigned int flags)
+/* A client of CID 1:PORT, non-blocking if NONBLOCK (asserts). */
+static struct udo_vsock_tcp *client(int port, bool nonblock)
 {
-	struct udo_vsock_tcp_client_create_info info = {.vcid = UDO_VSOCK_CID_LOCAL, .port = port, .flags = flags};
+	struct udo_vsock_tcp_client_create_info info = {.vcid = UDO_VSOCK_CID_LOCAL, .port = port};
 	struct udo_vsock_tcp *c = udo_vsock_tcp_client_create(NULL, &info);
 
-	ck_assert_msg(c != NULL, "client_create: %s", strerror(errno));
+	ck_assert_msg(c != NULL, "client_create: %s", udo_log_get_error(udo_vsock_tcp_get_create_error()));
+	if (nonblock)
+		ck_assert_msg(udo_vsock_tcp_set_nonblock(c, true) == 0, "set_nonblock: %s", udo_log_get_error(c));
 	return c;
 }
 
@@ -47,7 +52,7 @@ static struct udo_vsock_tcp *client(int port, unsigned int flags)
  * the accepted fd in *AFD. */
 static struct udo_vsock_tcp *connected(struct udo_vsock_tcp *s, int *afd)
 {
-	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), 0);
+	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), false);
 
 	ck_assert_msg(udo_vsock_tcp_client_connect(c) == 0, "connect: %s", udo_log_get_error(c));
 	*afd = udo_vsock_tcp_server_accept(s, NULL);
@@ -66,7 +71,7 @@ static void assert_fd_flags(int fd, bool nonblock)
  * CID as given; the socket is CLOEXEC and blocking. */
 START_TEST(server_port_any)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
 	struct sockaddr_vm sa;
 	socklen_t len = sizeof(sa);
 
@@ -87,7 +92,7 @@ END_TEST
  * fails with EADDRNOTAVAIL instead of being replaced by ANY. */
 START_TEST(server_cid_honoured)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_LOCAL, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_LOCAL, false);
 	struct udo_vsock_tcp_server_create_info info = {.vcid = 4000000, .port = UDO_VSOCK_PORT_ANY};
 	alignas(max_align_t) char mem[1024];
 	struct sockaddr_vm sa;
@@ -111,8 +116,8 @@ END_TEST
  * address; client getters report the target. */
 START_TEST(client_server_data)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
-	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
+	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), false);
 	struct sockaddr_vm peer = {0};
 	int waitall = MSG_WAITALL, afd;
 	char buf[16] = "";
@@ -171,8 +176,8 @@ END_TEST
  * nobody waits; NONBLOCK clients connect with EINPROGRESS. */
 START_TEST(nonblocking)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, UDO_VSOCK_TCP_NONBLOCK);
-	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), UDO_VSOCK_TCP_NONBLOCK);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, true);
+	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), true);
 	struct pollfd pfd = {.fd = udo_vsock_tcp_get_fd(s), .events = POLLIN};
 	int soerr = -1, afd;
 	socklen_t len = sizeof(soerr);
@@ -204,6 +209,9 @@ START_TEST(nonblocking)
 	ck_assert_int_lt(n, (ssize_t)big);
 	ck_assert_int_eq(udo_vsock_tcp_send_data(pfd.fd, buf, big, NULL), UDO_VSOCK_IO_RETRY);
 	free(buf);
+	/* ... and blocking again on request. */
+	ck_assert_int_eq(udo_vsock_tcp_set_nonblock(c, false), 0);
+	assert_fd_flags(pfd.fd, false);
 	close(afd);
 	udo_vsock_tcp_destroy(c);
 	udo_vsock_tcp_destroy(s);
@@ -233,7 +241,7 @@ static void big_reader(void *arg)
  * it has gone, and arrives intact. */
 START_TEST(send_all)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
 	int afd;
 	struct udo_vsock_tcp *c = connected(s, &afd);
 	char *buf = malloc(BIG);
@@ -268,7 +276,7 @@ static void late_writer(void *arg)
 /* A signal interrupting a blocked recv (no SA_RESTART) is retried. */
 START_TEST(recv_eintr)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
 	int afd;
 	struct udo_vsock_tcp *c = connected(s, &afd);
 	struct sigaction sa = {.sa_handler = on_alarm};
@@ -295,7 +303,7 @@ END_TEST
  * vsock raises SIGPIPE only since 6.3; check_fdpass covers it on AF_UNIX. */
 START_TEST(no_sigpipe)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
 	int afd;
 	struct udo_vsock_tcp *c = connected(s, &afd);
 	ssize_t n = 0;
@@ -381,8 +389,8 @@ END_TEST
  * leaves it open. */
 START_TEST(destroy_release)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
-	struct udo_vsock_tcp *t = server(UDO_VSOCK_CID_ANY, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
+	struct udo_vsock_tcp *t = server(UDO_VSOCK_CID_ANY, false);
 	int fd = udo_vsock_tcp_get_fd(t);
 
 	errno = EXDEV;
@@ -398,6 +406,8 @@ START_TEST(destroy_release)
 	ck_assert_int_eq(errno, EBADF);
 	ck_assert_int_eq(udo_log_get_error_code(t), UDO_LOG_ERR_NO_FD);
 	ck_assert_int_eq(udo_vsock_tcp_set_connect_timeout(t, 10), -1);
+	ck_assert_int_eq(udo_vsock_tcp_set_nonblock(t, true), -1);
+	ck_assert_int_eq(errno, EBADF);
 	ck_assert_int_eq(udo_vsock_tcp_set_buffer_size(t, 1, 0, 0), -1);
 	ck_assert_int_eq(udo_vsock_tcp_client_send_data(t, "x", 1, NULL), UDO_VSOCK_IO_OTHER);
 	udo_vsock_tcp_destroy(t);
@@ -414,7 +424,7 @@ START_TEST(fd_zero)
 	char buf[4];
 
 	close(0);
-	s = server(UDO_VSOCK_CID_ANY, 0);
+	s = server(UDO_VSOCK_CID_ANY, false);
 	ck_assert_int_eq(udo_vsock_tcp_get_fd(s), 0);
 	c = connected(s, &afd);
 	ck_assert_int_eq(udo_vsock_tcp_client_send_data(c, "zero", 4, NULL), 4);
@@ -431,7 +441,7 @@ END_TEST
 /* Binding a CID:port that is taken fails with EADDRINUSE. */
 START_TEST(addr_in_use)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
 	struct udo_vsock_tcp_server_create_info info = {.vcid = UDO_VSOCK_CID_ANY, .port = udo_vsock_tcp_get_port(s)};
 	alignas(max_align_t) char mem[1024];
 
@@ -472,10 +482,9 @@ END_TEST
  * nothing listens fails fast with a reset/refusal, not a timeout. */
 START_TEST(connect_timeout)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
 	int port = udo_vsock_tcp_get_port(s);
-	struct udo_vsock_tcp_client_create_info info = {
-	    .vcid = UDO_VSOCK_CID_LOCAL, .port = port, .connect_timeout_ms = 1500};
+	struct udo_vsock_tcp_client_create_info info = {.vcid = UDO_VSOCK_CID_LOCAL, .port = port};
 	struct __kernel_sock_timeval tv;
 	socklen_t len = sizeof(tv);
 	struct timespec t0, t1;
@@ -484,6 +493,7 @@ START_TEST(connect_timeout)
 	udo_vsock_tcp_destroy(s); /* now nothing listens on PORT */
 	c = udo_vsock_tcp_client_create(NULL, &info);
 	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(udo_vsock_tcp_set_connect_timeout(c, 1500), 0);
 	ck_assert_int_eq(getsockopt(udo_vsock_tcp_get_fd(c), AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW, &tv, &len),
 	                 0);
 	ck_assert_int_eq(tv.tv_sec, 1);
@@ -507,7 +517,7 @@ END_TEST
 /* Buffer size options round-trip; 0 leaves a value unchanged. */
 START_TEST(buffer_size)
 {
-	struct udo_vsock_tcp *c = client(1234, 0);
+	struct udo_vsock_tcp *c = client(1234, false);
 	int fd = udo_vsock_tcp_get_fd(c);
 	uint64_t size = 0, v;
 	socklen_t len = sizeof(v);
@@ -531,8 +541,8 @@ END_TEST
 /* Calls on the wrong kind of context, or on none, fail cleanly. */
 START_TEST(misuse)
 {
-	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, 0);
-	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), 0);
+	struct udo_vsock_tcp *s = server(UDO_VSOCK_CID_ANY, false);
+	struct udo_vsock_tcp *c = client(udo_vsock_tcp_get_port(s), false);
 
 	ck_assert_int_eq(udo_vsock_tcp_server_accept(c, NULL), -1);
 	ck_assert_int_eq(errno, EINVAL);
@@ -553,6 +563,8 @@ START_TEST(misuse)
 	ck_assert_int_eq(udo_vsock_tcp_get_port(NULL), -1);
 	ck_assert_int_eq(udo_vsock_tcp_release_fd(NULL), -1);
 	ck_assert_int_eq(udo_vsock_tcp_set_connect_timeout(NULL, 1), -1);
+	ck_assert_int_eq(udo_vsock_tcp_set_nonblock(NULL, true), -1);
+	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(udo_vsock_tcp_get_buffer_size(NULL, &(uint64_t){0}), -1);
 	ck_assert_str_eq(udo_log_get_error(NULL), "");
 	ck_assert_int_eq(udo_log_get_error_code(NULL), UDO_LOG_ERR_INVALID_ARGUMENT);
@@ -615,6 +627,187 @@ START_TEST(addr_vsock)
 }
 END_TEST
 
+/* The create_info structs are exactly the seed's: a server has vcid, port
+ * and connections, a client vcid and port, and nothing else that a caller
+ * who sets only those would leave as garbage. */
+START_TEST(seed_info_layout)
+{
+	ck_assert_uint_eq(sizeof(struct udo_vsock_tcp_server_create_info), 3 * sizeof(int));
+	ck_assert_uint_eq(offsetof(struct udo_vsock_tcp_server_create_info, vcid), 0);
+	ck_assert_uint_eq(offsetof(struct udo_vsock_tcp_server_create_info, port), sizeof(int));
+	ck_assert_uint_eq(offsetof(struct udo_vsock_tcp_server_create_info, connections), 2 * sizeof(int));
+	ck_assert_uint_eq(sizeof(struct udo_vsock_tcp_client_create_info), 2 * sizeof(int));
+	ck_assert_uint_eq(offsetof(struct udo_vsock_tcp_client_create_info, vcid), 0);
+	ck_assert_uint_eq(offsetof(struct udo_vsock_tcp_client_create_info, port), sizeof(int));
+}
+END_TEST
+
+/* Written as the seed documents it: the info structs live on memory that
+ * is not zeroed, and only the seed's fields are set. The sockets are the
+ * seed's blocking ones, and connect, accept and send work. */
+START_TEST(seed_info_garbage)
+{
+	struct udo_vsock_tcp_server_create_info *sinfo = malloc(sizeof(*sinfo));
+	struct udo_vsock_tcp_client_create_info cinfo;
+	struct udo_vsock_tcp *server, *client;
+	int waitall = MSG_WAITALL, fd;
+	char buf[8] = "";
+
+	ck_assert_ptr_nonnull(sinfo);
+	memset(sinfo, 0xff, sizeof(*sinfo));
+	memset(&cinfo, 0xff, sizeof(cinfo));
+	sinfo->vcid = UDO_VSOCK_CID_ANY;
+	sinfo->port = UDO_VSOCK_PORT_ANY;
+	sinfo->connections = 4;
+	server = udo_vsock_tcp_server_create(NULL, sinfo);
+	ck_assert_msg(server != NULL, "server_create: %s", strerror(errno));
+	assert_fd_flags(udo_vsock_tcp_get_fd(server), false);
+
+	cinfo.vcid = UDO_VSOCK_CID_LOCAL;
+	cinfo.port = udo_vsock_tcp_get_port(server);
+	client = udo_vsock_tcp_client_create(NULL, &cinfo);
+	ck_assert_msg(client != NULL, "client_create: %s", strerror(errno));
+	assert_fd_flags(udo_vsock_tcp_get_fd(client), false);
+	ck_assert_msg(udo_vsock_tcp_client_connect(client) == 0, "connect: %s", udo_log_get_error(client));
+	fd = udo_vsock_tcp_server_accept(server, NULL);
+	ck_assert_msg(fd >= 0, "accept: %s", udo_log_get_error(server));
+	assert_fd_flags(fd, false);
+	ck_assert_int_eq(udo_vsock_tcp_client_send_data(client, "seed", 4, NULL), 4);
+	ck_assert_int_eq(udo_vsock_tcp_recv_data(fd, buf, 4, &waitall), 4);
+	ck_assert_str_eq(buf, "seed");
+	close(fd);
+	udo_vsock_tcp_destroy(client);
+	udo_vsock_tcp_destroy(server);
+	free(sinfo);
+}
+END_TEST
+
+/* Seed-style PORT_ANY servers, many times over: the kernel picks random
+ * 32-bit ports, often above INT_MAX. get_port_u32() returns each one as
+ * getsockname(2) does and never its failure value; the seed's get_port()
+ * returns the same 32 bits in an int and is -1 only for failure. */
+START_TEST(seed_port_getters)
+{
+	struct udo_vsock_tcp_server_create_info sinfo;
+	struct udo_vsock_tcp_client_create_info cinfo;
+	struct udo_vsock_tcp *server, *client;
+	int high = 0, fd;
+
+	memset(&sinfo, 0xff, sizeof(sinfo));
+	memset(&cinfo, 0xff, sizeof(cinfo));
+	sinfo.vcid = UDO_VSOCK_CID_ANY;
+	sinfo.connections = 1;
+	srand((unsigned int)getpid());
+	for (int i = 0; i < 40 || !high; i++) {
+		struct sockaddr_vm sa;
+		socklen_t len = sizeof(sa);
+
+		/* Should 40 random ports all be low (about 1 in 2^40), bind a
+		 * high one explicitly. */
+		sinfo.port = i < 40 ? UDO_VSOCK_PORT_ANY : (int)(0x80000000u + (unsigned int)rand() % 0x7ffffff0u);
+		server = udo_vsock_tcp_server_create(NULL, &sinfo);
+		if (!server && i >= 40 && errno == EADDRINUSE)
+			continue;
+		ck_assert_msg(server != NULL, "server_create: %s", strerror(errno));
+		ck_assert_int_eq(getsockname(udo_vsock_tcp_get_fd(server), (struct sockaddr *)&sa, &len), 0);
+		ck_assert_uint_eq(udo_vsock_tcp_get_port_u32(server), sa.svm_port);
+		ck_assert_uint_ne(udo_vsock_tcp_get_port_u32(server), UINT32_MAX);
+		ck_assert_int_eq(udo_vsock_tcp_get_port(server), (int)sa.svm_port);
+		ck_assert_int_ne(udo_vsock_tcp_get_port(server), -1);
+		if (sa.svm_port <= INT32_MAX) {
+			udo_vsock_tcp_destroy(server);
+			continue;
+		}
+		high++;
+		/* A client of a port above INT_MAX connects and reports it. */
+		cinfo.vcid = UDO_VSOCK_CID_LOCAL;
+		cinfo.port = udo_vsock_tcp_get_port(server);
+		client = udo_vsock_tcp_client_create(NULL, &cinfo);
+		ck_assert_ptr_nonnull(client);
+		ck_assert_uint_eq(udo_vsock_tcp_get_port_u32(client), sa.svm_port);
+		ck_assert_msg(udo_vsock_tcp_client_connect(client) == 0, "connect: %s", udo_log_get_error(client));
+		fd = udo_vsock_tcp_server_accept(server, NULL);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+		udo_vsock_tcp_destroy(client);
+		udo_vsock_tcp_destroy(server);
+	}
+	ck_assert_uint_eq(udo_vsock_tcp_get_port_u32(NULL), UINT32_MAX);
+}
+END_TEST
+
+/* Creates a server on a taken port in a thread: its failure must not
+ * touch the create error of the thread that reads it. */
+static void *failing_create(void *arg)
+{
+	struct udo_vsock_tcp_server_create_info *info = arg;
+
+	return udo_vsock_tcp_server_create(NULL, info) == NULL &&
+	               udo_log_get_error_code(udo_vsock_tcp_get_create_error()) == EADDRINUSE
+	           ? arg
+	           : NULL;
+}
+
+/* A create that fails on a context the library allocated frees it, but
+ * the reason stays readable through udo_vsock_tcp_get_create_error(),
+ * per thread; a create that succeeds leaves it empty. */
+START_TEST(seed_create_error_kept)
+{
+	struct udo_vsock_tcp_server_create_info sinfo;
+	struct udo_vsock_tcp_client_create_info cinfo;
+	struct udo_vsock_tcp *server, *other;
+	const struct udo_log_error_struct *err = udo_vsock_tcp_get_create_error();
+	alignas(max_align_t) char mem[1024];
+	pthread_t thread;
+	void *result;
+
+	ck_assert_ptr_nonnull(err);
+	memset(&sinfo, 0xff, sizeof(sinfo));
+	memset(&cinfo, 0xff, sizeof(cinfo));
+	sinfo.vcid = UDO_VSOCK_CID_ANY;
+	sinfo.port = UDO_VSOCK_PORT_ANY;
+	sinfo.connections = 1;
+	server = udo_vsock_tcp_server_create(NULL, &sinfo);
+	ck_assert_ptr_nonnull(server);
+	ck_assert_str_eq(udo_log_get_error(err), "");
+	ck_assert_int_eq(udo_log_get_error_code(err), 0);
+
+	/* The port is taken: bind fails, and the reason outlives the context. */
+	sinfo.port = udo_vsock_tcp_get_port(server);
+	ck_assert_ptr_null(udo_vsock_tcp_server_create(NULL, &sinfo));
+	ck_assert_int_eq(errno, EADDRINUSE);
+	ck_assert_ptr_eq(udo_vsock_tcp_get_create_error(), err);
+	ck_assert_int_eq(udo_log_get_error_code(err), EADDRINUSE);
+	ck_assert_msg(strstr(udo_log_get_error(err), "bind") != NULL, "error: %s", udo_log_get_error(err));
+	ck_assert_ptr_nonnull(strstr(udo_log_get_error(err), strerror(EADDRINUSE)));
+
+	/* Another thread's failure is its own. */
+	cinfo.vcid = UDO_VSOCK_CID_LOCAL;
+	cinfo.port = UDO_VSOCK_PORT_ANY;
+	ck_assert_ptr_null(udo_vsock_tcp_client_create(NULL, &cinfo));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(pthread_create(&thread, NULL, failing_create, &sinfo), 0);
+	ck_assert_int_eq(pthread_join(thread, &result), 0);
+	ck_assert_ptr_eq(result, &sinfo);
+	ck_assert_int_eq(udo_log_get_error_code(err), UDO_LOG_ERR_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(udo_log_get_error(err), "port"));
+
+	/* Caller memory keeps the reason too, and the same text is here. */
+	ck_assert_ptr_null(udo_vsock_tcp_server_create((struct udo_vsock_tcp *)mem, &sinfo));
+	ck_assert_int_eq(udo_log_get_error_code(err), EADDRINUSE);
+	ck_assert_str_eq(udo_log_get_error(err), udo_log_get_error(mem));
+
+	/* A create that succeeds clears it. */
+	sinfo.port = UDO_VSOCK_PORT_ANY;
+	other = udo_vsock_tcp_server_create(NULL, &sinfo);
+	ck_assert_ptr_nonnull(other);
+	ck_assert_str_eq(udo_log_get_error(err), "");
+	ck_assert_int_eq(udo_log_get_error_code(err), 0);
+	udo_vsock_tcp_destroy(other);
+	udo_vsock_tcp_destroy(server);
+}
+END_TEST
+
 /* The vsock_tcp test suite. */
 static Suite *tcp_suite(void)
 {
@@ -640,6 +833,14 @@ static Suite *tcp_suite(void)
 	tcase_add_test(tc, misuse);
 	tcase_add_test(tc, local_vcid);
 	tcase_add_test(tc, addr_vsock);
+	suite_add_tcase(s, tc);
+
+	/* Code written from the seed's documentation, as its users write it. */
+	tc = tcase_create("seed");
+	tcase_add_test(tc, seed_info_layout);
+	tcase_add_test(tc, seed_info_garbage);
+	tcase_add_test(tc, seed_port_getters);
+	tcase_add_test(tc, seed_create_error_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }

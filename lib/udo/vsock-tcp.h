@@ -24,32 +24,30 @@ extern "C" {
 #define UDO_VSOCK_CID_HOST       2u
 #define UDO_VSOCK_PORT_ANY       (-1)
 
-/* Ports are u32 (the kernel picks random ones above INT_MAX for PORT_ANY);
- * an int port holds the same 32 bits, so (uint32_t)port is the real port
- * and only -1 (UDO_VSOCK_PORT_ANY, VMADDR_PORT_ANY) is special. */
-
-/* Flags for the create_info structs. */
-#define UDO_VSOCK_TCP_NONBLOCK 0x1u /* O_NONBLOCK socket (and accepted fds) */
+/* Ports are u32 (the kernel picks random ones above INT_MAX for PORT_ANY).
+ * The seed's int port holds the same 32 bits, so (uint32_t)port is the
+ * real port and only -1 (UDO_VSOCK_PORT_ANY, VMADDR_PORT_ANY) is special;
+ * udo_vsock_tcp_get_port_u32() returns the port as it is. */
 
 /* Opaque context; its size is udo_vsock_tcp_get_sizeof(). */
 struct udo_vsock_tcp;
 
 /* How to create a server: bind VCID:PORT, listen with a backlog of
  * CONNECTIONS. VCID may be UDO_VSOCK_CID_ANY, _LOCAL or a specific CID
- * and is honoured as given; PORT may be UDO_VSOCK_PORT_ANY. */
+ * and is honoured as given; PORT may be UDO_VSOCK_PORT_ANY. Exactly the
+ * seed's fields: options beyond them are setters on the context. */
 struct udo_vsock_tcp_server_create_info {
 	uint32_t vcid;
 	int port;
 	int connections; /* listen(2) backlog; <= 0 means SOMAXCONN */
-	unsigned int flags;
 };
 
-/* How to create a client that connects to VCID:PORT. */
+/* How to create a client that connects to VCID:PORT. Exactly the seed's
+ * fields: udo_vsock_tcp_set_nonblock() and _set_connect_timeout() apply
+ * between create and connect. */
 struct udo_vsock_tcp_client_create_info {
 	uint32_t vcid;
 	int port;
-	unsigned int flags;
-	unsigned int connect_timeout_ms; /* 0: the kernel default (2 s) */
 };
 
 /*
@@ -65,14 +63,16 @@ enum udo_vsock_io_status {
 
 /* Creates, binds and listens; VSOCK may be caller memory of
  * udo_vsock_tcp_get_sizeof() bytes or NULL to allocate. Returns the
- * context or NULL (errno set; the reason is kept in caller memory). */
+ * context or NULL (errno set; the reason is kept in caller memory and in
+ * udo_vsock_tcp_get_create_error()). */
 struct udo_vsock_tcp *udo_vsock_tcp_server_create(struct udo_vsock_tcp *vsock, const void *vsock_info);
 
 /* Accepts one connection (accept4, SOCK_CLOEXEC, EINTR retried); fills
  * ADDR if not NULL. Returns the new fd or -1 (errno set). */
 int udo_vsock_tcp_server_accept(struct udo_vsock_tcp *vsock, struct sockaddr_vm *addr);
 
-/* Creates a client socket for a later udo_vsock_tcp_client_connect(). */
+/* Creates a client socket for a later udo_vsock_tcp_client_connect();
+ * VSOCK and the result as for udo_vsock_tcp_server_create(). */
 struct udo_vsock_tcp *udo_vsock_tcp_client_create(struct udo_vsock_tcp *vsock, const void *vsock_info);
 
 /* Connects the client. Returns 0 or -1 (errno set; EINPROGRESS for a
@@ -89,9 +89,19 @@ int udo_vsock_tcp_get_fd(struct udo_vsock_tcp *vsock);
 /* The CID bound (server) or connected to (client), or UINT32_MAX. */
 uint32_t udo_vsock_tcp_get_vcid(struct udo_vsock_tcp *vsock);
 
-/* The port bound (the real one, also after PORT_ANY) or connected to, or
- * -1; other negative values are ports above INT_MAX (see above). */
+/* The seed's getter: the port bound (the real one, also after PORT_ANY)
+ * or connected to, as its 32 bits in an int, or -1. Other negative values
+ * are ports above INT_MAX (see above); prefer udo_vsock_tcp_get_port_u32(). */
 int udo_vsock_tcp_get_port(struct udo_vsock_tcp *vsock);
+
+/* The same port as a u32, or UINT32_MAX (VMADDR_PORT_ANY, never a port
+ * bound or connected to) for a NULL context or one without a port. */
+uint32_t udo_vsock_tcp_get_port_u32(struct udo_vsock_tcp *vsock);
+
+/* The reason the calling thread's last server or client create failed,
+ * for udo_log_get_error() and udo_log_get_error_code(); "" and 0 after a
+ * create that succeeded. Never NULL; valid until the thread exits. */
+const struct udo_log_error_struct *udo_vsock_tcp_get_create_error(void);
 
 /* Closes the socket once and frees the context if the library allocated
  * it; caller memory is left to the caller. errno is preserved. */
@@ -119,6 +129,11 @@ ssize_t udo_vsock_tcp_send_data(const int sock_fd, const void *data, const size_
 /* Gives up ownership of the socket: returns the fd (or -1) and leaves
  * the context without one, so destroy will not close it. */
 int udo_vsock_tcp_release_fd(struct udo_vsock_tcp *vsock);
+
+/* Makes the socket non-blocking (O_NONBLOCK) or blocking again: set it
+ * between client create and connect, or on a server before accepting
+ * (accepted fds inherit it). Returns 0 or -1. */
+int udo_vsock_tcp_set_nonblock(struct udo_vsock_tcp *vsock, bool nonblock);
 
 /* SO_VM_SOCKETS_CONNECT_TIMEOUT for the next connect. Returns 0 or -1. */
 int udo_vsock_tcp_set_connect_timeout(struct udo_vsock_tcp *vsock, unsigned int timeout_ms);

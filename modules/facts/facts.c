@@ -7,7 +7,7 @@
  *
  *   [command facts]
  *   handler = facts
- *   facts = hostname kernel os uptime loadavg cid   # which ones (default: all)
+ *   facts = hostname kernel os uptime loadavg cid memory  # default: all
  *
  *   [command delay]
  *   handler = delay
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -44,21 +45,6 @@ static int fact_kernel(char *buf, size_t len)
 	if (uname(&u) < 0)
 		return -1;
 	snprintf(buf, len, "%s", u.release);
-	return 0;
-}
-
-/* The first line of FILE, without its line end, into BUF. Returns 0 or -1. */
-static int read_first_line(const char *file, char *buf, size_t len)
-{
-	FILE *f = fopen(file, "re");
-
-	if (f == NULL)
-		return -1;
-	char *r = fgets(buf, (int)len, f);
-	fclose(f);
-	if (r == NULL)
-		return -1;
-	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
 }
 
@@ -91,30 +77,47 @@ static int fact_os(char *buf, size_t len)
 	return -1;
 }
 
-/* Seconds since boot, whole. */
+/* Seconds since boot, whole. From sysinfo(2), not /proc/uptime: the
+ * shipped units' ProcSubset=pid hides /proc's system files. */
 static int fact_uptime(char *buf, size_t len)
 {
-	char line[128];
+	struct sysinfo si;
 
-	if (read_first_line("/proc/uptime", line, sizeof(line)) < 0)
+	if (sysinfo(&si) < 0)
 		return -1;
-	line[strcspn(line, ". ")] = '\0';
-	snprintf(buf, len, "%s", line);
+	snprintf(buf, len, "%ld", (long)si.uptime);
 	return 0;
 }
 
-/* The 1, 5 and 15 minute load averages. */
+/* The 1, 5 and 15 minute load averages, as /proc/loadavg shows them (two
+ * decimals), from sysinfo(2). */
 static int fact_loadavg(char *buf, size_t len)
 {
-	char line[128], a[32], b[32], c[32];
+	struct sysinfo si;
 
-	if (read_first_line("/proc/loadavg", line, sizeof(line)) < 0 || sscanf(line, "%31s %31s %31s", a, b, c) != 3)
+	if (sysinfo(&si) < 0)
 		return -1;
-	snprintf(buf, len, "%s %s %s", a, b, c);
+	snprintf(buf, len, "%.2f %.2f %.2f", (double)si.loads[0] / (1 << SI_LOAD_SHIFT),
+	         (double)si.loads[1] / (1 << SI_LOAD_SHIFT), (double)si.loads[2] / (1 << SI_LOAD_SHIFT));
 	return 0;
 }
 
-/* This machine's vsock CID (IOCTL_VM_SOCKETS_GET_LOCAL_CID). */
+/* Memory in MiB from sysinfo(2) (no /proc/meminfo, hence no "available"). */
+static int fact_memory(char *buf, size_t len)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) < 0)
+		return -1;
+	unsigned long long unit = si.mem_unit != 0 ? si.mem_unit : 1, mib = 1024 * 1024;
+	snprintf(buf, len, "total %lluMiB free %lluMiB shared %lluMiB buffers %lluMiB swap %lluMiB swap-free %lluMiB",
+	         si.totalram * unit / mib, si.freeram * unit / mib, si.sharedram * unit / mib,
+	         si.bufferram * unit / mib, si.totalswap * unit / mib, si.freeswap * unit / mib);
+	return 0;
+}
+
+/* This machine's vsock CID (IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock,
+ * which the shipped units bind into their private /dev). */
 static int fact_cid(char *buf, size_t len)
 {
 	uint32_t cid = udo_vsock_tcp_get_local_vcid();
@@ -129,8 +132,8 @@ static const struct {
 	const char *name;
 	fact_fn fn;
 } facts[] = {
-    {"hostname", fact_hostname}, {"kernel", fact_kernel},   {"os", fact_os},
-    {"uptime", fact_uptime},     {"loadavg", fact_loadavg}, {"cid", fact_cid},
+    {"hostname", fact_hostname}, {"kernel", fact_kernel}, {"os", fact_os},         {"uptime", fact_uptime},
+    {"loadavg", fact_loadavg},   {"cid", fact_cid},       {"memory", fact_memory},
 };
 #define NFACTS (sizeof(facts) / sizeof(facts[0]))
 
@@ -178,8 +181,8 @@ static int facts_set_option(void **data, const char *key, const char *value, cha
 	for (char *w = strtok_r(copy, " \t,", &save); w != NULL; w = strtok_r(NULL, " \t,", &save)) {
 		int i = fact_index(w);
 		if (i < 0) {
-			snprintf(why, whylen, "facts: unknown fact '%s' (known: hostname kernel os uptime loadavg cid)",
-			         w);
+			snprintf(why, whylen,
+			         "facts: unknown fact '%s' (known: hostname kernel os uptime loadavg cid memory)", w);
 			free(copy);
 			return -1;
 		}
@@ -369,7 +372,7 @@ static const struct udo_vsockd_kind facts_kinds[] = {
         .min_args = 0,
         .max_args = 1,
         .usage = "[NAME]",
-        .summary = "facts about this machine: hostname kernel os uptime loadavg cid",
+        .summary = "facts about this machine: hostname kernel os uptime loadavg cid memory",
         .set_option = facts_set_option,
         .check = facts_check,
         .run = facts_run,

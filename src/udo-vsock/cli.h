@@ -29,6 +29,8 @@ struct cli_options {
 	long retries;                    /* --retry: retries allowed; < 0: not given */
 	int64_t wait_ms;                 /* --wait: retry window; < 0: not given */
 	bool raw;
+	bool escape_out; /* stdout is a terminal and not --raw */
+	bool escape_err; /* stderr is a terminal and not --raw */
 	bool no_ok;
 	bool verbose;
 };

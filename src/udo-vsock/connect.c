@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 
 #define CLI_BACKOFF_FIRST_MS 100
 #define CLI_BACKOFF_MAX_MS   2000
+#define CLI_NO_OK_GRACE_MS   500 /* --no-ok: how long an OK line of the VMM may take */
 
 /* Prints "udo-vsock: MESSAGE" (no newline added when FMT ends in ": "). */
 void cli_error(const char *fmt, ...)
@@ -106,6 +109,63 @@ static void report_connect_error(const struct cli_options *opt, int err, const c
 	cli_error("cannot connect to %s: %s", opt->addr_text, msg[0] ? msg : strerror(err));
 }
 
+/* Could the LEN bytes at S begin (or, with LF, be) a VMM's "OK <port>"
+ * line? Sets *LINE_LEN to its length with the LF when S holds all of it
+ * (else 0). */
+static bool mux_ok_prefix(const char *s, size_t len, size_t *line_len)
+{
+	*line_len = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (i < 3 ? c != "OK "[i] : c == '\n' ? i == 3 : (c < '0' || c > '9' || i > 13))
+			return false;
+		if (c == '\n') {
+			*line_len = i + 1;
+			return true;
+		}
+	}
+	return true;
+}
+
+/*
+ * --no-ok: a VMM that sends "OK <port>" anyway must not have that line
+ * taken for the reply to the first request. Nothing can come from the
+ * guest before a request is sent (but an unasked ERR, which is kept), so
+ * wait up to CLI_NO_OK_GRACE_MS (or the connect timeout, if shorter) for
+ * such a line and consume it; a VMM that sends none costs that wait.
+ */
+static void mux_skip_ok(const struct cli_options *opt, int fd)
+{
+	int64_t grace = CLI_NO_OK_GRACE_MS;
+	if (opt->connect_timeout_ms > 0 && opt->connect_timeout_ms < grace)
+		grace = opt->connect_timeout_ms;
+	int64_t deadline = cli_now_ms() + grace;
+
+	for (;;) {
+		char buf[UDO_VSOCK_MUX_REPLY_MAX];
+		size_t line_len;
+		int64_t left = deadline - cli_now_ms();
+		if (left <= 0)
+			return;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		ssize_t got = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (got <= 0 || !mux_ok_prefix(buf, (size_t)got, &line_len))
+			return; /* end of file, an error or guest bytes: the pump sees them */
+		if (line_len > 0) {
+			ssize_t r = recv(fd, buf, line_len, MSG_DONTWAIT);
+			if (opt->verbose && r == (ssize_t)line_len)
+				cli_error("the VMM sent '%.*s' despite --no-ok; skipped", (int)line_len - 1, buf);
+			return;
+		}
+		sleep_ms(1); /* part of a line: wait for the rest */
+	}
+}
+
 /* Connect loop with backoff; returns a non-blocking fd or -1 (reported). */
 int cli_connect(const struct cli_options *opt, unsigned int *retries_used, int *klass)
 {
@@ -125,6 +185,8 @@ int cli_connect(const struct cli_options *opt, unsigned int *retries_used, int *
 			}
 			if (opt->verbose)
 				cli_error("connected to %s", opt->addr_text);
+			if (opt->no_ok && opt->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX)
+				mux_skip_ok(opt, fd);
 			return fd;
 		}
 		int err = errno;

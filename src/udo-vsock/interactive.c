@@ -19,10 +19,13 @@ static int interactive_ensure_connected(const struct cli_options *opt, struct cl
 
 	if (p->sock >= 0 && !cli_pump_peer_closed(p))
 		return 0;
+	if (p->fatal)
+		return p->fatal;
 	if (p->sock >= 0) {
 		if (!cli_retry_backoff(opt, retries_used, 0, cli_now_ms())) {
 			cli_error("the server closed the connection");
-			return CLI_EXIT_PROTOCOL;
+			/* An unasked ERR (idle timeout) said why: class 1. */
+			return p->unasked_err ? CLI_EXIT_ERR : CLI_EXIT_PROTOCOL;
 		}
 		if (opt->verbose)
 			cli_error("the server closed the connection; reconnecting");
@@ -35,7 +38,8 @@ static int interactive_ensure_connected(const struct cli_options *opt, struct cl
 }
 
 /* Reads lines from the terminal and prints each reply. Replies with ERR
- * do not change the exit status here; connection trouble ends the loop. */
+ * do not change the exit status here; connection trouble ends the loop,
+ * and so does the end of a byte pipe after OK proxy / OK handoff. */
 int cli_run_interactive(const struct cli_options *opt)
 {
 	struct cli_pump p;
@@ -44,6 +48,9 @@ int cli_run_interactive(const struct cli_options *opt)
 	size_t cap = 0;
 	int rc;
 
+	/* Unbuffered, so that after OK proxy the byte pipe gets every byte
+	 * typed after the request line, none left in stdio's buffer. */
+	setvbuf(stdin, NULL, _IONBF, 0);
 	cli_pump_init(&p, opt, CLI_OUTPUT_LIST, -1);
 	rc = interactive_ensure_connected(opt, &p, &retries_used);
 	while (rc == 0) {
@@ -88,6 +95,10 @@ int cli_run_interactive(const struct cli_options *opt)
 		}
 		if (rc == 0 && st == CLI_PUMP_FAILED)
 			rc = p.fatal;
+		if (rc == 0 && st == CLI_PUMP_PIPE) {
+			rc = cli_pump_pipe(&p);
+			break;
+		}
 		if (rc == 0 && cli_line_command_is(line, len, "quit"))
 			break;
 	}

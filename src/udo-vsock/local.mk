@@ -6,11 +6,14 @@ src_udo_vsock_udo_vsock_SOURCES = \
 	src/udo-vsock/cli.h \
 	src/udo-vsock/buf.c \
 	src/udo-vsock/buf.h \
+	src/udo-vsock/escape.c \
+	src/udo-vsock/escape.h \
 	src/udo-vsock/proto.c \
 	src/udo-vsock/proto.h \
 	src/udo-vsock/pump.c \
 	src/udo-vsock/pump.h \
 	src/udo-vsock/connect.c \
 	src/udo-vsock/session.c \
+	src/udo-vsock/pipe.c \
 	src/udo-vsock/interactive.c
 src_udo_vsock_udo_vsock_LDADD = lib/libudo-vsock.la

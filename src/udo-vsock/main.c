@@ -47,8 +47,9 @@ static void usage(FILE *out)
 	      "  -c, --connect-timeout SECONDS  connect timeout (default 5; 0: none)\n"
 	      "      --retry N                  retry a failed or reset connection N times\n"
 	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
-	      "      --raw                      print protocol lines as sent and received\n"
-	      "      --no-ok                    vsock-mux: the VMM sends no OK line\n"
+	      "      --raw                      print protocol lines as sent and received, and\n"
+	      "                                 control bytes unescaped on a terminal\n"
+	      "      --no-ok                    vsock-mux: the VMM may send no OK line\n"
 	      "  -v, --verbose                  report connections and OK lines on stderr\n"
 	      "  -h, --help                     show this help\n"
 	      "  -V, --version                  show the version\n"
@@ -153,6 +154,8 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	}
 	if (optind >= argc)
 		return usage_error("%s", "missing ADDRESS");
+	opt->escape_out = !opt->raw && isatty(STDOUT_FILENO);
+	opt->escape_err = !opt->raw && isatty(STDERR_FILENO);
 	*first = optind;
 	return -1;
 }
@@ -188,6 +191,9 @@ int main(int argc, char **argv)
 		struct cli_buf req = {0};
 		int bad = 0;
 		if (cli_build_request(&req, argc - first - 1, argv + first + 1, &bad) < 0) {
+			int saved = errno;
+			cli_buf_free(&req); /* earlier arguments may have been appended */
+			errno = saved;
 			if (errno == EINVAL)
 				return usage_error("argument '%s' contains a newline", argv[first + 1 + bad]);
 			return usage_error("%s", strerror(errno));

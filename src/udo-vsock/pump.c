@@ -6,6 +6,14 @@
  * sent on it is sent again, or (b) every request sent on it was fully
  * answered, so only never-sent requests go out on the new connection.
  * A request whose reply was partly received is never sent twice.
+ *
+ * A status line counts as a reply only while a request sent on this
+ * connection is unanswered; the server cannot answer what it has not
+ * received. An ERR line otherwise is the server's unasked word before it
+ * closes (ERR busy at the connection limit, ERR timeout when idle): it is
+ * reported on stderr and answers nothing; nothing more is sent on that
+ * connection, so the requests not yet sent may go out on a new one
+ * (under --retry).
  */
 #include "pump.h"
 
@@ -16,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "proto.h"
 
 #define CLI_IO_CHUNK   (64 * 1024)
@@ -29,7 +38,10 @@ void cli_pump_init(struct cli_pump *p, const struct cli_options *opt, enum cli_o
 	    .output = output,
 	    .raw = opt->raw,
 	    .verbose = opt->verbose,
+	    .escape_out = opt->escape_out,
+	    .escape_err = opt->escape_err,
 	    .reply_timeout_ms = opt->reply_timeout_ms,
+	    .pipe_fd = in_fd >= 0 ? in_fd : STDIN_FILENO,
 	    .sock = -1,
 	    .in_fd = in_fd,
 	    .in_eof = in_fd < 0,
@@ -76,6 +88,7 @@ void cli_pump_attach(struct cli_pump *p, int sock)
 	p->sent_lines = 0;
 	p->sent_partial = false;
 	p->answered = 0;
+	p->unasked_err = false;
 }
 
 /* Records a fatal error of class KLASS and returns CLI_PUMP_FAILED. */
@@ -100,25 +113,74 @@ static void print_excerpt(const char *line, size_t len)
 	fputs(len > 80 ? "...\n" : "\n", stderr);
 }
 
-/* Writes LEN bytes and an LF to stdout. */
-static void put_line(const char *s, size_t len)
+/* Writes S to F, escaped when ESCAPE; without memory for that, control
+ * bytes become '?' rather than reach the terminal. */
+void cli_put_text(FILE *f, const char *s, size_t len, bool escape)
 {
-	fwrite(s, 1, len, stdout);
+	if (!escape) {
+		fwrite(s, 1, len, f);
+		return;
+	}
+	struct cli_buf b = {0};
+	if (cli_escape(&b, s, len, false) != (size_t)-1) {
+		fwrite(b.data, 1, b.len, f);
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			unsigned char c = (unsigned char)s[i];
+			fputc(c < 0x20 || c >= 0x7f ? '?' : c, f);
+		}
+	}
+	cli_buf_free(&b);
+}
+
+/* Writes LEN bytes and an LF to stdout (escaped when P says so). */
+static void put_line(const struct cli_pump *p, const char *s, size_t len)
+{
+	cli_put_text(stdout, s, len, p->escape_out);
 	fputc('\n', stdout);
 }
 
-/* Handles one complete reply LINE. Returns 0, or -1 after a fatal error. */
+/* Prints ERR reply R to stderr as "udo-vsock: CODE: MESSAGE", or as
+ * "udo-vsock: MESSAGE" when the message already begins with "CODE:"
+ * (ERR usage usage: ping [token]). */
+static void put_err(const struct cli_pump *p, const struct cli_reply *r)
+{
+	fflush(stdout);
+	fputs("udo-vsock: ", stderr);
+	if (!(r->text_len > r->code_len && memcmp(r->text, r->code, r->code_len) == 0 && r->text[r->code_len] == ':')) {
+		fwrite(r->code, 1, r->code_len, stderr);
+		fputs(": ", stderr);
+	}
+	cli_put_text(stderr, r->text, r->text_len, p->escape_err);
+	fputc('\n', stderr);
+}
+
+/* Is R the OK that turns the connection into a byte stream? */
+static bool reply_starts_pipe(const struct cli_reply *r)
+{
+	return r->kind == CLI_REPLY_OK && ((r->text_len == 5 && memcmp(r->text, "proxy", 5) == 0) ||
+	                                   (r->text_len == 7 && memcmp(r->text, "handoff", 7) == 0));
+}
+
+/* Handles one complete reply LINE. Returns 0, 1 when the connection is
+ * a byte stream from now on, or -1 after a fatal error. */
 static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 {
 	struct cli_reply r;
+	enum cli_reply_kind kind = cli_reply_classify(line, len, &r);
 
-	if (p->outstanding == 0) {
+	if (p->sent_lines <= p->answered && kind == CLI_REPLY_ERR) {
+		put_err(p, &r);
+		p->unasked_err = true;
+		return 0;
+	}
+	if (p->sent_lines <= p->answered) {
 		cli_error("protocol error: reply line with no request pending: ");
 		print_excerpt(line, len);
 		pump_fail(p, CLI_EXIT_PROTOCOL);
 		return -1;
 	}
-	if (cli_reply_classify(line, len, &r) == CLI_REPLY_INVALID) {
+	if (kind == CLI_REPLY_INVALID) {
 		cli_error("protocol error: malformed reply line: ");
 		print_excerpt(line, len);
 		pump_fail(p, CLI_EXIT_PROTOCOL);
@@ -130,25 +192,28 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 			const char *nl = req ? memchr(req, '\n', cli_buf_used(&p->echo)) : NULL;
 			if (nl) {
 				fputs("> ", stdout);
-				put_line(req, (size_t)(nl - req));
+				put_line(p, req, (size_t)(nl - req));
 				cli_buf_consume(&p->echo, (size_t)(nl - req) + 1);
 			}
 			p->echoed = true;
 		}
-		put_line(line, len);
-	} else if (r.kind == CLI_REPLY_DATA) {
-		put_line(r.text, r.text_len);
+		put_line(p, line, len);
 	} else if (p->output == CLI_OUTPUT_LIST) {
-		put_line(line, len);
+		put_line(p, line, len);
+	} else if (r.kind == CLI_REPLY_DATA) {
+		put_line(p, r.text, r.text_len);
 	} else if (r.kind == CLI_REPLY_OK) {
-		if (p->ndata == 0 && r.text_len > 0)
-			put_line(r.text, r.text_len);
+		if (p->ndata == 0 && r.text_len > 0 && !reply_starts_pipe(&r))
+			put_line(p, r.text, r.text_len);
 	} else {
-		fflush(stdout);
-		fprintf(stderr, "udo-vsock: %.*s: %.*s\n", (int)r.code_len, r.code, (int)r.text_len, r.text);
+		put_err(p, &r);
 	}
-	if (p->verbose && r.kind == CLI_REPLY_OK && !p->raw)
-		fprintf(stderr, "udo-vsock: %.*s\n", (int)len, line);
+	if (p->verbose && r.kind == CLI_REPLY_OK && !p->raw) {
+		fflush(stdout);
+		fputs("udo-vsock: ", stderr);
+		cli_put_text(stderr, line, len, p->escape_err);
+		fputc('\n', stderr);
+	}
 
 	if (r.kind == CLI_REPLY_DATA) {
 		p->ndata++;
@@ -160,13 +225,18 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 	p->answered++;
 	p->ndata = 0;
 	p->echoed = false;
+	if (reply_starts_pipe(&r)) {
+		p->piped = true;
+		return 1;
+	}
 	return 0;
 }
 
-/* Handles every complete line in the reply buffer. Returns 0 or -1 (fatal). */
+/* Handles every complete line in the reply buffer, up to one that makes
+ * the connection a byte stream. Returns 0 or -1 (fatal). */
 static int pump_take_replies(struct cli_pump *p)
 {
-	for (;;) {
+	while (!p->piped) {
 		char *h = cli_buf_head(&p->reply);
 		size_t n = cli_buf_used(&p->reply);
 		char *nl = h ? memchr(h, '\n', n) : NULL;
@@ -176,6 +246,8 @@ static int pump_take_replies(struct cli_pump *p)
 			return -1;
 		cli_buf_consume(&p->reply, (size_t)(nl - h) + 1);
 	}
+	if (p->piped)
+		return 0;
 	if (cli_buf_used(&p->reply) > CLI_REPLY_LINE_MAX) {
 		cli_error("protocol error: reply line longer than %d bytes", CLI_REPLY_LINE_MAX);
 		pump_fail(p, CLI_EXIT_PROTOCOL);
@@ -214,7 +286,7 @@ static ssize_t pump_recv(struct cli_pump *p)
 {
 	ssize_t total = 0;
 
-	for (int i = 0; i < 16 && !p->peer_eof; i++) {
+	for (int i = 0; i < 16 && !p->peer_eof && !p->piped; i++) {
 		if (cli_buf_reserve(&p->reply, CLI_IO_CHUNK) < 0) {
 			cli_error("out of memory");
 			pump_fail(p, CLI_EXIT_PROTOCOL);
@@ -305,7 +377,9 @@ static int pump_read_input(struct cli_pump *p)
 	return pump_take_input(p);
 }
 
-/* Requests sent (even partly) on this connection and not answered. */
+/* Requests sent (even partly) on this connection and not answered; a
+ * status line counts as a reply only while sent_lines > answered, so
+ * this never goes below zero. */
 static uint64_t pump_sent_unanswered(const struct cli_pump *p)
 {
 	return p->sent_lines + (p->sent_partial ? 1 : 0) - p->answered;
@@ -329,13 +403,15 @@ int cli_pump_give_up(struct cli_pump *p)
 	char why[128] = "";
 	if (p->lost_errno)
 		snprintf(why, sizeof(why), " (%s)", strerror(p->lost_errno));
+	/* After an unasked ERR the server has said why; its class stands. */
+	int klass = p->unasked_err ? CLI_EXIT_ERR : CLI_EXIT_PROTOCOL;
 	if (unanswered > 0 || cli_buf_used(&p->reply) > 0)
 		cli_error("connection lost before the reply to %llu request(s) was complete%s",
 		          (unsigned long long)(unanswered ? unanswered : 1), why);
 	else
 		cli_error("the server closed the connection%s; %llu request(s) not sent", why,
 		          (unsigned long long)unsent);
-	pump_fail(p, CLI_EXIT_PROTOCOL);
+	pump_fail(p, klass);
 	return p->result;
 }
 
@@ -348,6 +424,9 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 		return CLI_PUMP_FAILED;
 	for (;;) {
 		bool pending = cli_buf_used(&p->out) > 0;
+		/* After an unasked ERR the server is closing: send nothing more
+		 * on this connection, so what is unsent stays safe to resend. */
+		bool may_send = pending && !p->write_closed && !p->unasked_err;
 		bool want_input = !p->in_eof && cli_buf_used(&p->out) < CLI_OUT_HIGH;
 
 		if (p->peer_eof && (pending || p->outstanding > 0 || cli_buf_used(&p->reply) > 0))
@@ -356,7 +435,7 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 			return CLI_PUMP_IDLE;
 
 		struct pollfd fds[2] = {
-		    {.fd = p->peer_eof ? -1 : p->sock, .events = POLLIN | (pending && !p->write_closed ? POLLOUT : 0)},
+		    {.fd = p->peer_eof ? -1 : p->sock, .events = POLLIN | (may_send ? POLLOUT : 0)},
 		    {.fd = want_input ? p->in_fd : -1, .events = POLLIN},
 		};
 		int timeout = -1;
@@ -382,6 +461,8 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 			ssize_t got = pump_recv(p);
 			if (got < 0)
 				return CLI_PUMP_FAILED;
+			if (p->piped)
+				return CLI_PUMP_PIPE;
 			if (got > 0)
 				progress = cli_now_ms();
 		}
@@ -398,20 +479,14 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 	}
 }
 
-/* Looks for end of file (or a reset) on the socket without blocking. */
+/* Reads what the idle connection holds (unasked lines, end of file or a
+ * reset) without blocking. */
 bool cli_pump_peer_closed(struct cli_pump *p)
 {
 	if (p->peer_eof || p->sock < 0)
 		return true;
-	char c;
-	ssize_t n;
-	do
-		n = recv(p->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-		p->lost_errno = n < 0 ? errno : 0;
-		p->peer_eof = true;
-	}
+	if (pump_recv(p) < 0)
+		return true;
 	return p->peer_eof;
 }
 

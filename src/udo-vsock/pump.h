@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -16,7 +17,7 @@
 /* How replies are printed. */
 enum cli_output {
 	CLI_OUTPUT_ONESHOT, /* payloads to stdout; OK text if no data; ERR to stderr */
-	CLI_OUTPUT_LIST,    /* payloads and each status line to stdout */
+	CLI_OUTPUT_LIST,    /* each reply line to stdout as received ("D ...", "OK ...", "ERR ...") */
 };
 
 /* What cli_pump_run() stopped for. */
@@ -24,6 +25,7 @@ enum cli_pump_status {
 	CLI_PUMP_IDLE,   /* all queued requests answered, no input left */
 	CLI_PUMP_RESEND, /* connection lost, but reconnecting is safe (see pump.c) */
 	CLI_PUMP_FAILED, /* fatal error, already printed; class in ->fatal */
+	CLI_PUMP_PIPE,   /* OK proxy / OK handoff: the rest is a byte stream (cli_pump_pipe) */
 };
 
 /*
@@ -35,7 +37,10 @@ struct cli_pump {
 	enum cli_output output;
 	bool raw;
 	bool verbose;
+	bool escape_out;      /* stdout is a terminal: show control bytes escaped */
+	bool escape_err;      /* the same for server text on stderr */
 	int reply_timeout_ms; /* < 0: none */
+	int pipe_fd;          /* what a byte pipe reads: IN_FD, else standard input */
 
 	int sock;  /* connected, non-blocking; -1 before cli_pump_attach */
 	int in_fd; /* request lines to read, or -1 */
@@ -47,6 +52,7 @@ struct cli_pump {
 	uint64_t outstanding; /* requests queued and not answered */
 	uint64_t ndata;       /* data lines of the reply under way */
 	bool echoed;          /* --raw: request of the reply under way printed */
+	bool piped;           /* a reply was OK proxy / OK handoff: no more lines */
 
 	/* Per connection. */
 	bool got_reply_bytes;
@@ -55,7 +61,8 @@ struct cli_pump {
 	int lost_errno;
 	uint64_t sent_lines; /* complete request lines sent */
 	bool sent_partial;   /* a request line is partly sent */
-	uint64_t answered;   /* status lines received */
+	uint64_t answered;   /* status lines received as replies */
+	bool unasked_err;    /* the server sent an ERR line no request asked for */
 
 	int result; /* first failure class seen, 0 if none */
 	int fatal;  /* class of the error that stopped the pump, 0 if none */
@@ -77,13 +84,24 @@ void cli_pump_attach(struct cli_pump *p, int sock);
  * and the message printed. */
 enum cli_pump_status cli_pump_run(struct cli_pump *p);
 
-/* Has the server closed the connection? Looks without blocking. */
+/* Has the server closed the connection? Reads what it sent without
+ * blocking: an unasked ERR line (idle timeout) is reported on the way,
+ * anything else unasked is a protocol error (->fatal set, true returned). */
 bool cli_pump_peer_closed(struct cli_pump *p);
 
 /* Reports a connection loss that will not be retried (after
  * CLI_PUMP_RESEND). Returns the exit class (CLI_EXIT_PROTOCOL, or an
  * earlier failure). */
 int cli_pump_give_up(struct cli_pump *p);
+
+/* After CLI_PUMP_PIPE: copies bytes between the connection and standard
+ * input/output (src/udo-vsock/pipe.c) until the server closes, half-closing
+ * the connection at the end of the input. Returns the exit class of the
+ * pipe itself: 0, CLI_EXIT_USAGE (unreadable input) or CLI_EXIT_PROTOCOL. */
+int cli_pump_pipe(struct cli_pump *p);
+
+/* Writes LEN bytes of S to F, as cli_escape() shows them when ESCAPE. */
+void cli_put_text(FILE *f, const char *s, size_t len, bool escape);
 
 /* Closes the socket and frees the buffers. */
 void cli_pump_destroy(struct cli_pump *p);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* session.c - one-shot and batch runs: connect, pump, reconnect on resets */
+/* session.c - one-shot and batch runs: connect, pump, reconnect on resets,
+ * and the byte pipe after OK proxy / OK handoff */
 #include <stdio.h>
 
 #include "cli.h"
@@ -38,6 +39,10 @@ int cli_run_pipelined(const struct cli_options *opt, struct cli_pump *p)
 			return p->result;
 		case CLI_PUMP_FAILED:
 			return p->result;
+		case CLI_PUMP_PIPE: {
+			int rc = cli_pump_pipe(p);
+			return p->result ? p->result : rc;
+		}
 		case CLI_PUMP_RESEND: {
 			int rc = session_reconnect(opt, p, &retries_used);
 			if (rc != 0)

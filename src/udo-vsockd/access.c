@@ -15,14 +15,17 @@ static int acl_entry_matches(const struct acl_entry *e, const struct peer *peer)
 	return peer->transport != UDO_VSOCK_ADDR_UNIX && peer->cid >= e->cid_low && peer->cid <= e->cid_high;
 }
 
-int access_allows(const struct config *conf, const struct command *cmd, const struct peer *peer)
+int access_list_allows(const struct acl_entry *acl, const struct peer *peer)
 {
-	const struct acl_entry *acl = cmd->acl != NULL ? cmd->acl : conf->default_acl;
-
 	/* The first matching entry decides; no match denies. */
 	for (const struct acl_entry *e = acl; e != NULL; e = e->next) {
 		if (acl_entry_matches(e, peer))
 			return e->allow;
 	}
 	return 0;
+}
+
+int access_allows(const struct config *conf, const struct command *cmd, const struct peer *peer)
+{
+	return access_list_allows(cmd->acl != NULL ? cmd->acl : conf->default_acl, peer);
 }

@@ -4,11 +4,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "handler.h"
 #include "log.h"
@@ -16,6 +18,7 @@
 #include "proto.h"
 
 #define INCLUDE_DEPTH_MAX 8
+#define INCLUDE_FILES_MAX 1024 /* files read by one load, the main one included */
 #define SECTION_KEYS_MAX  128
 
 /* One "key = value" line of a [command] section, kept until the section ends. */
@@ -41,6 +44,14 @@ struct parser {
 	struct listen_conf **listen_tail;
 	struct acl_entry **acl_tail;
 	char module_dir[PATH_MAX]; /* where `module = NAME` looks */
+	int strict_modes;          /* refuse files others may write (see config_trusted) */
+	int nfiles;                /* files opened so far, up to INCLUDE_FILES_MAX */
+	int includes_stopped;      /* a cycle or a limit was reported: no more includes */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} reading[INCLUDE_DEPTH_MAX + 2]; /* the files being read, outermost first */
+	int nreading;
 };
 
 /* Reports one error as "file:line: message"; parsing goes on. */
@@ -50,7 +61,11 @@ static void parse_error(struct parser *p, const char *file, int line, const char
 {
 	va_list ap;
 
-	fprintf(p->errors, "%s:%d: ", file, line);
+	/* Line 0: the file as a whole (it cannot be read, or lacks something). */
+	if (line > 0)
+		fprintf(p->errors, "%s:%d: ", file, line);
+	else
+		fprintf(p->errors, "%s: ", file);
 	va_start(ap, fmt);
 	vfprintf(p->errors, fmt, ap);
 	va_end(ap);
@@ -160,7 +175,10 @@ int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *
 		*dash = '\0';
 	if (parse_cid(low, &entry->cid_low) < 0 || parse_cid(dash != NULL ? dash + 1 : low, &entry->cid_high) < 0 ||
 	    strlen(text) >= sizeof(low)) {
-		snprintf(why, whylen, "'%s' is not a CID, a CID range (3-100), 'any' or 'unix:IDENTITY'", text);
+		snprintf(why, whylen,
+		         "'%s' is not a CID (a number, hypervisor, local or host), a CID range (3-100), 'any' or "
+		         "'unix:IDENTITY'",
+		         text);
 		return -1;
 	}
 	if (entry->cid_low > entry->cid_high) {
@@ -325,16 +343,41 @@ static const struct number_key number_keys[] = {
     LIMIT("commands-per-read", 0, 1, 100000, commands_per_read),
     LIMIT("shutdown-grace", 1, 0, 3600000, shutdown_grace_ms),
     LIMIT("accept-pause", 1, 10, 60000, accept_pause_ms),
+    LIMIT("log-peer-burst", 0, 0, 1000000, log_peer_burst),
+    LIMIT("log-peer-interval", 1, 1, 86400000, log_peer_interval_ms),
 };
 
-static void parse_file(struct parser *p, const char *path);
+static void parse_file(struct parser *p, const char *path, const char *from, int from_line);
+
+/* How a refusal under strict modes ends: where to look for the way out. */
+#define STRICT_HINT "; refused (strict modes, see udo-vsockd.conf(5))"
+
+/* Strict modes: see conf.h. */
+int config_trusted(const struct stat *st, char *why, size_t whylen)
+{
+	uid_t me = geteuid();
+
+	if (st->st_uid != 0 && st->st_uid != me) {
+		snprintf(why, whylen, "owned by uid %u, neither root nor the daemon's user (uid %u)",
+		         (unsigned int)st->st_uid, (unsigned int)me);
+		return 0;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen, "%s-writable (mode %04o)", (st->st_mode & S_IWOTH) != 0 ? "world" : "group",
+		         (unsigned int)(st->st_mode & 07777));
+		return 0;
+	}
+	return 1;
+}
 
 /* Includes PATH: a file, or every *.conf in a directory in name order. */
 static void parse_include(struct parser *p, const char *file, int line, const char *value)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[160];
 	struct stat st;
 
+	if (p->includes_stopped)
+		return; /* a cycle or a limit was reported once already */
 	const char *slash = value[0] == '/' ? NULL : strrchr(file, '/');
 	int dirlen = slash != NULL ? (int)(slash - file + 1) : 0;
 	if ((size_t)snprintf(path, sizeof(path), "%.*s%s", dirlen, file, value) >= sizeof(path)) {
@@ -343,6 +386,7 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 	}
 	if (p->depth >= INCLUDE_DEPTH_MAX) {
 		parse_error(p, file, line, "include: nested more than %d deep", INCLUDE_DEPTH_MAX);
+		p->includes_stopped = 1;
 		return;
 	}
 	if (stat(path, &st) < 0) {
@@ -350,7 +394,11 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 		return;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		parse_file(p, path);
+		parse_file(p, path, file, line);
+		return;
+	}
+	if (p->strict_modes && !config_trusted(&st, why, sizeof(why))) {
+		parse_error(p, file, line, "include: %s: %s" STRICT_HINT, path, why);
 		return;
 	}
 	struct dirent **names;
@@ -361,12 +409,13 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 	}
 	for (int i = 0; i < n; i++) {
 		size_t len = strlen(names[i]->d_name);
-		if (names[i]->d_name[0] != '.' && len > 5 && strcmp(names[i]->d_name + len - 5, ".conf") == 0) {
+		if (!p->includes_stopped && names[i]->d_name[0] != '.' && len > 5 &&
+		    strcmp(names[i]->d_name + len - 5, ".conf") == 0) {
 			char sub[PATH_MAX];
 			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name) >= sizeof(sub))
 				parse_error(p, file, line, "include: %s/%s: path too long", path, names[i]->d_name);
 			else
-				parse_file(p, sub);
+				parse_file(p, sub, file, line);
 		}
 		free(names[i]);
 	}
@@ -392,6 +441,11 @@ static void parse_module(struct parser *p, const char *file, int line, const cha
 	}
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		parse_error(p, file, line, "module: path too long");
+		return;
+	}
+	struct stat st;
+	if (p->strict_modes && stat(path, &st) == 0 && !config_trusted(&st, why, sizeof(why))) {
+		parse_error(p, file, line, "module: %s: %s" STRICT_HINT, path, why);
 		return;
 	}
 	const struct module *old = module_find_path(p->conf->modules, path);
@@ -696,27 +750,88 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 	p->depth--;
 }
 
-/* Parses one file into P's config; F, if not NULL, is PATH already open. */
-static void parse_file_or_stream(struct parser *p, const char *path, FILE *f)
+/* Reports WHAT about the file PATH: at the include line FROM:LINE, or
+ * as PATH itself for the main file (FROM NULL). */
+static void file_error(struct parser *p, const char *path, const char *from, int line, const char *what)
 {
-	const char *file = keep_string(p->conf, path);
-	FILE *opened = f == NULL ? fopen(path, "re") : NULL;
-
-	if (file == NULL || (f == NULL && opened == NULL)) {
-		parse_error(p, path, 0, "%s", file == NULL ? "out of memory" : strerror(errno));
-		if (opened != NULL)
-			fclose(opened);
-		return;
-	}
-	parse_stream(p, file, f != NULL ? f : opened);
-	if (opened != NULL)
-		fclose(opened);
+	if (from != NULL)
+		parse_error(p, from, line, "include: %s: %s", path, what);
+	else
+		parse_error(p, path, 0, "%s", what);
 }
 
-/* Parses one file into P's config. */
-static void parse_file(struct parser *p, const char *path)
+/* Parses the open stream F of PATH (its status ST, or NULL if unknown)
+ * into P's config, noting it as being read while it is. */
+static void parse_opened(struct parser *p, const char *path, FILE *f, const struct stat *st)
 {
-	parse_file_or_stream(p, path, NULL);
+	const char *file = keep_string(p->conf, path);
+
+	if (file == NULL) {
+		parse_error(p, path, 0, "out of memory");
+		return;
+	}
+	int noted = st != NULL && p->nreading < (int)(sizeof(p->reading) / sizeof(p->reading[0]));
+	if (noted) {
+		p->reading[p->nreading].dev = st->st_dev;
+		p->reading[p->nreading].ino = st->st_ino;
+		p->nreading++;
+	}
+	parse_stream(p, file, f);
+	if (noted)
+		p->nreading--;
+}
+
+/* Parses the file PATH into P's config: only a regular file, not one
+ * already being read (an include cycle), under strict modes only one
+ * nobody else may write. FROM:FROM_LINE is the include line naming it,
+ * FROM NULL for the main file. */
+static void parse_file(struct parser *p, const char *path, const char *from, int from_line)
+{
+	char why[160];
+	struct stat st;
+
+	if (p->nfiles >= INCLUDE_FILES_MAX) {
+		parse_error(p, from, from_line, "include: more than %d files in all; no more are read",
+		            INCLUDE_FILES_MAX);
+		p->includes_stopped = 1;
+		return;
+	}
+	p->nfiles++;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		file_error(p, path, from, from_line, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		file_error(p, path, from, from_line, "not a regular file");
+		close(fd);
+		return;
+	}
+	if (p->strict_modes && !config_trusted(&st, why, sizeof(why))) {
+		strncat(why, STRICT_HINT, sizeof(why) - strlen(why) - 1);
+		file_error(p, path, from, from_line, why);
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < p->nreading; i++) {
+		if (p->reading[i].dev == st.st_dev && p->reading[i].ino == st.st_ino) {
+			file_error(p, path, from, from_line, "already being read: an include cycle");
+			p->includes_stopped = 1;
+			close(fd);
+			return;
+		}
+	}
+	FILE *f = fdopen(fd, "re");
+	if (f == NULL) {
+		file_error(p, path, from, from_line, strerror(errno));
+		close(fd);
+		return;
+	}
+	parse_opened(p, path, f, &st);
+	fclose(f);
 }
 
 /* The default limits, documented in udo-vsockd.conf(5). */
@@ -733,6 +848,8 @@ static void limits_default(struct limits *l)
 	l->commands_per_read = 32;
 	l->shutdown_grace_ms = 5000;
 	l->accept_pause_ms = 500;
+	l->log_peer_burst = 10;
+	l->log_peer_interval_ms = 5000;
 }
 
 /* The bucket of the command NAME: FNV-1a of its bytes. */
@@ -759,10 +876,14 @@ static void config_index_commands(struct config *conf)
 static struct config *load(const char *path, FILE *f, FILE *errors)
 {
 	struct config *conf = calloc(1, sizeof(*conf));
-	struct parser p = {.conf = conf, .errors = errors, .module_dir = PKGLIBDIR};
+	const char *strict = getenv("UDO_VSOCKD_STRICT_MODES");
+	struct parser p = {.conf = conf,
+	                   .errors = errors,
+	                   .module_dir = PKGLIBDIR,
+	                   .strict_modes = strict == NULL || (strcmp(strict, "no") != 0 && strcmp(strict, "0") != 0)};
 
 	if (conf == NULL) {
-		fprintf(errors, "%s:0: out of memory\n", path);
+		fprintf(errors, "%s: out of memory\n", path);
 		return NULL;
 	}
 	conf->refs = 1;
@@ -774,7 +895,13 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 	p.cmd_tail = &conf->commands;
 	p.listen_tail = &conf->listeners;
 	p.acl_tail = &conf->default_acl;
-	parse_file_or_stream(&p, path, f);
+	if (f != NULL) {
+		struct stat st;
+		p.nfiles++;
+		parse_opened(&p, path, f, fileno(f) >= 0 && fstat(fileno(f), &st) == 0 ? &st : NULL);
+	} else {
+		parse_file(&p, path, NULL, 0);
+	}
 	if (p.nerrors == 0 && conf->listeners == NULL)
 		parse_error(&p, path, 0, "no 'listen' address in [daemon]");
 	if (p.nerrors == 0 && conf->commands == NULL)

@@ -11,6 +11,7 @@
 
 struct handler_kind;
 struct module;
+struct stat;
 
 /* One `listen =` line: where to accept, and the identity of unix peers. */
 struct listen_conf {
@@ -64,7 +65,9 @@ struct limits {
 	size_t max_buffered;            /* all connections' output and input, daemon-wide */
 	unsigned int commands_per_read; /* fairness: lines handled per turn */
 	unsigned int shutdown_grace_ms;
-	unsigned int accept_pause_ms; /* pause after EMFILE/ENFILE */
+	unsigned int accept_pause_ms;      /* pause after EMFILE/ENFILE */
+	unsigned int log_peer_burst;       /* notices per peer and interval; 0: no limit */
+	unsigned int log_peer_interval_ms; /* the window of log_peer_burst */
 };
 
 /* A whole configuration; reference-counted so a reload can swap it while
@@ -101,6 +104,11 @@ void config_unref(struct config *conf);
 
 /* The command named NAME (lower case), or NULL. */
 const struct command *config_find_command(const struct config *conf, const char *name);
+
+/* True if the file or directory of status ST may be trusted under strict
+ * modes: owned by root or the daemon's user, and neither group- nor
+ * world-writable. Otherwise returns 0 with the reason in WHY. */
+int config_trusted(const struct stat *st, char *why, size_t whylen);
 
 /* Parses one access-list value ("any", "3", "3-100", "unix:admin")
  * into *ENTRY. Returns 0 or -1 with a message in WHY. */

@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "proto.h"
+#include "ratelimit.h"
 
 /* Reply bytes one read turn gathers in the shared stage before sending. */
 #define CONN_STAGE_SIZE 65536
@@ -580,7 +581,7 @@ static void conn_send_err(struct conn *c, const char *code, const char *msg)
 	int n = snprintf(line, sizeof(line), "ERR %s %s\n", code, msg);
 
 	conn_write(c, line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : strlen(line));
-	c->server->stats.errors++;
+	server_count(c->server, c->peer_key, COUNT_ERROR);
 }
 
 void conn_request_done(struct conn *c)
@@ -610,7 +611,7 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 
 	if (r == PROTO_PARSE_EMPTY)
 		return;
-	s->stats.commands++;
+	server_count(s, c->peer_key, COUNT_COMMAND);
 	if (r != PROTO_PARSE_OK) {
 		conn_send_err(c, r == PROTO_PARSE_TOO_MANY ? PROTO_ERR_USAGE : PROTO_ERR_SYNTAX, why);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);
@@ -625,7 +626,7 @@ static void conn_refuse_long_line(struct conn *c)
 	char msg[96];
 
 	snprintf(msg, sizeof(msg), "request longer than %u bytes; closing", c->config->limits.max_line_length);
-	c->server->stats.commands++;
+	server_count(c->server, c->peer_key, COUNT_COMMAND);
 	conn_send_err(c, PROTO_ERR_TOO_LONG, msg);
 	log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "request too long");
 	c->closing = 1;
@@ -911,7 +912,9 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
  * connections and spends at most CONN_RUN_BUDGET_US per loop iteration,
  * so clients still talking are not held up behind a thousand checks or
  * cuts; the run-queue timer goes on with the rest after the sockets were
- * polled. At the end, once connections have freed a megabyte or more of
+ * polled (never the persistent sweep timer activated by hand: libevent
+ * would count its next run from then, and 800 cuts once put every other
+ * timeout 6.5 s late). At the end, once connections have freed a megabyte or more of
  * buffers, it returns the free heap to the kernel. */
 static void conn_sweep_step(struct server *s)
 {
@@ -1053,14 +1056,14 @@ static void peer_from_accept(struct peer *p, const struct listener *l, const str
 }
 
 /* Refuses FD at a limit with a one-line reason, without blocking. */
-static void conn_refuse(struct server *s, int fd, const char *msg)
+static void conn_refuse(struct server *s, int fd, const char *key, const char *msg)
 {
 	char line[128];
 	int n = snprintf(line, sizeof(line), "ERR %s %s\n", PROTO_ERR_BUSY, msg);
 
 	(void)!send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
-	s->stats.connections_rejected++;
+	server_count(s, key, COUNT_REJECTED);
 }
 
 void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int socklen)
@@ -1081,9 +1084,10 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		snprintf(key, sizeof(key), "unix:%s", p.identity);
 	if (peer_count_add(s, key) > lim->max_connections_per_peer) {
 		peer_count_remove(s, key);
-		log_peer(LOG_LEVEL_NOTICE, p.text, p.cid, NULL, "refused: max-connections-per-peer (%u) reached",
-		         lim->max_connections_per_peer);
-		conn_refuse(s, fd, "too many connections from this peer");
+		if (log_ratelimit(s->base, key, p.text, p.cid, lim->log_peer_burst, lim->log_peer_interval_ms))
+			log_peer_id(LOG_LEVEL_NOTICE, LOG_MSGID_REFUSED, p.text, p.cid, NULL,
+			            "refused: max-connections-per-peer (%u) reached", lim->max_connections_per_peer);
+		conn_refuse(s, fd, key, "too many connections from this peer");
 		return;
 	}
 	struct conn *c = calloc(1, sizeof(*c));
@@ -1120,7 +1124,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
-	s->stats.connections_total++;
+	server_count(s, key, COUNT_CONNECTION);
 
 	conn_update_reading(c); /* the socket is watched for writing only while output waits */
 	log_peer(LOG_LEVEL_DEBUG, p.text, p.cid, NULL, "connection accepted on %s", l->text);

@@ -45,7 +45,7 @@ struct conn {
 	uint64_t last_input_ms;  /* uptime the last input was noted (idle-timeout) */
 	uint64_t write_wait_ms;  /* uptime OUT last made progress while waiting */
 	struct bufferevent *bev; /* a bridge's, once bridged (fd still ours) */
-	struct config *config;   /* limits in force when accepted (a reference) */
+	struct config *config;   /* the config in force (a reference; a reload swaps it) */
 	struct peer peer;
 	char peer_key[80];  /* key in the per-peer counts */
 	struct request req; /* the request being answered, if req_active */

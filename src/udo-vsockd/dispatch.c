@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "log.h"
 #include "proto.h"
+#include "ratelimit.h"
 
 /* Starts REQ on C for CMD with the given words. */
 static void request_begin(struct conn *c, const struct command *cmd, int argc, char **argv)
@@ -33,8 +34,9 @@ void dispatch_request(struct conn *c, int argc, char **argv)
 
 	if (cmd == NULL || !access_allows(conf, cmd, &c->peer)) {
 		request_begin(c, NULL, argc, argv);
-		if (cmd != NULL)
-			log_peer(LOG_LEVEL_NOTICE, c->peer.text, c->peer.cid, cmd->name, "denied");
+		if (cmd != NULL && log_ratelimit(c->server->base, c->peer_key, c->peer.text, c->peer.cid,
+		                                 conf->limits.log_peer_burst, conf->limits.log_peer_interval_ms))
+			log_peer_id(LOG_LEVEL_NOTICE, LOG_MSGID_DENIED, c->peer.text, c->peer.cid, cmd->name, "denied");
 		if (cmd == NULL)
 			request_err(&c->req, PROTO_ERR_UNKNOWN, "unknown command; HELP lists the commands");
 		else

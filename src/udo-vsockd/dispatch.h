@@ -8,6 +8,7 @@
 struct evbuffer;
 
 struct conn;
+struct acl_entry;
 
 /* Looks up ARGV[0] in the config in force, checks access and arity, and
  * runs the handler; every failure is answered with its ERR line. */
@@ -15,6 +16,10 @@ void dispatch_request(struct conn *c, int argc, char **argv);
 
 /* True if PEER may run CMD under CONF's access rules. */
 int access_allows(const struct config *conf, const struct command *cmd, const struct peer *peer);
+
+/* True if the access list ACL allows PEER (first match decides, no match
+ * denies). */
+int access_list_allows(const struct acl_entry *acl, const struct peer *peer);
 
 /* Asks the connection of REQ to close once this reply is sent. */
 void request_close_connection(struct request *req);

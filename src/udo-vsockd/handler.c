@@ -217,7 +217,7 @@ void request_err(struct request *req, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	request_status(req, head, fmt, ap);
 	va_end(ap);
-	req->server->stats.errors++;
+	server_count(req->server, req->conn != NULL ? req->conn->peer_key : NULL, COUNT_ERROR);
 	request_end(req);
 }
 

@@ -223,12 +223,9 @@ int listeners_open(struct server *s, const struct config *conf, struct listener 
 	for (const struct listen_conf *lc = conf->listeners; lc != NULL; lc = lc->next) {
 		struct listener *l = listener_take(s, lc->text);
 		if (l != NULL) {
-			/* Unchanged address: keep the socket, take the new identity. */
-			snprintf(l->identity, sizeof(l->identity), "%s",
-			         lc->identity != NULL                   ? lc->identity
-			         : lc->addr.kind == UDO_VSOCK_ADDR_UNIX ? "unix"
-			                                                : "");
-			l->mux_cid = lc->mux_cid;
+			/* Unchanged address: keep the socket as it is. Its new
+			 * identity and CID are taken by listeners_configure()
+			 * only once the whole reload has succeeded. */
 			l->next = kept;
 			kept = l;
 			continue;
@@ -258,6 +255,34 @@ int listeners_open(struct server *s, const struct config *conf, struct listener 
 	}
 	*out = fresh;
 	return 0;
+}
+
+void listeners_configure(struct server *s, const struct config *conf)
+{
+	for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+		const struct listen_conf *found = NULL;
+		for (const struct listen_conf *lc = conf->listeners; lc != NULL; lc = lc->next) {
+			if (strcmp(lc->text, l->text) == 0)
+				found = lc;
+		}
+		/* A socket systemd passed without a listen line of its own
+		 * keeps the defaults listener_wrap() gives. */
+		snprintf(l->identity, sizeof(l->identity), "%s",
+		         found != NULL && found->identity != NULL ? found->identity
+		         : l->transport == UDO_VSOCK_ADDR_UNIX    ? "unix"
+		                                                  : "");
+		if (found != NULL)
+			l->mux_cid = found->mux_cid;
+	}
+}
+
+struct listener *listener_find(struct server *s, const char *text)
+{
+	for (struct listener *l = s->listeners; l != NULL; l = l->next) {
+		if (strcmp(l->text, text) == 0)
+			return l;
+	}
+	return NULL;
 }
 
 void listeners_replace(struct server *s, struct listener *fresh)

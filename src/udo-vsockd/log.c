@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+/* Our own CODE_FILE= etc.: the caller's, not this file's. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 enum log_level log_max_level = LOG_LEVEL_NOTICE;
@@ -40,6 +43,11 @@ void log_init(enum log_level level)
 	log_to_journal = stderr_is_journal();
 }
 
+int log_journal(void)
+{
+	return log_to_journal;
+}
+
 void log_set_level(enum log_level level)
 {
 	log_max_level = level;
@@ -60,9 +68,11 @@ int log_level_parse(const char *text, enum log_level *level)
 	return -1;
 }
 
-/* Writes one formatted message, with optional journal fields. */
-static void log_emit(enum log_level level, const char *peer, uint32_t cid, const char *command, const char *suffix,
-                     const char *fmt, va_list ap)
+/* Writes one formatted message from FILE:LINE in FUNC, with optional
+ * journal fields. */
+static void log_emit(enum log_level level, const char *msgid, const char *file, int line, const char *func,
+                     const char *peer, uint32_t cid, const char *command, const char *suffix, const char *fmt,
+                     va_list ap)
 {
 	char msg[1024];
 
@@ -71,18 +81,34 @@ static void log_emit(enum log_level level, const char *peer, uint32_t cid, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_to_journal) {
 		/* The text names the peer too, for readers of plain journalctl. */
-		char cidbuf[16], text[1200];
-		snprintf(cidbuf, sizeof(cidbuf), "%u", cid);
-		snprintf(text, sizeof(text), "%s%s%s%s%s%s", peer != NULL ? peer : "", peer != NULL ? ": " : "",
+		static char ident[] = "SYSLOG_IDENTIFIER=udo-vsockd";
+		char text[1200], prio[16], idf[48], peerf[256], cidf[24], cmdf[160], filef[256], linef[32];
+		struct iovec iov[7];
+		int n = 0;
+		snprintf(text, sizeof(text), "MESSAGE=%s%s%s%s%s%s", peer != NULL ? peer : "", peer != NULL ? ": " : "",
 		         command != NULL ? command : "", command != NULL ? ": " : "", msg, suffix);
-		if (peer != NULL && command != NULL)
-			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s",
-			                cidbuf, "COMMAND=%s", command, NULL);
-		else if (peer != NULL)
-			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, "PEER=%s", peer, "PEER_CID=%s",
-			                cidbuf, NULL);
-		else
-			sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", level, NULL);
+		snprintf(prio, sizeof(prio), "PRIORITY=%d", (int)level);
+		iov[n++] = (struct iovec){text, strlen(text)};
+		iov[n++] = (struct iovec){prio, strlen(prio)};
+		/* Named even when journald cannot see a short-lived -t process's _COMM. */
+		iov[n++] = (struct iovec){ident, sizeof(ident) - 1};
+		if (msgid != NULL) {
+			snprintf(idf, sizeof(idf), "MESSAGE_ID=%s", msgid);
+			iov[n++] = (struct iovec){idf, strlen(idf)};
+		}
+		if (peer != NULL) {
+			snprintf(peerf, sizeof(peerf), "PEER=%s", peer);
+			snprintf(cidf, sizeof(cidf), "PEER_CID=%u", cid);
+			iov[n++] = (struct iovec){peerf, strlen(peerf)};
+			iov[n++] = (struct iovec){cidf, strlen(cidf)};
+		}
+		if (command != NULL) {
+			snprintf(cmdf, sizeof(cmdf), "COMMAND=%s", command);
+			iov[n++] = (struct iovec){cmdf, strlen(cmdf)};
+		}
+		snprintf(filef, sizeof(filef), "CODE_FILE=%s", file);
+		snprintf(linef, sizeof(linef), "CODE_LINE=%d", line);
+		sd_journal_sendv_with_location(filef, linef, func, iov, n);
 		return;
 	}
 	if (peer != NULL && command != NULL)
@@ -93,72 +119,32 @@ static void log_emit(enum log_level level, const char *peer, uint32_t cid, const
 		fprintf(stderr, "udo-vsockd: %s: %s%s\n", level_names[level], msg, suffix);
 }
 
-/* Builds the ": strerror" suffix for ERR. */
-static void errno_suffix(char *buf, size_t len, int err)
-{
-	snprintf(buf, len, ": %s", strerror(err));
-}
-
-void log_warn(const char *fmt, ...)
+void log_at(enum log_level level, const char *msgid, const char *file, int line, const char *func, const char *peer,
+            uint32_t cid, const char *command, int with_errno, const char *fmt, ...)
 {
 	int saved = errno;
-	char suffix[128];
+	char suffix[128] = "";
 	va_list ap;
 
-	errno_suffix(suffix, sizeof(suffix), saved);
+	if (with_errno)
+		snprintf(suffix, sizeof(suffix), ": %s", strerror(saved));
 	va_start(ap, fmt);
-	log_emit(LOG_LEVEL_WARNING, NULL, 0, NULL, suffix, fmt, ap);
+	log_emit(level, msgid, file, line, func, peer, cid, command, suffix, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
 
-/* Defines a plain log function for one level. */
-#define LOG_PLAIN(fn, level)                                                                                           \
-	void fn(const char *fmt, ...)                                                                                  \
-	{                                                                                                              \
-		int saved = errno;                                                                                     \
-		va_list ap;                                                                                            \
-		va_start(ap, fmt);                                                                                     \
-		log_emit(level, NULL, 0, NULL, "", fmt, ap);                                                           \
-		va_end(ap);                                                                                            \
-		errno = saved;                                                                                         \
-	}
-LOG_PLAIN(log_warnx, LOG_LEVEL_WARNING)
-LOG_PLAIN(log_notice, LOG_LEVEL_NOTICE)
-LOG_PLAIN(log_info, LOG_LEVEL_INFO)
-LOG_PLAIN(log_debug, LOG_LEVEL_DEBUG)
-
-void fatal(const char *fmt, ...)
+void log_fatal_at(const char *file, int line, const char *func, int with_errno, const char *fmt, ...)
 {
-	char suffix[128];
+	char suffix[128] = "";
 	va_list ap;
 
-	errno_suffix(suffix, sizeof(suffix), errno);
+	if (with_errno)
+		snprintf(suffix, sizeof(suffix), ": %s", strerror(errno));
 	va_start(ap, fmt);
-	log_emit(LOG_LEVEL_ERR, NULL, 0, NULL, suffix, fmt, ap);
+	log_emit(LOG_LEVEL_ERR, NULL, file, line, func, NULL, 0, NULL, suffix, fmt, ap);
 	va_end(ap);
 	exit(1);
-}
-
-void fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(LOG_LEVEL_ERR, NULL, 0, NULL, "", fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void log_peer(enum log_level level, const char *peer, uint32_t cid, const char *command, const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_emit(level, peer, cid, command, "", fmt, ap);
-	va_end(ap);
-	errno = saved;
 }
 
 /* libevent's log callback: its severities mapped onto ours. */

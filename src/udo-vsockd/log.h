@@ -18,6 +18,9 @@ enum log_level {
  * stderr is connected to it (JOURNAL_STREAM), otherwise to stderr. */
 void log_init(enum log_level level);
 
+/* True when messages go to the journal (set by log_init). */
+int log_journal(void);
+
 /* Changes the most verbose level written. */
 void log_set_level(enum log_level level);
 
@@ -36,24 +39,53 @@ int log_level_parse(const char *text, enum log_level *level);
 /* Routes libevent's own diagnostics through these functions. */
 void log_route_libevent(void);
 
+/* MESSAGE_ID= journal fields of the events an operator filters on
+ * (journalctl MESSAGE_ID=...), documented in udo-vsockd(8). */
+#define LOG_MSGID_READY         "999fd67f5e3943d0a7b592ecf670fa62"
+#define LOG_MSGID_RELOADED      "9def5771dea946f9aed1ffd9cfb9ce62"
+#define LOG_MSGID_RELOAD_FAILED "bcd1410b5252474b94d2e31685743f47"
+#define LOG_MSGID_DENIED        "0cf2e41bfc3e43549e63df7a415b5347"
+#define LOG_MSGID_REFUSED       "e0dbf8d4ac614ce58eb3432e38edd493"
+#define LOG_MSGID_STOPPING      "3faacfe694394b18be5cfe24ae59abcb"
+
+/* The caller's location, for CODE_FILE=, CODE_LINE= and CODE_FUNC=. */
+#define LOG_WHERE __FILE__, __LINE__, __func__
+
+/* Logs one message at LEVEL from FILE:LINE in FUNC, with MSGID (NULL:
+ * none), PEER, CID and COMMAND (NULL: none) as journal fields and, if
+ * WITH_ERRNO, ": strerror(errno)" appended; errno is preserved. Use the
+ * macros below, which pass the caller's location. */
+void log_at(enum log_level level, const char *msgid, const char *file, int line, const char *func, const char *peer,
+            uint32_t cid, const char *command, int with_errno, const char *fmt, ...)
+    __attribute__((format(printf, 10, 11)));
+/* log_at, then exit 1. */
+void log_fatal_at(const char *file, int line, const char *func, int with_errno, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6), noreturn));
+
 /* Warning with ": strerror(errno)" appended; errno is preserved. */
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define log_warn(...) log_at(LOG_LEVEL_WARNING, NULL, LOG_WHERE, NULL, 0, NULL, 1, __VA_ARGS__)
 /* Warning without errno. */
-void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define log_warnx(...) log_at(LOG_LEVEL_WARNING, NULL, LOG_WHERE, NULL, 0, NULL, 0, __VA_ARGS__)
+/* Warning without errno, with a MESSAGE_ID (LOG_MSGID_*). */
+#define log_warnx_id(msgid, ...) log_at(LOG_LEVEL_WARNING, msgid, LOG_WHERE, NULL, 0, NULL, 0, __VA_ARGS__)
 /* Notable events (start, reload, stop). */
-void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define log_notice(...) log_at(LOG_LEVEL_NOTICE, NULL, LOG_WHERE, NULL, 0, NULL, 0, __VA_ARGS__)
+/* A notable event with a MESSAGE_ID (LOG_MSGID_*). */
+#define log_notice_id(msgid, ...) log_at(LOG_LEVEL_NOTICE, msgid, LOG_WHERE, NULL, 0, NULL, 0, __VA_ARGS__)
 /* Routine information. */
-void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define log_info(...) log_at(LOG_LEVEL_INFO, NULL, LOG_WHERE, NULL, 0, NULL, 0, __VA_ARGS__)
 /* Debugging detail, shown with -vv. */
-void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define log_debug(...) log_at(LOG_LEVEL_DEBUG, NULL, LOG_WHERE, NULL, 0, NULL, 0, __VA_ARGS__)
 /* Logs with ": strerror(errno)" and exits 1. */
-void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define fatal(...) log_fatal_at(LOG_WHERE, 1, __VA_ARGS__)
 /* Logs and exits 1. */
-void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define fatalx(...) log_fatal_at(LOG_WHERE, 0, __VA_ARGS__)
 
 /* A message about one peer's request, with structured journal fields
  * PEER (its address text), PEER_CID and COMMAND (NULL: none). */
-void log_peer(enum log_level level, const char *peer, uint32_t cid, const char *command, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+#define log_peer(level, peer, cid, command, ...) log_at(level, NULL, LOG_WHERE, peer, cid, command, 0, __VA_ARGS__)
+/* log_peer with a MESSAGE_ID (LOG_MSGID_*). */
+#define log_peer_id(level, msgid, peer, cid, command, ...)                                                             \
+	log_at(level, msgid, LOG_WHERE, peer, cid, command, 0, __VA_ARGS__)
 
 #endif /* UDO_VSOCKD_LOG_H */

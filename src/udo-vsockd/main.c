@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "log.h"
 #include "module.h"
+#include "ratelimit.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/udo-vsockd/udo-vsockd.conf"
@@ -25,11 +26,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: udo-vsockd [-tvhV] [-c FILE]\n"
-	           "  -c FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-	           "  -t       test the configuration and exit\n"
-	           "  -v       log more (repeat for debug)\n"
-	           "  -h       show this help\n"
-	           "  -V       show the version\n");
+	           "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
+	           "  -t             test the configuration and exit\n"
+	           "  -v             log more (repeat for debug)\n"
+	           "  -h, --help     show this help\n"
+	           "  -V, --version  show the version\n");
 }
 
 /* SIGTERM, SIGINT: stop gracefully; SIGHUP: reload. */
@@ -114,7 +115,13 @@ int main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	int test_only = 0, verbose = 0, opt;
 
-	while ((opt = getopt(argc, argv, "c:tvhV")) != -1) {
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
@@ -143,6 +150,9 @@ int main(int argc, char **argv)
 	log_init(LOG_LEVEL_NOTICE);
 	struct config *conf = config_load(path, stderr);
 	if (conf == NULL) {
+		/* Run by systemd (ExecReload=): the journal gets the verdict too. */
+		if (test_only && log_journal())
+			log_warnx_id(LOG_MSGID_RELOAD_FAILED, "%s: configuration has errors; not reloaded", path);
 		if (test_only)
 			return 1;
 		fatalx("%s: configuration has errors", path);
@@ -181,9 +191,10 @@ int main(int argc, char **argv)
 	if (conn_sweep_arm(&s) < 0)
 		fatal("cannot start the timeout sweep");
 	notify_ready(&s);
-	log_notice("udo-vsockd %s ready", PACKAGE_VERSION);
+	log_notice_id(LOG_MSGID_READY, "udo-vsockd %s ready", PACKAGE_VERSION);
 	if (event_base_dispatch(s.base) < 0)
 		fatalx("event loop failed");
+	log_ratelimit_flush(); /* what was suppressed is counted before the end */
 	log_notice("stopped");
 	server_free(&s);
 	return 0;

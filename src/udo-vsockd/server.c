@@ -100,6 +100,40 @@ void peer_count_remove(struct server *s, const char *key)
 	}
 }
 
+const struct peer_count *peer_count_find(const struct server *s, const char *key)
+{
+	for (const struct peer_count *p = s->peer_counts[peer_hash(key)]; p != NULL; p = p->next) {
+		if (strcmp(p->key, key) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+void server_count(struct server *s, const char *key, enum server_counter what)
+{
+	struct peer_count *p = key != NULL ? (struct peer_count *)peer_count_find(s, key) : NULL;
+	struct peer_stats unused, *ps = p != NULL ? &p->stats : &unused;
+
+	switch (what) {
+	case COUNT_CONNECTION:
+		s->stats.connections_total++;
+		ps->connections_total++;
+		break;
+	case COUNT_REJECTED:
+		s->stats.connections_rejected++;
+		ps->connections_rejected++;
+		break;
+	case COUNT_COMMAND:
+		s->stats.commands++;
+		ps->commands++;
+		break;
+	case COUNT_ERROR:
+		s->stats.errors++;
+		ps->errors++;
+		break;
+	}
+}
+
 int server_reserve_scratch(struct server *s, size_t len, int max_args)
 {
 	if (len + 1 > s->line_size) {
@@ -130,6 +164,64 @@ static void log_lines(const char *buf)
 	}
 }
 
+/* Fills the parts of peer P that come from its listener L (as at
+ * accept, see peer_from_accept in conn.c): a unix peer's identity, a
+ * vsock-mux VM's name and CID. A vsock peer's CID is the kernel's. */
+static void peer_follow_listener(struct peer *p, const struct listener *l)
+{
+	if (p->transport == UDO_VSOCK_ADDR_VSOCK_MUX) {
+		p->cid = l->mux_cid;
+		snprintf(p->identity, sizeof(p->identity), "%s", l->identity);
+		snprintf(p->text, sizeof(p->text), "vm %s cid %u", p->identity[0] ? p->identity : "-", p->cid);
+	} else if (p->transport == UDO_VSOCK_ADDR_UNIX) {
+		snprintf(p->identity, sizeof(p->identity), "%s", l->identity);
+		snprintf(p->text, sizeof(p->text), "unix:%s", p->identity);
+	}
+}
+
+/*
+ * After a reload: every open connection is judged from its next request
+ * on by the configuration now in force. It takes the new limits, and its
+ * peer the identity and CID its listener now has (also moving it in the
+ * per-peer counts). A connection whose listener the new configuration
+ * no longer has is closed once the request in flight, if any, has been
+ * answered; a bridge (proxy) already under way is left to end by itself.
+ */
+static void conns_follow_reload(struct server *s)
+{
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		config_unref(c->config);
+		c->config = config_ref(s->config);
+		const struct listener *l = listener_find(s, c->peer.listener);
+		if (l == NULL) {
+			if (c->bridged || c->closing)
+				continue;
+			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
+			         "listener %s is gone after the reload; closing", c->peer.listener);
+			conn_close_after_flush(c); /* may free C */
+			continue;
+		}
+		char was[sizeof(c->peer.text)];
+		memcpy(was, c->peer.text, sizeof(was));
+		peer_follow_listener(&c->peer, l);
+		char key[sizeof(c->peer_key)];
+		if (c->peer.transport != UDO_VSOCK_ADDR_UNIX)
+			snprintf(key, sizeof(key), "cid:%u", c->peer.cid);
+		else
+			snprintf(key, sizeof(key), "unix:%s", c->peer.identity);
+		if (strcmp(key, c->peer_key) != 0) {
+			/* Already open: counted under its new key even past the limit. */
+			peer_count_remove(s, c->peer_key);
+			if (peer_count_add(s, key) != UINT32_MAX)
+				memcpy(c->peer_key, key, sizeof(key));
+			else
+				c->peer_key[0] = '\0'; /* not counted (out of memory) */
+			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "was %s before the reload", was);
+		}
+	}
+}
+
 void server_reload(struct server *s)
 {
 	char *errors = NULL;
@@ -146,7 +238,7 @@ void server_reload(struct server *s)
 			log_warn("cannot collect the errors of %s", s->config_path);
 		if (errors != NULL)
 			log_lines(errors);
-		log_warnx("reload failed: the configuration in force is kept");
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
 		free(errors);
 		notify_ready(s);
 		return;
@@ -154,15 +246,18 @@ void server_reload(struct server *s)
 	free(errors);
 	struct listener *fresh = NULL;
 	if (!s->socket_activated && listeners_open(s, conf, &fresh) < 0) {
-		log_warnx("reload failed: the configuration in force is kept");
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
 		config_unref(conf);
 		notify_ready(s);
 		return;
 	}
+	/* Nothing fails from here on: the new configuration takes over whole. */
 	if (!s->socket_activated)
 		listeners_replace(s, fresh);
+	listeners_configure(s, conf);
 	config_unref(s->config);
 	s->config = conf;
+	conns_follow_reload(s);
 	log_set_level((enum log_level)conf->log_level);
 	s->stats.reloads++;
 	if (conn_sweep_arm(s) < 0)
@@ -171,7 +266,7 @@ void server_reload(struct server *s)
 	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT);
 	if (s->nconns >= conf->limits.max_connections)
 		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);
-	log_notice("configuration reloaded");
+	log_notice_id(LOG_MSGID_RELOADED, "configuration reloaded");
 	notify_ready(s);
 }
 
@@ -190,7 +285,7 @@ void server_begin_shutdown(struct server *s)
 		return;
 	s->stopping = 1;
 	notify_stopping();
-	log_notice("stopping: %u connections to finish", s->nconns);
+	log_notice_id(LOG_MSGID_STOPPING, "stopping: %u connections to finish", s->nconns);
 	listeners_close_all(s);
 	evtimer_del(s->accept_timer);
 	if (s->nconns == 0) {

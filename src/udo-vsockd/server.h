@@ -45,11 +45,29 @@ struct listener {
 	struct listener *next;
 };
 
-/* Connections counted per peer, for max-connections-per-peer. */
+/* A peer's own counters, shown to it by STATS. */
+struct peer_stats {
+	uint64_t connections_total;
+	uint64_t connections_rejected;
+	uint64_t commands;
+	uint64_t errors;
+};
+
+/* Connections counted per peer, for max-connections-per-peer; also the
+ * peer's counters, kept while it has a connection open. */
 struct peer_count {
 	char key[80];
 	unsigned int count;
+	struct peer_stats stats;
 	struct peer_count *next;
+};
+
+/* The counters server_count() adds to. */
+enum server_counter {
+	COUNT_CONNECTION,
+	COUNT_REJECTED,
+	COUNT_COMMAND,
+	COUNT_ERROR,
 };
 #define PEER_COUNT_BUCKETS 1024
 
@@ -119,18 +137,33 @@ unsigned int peer_count_add(struct server *s, const char *key);
 /* Counts one connection less for KEY. */
 void peer_count_remove(struct server *s, const char *key);
 
+/* The counts of peer KEY, or NULL if it has no connection open. */
+const struct peer_count *peer_count_find(const struct server *s, const char *key);
+
+/* Counts one event WHAT daemon-wide and for peer KEY (NULL: daemon-wide
+ * only; nothing for a peer without an open connection). */
+void server_count(struct server *s, const char *key, enum server_counter what);
+
 /* Makes the shared line buffer hold LEN + 1 bytes and ARGV MAX_ARGS
  * pointers. Returns 0 or -1 (ENOMEM). */
 int server_reserve_scratch(struct server *s, size_t len, int max_args);
 
 /* Opens the listeners of CONF (not under socket activation) and returns
  * them in *OUT, reusing those of S whose address is unchanged. Returns 0,
- * or -1 after logging why (nothing changed then). */
+ * or -1 after logging why: then S's listeners are exactly as they were,
+ * identities and CIDs included (listeners_configure applies those). */
 int listeners_open(struct server *s, const struct config *conf, struct listener **out);
 
 /* Adopts the sockets systemd passed (LISTEN_FDS). Returns how many, or
  * -1 after logging why. */
 int listeners_adopt_systemd(struct server *s, const struct config *conf);
+
+/* Gives every listener of S the identity and vsock-mux CID of its listen
+ * line in CONF (a reload in force), systemd's sockets too. */
+void listeners_configure(struct server *s, const struct config *conf);
+
+/* The listener of S with address TEXT, or NULL. */
+struct listener *listener_find(struct server *s, const char *text);
 
 /* Replaces S's listeners with NEW, closing those not in NEW. */
 void listeners_replace(struct server *s, struct listener *fresh);

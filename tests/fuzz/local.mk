@@ -32,6 +32,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/module.c \
 	$(top_srcdir)/src/udo-vsockd/notify.c \
 	$(top_srcdir)/src/udo-vsockd/proto.c \
+	$(top_srcdir)/src/udo-vsockd/ratelimit.c \
 	$(top_srcdir)/src/udo-vsockd/server.c \
 	$(top_srcdir)/src/udo-vsockd/commands/help.c \
 	$(top_srcdir)/src/udo-vsockd/commands/ping.c \
@@ -47,7 +48,7 @@ FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/sr
 	$(top_srcdir)/src/udo-vsockd/commands/*.h $(top_srcdir)/src/udo-vsockd/handlers/*.h
 
 FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux \
-	tests/fuzz/fuzz_handoff
+	tests/fuzz/fuzz_handoff tests/fuzz/fuzz_pattern
 
 fuzz: $(FUZZ_TARGETS)
 .PHONY: fuzz
@@ -67,10 +68,17 @@ tests/fuzz/fuzz_handoff: $(top_srcdir)/tests/fuzz/fuzz_handoff.c $(FUZZ_LIB_SRCS
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_handoff.c $(FUZZ_LIB_SRCS)
 tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
-	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) -o $@ \
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS) -o $@ \
 		$(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $(FUZZ_LIB_SRCS) \
-		$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(LIBS)
+		$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS) $(LIBS)
+# The arg-pattern engine alone: PCRE2 itself is not instrumented (nor is
+# its JIT code), the daemon's side of it (callout, budget) is.
+tests/fuzz/fuzz_pattern: $(top_srcdir)/tests/fuzz/fuzz_pattern.c \
+		$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c $(FUZZ_INCLUDES)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(PCRE2_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_pattern.c \
+		$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c $(PCRE2_LIBS)
 
 CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/fuzz_proto.c tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_addr.c tests/fuzz/fuzz_mux.c \
-	tests/fuzz/fuzz_handoff.c tests/fuzz/corpus scripts/fuzz doc/fuzzing.md
+	tests/fuzz/fuzz_handoff.c tests/fuzz/fuzz_pattern.c tests/fuzz/corpus scripts/fuzz doc/fuzzing.md

@@ -1,19 +1,117 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/stats.c - STATS: connection and command counters. */
+/* commands/stats.c - STATS: connection and command counters.
+ *
+ * Daemon-wide counters tell one guest about every other guest's activity,
+ * so they go only to peers that `stats-all` names (by default the host
+ * side: unix listeners and CIDs 0 to 2); every other peer sees its own. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../conf.h"
+#include "../conn.h"
+#include "../dispatch.h"
 #include "../server.h"
 #include "commands.h"
 
-/* Answers the daemon's counters as key=value data lines. */
+/* A stats command's options. */
+struct stats_conf {
+	int all_set;             /* stats-all was given */
+	struct acl_entry *all;   /* who sees daemon-wide counters (NULL with all_set: nobody) */
+	struct acl_entry **tail; /* where the next entry goes */
+};
+
+/* True if PEER is on the host side: a unix listener, or CID 0, 1 or 2. */
+static int peer_is_host_side(const struct peer *peer)
+{
+	return peer->transport == UDO_VSOCK_ADDR_UNIX || peer->cid <= 2;
+}
+
+/* Frees a stats command's options. */
+static void stats_free_data(void *data)
+{
+	struct stats_conf *sc = data;
+
+	while (sc->all != NULL) {
+		struct acl_entry *next = sc->all->next;
+		free(sc->all->identity);
+		free(sc->all);
+		sc->all = next;
+	}
+	free(sc);
+}
+
+/* Takes `stats-all = none | ENTRY...` (entries as in allow). */
+static int stats_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+{
+	struct stats_conf *sc = cmd->data;
+
+	if (strcmp(key, "stats-all") != 0) {
+		snprintf(why, whylen, "handler 'stats' has no option '%s'", key);
+		return -1;
+	}
+	if (sc == NULL) {
+		sc = calloc(1, sizeof(*sc));
+		if (sc == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		sc->tail = &sc->all;
+		cmd->data = sc;
+	}
+	sc->all_set = 1;
+	if (strcmp(value, "none") == 0)
+		return 0;
+	char *copy = strdup(value), *save = NULL;
+	int rc = copy != NULL ? 0 : -1;
+	if (copy == NULL)
+		snprintf(why, whylen, "out of memory");
+	for (char *w = copy != NULL ? strtok_r(copy, " \t", &save) : NULL; w != NULL && rc == 0;
+	     w = strtok_r(NULL, " \t", &save)) {
+		struct acl_entry *e = calloc(1, sizeof(*e));
+		char err[128];
+		if (e == NULL || acl_entry_parse(w, 1, e, err, sizeof(err)) < 0) {
+			snprintf(why, whylen, "stats-all: %s", e == NULL ? "out of memory" : err);
+			free(e);
+			rc = -1;
+			break;
+		}
+		*sc->tail = e;
+		sc->tail = &e->next;
+	}
+	free(copy);
+	return rc;
+}
+
+/* Answers the counters as key=value data lines: daemon-wide ones to the
+ * peers stats-all names, the peer's own (scope=peer) to the others. */
 static void stats_run(struct request *req)
 {
 	const struct server *s = req->server;
+	const struct stats_conf *sc = req->cmd->data;
+	int all = sc != NULL && sc->all_set ? access_list_allows(sc->all, req->peer) : peer_is_host_side(req->peer);
 
-	request_dataf(req, "connections=%u", s->nconns);
-	request_dataf(req, "connections_total=%llu", (unsigned long long)s->stats.connections_total);
-	request_dataf(req, "connections_rejected=%llu", (unsigned long long)s->stats.connections_rejected);
-	request_dataf(req, "commands=%llu", (unsigned long long)s->stats.commands);
-	request_dataf(req, "errors=%llu", (unsigned long long)s->stats.errors);
-	request_dataf(req, "reloads=%llu", (unsigned long long)s->stats.reloads);
+	if (all) {
+		request_dataf(req, "connections=%u", s->nconns);
+		request_dataf(req, "connections_total=%llu", (unsigned long long)s->stats.connections_total);
+		request_dataf(req, "connections_rejected=%llu", (unsigned long long)s->stats.connections_rejected);
+		request_dataf(req, "commands=%llu", (unsigned long long)s->stats.commands);
+		request_dataf(req, "errors=%llu", (unsigned long long)s->stats.errors);
+		request_dataf(req, "reloads=%llu", (unsigned long long)s->stats.reloads);
+		request_dataf(req, "uptime=%llu", (unsigned long long)(server_uptime_ms(s) / 1000));
+		request_ok(req, NULL);
+		return;
+	}
+	/* The peer's own: counted since its oldest open connection. */
+	const struct peer_count *p = req->conn != NULL ? peer_count_find(s, req->conn->peer_key) : NULL;
+	struct peer_stats none = {0};
+	const struct peer_stats *ps = p != NULL ? &p->stats : &none;
+	request_dataf(req, "scope=peer");
+	request_dataf(req, "connections=%u", p != NULL ? p->count : 0);
+	request_dataf(req, "connections_total=%llu", (unsigned long long)ps->connections_total);
+	request_dataf(req, "connections_rejected=%llu", (unsigned long long)ps->connections_rejected);
+	request_dataf(req, "commands=%llu", (unsigned long long)ps->commands);
+	request_dataf(req, "errors=%llu", (unsigned long long)ps->errors);
 	request_dataf(req, "uptime=%llu", (unsigned long long)(server_uptime_ms(s) / 1000));
 	request_ok(req, NULL);
 }
@@ -24,5 +122,7 @@ const struct handler_kind handler_stats = {
     .max_args = 0,
     .usage = "",
     .summary = "show connection and command counters",
+    .set_option = stats_set_option,
     .run = stats_run,
+    .free_data = stats_free_data,
 };

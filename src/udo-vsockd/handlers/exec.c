@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -47,10 +46,9 @@ struct exec_conf {
 	char *path;
 	char **args; /* fixed arguments after argv[0] (the path) */
 	int nargs;
-	int client_args;     /* append the client's arguments to argv */
-	int max_client_args; /* -1: unset */
-	char *pattern_text;  /* NULL: any argument */
-	regex_t pattern;
+	int client_args;             /* append the client's arguments to argv */
+	int max_client_args;         /* -1: unset */
+	struct arg_pattern *pattern; /* NULL: any argument */
 	char *directory;
 	char **env_pass; /* names copied from the daemon's environment */
 	int nenv_pass;
@@ -118,9 +116,7 @@ static void exec_free_data(void *data)
 
 	free(ec->path);
 	strv_free(ec->args, ec->nargs);
-	if (ec->pattern_text != NULL)
-		regfree(&ec->pattern);
-	free(ec->pattern_text);
+	arg_pattern_free(ec->pattern);
 	free(ec->directory);
 	strv_free(ec->env_pass, ec->nenv_pass);
 	strv_free(ec->env_set, ec->nenv_set);
@@ -263,34 +259,14 @@ static int exec_apply_option(struct command *cmd, const char *key, const char *v
 		return 0;
 	}
 	if (strcmp(key, "arg-pattern") == 0) {
-		char costly[96];
-		if (arg_pattern_check(value, costly, sizeof(costly)) < 0) {
-			snprintf(why, whylen, "arg-pattern: '%s': %s", value, costly);
-			return -1;
-		}
-		size_t len = strlen(value) + 5;
-		char *anchored = malloc(len);
-		if (anchored == NULL)
-			return -1;
-		snprintf(anchored, len, "^(%s)$", value);
-		if (ec->pattern_text != NULL) {
-			regfree(&ec->pattern);
-			free(ec->pattern_text);
-			ec->pattern_text = NULL;
-		}
-		int rc = regcomp(&ec->pattern, anchored, REG_EXTENDED | REG_NOSUB);
-		free(anchored);
-		if (rc != 0) {
-			char err[128];
-			regerror(rc, &ec->pattern, err, sizeof(err));
+		char err[160];
+		struct arg_pattern *pattern = arg_pattern_compile(value, err, sizeof(err));
+		if (pattern == NULL) {
 			snprintf(why, whylen, "arg-pattern: '%s': %s", value, err);
 			return -1;
 		}
-		ec->pattern_text = strdup(value);
-		if (ec->pattern_text == NULL) {
-			regfree(&ec->pattern);
-			return -1;
-		}
+		arg_pattern_free(ec->pattern);
+		ec->pattern = pattern;
 		return 0;
 	}
 	if (strcmp(key, "env-pass") == 0) {
@@ -386,7 +362,7 @@ static int exec_check(struct command *cmd, char *why, size_t whylen)
 		return -1;
 	}
 	int takes_args = ec->client_args || ec->stdin_request;
-	if (!takes_args && (ec->max_client_args >= 0 || ec->pattern_text != NULL)) {
+	if (!takes_args && (ec->max_client_args >= 0 || ec->pattern != NULL)) {
 		snprintf(why, whylen, "max-client-args and arg-pattern need client-args = yes or stdin = request");
 		return -1;
 	}
@@ -1075,9 +1051,18 @@ static void exec_run(struct request *req)
 		request_err(req, PROTO_ERR_BUSY, "%u already running for this peer (max-concurrent-per-peer)", of_peer);
 		return;
 	}
-	for (int i = 1; i < req->argc && ec->pattern_text != NULL; i++) {
-		if (regexec(&ec->pattern, req->argv[i], 0, NULL, 0) != 0) {
-			request_err(req, PROTO_ERR_USAGE, "argument %d does not match the allowed pattern", i);
+	int bad = 0;
+	if (ec->pattern != NULL) {
+		switch (
+		    arg_pattern_match_args(ec->pattern, req->argv + 1, req->argc - 1, ARG_PATTERN_BUDGET_US, &bad)) {
+		case ARG_PATTERN_MATCH:
+			break;
+		case ARG_PATTERN_NOMATCH:
+			request_err(req, PROTO_ERR_USAGE, "argument %d does not match the allowed pattern", bad + 1);
+			return;
+		case ARG_PATTERN_COSTLY:
+			request_err(req, PROTO_ERR_USAGE, "argument %d: matching the allowed pattern took too long",
+			            bad + 1);
 			return;
 		}
 	}

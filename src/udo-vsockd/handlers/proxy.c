@@ -3,7 +3,9 @@
  * unix or loopback TCP service, a byte pump with backpressure */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +23,23 @@
 #include "../server.h"
 #include "handlers.h"
 
+/* Bytes one read of a bridge asks for at most (max-buffer bounds it too). */
+#define PROXY_CHUNK (256 * 1024)
+
+/* Reads of one side per loop turn at most, while each fills its ask. */
+#define PROXY_READS_PER_TURN 4
+
+/* How often a bridge checks its idle time and its paused sides (ms). */
+#define PROXY_TICK_MS 500
+
+/* idle_ms: take the daemon's idle-timeout in force. */
+#define PROXY_IDLE_DAEMON UINT_MAX
+
+/* The bridges' shared read buffer (one thread: one turn uses it at a
+ * time), held while any bridge is open. */
+static char *proxy_scratch;
+static unsigned int proxy_bridges;
+
 /* A command's options. */
 struct proxy_conf {
 	struct sockaddr_storage target;
@@ -28,15 +47,29 @@ struct proxy_conf {
 	char text[UDO_VSOCK_ADDR_STRLEN];
 	size_t max_buffer; /* bytes queued per direction before reading stops */
 	unsigned int connect_timeout_ms;
+	unsigned int idle_ms; /* PROXY_IDLE_DAEMON unless set */
 };
 
-/* One proxied connection. */
+/* One proxied connection. Side 0 is the client, side 1 the service;
+ * direction i carries the bytes side i sends. */
 struct proxy {
-	struct request *req; /* while connecting; NULL after */
-	struct conn *client; /* once bridged */
-	struct bufferevent *service;
+	struct request *req;         /* while connecting; NULL after */
+	struct conn *client;         /* once bridged */
+	struct bufferevent *service; /* connects, then owns the service's socket */
 	size_t max_buffer;
-	int eof[2];  /* side i (0 client, 1 service) has sent everything */
+	unsigned int idle_ms;
+	int unix_service; /* the service is on a unix socket */
+	int counted;      /* in proxy_bridges */
+	int fd[2];
+	struct event *rev[2], *wev[2]; /* side i readable, writable */
+	int reading[2], writing[2];    /* rev[i], wev[i] are added */
+	struct evbuffer *queue[2];     /* read from side i, not yet taken by the other */
+	uint64_t moved[2];             /* bytes of direction i delivered */
+	uint64_t moved_at_tick;        /* moved[0] at the last tick */
+	int activity;                  /* a byte moved since the last tick */
+	uint64_t last_activity_ms;     /* uptime of the last tick that saw activity */
+	struct event *tick;
+	int eof[2];  /* side i has sent everything */
 	int shut[2]; /* side i was told so with shutdown(SHUT_WR) */
 };
 
@@ -90,7 +123,8 @@ static int parse_target(struct proxy_conf *pc, const char *value, char *why, siz
 	return 0;
 }
 
-/* Takes the `connect`, `max-buffer` and `connect-timeout` options. */
+/* Takes the `connect`, `max-buffer`, `connect-timeout` and
+ * `idle-timeout` options. */
 static int proxy_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
 {
 	struct proxy_conf *pc = cmd->data;
@@ -104,6 +138,7 @@ static int proxy_set_option(struct command *cmd, const char *key, const char *va
 		}
 		pc->max_buffer = 262144;
 		pc->connect_timeout_ms = 5000;
+		pc->idle_ms = PROXY_IDLE_DAEMON;
 		cmd->data = pc;
 	}
 	if (strcmp(key, "connect") == 0)
@@ -124,6 +159,14 @@ static int proxy_set_option(struct command *cmd, const char *key, const char *va
 		pc->connect_timeout_ms = (unsigned int)v;
 		return 0;
 	}
+	if (strcmp(key, "idle-timeout") == 0) {
+		if (config_parse_number(value, 1, 86400000, &v) < 0) {
+			snprintf(why, whylen, "idle-timeout: '%s' is not a duration", value);
+			return -1;
+		}
+		pc->idle_ms = (unsigned int)v;
+		return 0;
+	}
 	snprintf(why, whylen, "handler 'proxy' has no option '%s'", key);
 	return -1;
 }
@@ -140,32 +183,62 @@ static int proxy_check(struct command *cmd, char *why, size_t whylen)
 	return 0;
 }
 
-/* Frees the proxy's service side; the client side is the connection's. */
+/* Frees the proxy's service side and events; the client's socket is
+ * the connection's. */
 static void proxy_release(void *arg)
 {
 	struct proxy *p = arg;
 
+	for (int i = 0; i < 2; i++) {
+		if (p->rev[i] != NULL)
+			event_free(p->rev[i]);
+		if (p->wev[i] != NULL)
+			event_free(p->wev[i]);
+		if (p->queue[i] != NULL)
+			evbuffer_free(p->queue[i]);
+	}
+	if (p->tick != NULL)
+		event_free(p->tick);
+	if (p->counted && --proxy_bridges == 0) {
+		free(proxy_scratch); /* an idle daemon holds no bridge memory */
+		proxy_scratch = NULL;
+	}
 	if (p->service != NULL)
 		bufferevent_free(p->service);
 	free(p);
 }
 
-/* Ends the bridge: frees the connection, whose release frees the rest. */
-static void proxy_end(struct proxy *p)
+/* Ends the bridge, saying WHY at debug level (or at info when INFO):
+ * frees the connection, whose release frees the rest. */
+static void proxy_end(struct proxy *p, int info, const char *why)
 {
+	log_peer(info ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s",
+	         why);
 	conn_free(p->client);
 }
 
-/* The index of BEV: 0 for the client, 1 for the service. */
-static int proxy_side(const struct proxy *p, const struct bufferevent *bev)
+/* Watches side I for input (ON) or stops (off); no-op when unchanged. */
+static void proxy_set_reading(struct proxy *p, int i, int on)
 {
-	return bev == p->service;
+	if (on == p->reading[i])
+		return;
+	if (on)
+		event_add(p->rev[i], NULL);
+	else
+		event_del(p->rev[i]);
+	p->reading[i] = on;
 }
 
-/* The bufferevent of side I. */
-static struct bufferevent *proxy_bev(struct proxy *p, int i)
+/* Watches side I for room to write (ON) or stops; no-op when unchanged. */
+static void proxy_set_writing(struct proxy *p, int i, int on)
 {
-	return i == 0 ? p->client->bev : p->service;
+	if (on == p->writing[i])
+		return;
+	if (on)
+		event_add(p->wev[i], NULL);
+	else
+		event_del(p->wev[i]);
+	p->writing[i] = on;
 }
 
 /* Passes end of stream on: once side I's peer has sent everything and
@@ -174,88 +247,219 @@ static struct bufferevent *proxy_bev(struct proxy *p, int i)
 static int proxy_pass_eof(struct proxy *p)
 {
 	for (int i = 0; i < 2; i++) {
-		struct bufferevent *bev = proxy_bev(p, i);
-		if (p->eof[!i] && !p->shut[i] && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-			shutdown(bufferevent_getfd(bev), SHUT_WR);
+		if (p->eof[!i] && !p->shut[i] && evbuffer_get_length(p->queue[!i]) == 0) {
+			shutdown(p->fd[i], SHUT_WR);
 			p->shut[i] = 1;
 		}
 	}
 	if (p->shut[0] && p->shut[1]) {
-		proxy_end(p);
+		proxy_end(p, 0, "both sides finished");
 		return 1;
 	}
 	return 0;
 }
 
-/* Moves what BEV read to the other side; pauses BEV when that backs up. */
-static void proxy_read_cb(struct bufferevent *bev, void *arg)
+/* True for a send or receive failure that is only a wait. */
+static int proxy_would_block(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+/* Ends the bridge after side I failed with errno ERR. */
+static void proxy_fail(struct proxy *p, int i, int err)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "%s side failed: %s", i ? "service" : "client", strerror(err));
+	proxy_end(p, 0, why);
+}
+
+/* Side I is readable: moves what it sent to the other side. The bytes
+ * are read into one shared buffer and sent on at once; only what the
+ * other side does not take waits in QUEUE[I], at most max-buffer bytes,
+ * and reading I stops while that is full. A few reads per turn, while
+ * they fill what was asked, so other connections get their turn. */
+static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy *p = arg;
-	struct bufferevent *dst = proxy_bev(p, !proxy_side(p, bev));
+	int i = fd == p->fd[0] ? 0 : 1;
+	struct evbuffer *q = p->queue[i];
+	int dst = p->fd[!i];
 
-	bufferevent_write_buffer(dst, bufferevent_get_input(bev));
-	if (evbuffer_get_length(bufferevent_get_output(dst)) >= p->max_buffer) {
-		/* Backpressure: read no more until DST has sent half of it. */
-		bufferevent_disable(bev, EV_READ);
-		bufferevent_setwatermark(dst, EV_WRITE, p->max_buffer / 2, 0);
+	if (proxy_scratch == NULL && (proxy_scratch = malloc(PROXY_CHUNK)) == NULL) {
+		proxy_end(p, 1, "out of memory for the bridge");
+		return;
+	}
+	for (int turn = 0; turn < PROXY_READS_PER_TURN; turn++) {
+		size_t queued = evbuffer_get_length(q);
+		size_t want = p->max_buffer - queued < PROXY_CHUNK ? p->max_buffer - queued : PROXY_CHUNK;
+		if (want == 0) {
+			proxy_set_reading(p, i, 0); /* full: the write callback resumes */
+			return;
+		}
+		ssize_t n = recv(fd, proxy_scratch, want, 0);
+		if (n == 0) {
+			/* Half close: what it sent goes on, then the other side learns it ended. */
+			p->eof[i] = 1;
+			proxy_set_reading(p, i, 0);
+			proxy_pass_eof(p); /* may free P */
+			return;
+		}
+		if (n < 0) {
+			if (proxy_would_block(errno))
+				return;
+			proxy_fail(p, i, errno);
+			return;
+		}
+		p->activity = 1;
+		size_t sent = 0;
+		if (queued == 0) {
+			ssize_t w = send(dst, proxy_scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w < 0 && !proxy_would_block(errno)) {
+				proxy_fail(p, !i, errno);
+				return;
+			}
+			sent = w > 0 ? (size_t)w : 0;
+			p->moved[i] += sent;
+		}
+		if (sent < (size_t)n) {
+			if (evbuffer_add(q, proxy_scratch + sent, (size_t)n - sent) < 0) {
+				proxy_end(p, 1, "out of memory for the bridge");
+				return;
+			}
+			proxy_set_writing(p, !i, 1);
+			if (evbuffer_get_length(q) >= p->max_buffer) {
+				/* Backpressure: read no more until the other side took half. */
+				proxy_set_reading(p, i, 0);
+				return;
+			}
+		}
+		if ((size_t)n < want)
+			return; /* most likely all there was */
 	}
 }
 
-/* BEV drained to its low watermark: resume the side feeding it. */
-static void proxy_write_cb(struct bufferevent *bev, void *arg)
+/* Side J can take more: sends it what waits for it; resumes reading the
+ * other side once half of max-buffer is gone. */
+static void proxy_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy *p = arg;
-	int from = !proxy_side(p, bev);
+	int j = fd == p->fd[0] ? 0 : 1;
+	struct evbuffer *q = p->queue[!j];
+	int n = evbuffer_write(q, fd);
 
-	if (proxy_pass_eof(p))
-		return;
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-	if (!p->eof[from])
-		bufferevent_enable(proxy_bev(p, from), EV_READ);
-}
-
-/* End of stream or an error on one side. */
-static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct proxy *p = arg;
-	int side = proxy_side(p, bev);
-
-	if (what & BEV_EVENT_ERROR) {
-		log_peer(LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s side failed: %s",
-		         side ? "service" : "client", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		proxy_end(p); /* a reset or failure: nothing more can be delivered */
+	if (n < 0 && !proxy_would_block(errno)) {
+		proxy_fail(p, j, errno);
 		return;
 	}
-	if (!(what & BEV_EVENT_EOF))
+	if (n > 0) {
+		p->moved[!j] += (uint64_t)n;
+		p->activity = 1;
+	}
+	size_t left = evbuffer_get_length(q);
+	if (left == 0) {
+		proxy_set_writing(p, j, 0);
+		if (proxy_pass_eof(p))
+			return;
+	}
+	if (!p->eof[!j] && left <= p->max_buffer / 2)
+		proxy_set_reading(p, !j, 1);
+}
+
+/* True if the peer on side I of P can no longer receive: it closed its
+ * socket or it failed. A unix or TCP socket polls hang-up or an error;
+ * a vsock socket does neither while input waits unread in it (a paused
+ * side), but then refuses an empty send with EPIPE (which transmits
+ * nothing). Never true for a peer that only shut down its sending. */
+static int proxy_side_gone(const struct proxy *p, int i)
+{
+	int fd = p->fd[i];
+	struct pollfd pfd = {.fd = fd, .events = 0};
+
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)) != 0)
+		return 1;
+	return send(fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+	       (errno == EPIPE || errno == ENOTCONN || errno == ECONNRESET);
+}
+
+/* The bridge's timer: ends it when no byte moved either way for the idle
+ * timeout, or when a side whose input is not watched (paused, or after
+ * its end of stream) is gone, since its close would never be seen
+ * otherwise: the service once everything it sent has reached the client;
+ * the client once what it sent no longer moves on (a service that reads
+ * it still gets it), as nothing can reach it any more. */
+static void proxy_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *p = arg;
+	uint64_t now = server_uptime_ms(p->client->server);
+	unsigned int idle =
+	    p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : p->client->server->config->limits.idle_timeout_ms;
+	int stalled = p->moved[0] == p->moved_at_tick;
+
+	p->moved_at_tick = p->moved[0];
+	if (p->activity) {
+		p->activity = 0;
+		p->last_activity_ms = now;
+	}
+	for (int i = 0; i < 2; i++) {
+		/* A side that owes the other bytes, or whose bytes still flow, stays. */
+		if (p->reading[i] || p->shut[i] || !(p->shut[!i] || (i == 0 && stalled)) || !proxy_side_gone(p, i))
+			continue;
+		proxy_end(p, 1, i ? "the service left; closing the bridge" : "the client left; closing the bridge");
 		return;
-	log_peer(LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s side finished sending",
-	         side ? "service" : "client");
-	/* Half close: what it sent goes on, then the other side learns it ended. */
-	proxy_read_cb(bev, p);
-	p->eof[side] = 1;
-	bufferevent_disable(bev, EV_READ);
-	proxy_pass_eof(p);
+	}
+	if (idle > 0 && now - p->last_activity_ms >= idle) {
+		char why[80];
+		snprintf(why, sizeof(why), "no bytes either way for %u ms; closing the bridge", idle);
+		proxy_end(p, 1, why);
+	}
 }
 
 /* The OK is sent: pump bytes both ways from now on. */
 static void proxy_start(struct conn *c, void *arg)
 {
 	struct proxy *p = arg;
+	struct event_base *base = c->server->base;
+	unsigned int idle = p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : c->server->config->limits.idle_timeout_ms;
+	unsigned int every = idle == 0 || idle / 4 > PROXY_TICK_MS ? PROXY_TICK_MS : idle / 4 < 100 ? 100 : idle / 4;
+	struct timeval tv = {every / 1000, (every % 1000) * 1000};
+	int ok = 1;
 
 	p->client = c;
-	bufferevent_setcb(c->bev, proxy_read_cb, proxy_write_cb, proxy_event_cb, p);
-	bufferevent_setcb(p->service, proxy_read_cb, proxy_write_cb, proxy_event_cb, p);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, p->max_buffer);
-	bufferevent_setwatermark(p->service, EV_READ, 0, p->max_buffer);
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	bufferevent_enable(p->service, EV_READ | EV_WRITE);
+	p->counted = 1;
+	proxy_bridges++;
+	/* The pump uses plain events: a bufferevent reads at most 4 KiB a
+	 * turn (libevent 2.1), which costs a loop turn per 4 KiB. */
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	p->fd[0] = c->fd;
+	p->fd[1] = bufferevent_getfd(p->service);
+	if (p->unix_service) {
+		/* The default unix send buffer (wmem_default, about 208 KiB) is
+		 * less than one read: every read would end in a partial send and
+		 * a wait for room. Ask for a read's worth; the kernel doubles it,
+		 * up to twice wmem_max. TCP tunes its own; setting it would stop that. */
+		int size = PROXY_CHUNK;
+		(void)setsockopt(p->fd[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	}
+	for (int i = 0; i < 2; i++) {
+		p->rev[i] = event_new(base, p->fd[i], EV_READ | EV_PERSIST, proxy_read_cb, p);
+		p->wev[i] = event_new(base, p->fd[i], EV_WRITE | EV_PERSIST, proxy_write_cb, p);
+		p->queue[i] = evbuffer_new();
+		ok = ok && p->rev[i] != NULL && p->wev[i] != NULL && p->queue[i] != NULL;
+	}
+	p->tick = event_new(base, -1, EV_PERSIST, proxy_tick_cb, p);
+	p->last_activity_ms = server_uptime_ms(c->server);
 	/* Bytes the client sent after its request go first. */
-	if (c->in_len > 0 && bufferevent_write(p->service, c->in, c->in_len) < 0) {
+	if (!ok || p->tick == NULL || event_add(p->tick, &tv) < 0 ||
+	    (c->in_len > 0 && evbuffer_add(p->queue[0], c->in, c->in_len) < 0)) {
 		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "proxy: out of memory");
 		conn_free(c); /* releases P */
 		return;
 	}
+	if (c->in_len > 0)
+		proxy_set_writing(p, 1, 1);
+	proxy_set_reading(p, 0, evbuffer_get_length(p->queue[0]) < p->max_buffer);
+	proxy_set_reading(p, 1, 1);
 	log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "proxying");
 }
 
@@ -269,7 +473,7 @@ static void proxy_connect_cb(struct bufferevent *bev, short what, void *arg)
 	req->state = NULL;
 	if (what & BEV_EVENT_CONNECTED) {
 		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		bufferevent_disable(bev, EV_READ);
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		request_bridge(req, proxy_start, proxy_release, p);
 		request_ok(req, "proxy");
@@ -295,6 +499,8 @@ static void proxy_run(struct request *req)
 	}
 	p->req = req;
 	p->max_buffer = pc->max_buffer;
+	p->idle_ms = pc->idle_ms;
+	p->unix_service = pc->target.ss_family == AF_UNIX;
 	p->service = bufferevent_socket_new(req->server->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (p->service == NULL) {
 		free(p);

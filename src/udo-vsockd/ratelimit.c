@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ratelimit.c - per-peer rate limit of the log lines a peer can cause.
+ *
+ * A guest that pipelines 100,000 denied requests would otherwise write
+ * 100,000 journal lines, trip journald's own rate limit and hide other
+ * messages. State is a fixed table (RATELIMIT_SETS x RATELIMIT_WAYS
+ * peers), so memory is bounded whatever the number of peers. */
+#include "ratelimit.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+
+/* One peer's window. */
+struct rl_entry {
+	char key[80]; /* "" : free */
+	char text[80];
+	uint32_t cid;
+	uint64_t window_start; /* ms */
+	uint64_t last_seen;    /* ms, for eviction */
+	unsigned int count;    /* logged in this window */
+	unsigned long long suppressed;
+};
+
+static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
+
+/* FNV-1a of KEY, reduced to a set. */
+static unsigned int rl_set(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % RATELIMIT_SETS;
+}
+
+/* Logs how many messages about E were suppressed, if any, and clears it. */
+static void rl_report(struct rl_entry *e)
+{
+	if (e->suppressed == 0)
+		return;
+	log_peer(LOG_LEVEL_NOTICE, e->text, e->cid, NULL,
+	         "%llu log messages about this peer suppressed (log-peer-burst)", e->suppressed);
+	e->suppressed = 0;
+}
+
+/* The entry of KEY, or a new one in its set (evicting the least recently
+ * seen peer there). */
+static struct rl_entry *rl_find(const char *key, uint64_t now)
+{
+	struct rl_entry *set = table[rl_set(key)], *victim = &set[0];
+
+	for (int i = 0; i < RATELIMIT_WAYS; i++) {
+		if (strcmp(set[i].key, key) == 0)
+			return &set[i];
+		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].last_seen < victim->last_seen))
+			victim = &set[i];
+	}
+	rl_report(victim);
+	memset(victim, 0, sizeof(*victim));
+	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	victim->window_start = now;
+	return victim;
+}
+
+int log_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                  unsigned int interval_ms)
+{
+	struct timeval tv;
+
+	if (burst == 0)
+		return 1;
+	if (base == NULL || event_base_gettimeofday_cached(base, &tv) < 0)
+		gettimeofday(&tv, NULL);
+	uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	struct rl_entry *e = rl_find(key, now);
+	snprintf(e->text, sizeof(e->text), "%s", peer_text);
+	e->cid = cid;
+	e->last_seen = now;
+	/* A clock that went back starts a new window too. */
+	if (now - e->window_start >= interval_ms || now < e->window_start) {
+		rl_report(e);
+		e->window_start = now;
+		e->count = 0;
+	}
+	if (e->count < burst) {
+		e->count++;
+		return 1;
+	}
+	if (e->suppressed++ == 0)
+		log_peer(LOG_LEVEL_NOTICE, peer_text, cid, NULL,
+		         "more than %u log messages about this peer in %u ms: suppressing them for the rest of it "
+		         "(log-peer-burst, log-peer-interval)",
+		         burst, interval_ms);
+	return 0;
+}
+
+void log_ratelimit_flush(void)
+{
+	for (int s = 0; s < RATELIMIT_SETS; s++) {
+		for (int w = 0; w < RATELIMIT_WAYS; w++)
+			rl_report(&table[s][w]);
+	}
+	memset(table, 0, sizeof(table));
+}
