@@ -182,7 +182,7 @@ EXTRA_tests_vsock_hostile_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 # bounded memory, fair service for others, release within 2 s.
 check_PROGRAMS += tests/vsock_flood
 TESTS += tests/vsock_flood
-tests_vsock_flood_SOURCES = tests/vsock_flood.c tests/daemon-harness.c tests/daemon-harness.h
+tests_vsock_flood_SOURCES = tests/vsock_flood.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_flood_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_flood_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_flood_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
