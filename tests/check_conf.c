@@ -610,10 +610,12 @@ START_TEST(test_daemon_numbers)
 	                                           "max-connections = 4\n"     /* 8 */
 	                                           "max-connections-per-peer = 2\n"
 	                                           "line-timeout = 2s\n"
+	                                           "max-buffered = 512M\n"
 	                                           "[command ping]\nhandler = ping\n");
 
 	load(path, &l);
 	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
+	ck_assert_uint_eq(l.conf->limits.max_buffered, 512 * 1048576ULL);
 	ck_assert_uint_eq(l.conf->limits.idle_timeout_ms, 300);
 	ck_assert_uint_eq(l.conf->limits.line_timeout_ms, 2000);
 	ck_assert_uint_eq(l.conf->limits.max_output_buffer, 65536);
@@ -629,16 +631,18 @@ START_TEST(test_daemon_numbers)
 	                                  "max-line-length = 2M\n"      /* 7: above 1 MiB */
 	                                  "accept-pause = 5ms\n"        /* 8: below 10 ms */
 	                                  "log-level = loud\n"          /* 9 */
+	                                  "max-buffered = 1K\n"         /* 10: below 64 KiB */
 	                                  "[command ping]\nhandler = ping\n");
 	load(path, &l);
 	ck_assert_ptr_null(l.conf);
-	ck_assert_msg(l.nlines == 6, "got %d errors:\n%s", l.nlines, l.errors);
+	ck_assert_msg(l.nlines == 7, "got %d errors:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 4, "max-connections");
 	assert_error(&l, 1, path, 5, "idle-timeout");
 	assert_error(&l, 2, path, 6, "max-output-buffer");
 	assert_error(&l, 3, path, 7, "max-line-length");
 	assert_error(&l, 4, path, 8, "accept-pause");
 	assert_error(&l, 5, path, 9, "log-level");
+	assert_error(&l, 6, path, 10, "max-buffered");
 	unload(&l);
 }
 END_TEST

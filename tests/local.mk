@@ -178,6 +178,15 @@ tests_vsock_hostile_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_hostile_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_hostile_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 
+# A guest flooding requests it never reads the replies of, then closing:
+# bounded memory, fair service for others, release within 2 s.
+check_PROGRAMS += tests/vsock_flood
+TESTS += tests/vsock_flood
+tests_vsock_flood_SOURCES = tests/vsock_flood.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_vsock_flood_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_flood_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_flood_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
 # Guest-initiated hybrid vsock: the test plays the VMM on the vsock-mux
 # listener's unix socket; no vsock traffic, so it runs here directly.
 check_PROGRAMS += tests/check_mux_listen

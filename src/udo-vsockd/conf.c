@@ -339,6 +339,7 @@ static const struct number_key number_keys[] = {
     LIMIT("max-line-length", 0, 16, 1048576, max_line_length),
     LIMIT("max-arguments", 0, 1, 65536, max_arguments),
     LIMIT("max-output-buffer", 0, 4096, 1ULL << 30, max_output_buffer),
+    LIMIT("max-buffered", 0, 65536, 1ULL << 40, max_buffered),
     LIMIT("commands-per-read", 0, 1, 100000, commands_per_read),
     LIMIT("shutdown-grace", 1, 0, 3600000, shutdown_grace_ms),
     LIMIT("accept-pause", 1, 10, 60000, accept_pause_ms),
@@ -843,6 +844,7 @@ static void limits_default(struct limits *l)
 	l->max_line_length = 4096;
 	l->max_arguments = 64;
 	l->max_output_buffer = 1048576;
+	l->max_buffered = 64 * 1048576;
 	l->commands_per_read = 32;
 	l->shutdown_grace_ms = 5000;
 	l->accept_pause_ms = 500;

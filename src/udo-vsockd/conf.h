@@ -62,6 +62,7 @@ struct limits {
 	unsigned int max_line_length;   /* bytes, line end excluded */
 	unsigned int max_arguments;     /* words per request, command included */
 	size_t max_output_buffer;       /* pending reply bytes before reading stops */
+	size_t max_buffered;            /* all connections' output and input, daemon-wide */
 	unsigned int commands_per_read; /* fairness: lines handled per turn */
 	unsigned int shutdown_grace_ms;
 	unsigned int accept_pause_ms;      /* pause after EMFILE/ENFILE */

@@ -3,6 +3,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +30,45 @@
 /* Input the daemon reads ahead beyond one request line (see max-line-length). */
 #define CONN_READ_AHEAD 65536
 
-static void conn_process(struct conn *c, int do_read);
+/* Bytes freed by connections' buffers after which the sweep gives free
+ * heap back to the kernel: a flood's replies are many small chunks, which
+ * free() alone keeps in the process. */
+#define CONN_TRIM_AFTER (1024 * 1024)
 
-/* Reading requests is on unless a request runs, replies back up or we close. */
+/* Microseconds of turns one run of the queue of busy connections takes
+ * at most before the loop polls the sockets again. */
+#define CONN_RUN_BUDGET_US 2000
+
+/* How much a turn reads: nothing, a first bite straight from the read
+ * event (a request is small; a flood of a hundred connections readable
+ * at once must not cost a hundred full reads before anything else), or
+ * up to the buffer's room in a turn of the run queue. */
+enum conn_read { CONN_READ_NONE, CONN_READ_BITE, CONN_READ_FULL };
+#define CONN_BITE 4096
+
+/* A peer (a CID or a unix identity) whose connections wait for turns. */
+struct run_peer {
+	char key[80];
+	struct conn *head, *tail;     /* its waiting connections, in turn order */
+	struct run_peer *prev, *next; /* the server's ring of waiting peers */
+	struct run_peer *hnext;       /* its bucket in the server's run_index */
+};
+
+static void conn_process(struct conn *c, enum conn_read do_read);
+
+/* True if requests may be read from C now (whether by the socket's event
+ * or in a turn of the run queue). */
+static int conn_may_read(const struct conn *c)
+{
+	return !(c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof || c->bridged);
+}
+
+/* Reading requests is on unless a request runs, replies back up, the
+ * daemon holds too much for it, we close, or C waits in the run queue
+ * (which reads it in its turn). */
 static void conn_update_reading(struct conn *c)
 {
-	int want = !(c->closing || c->req_active || c->output_paused || c->eof || c->bridged);
+	int want = conn_may_read(c) && c->run_peer == NULL;
 
 	if (want == c->reading)
 		return;
@@ -68,6 +102,239 @@ static void conn_want_write(struct conn *c)
 	c->write_wait_ms = server_uptime_ms(c->server);
 }
 
+/* The bucket of peer KEY in the run index (FNV-1a). */
+static unsigned int run_bucket(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % RUN_PEER_BUCKETS;
+}
+
+/* The run-queue callback: turns for the waiting connections. */
+static void conn_run_cb(evutil_socket_t fd, short what, void *arg);
+
+static void conn_sweep_step(struct server *s);
+
+/* Makes sure S's run queue gets its turn on the next loop iteration,
+ * after the sockets were polled. Returns 0 or -1. */
+static int conn_run_arm(struct server *s)
+{
+	static const struct timeval now = {0, 0};
+
+	if (s->run_ev == NULL) {
+		s->run_ev = evtimer_new(s->base, conn_run_cb, s);
+		if (s->run_ev == NULL)
+			return -1;
+	}
+	/* A timer, not event_active(): libevent runs events activated from a
+	 * callback in the same pass, before it polls again. */
+	if (!evtimer_pending(s->run_ev, NULL) && evtimer_add(s->run_ev, &now) < 0)
+		return -1;
+	return 0;
+}
+
+/* Puts C at the end of its peer's queue for another turn, and the peer
+ * in the ring of waiting peers if it is not there. */
+static void conn_enqueue(struct conn *c)
+{
+	struct server *s = c->server;
+	unsigned int b = run_bucket(c->peer_key);
+	struct run_peer *p;
+
+	if (c->run_peer != NULL)
+		return;
+	if (conn_run_arm(s) < 0) {
+		event_active(c->resume, EV_READ, 0); /* unfair, but not stuck */
+		return;
+	}
+	for (p = s->run_index[b]; p != NULL && strcmp(p->key, c->peer_key) != 0; p = p->hnext)
+		;
+	if (p == NULL) {
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			event_active(c->resume, EV_READ, 0);
+			return;
+		}
+		snprintf(p->key, sizeof(p->key), "%s", c->peer_key);
+		p->hnext = s->run_index[b];
+		s->run_index[b] = p;
+		p->prev = s->run_tail;
+		if (s->run_tail != NULL)
+			s->run_tail->next = p;
+		else
+			s->run_head = p;
+		s->run_tail = p;
+	}
+	c->run_peer = p;
+	c->run_next = NULL;
+	c->run_prev = p->tail;
+	if (p->tail != NULL)
+		p->tail->run_next = c;
+	else
+		p->head = c;
+	p->tail = c;
+	conn_update_reading(c); /* its turns read it */
+}
+
+/* Takes P out of S's ring and index, and frees it. */
+static void run_peer_free(struct server *s, struct run_peer *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		s->run_head = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	else
+		s->run_tail = p->prev;
+	for (struct run_peer **pp = &s->run_index[run_bucket(p->key)]; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	}
+	free(p);
+}
+
+/* Takes C out of its peer's queue; the peer leaves the ring once none of
+ * its connections waits. */
+static void conn_dequeue(struct conn *c)
+{
+	struct run_peer *p = c->run_peer;
+
+	if (p == NULL)
+		return;
+	if (c->run_prev != NULL)
+		c->run_prev->run_next = c->run_next;
+	else
+		p->head = c->run_next;
+	if (c->run_next != NULL)
+		c->run_next->run_prev = c->run_prev;
+	else
+		p->tail = c->run_prev;
+	c->run_peer = NULL;
+	c->run_prev = c->run_next = NULL;
+	if (p->head == NULL)
+		run_peer_free(c->server, p);
+}
+
+/* Microseconds since T0 (CLOCK_MONOTONIC). */
+static long run_elapsed_us(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t0->tv_sec) * 1000000 + (now.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* Gives the waiting connections turns: one for the first connection of
+ * each peer in the ring in turn, so a peer with a hundred busy
+ * connections gets no more turns than a peer with one, and within a peer
+ * its connections take turns. After CONN_RUN_BUDGET_US the loop polls
+ * the sockets (new connections, and requests of idle connections, which
+ * are answered at once) before the queue goes on. */
+static void conn_run_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timespec t0;
+
+	if (s->sweeping)
+		conn_sweep_step(s); /* a sweep in parts goes on first */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (s->run_head != NULL) {
+		struct run_peer *p = s->run_head;
+		struct conn *c = p->head;
+		if (p->head != p->tail && s->run_head != s->run_tail) {
+			/* The peer goes to the end of the ring for its next turn. */
+			s->run_head = p->next;
+			s->run_head->prev = NULL;
+			p->prev = s->run_tail;
+			p->next = NULL;
+			s->run_tail->next = p;
+			s->run_tail = p;
+		}
+		conn_dequeue(c);                 /* frees P if C was its last */
+		conn_process(c, CONN_READ_FULL); /* may queue C again, or free it */
+		if (run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)
+			break;
+	}
+	if (s->run_head != NULL && conn_run_arm(s) < 0) {
+		/* Without the timer, let each connection go on by itself. */
+		while (s->run_head != NULL) {
+			struct conn *c = s->run_head->head;
+			conn_dequeue(c);
+			event_active(c->resume, EV_READ, 0);
+		}
+	}
+}
+
+/* True if C holds at least an equal share of max-buffered (the limit
+ * over the number of connections) while all together hold the limit or
+ * more: then C is not read until that changes. */
+static int conn_over_share(const struct conn *c)
+{
+	const struct server *s = c->server;
+	size_t max = s->config->limits.max_buffered;
+	size_t held = evbuffer_get_length(c->out) + c->in_size;
+	size_t total = s->buffered - c->held + held;
+
+	return total >= max && held >= max / (s->nconns > 0 ? s->nconns : 1);
+}
+
+/* Stops C's requests while it is over its share of max-buffered. */
+static void conn_memory_pause(struct conn *c)
+{
+	if (c->memory_paused)
+		return;
+	c->memory_paused = 1;
+	c->server->memory_paused++;
+}
+
+/* Lets C's requests go on again, in a turn of the run queue (not all
+ * at once when many resume together). */
+static void conn_memory_resume(struct conn *c)
+{
+	c->memory_paused = 0;
+	c->server->memory_paused--;
+	conn_enqueue(c);
+}
+
+/* Resumes every connection paused for max-buffered once the total is
+ * well below it (an eighth, so that a total hovering at the limit does
+ * not wake them all at every byte). */
+static void conn_memory_wake(struct server *s)
+{
+	size_t max = s->config->limits.max_buffered;
+
+	if (s->memory_paused == 0 || s->buffered >= max - max / 8)
+		return;
+	for (struct conn *c = s->conns; c != NULL && s->memory_paused > 0; c = c->next) {
+		if (c->memory_paused)
+			conn_memory_resume(c);
+	}
+}
+
+/* Brings S->buffered up to date with what C's buffers hold now. */
+static void conn_account(struct conn *c)
+{
+	struct server *s = c->server;
+	size_t held = evbuffer_get_length(c->out) + c->in_size;
+
+	if (held >= c->held) {
+		s->buffered += held - c->held;
+		c->held = held;
+		return;
+	}
+	s->buffered -= c->held - held;
+	s->freed_since_trim += c->held - held;
+	c->held = held;
+	if (c->memory_paused && !conn_over_share(c))
+		conn_memory_resume(c);
+	conn_memory_wake(s);
+}
+
 /* Unlinks C and releases everything it holds. */
 static void conn_destroy(struct conn *c)
 {
@@ -80,11 +347,18 @@ static void conn_destroy(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	s->nconns--;
+	if (s->sweep_cursor == c)
+		s->sweep_cursor = c->next;
 	if (s->stage_owner == c) {
 		s->stage_owner = NULL;
 		s->stage_len = 0;
 	}
 	peer_count_remove(s, c->peer_key);
+	conn_dequeue(c);
+	s->buffered -= c->held;
+	s->freed_since_trim += c->held;
+	if (c->memory_paused)
+		s->memory_paused--;
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	event_free(c->rev);
@@ -96,6 +370,11 @@ static void conn_destroy(struct conn *c)
 	config_unref(c->config);
 	log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection closed");
 	free(c);
+	if (s->nconns == 0 && s->run_ev != NULL) {
+		event_free(s->run_ev); /* nothing can wait in the run queue */
+		s->run_ev = NULL;
+	}
+	conn_memory_wake(s);
 	/* A slot is free: accepting may resume, and a stop may be complete. */
 	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT | ACCEPT_PAUSE_NOFILE);
 	if (s->stopping && s->nconns == 0)
@@ -142,6 +421,7 @@ static int conn_start_bridge(struct conn *c)
 		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "cannot start a bridge: out of memory");
 		return -1;
 	}
+	conn_dequeue(c);
 	event_del(c->rev);
 	event_del(c->wev);
 	c->reading = c->writing = 0;
@@ -157,6 +437,11 @@ static int conn_start_bridge(struct conn *c)
  * to, else free C. */
 static void conn_finish(struct conn *c)
 {
+	if (c->in_off > 0) {
+		/* Bridges and receivers take the unhandled input at C->in. */
+		memmove(c->in, c->in + c->in_off, c->in_len);
+		c->in_off = 0;
+	}
 	if (c->bridge_start != NULL && !c->broken) {
 		if (conn_start_bridge(c) == 0)
 			return;
@@ -204,6 +489,7 @@ static void conn_stage_flush(struct conn *c)
 			conn_break(c, LOG_LEVEL_WARNING, "out of memory for its replies");
 			return;
 		}
+		conn_account(c);
 		conn_want_write(c);
 	}
 }
@@ -233,6 +519,8 @@ void conn_write(struct conn *c, const void *data, size_t len)
 	}
 	if (evbuffer_add(c->out, data, len) < 0)
 		conn_break(c, LOG_LEVEL_WARNING, "out of memory for its replies");
+	else
+		conn_account(c);
 }
 
 /* Unsent reply bytes of C, staged or waiting. */
@@ -255,6 +543,7 @@ void conn_flush(struct conn *c)
 		conn_break(c, LOG_LEVEL_DEBUG, strerror(errno));
 		return;
 	}
+	conn_account(c);
 	conn_want_write(c);
 }
 
@@ -352,6 +641,7 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 	const struct limits *lim = &c->config->limits;
 	size_t max = lim->max_line_length;
 
+	c->more_lines = 0;
 	for (unsigned int n = 0;; n++) {
 		if (c->closing || c->req_active || c->bridged || c->broken)
 			return;
@@ -360,9 +650,14 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 			c->output_paused = 1;
 			return;
 		}
+		if (conn_over_share(c)) {
+			/* The daemon holds too much: the biggest holders wait. */
+			conn_memory_pause(c);
+			return;
+		}
 		if (n == lim->commands_per_read) {
-			/* Fairness: let other connections run first. */
-			event_active(c->resume, EV_READ, 0);
+			/* Fairness: the rest in a later turn of the run queue. */
+			c->more_lines = 1;
 			return;
 		}
 		char *line = buf + *off;
@@ -397,36 +692,59 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 	}
 }
 
-/* Keeps the unhandled input BUF[0, LEN) in C->in (freed when empty, so an
- * idle connection holds no input memory). Returns 0, or -1 without memory. */
+/* Keeps the unhandled input BUF[0, LEN) in C->in, with room for a NUL
+ * after it (lines are parsed there in place in later turns). Freed when
+ * empty, so an idle connection holds no input memory. Returns 0, or -1
+ * without memory. */
 static int conn_keep_input(struct conn *c, const char *buf, size_t len)
 {
+	c->in_off = 0;
 	if (len == 0) {
 		free(c->in);
 		c->in = NULL;
 		c->in_len = c->in_size = 0;
+		conn_account(c);
 		return 0;
 	}
-	if (len > c->in_size) {
-		char *in = realloc(c->in, len);
+	if (len + 1 > c->in_size) {
+		char *in = realloc(c->in, len + 1);
 		if (in == NULL)
 			return -1;
 		c->in = in;
-		c->in_size = len;
+		c->in_size = len + 1;
+		conn_account(c);
 	}
 	memmove(c->in, buf, len);
 	c->in_len = len;
 	return 0;
 }
 
-/* One turn for C: reads what the socket has (if DO_READ), handles the
- * complete lines, keeps the rest, sends the replies in one go. */
-static void conn_process(struct conn *c, int do_read)
+/* Drops the first USED bytes of the unhandled input, which a turn has
+ * handled where it lies in C->in. */
+static void conn_consume_input(struct conn *c, size_t used)
+{
+	if (used == c->in_len) {
+		conn_keep_input(c, NULL, 0);
+		return;
+	}
+	c->in_off += used;
+	c->in_len -= used;
+}
+
+/* One turn for C: reads what the socket has (as DO_READ says), handles the
+ * complete lines (up to commands-per-read), keeps the rest, sends the
+ * replies in one go. If more lines wait, or the read filled the buffer
+ * (the socket likely holds more), C goes to the run queue for its next
+ * turn instead of back to the socket's event. While lines of an earlier
+ * read wait, a turn handles them where they lie and reads nothing: a
+ * turn costs no copy of the input kept. */
+static void conn_process(struct conn *c, enum conn_read do_read)
 {
 	struct server *s = c->server;
 	const struct limits *lim = &c->config->limits;
 	size_t cap = (size_t)lim->max_line_length + CONN_READ_AHEAD;
 	size_t len = c->in_len, off = 0;
+	int filled = 0, in_place = 0, skipped = 0;
 
 	if (c->broken) {
 		conn_free(c);
@@ -440,12 +758,26 @@ static void conn_process(struct conn *c, int do_read)
 		conn_free(c);
 		return;
 	}
+	int want_read = do_read && conn_may_read(c) && len < cap;
+	if (want_read && c->more_lines && len > 0) {
+		want_read = 0; /* the lines kept first */
+		skipped = 1;
+	}
 	char *buf = s->line;
-	if (len > 0)
-		memcpy(buf, c->in, len);
-	if (do_read && c->reading && len < cap) {
-		ssize_t n = recv(c->fd, buf + len, cap - len, 0);
+	if (!want_read && len > 0) {
+		buf = c->in + c->in_off;
+		in_place = 1;
+	} else if (len > 0) {
+		memcpy(buf, c->in + c->in_off, len);
+	}
+	if (want_read && conn_over_share(c)) {
+		conn_memory_pause(c); /* the bytes wait in the kernel */
+		conn_update_reading(c);
+	} else if (want_read) {
+		size_t room = do_read == CONN_READ_BITE && cap - len > CONN_BITE ? CONN_BITE : cap - len;
+		ssize_t n = recv(c->fd, buf + len, room, 0);
 		if (n > 0) {
+			filled = (size_t)n == room;
 			len += (size_t)n;
 			c->input_seen = 1; /* the sweep notes the time: no clock read per read */
 		} else if (n == 0) {
@@ -471,7 +803,9 @@ static void conn_process(struct conn *c, int do_read)
 	conn_handle_lines(c, buf, len, &off);
 	if (c->closing && !c->bridge_start && !c->detach_fn)
 		off = len; /* nothing more is read from a closing connection */
-	if (conn_keep_input(c, buf + off, len - off) < 0)
+	if (in_place)
+		conn_consume_input(c, off);
+	else if (conn_keep_input(c, buf + off, len - off) < 0)
 		conn_break(c, LOG_LEVEL_WARNING, "out of memory for its unhandled input");
 	conn_flush(c);
 	if (s->stage_owner == c)
@@ -489,12 +823,16 @@ static void conn_process(struct conn *c, int do_read)
 		c->output_paused = 0;
 		event_active(c->resume, EV_READ, 0);
 	}
+	/* An ended input (EOF) may still hold lines to handle. */
+	if ((conn_may_read(c) || (c->eof && !c->req_active && !c->output_paused && !c->memory_paused)) &&
+	    (c->more_lines || filled || skipped))
+		conn_enqueue(c);
 	conn_update_reading(c);
 	/* A started line must be completed within line-timeout; a line
 	 * handled in this turn means the rest is a new line. */
 	if (off > 0)
 		c->line_started = 0;
-	if (c->in_len > 0 && memchr(c->in, '\n', c->in_len) == NULL) {
+	if (c->in_len > 0 && memchr(c->in + c->in_off, '\n', c->in_len) == NULL) {
 		if (c->line_started == 0)
 			c->line_started = server_uptime_ms(s) + 1;
 	} else {
@@ -504,16 +842,21 @@ static void conn_process(struct conn *c, int do_read)
 
 /* True if C's client has closed its socket entirely (or it failed),
  * never for a client that only shut down sending, which still wants its
- * reply. Asked by the sweep only for connections whose request runs (no
- * read tells then): a unix socket polls hang-up; a vsock socket does not,
- * but refuses an empty send with EPIPE once the peer stopped receiving
- * (an empty send transmits nothing). */
+ * reply. Asked by the sweep for connections that are not being read (a
+ * request runs, replies back up, or reading is paused), where no read
+ * tells. A unix socket polls hang-up. A vsock socket (Linux 6.1) shows
+ * neither hang-up nor SO_ERROR, polls the same RDHUP for a close as for
+ * a half-close, and peeks queued input the client sent before closing;
+ * but it refuses an empty send with EPIPE once the peer stopped
+ * receiving, in every one of those states (an empty send transmits
+ * nothing). */
 static int conn_client_gone(const struct conn *c)
 {
 	struct pollfd p = {.fd = c->fd, .events = 0};
 
-	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0)
-		return 1;
+	/* One system call per connection: the sweep asks a thousand. */
+	if (c->peer.transport != UDO_VSOCK_ADDR_VSOCK)
+		return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
 	return send(c->fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
 	       (errno == EPIPE || errno == ENOTCONN || errno == ECONNRESET);
 }
@@ -528,12 +871,14 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 
 	if (c->bridged || c->broken)
 		return 0;
-	if (c->req_active && !c->closing && conn_client_gone(c)) {
-		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
-		         "client left during a request; cancelling it");
+	if ((!c->reading || c->writing) && conn_client_gone(c)) {
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client left%s",
+		         c->req_active ? " during a request; cancelling it" : "; releasing its connection");
 		conn_free(c);
 		return 1;
 	}
+	if (c->memory_paused && !conn_over_share(c))
+		conn_memory_resume(c);
 	if (c->input_seen) {
 		/* Input came since the last sweep: idle from now on at most. */
 		c->input_seen = 0;
@@ -544,7 +889,7 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 		conn_free(c);
 		return 1;
 	}
-	if (c->closing || c->req_active || c->output_paused || c->eof)
+	if (c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof)
 		return 0;
 	if (lim->line_timeout_ms > 0 && c->line_started != 0 && now + 1 - c->line_started > lim->line_timeout_ms) {
 		char msg[80];
@@ -563,27 +908,50 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 	return 0;
 }
 
-/* The timeout sweep over every connection. It cuts at most
- * CONN_SWEEP_BATCH per loop turn, so clients still talking are not held
- * up behind a thousand cuts; the rest follow on the next turns, through
- * the one-shot SWEEP_MORE: activating the persistent timer by hand would
- * move its next run a whole period later each time (libevent counts a
- * persistent timeout from the last one), and 800 cuts put every other
- * timeout 6.5 s late. */
+/* Sweeps on from S->sweep_cursor: cuts at most CONN_SWEEP_BATCH
+ * connections and spends at most CONN_RUN_BUDGET_US per loop iteration,
+ * so clients still talking are not held up behind a thousand checks or
+ * cuts; the run-queue timer goes on with the rest after the sockets were
+ * polled (never the persistent sweep timer activated by hand: libevent
+ * would count its next run from then, and 800 cuts once put every other
+ * timeout 6.5 s late). At the end, once connections have freed a megabyte or more of
+ * buffers, it returns the free heap to the kernel. */
+static void conn_sweep_step(struct server *s)
+{
+	struct timespec t0;
+	unsigned int cuts = 0, seen = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Now, not when the sweep began: connections noted times since, and
+	 * a time after NOW would look like a very old one. */
+	uint64_t now = server_uptime_ms(s);
+	while (s->sweep_cursor != NULL) {
+		struct conn *c = s->sweep_cursor;
+		s->sweep_cursor = c->next; /* conn_destroy moves it on too */
+		cuts += (unsigned int)conn_sweep_one(c, now);
+		if (cuts == CONN_SWEEP_BATCH || (++seen % 16 == 0 && run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)) {
+			if (s->sweep_cursor != NULL && conn_run_arm(s) == 0)
+				return;
+		}
+	}
+	s->sweeping = 0;
+	if (s->freed_since_trim >= CONN_TRIM_AFTER) {
+		s->freed_since_trim = 0;
+		malloc_trim(0);
+	}
+}
+
+/* The timeout sweep timer: begins a sweep over every connection, unless
+ * one is still under way. */
 static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
-	uint64_t now = server_uptime_ms(s);
-	unsigned int cuts = 0;
 
-	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
-		next = c->next;
-		if (cuts == CONN_SWEEP_BATCH) {
-			event_active(s->sweep_more, EV_TIMEOUT, 0);
-			return;
-		}
-		cuts += (unsigned int)conn_sweep_one(c, now);
+	if (!s->sweeping) {
+		s->sweeping = 1;
+		s->sweep_cursor = s->conns;
 	}
+	conn_sweep_step(s);
 }
 
 int conn_sweep_arm(struct server *s)
@@ -594,12 +962,10 @@ int conn_sweep_arm(struct server *s)
 	                        : idle_limit == 0         ? line_limit
 	                        : line_limit < idle_limit ? line_limit
 	                                                  : idle_limit;
-	/* At least every second: it also finds clients gone while their
-	 * request runs. */
-	unsigned int every = shortest == 0 || shortest / 4 > 1000 ? 1000 : shortest / 4 < 100 ? 100 : shortest / 4;
+	/* At least every half second: it also finds clients gone while they
+	 * are not read, and they must be released within 2 s. */
+	unsigned int every = shortest == 0 || shortest / 4 > 500 ? 500 : shortest / 4 < 100 ? 100 : shortest / 4;
 
-	if (s->sweep_more == NULL && (s->sweep_more = event_new(s->base, -1, 0, conn_sweep_cb, s)) == NULL)
-		return -1;
 	if (s->sweep_timer == NULL) {
 		s->sweep_timer = event_new(s->base, -1, EV_PERSIST, conn_sweep_cb, s);
 		if (s->sweep_timer == NULL)
@@ -617,13 +983,13 @@ int conn_sweep_arm(struct server *s)
 /* The socket is readable: new bytes or end of input. */
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_process(arg, 1);
+	conn_process(arg, CONN_READ_BITE);
 }
 
 /* Deferred continuation: more lines, a finished request, or a break. */
 static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_process(arg, 0);
+	conn_process(arg, CONN_READ_NONE);
 }
 
 /* The socket takes more output (or conn_flush_soon asked to write). */
@@ -640,8 +1006,10 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	size_t left = evbuffer_get_length(c->out);
-	if (n > 0)
+	if (n > 0) {
 		c->write_wait_ms = server_uptime_ms(c->server);
+		conn_account(c);
+	}
 	if (left == 0) {
 		event_del(c->wev); /* back to writing at once (conn_flush) */
 		c->writing = 0;
@@ -656,7 +1024,7 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->output_paused && left <= c->config->limits.max_output_buffer / 2) {
 		/* Half the backlog is gone: read requests again. */
 		c->output_paused = 0;
-		conn_process(c, 0);
+		conn_process(c, CONN_READ_NONE);
 	}
 }
 

@@ -35,6 +35,7 @@ struct conn {
 	struct event *wev;    /* writable: added while OUT waits for the socket */
 	struct evbuffer *out; /* replies the socket has not taken yet */
 	char *in;             /* input read but not handled (malloc'd; NULL when none) */
+	size_t in_off;        /* ... from IN + IN_OFF (0 once replies are flushed) */
 	size_t in_len, in_size;
 	int reading;             /* REV is added */
 	int writing;             /* WEV is added */
@@ -49,9 +50,14 @@ struct conn {
 	char peer_key[80];  /* key in the per-peer counts */
 	struct request req; /* the request being answered, if req_active */
 	int req_active;
-	int in_run;               /* inside a handler's run() */
-	int closing;              /* no more requests; free once output is flushed */
-	int output_paused;        /* too much unread output: requests wait */
+	int in_run;                /* inside a handler's run() */
+	int closing;               /* no more requests; free once output is flushed */
+	int output_paused;         /* too much unread output: requests wait */
+	int memory_paused;         /* over its share of max-buffered: requests wait */
+	size_t held;               /* OUT and IN bytes counted in server->buffered */
+	int more_lines;            /* the last turn stopped at commands-per-read */
+	struct run_peer *run_peer; /* waiting for a turn in this peer's queue; NULL: not */
+	struct conn *run_prev, *run_next;
 	int eof;                  /* the client shut down its sending side */
 	uint64_t line_started;    /* monotonic ms the unfinished line began; 0: none */
 	struct event *resume;     /* handles more lines on a later loop turn */
@@ -96,8 +102,9 @@ void conn_free(struct conn *c);
 
 /* (Re)arms S's timeout sweep for the idle-timeout and line-timeout in
  * force: one daemon-wide timer, not one per connection, checking every
- * quarter of the shorter (at least every 100 ms, at most every second;
- * it also cancels requests whose client has gone). Returns 0, or -1 if
+ * quarter of the shorter (at least every 100 ms, at most every half
+ * second; it also frees connections whose client has gone while they
+ * were not read, cancelling their request). Returns 0, or -1 if
  * the timer cannot be set up (then no connection is ever timed out). */
 int conn_sweep_arm(struct server *s);
 

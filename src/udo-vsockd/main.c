@@ -96,8 +96,7 @@ static void server_free(struct server *s)
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
 	}
-	struct event *timers[] = {s->accept_timer,   s->grace_timer, s->status_timer,
-	                          s->watchdog_timer, s->sweep_timer, s->sweep_more};
+	struct event *timers[] = {s->accept_timer, s->grace_timer, s->status_timer, s->watchdog_timer, s->sweep_timer};
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
 		if (timers[i] != NULL)
 			event_free(timers[i]);

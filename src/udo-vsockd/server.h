@@ -72,6 +72,8 @@ enum server_counter {
 #define PEER_COUNT_BUCKETS 1024
 
 struct conn;
+struct run_peer;
+#define RUN_PEER_BUCKETS 64
 
 struct server {
 	struct event_base *base;
@@ -90,8 +92,9 @@ struct server {
 	struct event *status_timer;
 	struct event *watchdog_timer;
 	struct event *sweep_timer; /* idle- and line-timeout sweep; NULL while off */
-	struct event *sweep_more;  /* the sweep's next batch, on the next loop turn */
 	unsigned int sweep_ms;     /* its period */
+	int sweeping;              /* a sweep is under way (in parts) */
+	struct conn *sweep_cursor; /* the next connection it looks at */
 	struct event *signals[4];
 	/* Scratch space: one connection is read and one line handled at a
 	 * time, so every connection shares the read buffer LINE (lines are
@@ -105,6 +108,18 @@ struct server {
 	char *stage;
 	size_t stage_len;
 	struct conn *stage_owner;
+	/* Bytes all connections hold in their buffers (max-buffered), how
+	 * many of them were freed since the heap was last trimmed, and how
+	 * many connections wait for the total to fall. */
+	size_t buffered;
+	size_t freed_since_trim;
+	unsigned int memory_paused;
+	/* Connections with more input than one turn handles wait here for
+	 * RUN_EV: a ring of peers, each with its connections in turn order,
+	 * found by key in RUN_INDEX (conn.c). */
+	struct run_peer *run_head, *run_tail;
+	struct run_peer *run_index[RUN_PEER_BUCKETS];
+	struct event *run_ev;
 };
 
 /* Milliseconds since the daemon started. */
