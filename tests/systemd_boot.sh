@@ -163,29 +163,27 @@ now_ms() {
 	date +%s%3N
 }
 
-# Sends the request lines to vsock CID 1 PORT over one connection and
-# prints, for each, "> REQUEST" and its reply: the lines up to and
-# including its OK or ERR line (each within 10 s).
+# Sends the request lines to vsock CID 1 PORT over one connection, then
+# ends its input (the daemon answers everything, then closes), and prints,
+# for each, "> REQUEST" and its reply: the lines up to and including its
+# OK or ERR line (all within 60 s).
 ask_replies() {
-	local p=$1 line req
+	local p=$1 line req all
 	shift
-	coproc ASK1 { exec timeout -k 1 90 socat - "VSOCK-CONNECT:1:$p" 2>/dev/null; }
-	local pid=${ASK1_PID:-} in=${ASK1[0]:-} out=${ASK1[1]:-}
+	# One socat to the end of the connection, not a coproc: bash closes a
+	# coproc's descriptors once it has exited, so after QUIT the reader lost
+	# whatever it had not read yet when socat went away.
+	all=$(printf '%s\n' "$@" | timeout -k 1 90 socat -t 60 - "VSOCK-CONNECT:1:$p" 2>/dev/null)
 	{
-		printf '%s\n' "$@" >&"$out"
 		for req in "$@"; do
 			printf '> %s\n' "$req"
-			while IFS= read -r -t 10 -u "$in" line; do
+			while IFS= read -r line; do
 				printf '%s\n' "$line"
 				case $line in OK* | ERR*) continue 2 ;; esac
 			done
 			break
 		done
-	} 2>/dev/null
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	} <<<"$all"
 	return 0
 }
 
