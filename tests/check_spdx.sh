@@ -14,9 +14,10 @@ if command -v git >/dev/null && [ "$(git rev-parse --show-toplevel 2>/dev/null)"
 	list() { git ls-files; }
 else
 	# A release tarball: every file in it, less what configure and
-	# automake generate.
+	# automake generate and distcheck's build and install trees in it.
 	list() {
-		find . -type f ! -path './build*' ! -path './autom4te.cache/*' ! -path './build-aux/*' ! -path './m4/*' \
+		find . -type f ! -path './build*' ! -path './_build/*' ! -path './_inst/*' ! -path './autom4te.cache/*' \
+			! -path './build-aux/*' ! -path './m4/*' \
 			! -name 'Makefile.in' ! -name configure ! -name aclocal.m4 ! -name 'config.h.in' | sed 's|^\./||'
 	}
 fi
