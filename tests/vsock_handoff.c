@@ -97,7 +97,9 @@ static int unix_listen(const char *path)
 	snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&su, sizeof(su)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
+	/* Room for every connect of a test (20 at most) before the service
+	 * process first runs: a unix connect to a full queue fails at once. */
+	ck_assert_int_eq(listen(fd, 64), 0);
 	return fd;
 }
 
