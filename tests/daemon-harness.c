@@ -718,3 +718,44 @@ int client_silent_for(struct client *c, int ms)
 	}
 	return 1;
 }
+
+/* Echoes one connection FD until end of input, then half-closes. */
+static void echo_connection(int fd)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+			if (w <= 0)
+				_exit(1);
+			off += w;
+		}
+	}
+	shutdown(fd, SHUT_WR);
+}
+
+pid_t echo_service_start(int lfd)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_IGN);
+		for (;;) {
+			int fd = accept(lfd, NULL, NULL);
+			if (fd < 0)
+				_exit(0);
+			if (fork() == 0) {
+				echo_connection(fd);
+				_exit(0);
+			}
+			close(fd);
+		}
+	}
+	close(lfd);
+	return pid;
+}

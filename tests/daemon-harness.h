@@ -182,4 +182,9 @@ int client_wait_eof(struct client *c, int timeout_ms);
 /* True if nothing arrives within MS milliseconds (and no EOF). */
 int client_silent_for(struct client *c, int ms);
 
+/* Starts an echo service on the listening socket LFD (closed here) in a
+ * child, one grandchild per connection, each echoing until end of input
+ * and then half-closing. Returns the child's pid. */
+pid_t echo_service_start(int lfd);
+
 #endif /* UDO_TESTS_DAEMON_HARNESS_H */

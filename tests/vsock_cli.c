@@ -1341,20 +1341,6 @@ START_TEST(test_usage_message)
 }
 END_TEST
 
-/* Echoes one connection FD until end of input, then half-closes. */
-static void echo_connection(int fd)
-{
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		if (send_all(fd, buf, (size_t)n) < 0)
-			_exit(1);
-	}
-	shutdown(fd, SHUT_WR);
-}
-
 /* An echo service on unix:PATH in a child (one grandchild per
  * connection). Returns its pid. */
 static pid_t start_echo_service(const char *path)
@@ -1362,24 +1348,7 @@ static pid_t start_echo_service(const char *path)
 	unsigned int port;
 	char text[320];
 	snprintf(text, sizeof(text), "unix:%s", path);
-	int lfd = srv_listen(text, &port);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		signal(SIGCHLD, SIG_IGN);
-		for (;;) {
-			int fd = accept(lfd, NULL, NULL);
-			if (fd < 0)
-				_exit(0);
-			if (fork() == 0) {
-				echo_connection(fd);
-				_exit(0);
-			}
-			close(fd);
-		}
-	}
-	close(lfd);
-	return pid;
+	return echo_service_start(srv_listen(text, &port));
 }
 
 /* Starts examples/handoff-echo on unix:PATH; returns its pid once the

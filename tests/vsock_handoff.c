@@ -46,48 +46,6 @@ static pid_t start_handoff_echo(const char *path)
 	return pid;
 }
 
-/* Echoes one connection FD until end of input, then half-closes. */
-static void echo_connection(int fd)
-{
-	char buf[65536];
-
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, (size_t)(n - off));
-			if (w <= 0)
-				_exit(1);
-			off += w;
-		}
-	}
-	shutdown(fd, SHUT_WR);
-}
-
-/* Starts an echo service on the listening socket LFD (one child). */
-static pid_t start_echo_service(int lfd)
-{
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		signal(SIGCHLD, SIG_IGN);
-		for (;;) {
-			int fd = accept(lfd, NULL, NULL);
-			if (fd < 0)
-				_exit(0);
-			if (fork() == 0) {
-				echo_connection(fd);
-				_exit(0);
-			}
-			close(fd);
-		}
-	}
-	close(lfd);
-	return pid;
-}
-
 /* A listening unix socket at PATH. */
 static int unix_listen(const char *path)
 {
@@ -316,8 +274,8 @@ START_TEST(proxy_unix_and_tcp)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
-	pid_t e1 = start_echo_service(unix_listen(svc));
-	pid_t e2 = start_echo_service(tcp_listen_loopback(&tport));
+	pid_t e1 = echo_service_start(unix_listen(svc));
+	pid_t e2 = echo_service_start(tcp_listen_loopback(&tport));
 	snprintf(sections, sizeof(sections),
 	         "[command echo]\nhandler = proxy\nconnect = unix:%s\n\n"
 	         "[command tcpecho]\nhandler = proxy\nconnect = tcp:127.0.0.1:%u\n\n"
@@ -356,7 +314,7 @@ START_TEST(proxy_backpressure)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
-	pid_t echo = start_echo_service(unix_listen(svc));
+	pid_t echo = echo_service_start(unix_listen(svc));
 	snprintf(sections, sizeof(sections), "[command echo]\nhandler = proxy\nconnect = unix:%s\nmax-buffer = 64K\n",
 	         svc);
 	daemon_write_config(&d, NULL, sections);
@@ -556,7 +514,7 @@ START_TEST(proxy_idle_timeout)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
-	pid_t echo = start_echo_service(unix_listen(svc));
+	pid_t echo = echo_service_start(unix_listen(svc));
 	snprintf(sections, sizeof(sections), "[command echo]\nhandler = proxy\nconnect = unix:%s\n", svc);
 	daemon_write_config(&d, "idle-timeout = 1s", sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
@@ -595,7 +553,7 @@ START_TEST(proxy_idle_timeout_option)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
-	pid_t echo = start_echo_service(unix_listen(svc));
+	pid_t echo = echo_service_start(unix_listen(svc));
 	snprintf(sections, sizeof(sections),
 	         "[command quick]\nhandler = proxy\nconnect = unix:%s\nidle-timeout = 300ms\n\n"
 	         "[command forever]\nhandler = proxy\nconnect = unix:%s\nidle-timeout = 0\n",
