@@ -56,6 +56,18 @@ const char *daemon_binary(void)
 	return env != NULL && env[0] != '\0' ? env : TEST_BUILDDIR "/src/udo-vsockd/udo-vsockd";
 }
 
+/* TIMEOUT_MS stretched by UDO_TEST_PATIENCE (an integer factor, default
+ * 1), for the waits on the daemon starting and stopping only: under
+ * valgrind (scripts/test's memcheck stage) the daemon starts 20 to 50
+ * times slower. Latency bounds are never stretched. */
+static int patient_ms(int timeout_ms)
+{
+	const char *env = getenv("UDO_TEST_PATIENCE");
+	long factor = env != NULL ? strtol(env, NULL, 10) : 1;
+
+	return factor > 1 && factor <= 20 ? timeout_ms * (int)factor : timeout_ms;
+}
+
 /* Turns a wait status into the harness convention: code, 128+signal. */
 static int exit_code(int status)
 {
@@ -420,7 +432,7 @@ int daemon_start(struct daemon *d, const struct daemon_opts *opts, int timeout_m
 	ck_assert_msg(d->pid >= 0, "fork: %s", strerror(errno));
 	if (d->pid == 0)
 		daemon_exec(d, opts, parent);
-	if (daemon_wait_notify(d, "READY=1", timeout_ms) != NULL)
+	if (daemon_wait_notify(d, "READY=1", patient_ms(timeout_ms)) != NULL)
 		return 0;
 	if (d->pid > 0) {
 		kill_and_reap(d->pid);
@@ -439,7 +451,7 @@ int daemon_wait_exit(struct daemon *d, int timeout_ms)
 {
 	if (d->pid <= 0)
 		return exit_code(d->status);
-	if (!wait_bounded(d->pid, &d->status, timeout_ms)) {
+	if (!wait_bounded(d->pid, &d->status, patient_ms(timeout_ms))) {
 		kill_and_reap(d->pid);
 		d->pid = 0;
 		return -1;

@@ -96,7 +96,7 @@ void daemon_init(struct daemon *d);
 void daemon_write_config(struct daemon *d, const char *daemon_extra, const char *sections);
 
 /* Starts the daemon with D's config (OPTS may be NULL) and waits up to
- * TIMEOUT_MS for READY=1. Returns 0, or -1 (daemon killed and reaped). */
+ * TIMEOUT_MS (times UDO_TEST_PATIENCE, when set) for READY=1. Returns 0, or -1 (daemon killed and reaped). */
 int daemon_start(struct daemon *d, const struct daemon_opts *opts, int timeout_ms);
 
 /* Waits up to TIMEOUT_MS for a notify message with a line starting with
@@ -120,7 +120,8 @@ void daemon_signal(struct daemon *d, int sig);
  * 128+signal if it died of one, or -1 if it had to be killed. */
 int daemon_stop(struct daemon *d, int timeout_ms);
 
-/* Waits up to TIMEOUT_MS for the daemon to exit by itself; the result
+/* Waits up to TIMEOUT_MS (times UDO_TEST_PATIENCE, when set) for the
+ * daemon to exit by itself; the result
  * is as for daemon_stop (-1: still running, then killed). */
 int daemon_wait_exit(struct daemon *d, int timeout_ms);
 
