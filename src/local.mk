@@ -26,6 +26,8 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/ratelimit.h \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/server.h \
+	src/udo-vsockd/util.c \
+	src/udo-vsockd/util.h \
 	src/udo-vsockd/commands/commands.h \
 	src/udo-vsockd/commands/help.c \
 	src/udo-vsockd/commands/ping.c \

@@ -68,6 +68,14 @@ tests_check_pattern_SOURCES = tests/check_pattern.c
 tests_check_pattern_CFLAGS = $(TEST_CFLAGS)
 tests_check_pattern_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 
+# The daemon's shared helpers (util.c) compiled in alone: parsing bounds,
+# suffixes, overflow and junk; FNV-1a; timevals; peer keys; option tables.
+check_PROGRAMS += tests/check_util
+TESTS += tests/check_util
+tests_check_util_SOURCES = tests/check_util.c src/udo-vsockd/util.c src/udo-vsockd/util.h
+tests_check_util_CFLAGS = $(TEST_CFLAGS)
+tests_check_util_LDADD = $(CHECK_LIBS)
+
 # Connection hand-off and proxy, through the real daemon over CID 1 with
 # examples/handoff-echo and echo services as separate processes.
 check_PROGRAMS += tests/vsock_handoff

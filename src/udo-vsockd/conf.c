@@ -16,6 +16,7 @@
 #include "log.h"
 #include "module.h"
 #include "proto.h"
+#include "util.h"
 
 #define INCLUDE_DEPTH_MAX 8
 #define INCLUDE_FILES_MAX 1024 /* files read by one load, the main one included */
@@ -52,6 +53,15 @@ struct parser {
 		ino_t ino;
 	} reading[INCLUDE_DEPTH_MAX + 2]; /* the files being read, outermost first */
 	int nreading;
+};
+
+/* Where a config line is: the context of the option tables' parse
+ * callbacks. */
+struct key_ctx {
+	struct parser *p;
+	const char *file;
+	int line;
+	struct acl_entry ***acl_tail; /* where `allow` and `deny` append */
 };
 
 /* Reports one error as "file:line: message"; parsing goes on. */
@@ -92,30 +102,7 @@ static const char *keep_string(struct config *conf, const char *str)
 
 int config_parse_number(const char *text, int duration, unsigned long long max, unsigned long long *out)
 {
-	static const struct {
-		const char *suffix;
-		unsigned long long mult;
-	} durations[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"min", 60000}},
-	  sizes[] = {{"", 1}, {"K", 1024}, {"KiB", 1024}, {"M", 1048576}, {"MiB", 1048576}};
-	char *end;
-
-	if (text[0] < '0' || text[0] > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0)
-		return -1;
-	size_t n = duration ? sizeof(durations) / sizeof(durations[0]) : sizeof(sizes) / sizeof(sizes[0]);
-	for (size_t i = 0; i < n; i++) {
-		unsigned long long mult = duration ? durations[i].mult : sizes[i].mult;
-		if (strcmp(end, duration ? durations[i].suffix : sizes[i].suffix) != 0)
-			continue;
-		if (v > max / mult)
-			return -1;
-		*out = v * mult;
-		return *out <= max ? 0 : -1;
-	}
-	return -1;
+	return duration ? util_parse_duration(text, 0, max, out) : util_parse_size(text, 0, max, out);
 }
 
 /* Frees one access list. */
@@ -140,8 +127,7 @@ static int parse_cid(const char *text, uint32_t *cid)
 		*cid = 1;
 	else if (strcmp(text, "host") == 0)
 		*cid = 2;
-	else if (config_parse_number(text, 0, UINT32_MAX - 1, &v) == 0 && strchr(text, 'K') == NULL &&
-	         strchr(text, 'M') == NULL)
+	else if (util_parse_number(text, 0, UINT32_MAX - 1, &v) == 0)
 		*cid = (uint32_t)v;
 	else
 		return -1;
@@ -285,8 +271,7 @@ static void parse_listen(struct parser *p, const char *file, int line, const cha
 		} else if (strncmp(w[i], "cid=", 4) == 0 && lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX &&
 		           parse_cid(w[i] + 4, &lc->mux_cid) == 0 && lc->mux_cid > 2) {
 			has_cid = 1;
-		} else if (strncmp(w[i], "backlog=", 8) == 0 && config_parse_number(w[i] + 8, 0, 65535, &v) == 0 &&
-		           v > 0) {
+		} else if (strncmp(w[i], "backlog=", 8) == 0 && util_parse_size(w[i] + 8, 1, 65535, &v) == 0) {
 			lc->backlog = (int)v;
 		} else {
 			parse_error(p, file, line, "listen: unknown or invalid option '%s'", w[i]);
@@ -317,35 +302,6 @@ fail:
 	free(lc->identity);
 	free(lc);
 }
-
-/* A numeric [daemon] setting: where it lives and its bounds. */
-struct number_key {
-	const char *key;
-	int duration;
-	unsigned long long min, max;
-	size_t offset;
-	size_t size;
-};
-
-#define LIMIT(k, dur, lo, hi, field)                                                                                   \
-	{                                                                                                              \
-		k, dur, lo, hi, offsetof(struct limits, field), sizeof(((struct limits *)0)->field)                    \
-	}
-static const struct number_key number_keys[] = {
-    LIMIT("max-connections", 0, 1, 1000000, max_connections),
-    LIMIT("max-connections-per-peer", 0, 1, 1000000, max_connections_per_peer),
-    LIMIT("idle-timeout", 1, 0, 86400000, idle_timeout_ms),
-    LIMIT("line-timeout", 1, 0, 86400000, line_timeout_ms),
-    LIMIT("max-line-length", 0, 16, 1048576, max_line_length),
-    LIMIT("max-arguments", 0, 1, 65536, max_arguments),
-    LIMIT("max-output-buffer", 0, 4096, 1ULL << 30, max_output_buffer),
-    LIMIT("max-buffered", 0, 65536, 1ULL << 40, max_buffered),
-    LIMIT("commands-per-read", 0, 1, 100000, commands_per_read),
-    LIMIT("shutdown-grace", 1, 0, 3600000, shutdown_grace_ms),
-    LIMIT("accept-pause", 1, 10, 60000, accept_pause_ms),
-    LIMIT("log-peer-burst", 0, 0, 1000000, log_peer_burst),
-    LIMIT("log-peer-interval", 1, 1, 86400000, log_peer_interval_ms),
-};
 
 static void parse_file(struct parser *p, const char *path, const char *from, int from_line);
 
@@ -463,60 +419,112 @@ static void parse_module(struct parser *p, const char *file, int line, const cha
 	module_append(&p->conf->modules, m);
 }
 
+/* `listen =`: reports its own errors. */
+static int key_listen(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                      size_t whylen)
+{
+	struct key_ctx *k = ctx;
+
+	parse_listen(k->p, k->file, k->line, value);
+	return 0;
+}
+
+/* `include =`: reports its own errors. */
+static int key_include(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                       size_t whylen)
+{
+	struct key_ctx *k = ctx;
+
+	parse_include(k->p, k->file, k->line, value);
+	return 0;
+}
+
+/* `module =`: reports its own errors. */
+static int key_module(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                      size_t whylen)
+{
+	struct key_ctx *k = ctx;
+
+	parse_module(k->p, k->file, k->line, value);
+	return 0;
+}
+
+/* `allow =` and `deny =`, of [daemon] or a command: report their own errors. */
+static int key_acl(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why, size_t whylen)
+{
+	struct key_ctx *k = ctx;
+
+	parse_acl_value(k->p, k->file, k->line, value, spec->name[0] == 'a', k->acl_tail);
+	return 0;
+}
+
+/* `module-dir =`: an absolute path. */
+static int key_module_dir(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                          size_t whylen)
+{
+	struct key_ctx *k = ctx;
+
+	if (value[0] != '/' || strlen(value) >= sizeof(k->p->module_dir)) {
+		snprintf(why, whylen, "module-dir: '%s' is not an absolute path", value);
+		return -1;
+	}
+	snprintf(k->p->module_dir, sizeof(k->p->module_dir), "%s", value);
+	return 0;
+}
+
+/* `log-level =`: a level name. */
+static int key_log_level(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                         size_t whylen)
+{
+	enum log_level level;
+
+	if (log_level_parse(value, &level) < 0) {
+		snprintf(why, whylen, "log-level: '%s' is not err, warning, notice, info or debug", value);
+		return -1;
+	}
+	((struct config *)target)->log_level = level;
+	return 0;
+}
+
+/* A [daemon] limit: a field of struct config's limits. */
+#define LIMIT(name, type, min, max, field) OPTION(name, type, min, max, struct config, limits.field, NULL)
+
+/* Every [daemon] setting; the target is the struct config. */
+static const struct option_spec daemon_options[] = {
+    OPTION_CUSTOM("listen", key_listen),
+    OPTION_CUSTOM("include", key_include),
+    OPTION_CUSTOM("allow", key_acl),
+    OPTION_CUSTOM("deny", key_acl),
+    OPTION_CUSTOM("module", key_module),
+    OPTION_CUSTOM("module-dir", key_module_dir),
+    OPTION_CUSTOM("log-level", key_log_level),
+    LIMIT("max-connections", OPT_NUMBER, 1, 1000000, max_connections),
+    LIMIT("max-connections-per-peer", OPT_NUMBER, 1, 1000000, max_connections_per_peer),
+    LIMIT("idle-timeout", OPT_DURATION, 0, 86400000, idle_timeout_ms),
+    LIMIT("line-timeout", OPT_DURATION, 0, 86400000, line_timeout_ms),
+    LIMIT("max-line-length", OPT_SIZE, 16, 1048576, max_line_length),
+    LIMIT("max-arguments", OPT_NUMBER, 1, 65536, max_arguments),
+    LIMIT("max-output-buffer", OPT_SIZE, 4096, 1ULL << 30, max_output_buffer),
+    LIMIT("max-buffered", OPT_SIZE, 65536, 1ULL << 40, max_buffered),
+    LIMIT("commands-per-read", OPT_NUMBER, 1, 100000, commands_per_read),
+    LIMIT("shutdown-grace", OPT_DURATION, 0, 3600000, shutdown_grace_ms),
+    LIMIT("accept-pause", OPT_DURATION, 10, 60000, accept_pause_ms),
+    LIMIT("log-peer-burst", OPT_NUMBER, 0, 1000000, log_peer_burst),
+    LIMIT("log-peer-interval", OPT_DURATION, 1, 86400000, log_peer_interval_ms),
+    OPTION_END,
+};
+
 /* Applies one [daemon] setting. */
 static void parse_daemon_key(struct parser *p, const char *file, int line, const char *key, const char *value)
 {
-	struct config *conf = p->conf;
+	const struct option_spec *spec = option_find(daemon_options, key);
+	struct key_ctx ctx = {p, file, line, &p->acl_tail};
+	char why[PATH_MAX + 64];
 
-	if (strcmp(key, "listen") == 0) {
-		parse_listen(p, file, line, value);
-		return;
-	}
-	if (strcmp(key, "include") == 0) {
-		parse_include(p, file, line, value);
-		return;
-	}
-	if (strcmp(key, "allow") == 0 || strcmp(key, "deny") == 0) {
-		parse_acl_value(p, file, line, value, key[0] == 'a', &p->acl_tail);
-		return;
-	}
-	if (strcmp(key, "module") == 0) {
-		parse_module(p, file, line, value);
-		return;
-	}
-	if (strcmp(key, "module-dir") == 0) {
-		if (value[0] != '/' || strlen(value) >= sizeof(p->module_dir))
-			parse_error(p, file, line, "module-dir: '%s' is not an absolute path", value);
-		else
-			snprintf(p->module_dir, sizeof(p->module_dir), "%s", value);
-		return;
-	}
-	if (strcmp(key, "log-level") == 0) {
-		enum log_level level;
-		if (log_level_parse(value, &level) < 0)
-			parse_error(p, file, line, "log-level: '%s' is not err, warning, notice, info or debug", value);
-		else
-			conf->log_level = level;
-		return;
-	}
-	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++) {
-		const struct number_key *nk = &number_keys[i];
-		unsigned long long v;
-		if (strcmp(key, nk->key) != 0)
-			continue;
-		if (config_parse_number(value, nk->duration, nk->max, &v) < 0 || v < nk->min) {
-			parse_error(p, file, line, "%s: '%s' is not a %s from %llu to %llu%s", key, value,
-			            nk->duration ? "duration" : "number", nk->min, nk->max, nk->duration ? " ms" : "");
-			return;
-		}
-		char *field = (char *)&conf->limits + nk->offset;
-		if (nk->size == sizeof(unsigned int))
-			*(unsigned int *)field = (unsigned int)v;
-		else
-			*(size_t *)field = (size_t)v;
-		return;
-	}
-	parse_error(p, file, line, "unknown setting '%s' in [daemon]", key);
+	if (spec == NULL)
+		parse_error(p, file, line, "unknown setting '%s' in [daemon]", key);
+	else if (option_apply(spec, p->conf, &ctx, value, why, sizeof(why)) < 0)
+		parse_error(p, file, line, "%s", why);
 }
 
 /* Frees one command and its handler data. */
@@ -529,6 +537,36 @@ static void command_free(struct command *cmd)
 	free(cmd->usage);
 	free(cmd->summary);
 	free(cmd);
+}
+
+/* The settings of every [command] besides `handler`; the target is the
+ * struct command. */
+static const struct option_spec command_options[] = {
+    OPTION_CUSTOM("allow", key_acl),
+    OPTION_CUSTOM("deny", key_acl),
+    OPTION("summary", OPT_STRING, 0, 0, struct command, summary, NULL),
+    OPTION_END,
+};
+
+/* Applies one option of CMD's handler kind: from the kind's table, else
+ * its set_option. Returns 0, or -1 with a message in WHY. */
+static int kind_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+{
+	const struct handler_kind *kind = cmd->kind;
+	const struct option_spec *spec = option_find(kind->options, key);
+	void *data;
+
+	if (spec == NULL && kind->set_option != NULL)
+		return kind->set_option(cmd, key, value, why, whylen);
+	if (spec == NULL) {
+		snprintf(why, whylen, "handler '%s' has no option '%s'", kind->name, key);
+		return -1;
+	}
+	if ((data = kind->get_data(cmd)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return option_apply(spec, data, cmd, value, why, whylen);
 }
 
 /* Builds the command of the [command] section that just ended. */
@@ -575,19 +613,14 @@ static void finish_command(struct parser *p)
 	struct acl_entry **acl_tail = &cmd->acl;
 	for (int i = 0; i < p->nkeys; i++) {
 		const struct pending_key *k = &p->keys[i];
+		const struct option_spec *spec = option_find(command_options, k->key);
+		struct key_ctx ctx = {p, file, k->line, &acl_tail};
 		char why[256] = "";
 		if (strcmp(k->key, "handler") == 0)
 			continue;
-		if (strcmp(k->key, "allow") == 0 || strcmp(k->key, "deny") == 0) {
-			parse_acl_value(p, file, k->line, k->value, k->key[0] == 'a', &acl_tail);
-		} else if (strcmp(k->key, "summary") == 0) {
-			free(cmd->summary);
-			cmd->summary = strdup(k->value);
-		} else if (kind->set_option == NULL) {
-			parse_error(p, file, k->line, "handler '%s' has no option '%s'", kind->name, k->key);
-		} else if (kind->set_option(cmd, k->key, k->value, why, sizeof(why)) < 0) {
+		if (spec != NULL ? option_apply(spec, cmd, &ctx, k->value, why, sizeof(why)) < 0
+		                 : kind_option(cmd, k->key, k->value, why, sizeof(why)) < 0)
 			parse_error(p, file, k->line, "%s", why);
-		}
 	}
 	char why[256] = "";
 	if (kind->check != NULL && kind->check(cmd, why, sizeof(why)) < 0)
@@ -855,11 +888,7 @@ static void limits_default(struct limits *l)
 /* The bucket of the command NAME: FNV-1a of its bytes. */
 static unsigned int command_hash(const char *name)
 {
-	uint32_t h = 2166136261u;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
-		h = (h ^ *p) * 16777619u;
-	return h & (CONFIG_COMMAND_BUCKETS - 1);
+	return util_fnv1a(name) & (CONFIG_COMMAND_BUCKETS - 1);
 }
 
 /* Indexes every command of CONF by name, for config_find_command. */

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "proto.h"
 #include "ratelimit.h"
+#include "util.h"
 
 /* Reply bytes one read turn gathers in the shared stage before sending. */
 #define CONN_STAGE_SIZE 65536
@@ -105,11 +106,7 @@ static void conn_want_write(struct conn *c)
 /* The bucket of peer KEY in the run index (FNV-1a). */
 static unsigned int run_bucket(const char *key)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h % RUN_PEER_BUCKETS;
+	return util_fnv1a(key) % RUN_PEER_BUCKETS;
 }
 
 /* The run-queue callback: turns for the waiting connections. */
@@ -973,7 +970,7 @@ int conn_sweep_arm(struct server *s)
 	} else if (every == s->sweep_ms && event_pending(s->sweep_timer, EV_TIMEOUT, NULL)) {
 		return 0;
 	}
-	struct timeval tv = {every / 1000, (every % 1000) * 1000};
+	struct timeval tv = util_timeval_ms(every);
 	if (event_add(s->sweep_timer, &tv) < 0)
 		return -1;
 	s->sweep_ms = every;
@@ -1078,10 +1075,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		return;
 	}
 	peer_from_accept(&p, l, sa, socklen);
-	if (p.transport != UDO_VSOCK_ADDR_UNIX)
-		snprintf(key, sizeof(key), "cid:%u", p.cid);
-	else
-		snprintf(key, sizeof(key), "unix:%s", p.identity);
+	util_peer_key(&p, key, sizeof(key));
 	if (peer_count_add(s, key) > lim->max_connections_per_peer) {
 		peer_count_remove(s, key);
 		if (log_ratelimit(s->base, key, p.text, p.cid, lim->log_peer_burst, lim->log_peer_interval_ms))

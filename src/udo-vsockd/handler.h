@@ -9,6 +9,7 @@
 #include "peer.h"
 
 struct command;
+struct option_spec;
 struct request;
 struct server;
 
@@ -23,8 +24,14 @@ struct handler_kind {
 	int min_args, max_args; /* default arity; -1: no maximum */
 	const char *usage;      /* default usage text of the arguments */
 	const char *summary;    /* default one-line description */
-	/* Takes one handler option (a key the dispatcher does not know).
-	 * Returns 0, or -1 with a message in WHY. NULL: no options. */
+	/* The kind's options (util.h), applied to get_data(CMD) with CMD as
+	 * the context of parse callbacks. NULL: none. */
+	const struct option_spec *options;
+	/* CMD->data, made with the defaults on first use; NULL when out of
+	 * memory. Required with options. */
+	void *(*get_data)(struct command *cmd);
+	/* Takes an option not in the table (a module's own). Returns 0, or
+	 * -1 with a message in WHY. NULL: none. */
 	int (*set_option)(struct command *cmd, const char *key, const char *value, char *why, size_t whylen);
 	/* Checks the command once all its options are in. Returns 0 or -1
 	 * with a message in WHY. NULL: nothing to check. */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "util.h"
 
 /* A module's kind as the daemon sees it: a handler kind whose calls go
  * through the module ABI. */
@@ -298,7 +299,7 @@ static const struct udo_vsockd_api module_api = {
 
 /* The module data of CMD, created on first use. Returns it, or NULL
  * (ENOMEM). */
-static struct module_cmd *module_cmd_get(struct command *cmd)
+static void *module_cmd_get(struct command *cmd)
 {
 	if (cmd->data == NULL) {
 		struct module_cmd *mc = calloc(1, sizeof(*mc));
@@ -310,37 +311,45 @@ static struct module_cmd *module_cmd_get(struct command *cmd)
 	return cmd->data;
 }
 
-/* handler_kind.set_option of a module kind: the daemon's own `timeout`,
- * else the module's option. */
+/* The daemon's own `timeout` of a module kind's command: only for a kind
+ * that can be cancelled. */
+static int mk_timeout(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                      size_t whylen)
+{
+	struct module_cmd *mc = target;
+	unsigned long long ms;
+
+	if (mc->kind->mk->cancel == NULL) {
+		snprintf(why, whylen, "timeout: handler '%s' always answers at once (it has no cancel())",
+		         mc->kind->mk->name);
+		return -1;
+	}
+	if (option_value(spec, value, &ms, why, whylen) < 0)
+		return -1;
+	mc->timeout_ms = (unsigned int)ms;
+	return 0;
+}
+
+/* The daemon's options of every module kind; the module never sees them. */
+static const struct option_spec mk_options[] = {
+    OPTION("timeout", OPT_DURATION, 0, 86400000, struct module_cmd, timeout_ms, mk_timeout),
+    OPTION_END,
+};
+
+/* handler_kind.set_option of a module kind: the module's own options. */
 static int mk_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
 {
 	struct module_cmd *mc = module_cmd_get(cmd);
-	const struct udo_vsockd_kind *mk;
-	unsigned long long ms;
 
 	if (mc == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
-	mk = mc->kind->mk;
-	if (strcmp(key, "timeout") == 0) {
-		if (mk->cancel == NULL) {
-			snprintf(why, whylen, "timeout: handler '%s' always answers at once (it has no cancel())",
-			         mk->name);
-			return -1;
-		}
-		if (config_parse_number(value, 1, 86400000, &ms) < 0) {
-			snprintf(why, whylen, "timeout: '%s' is not a duration from 0 to 86400000 ms", value);
-			return -1;
-		}
-		mc->timeout_ms = (unsigned int)ms;
-		return 0;
-	}
-	if (mk->set_option == NULL) {
-		snprintf(why, whylen, "handler '%s' has no option '%s'", mk->name, key);
+	if (mc->kind->mk->set_option == NULL) {
+		snprintf(why, whylen, "handler '%s' has no option '%s'", mc->kind->mk->name, key);
 		return -1;
 	}
-	return mk->set_option(&mc->data, key, value, why, whylen) < 0 ? -1 : 0;
+	return mc->kind->mk->set_option(&mc->data, key, value, why, whylen) < 0 ? -1 : 0;
 }
 
 /* handler_kind.check of a module kind; always creates the command data. */
@@ -411,7 +420,7 @@ static void mk_run(struct request *req)
 	req->argc = 0;
 	/* Not answered yet (finishing clears the state): start the timeout. */
 	if (req->state != NULL && mr->timer != NULL) {
-		struct timeval tv = {mc->timeout_ms / 1000, (suseconds_t)(mc->timeout_ms % 1000) * 1000};
+		struct timeval tv = util_timeval_ms(mc->timeout_ms);
 		if (evtimer_add(mr->timer, &tv) < 0)
 			log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name,
 			         "cannot start the timeout timer: this request is not timed");
@@ -488,7 +497,9 @@ static int kind_adopt(const struct udo_vsockd_kind *k, const struct module *m, c
 	out->hk.max_args = k->max_args;
 	out->hk.usage = k->usage != NULL ? k->usage : "";
 	out->hk.summary = k->summary != NULL ? k->summary : "";
-	out->hk.set_option = mk_set_option; /* `timeout` is the daemon's */
+	out->hk.options = mk_options; /* `timeout` is the daemon's */
+	out->hk.get_data = module_cmd_get;
+	out->hk.set_option = mk_set_option;
 	out->hk.check = mk_check;
 	out->hk.run = mk_run;
 	out->hk.cancel = k->cancel != NULL ? mk_cancel : NULL;

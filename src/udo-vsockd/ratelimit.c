@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "util.h"
 
 /* One peer's window. */
 struct rl_entry {
@@ -31,11 +32,7 @@ static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
 /* FNV-1a of KEY, reduced to a set. */
 static unsigned int rl_set(const char *key)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h % RATELIMIT_SETS;
+	return util_fnv1a(key) % RATELIMIT_SETS;
 }
 
 /* Logs how many messages about E were suppressed, if any, and clears it. */

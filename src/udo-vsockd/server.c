@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "util.h"
 
 uint64_t server_uptime_ms(const struct server *s)
 {
@@ -33,7 +34,7 @@ void server_pause_accepting(struct server *s, enum accept_pause reason)
 	if (reason == ACCEPT_PAUSE_NOFILE) {
 		/* Try again later, or sooner when a connection closes. */
 		unsigned int ms = s->config->limits.accept_pause_ms;
-		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		struct timeval tv = util_timeval_ms(ms);
 		evtimer_add(s->accept_timer, &tv);
 	}
 }
@@ -57,11 +58,7 @@ void server_resume_accepting(struct server *s, enum accept_pause reason)
 /* FNV-1a hash of KEY, for the per-peer table. */
 static size_t peer_hash(const char *key)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h % PEER_COUNT_BUCKETS;
+	return util_fnv1a(key) % PEER_COUNT_BUCKETS;
 }
 
 unsigned int peer_count_add(struct server *s, const char *key)
@@ -206,10 +203,7 @@ static void conns_follow_reload(struct server *s)
 		memcpy(was, c->peer.text, sizeof(was));
 		peer_follow_listener(&c->peer, l);
 		char key[sizeof(c->peer_key)];
-		if (c->peer.transport != UDO_VSOCK_ADDR_UNIX)
-			snprintf(key, sizeof(key), "cid:%u", c->peer.cid);
-		else
-			snprintf(key, sizeof(key), "unix:%s", c->peer.identity);
+		util_peer_key(&c->peer, key, sizeof(key));
 		if (strcmp(key, c->peer_key) != 0) {
 			/* Already open: counted under its new key even past the limit. */
 			peer_count_remove(s, c->peer_key);
@@ -292,8 +286,7 @@ void server_begin_shutdown(struct server *s)
 		event_base_loopexit(s->base, NULL);
 		return;
 	}
-	unsigned int ms = s->config->limits.shutdown_grace_ms;
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = util_timeval_ms(s->config->limits.shutdown_grace_ms);
 	s->grace_timer = evtimer_new(s->base, grace_expired_cb, s);
 	if (s->grace_timer == NULL || evtimer_add(s->grace_timer, &tv) < 0)
 		event_base_loopexit(s->base, &tv);

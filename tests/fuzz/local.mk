@@ -34,6 +34,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/proto.c \
 	$(top_srcdir)/src/udo-vsockd/ratelimit.c \
 	$(top_srcdir)/src/udo-vsockd/server.c \
+	$(top_srcdir)/src/udo-vsockd/util.c \
 	$(top_srcdir)/src/udo-vsockd/commands/help.c \
 	$(top_srcdir)/src/udo-vsockd/commands/ping.c \
 	$(top_srcdir)/src/udo-vsockd/commands/quit.c \

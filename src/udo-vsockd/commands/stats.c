@@ -12,6 +12,7 @@
 #include "../conn.h"
 #include "../dispatch.h"
 #include "../server.h"
+#include "../util.h"
 #include "commands.h"
 
 /* A stats command's options. */
@@ -41,31 +42,29 @@ static void stats_free_data(void *data)
 	free(sc);
 }
 
-/* Takes `stats-all = none | ENTRY...` (entries as in allow). */
-static int stats_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+/* The stats conf of CMD, made on first use; NULL when out of memory. */
+static void *stats_get_data(struct command *cmd)
 {
 	struct stats_conf *sc = cmd->data;
 
-	if (strcmp(key, "stats-all") != 0) {
-		snprintf(why, whylen, "handler 'stats' has no option '%s'", key);
-		return -1;
-	}
-	if (sc == NULL) {
-		sc = calloc(1, sizeof(*sc));
-		if (sc == NULL) {
-			snprintf(why, whylen, "out of memory");
-			return -1;
-		}
+	if (sc == NULL && (sc = calloc(1, sizeof(*sc))) != NULL) {
 		sc->tail = &sc->all;
 		cmd->data = sc;
 	}
+	return sc;
+}
+
+/* Takes `stats-all = none | ENTRY...` (entries as in allow). */
+static int stats_all(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                     size_t whylen)
+{
+	struct stats_conf *sc = target;
+
 	sc->all_set = 1;
 	if (strcmp(value, "none") == 0)
 		return 0;
 	char *copy = strdup(value), *save = NULL;
 	int rc = copy != NULL ? 0 : -1;
-	if (copy == NULL)
-		snprintf(why, whylen, "out of memory");
 	for (char *w = copy != NULL ? strtok_r(copy, " \t", &save) : NULL; w != NULL && rc == 0;
 	     w = strtok_r(NULL, " \t", &save)) {
 		struct acl_entry *e = calloc(1, sizeof(*e));
@@ -82,6 +81,12 @@ static int stats_set_option(struct command *cmd, const char *key, const char *va
 	free(copy);
 	return rc;
 }
+
+/* The options of a stats command. */
+static const struct option_spec stats_options[] = {
+    OPTION_CUSTOM("stats-all", stats_all),
+    OPTION_END,
+};
 
 /* Answers the counters as key=value data lines: daemon-wide ones to the
  * peers stats-all names, the peer's own (scope=peer) to the others. */
@@ -122,7 +127,8 @@ const struct handler_kind handler_stats = {
     .max_args = 0,
     .usage = "",
     .summary = "show connection and command counters",
-    .set_option = stats_set_option,
+    .options = stats_options,
+    .get_data = stats_get_data,
     .run = stats_run,
     .free_data = stats_free_data,
 };

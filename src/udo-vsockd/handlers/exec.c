@@ -33,6 +33,7 @@
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
+#include "../util.h"
 #include "arg-pattern.h"
 #include "handlers.h"
 
@@ -65,7 +66,7 @@ struct exec_conf {
 
 /* The exec conf of CMD, allocated with the defaults on first use. Returns
  * it, or NULL when out of memory. */
-static struct exec_conf *exec_conf_get(struct command *cmd)
+static void *exec_conf_get(struct command *cmd)
 {
 	struct exec_conf *ec = cmd->data;
 
@@ -136,10 +137,11 @@ static int valid_env_name(const char *name, size_t len)
 	return 1;
 }
 
-/* Splits VALUE with the request quoting rules into *ARGS. Returns 0, or -1
- * with a message in WHY. */
-static int parse_args(struct exec_conf *ec, const char *value, char *why, size_t whylen)
+/* `args`: split with the request quoting rules. */
+static int exec_args(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                     size_t whylen)
 {
+	struct exec_conf *ec = target;
 	/* proto_parse_line lower-cases its first word: put a dummy one first. */
 	size_t len = strlen(value) + 2;
 	char *line = malloc(len + 1);
@@ -147,10 +149,8 @@ static int parse_args(struct exec_conf *ec, const char *value, char *why, size_t
 	const char *werr = "out of memory";
 	int n = 0;
 
-	if (line == NULL) {
-		snprintf(why, whylen, "args: %s", werr);
+	if (line == NULL)
 		return -1;
-	}
 	snprintf(line, len + 1, "x %s", value);
 	enum proto_parse_result r = proto_parse_line(line, len, words, EXEC_MAX_FIXED_ARGS + 1, &n, &werr);
 	if (r != PROTO_PARSE_OK) {
@@ -163,7 +163,6 @@ static int parse_args(struct exec_conf *ec, const char *value, char *why, size_t
 	ec->nargs = 0;
 	for (int i = 1; i < n; i++) {
 		if (strv_append(&ec->args, &ec->nargs, words[i]) < 0) {
-			snprintf(why, whylen, "args: out of memory");
 			free(line);
 			return -1;
 		}
@@ -172,184 +171,140 @@ static int parse_args(struct exec_conf *ec, const char *value, char *why, size_t
 	return 0;
 }
 
-/* Parses "yes"/"no" (also true/false, on/off, 1/0). Returns 1, 0 or -1. */
-static int parse_bool(const char *value)
+/* `path` and `directory`: absolute, and an executable regular file or
+ * (`directory`) a directory. */
+static int exec_path(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                     size_t whylen)
 {
-	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "on") == 0 ||
-	    strcmp(value, "1") == 0)
-		return 1;
-	if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 || strcmp(value, "off") == 0 ||
-	    strcmp(value, "0") == 0)
-		return 0;
-	return -1;
-}
-
-/* Parses a number option KEY of VALUE within [MIN, MAX] into *OUT. Returns
- * 0, or -1 with a message in WHY. */
-static int parse_number_option(const char *key, const char *value, int duration, unsigned long long min,
-                               unsigned long long max, unsigned long long *out, char *why, size_t whylen)
-{
-	if (config_parse_number(value, duration, max, out) < 0 || *out < min) {
-		snprintf(why, whylen, "%s: '%s' is not a %s from %llu to %llu%s", key, value,
-		         duration ? "duration" : "number", min, max, duration ? " ms" : "");
-		return -1;
-	}
-	return 0;
-}
-
-/* Checks that PATH is absolute and names a directory (DIR) or an
- * executable regular file. Returns 0, or -1 with a message in WHY. */
-static int check_path(const char *key, const char *path, int dir, char *why, size_t whylen)
-{
+	char **field = (char **)((char *)target + spec->offset);
+	int dir = spec->name[0] == 'd';
 	struct stat st;
 
-	if (path[0] != '/') {
-		snprintf(why, whylen, "%s: '%s' is not an absolute path", key, path);
+	if (value[0] != '/') {
+		snprintf(why, whylen, "%s: '%s' is not an absolute path", spec->name, value);
 		return -1;
 	}
-	if (stat(path, &st) < 0) {
-		snprintf(why, whylen, "%s: %s: %s", key, path, strerror(errno));
+	if (stat(value, &st) < 0) {
+		snprintf(why, whylen, "%s: %s: %s", spec->name, value, strerror(errno));
 		return -1;
 	}
 	if (dir && !S_ISDIR(st.st_mode)) {
-		snprintf(why, whylen, "%s: %s is not a directory", key, path);
+		snprintf(why, whylen, "%s: %s is not a directory", spec->name, value);
 		return -1;
 	}
-	if (!dir && (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)) {
-		snprintf(why, whylen, "%s: %s is not an executable file", key, path);
+	if (!dir && (!S_ISREG(st.st_mode) || access(value, X_OK) < 0)) {
+		snprintf(why, whylen, "%s: %s is not an executable file", spec->name, value);
 		return -1;
 	}
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return -1;
+	free(*field);
+	*field = copy;
 	return 0;
 }
 
-/* Applies one exec option. Returns 0, or -1 with a message in WHY (or
- * none when out of memory). */
-static int exec_apply_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+/* `arg-pattern`: compiled now, so a bad one is a config error. */
+static int exec_arg_pattern(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                            size_t whylen)
 {
-	struct exec_conf *ec = exec_conf_get(cmd);
-	unsigned long long v;
+	struct exec_conf *ec = target;
+	char err[160];
+	struct arg_pattern *pattern = arg_pattern_compile(value, err, sizeof(err));
 
-	if (ec == NULL) {
-		snprintf(why, whylen, "out of memory");
+	if (pattern == NULL) {
+		snprintf(why, whylen, "arg-pattern: '%s': %s", value, err);
 		return -1;
 	}
-	if (strcmp(key, "path") == 0 || strcmp(key, "directory") == 0) {
-		int dir = key[0] == 'd';
-		if (check_path(key, value, dir, why, whylen) < 0)
-			return -1;
-		char **field = dir ? &ec->directory : &ec->path;
-		free(*field);
-		*field = strdup(value);
-		return *field != NULL ? 0 : -1;
-	}
-	if (strcmp(key, "args") == 0)
-		return parse_args(ec, value, why, whylen);
-	if (strcmp(key, "client-args") == 0) {
-		ec->client_args = parse_bool(value);
-		if (ec->client_args < 0) {
-			snprintf(why, whylen, "client-args: '%s' is not yes or no", value);
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(key, "max-client-args") == 0) {
-		if (parse_number_option(key, value, 0, 0, 65536, &v, why, whylen) < 0)
-			return -1;
-		ec->max_client_args = (int)v;
-		return 0;
-	}
-	if (strcmp(key, "arg-pattern") == 0) {
-		char err[160];
-		struct arg_pattern *pattern = arg_pattern_compile(value, err, sizeof(err));
-		if (pattern == NULL) {
-			snprintf(why, whylen, "arg-pattern: '%s': %s", value, err);
-			return -1;
-		}
-		arg_pattern_free(ec->pattern);
-		ec->pattern = pattern;
-		return 0;
-	}
-	if (strcmp(key, "env-pass") == 0) {
-		char *copy = strdup(value), *save = NULL;
-		int rc = copy != NULL ? 0 : -1;
-		for (char *w = copy != NULL ? strtok_r(copy, " \t", &save) : NULL; w != NULL && rc == 0;
-		     w = strtok_r(NULL, " \t", &save)) {
-			if (!valid_env_name(w, strlen(w)) || strncmp(w, "UDO_", 4) == 0) {
-				snprintf(why, whylen, "env-pass: '%s' is not a variable name (or starts with UDO_)", w);
-				rc = -1;
-			} else if (strv_append(&ec->env_pass, &ec->nenv_pass, w) < 0) {
-				rc = -1;
-			}
-		}
-		free(copy);
-		return rc;
-	}
-	if (strcmp(key, "env-set") == 0) {
-		const char *eq = strchr(value, '=');
-		if (eq == NULL || !valid_env_name(value, (size_t)(eq - value)) || strncmp(value, "UDO_", 4) == 0) {
-			snprintf(why, whylen, "env-set: '%s' is not NAME=VALUE (NAME not starting with UDO_)", value);
-			return -1;
-		}
-		return strv_append(&ec->env_set, &ec->nenv_set, value);
-	}
-	if (strcmp(key, "timeout") == 0) {
-		if (parse_number_option(key, value, 1, 1, 86400000, &v, why, whylen) < 0)
-			return -1;
-		ec->timeout_ms = (unsigned int)v;
-		return 0;
-	}
-	if (strcmp(key, "max-output-bytes") == 0) {
-		if (parse_number_option(key, value, 0, 0, 1ULL << 30, &v, why, whylen) < 0)
-			return -1;
-		ec->max_output_bytes = (size_t)v;
-		return 0;
-	}
-	if (strcmp(key, "max-output-lines") == 0) {
-		if (parse_number_option(key, value, 0, 0, 100000000, &v, why, whylen) < 0)
-			return -1;
-		ec->max_output_lines = (unsigned int)v;
-		return 0;
-	}
-	if (strcmp(key, "stdin") == 0) {
-		if (strcmp(value, "null") != 0 && strcmp(value, "request") != 0) {
-			snprintf(why, whylen, "stdin: '%s' is not null or request", value);
-			return -1;
-		}
-		ec->stdin_request = value[0] == 'r';
-		return 0;
-	}
-	if (strcmp(key, "max-concurrent") == 0 || strcmp(key, "max-concurrent-per-peer") == 0) {
-		if (parse_number_option(key, value, 0, 1, 100000, &v, why, whylen) < 0)
-			return -1;
-		if (strcmp(key, "max-concurrent") == 0)
-			ec->max_concurrent = (unsigned int)v;
-		else
-			ec->max_concurrent_per_peer = (unsigned int)v;
-		return 0;
-	}
-	if (strcmp(key, "usage") == 0) {
-		char *u = strdup(value);
-		if (u == NULL)
-			return -1;
-		free(cmd->usage);
-		cmd->usage = u;
-		ec->usage_set = 1;
-		return 0;
-	}
-	snprintf(why, whylen, "handler 'exec' has no option '%s'", key);
-	return -1;
+	arg_pattern_free(ec->pattern);
+	ec->pattern = pattern;
+	return 0;
 }
 
-/* Takes one exec option. Returns 0, or -1 with a message in WHY. */
-static int exec_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+/* `env-pass`: variable names, blank-separated; added to the earlier ones. */
+static int exec_env_pass(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                         size_t whylen)
 {
-	why[0] = '\0';
-	if (exec_apply_option(cmd, key, value, why, whylen) == 0)
-		return 0;
-	if (why[0] == '\0')
-		snprintf(why, whylen, "%s: out of memory", key);
-	return -1;
+	struct exec_conf *ec = target;
+	char *copy = strdup(value), *save = NULL;
+	int rc = copy != NULL ? 0 : -1;
+
+	for (char *w = copy != NULL ? strtok_r(copy, " \t", &save) : NULL; w != NULL && rc == 0;
+	     w = strtok_r(NULL, " \t", &save)) {
+		if (!valid_env_name(w, strlen(w)) || strncmp(w, "UDO_", 4) == 0) {
+			snprintf(why, whylen, "env-pass: '%s' is not a variable name (or starts with UDO_)", w);
+			rc = -1;
+		} else if (strv_append(&ec->env_pass, &ec->nenv_pass, w) < 0) {
+			rc = -1;
+		}
+	}
+	free(copy);
+	return rc;
 }
+
+/* `env-set`: one NAME=VALUE; added to the earlier ones. */
+static int exec_env_set(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                        size_t whylen)
+{
+	struct exec_conf *ec = target;
+	const char *eq = strchr(value, '=');
+
+	if (eq == NULL || !valid_env_name(value, (size_t)(eq - value)) || strncmp(value, "UDO_", 4) == 0) {
+		snprintf(why, whylen, "env-set: '%s' is not NAME=VALUE (NAME not starting with UDO_)", value);
+		return -1;
+	}
+	return strv_append(&ec->env_set, &ec->nenv_set, value);
+}
+
+/* `stdin`: null or request. */
+static int exec_stdin(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                      size_t whylen)
+{
+	struct exec_conf *ec = target;
+
+	if (strcmp(value, "null") != 0 && strcmp(value, "request") != 0) {
+		snprintf(why, whylen, "stdin: '%s' is not null or request", value);
+		return -1;
+	}
+	ec->stdin_request = value[0] == 'r';
+	return 0;
+}
+
+/* `usage`: the command's usage text (CTX, the command), kept by exec_check. */
+static int exec_usage(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                      size_t whylen)
+{
+	struct exec_conf *ec = target;
+	struct command *cmd = ctx;
+	char *u = strdup(value);
+
+	if (u == NULL)
+		return -1;
+	free(cmd->usage);
+	cmd->usage = u;
+	ec->usage_set = 1;
+	return 0;
+}
+
+/* The options of an exec command (udo-vsockd.conf(5)). */
+static const struct option_spec exec_options[] = {
+    OPTION("path", OPT_STRING, 0, 0, struct exec_conf, path, exec_path),
+    OPTION("directory", OPT_STRING, 0, 0, struct exec_conf, directory, exec_path),
+    OPTION_CUSTOM("args", exec_args),
+    OPTION("client-args", OPT_BOOL, 0, 1, struct exec_conf, client_args, NULL),
+    OPTION("max-client-args", OPT_NUMBER, 0, 65536, struct exec_conf, max_client_args, NULL),
+    OPTION_CUSTOM("arg-pattern", exec_arg_pattern),
+    OPTION_CUSTOM("env-pass", exec_env_pass),
+    OPTION_CUSTOM("env-set", exec_env_set),
+    OPTION("timeout", OPT_DURATION, 1, 86400000, struct exec_conf, timeout_ms, NULL),
+    OPTION("max-output-bytes", OPT_SIZE, 0, 1ULL << 30, struct exec_conf, max_output_bytes, NULL),
+    OPTION("max-output-lines", OPT_NUMBER, 0, 100000000, struct exec_conf, max_output_lines, NULL),
+    OPTION_CUSTOM("stdin", exec_stdin),
+    OPTION("max-concurrent", OPT_NUMBER, 1, 100000, struct exec_conf, max_concurrent, NULL),
+    OPTION("max-concurrent-per-peer", OPT_NUMBER, 1, 100000, struct exec_conf, max_concurrent_per_peer, NULL),
+    OPTION_CUSTOM("usage", exec_usage),
+    OPTION_END,
+};
 
 /* Checks the whole exec command and sets its arity and usage. Returns 0,
  * or -1 with a message in WHY. */
@@ -434,15 +389,6 @@ static struct event *exec_sigchld;
 
 static void exec_progress(struct exec_child *ch);
 
-/* The per-peer key of PEER: its CID, or its unix identity. */
-static void peer_key(const struct peer *peer, char *buf, size_t size)
-{
-	if (peer->transport == UDO_VSOCK_ADDR_UNIX)
-		snprintf(buf, size, "unix:%s", peer->identity);
-	else
-		snprintf(buf, size, "cid:%u", peer->cid);
-}
-
 /* Sends SIG to CH's process group; a group already gone is fine. */
 static void exec_kill(struct exec_child *ch, int sig)
 {
@@ -453,7 +399,7 @@ static void exec_kill(struct exec_child *ch, int sig)
 /* Arms CH's timer for MS milliseconds in PHASE. */
 static void exec_timer_set(struct exec_child *ch, enum exec_phase phase, unsigned int ms)
 {
-	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
+	struct timeval tv = util_timeval_ms(ms);
 
 	ch->phase = phase;
 	evtimer_add(ch->timer, &tv);
@@ -1041,7 +987,7 @@ static void exec_run(struct request *req)
 	char key[80];
 	unsigned int total, of_peer;
 
-	peer_key(req->peer, key, sizeof(key));
+	util_peer_key(req->peer, key, sizeof(key));
 	exec_count(req->cmd->name, key, &total, &of_peer);
 	if (total >= ec->max_concurrent) {
 		request_err(req, PROTO_ERR_BUSY, "%u already running (max-concurrent)", total);
@@ -1121,7 +1067,8 @@ const struct handler_kind handler_exec = {
     .max_args = 0,
     .usage = "",
     .summary = "run a program",
-    .set_option = exec_set_option,
+    .options = exec_options,
+    .get_data = exec_conf_get,
     .check = exec_check,
     .run = exec_run,
     .cancel = exec_cancel,

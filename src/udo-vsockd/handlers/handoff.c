@@ -19,6 +19,7 @@
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
+#include "../util.h"
 #include "handlers.h"
 
 /* A command's options. */
@@ -37,41 +38,40 @@ struct handoff_job {
 	char *args; /* argc NUL-terminated words */
 };
 
-/* Takes the `socket` and `send-timeout` options. */
-static int handoff_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+/* The handoff conf of CMD, made with the defaults on first use; NULL
+ * when out of memory. */
+static void *handoff_get_data(struct command *cmd)
 {
 	struct handoff_conf *hc = cmd->data;
 
-	if (hc == NULL) {
-		hc = calloc(1, sizeof(*hc));
-		if (hc == NULL) {
-			snprintf(why, whylen, "out of memory");
-			return -1;
-		}
+	if (hc == NULL && (hc = calloc(1, sizeof(*hc))) != NULL) {
 		hc->send_timeout_ms = 10000;
 		cmd->data = hc;
 	}
-	if (strcmp(key, "socket") == 0) {
-		if (udo_vsock_addr_parse(&hc->service, value, why, whylen) < 0)
-			return -1;
-		if (hc->service.kind != UDO_VSOCK_ADDR_UNIX) {
-			snprintf(why, whylen, "socket: the service must be a unix:PATH address");
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(key, "send-timeout") == 0) {
-		unsigned long long ms;
-		if (config_parse_number(value, 1, 3600000, &ms) < 0 || ms == 0) {
-			snprintf(why, whylen, "send-timeout: '%s' is not a duration", value);
-			return -1;
-		}
-		hc->send_timeout_ms = (unsigned int)ms;
-		return 0;
-	}
-	snprintf(why, whylen, "handler 'handoff' has no option '%s'", key);
-	return -1;
+	return hc;
 }
+
+/* `socket`: the service's unix:PATH address. */
+static int handoff_socket(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                          size_t whylen)
+{
+	struct handoff_conf *hc = target;
+
+	if (udo_vsock_addr_parse(&hc->service, value, why, whylen) < 0)
+		return -1;
+	if (hc->service.kind != UDO_VSOCK_ADDR_UNIX) {
+		snprintf(why, whylen, "socket: the service must be a unix:PATH address");
+		return -1;
+	}
+	return 0;
+}
+
+/* The options of a handoff command. */
+static const struct option_spec handoff_options[] = {
+    OPTION_CUSTOM("socket", handoff_socket),
+    OPTION("send-timeout", OPT_DURATION, 1, 3600000, struct handoff_conf, send_timeout_ms, NULL),
+    OPTION_END,
+};
 
 /* Requires the `socket` option. */
 static int handoff_check(struct command *cmd, char *why, size_t whylen)
@@ -204,7 +204,7 @@ static void handoff_send(struct handoff_job *job, int fd, const char *pending, s
 		return;
 	}
 	job->service_fd = -1;
-	struct timeval tv = {job->send_timeout_ms / 1000, (job->send_timeout_ms % 1000) * 1000};
+	struct timeval tv = util_timeval_ms(job->send_timeout_ms);
 	bufferevent_setcb(bev, NULL, outbox_write_cb, outbox_event_cb, NULL);
 	bufferevent_set_timeouts(bev, NULL, &tv);
 	bufferevent_write_buffer(bev, msg);
@@ -273,7 +273,8 @@ const struct handler_kind handler_handoff = {
     .max_args = -1,
     .usage = "[ARG...]",
     .summary = "hand this connection to a local service",
-    .set_option = handoff_set_option,
+    .options = handoff_options,
+    .get_data = handoff_get_data,
     .check = handoff_check,
     .run = handoff_run,
     .free_data = free,

@@ -21,6 +21,7 @@
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
+#include "../util.h"
 #include "handlers.h"
 
 /* Bytes one read of a bridge asks for at most (max-buffer bounds it too). */
@@ -73,16 +74,19 @@ struct proxy {
 	int shut[2]; /* side i was told so with shutdown(SHUT_WR) */
 };
 
-/* Parses "unix:PATH", "unix:@NAME" or "tcp:ADDR:PORT" (loopback only). */
-static int parse_target(struct proxy_conf *pc, const char *value, char *why, size_t whylen)
+/* `connect`: "unix:PATH", "unix:@NAME" or "tcp:ADDR:PORT" (loopback only). */
+static int proxy_connect(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                         size_t whylen)
 {
+	struct proxy_conf *pc = target;
+
 	memset(&pc->target, 0, sizeof(pc->target));
 	if (strncmp(value, "tcp:", 4) == 0) {
 		char host[64];
 		const char *colon = strrchr(value + 4, ':');
 		unsigned long long port;
 		if (colon == NULL || (size_t)(colon - value - 4) >= sizeof(host) ||
-		    config_parse_number(colon + 1, 0, 65535, &port) < 0 || port == 0) {
+		    util_parse_size(colon + 1, 1, 65535, &port) < 0) {
 			snprintf(why, whylen, "connect: '%s' is not tcp:ADDRESS:PORT", value);
 			return -1;
 		}
@@ -123,53 +127,29 @@ static int parse_target(struct proxy_conf *pc, const char *value, char *why, siz
 	return 0;
 }
 
-/* Takes the `connect`, `max-buffer`, `connect-timeout` and
- * `idle-timeout` options. */
-static int proxy_set_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
+/* The proxy conf of CMD, made with the defaults on first use; NULL when
+ * out of memory. */
+static void *proxy_get_data(struct command *cmd)
 {
 	struct proxy_conf *pc = cmd->data;
-	unsigned long long v;
 
-	if (pc == NULL) {
-		pc = calloc(1, sizeof(*pc));
-		if (pc == NULL) {
-			snprintf(why, whylen, "out of memory");
-			return -1;
-		}
+	if (pc == NULL && (pc = calloc(1, sizeof(*pc))) != NULL) {
 		pc->max_buffer = 262144;
 		pc->connect_timeout_ms = 5000;
 		pc->idle_ms = PROXY_IDLE_DAEMON;
 		cmd->data = pc;
 	}
-	if (strcmp(key, "connect") == 0)
-		return parse_target(pc, value, why, whylen);
-	if (strcmp(key, "max-buffer") == 0) {
-		if (config_parse_number(value, 0, 1ULL << 30, &v) < 0 || v < 4096) {
-			snprintf(why, whylen, "max-buffer: '%s' is not a size from 4K to 1G", value);
-			return -1;
-		}
-		pc->max_buffer = (size_t)v;
-		return 0;
-	}
-	if (strcmp(key, "connect-timeout") == 0) {
-		if (config_parse_number(value, 1, 600000, &v) < 0 || v == 0) {
-			snprintf(why, whylen, "connect-timeout: '%s' is not a duration", value);
-			return -1;
-		}
-		pc->connect_timeout_ms = (unsigned int)v;
-		return 0;
-	}
-	if (strcmp(key, "idle-timeout") == 0) {
-		if (config_parse_number(value, 1, 86400000, &v) < 0) {
-			snprintf(why, whylen, "idle-timeout: '%s' is not a duration", value);
-			return -1;
-		}
-		pc->idle_ms = (unsigned int)v;
-		return 0;
-	}
-	snprintf(why, whylen, "handler 'proxy' has no option '%s'", key);
-	return -1;
+	return pc;
 }
+
+/* The options of a proxy command. */
+static const struct option_spec proxy_options[] = {
+    OPTION_CUSTOM("connect", proxy_connect),
+    OPTION("max-buffer", OPT_SIZE, 4096, 1ULL << 30, struct proxy_conf, max_buffer, NULL),
+    OPTION("connect-timeout", OPT_DURATION, 1, 600000, struct proxy_conf, connect_timeout_ms, NULL),
+    OPTION("idle-timeout", OPT_DURATION, 0, 86400000, struct proxy_conf, idle_ms, NULL),
+    OPTION_END,
+};
 
 /* Requires the `connect` option. */
 static int proxy_check(struct command *cmd, char *why, size_t whylen)
@@ -422,7 +402,7 @@ static void proxy_start(struct conn *c, void *arg)
 	struct event_base *base = c->server->base;
 	unsigned int idle = p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : c->server->config->limits.idle_timeout_ms;
 	unsigned int every = idle == 0 || idle / 4 > PROXY_TICK_MS ? PROXY_TICK_MS : idle / 4 < 100 ? 100 : idle / 4;
-	struct timeval tv = {every / 1000, (every % 1000) * 1000};
+	struct timeval tv = util_timeval_ms(every);
 	int ok = 1;
 
 	p->client = c;
@@ -507,7 +487,7 @@ static void proxy_run(struct request *req)
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
 		return;
 	}
-	struct timeval tv = {pc->connect_timeout_ms / 1000, (pc->connect_timeout_ms % 1000) * 1000};
+	struct timeval tv = util_timeval_ms(pc->connect_timeout_ms);
 	bufferevent_setcb(p->service, NULL, NULL, proxy_connect_cb, p);
 	bufferevent_set_timeouts(p->service, &tv, &tv);
 	req->state = p;
@@ -539,7 +519,8 @@ const struct handler_kind handler_proxy = {
     .max_args = 0,
     .usage = "",
     .summary = "turn this connection into a byte stream to a local service",
-    .set_option = proxy_set_option,
+    .options = proxy_options,
+    .get_data = proxy_get_data,
     .check = proxy_check,
     .run = proxy_run,
     .cancel = proxy_cancel,
