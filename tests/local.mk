@@ -40,6 +40,10 @@ tests_check_addr_LDADD = $(TEST_LIBS)
 tests_check_fdpass_SOURCES = tests/check_fdpass.c tests/test-util.h
 tests_check_fdpass_CFLAGS = $(TEST_CFLAGS)
 tests_check_fdpass_LDADD = $(TEST_LIBS)
+# The exported symbols match lib/libudo-vsock.sym, the headers and the
+# Debian symbols file.
+TESTS += tests/check_symbols.sh
+EXTRA_DIST += tests/check_symbols.sh
 
 # --- Daemon tests (branch dtests): the request parser and config parser
 # linked in (check_*), and the built udo-vsockd run as a real process over
