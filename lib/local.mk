@@ -11,7 +11,8 @@ lib_libudo_vsock_la_SOURCES = \
 	lib/vsock-fdpass.c \
 	lib/vsock-addr-private.h \
 	lib/vsock-mux.c \
-	lib/vsock-handoff.c
+	lib/vsock-handoff.c \
+	lib/vsock-proto.c
 # current:revision:age - bump per libtool rules on every release. Still
 # 0:0:0: no release has shipped yet, so the return of the seed's exact
 # create_info layout defines ABI 0 rather than breaking it (libudo-vsock0).
@@ -29,6 +30,7 @@ udoinclude_HEADERS = \
 	lib/udo/vsock-addr.h \
 	lib/udo/vsock-fdpass.h \
 	lib/udo/vsock-handoff.h \
+	lib/udo/vsock-proto.h \
 	lib/udo/vsockd-module.h
 
 pkgconfig_DATA = lib/udo-vsock.pc

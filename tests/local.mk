@@ -44,6 +44,12 @@ tests_check_fdpass_LDADD = $(TEST_LIBS)
 # Debian symbols file; every installed header compiles on its own.
 TESTS += tests/check_symbols.sh tests/check_headers.sh
 EXTRA_DIST += tests/check_symbols.sh tests/check_headers.sh
+# The library's protocol: parse(quote(x)) == x over generated vectors.
+check_PROGRAMS += tests/check_proto_roundtrip
+TESTS += tests/check_proto_roundtrip
+tests_check_proto_roundtrip_SOURCES = tests/check_proto_roundtrip.c
+tests_check_proto_roundtrip_CFLAGS = $(TEST_CFLAGS)
+tests_check_proto_roundtrip_LDADD = $(TEST_LIBS)
 
 # --- Daemon tests (branch dtests): the request parser and config parser
 # linked in (check_*), and the built udo-vsockd run as a real process over
