@@ -95,7 +95,7 @@ tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
 	src/udo-vsock/proto.c src/udo-vsock/buf.c src/udo-vsock/escape.c
 tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
 tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
-tests_check_cli_proto_LDADD = $(CHECK_LIBS)
+tests_check_cli_proto_LDADD = $(TEST_LIBS)
 tests_vsock_cli_SOURCES = tests/vsock_cli.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_cli_LDADD = $(TEST_LIBS)
