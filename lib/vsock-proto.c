@@ -12,11 +12,13 @@ enum byte_class {
 	BYTE_BLANK,    /* space or tab: separates words */
 	BYTE_QUOTE,    /* " groups */
 	BYTE_BAD,      /* a control character (but tab) or DEL: refused */
+	/* A flag on the word bytes A-Z: OR-ed into the byte, it lower-cases it. */
+	BYTE_UPPER = 0x20,
 };
 
 static const unsigned char byte_class[256] = {
-    [0 ... 0x08] = BYTE_BAD, ['\t'] = BYTE_BLANK, [0x0a ... 0x1f] = BYTE_BAD,
-    [' '] = BYTE_BLANK,      ['"'] = BYTE_QUOTE,  [0x7f] = BYTE_BAD,
+    [0 ... 0x08] = BYTE_BAD, ['\t'] = BYTE_BLANK, [0x0a ... 0x1f] = BYTE_BAD, [' '] = BYTE_BLANK,
+    ['"'] = BYTE_QUOTE,      [0x7f] = BYTE_BAD,   ['A' ... 'Z'] = BYTE_UPPER,
 };
 
 /* True if any of the bytes P..END is refused. */
@@ -29,81 +31,135 @@ static int has_bad_byte(const char *p, const char *end)
 	return 0;
 }
 
-/* One pass: words are copied compacted to OUT <= P (quotes and escapes
- * removed), so no byte is lost and nothing is scanned twice. */
+/* Copies the word at P, which holds a quote, compacted to *OUTP <= P
+ * (quotes and escapes removed) and NUL-terminates it; *OUTP moves past
+ * the terminator. Returns where the next word may start (past one
+ * blank), or NULL with *WHY set. */
+static char *copy_word(char *p, const char *end, char **outp, const char **why)
+{
+	char *out = *outp;
+
+	for (;;) {
+		/* A run of plain bytes, moved only if a quote came before. */
+		char *run = p;
+		while ((byte_class[(unsigned char)*p] & ~BYTE_UPPER) == BYTE_WORD)
+			p++;
+		if (out != run)
+			memmove(out, run, (size_t)(p - run));
+		out += p - run;
+		unsigned char c = (unsigned char)*p;
+		enum byte_class k = byte_class[c];
+		if (k == BYTE_BLANK) {
+			p++;
+			break;
+		}
+		if (k == BYTE_BAD) {
+			if (p == end)
+				break;
+			*why = "control character in request";
+			return NULL;
+		}
+		/* A quoted part: up to the closing quote, \" and \\ escaped
+		 * (the NUL at END is neither). */
+		for (p++;; p++) {
+			c = (unsigned char)*p;
+			if (c == '"')
+				break;
+			if (byte_class[c] == BYTE_BAD) {
+				*why = p == end ? "unterminated quote" : "control character in request";
+				return NULL;
+			}
+			if (c == '\\' && (p[1] == '"' || p[1] == '\\'))
+				c = (unsigned char)*++p;
+			*out++ = (char)c;
+		}
+		p++;
+	}
+	/* The terminator lands on a byte already consumed, or at END. */
+	*out++ = '\0';
+	*outp = out;
+	return p;
+}
+
+/* One pass. A NUL put at LEN (refused, so never part of a word) stops
+ * every scan there without a bounds check per byte. Words without
+ * quotes stay where they are, terminated on the blank after them; from
+ * the first quote on, words are copied compacted to OUT <= P by
+ * copy_word(), so no byte is lost and nothing is scanned twice. */
 enum udo_vsock_proto_parse_result udo_vsock_proto_parse_line(char *line, size_t len, char **argv, int max_args,
                                                              int *argc, const char **why)
 {
-	const char *p = line, *end = line + len;
-	char *out = line;
-	int n = 0;
+	char *p = line, *out = NULL;
+	const char *end = line + len;
+	int n = 0, quoted_command = 0;
 
 	*argc = 0;
 	*why = NULL;
+	line[len] = '\0';
 	for (;;) {
-		while (p < end && byte_class[(unsigned char)*p] == BYTE_BLANK)
+		while (byte_class[(unsigned char)*p] == BYTE_BLANK)
 			p++;
 		if (p == end)
 			break;
-		if (n == max_args) {
-			/* A control character anywhere outranks the word count. */
-			if (has_bad_byte(p, end))
-				goto bad_byte;
-			*why = "too many arguments";
-			errno = E2BIG;
-			return UDO_VSOCK_PROTO_PARSE_TOO_MANY;
+		if (n == max_args)
+			goto too_many;
+		if (out != NULL) {
+			/* Compacting since an earlier quote. */
+			argv[n++] = out;
+			p = copy_word(p, end, &out, why);
+			if (p == NULL)
+				goto syntax;
+			continue;
 		}
-		argv[n++] = out;
-		while (p < end) {
-			/* A run of plain bytes: scanned, then moved only if a
-			 * quote or extra blanks came before. */
-			const char *run = p;
-			while (p < end && byte_class[(unsigned char)*p] == BYTE_WORD)
+		argv[n++] = p;
+		if (n == 1) {
+			/* The command, lower-cased as it is scanned. */
+			unsigned char k;
+			while (((k = byte_class[(unsigned char)*p]) & ~BYTE_UPPER) == BYTE_WORD)
+				*p++ |= (char)k;
+		} else {
+			while ((byte_class[(unsigned char)*p] & ~BYTE_UPPER) == BYTE_WORD)
 				p++;
-			if (out != run)
-				memmove(out, run, (size_t)(p - run));
-			out += p - run;
-			if (p == end)
-				break;
-			unsigned char c = (unsigned char)*p;
-			enum byte_class k = byte_class[c];
-			if (k == BYTE_BLANK) {
-				p++;
-				break;
-			}
-			if (k == BYTE_BAD)
-				goto bad_byte;
-			/* A quoted part: up to the closing quote, \" and \\ escaped. */
-			for (p++;; p++) {
-				if (p == end) {
-					*why = "unterminated quote";
-					errno = EINVAL;
-					return UDO_VSOCK_PROTO_PARSE_SYNTAX;
-				}
-				c = (unsigned char)*p;
-				if (c == '"')
-					break;
-				if (byte_class[c] == BYTE_BAD)
-					goto bad_byte;
-				if (c == '\\' && p + 1 < end && (p[1] == '"' || p[1] == '\\'))
-					c = (unsigned char)*++p;
-				*out++ = (char)c;
-			}
-			p++;
 		}
-		/* The terminator lands on a byte already consumed, or at LEN. */
-		*out++ = '\0';
+		enum byte_class k = byte_class[(unsigned char)*p];
+		if (k == BYTE_BLANK) {
+			*p++ = '\0';
+			continue;
+		}
+		if (k == BYTE_QUOTE) {
+			quoted_command |= n == 1;
+			out = p; /* the word so far stays; compaction starts here */
+			p = copy_word(p, end, &out, why);
+			if (p == NULL)
+				goto syntax;
+			continue;
+		}
+		if (p == end)
+			break; /* the NUL at LEN ends the word */
+		*why = "control character in request";
+		goto syntax;
 	}
 	if (n == 0)
 		return UDO_VSOCK_PROTO_PARSE_EMPTY;
-	for (char *q = argv[0]; *q != '\0'; q++)
-		*q = (char)((unsigned char)*q | ((unsigned char)(*q - 'A') < 26 ? 0x20 : 0));
+	if (quoted_command) {
+		for (char *q = argv[0]; *q != '\0'; q++)
+			*q = (char)((unsigned char)*q | (byte_class[(unsigned char)*q] & BYTE_UPPER));
+	}
 	*argc = n;
 	return UDO_VSOCK_PROTO_PARSE_OK;
 
-bad_byte:
+too_many:
+	/* A control character anywhere outranks the word count. */
+	if (has_bad_byte(p, end)) {
+		*why = "control character in request";
+		goto syntax;
+	}
+	*why = "too many arguments";
+	errno = E2BIG;
+	return UDO_VSOCK_PROTO_PARSE_TOO_MANY;
+
+syntax:
 	*argc = 0;
-	*why = "control character in request";
 	errno = EINVAL;
 	return UDO_VSOCK_PROTO_PARSE_SYNTAX;
 }

@@ -163,10 +163,44 @@ START_TEST(test_roundtrip_edges)
 }
 END_TEST
 
+/* Hand-written lines through each path of the parser: words left in
+ * place, a command lower-cased while scanned or, once quoted, after, and
+ * words compacted after the first quote. */
+static const struct {
+	const char *line;
+	int argc;
+	const char *words[6];
+} path_cases[] = {
+    {"PING 12345678", 2, {"ping", "12345678"}},
+    {"PI\"N\"G X", 2, {"ping", "X"}},
+    {"\"PING\" A  B", 3, {"ping", "A", "B"}},
+    {"Ab\"C D\"eF gH", 2, {"abc def", "gH"}},
+    {"cmd \"a b\" C  \"\"  D", 5, {"cmd", "a b", "C", "", "D"}},
+    {"cmd a\"\\\"\"b \\x", 3, {"cmd", "a\"b", "\\x"}},
+    {"  \tX\t", 1, {"x"}},
+    {"\xc3\x89T\xc3\xa9 \xff", 2, {"\xc3\x89t\xc3\xa9", "\xff"}},
+};
+
+/* Each line parses into exactly the expected words. */
+START_TEST(test_parser_paths)
+{
+	char line[64], *words[6];
+	const char *why = NULL;
+	int got = -1;
+	size_t len = strlen(path_cases[_i].line);
+
+	memcpy(line, path_cases[_i].line, len + 1);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(line, len, words, 6, &got, &why), UDO_VSOCK_PROTO_PARSE_OK);
+	ck_assert_int_eq(got, path_cases[_i].argc);
+	for (int i = 0; i < got; i++)
+		ck_assert_str_eq(words[i], path_cases[_i].words[i]);
+}
+END_TEST
+
 /* Too small a buffer: ENOSPC and nothing written; LF and NUL: EINVAL. */
 START_TEST(test_quote_errors)
 {
-	char out[8];
+	char out[16];
 	memset(out, '#', sizeof(out));
 	errno = 0;
 	ck_assert_int_eq(udo_vsock_proto_quote(out, 3, "a b", 3), -1);
@@ -200,6 +234,7 @@ static Suite *roundtrip_suite(void)
 	tcase_add_test(tc, test_roundtrip_generated);
 	tcase_add_test(tc, test_roundtrip_edges);
 	tcase_add_test(tc, test_quote_errors);
+	tcase_add_loop_test(tc, test_parser_paths, 0, sizeof(path_cases) / sizeof(path_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -51,8 +51,9 @@ enum udo_vsock_proto_parse_result {
  * \" and \\ stand for " and \ (any other backslash is itself). Control
  * characters (below 0x20 but tab, and 0x7f) are refused anywhere. The
  * words are NUL-terminated inside LINE, which needs room for LEN + 1
- * bytes; ARGV receives up to MAX_ARGS pointers into it. The first word is
- * lower-cased (commands are case-insensitive). Returns an enum
+ * bytes (the byte at LEN is always overwritten); ARGV receives up to
+ * MAX_ARGS pointers into it. The first word is lower-cased (commands
+ * are case-insensitive). Returns an enum
  * udo_vsock_proto_parse_result; on a negative one *ARGC is 0, errno is
  * set and *WHY explains it in words (a static string).
  */
