@@ -14,6 +14,7 @@ dist_man_MANS += \
 	doc/udo_vsock_addr.3 \
 	doc/udo_vsock_fdpass.3 \
 	doc/udo_vsock_handoff.3 \
+	doc/udo_vsock_proto.3 \
 	doc/udo_log.3
 # Link pages: one per function, each ".so man3/<group page>.3".
 dist_man_MANS += \
@@ -30,6 +31,17 @@ dist_man_MANS += \
 	doc/udo_vsock_handoff_recv.3 \
 	doc/udo_vsock_handoff_send.3 \
 	doc/udo_vsock_io_classify.3 \
+	doc/udo_vsock_proto_build_request.3 \
+	doc/udo_vsock_proto_classify_reply.3 \
+	doc/udo_vsock_proto_is_error_code.3 \
+	doc/udo_vsock_proto_is_line_safe.3 \
+	doc/udo_vsock_proto_line_command_is.3 \
+	doc/udo_vsock_proto_line_is_blank.3 \
+	doc/udo_vsock_proto_needs_quotes.3 \
+	doc/udo_vsock_proto_parse_line.3 \
+	doc/udo_vsock_proto_quote.3 \
+	doc/udo_vsock_proto_quoted_len.3 \
+	doc/udo_vsock_proto_request_len.3 \
 	doc/udo_vsock_recv_msg.3 \
 	doc/udo_vsock_sendv_all.3 \
 	doc/udo_vsock_tcp_client_connect.3 \

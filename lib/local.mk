@@ -11,11 +11,17 @@ lib_libudo_vsock_la_SOURCES = \
 	lib/vsock-fdpass.c \
 	lib/vsock-addr-private.h \
 	lib/vsock-mux.c \
-	lib/vsock-handoff.c
+	lib/vsock-handoff.c \
+	lib/vsock-proto.c
 # current:revision:age - bump per libtool rules on every release. Still
 # 0:0:0: no release has shipped yet, so the return of the seed's exact
 # create_info layout defines ABI 0 rather than breaking it (libudo-vsock0).
-lib_libudo_vsock_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -export-symbols-regex '^udo_'
+# The version script names every exported symbol (version UDO_VSOCK_0)
+# and keeps everything else local; tests/check_symbols.sh holds it to the
+# built library, the headers and debian/libudo-vsock0.symbols.
+lib_libudo_vsock_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-Wl,--version-script=$(top_srcdir)/lib/libudo-vsock.sym
+EXTRA_lib_libudo_vsock_la_DEPENDENCIES = lib/libudo-vsock.sym
 
 udoincludedir = $(includedir)/udo
 udoinclude_HEADERS = \
@@ -24,7 +30,8 @@ udoinclude_HEADERS = \
 	lib/udo/vsock-addr.h \
 	lib/udo/vsock-fdpass.h \
 	lib/udo/vsock-handoff.h \
+	lib/udo/vsock-proto.h \
 	lib/udo/vsockd-module.h
 
 pkgconfig_DATA = lib/udo-vsock.pc
-EXTRA_DIST += lib/udo-vsock.pc.in
+EXTRA_DIST += lib/udo-vsock.pc.in lib/libudo-vsock.sym

@@ -20,7 +20,6 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/module.h \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/peer.h \
-	src/udo-vsockd/proto.c \
 	src/udo-vsockd/proto.h \
 	src/udo-vsockd/ratelimit.c \
 	src/udo-vsockd/ratelimit.h \

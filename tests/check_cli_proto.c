@@ -31,7 +31,7 @@ START_TEST(test_quote_table)
 	ck_assert_int_eq(cli_quote_arg(&b, arg, strlen(arg)), 0);
 	ck_assert_uint_eq(b.len, strlen(quote_cases[_i].token));
 	ck_assert(memcmp(b.data, quote_cases[_i].token, b.len) == 0);
-	ck_assert(cli_arg_needs_quotes(arg, strlen(arg)) == (quote_cases[_i].token[0] == '"'));
+	ck_assert(udo_vsock_proto_needs_quotes(arg, strlen(arg)) == (quote_cases[_i].token[0] == '"'));
 	cli_buf_free(&b);
 }
 END_TEST
@@ -114,49 +114,49 @@ END_TEST
 /* Reply classification cases. */
 static const struct {
 	const char *line;
-	enum cli_reply_kind kind;
+	enum udo_vsock_proto_reply_kind kind;
 	const char *text; /* expected text (NULL: not checked) */
 	const char *code;
 } reply_cases[] = {
-    {"D hello", CLI_REPLY_DATA, "hello", NULL},
-    {"D ", CLI_REPLY_DATA, "", NULL},
-    {"D", CLI_REPLY_DATA, "", NULL},
-    {"D  two spaces ", CLI_REPLY_DATA, " two spaces ", NULL},
-    {"D a\tb\r", CLI_REPLY_DATA, "a\tb\r", NULL},
-    {"D OK", CLI_REPLY_DATA, "OK", NULL},
-    {"D ERR x y", CLI_REPLY_DATA, "ERR x y", NULL},
-    {"OK", CLI_REPLY_OK, "", NULL},
-    {"OK ", CLI_REPLY_OK, "", NULL},
-    {"OK pong", CLI_REPLY_OK, "pong", NULL},
-    {"OK pong token", CLI_REPLY_OK, "pong token", NULL},
-    {"ERR usage PING [TOKEN]", CLI_REPLY_ERR, "PING [TOKEN]", "usage"},
-    {"ERR unknown-command no such command", CLI_REPLY_ERR, "no such command", "unknown-command"},
-    {"ERR too-long", CLI_REPLY_ERR, "", "too-long"},
-    {"ERR denied ", CLI_REPLY_ERR, "", "denied"},
-    {"ERR x_1 m", CLI_REPLY_ERR, "m", "x_1"},
-    {"ERR", CLI_REPLY_INVALID, NULL, NULL},
-    {"ERR ", CLI_REPLY_INVALID, NULL, NULL},
-    {"ERR  double", CLI_REPLY_INVALID, NULL, NULL},
-    {"ERR Upper msg", CLI_REPLY_INVALID, NULL, NULL},
-    {"ERR bad!code msg", CLI_REPLY_INVALID, NULL, NULL},
-    {"", CLI_REPLY_INVALID, NULL, NULL},
-    {"Dx", CLI_REPLY_INVALID, NULL, NULL},
-    {"d lower", CLI_REPLY_INVALID, NULL, NULL},
-    {"ok", CLI_REPLY_INVALID, NULL, NULL},
-    {"OKAY", CLI_REPLY_INVALID, NULL, NULL},
-    {"OK\tpong", CLI_REPLY_INVALID, NULL, NULL},
-    {"ERROR failed x", CLI_REPLY_INVALID, NULL, NULL},
-    {" OK", CLI_REPLY_INVALID, NULL, NULL},
-    {"HELLO", CLI_REPLY_INVALID, NULL, NULL},
+    {"D hello", UDO_VSOCK_PROTO_REPLY_DATA, "hello", NULL},
+    {"D ", UDO_VSOCK_PROTO_REPLY_DATA, "", NULL},
+    {"D", UDO_VSOCK_PROTO_REPLY_DATA, "", NULL},
+    {"D  two spaces ", UDO_VSOCK_PROTO_REPLY_DATA, " two spaces ", NULL},
+    {"D a\tb\r", UDO_VSOCK_PROTO_REPLY_DATA, "a\tb\r", NULL},
+    {"D OK", UDO_VSOCK_PROTO_REPLY_DATA, "OK", NULL},
+    {"D ERR x y", UDO_VSOCK_PROTO_REPLY_DATA, "ERR x y", NULL},
+    {"OK", UDO_VSOCK_PROTO_REPLY_OK, "", NULL},
+    {"OK ", UDO_VSOCK_PROTO_REPLY_OK, "", NULL},
+    {"OK pong", UDO_VSOCK_PROTO_REPLY_OK, "pong", NULL},
+    {"OK pong token", UDO_VSOCK_PROTO_REPLY_OK, "pong token", NULL},
+    {"ERR usage PING [TOKEN]", UDO_VSOCK_PROTO_REPLY_ERR, "PING [TOKEN]", "usage"},
+    {"ERR unknown-command no such command", UDO_VSOCK_PROTO_REPLY_ERR, "no such command", "unknown-command"},
+    {"ERR too-long", UDO_VSOCK_PROTO_REPLY_ERR, "", "too-long"},
+    {"ERR denied ", UDO_VSOCK_PROTO_REPLY_ERR, "", "denied"},
+    {"ERR x_1 m", UDO_VSOCK_PROTO_REPLY_ERR, "m", "x_1"},
+    {"ERR", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"ERR ", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"ERR  double", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"ERR Upper msg", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"ERR bad!code msg", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"Dx", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"d lower", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"ok", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"OKAY", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"OK\tpong", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"ERROR failed x", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {" OK", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
+    {"HELLO", UDO_VSOCK_PROTO_REPLY_INVALID, NULL, NULL},
 };
 
 /* Each line classifies as expected, text and code pointing into it. */
 START_TEST(test_reply_table)
 {
-	struct cli_reply r;
+	struct udo_vsock_proto_reply r;
 	const char *line = reply_cases[_i].line;
 	size_t len = strlen(line);
-	ck_assert_int_eq(cli_reply_classify(line, len, &r), reply_cases[_i].kind);
+	ck_assert_int_eq(udo_vsock_proto_classify_reply(line, len, &r), reply_cases[_i].kind);
 	ck_assert_int_eq(r.kind, reply_cases[_i].kind);
 	if (reply_cases[_i].text) {
 		ck_assert_uint_eq(r.text_len, strlen(reply_cases[_i].text));
@@ -176,8 +176,8 @@ END_TEST
 START_TEST(test_reply_binary_payload)
 {
 	static const char line[] = "D a\0b";
-	struct cli_reply r;
-	ck_assert_int_eq(cli_reply_classify(line, sizeof(line) - 1, &r), CLI_REPLY_DATA);
+	struct udo_vsock_proto_reply r;
+	ck_assert_int_eq(udo_vsock_proto_classify_reply(line, sizeof(line) - 1, &r), UDO_VSOCK_PROTO_REPLY_DATA);
 	ck_assert_uint_eq(r.text_len, 3);
 	ck_assert(memcmp(r.text, "a\0b", 3) == 0);
 }
@@ -186,20 +186,20 @@ END_TEST
 /* Blank lines get no reply, so the client must not wait for one. */
 START_TEST(test_blank_and_command)
 {
-	ck_assert(cli_line_is_blank("", 0));
-	ck_assert(cli_line_is_blank(" \t ", 3));
-	ck_assert(cli_line_is_blank("\r", 1));
-	ck_assert(cli_line_is_blank("  \r", 3));
-	ck_assert(!cli_line_is_blank("\r ", 2));
-	ck_assert(!cli_line_is_blank(" x", 2));
-	ck_assert(!cli_line_is_blank("\"\"", 2));
+	ck_assert(udo_vsock_proto_line_is_blank("", 0));
+	ck_assert(udo_vsock_proto_line_is_blank(" \t ", 3));
+	ck_assert(udo_vsock_proto_line_is_blank("\r", 1));
+	ck_assert(udo_vsock_proto_line_is_blank("  \r", 3));
+	ck_assert(!udo_vsock_proto_line_is_blank("\r ", 2));
+	ck_assert(!udo_vsock_proto_line_is_blank(" x", 2));
+	ck_assert(!udo_vsock_proto_line_is_blank("\"\"", 2));
 
-	ck_assert(cli_line_command_is("quit", 4, "quit"));
-	ck_assert(cli_line_command_is("  QuIt\r", 7, "quit"));
-	ck_assert(cli_line_command_is("quit now", 8, "quit"));
-	ck_assert(!cli_line_command_is("quitter", 7, "quit"));
-	ck_assert(!cli_line_command_is("ping quit", 9, "quit"));
-	ck_assert(!cli_line_command_is("", 0, "quit"));
+	ck_assert(udo_vsock_proto_line_command_is("quit", 4, "quit"));
+	ck_assert(udo_vsock_proto_line_command_is("  QuIt\r", 7, "quit"));
+	ck_assert(udo_vsock_proto_line_command_is("quit now", 8, "quit"));
+	ck_assert(!udo_vsock_proto_line_command_is("quitter", 7, "quit"));
+	ck_assert(!udo_vsock_proto_line_command_is("ping quit", 9, "quit"));
+	ck_assert(!udo_vsock_proto_line_command_is("", 0, "quit"));
 }
 END_TEST
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/udo-vsockd/proto.h"
+#include <udo/vsock-proto.h>
 
 #define MAX_WORDS 8
 
@@ -15,46 +15,46 @@ struct parse_case {
 	const char *line;
 	size_t len; /* 0: strlen(line) */
 	int max_args;
-	enum proto_parse_result result;
+	enum udo_vsock_proto_parse_result result;
 	int argc;
 	const char *argv[MAX_WORDS];
 };
 
 static const struct parse_case cases[] = {
-    {"one word", "ping", 0, 8, PROTO_PARSE_OK, 1, {"ping"}},
-    {"two words", "ping tok", 0, 8, PROTO_PARSE_OK, 2, {"ping", "tok"}},
-    {"blanks around", "  ping   tok  ", 0, 8, PROTO_PARSE_OK, 2, {"ping", "tok"}},
-    {"tabs separate", "a\tb \t c\t", 0, 8, PROTO_PARSE_OK, 3, {"a", "b", "c"}},
-    {"command lower-cased only", "PiNg ToK", 0, 8, PROTO_PARSE_OK, 2, {"ping", "ToK"}},
-    {"quoted blank", "say \"hello world\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "hello world"}},
-    {"quoted tab kept", "say \"a\tb\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\tb"}},
-    {"escaped quote", "say \"a\\\"b\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\"b"}},
-    {"escaped backslash", "say \"c\\\\d\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "c\\d"}},
-    {"escaped backslash at end", "say \"a\\\\\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\"}},
-    {"other escape kept", "say \"a\\nb\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\nb"}},
-    {"backslash outside quotes", "say a\\b", 0, 8, PROTO_PARSE_OK, 2, {"say", "a\\b"}},
-    {"adjacent quotes join", "say a\"b c\"d", 0, 8, PROTO_PARSE_OK, 2, {"say", "ab cd"}},
-    {"two quoted parts join", "say \"a\"\"b\"", 0, 8, PROTO_PARSE_OK, 2, {"say", "ab"}},
-    {"empty quoted arg", "say \"\" x", 0, 8, PROTO_PARSE_OK, 3, {"say", "", "x"}},
-    {"empty quoted arg at end", "say \"\"", 0, 8, PROTO_PARSE_OK, 2, {"say", ""}},
-    {"quoted command", "\"PING\" x", 0, 8, PROTO_PARSE_OK, 2, {"ping", "x"}},
-    {"utf-8 passes", "say h\xc3\xa9", 0, 8, PROTO_PARSE_OK, 2, {"say", "h\xc3\xa9"}},
-    {"len cuts the line", "ping tok", 4, 8, PROTO_PARSE_OK, 1, {"ping"}},
-    {"empty line", "", 0, 8, PROTO_PARSE_EMPTY, 0, {NULL}},
-    {"blank line", " \t  ", 0, 8, PROTO_PARSE_EMPTY, 0, {NULL}},
-    {"unterminated quote", "say \"abc", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"unterminated after escape", "say \"abc\\\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"lone quote", "\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"escaped quote outside opens", "say \\\"x", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"control char", "ping \x01", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"control char in quotes", "say \"\x1b[0m\"", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"CR inside", "ping\r tok", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"DEL", "ping \x7f", 0, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"NUL inside", "ping\0tok", 8, 8, PROTO_PARSE_SYNTAX, 0, {NULL}},
-    {"max args exactly", "a b c d", 0, 4, PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
-    {"one too many", "a b c d e", 0, 4, PROTO_PARSE_TOO_MANY, 0, {NULL}},
-    {"trailing blanks not an arg", "a b c d    ", 0, 4, PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
-    {"empty quoted counts", "a b c d \"\"", 0, 4, PROTO_PARSE_TOO_MANY, 0, {NULL}},
+    {"one word", "ping", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 1, {"ping"}},
+    {"two words", "ping tok", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"ping", "tok"}},
+    {"blanks around", "  ping   tok  ", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"ping", "tok"}},
+    {"tabs separate", "a\tb \t c\t", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 3, {"a", "b", "c"}},
+    {"command lower-cased only", "PiNg ToK", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"ping", "ToK"}},
+    {"quoted blank", "say \"hello world\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "hello world"}},
+    {"quoted tab kept", "say \"a\tb\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "a\tb"}},
+    {"escaped quote", "say \"a\\\"b\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "a\"b"}},
+    {"escaped backslash", "say \"c\\\\d\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "c\\d"}},
+    {"escaped backslash at end", "say \"a\\\\\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "a\\"}},
+    {"other escape kept", "say \"a\\nb\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "a\\nb"}},
+    {"backslash outside quotes", "say a\\b", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "a\\b"}},
+    {"adjacent quotes join", "say a\"b c\"d", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "ab cd"}},
+    {"two quoted parts join", "say \"a\"\"b\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "ab"}},
+    {"empty quoted arg", "say \"\" x", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 3, {"say", "", "x"}},
+    {"empty quoted arg at end", "say \"\"", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", ""}},
+    {"quoted command", "\"PING\" x", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"ping", "x"}},
+    {"utf-8 passes", "say h\xc3\xa9", 0, 8, UDO_VSOCK_PROTO_PARSE_OK, 2, {"say", "h\xc3\xa9"}},
+    {"len cuts the line", "ping tok", 4, 8, UDO_VSOCK_PROTO_PARSE_OK, 1, {"ping"}},
+    {"empty line", "", 0, 8, UDO_VSOCK_PROTO_PARSE_EMPTY, 0, {NULL}},
+    {"blank line", " \t  ", 0, 8, UDO_VSOCK_PROTO_PARSE_EMPTY, 0, {NULL}},
+    {"unterminated quote", "say \"abc", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"unterminated after escape", "say \"abc\\\"", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"lone quote", "\"", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"escaped quote outside opens", "say \\\"x", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"control char", "ping \x01", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"control char in quotes", "say \"\x1b[0m\"", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"CR inside", "ping\r tok", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"DEL", "ping \x7f", 0, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"NUL inside", "ping\0tok", 8, 8, UDO_VSOCK_PROTO_PARSE_SYNTAX, 0, {NULL}},
+    {"max args exactly", "a b c d", 0, 4, UDO_VSOCK_PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
+    {"one too many", "a b c d e", 0, 4, UDO_VSOCK_PROTO_PARSE_TOO_MANY, 0, {NULL}},
+    {"trailing blanks not an arg", "a b c d    ", 0, 4, UDO_VSOCK_PROTO_PARSE_OK, 4, {"a", "b", "c", "d"}},
+    {"empty quoted counts", "a b c d \"\"", 0, 4, UDO_VSOCK_PROTO_PARSE_TOO_MANY, 0, {NULL}},
 };
 
 /* Parses row _i of the table and compares every field. */
@@ -73,18 +73,18 @@ START_TEST(test_parse_table)
 	buf[len] = 'Z';
 	buf[len + 1] = 'Y';
 	argv[MAX_WORDS] = (char *)"sentinel";
-	enum proto_parse_result r = proto_parse_line(buf, len, argv, tc->max_args, &argc, &why);
+	enum udo_vsock_proto_parse_result r = udo_vsock_proto_parse_line(buf, len, argv, tc->max_args, &argc, &why);
 	ck_assert_msg(r == tc->result, "%s: result %d, expected %d (why: %s)", tc->name, r, tc->result,
 	              why != NULL ? why : "-");
 	ck_assert_msg(buf[len + 1] == 'Y', "%s: wrote past LEN + 1", tc->name);
 	ck_assert_str_eq(argv[MAX_WORDS], "sentinel");
-	if (r == PROTO_PARSE_OK) {
+	if (r == UDO_VSOCK_PROTO_PARSE_OK) {
 		ck_assert_msg(argc == tc->argc, "%s: argc %d, expected %d", tc->name, argc, tc->argc);
 		for (int i = 0; i < argc; i++)
 			ck_assert_msg(strcmp(argv[i], tc->argv[i]) == 0, "%s: argv[%d] '%s', expected '%s'", tc->name,
 			              i, argv[i], tc->argv[i]);
 		ck_assert_ptr_null(why);
-	} else if (r == PROTO_PARSE_EMPTY) {
+	} else if (r == UDO_VSOCK_PROTO_PARSE_EMPTY) {
 		ck_assert_int_eq(argc, 0);
 	} else {
 		ck_assert_int_eq(argc, 0);
@@ -102,11 +102,12 @@ START_TEST(test_parse_reasons)
 	const char *why;
 	int argc;
 
-	ck_assert_int_eq(proto_parse_line(a, strlen(a), argv, 2, &argc, &why), PROTO_PARSE_SYNTAX);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(a, strlen(a), argv, 2, &argc, &why), UDO_VSOCK_PROTO_PARSE_SYNTAX);
 	ck_assert_ptr_nonnull(strstr(why, "quote"));
-	ck_assert_int_eq(proto_parse_line(b, strlen(b), argv, 2, &argc, &why), PROTO_PARSE_SYNTAX);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(b, strlen(b), argv, 2, &argc, &why), UDO_VSOCK_PROTO_PARSE_SYNTAX);
 	ck_assert_ptr_nonnull(strstr(why, "control"));
-	ck_assert_int_eq(proto_parse_line(c, strlen(c), argv, 2, &argc, &why), PROTO_PARSE_TOO_MANY);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(c, strlen(c), argv, 2, &argc, &why),
+	                 UDO_VSOCK_PROTO_PARSE_TOO_MANY);
 	ck_assert_ptr_nonnull(strstr(why, "too many"));
 }
 END_TEST
@@ -125,7 +126,7 @@ START_TEST(test_parse_64k_argument)
 	memcpy(buf, "PING ", 5);
 	for (size_t i = 0; i < arglen; i++)
 		buf[5 + i] = (char)('a' + i % 26);
-	ck_assert_int_eq(proto_parse_line(buf, len, argv, 4, &argc, &why), PROTO_PARSE_OK);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(buf, len, argv, 4, &argc, &why), UDO_VSOCK_PROTO_PARSE_OK);
 	ck_assert_int_eq(argc, 2);
 	ck_assert_str_eq(argv[0], "ping");
 	ck_assert_uint_eq(strlen(argv[1]), arglen);
@@ -161,12 +162,12 @@ START_TEST(test_parse_10000_arguments)
 
 	ck_assert_ptr_nonnull(argv);
 	char *buf = many_words(n, &len);
-	ck_assert_int_eq(proto_parse_line(buf, len, argv, 64, &argc, &why), PROTO_PARSE_TOO_MANY);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(buf, len, argv, 64, &argc, &why), UDO_VSOCK_PROTO_PARSE_TOO_MANY);
 	ck_assert_int_eq(argc, 0);
 	free(buf);
 
 	buf = many_words(n, &len);
-	ck_assert_int_eq(proto_parse_line(buf, len, argv, n, &argc, &why), PROTO_PARSE_OK);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(buf, len, argv, n, &argc, &why), UDO_VSOCK_PROTO_PARSE_OK);
 	ck_assert_int_eq(argc, n);
 	ck_assert_str_eq(argv[0], "cmd");
 	for (int i = 1; i < n; i++)
@@ -174,7 +175,8 @@ START_TEST(test_parse_10000_arguments)
 	free(buf);
 
 	buf = many_words(n, &len);
-	ck_assert_int_eq(proto_parse_line(buf, len, argv, n - 1, &argc, &why), PROTO_PARSE_TOO_MANY);
+	ck_assert_int_eq(udo_vsock_proto_parse_line(buf, len, argv, n - 1, &argc, &why),
+	                 UDO_VSOCK_PROTO_PARSE_TOO_MANY);
 	free(buf);
 	free(argv);
 }
@@ -183,28 +185,28 @@ END_TEST
 /* Reply text may not contain line ends or NULs. */
 START_TEST(test_line_safe)
 {
-	ck_assert(proto_is_line_safe("pong tok", 8));
-	ck_assert(proto_is_line_safe("", 0));
-	ck_assert(!proto_is_line_safe("a\nb", 3));
-	ck_assert(!proto_is_line_safe("a\rb", 3));
-	ck_assert(!proto_is_line_safe("a\0b", 3));
+	ck_assert(udo_vsock_proto_is_line_safe("pong tok", 8));
+	ck_assert(udo_vsock_proto_is_line_safe("", 0));
+	ck_assert(!udo_vsock_proto_is_line_safe("a\nb", 3));
+	ck_assert(!udo_vsock_proto_is_line_safe("a\rb", 3));
+	ck_assert(!udo_vsock_proto_is_line_safe("a\0b", 3));
 	/* Only LEN bytes count. */
-	ck_assert(proto_is_line_safe("ab\n", 2));
+	ck_assert(udo_vsock_proto_is_line_safe("ab\n", 2));
 }
 END_TEST
 
 /* Error codes are [a-z][a-z-]*. */
 START_TEST(test_error_codes)
 {
-	ck_assert(proto_is_error_code(PROTO_ERR_SYNTAX));
-	ck_assert(proto_is_error_code(PROTO_ERR_UNKNOWN));
-	ck_assert(proto_is_error_code(PROTO_ERR_TOO_LONG));
-	ck_assert(proto_is_error_code("x"));
-	ck_assert(!proto_is_error_code(""));
-	ck_assert(!proto_is_error_code("-x"));
-	ck_assert(!proto_is_error_code("Busy"));
-	ck_assert(!proto_is_error_code("too long"));
-	ck_assert(!proto_is_error_code("e1"));
+	ck_assert(udo_vsock_proto_is_error_code(UDO_VSOCK_PROTO_ERR_SYNTAX));
+	ck_assert(udo_vsock_proto_is_error_code(UDO_VSOCK_PROTO_ERR_UNKNOWN));
+	ck_assert(udo_vsock_proto_is_error_code(UDO_VSOCK_PROTO_ERR_TOO_LONG));
+	ck_assert(udo_vsock_proto_is_error_code("x"));
+	ck_assert(!udo_vsock_proto_is_error_code(""));
+	ck_assert(!udo_vsock_proto_is_error_code("-x"));
+	ck_assert(!udo_vsock_proto_is_error_code("Busy"));
+	ck_assert(!udo_vsock_proto_is_error_code("too long"));
+	ck_assert(!udo_vsock_proto_is_error_code("e1"));
 }
 END_TEST
 

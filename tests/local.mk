@@ -40,6 +40,16 @@ tests_check_addr_LDADD = $(TEST_LIBS)
 tests_check_fdpass_SOURCES = tests/check_fdpass.c tests/test-util.h
 tests_check_fdpass_CFLAGS = $(TEST_CFLAGS)
 tests_check_fdpass_LDADD = $(TEST_LIBS)
+# The exported symbols match lib/libudo-vsock.sym, the headers and the
+# Debian symbols file; every installed header compiles on its own.
+TESTS += tests/check_symbols.sh tests/check_headers.sh
+EXTRA_DIST += tests/check_symbols.sh tests/check_headers.sh
+# The library's protocol: parse(quote(x)) == x over generated vectors.
+check_PROGRAMS += tests/check_proto_roundtrip
+TESTS += tests/check_proto_roundtrip
+tests_check_proto_roundtrip_SOURCES = tests/check_proto_roundtrip.c
+tests_check_proto_roundtrip_CFLAGS = $(TEST_CFLAGS)
+tests_check_proto_roundtrip_LDADD = $(TEST_LIBS)
 
 # --- Daemon tests (branch dtests): the request parser and config parser
 # linked in (check_*), and the built udo-vsockd run as a real process over
@@ -93,7 +103,7 @@ tests_check_cli_proto_SOURCES = tests/check_cli_proto.c \
 	src/udo-vsock/proto.c src/udo-vsock/buf.c src/udo-vsock/escape.c
 tests_check_cli_proto_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/udo-vsock
 tests_check_cli_proto_CFLAGS = $(TEST_CFLAGS)
-tests_check_cli_proto_LDADD = $(CHECK_LIBS)
+tests_check_cli_proto_LDADD = $(TEST_LIBS)
 tests_vsock_cli_SOURCES = tests/vsock_cli.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_cli_LDADD = $(TEST_LIBS)

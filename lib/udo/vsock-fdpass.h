@@ -7,6 +7,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <udo/vsock-tcp.h> /* enum udo_vsock_io_status, the results */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <udo/vsock-addr.h> /* enum udo_vsock_addr_kind, the transport */
+#include <udo/vsock-tcp.h>  /* enum udo_vsock_io_status, the results */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -69,7 +69,7 @@ int cli_run_interactive(const struct cli_options *opt)
 		size_t len = (size_t)n;
 		if (len > 0 && line[len - 1] == '\n')
 			len--;
-		if (cli_line_is_blank(line, len))
+		if (udo_vsock_proto_line_is_blank(line, len))
 			continue;
 		rc = interactive_ensure_connected(opt, &p, &retries_used);
 		if (rc != 0)
@@ -99,7 +99,7 @@ int cli_run_interactive(const struct cli_options *opt)
 			rc = cli_pump_pipe(&p);
 			break;
 		}
-		if (rc == 0 && cli_line_command_is(line, len, "quit"))
+		if (rc == 0 && udo_vsock_proto_line_command_is(line, len, "quit"))
 			break;
 	}
 	free(line);

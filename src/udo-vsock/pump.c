@@ -52,7 +52,7 @@ void cli_pump_init(struct cli_pump *p, const struct cli_options *opt, enum cli_o
 /* Appends one request line and its LF; fails with ENOMEM. */
 int cli_pump_queue(struct cli_pump *p, const char *line, size_t len)
 {
-	if (cli_line_is_blank(line, len))
+	if (udo_vsock_proto_line_is_blank(line, len))
 		return 0;
 	size_t out_len = p->out.len, echo_len = p->echo.len;
 	if (cli_buf_reserve(&p->out, len + 1) < 0 ||
@@ -143,7 +143,7 @@ static void put_line(const struct cli_pump *p, const char *s, size_t len)
 /* Prints ERR reply R to stderr as "udo-vsock: CODE: MESSAGE", or as
  * "udo-vsock: MESSAGE" when the message already begins with "CODE:"
  * (ERR usage usage: ping [token]). */
-static void put_err(const struct cli_pump *p, const struct cli_reply *r)
+static void put_err(const struct cli_pump *p, const struct udo_vsock_proto_reply *r)
 {
 	fflush(stdout);
 	fputs("udo-vsock: ", stderr);
@@ -156,20 +156,20 @@ static void put_err(const struct cli_pump *p, const struct cli_reply *r)
 }
 
 /* Is R the OK that turns the connection into a byte stream? */
-static bool reply_starts_pipe(const struct cli_reply *r)
+static bool reply_starts_pipe(const struct udo_vsock_proto_reply *r)
 {
-	return r->kind == CLI_REPLY_OK && ((r->text_len == 5 && memcmp(r->text, "proxy", 5) == 0) ||
-	                                   (r->text_len == 7 && memcmp(r->text, "handoff", 7) == 0));
+	return r->kind == UDO_VSOCK_PROTO_REPLY_OK && ((r->text_len == 5 && memcmp(r->text, "proxy", 5) == 0) ||
+	                                               (r->text_len == 7 && memcmp(r->text, "handoff", 7) == 0));
 }
 
 /* Handles one complete reply LINE. Returns 0, 1 when the connection is
  * a byte stream from now on, or -1 after a fatal error. */
 static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 {
-	struct cli_reply r;
-	enum cli_reply_kind kind = cli_reply_classify(line, len, &r);
+	struct udo_vsock_proto_reply r;
+	enum udo_vsock_proto_reply_kind kind = udo_vsock_proto_classify_reply(line, len, &r);
 
-	if (p->sent_lines <= p->answered && kind == CLI_REPLY_ERR) {
+	if (p->sent_lines <= p->answered && kind == UDO_VSOCK_PROTO_REPLY_ERR) {
 		put_err(p, &r);
 		p->unasked_err = true;
 		return 0;
@@ -180,7 +180,7 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 		pump_fail(p, CLI_EXIT_PROTOCOL);
 		return -1;
 	}
-	if (kind == CLI_REPLY_INVALID) {
+	if (kind == UDO_VSOCK_PROTO_REPLY_INVALID) {
 		cli_error("protocol error: malformed reply line: ");
 		print_excerpt(line, len);
 		pump_fail(p, CLI_EXIT_PROTOCOL);
@@ -200,26 +200,26 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 		put_line(p, line, len);
 	} else if (p->output == CLI_OUTPUT_LIST) {
 		put_line(p, line, len);
-	} else if (r.kind == CLI_REPLY_DATA) {
+	} else if (r.kind == UDO_VSOCK_PROTO_REPLY_DATA) {
 		put_line(p, r.text, r.text_len);
-	} else if (r.kind == CLI_REPLY_OK) {
+	} else if (r.kind == UDO_VSOCK_PROTO_REPLY_OK) {
 		if (p->ndata == 0 && r.text_len > 0 && !reply_starts_pipe(&r))
 			put_line(p, r.text, r.text_len);
 	} else {
 		put_err(p, &r);
 	}
-	if (p->verbose && r.kind == CLI_REPLY_OK && !p->raw) {
+	if (p->verbose && r.kind == UDO_VSOCK_PROTO_REPLY_OK && !p->raw) {
 		fflush(stdout);
 		fputs("udo-vsock: ", stderr);
 		cli_put_text(stderr, line, len, p->escape_err);
 		fputc('\n', stderr);
 	}
 
-	if (r.kind == CLI_REPLY_DATA) {
+	if (r.kind == UDO_VSOCK_PROTO_REPLY_DATA) {
 		p->ndata++;
 		return 0;
 	}
-	if (r.kind == CLI_REPLY_ERR && p->result == 0)
+	if (r.kind == UDO_VSOCK_PROTO_REPLY_ERR && p->result == 0)
 		p->result = CLI_EXIT_ERR;
 	p->outstanding--;
 	p->answered++;

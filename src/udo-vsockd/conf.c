@@ -217,10 +217,10 @@ static int split_words(const char *value, char **buf, char **words, int max, con
 		return -1;
 	}
 	memcpy(*buf, value, len + 1);
-	enum proto_parse_result r = proto_parse_line(*buf, len, words, max, &n, why);
-	if (r == PROTO_PARSE_EMPTY)
+	enum udo_vsock_proto_parse_result r = udo_vsock_proto_parse_line(*buf, len, words, max, &n, why);
+	if (r == UDO_VSOCK_PROTO_PARSE_EMPTY)
 		return 0;
-	return r == PROTO_PARSE_OK ? n : -1;
+	return r == UDO_VSOCK_PROTO_PARSE_OK ? n : -1;
 }
 
 /* Parses "listen = ADDRESS [identity=NAME] [backlog=N]". */
@@ -235,7 +235,7 @@ static void parse_listen(struct parser *p, const char *file, int line, const cha
 		free(buf);
 		return;
 	}
-	/* proto_parse_line lower-cases the first word: addresses are case-sensitive. */
+	/* udo_vsock_proto_parse_line lower-cases the first word: addresses are case-sensitive. */
 	struct listen_conf *lc = calloc(1, sizeof(*lc));
 	if (lc == NULL) {
 		parse_error(p, file, line, "out of memory");

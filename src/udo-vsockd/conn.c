@@ -603,14 +603,14 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 	const char *why;
 	int argc;
 	/* The connection's limit, not the scratch array's size: that only grows. */
-	enum proto_parse_result r =
-	    proto_parse_line(line, len, s->argv, (int)c->config->limits.max_arguments, &argc, &why);
+	enum udo_vsock_proto_parse_result r =
+	    udo_vsock_proto_parse_line(line, len, s->argv, (int)c->config->limits.max_arguments, &argc, &why);
 
-	if (r == PROTO_PARSE_EMPTY)
+	if (r == UDO_VSOCK_PROTO_PARSE_EMPTY)
 		return;
 	server_count(s, c->peer_key, COUNT_COMMAND);
-	if (r != PROTO_PARSE_OK) {
-		conn_send_err(c, r == PROTO_PARSE_TOO_MANY ? PROTO_ERR_USAGE : PROTO_ERR_SYNTAX, why);
+	if (r != UDO_VSOCK_PROTO_PARSE_OK) {
+		conn_send_err(c, r == UDO_VSOCK_PROTO_PARSE_TOO_MANY ? PROTO_ERR_USAGE : PROTO_ERR_SYNTAX, why);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);
 		return;
 	}

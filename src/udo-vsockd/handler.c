@@ -213,7 +213,7 @@ void request_err(struct request *req, const char *code, const char *fmt, ...)
 	char head[64];
 	va_list ap;
 
-	snprintf(head, sizeof(head), "ERR %s", proto_is_error_code(code) ? code : PROTO_ERR_INTERNAL);
+	snprintf(head, sizeof(head), "ERR %s", udo_vsock_proto_is_error_code(code) ? code : PROTO_ERR_INTERNAL);
 	va_start(ap, fmt);
 	request_status(req, head, fmt, ap);
 	va_end(ap);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fuzz_proto.c - libFuzzer target: proto_parse_line and its invariants */
+/* fuzz_proto.c - libFuzzer target: udo_vsock_proto_parse_line and its invariants */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/udo-vsockd/proto.h"
+#include <udo/vsock-proto.h>
 
 #define MAX_ARGS_LIMIT 16
 
@@ -12,14 +12,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A second, independent tokenizer following udo-vsock-protocol(7): writes
  * the words NUL-separated into OUT (SIZE + 1 bytes). Returns the result. */
-static enum proto_parse_result model_parse(const uint8_t *in, size_t size, int max_args, char *out, int *argc)
+static enum udo_vsock_proto_parse_result model_parse(const uint8_t *in, size_t size, int max_args, char *out, int *argc)
 {
 	size_t i = 0, o = 0;
 
 	*argc = 0;
 	for (size_t k = 0; k < size; k++) {
 		if ((in[k] < 0x20 && in[k] != '\t') || in[k] == 0x7f)
-			return PROTO_PARSE_SYNTAX;
+			return UDO_VSOCK_PROTO_PARSE_SYNTAX;
 	}
 	for (;;) {
 		while (i < size && (in[i] == ' ' || in[i] == '\t'))
@@ -27,7 +27,7 @@ static enum proto_parse_result model_parse(const uint8_t *in, size_t size, int m
 		if (i == size)
 			break;
 		if (*argc == max_args)
-			return PROTO_PARSE_TOO_MANY;
+			return UDO_VSOCK_PROTO_PARSE_TOO_MANY;
 		(*argc)++;
 		int quoted = 0;
 		for (; i < size; i++) {
@@ -41,10 +41,10 @@ static enum proto_parse_result model_parse(const uint8_t *in, size_t size, int m
 				out[o++] = (char)in[i];
 		}
 		if (quoted)
-			return PROTO_PARSE_SYNTAX;
+			return UDO_VSOCK_PROTO_PARSE_SYNTAX;
 		out[o++] = '\0';
 	}
-	return *argc == 0 ? PROTO_PARSE_EMPTY : PROTO_PARSE_OK;
+	return *argc == 0 ? UDO_VSOCK_PROTO_PARSE_EMPTY : UDO_VSOCK_PROTO_PARSE_OK;
 }
 
 /* The first byte picks MAX_ARGS (1..16); the rest is the request line. */
@@ -67,16 +67,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0)
 		memcpy(line, data, size);
 	line[size] = (char)0xa5; /* scratch byte the parser may use; no NUL promised */
-	enum proto_parse_result r = proto_parse_line(line, size, argv, max_args, &argc, &why);
-	enum proto_parse_result m = model_parse(data, size, max_args, model, &model_argc);
+	enum udo_vsock_proto_parse_result r = udo_vsock_proto_parse_line(line, size, argv, max_args, &argc, &why);
+	enum udo_vsock_proto_parse_result m = model_parse(data, size, max_args, model, &model_argc);
 
 	if (r != m)
 		abort();
 	if (r < 0 && (why == NULL || argc != 0))
 		abort();
-	if (r == PROTO_PARSE_EMPTY && argc != 0)
+	if (r == UDO_VSOCK_PROTO_PARSE_EMPTY && argc != 0)
 		abort();
-	if (r == PROTO_PARSE_OK) {
+	if (r == UDO_VSOCK_PROTO_PARSE_OK) {
 		const char *expect = model;
 		if (argc < 1 || argc > max_args || argc != model_argc)
 			abort();

@@ -20,7 +20,8 @@ FUZZ_LIB_SRCS = \
 	$(top_srcdir)/lib/vsock-addr.c \
 	$(top_srcdir)/lib/vsock-fdpass.c \
 	$(top_srcdir)/lib/vsock-mux.c \
-	$(top_srcdir)/lib/vsock-handoff.c
+	$(top_srcdir)/lib/vsock-handoff.c \
+	$(top_srcdir)/lib/vsock-proto.c
 FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/access.c \
 	$(top_srcdir)/src/udo-vsockd/conf.c \
@@ -31,7 +32,6 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/log.c \
 	$(top_srcdir)/src/udo-vsockd/module.c \
 	$(top_srcdir)/src/udo-vsockd/notify.c \
-	$(top_srcdir)/src/udo-vsockd/proto.c \
 	$(top_srcdir)/src/udo-vsockd/ratelimit.c \
 	$(top_srcdir)/src/udo-vsockd/server.c \
 	$(top_srcdir)/src/udo-vsockd/util.c \
@@ -54,10 +54,10 @@ FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr t
 fuzz: $(FUZZ_TARGETS)
 .PHONY: fuzz
 
-tests/fuzz/fuzz_proto: $(top_srcdir)/tests/fuzz/fuzz_proto.c $(top_srcdir)/src/udo-vsockd/proto.c $(FUZZ_INCLUDES)
+tests/fuzz/fuzz_proto: $(top_srcdir)/tests/fuzz/fuzz_proto.c $(top_srcdir)/lib/vsock-proto.c $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_proto.c \
-		$(top_srcdir)/src/udo-vsockd/proto.c
+		$(top_srcdir)/lib/vsock-proto.c
 tests/fuzz/fuzz_addr: $(top_srcdir)/tests/fuzz/fuzz_addr.c $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_addr.c $(FUZZ_LIB_SRCS)

@@ -142,7 +142,7 @@ static int exec_args(const struct option_spec *spec, void *target, void *ctx, co
                      size_t whylen)
 {
 	struct exec_conf *ec = target;
-	/* proto_parse_line lower-cases its first word: put a dummy one first. */
+	/* udo_vsock_proto_parse_line lower-cases its first word: put a dummy one first. */
 	size_t len = strlen(value) + 2;
 	char *line = malloc(len + 1);
 	char *words[EXEC_MAX_FIXED_ARGS + 1];
@@ -152,9 +152,11 @@ static int exec_args(const struct option_spec *spec, void *target, void *ctx, co
 	if (line == NULL)
 		return -1;
 	snprintf(line, len + 1, "x %s", value);
-	enum proto_parse_result r = proto_parse_line(line, len, words, EXEC_MAX_FIXED_ARGS + 1, &n, &werr);
-	if (r != PROTO_PARSE_OK) {
-		snprintf(why, whylen, "args: %s", r == PROTO_PARSE_TOO_MANY ? "more than 256 arguments" : werr);
+	enum udo_vsock_proto_parse_result r =
+	    udo_vsock_proto_parse_line(line, len, words, EXEC_MAX_FIXED_ARGS + 1, &n, &werr);
+	if (r != UDO_VSOCK_PROTO_PARSE_OK) {
+		snprintf(why, whylen, "args: %s",
+		         r == UDO_VSOCK_PROTO_PARSE_TOO_MANY ? "more than 256 arguments" : werr);
 		free(line);
 		return -1;
 	}
