@@ -30,7 +30,8 @@ struct cli_pipe {
 static int pipe_emit(struct cli_pipe *q, const char *s, size_t len, bool more)
 {
 	if (!q->escape) {
-		fwrite(s, 1, len, stdout);
+		if (len > 0) /* S may be NULL then: fwrite's pointer must not be */
+			fwrite(s, 1, len, stdout);
 		return 0;
 	}
 	if (cli_buf_append(&q->carry, s, len) < 0)
@@ -40,7 +41,8 @@ static int pipe_emit(struct cli_pipe *q, const char *s, size_t len, bool more)
 	if (used == (size_t)-1)
 		goto oom;
 	cli_buf_consume(&q->carry, used);
-	fwrite(q->esc.data, 1, q->esc.len, stdout);
+	if (q->esc.len > 0)
+		fwrite(q->esc.data, 1, q->esc.len, stdout);
 	return 0;
 oom:
 	cli_error("out of memory");

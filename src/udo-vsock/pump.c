@@ -117,6 +117,8 @@ static void print_excerpt(const char *line, size_t len)
  * bytes become '?' rather than reach the terminal. */
 void cli_put_text(FILE *f, const char *s, size_t len, bool escape)
 {
+	if (len == 0) /* nothing to write, and S or the escaped text may be NULL */
+		return;
 	if (!escape) {
 		fwrite(s, 1, len, f);
 		return;
