@@ -5,6 +5,8 @@
 noinst_LTLIBRARIES += src/udo-vsockd/libvsockd.la
 src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/access.c \
+	src/udo-vsockd/arg-pattern.c \
+	src/udo-vsockd/arg-pattern.h \
 	src/udo-vsockd/conf.c \
 	src/udo-vsockd/conf.h \
 	src/udo-vsockd/conn.c \
@@ -26,19 +28,17 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/ratelimit.h \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/server.h \
-	src/udo-vsockd/commands/commands.h \
-	src/udo-vsockd/commands/help.c \
-	src/udo-vsockd/commands/ping.c \
-	src/udo-vsockd/commands/quit.c \
-	src/udo-vsockd/commands/stats.c \
-	src/udo-vsockd/commands/version.c \
-	src/udo-vsockd/commands/whoami.c \
-	src/udo-vsockd/handlers/handlers.h \
-	src/udo-vsockd/handlers/arg-pattern.h \
-	src/udo-vsockd/handlers/arg-pattern.c \
-	src/udo-vsockd/handlers/exec.c \
-	src/udo-vsockd/handlers/handoff.c \
-	src/udo-vsockd/handlers/proxy.c
+	src/udo-vsockd/kinds/commands.h \
+	src/udo-vsockd/kinds/exec.c \
+	src/udo-vsockd/kinds/handlers.h \
+	src/udo-vsockd/kinds/handoff.c \
+	src/udo-vsockd/kinds/help.c \
+	src/udo-vsockd/kinds/ping.c \
+	src/udo-vsockd/kinds/proxy.c \
+	src/udo-vsockd/kinds/quit.c \
+	src/udo-vsockd/kinds/stats.c \
+	src/udo-vsockd/kinds/version.c \
+	src/udo-vsockd/kinds/whoami.c
 src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS)
 src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS)
 

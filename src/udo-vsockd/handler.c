@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands/commands.h"
 #include "conn.h"
-#include "handlers/handlers.h"
+#include "kinds/commands.h"
+#include "kinds/handlers.h"
 #include "log.h"
 #include "proto.h"
 

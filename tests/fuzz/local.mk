@@ -23,29 +23,29 @@ FUZZ_LIB_SRCS = \
 	$(top_srcdir)/lib/vsock-handoff.c
 FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/access.c \
+	$(top_srcdir)/src/udo-vsockd/arg-pattern.c \
 	$(top_srcdir)/src/udo-vsockd/conf.c \
 	$(top_srcdir)/src/udo-vsockd/conn.c \
 	$(top_srcdir)/src/udo-vsockd/dispatch.c \
 	$(top_srcdir)/src/udo-vsockd/handler.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/exec.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/handoff.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/help.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/ping.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/proxy.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/quit.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/stats.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/version.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/whoami.c \
 	$(top_srcdir)/src/udo-vsockd/listener.c \
 	$(top_srcdir)/src/udo-vsockd/log.c \
 	$(top_srcdir)/src/udo-vsockd/module.c \
 	$(top_srcdir)/src/udo-vsockd/notify.c \
 	$(top_srcdir)/src/udo-vsockd/proto.c \
 	$(top_srcdir)/src/udo-vsockd/ratelimit.c \
-	$(top_srcdir)/src/udo-vsockd/server.c \
-	$(top_srcdir)/src/udo-vsockd/commands/help.c \
-	$(top_srcdir)/src/udo-vsockd/commands/ping.c \
-	$(top_srcdir)/src/udo-vsockd/commands/quit.c \
-	$(top_srcdir)/src/udo-vsockd/commands/stats.c \
-	$(top_srcdir)/src/udo-vsockd/commands/version.c \
-	$(top_srcdir)/src/udo-vsockd/commands/whoami.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/exec.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/handoff.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/proxy.c
+	$(top_srcdir)/src/udo-vsockd/server.c
 FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h \
-	$(top_srcdir)/src/udo-vsockd/commands/*.h $(top_srcdir)/src/udo-vsockd/handlers/*.h
+	$(top_srcdir)/src/udo-vsockd/kinds/*.h
 
 FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux \
 	tests/fuzz/fuzz_handoff tests/fuzz/fuzz_pattern
@@ -74,10 +74,10 @@ tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $
 # The arg-pattern engine alone: PCRE2 itself is not instrumented (nor is
 # its JIT code), the daemon's side of it (callout, budget) is.
 tests/fuzz/fuzz_pattern: $(top_srcdir)/tests/fuzz/fuzz_pattern.c \
-		$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c $(FUZZ_INCLUDES)
+		$(top_srcdir)/src/udo-vsockd/arg-pattern.c $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(PCRE2_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_pattern.c \
-		$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c $(PCRE2_LIBS)
+		$(top_srcdir)/src/udo-vsockd/arg-pattern.c $(PCRE2_LIBS)
 
 CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/fuzz_proto.c tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_addr.c tests/fuzz/fuzz_mux.c \

@@ -28,12 +28,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "../arg-pattern.h"
 #include "../conf.h"
 #include "../conn.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
-#include "arg-pattern.h"
 #include "handlers.h"
 
 #define EXEC_MAX_FIXED_ARGS 256
