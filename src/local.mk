@@ -15,6 +15,7 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/handler.c \
 	src/udo-vsockd/handler.h \
+	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
 	src/udo-vsockd/log.h \
@@ -28,9 +29,7 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/ratelimit.h \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/server.h \
-	src/udo-vsockd/kinds/commands.h \
 	src/udo-vsockd/kinds/exec.c \
-	src/udo-vsockd/kinds/handlers.h \
 	src/udo-vsockd/kinds/handoff.c \
 	src/udo-vsockd/kinds/help.c \
 	src/udo-vsockd/kinds/ping.c \

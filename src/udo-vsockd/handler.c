@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handler.c - the table of handler kinds and the reply functions */
+/* handler.c - the reply functions of a request (the kinds: kinds.c) */
 #include "handler.h"
 
 #include <stdarg.h>
@@ -8,24 +8,8 @@
 #include <string.h>
 
 #include "conn.h"
-#include "kinds/commands.h"
-#include "kinds/handlers.h"
 #include "log.h"
 #include "proto.h"
-
-const struct handler_kind *const handler_kinds[] = {
-    &handler_ping, &handler_help, &handler_version, &handler_whoami, &handler_stats,
-    &handler_quit, &handler_exec, &handler_handoff, &handler_proxy,  NULL,
-};
-
-const struct handler_kind *handler_find(const char *name)
-{
-	for (size_t i = 0; handler_kinds[i] != NULL; i++) {
-		if (strcmp(handler_kinds[i]->name, name) == 0)
-			return handler_kinds[i];
-	}
-	return NULL;
-}
 
 void request_data(struct request *req, const char *payload, size_t len)
 {

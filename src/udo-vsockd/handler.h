@@ -52,11 +52,8 @@ struct request {
 	void *state;             /* the handler's, for an asynchronous answer */
 };
 
-/* The handler kind called NAME, or NULL. */
+/* The built-in handler kind called NAME, or NULL (kinds.c). */
 const struct handler_kind *handler_find(const char *name);
-
-/* Every built-in handler kind, NULL-terminated. */
-extern const struct handler_kind *const handler_kinds[];
 
 /* Sends one data line ("D " PAYLOAD LF) of LEN bytes; an LF inside
  * PAYLOAD ends the line and starts a new one. */

@@ -28,6 +28,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/conn.c \
 	$(top_srcdir)/src/udo-vsockd/dispatch.c \
 	$(top_srcdir)/src/udo-vsockd/handler.c \
+	$(top_srcdir)/src/udo-vsockd/kinds.c \
 	$(top_srcdir)/src/udo-vsockd/kinds/exec.c \
 	$(top_srcdir)/src/udo-vsockd/kinds/handoff.c \
 	$(top_srcdir)/src/udo-vsockd/kinds/help.c \
@@ -44,8 +45,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/proto.c \
 	$(top_srcdir)/src/udo-vsockd/ratelimit.c \
 	$(top_srcdir)/src/udo-vsockd/server.c
-FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h \
-	$(top_srcdir)/src/udo-vsockd/kinds/*.h
+FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h
 
 FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux \
 	tests/fuzz/fuzz_handoff tests/fuzz/fuzz_pattern

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/exec.c - the `exec` handler kind: a configured command runs a program.
+/* kinds/exec.c - the `exec` handler kind: a configured command runs a program.
  *
  * The program is spawned with posix_spawn (never a shell) in a process
  * group of its own, with a cleared environment, stdin from /dev/null or
@@ -31,10 +31,10 @@
 #include "../arg-pattern.h"
 #include "../conf.h"
 #include "../conn.h"
+#include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
-#include "handlers.h"
 
 #define EXEC_MAX_FIXED_ARGS 256
 #define EXEC_KILL_GRACE_MS  1000 /* SIGTERM to SIGKILL at a timeout */

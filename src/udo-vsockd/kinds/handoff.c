@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/handoff.c - the `handoff` handler: pass the client's connection
+/* kinds/handoff.c - the `handoff` handler: pass the client's connection
  * to a local service over AF_UNIX with SCM_RIGHTS (udo/vsock-handoff.h) */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,10 +16,10 @@
 
 #include "../conf.h"
 #include "../dispatch.h"
+#include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
-#include "handlers.h"
 
 /* A command's options. */
 struct handoff_conf {

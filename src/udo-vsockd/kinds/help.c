@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/help.c - HELP: the commands this peer may run, with usage. */
+/* kinds/help.c - HELP: the commands this peer may run, with usage. */
 #include "../conf.h"
 #include "../dispatch.h"
-#include "commands.h"
+#include "../handler.h"
 
 /* Lists every command the asking peer is allowed to run. */
 static void help_run(struct request *req)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/ping.c - PING [TOKEN]: is the daemon alive? Echoes TOKEN. */
-#include "commands.h"
+/* kinds/ping.c - PING [TOKEN]: is the daemon alive? Echoes TOKEN. */
+#include "../handler.h"
 
 /* Answers "OK pong" or "OK pong TOKEN". */
 static void ping_run(struct request *req)

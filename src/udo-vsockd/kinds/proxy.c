@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/proxy.c - the `proxy` handler: bridge the connection to a local
+/* kinds/proxy.c - the `proxy` handler: bridge the connection to a local
  * unix or loopback TCP service, a byte pump with backpressure */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,10 +18,10 @@
 #include "../conf.h"
 #include "../conn.h"
 #include "../dispatch.h"
+#include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
-#include "handlers.h"
 
 /* Bytes one read of a bridge asks for at most (max-buffer bounds it too). */
 #define PROXY_CHUNK (256 * 1024)

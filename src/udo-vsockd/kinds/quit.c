@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/quit.c - QUIT: end the connection after this reply. */
+/* kinds/quit.c - QUIT: end the connection after this reply. */
 #include "../dispatch.h"
-#include "commands.h"
+#include "../handler.h"
 
 /* Answers "OK bye" and closes once it is sent. */
 static void quit_run(struct request *req)

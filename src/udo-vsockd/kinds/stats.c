@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/stats.c - STATS: connection and command counters.
+/* kinds/stats.c - STATS: connection and command counters.
  *
  * Daemon-wide counters tell one guest about every other guest's activity,
  * so they go only to peers that `stats-all` names (by default the host
@@ -11,8 +11,8 @@
 #include "../conf.h"
 #include "../conn.h"
 #include "../dispatch.h"
+#include "../handler.h"
 #include "../server.h"
-#include "commands.h"
 
 /* A stats command's options. */
 struct stats_conf {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/version.c - VERSION: the daemon and protocol versions. */
+/* kinds/version.c - VERSION: the daemon and protocol versions. */
 #include "config.h"
 
-#include "commands.h"
+#include "../handler.h"
 
 /* The protocol version of udo-vsock-protocol(7). */
 #define PROTOCOL_VERSION 1

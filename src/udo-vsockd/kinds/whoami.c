@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/whoami.c - WHOAMI: the peer as the daemon sees it. */
-#include "commands.h"
+/* kinds/whoami.c - WHOAMI: the peer as the daemon sees it. */
+#include "../handler.h"
 
 /* Answers the kernel-reported identity of the peer. */
 static void whoami_run(struct request *req)
