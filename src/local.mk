@@ -36,6 +36,7 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/kinds/proxy.c \
 	src/udo-vsockd/kinds/quit.c \
 	src/udo-vsockd/kinds/stats.c \
+	src/udo-vsockd/kinds/time.c \
 	src/udo-vsockd/kinds/version.c \
 	src/udo-vsockd/kinds/whoami.c
 src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS)

@@ -16,6 +16,7 @@
 	X(whoami)                                                                                                      \
 	X(stats)                                                                                                       \
 	X(quit)                                                                                                        \
+	X(time)                                                                                                        \
 	X(exec)                                                                                                        \
 	X(handoff)                                                                                                     \
 	X(proxy)

@@ -36,6 +36,7 @@ FUZZ_DAEMON_SRCS = \
 	$(top_srcdir)/src/udo-vsockd/kinds/proxy.c \
 	$(top_srcdir)/src/udo-vsockd/kinds/quit.c \
 	$(top_srcdir)/src/udo-vsockd/kinds/stats.c \
+	$(top_srcdir)/src/udo-vsockd/kinds/time.c \
 	$(top_srcdir)/src/udo-vsockd/kinds/version.c \
 	$(top_srcdir)/src/udo-vsockd/kinds/whoami.c \
 	$(top_srcdir)/src/udo-vsockd/listener.c \
