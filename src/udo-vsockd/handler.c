@@ -28,7 +28,7 @@ void request_data(struct request *req, const char *payload, size_t len)
 		payload += n + 1;
 		len -= n + 1;
 	} while (len > 0);
-	if (!c->in_run)
+	if (req->pending)
 		conn_flush_soon(c); /* streaming output: one write per loop turn */
 }
 
@@ -45,18 +45,20 @@ void request_dataf(struct request *req, const char *fmt, ...)
 	request_data(req, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* Ends REQ: drops its config reference and tells its connection. */
+/* Ends REQ: drops its config reference and marks it finished. Inside
+ * run() that is all: the connection goes on when run() returns. A
+ * pending request's answer comes from the event loop, where nobody else
+ * flushes or goes on: its connection is told. */
 static void request_end(struct request *req)
 {
 	struct config *conf = req->config;
 
 	req->config = NULL;
 	config_unref(conf);
-	if (req->conn == NULL)
+	req->finished = 1;
+	if (req->conn == NULL || !req->pending)
 		return;
-	/* Outside a read turn (an asynchronous answer) nobody else flushes. */
-	if (!req->conn->in_run)
-		conn_flush(req->conn);
+	conn_flush(req->conn);
 	conn_request_done(req->conn);
 }
 

@@ -488,14 +488,14 @@ static void proxy_connect_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Starts connecting to the service; the reply waits for the outcome. */
-static void proxy_run(struct request *req)
+static enum req_status proxy_run(struct request *req)
 {
 	const struct proxy_conf *pc = req->cmd->data;
 	struct proxy *p = calloc(1, sizeof(*p));
 
 	if (p == NULL) {
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	p->req = req;
 	p->max_buffer = pc->max_buffer;
@@ -505,7 +505,7 @@ static void proxy_run(struct request *req)
 	if (p->service == NULL) {
 		free(p);
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	struct timeval tv = {pc->connect_timeout_ms / 1000, (pc->connect_timeout_ms % 1000) * 1000};
 	bufferevent_setcb(p->service, NULL, NULL, proxy_connect_cb, p);
@@ -519,6 +519,7 @@ static void proxy_run(struct request *req)
 		proxy_release(p);
 		request_err(req, PROTO_ERR_UNAVAILABLE, "the service is not reachable");
 	}
+	return request_outcome(req); /* proxy_connect_cb answers, maybe already */
 }
 
 /* The client went away while we were connecting. */

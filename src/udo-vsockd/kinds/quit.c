@@ -4,10 +4,11 @@
 #include "../handler.h"
 
 /* Answers "OK bye" and closes once it is sent. */
-static void quit_run(struct request *req)
+static enum req_status quit_run(struct request *req)
 {
 	request_close_connection(req);
 	request_ok(req, "bye");
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_quit = {

@@ -85,7 +85,7 @@ static int stats_set_option(struct command *cmd, const char *key, const char *va
 
 /* Answers the counters as key=value data lines: daemon-wide ones to the
  * peers stats-all names, the peer's own (scope=peer) to the others. */
-static void stats_run(struct request *req)
+static enum req_status stats_run(struct request *req)
 {
 	const struct server *s = req->server;
 	const struct stats_conf *sc = req->cmd->data;
@@ -100,7 +100,7 @@ static void stats_run(struct request *req)
 		request_dataf(req, "reloads=%llu", (unsigned long long)s->stats.reloads);
 		request_dataf(req, "uptime=%llu", (unsigned long long)(server_uptime_ms(s) / 1000));
 		request_ok(req, NULL);
-		return;
+		return REQ_DONE;
 	}
 	/* The peer's own: counted since its oldest open connection. */
 	const struct peer_count *p = req->conn != NULL ? peer_count_find(s, req->conn->peer_key) : NULL;
@@ -114,6 +114,7 @@ static void stats_run(struct request *req)
 	request_dataf(req, "errors=%llu", (unsigned long long)ps->errors);
 	request_dataf(req, "uptime=%llu", (unsigned long long)(server_uptime_ms(s) / 1000));
 	request_ok(req, NULL);
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_stats = {

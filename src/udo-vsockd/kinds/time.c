@@ -24,7 +24,7 @@ static const char *clock_sync_word(void)
 
 /* Answers "OK SECONDS.NANOSECONDS RFC3339-UTC [SYNC]", one instant of
  * CLOCK_REALTIME written twice: for scripts, and for people. */
-static void time_run(struct request *req)
+static enum req_status time_run(struct request *req)
 {
 	struct timespec now;
 	struct tm tm;
@@ -33,10 +33,11 @@ static void time_run(struct request *req)
 	if (clock_gettime(CLOCK_REALTIME, &now) < 0 || gmtime_r(&now.tv_sec, &tm) == NULL ||
 	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
 		request_err(req, PROTO_ERR_INTERNAL, "cannot read the clock");
-		return;
+		return REQ_DONE;
 	}
 	request_ok(req, "%lld.%09ld %s.%09ldZ%s", (long long)now.tv_sec, now.tv_nsec, stamp, now.tv_nsec,
 	           clock_sync_word());
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_time = {

@@ -8,11 +8,12 @@
 #define PROTOCOL_VERSION 1
 
 /* Answers key=value data lines. */
-static void version_run(struct request *req)
+static enum req_status version_run(struct request *req)
 {
 	request_dataf(req, "version=%s", PACKAGE_VERSION);
 	request_dataf(req, "protocol=%d", PROTOCOL_VERSION);
 	request_ok(req, NULL);
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_version = {
