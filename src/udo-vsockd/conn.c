@@ -597,7 +597,10 @@ void conn_request_done(struct conn *c)
 }
 
 /* Handles one complete request LINE of LEN bytes (no line end), which
- * has room for a terminating NUL. */
+ * has room for a terminating NUL, and decides what follows from what
+ * run() returned: answered, the line loop goes on; else C waits for
+ * conn_request_done. Whether it was answered decides, should a kind's
+ * return value say otherwise, so that no request is answered twice. */
 static void conn_handle_line(struct conn *c, char *line, size_t len)
 {
 	struct server *s = c->server;
@@ -617,7 +620,7 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 	}
 	enum req_status st = dispatch_request(c, argc, s->argv);
 	struct request *req = &c->req;
-	if (st == REQ_DONE && !req->finished)
+	if (st == REQ_DONE && !req->finished) /* a kind's bug */
 		log_peer(LOG_LEVEL_ERR, c->peer.text, c->peer.cid, req->cmd->name,
 		         "handler '%s' returned done without answering; waiting for its answer", req->cmd->kind->name);
 	if (req->finished) {
