@@ -1,34 +1,26 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # src: the daemon (udo-vsockd) and the command-line client (udo-vsock).
 
-# The daemon's code minus main(), so tests can link the pure parts.
+# The daemon's code minus main(), so tests can link the pure parts; the
+# one list of it: tests/fuzz/local.mk compiles the same files for
+# fuzz_conf. A handler kind is one file in kinds/, listed here, and one
+# line in kinds.c's table.
 noinst_LTLIBRARIES += src/udo-vsockd/libvsockd.la
-src_udo_vsockd_libvsockd_la_SOURCES = \
+vsockd_sources = \
 	src/udo-vsockd/access.c \
 	src/udo-vsockd/arg-pattern.c \
-	src/udo-vsockd/arg-pattern.h \
 	src/udo-vsockd/conf.c \
-	src/udo-vsockd/conf.h \
 	src/udo-vsockd/conn.c \
-	src/udo-vsockd/conn.h \
 	src/udo-vsockd/dispatch.c \
-	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/handler.c \
-	src/udo-vsockd/handler.h \
 	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
-	src/udo-vsockd/log.h \
 	src/udo-vsockd/module.c \
-	src/udo-vsockd/module.h \
 	src/udo-vsockd/notify.c \
-	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.c \
-	src/udo-vsockd/proto.h \
 	src/udo-vsockd/ratelimit.c \
-	src/udo-vsockd/ratelimit.h \
 	src/udo-vsockd/server.c \
-	src/udo-vsockd/server.h \
 	src/udo-vsockd/kinds/exec.c \
 	src/udo-vsockd/kinds/handoff.c \
 	src/udo-vsockd/kinds/help.c \
@@ -39,6 +31,19 @@ src_udo_vsockd_libvsockd_la_SOURCES = \
 	src/udo-vsockd/kinds/time.c \
 	src/udo-vsockd/kinds/version.c \
 	src/udo-vsockd/kinds/whoami.c
+vsockd_headers = \
+	src/udo-vsockd/arg-pattern.h \
+	src/udo-vsockd/conf.h \
+	src/udo-vsockd/conn.h \
+	src/udo-vsockd/dispatch.h \
+	src/udo-vsockd/handler.h \
+	src/udo-vsockd/log.h \
+	src/udo-vsockd/module.h \
+	src/udo-vsockd/peer.h \
+	src/udo-vsockd/proto.h \
+	src/udo-vsockd/ratelimit.h \
+	src/udo-vsockd/server.h
+src_udo_vsockd_libvsockd_la_SOURCES = $(vsockd_sources) $(vsockd_headers)
 src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS)
 src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS)
 

@@ -2,7 +2,7 @@
 /* kinds.c - the table of built-in handler kinds, and the one file that
  * names them all. Each kind is one file in kinds/ defining
  * `const struct handler_kind handler_NAME`; adding one is that file and
- * one line in KINDS below (and the file in the build's source list). */
+ * one line in KINDS below (and the file in src/local.mk's vsockd_sources). */
 #include <stddef.h>
 #include <string.h>
 
