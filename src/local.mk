@@ -1,45 +1,50 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # src: the daemon (udo-vsockd) and the command-line client (udo-vsock).
 
-# The daemon's code minus main(), so tests can link the pure parts.
+# The daemon's code minus main(), so tests can link the pure parts; the
+# one list of it: tests/fuzz/local.mk compiles the same files for
+# fuzz_conf. A handler kind is one file in kinds/, listed here, and one
+# line in kinds.c's table.
 noinst_LTLIBRARIES += src/udo-vsockd/libvsockd.la
-src_udo_vsockd_libvsockd_la_SOURCES = \
+vsockd_sources = \
 	src/udo-vsockd/access.c \
+	src/udo-vsockd/arg-pattern.c \
 	src/udo-vsockd/conf.c \
-	src/udo-vsockd/conf.h \
 	src/udo-vsockd/conn.c \
-	src/udo-vsockd/conn.h \
 	src/udo-vsockd/dispatch.c \
-	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/handler.c \
-	src/udo-vsockd/handler.h \
+	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
-	src/udo-vsockd/log.h \
 	src/udo-vsockd/module.c \
-	src/udo-vsockd/module.h \
 	src/udo-vsockd/notify.c \
+	src/udo-vsockd/ratelimit.c \
+	src/udo-vsockd/server.c \
+	src/udo-vsockd/util.c \
+	src/udo-vsockd/kinds/exec.c \
+	src/udo-vsockd/kinds/handoff.c \
+	src/udo-vsockd/kinds/help.c \
+	src/udo-vsockd/kinds/ping.c \
+	src/udo-vsockd/kinds/proxy.c \
+	src/udo-vsockd/kinds/quit.c \
+	src/udo-vsockd/kinds/stats.c \
+	src/udo-vsockd/kinds/time.c \
+	src/udo-vsockd/kinds/version.c \
+	src/udo-vsockd/kinds/whoami.c
+vsockd_headers = \
+	src/udo-vsockd/arg-pattern.h \
+	src/udo-vsockd/conf.h \
+	src/udo-vsockd/conn.h \
+	src/udo-vsockd/dispatch.h \
+	src/udo-vsockd/handler.h \
+	src/udo-vsockd/log.h \
+	src/udo-vsockd/module.h \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.h \
-	src/udo-vsockd/ratelimit.c \
 	src/udo-vsockd/ratelimit.h \
-	src/udo-vsockd/server.c \
 	src/udo-vsockd/server.h \
-	src/udo-vsockd/util.c \
-	src/udo-vsockd/util.h \
-	src/udo-vsockd/commands/commands.h \
-	src/udo-vsockd/commands/help.c \
-	src/udo-vsockd/commands/ping.c \
-	src/udo-vsockd/commands/quit.c \
-	src/udo-vsockd/commands/stats.c \
-	src/udo-vsockd/commands/version.c \
-	src/udo-vsockd/commands/whoami.c \
-	src/udo-vsockd/handlers/handlers.h \
-	src/udo-vsockd/handlers/arg-pattern.h \
-	src/udo-vsockd/handlers/arg-pattern.c \
-	src/udo-vsockd/handlers/exec.c \
-	src/udo-vsockd/handlers/handoff.c \
-	src/udo-vsockd/handlers/proxy.c
+	src/udo-vsockd/util.h
+src_udo_vsockd_libvsockd_la_SOURCES = $(vsockd_sources) $(vsockd_headers)
 src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS)
 src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS)
 

@@ -109,10 +109,12 @@ START_TEST(test_shipped_config)
 	load(shipped_wrapper(), &l);
 	ck_assert_msg(l.conf != NULL, "shipped config: %s", l.errors);
 	ck_assert_int_eq(l.nlines, 0);
-	ck_assert_int_eq(count_commands(l.conf), 8);
-	static const char *const names[] = {"ping", "help", "version", "whoami", "stats", "quit", "uptime", "facts"};
-	static const char *const kinds[] = {"ping", "help", "version", "whoami", "stats", "quit", "facts", "facts"};
-	for (size_t i = 0; i < 8; i++) {
+	ck_assert_int_eq(count_commands(l.conf), 9);
+	static const char *const names[] = {"ping", "help", "version", "whoami", "stats",
+	                                    "time", "quit", "uptime",  "facts"};
+	static const char *const kinds[] = {"ping", "help", "version", "whoami", "stats",
+	                                    "time", "quit", "facts",   "facts"};
+	for (size_t i = 0; i < 9; i++) {
 		const struct command *c = config_find_command(l.conf, names[i]);
 		ck_assert_msg(c != NULL, "no command %s", names[i]);
 		ck_assert_str_eq(c->kind->name, kinds[i]);

@@ -259,8 +259,8 @@ START_TEST(test_guest_config)
 	ck_assert_msg(conf != NULL, "%s", err);
 	/* No system-state or failed-units: systemctl cannot reach D-Bus as the
 	 * unit's dynamic user (guest.d/exec-checks.conf, doc/systemd-notes.md). */
-	static const char *const want[] = {"ping",  "help",  "version",    "whoami",
-	                                   "stats", "facts", "disk-usage", "memory"};
+	static const char *const want[] = {"ping", "help",  "version",    "whoami", "stats",
+	                                   "time", "facts", "disk-usage", "memory"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_msg(config_find_command(conf, want[i]) != NULL, "guest config lacks '%s'", want[i]);
 	config_unref(conf);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/udo-vsockd/handlers/arg-pattern.h"
+#include "../src/udo-vsockd/arg-pattern.h"
 
 /* What no request may exceed: the event loop held this long matching. */
 #define HOLD_LIMIT_US 10000

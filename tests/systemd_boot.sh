@@ -8,7 +8,7 @@
 # synchronous reload (good, and broken: systemctl reload fails), watchdog,
 # quick clean stop, the @instance template (DefaultInstance=, enable), the
 # journal fields (caller's CODE_FILE=, MESSAGE_ID=), and the hardened unit
-# serving PING/HELP/VERSION/WHOAMI/STATS.
+# serving PING/HELP/VERSION/WHOAMI/STATS/TIME.
 #
 # Outside (make check): installs the build tree into a staging directory
 # (or, with UDO_TEST_DEBS=DIR, unpacks the Debian packages scripts/deb
@@ -24,7 +24,7 @@ guest_port=5001
 write_conf() {
 	local listen=$1
 	printf '[daemon]\nlisten = %s\nallow = any\n' "$listen"
-	for c in ping help version whoami stats; do
+	for c in ping help version whoami stats time; do
 		printf '\n[command %s]\nhandler = %s\n' "$c" "$c"
 	done
 }
@@ -273,7 +273,7 @@ journal_fields() {
 
 # Inside: the checks.
 inside() {
-	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 pid out wd1 wd2 n1 f0 rc hold_pid hold_fd
+	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd
 	conf=$(systemctl cat "$svc" | sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p')
 	echo "guest: $(uname -r), $(systemctl --version | head -n 1), config $conf"
 	echo "guest: up $(cut -d ' ' -f 1 /proc/uptime) s at test start; $(systemd-analyze time 2>/dev/null | head -n 1)"
@@ -313,11 +313,23 @@ inside() {
 	check "PrivateNetwork=yes, yet vsock works (not namespaced)" test "$(prop $svc PrivateNetwork)" = yes
 	check "PrivateDevices=yes (only /dev/vsock bound in, for the CID)" test "$(prop $svc PrivateDevices)" = yes
 	# Each command of the hardened unit answers OK.
-	for c in PING HELP VERSION WHOAMI STATS; do
+	for c in PING HELP VERSION WHOAMI STATS TIME; do
 		out=$(ask $port "$c")
 		echo "  $c -> ${out//$'\n'/ | }"
 		check "$c answers OK" grep -q '^OK' <<<"$out"
 	done
+	# TIME's format and clock; the unit's ProtectClock= and system call
+	# filter deny even the read-only adjtimex(2): no sync word then.
+	t0=$(date +%s)
+	out=$(ask $port TIME)
+	t1=$(date +%s)
+	check "TIME is 'OK SECONDS.NANOS RFC3339-UTC [SYNC]'" grep -Eq \
+		'^OK [0-9]+\.[0-9]{9} [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z( synced| unsynced)?$' <<<"$out"
+	secs=$(awk '{ print int($2) }' <<<"$out")
+	check "TIME within a second of the guest's clock" test "${secs:-0}" -ge $((t0 - 1)) -a "${secs:-0}" -le $((t1 + 1))
+	if grep -Eq '^Seccomp:[[:space:]]+2' "/proc/$pid/status"; then
+		check "TIME under the seccomp filter: no sync word" grep -Eq 'Z$' <<<"$out"
+	fi
 
 	# Clean, quick stop: measured by systemd ("Stopping" to "Stopped" in the
 	# journal), so a loaded host's systemctl start-up does not count.

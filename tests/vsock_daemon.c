@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,6 +177,72 @@ START_TEST(test_builtins)
 
 	expect_status(&c, "QUIT", "OK bye");
 	ck_assert_msg(client_wait_eof(&c, 3000), "no end of input after QUIT");
+	client_close(&c);
+	stop();
+}
+END_TEST
+
+/* The status line of TIME at an instant SEC.NSEC with sync word SYNC
+ * (blank first, or ""), formatted independently of the daemon. */
+static void time_status(long long sec, long nsec, const char *sync, char *out, size_t size)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char stamp[40];
+
+	ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+	ck_assert_uint_ne(strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm), 0);
+	snprintf(out, size, "OK %lld.%09ld %s.%09ldZ%s", sec, nsec, stamp, nsec, sync);
+}
+
+/* The kernel's sync state as TIME words it, read by the test itself:
+ * the daemon under test runs with the same rights. */
+static const char *test_sync_state(void)
+{
+	struct timex tx = {.modes = 0};
+	int rc = adjtimex(&tx);
+
+	if (rc == -1)
+		return "";
+	return rc == TIME_ERROR || (tx.status & STA_UNSYNC) ? " unsynced" : " synced";
+}
+
+/* TIME: the daemon host's CLOCK_REALTIME as Unix seconds with nine
+ * digits of nanoseconds, the same instant in RFC 3339 UTC, and the
+ * kernel's sync state if it may ask; within a second of the test's own
+ * clock. */
+START_TEST(test_time)
+{
+	struct client c;
+	struct reply r;
+	struct timespec before, after;
+	long long sec = 0;
+	long nsec = 0;
+	char want[128];
+
+	start(NULL, "[command time]\nhandler = time\n", NULL);
+	client_open(&c, D.port);
+
+	client_request(&c, "HELP", &r, 5000);
+	ck_assert_int_eq(r.ndata, 7);
+	ck_assert_str_eq(r.data[6],
+	                 "time - show this machine's clock (Unix time, UTC) and, if known, whether it is synced");
+
+	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &before), 0);
+	client_request(&c, "TIME", &r, 5000);
+	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &after), 0);
+	ck_assert_int_eq(r.ndata, 0);
+	ck_assert_msg(sscanf(r.status, "OK %lld.%ld ", &sec, &nsec) == 2 && nsec >= 0 && nsec < 1000000000L,
+	              "TIME: '%s'", r.status);
+	time_status(sec, nsec, test_sync_state(), want, sizeof(want));
+	ck_assert_msg(strcmp(r.status, want) == 0, "TIME: got '%s', expected '%s'", r.status, want);
+	long long t = sec * 1000000000LL + nsec;
+	long long lo = (long long)before.tv_sec * 1000000000LL + before.tv_nsec - 1000000000LL;
+	long long hi = (long long)after.tv_sec * 1000000000LL + after.tv_nsec + 1000000000LL;
+	ck_assert_msg(t >= lo && t <= hi, "TIME %lld.%09ld is not within a second of %lld.%09ld..%lld.%09ld", sec, nsec,
+	              (long long)before.tv_sec, before.tv_nsec, (long long)after.tv_sec, after.tv_nsec);
+
+	expect_status(&c, "TIME now", "ERR usage usage: time");
 	client_close(&c);
 	stop();
 }
@@ -1011,6 +1078,7 @@ static Suite *daemon_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_builtins);
+	tcase_add_test(tc, test_time);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_long_token);
 	tcase_add_test(tc, test_crlf);

@@ -584,8 +584,6 @@ static void conn_send_err(struct conn *c, const char *code, const char *msg)
 void conn_request_done(struct conn *c)
 {
 	c->req_active = 0;
-	if (c->in_run)
-		return; /* finished synchronously: the line loop carries on */
 	if (c->closing) {
 		conn_close_after_flush(c);
 		return;
@@ -596,7 +594,10 @@ void conn_request_done(struct conn *c)
 }
 
 /* Handles one complete request LINE of LEN bytes (no line end), which
- * has room for a terminating NUL. */
+ * has room for a terminating NUL, and decides what follows from what
+ * run() returned: answered, the line loop goes on; else C waits for
+ * conn_request_done. Whether it was answered decides, should a kind's
+ * return value say otherwise, so that no request is answered twice. */
 static void conn_handle_line(struct conn *c, char *line, size_t len)
 {
 	struct server *s = c->server;
@@ -614,7 +615,16 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);
 		return;
 	}
-	dispatch_request(c, argc, s->argv);
+	enum req_status st = dispatch_request(c, argc, s->argv);
+	struct request *req = &c->req;
+	if (st == REQ_DONE && !req->finished) /* a kind's bug */
+		log_peer(LOG_LEVEL_ERR, c->peer.text, c->peer.cid, req->cmd->name,
+		         "handler '%s' returned done without answering; waiting for its answer", req->cmd->kind->name);
+	if (req->finished) {
+		c->req_active = 0; /* answered: the line loop goes on */
+		return;
+	}
+	req->pending = 1; /* the answer comes later: conn_request_done */
 }
 
 /* Refuses a request line longer than max-line-length and closes. */
@@ -683,9 +693,7 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 			return;
 		}
 		*off += used;
-		c->in_run = 1;
 		conn_handle_line(c, line, llen);
-		c->in_run = 0;
 	}
 }
 

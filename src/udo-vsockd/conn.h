@@ -50,7 +50,6 @@ struct conn {
 	char peer_key[80];  /* key in the per-peer counts */
 	struct request req; /* the request being answered, if req_active */
 	int req_active;
-	int in_run;                /* inside a handler's run() */
 	int closing;               /* no more requests; free once output is flushed */
 	int output_paused;         /* too much unread output: requests wait */
 	int memory_paused;         /* over its share of max-buffered: requests wait */
@@ -108,7 +107,8 @@ void conn_free(struct conn *c);
  * the timer cannot be set up (then no connection is ever timed out). */
 int conn_sweep_arm(struct server *s);
 
-/* Called by the request_* functions when C's request has finished. */
+/* Called by the request_* functions when C's pending request (run()
+ * returned REQ_PENDING) has finished. */
 void conn_request_done(struct conn *c);
 
 #endif /* UDO_VSOCKD_CONN_H */

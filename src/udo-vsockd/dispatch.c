@@ -23,10 +23,11 @@ static void request_begin(struct conn *c, const struct command *cmd, int argc, c
 	req->argv = argv;
 	req->peer = &c->peer;
 	req->state = NULL;
+	req->finished = req->pending = 0;
 	c->req_active = 1;
 }
 
-void dispatch_request(struct conn *c, int argc, char **argv)
+enum req_status dispatch_request(struct conn *c, int argc, char **argv)
 {
 	const struct config *conf = c->server->config;
 	const struct command *cmd = config_find_command(conf, argv[0]);
@@ -41,16 +42,16 @@ void dispatch_request(struct conn *c, int argc, char **argv)
 			request_err(&c->req, PROTO_ERR_UNKNOWN, "unknown command; HELP lists the commands");
 		else
 			request_err(&c->req, PROTO_ERR_DENIED, "not allowed for this peer");
-		return;
+		return REQ_DONE;
 	}
 	request_begin(c, cmd, argc, argv);
 	if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
 		request_err(&c->req, PROTO_ERR_USAGE, "usage: %s%s%s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
-		return;
+		return REQ_DONE;
 	}
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, cmd->name, "running");
-	cmd->kind->run(&c->req);
+	return cmd->kind->run(&c->req);
 }
 
 void request_close_connection(struct request *req)

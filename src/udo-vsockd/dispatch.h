@@ -11,8 +11,9 @@ struct conn;
 struct acl_entry;
 
 /* Looks up ARGV[0] in the config in force, checks access and arity, and
- * runs the handler; every failure is answered with its ERR line. */
-void dispatch_request(struct conn *c, int argc, char **argv);
+ * runs the handler; every failure is answered with its ERR line. Returns
+ * what run() returned, or REQ_DONE for a refusal. */
+enum req_status dispatch_request(struct conn *c, int argc, char **argv);
 
 /* True if PEER may run CMD under CONF's access rules. */
 int access_allows(const struct config *conf, const struct command *cmd, const struct peer *peer);

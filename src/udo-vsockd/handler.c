@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handler.c - the table of handler kinds and the reply functions */
+/* handler.c - the reply functions of a request (the kinds: kinds.c) */
 #include "handler.h"
 
 #include <stdarg.h>
@@ -7,25 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands/commands.h"
 #include "conn.h"
-#include "handlers/handlers.h"
 #include "log.h"
 #include "proto.h"
-
-const struct handler_kind *const handler_kinds[] = {
-    &handler_ping, &handler_help, &handler_version, &handler_whoami, &handler_stats,
-    &handler_quit, &handler_exec, &handler_handoff, &handler_proxy,  NULL,
-};
-
-const struct handler_kind *handler_find(const char *name)
-{
-	for (size_t i = 0; handler_kinds[i] != NULL; i++) {
-		if (strcmp(handler_kinds[i]->name, name) == 0)
-			return handler_kinds[i];
-	}
-	return NULL;
-}
 
 void request_data(struct request *req, const char *payload, size_t len)
 {
@@ -44,7 +28,7 @@ void request_data(struct request *req, const char *payload, size_t len)
 		payload += n + 1;
 		len -= n + 1;
 	} while (len > 0);
-	if (!c->in_run)
+	if (req->pending)
 		conn_flush_soon(c); /* streaming output: one write per loop turn */
 }
 
@@ -61,18 +45,20 @@ void request_dataf(struct request *req, const char *fmt, ...)
 	request_data(req, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* Ends REQ: drops its config reference and tells its connection. */
+/* Ends REQ: drops its config reference and marks it finished. Inside
+ * run() that is all: the connection goes on when run() returns. A
+ * pending request's answer comes from the event loop, where nobody else
+ * flushes or goes on: its connection is told. */
 static void request_end(struct request *req)
 {
 	struct config *conf = req->config;
 
 	req->config = NULL;
 	config_unref(conf);
-	if (req->conn == NULL)
+	req->finished = 1;
+	if (req->conn == NULL || !req->pending)
 		return;
-	/* Outside a read turn (an asynchronous answer) nobody else flushes. */
-	if (!req->conn->in_run)
-		conn_flush(req->conn);
+	conn_flush(req->conn);
 	conn_request_done(req->conn);
 }
 

@@ -13,6 +13,13 @@ struct option_spec;
 struct request;
 struct server;
 
+/* What run() tells the connection, which decides what comes next (tmux's
+ * cmd_retval): the request is answered, or its answer comes later. */
+enum req_status {
+	REQ_DONE,    /* finished with request_ok/_err before run() returned */
+	REQ_PENDING, /* to be finished later from the event loop, or cancelled */
+};
+
 /*
  * A handler kind, named in the config by `handler = NAME`. Looked up
  * while the config is parsed, so a misspelt name is a config error.
@@ -36,9 +43,10 @@ struct handler_kind {
 	/* Checks the command once all its options are in. Returns 0 or -1
 	 * with a message in WHY. NULL: nothing to check. */
 	int (*check)(struct command *cmd, char *why, size_t whylen);
-	/* Answers REQ: must finish it with request_ok/request_err, now or
-	 * later from the event loop. REQ->argv is valid only during run. */
-	void (*run)(struct request *req);
+	/* Answers REQ: finishes it with request_ok/request_err before
+	 * returning REQ_DONE, or later from the event loop after returning
+	 * REQ_PENDING. REQ->argv is valid only during run. */
+	enum req_status (*run)(struct request *req);
 	/* The connection of an unfinished REQ went away: stop the work and
 	 * call request_finish_cancelled(REQ). NULL: run always finishes. */
 	void (*cancel)(struct request *req);
@@ -57,13 +65,19 @@ struct request {
 	const struct peer *peer; /* who asked, as the kernel reported it (the
 	                          * connection's: a request never outlives it) */
 	void *state;             /* the handler's, for an asynchronous answer */
+	int finished;            /* answered (or cancelled) */
+	int pending;             /* run() returned REQ_PENDING: finishing tells the connection */
 };
 
-/* The handler kind called NAME, or NULL. */
-const struct handler_kind *handler_find(const char *name);
+/* REQ_DONE if REQ is answered already, else REQ_PENDING: what a run()
+ * returns when a callback may have answered at once. */
+static inline enum req_status request_outcome(const struct request *req)
+{
+	return req->finished ? REQ_DONE : REQ_PENDING;
+}
 
-/* Every built-in handler kind, NULL-terminated. */
-extern const struct handler_kind *const handler_kinds[];
+/* The built-in handler kind called NAME, or NULL (kinds.c). */
+const struct handler_kind *handler_find(const char *name);
 
 /* Sends one data line ("D " PAYLOAD LF) of LEN bytes; an LF inside
  * PAYLOAD ends the line and starts a new one. */

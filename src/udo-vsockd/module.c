@@ -395,8 +395,9 @@ static void mk_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	request_err(req, PROTO_ERR_TIMEOUT, "no answer in %u ms", ms);
 }
 
-/* handler_kind.run of a module kind. */
-static void mk_run(struct request *req)
+/* handler_kind.run of a module kind: done if the module answered
+ * within its run(), else pending. */
+static enum req_status mk_run(struct request *req)
 {
 	const struct module_cmd *mc = req->cmd->data;
 	struct module_req *mr = calloc(1, sizeof(*mr));
@@ -410,7 +411,7 @@ static void mk_run(struct request *req)
 		log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name,
 		         "out of memory: request refused");
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	mr->req = req;
 	req->state = mr;
@@ -425,6 +426,7 @@ static void mk_run(struct request *req)
 			log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name,
 			         "cannot start the timeout timer: this request is not timed");
 	}
+	return request_outcome(req);
 }
 
 /* handler_kind.cancel of a module kind. */

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../src/udo-vsockd/handlers/arg-pattern.h"
+#include "../../src/udo-vsockd/arg-pattern.h"
 
 /* The most CPU time one request may take, with the sanitizers' overhead
  * on the callout (the JIT-compiled matching itself is not instrumented). */

@@ -8,45 +8,22 @@ FUZZ_CC = clang
 FUZZ_SANITIZERS = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SANITIZERS) $(WARN_CFLAGS) \
 	-Wno-format-nonliteral \
-	-I$(top_srcdir)/lib -I$(top_builddir) -D_GNU_SOURCE \
+	-I$(abs_top_srcdir)/lib -I$(abs_top_builddir) -D_GNU_SOURCE \
 	-DSYSCONFDIR='"$(sysconfdir)"' -DPKGLIBDIR='"$(pkglibdir)"'
 
-# The library without its headers; the daemon's parts the config parser
-# reaches (handler kinds, logging), main.c left out.
+# The library without its headers. fuzz_conf also takes the daemon's
+# parts but main.c, $(vsockd_sources) of src/local.mk: relative to the
+# source tree, so that rule runs there (and names the output absolutely).
 FUZZ_LIB_SRCS = \
-	$(top_srcdir)/lib/log.c \
-	$(top_srcdir)/lib/vsock-tcp.c \
-	$(top_srcdir)/lib/vsock-io.c \
-	$(top_srcdir)/lib/vsock-addr.c \
-	$(top_srcdir)/lib/vsock-fdpass.c \
-	$(top_srcdir)/lib/vsock-mux.c \
-	$(top_srcdir)/lib/vsock-handoff.c \
-	$(top_srcdir)/lib/vsock-proto.c
-FUZZ_DAEMON_SRCS = \
-	$(top_srcdir)/src/udo-vsockd/access.c \
-	$(top_srcdir)/src/udo-vsockd/conf.c \
-	$(top_srcdir)/src/udo-vsockd/conn.c \
-	$(top_srcdir)/src/udo-vsockd/dispatch.c \
-	$(top_srcdir)/src/udo-vsockd/handler.c \
-	$(top_srcdir)/src/udo-vsockd/listener.c \
-	$(top_srcdir)/src/udo-vsockd/log.c \
-	$(top_srcdir)/src/udo-vsockd/module.c \
-	$(top_srcdir)/src/udo-vsockd/notify.c \
-	$(top_srcdir)/src/udo-vsockd/ratelimit.c \
-	$(top_srcdir)/src/udo-vsockd/server.c \
-	$(top_srcdir)/src/udo-vsockd/util.c \
-	$(top_srcdir)/src/udo-vsockd/commands/help.c \
-	$(top_srcdir)/src/udo-vsockd/commands/ping.c \
-	$(top_srcdir)/src/udo-vsockd/commands/quit.c \
-	$(top_srcdir)/src/udo-vsockd/commands/stats.c \
-	$(top_srcdir)/src/udo-vsockd/commands/version.c \
-	$(top_srcdir)/src/udo-vsockd/commands/whoami.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/exec.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/handoff.c \
-	$(top_srcdir)/src/udo-vsockd/handlers/proxy.c
-FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h \
-	$(top_srcdir)/src/udo-vsockd/commands/*.h $(top_srcdir)/src/udo-vsockd/handlers/*.h
+	$(abs_top_srcdir)/lib/log.c \
+	$(abs_top_srcdir)/lib/vsock-tcp.c \
+	$(abs_top_srcdir)/lib/vsock-io.c \
+	$(abs_top_srcdir)/lib/vsock-addr.c \
+	$(abs_top_srcdir)/lib/vsock-fdpass.c \
+	$(abs_top_srcdir)/lib/vsock-mux.c \
+	$(abs_top_srcdir)/lib/vsock-handoff.c \
+	$(abs_top_srcdir)/lib/vsock-proto.c
+FUZZ_INCLUDES = $(top_srcdir)/lib/*.h $(top_srcdir)/lib/udo/*.h $(top_srcdir)/src/udo-vsockd/*.h
 
 FUZZ_TARGETS = tests/fuzz/fuzz_proto tests/fuzz/fuzz_conf tests/fuzz/fuzz_addr tests/fuzz/fuzz_mux \
 	tests/fuzz/fuzz_handoff tests/fuzz/fuzz_pattern
@@ -67,18 +44,18 @@ tests/fuzz/fuzz_mux: $(top_srcdir)/tests/fuzz/fuzz_mux.c $(FUZZ_LIB_SRCS) $(FUZZ
 tests/fuzz/fuzz_handoff: $(top_srcdir)/tests/fuzz/fuzz_handoff.c $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_handoff.c $(FUZZ_LIB_SRCS)
-tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
+tests/fuzz/fuzz_conf: $(top_srcdir)/tests/fuzz/fuzz_conf.c $(vsockd_sources) $(FUZZ_LIB_SRCS) $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
-	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS) -o $@ \
-		$(top_srcdir)/tests/fuzz/fuzz_conf.c $(FUZZ_DAEMON_SRCS) $(FUZZ_LIB_SRCS) \
+	$(AM_V_CC)cd $(top_srcdir) && $(FUZZ_CC) $(FUZZ_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS) \
+		-o $(abs_top_builddir)/$@ tests/fuzz/fuzz_conf.c $(vsockd_sources) $(FUZZ_LIB_SRCS) \
 		$(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS) $(LIBS)
 # The arg-pattern engine alone: PCRE2 itself is not instrumented (nor is
 # its JIT code), the daemon's side of it (callout, budget) is.
 tests/fuzz/fuzz_pattern: $(top_srcdir)/tests/fuzz/fuzz_pattern.c \
-		$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c $(FUZZ_INCLUDES)
+		$(top_srcdir)/src/udo-vsockd/arg-pattern.c $(FUZZ_INCLUDES)
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(PCRE2_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz_pattern.c \
-		$(top_srcdir)/src/udo-vsockd/handlers/arg-pattern.c $(PCRE2_LIBS)
+		$(top_srcdir)/src/udo-vsockd/arg-pattern.c $(PCRE2_LIBS)
 
 CLEANFILES += $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/fuzz_proto.c tests/fuzz/fuzz_conf.c tests/fuzz/fuzz_addr.c tests/fuzz/fuzz_mux.c \

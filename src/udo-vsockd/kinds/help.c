@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/help.c - HELP: the commands this peer may run, with usage. */
+/* kinds/help.c - HELP: the commands this peer may run, with usage. */
 #include "../conf.h"
 #include "../dispatch.h"
-#include "commands.h"
+#include "../handler.h"
 
 /* Lists every command the asking peer is allowed to run. */
-static void help_run(struct request *req)
+static enum req_status help_run(struct request *req)
 {
 	for (const struct command *cmd = req->config->commands; cmd != NULL; cmd = cmd->next) {
 		if (!access_allows(req->config, cmd, req->peer))
@@ -13,6 +13,7 @@ static void help_run(struct request *req)
 		request_dataf(req, "%s%s%s - %s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage, cmd->summary);
 	}
 	request_ok(req, NULL);
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_help = {

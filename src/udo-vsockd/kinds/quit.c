@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/quit.c - QUIT: end the connection after this reply. */
+/* kinds/quit.c - QUIT: end the connection after this reply. */
 #include "../dispatch.h"
-#include "commands.h"
+#include "../handler.h"
 
 /* Answers "OK bye" and closes once it is sent. */
-static void quit_run(struct request *req)
+static enum req_status quit_run(struct request *req)
 {
 	request_close_connection(req);
 	request_ok(req, "bye");
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_quit = {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/handoff.c - the `handoff` handler: pass the client's connection
+/* kinds/handoff.c - the `handoff` handler: pass the client's connection
  * to a local service over AF_UNIX with SCM_RIGHTS (udo/vsock-handoff.h) */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +16,11 @@
 
 #include "../conf.h"
 #include "../dispatch.h"
+#include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
 #include "../util.h"
-#include "handlers.h"
 
 /* A command's options. */
 struct handoff_conf {
@@ -223,7 +223,7 @@ static void handoff_detached(int fd, const char *pending, size_t pending_len, co
 }
 
 /* Connects to the service now, so a missing one is an ERR, not a silent close. */
-static void handoff_run(struct request *req)
+static enum req_status handoff_run(struct request *req)
 {
 	const struct handoff_conf *hc = req->cmd->data;
 	struct handoff_job *job = calloc(1, sizeof(*job));
@@ -231,7 +231,7 @@ static void handoff_run(struct request *req)
 
 	if (job == NULL) {
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	job->server = req->server;
 	job->send_timeout_ms = hc->send_timeout_ms;
@@ -244,7 +244,7 @@ static void handoff_run(struct request *req)
 	if (job->args == NULL) {
 		job_free(job);
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	for (int i = 0, off = 0; i < req->argc; i++) {
 		size_t n = strlen(req->argv[i]) + 1;
@@ -261,10 +261,11 @@ static void handoff_run(struct request *req)
 			request_err(req, PROTO_ERR_BUSY, "the service is not accepting connections");
 		else
 			request_err(req, PROTO_ERR_UNAVAILABLE, "the service is not running");
-		return;
+		return REQ_DONE;
 	}
 	request_detach(req, handoff_detached, job);
 	request_ok(req, "handoff");
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_handoff = {

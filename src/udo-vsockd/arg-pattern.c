@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/arg-pattern.c - exec arg-patterns: PCRE2, whole-subject anchored, time-bounded
+/* arg-pattern.c - exec arg-patterns: PCRE2, whole-subject anchored, time-bounded
  *
  * A backtracking matcher's cost is not bounded by the size of the
  * pattern or of the subject alone ("(a|aa)+" against 60 bytes, or

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/proxy.c - the `proxy` handler: bridge the connection to a local
+/* kinds/proxy.c - the `proxy` handler: bridge the connection to a local
  * unix or loopback TCP service, a byte pump with backpressure */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,11 +18,11 @@
 #include "../conf.h"
 #include "../conn.h"
 #include "../dispatch.h"
+#include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
 #include "../util.h"
-#include "handlers.h"
 
 /* Bytes one read of a bridge asks for at most (max-buffer bounds it too). */
 #define PROXY_CHUNK (256 * 1024)
@@ -468,14 +468,14 @@ static void proxy_connect_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Starts connecting to the service; the reply waits for the outcome. */
-static void proxy_run(struct request *req)
+static enum req_status proxy_run(struct request *req)
 {
 	const struct proxy_conf *pc = req->cmd->data;
 	struct proxy *p = calloc(1, sizeof(*p));
 
 	if (p == NULL) {
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	p->req = req;
 	p->max_buffer = pc->max_buffer;
@@ -485,7 +485,7 @@ static void proxy_run(struct request *req)
 	if (p->service == NULL) {
 		free(p);
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	struct timeval tv = util_timeval_ms(pc->connect_timeout_ms);
 	bufferevent_setcb(p->service, NULL, NULL, proxy_connect_cb, p);
@@ -499,6 +499,7 @@ static void proxy_run(struct request *req)
 		proxy_release(p);
 		request_err(req, PROTO_ERR_UNAVAILABLE, "the service is not reachable");
 	}
+	return request_outcome(req); /* proxy_connect_cb answers, maybe already */
 }
 
 /* The client went away while we were connecting. */

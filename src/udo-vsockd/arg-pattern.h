@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/arg-pattern.h - exec arg-patterns: PCRE2, whole-subject anchored, time-bounded */
+/* arg-pattern.h - exec arg-patterns: PCRE2, whole-subject anchored, time-bounded */
 #ifndef UDO_VSOCKD_ARG_PATTERN_H
 #define UDO_VSOCKD_ARG_PATTERN_H
 

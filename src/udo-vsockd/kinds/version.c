@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/version.c - VERSION: the daemon and protocol versions. */
+/* kinds/version.c - VERSION: the daemon and protocol versions. */
 #include "config.h"
 
-#include "commands.h"
+#include "../handler.h"
 
 /* The protocol version of udo-vsock-protocol(7). */
 #define PROTOCOL_VERSION 1
 
 /* Answers key=value data lines. */
-static void version_run(struct request *req)
+static enum req_status version_run(struct request *req)
 {
 	request_dataf(req, "version=%s", PACKAGE_VERSION);
 	request_dataf(req, "protocol=%d", PROTOCOL_VERSION);
 	request_ok(req, NULL);
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_version = {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/stats.c - STATS: connection and command counters.
+/* kinds/stats.c - STATS: connection and command counters.
  *
  * Daemon-wide counters tell one guest about every other guest's activity,
  * so they go only to peers that `stats-all` names (by default the host
@@ -11,9 +11,9 @@
 #include "../conf.h"
 #include "../conn.h"
 #include "../dispatch.h"
+#include "../handler.h"
 #include "../server.h"
 #include "../util.h"
-#include "commands.h"
 
 /* A stats command's options. */
 struct stats_conf {
@@ -90,7 +90,7 @@ static const struct option_spec stats_options[] = {
 
 /* Answers the counters as key=value data lines: daemon-wide ones to the
  * peers stats-all names, the peer's own (scope=peer) to the others. */
-static void stats_run(struct request *req)
+static enum req_status stats_run(struct request *req)
 {
 	const struct server *s = req->server;
 	const struct stats_conf *sc = req->cmd->data;
@@ -105,7 +105,7 @@ static void stats_run(struct request *req)
 		request_dataf(req, "reloads=%llu", (unsigned long long)s->stats.reloads);
 		request_dataf(req, "uptime=%llu", (unsigned long long)(server_uptime_ms(s) / 1000));
 		request_ok(req, NULL);
-		return;
+		return REQ_DONE;
 	}
 	/* The peer's own: counted since its oldest open connection. */
 	const struct peer_count *p = req->conn != NULL ? peer_count_find(s, req->conn->peer_key) : NULL;
@@ -119,6 +119,7 @@ static void stats_run(struct request *req)
 	request_dataf(req, "errors=%llu", (unsigned long long)ps->errors);
 	request_dataf(req, "uptime=%llu", (unsigned long long)(server_uptime_ms(s) / 1000));
 	request_ok(req, NULL);
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_stats = {

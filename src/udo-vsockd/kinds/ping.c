@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/ping.c - PING [TOKEN]: is the daemon alive? Echoes TOKEN. */
-#include "commands.h"
+/* kinds/ping.c - PING [TOKEN]: is the daemon alive? Echoes TOKEN. */
+#include "../handler.h"
 
 /* Answers "OK pong" or "OK pong TOKEN". */
-static void ping_run(struct request *req)
+static enum req_status ping_run(struct request *req)
 {
 	const char *words[2] = {"pong", req->argc > 1 ? req->argv[1] : NULL};
 
 	request_ok_words(req, req->argc > 1 ? 2 : 1, words);
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_ping = {

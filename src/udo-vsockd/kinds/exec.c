@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handlers/exec.c - the `exec` handler kind: a configured command runs a program.
+/* kinds/exec.c - the `exec` handler kind: a configured command runs a program.
  *
  * The program is spawned with posix_spawn (never a shell) in a process
  * group of its own, with a cleared environment, stdin from /dev/null or
@@ -28,14 +28,14 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "../arg-pattern.h"
 #include "../conf.h"
 #include "../conn.h"
+#include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
 #include "../server.h"
 #include "../util.h"
-#include "arg-pattern.h"
-#include "handlers.h"
 
 #define EXEC_MAX_FIXED_ARGS 256
 #define EXEC_KILL_GRACE_MS  1000 /* SIGTERM to SIGKILL at a timeout */
@@ -983,7 +983,7 @@ fail:
 
 /* Runs the program of REQ's command: checks limits and arguments, spawns,
  * and leaves the reply to the event loop. */
-static void exec_run(struct request *req)
+static enum req_status exec_run(struct request *req)
 {
 	const struct exec_conf *ec = req->cmd->data;
 	char key[80];
@@ -993,11 +993,11 @@ static void exec_run(struct request *req)
 	exec_count(req->cmd->name, key, &total, &of_peer);
 	if (total >= ec->max_concurrent) {
 		request_err(req, PROTO_ERR_BUSY, "%u already running (max-concurrent)", total);
-		return;
+		return REQ_DONE;
 	}
 	if (of_peer >= ec->max_concurrent_per_peer) {
 		request_err(req, PROTO_ERR_BUSY, "%u already running for this peer (max-concurrent-per-peer)", of_peer);
-		return;
+		return REQ_DONE;
 	}
 	int bad = 0;
 	if (ec->pattern != NULL) {
@@ -1007,21 +1007,21 @@ static void exec_run(struct request *req)
 			break;
 		case ARG_PATTERN_NOMATCH:
 			request_err(req, PROTO_ERR_USAGE, "argument %d does not match the allowed pattern", bad + 1);
-			return;
+			return REQ_DONE;
 		case ARG_PATTERN_COSTLY:
 			request_err(req, PROTO_ERR_USAGE, "argument %d: matching the allowed pattern took too long",
 			            bad + 1);
-			return;
+			return REQ_DONE;
 		}
 	}
 	if (exec_sigchld_install(req->server->base) < 0) {
 		request_err(req, PROTO_ERR_INTERNAL, "cannot watch for SIGCHLD");
-		return;
+		return REQ_DONE;
 	}
 	struct exec_child *ch = calloc(1, sizeof(*ch));
 	if (ch == NULL) {
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
-		return;
+		return REQ_DONE;
 	}
 	ch->out_fd = ch->in_fd = -1;
 	ch->req = req;
@@ -1036,11 +1036,12 @@ static void exec_run(struct request *req)
 	exec_children = ch;
 	if (exec_start(ch, ec, req) < 0) {
 		exec_child_free(ch);
-		return;
+		return REQ_DONE;
 	}
 	req->state = ch;
 	log_peer(LOG_LEVEL_INFO, req->peer->text, req->peer->cid, req->cmd->name, "started %s as pid %ld", ec->path,
 	         (long)ch->pid);
+	return REQ_PENDING; /* exec_finish answers */
 }
 
 /* The client went away: kills the program's group at once and finishes

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* commands/whoami.c - WHOAMI: the peer as the daemon sees it. */
-#include "commands.h"
+/* kinds/whoami.c - WHOAMI: the peer as the daemon sees it. */
+#include "../handler.h"
 
 /* Answers the kernel-reported identity of the peer. */
-static void whoami_run(struct request *req)
+static enum req_status whoami_run(struct request *req)
 {
 	const struct peer *p = req->peer;
 
@@ -21,6 +21,7 @@ static void whoami_run(struct request *req)
 	}
 	request_dataf(req, "listener=%s", p->listener);
 	request_ok(req, NULL);
+	return REQ_DONE;
 }
 
 const struct handler_kind handler_whoami = {
