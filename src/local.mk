@@ -9,6 +9,7 @@ noinst_LTLIBRARIES += src/udo-vsockd/libvsockd.la
 vsockd_sources = \
 	src/udo-vsockd/access.c \
 	src/udo-vsockd/arg-pattern.c \
+	src/udo-vsockd/audit.c \
 	src/udo-vsockd/conf.c \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
@@ -33,6 +34,7 @@ vsockd_sources = \
 	src/udo-vsockd/kinds/whoami.c
 vsockd_headers = \
 	src/udo-vsockd/arg-pattern.h \
+	src/udo-vsockd/audit.h \
 	src/udo-vsockd/conf.h \
 	src/udo-vsockd/conn.h \
 	src/udo-vsockd/dispatch.h \

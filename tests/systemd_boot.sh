@@ -271,6 +271,21 @@ journal_fields() {
 	check "journal: no udo-vsockd entry names log.c as its CODE_FILE ($n do, of $(wc -l <<<"$entries"))" test "$n" = 0
 }
 
+# The audit entry of a PING in the journal (udo-vsockd.conf(5) audit =,
+# on by default): its fields as the kernel and the daemon saw them.
+audit_journal() {
+	local e ok=1 field
+	journalctl --sync 2>/dev/null
+	e=$(journalctl --no-pager -o export MESSAGE_ID=de3b711fe2a04d87bd948678b7f57899 COMMAND=ping |
+		awk '/^$/ { exit } { print }')
+	echo "  audit entry of a PING: $(grep -E '^(PEER|PEER_CID|COMMAND|ARGC|STATUS|DURATION_USEC|BYTES_OUT)=' <<<"$e" | tr '\n' ' ')"
+	for field in PEER_CID=1 COMMAND=ping ARGC=0 STATUS=OK 'DURATION_USEC=[0-9]+' 'BYTES_OUT=[1-9][0-9]*' 'PEER=cid 1 port [0-9]+'; do
+		grep -qxE "$field" <<<"$e" || { echo "  missing: $field"; ok=0; }
+	done
+	grep -q '^ARGS=' <<<"$e" && { echo "  ARGS= without audit-args"; ok=0; }
+	check "journal: the shipped unit's audit entry of a PING has its fields" test $ok = 1
+}
+
 # Inside: the checks.
 inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd
@@ -287,6 +302,7 @@ inside() {
 	mark "the shipped units"
 	shipped_commands $svc $port
 	shipped_commands udo-vsockd@guest.service $port
+	audit_journal
 	mark "the test configurations"
 	cp "$conf.test" "$conf"
 	cp "$(dirname "$conf")/guest.conf.test" "$(dirname "$conf")/guest.conf"

@@ -34,6 +34,9 @@ static const char sections[] = "[command peek]\nhandler = counter-peek\n\n"
                                "[command allow-first]\nhandler = counter\nallow = any\ndeny = 1\n\n"
                                "[command nobody]\nhandler = counter\ndeny = any\n\n";
 
+/* [daemon] settings added to every config written (audit tests). */
+static const char *daemon_more = "";
+
 /* Writes the config with SECS after the built-ins and the counter module. */
 static void write_config(const char *secs)
 {
@@ -42,8 +45,8 @@ static void write_config(const char *secs)
 	snprintf(extra, sizeof(extra),
 	         "module = " COUNTER_SO "\n"
 	         "listen = unix:%s/admin.sock identity=admin\n"
-	         "listen = unix:%s/guest.sock identity=guest\n",
-	         d.dir, d.dir);
+	         "listen = unix:%s/guest.sock identity=guest\n%s",
+	         d.dir, d.dir, daemon_more);
 	daemon_write_config(&d, extra, secs);
 }
 
@@ -59,6 +62,7 @@ static void start(void)
 static void teardown(void)
 {
 	daemon_cleanup(&d);
+	daemon_more = "";
 }
 
 /* Connects C to the unix listener NAME in the daemon's directory. */
@@ -531,7 +535,8 @@ START_TEST(test_denied_log_flood)
 	int64_t t0 = now_ms();
 	pipeline(&c, "nobody\n", FLOOD, 120000);
 	long flood_ms = (long)(now_ms() - t0);
-	long denied = count_log_lines(log_path, "denied", NULL, NULL);
+	/* The notices ("...: nobody: denied"), not the audit entries. */
+	long denied = count_log_lines(log_path, ": denied\n", NULL, NULL);
 	fprintf(stderr, "vsock_acl: %d denied requests in %ld ms: %ld 'denied' log lines\n", FLOOD, flood_ms, denied);
 	/* One window per log-peer-interval of flooding, 12 lines each at most. */
 	ck_assert_msg(denied <= 12 * (flood_ms / 5000 + 1), "%ld 'denied' lines for %d denied requests in %ld ms",
@@ -545,7 +550,7 @@ START_TEST(test_denied_log_flood)
 	int64_t deadline = now_ms() + 15000;
 	for (;;) {
 		suppressed = 0;
-		denied = count_log_lines(log_path, "denied", NULL, NULL);
+		denied = count_log_lines(log_path, ": denied\n", NULL, NULL);
 		count_log_lines(log_path, "suppressed (log-peer-burst)", " log messages", &suppressed);
 		if (denied + suppressed == FLOOD + extra || now_ms() >= deadline)
 			break;
@@ -553,7 +558,7 @@ START_TEST(test_denied_log_flood)
 		extra++;
 		sleep_ms(250);
 	}
-	long began = count_log_lines(log_path, "suppressing them", NULL, NULL);
+	long began = count_log_lines(log_path, "log messages about this peer in", NULL, NULL);
 	fprintf(stderr, "vsock_acl: then %ld more: %ld 'denied' lines, %lld suppressed, %ld suppression notices\n",
 	        extra, denied, suppressed, began);
 	ck_assert_int_eq(denied + suppressed, FLOOD + extra);
@@ -647,6 +652,125 @@ START_TEST(test_reload_reaches_open_connections)
 END_TEST
 
 /* The suite. */
+/* Commands of the audit tests: SAY logs its arguments, HUSH does not. */
+static const char audit_sections[] = "[command nobody]\nhandler = counter\ndeny = any\n\n"
+                                     "[command say]\nhandler = ping\naudit-args = yes\n\n"
+                                     "[command hush]\nhandler = ping\n";
+
+/* Starts the daemon with audit_sections, its log in LOG_PATH (of SIZE). */
+static void start_audited(char *log_path, size_t size)
+{
+	struct daemon_opts opts = {.listen_fd = -1};
+
+	daemon_init(&d);
+	snprintf(log_path, size, "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	write_config(audit_sections);
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+}
+
+/* Waits up to 5 s until the log at PATH has WANT lines holding NEEDLE. */
+static void wait_log_lines(const char *path, const char *needle, long want)
+{
+	int64_t deadline = now_ms() + 5000;
+	long n;
+
+	while ((n = count_log_lines(path, needle, NULL, NULL)) < want && now_ms() < deadline)
+		sleep_ms(20);
+	ck_assert_msg(n == want, "%ld log lines with '%s', expected %ld", n, needle, want);
+}
+
+/* Every request gets one audit entry by default (audit = all): command,
+ * status, error code, argument count, duration and reply bytes; the
+ * arguments only where the command says audit-args = yes. A reload to
+ * `denied` and to `none` reaches the open connection. */
+START_TEST(test_audit_entries)
+{
+	char log_path[300];
+	struct client c;
+
+	start_audited(log_path, sizeof(log_path));
+	client_open(&c, d.port);
+	expect(&c, "say \"two words\"", "OK pong two words");
+	expect(&c, "hush pw123", "OK pong pw123");
+	expect(&c, "nobody", "ERR denied ");
+	expect(&c, "no-such-command x y", "ERR unknown-command ");
+	wait_log_lines(log_path, "audit: ", 4);
+	wait_log_lines(log_path, ": say: OK argc=1 duration_us=", 1);
+	wait_log_lines(log_path, "bytes_out=18 args=\"two words\"\n", 1);
+	wait_log_lines(log_path, ": hush: OK argc=1 duration_us=", 1);
+	wait_log_lines(log_path, "pw123", 0);
+	wait_log_lines(log_path, ": nobody: ERR denied argc=0 ", 1);
+	wait_log_lines(log_path, ": no-such-command: ERR unknown-command argc=2 ", 1);
+
+	/* audit = denied: only refusals, from the next request on. */
+	daemon_more = "audit = denied\n";
+	reload(audit_sections);
+	expect(&c, "say x", "OK pong x");
+	expect(&c, "nobody", "ERR denied ");
+	wait_log_lines(log_path, ": nobody: ERR denied", 2);
+	wait_log_lines(log_path, ": say: ", 1);
+
+	/* audit = none: nothing; back to all, and only the last one shows. */
+	daemon_more = "audit = none\n";
+	reload(audit_sections);
+	expect(&c, "nobody", "ERR denied ");
+	expect(&c, "say y", "OK pong y");
+	daemon_more = "";
+	reload(audit_sections);
+	expect(&c, "say z", "OK pong z");
+	wait_log_lines(log_path, ": say: ", 2);
+	wait_log_lines(log_path, "args=z\n", 1);
+	wait_log_lines(log_path, ": nobody: ERR denied", 2);
+	wait_log_lines(log_path, "args=y\n", 0);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Audit entries are rate-limited per peer (audit-burst per
+ * audit-interval) apart from the notices, and what was suppressed is
+ * counted: entries plus the suppressed count is every request. */
+START_TEST(test_audit_burst)
+{
+	enum { FLOOD = 2000, BURST = 5 };
+	char log_path[300];
+	struct client c;
+
+	daemon_more = "audit-burst = 5\naudit-interval = 1s\n";
+	start_audited(log_path, sizeof(log_path));
+	client_open(&c, d.port);
+	pipeline(&c, "hush\n", FLOOD, 60000);
+	int64_t flood_ms = now_ms();
+	long logged = count_log_lines(log_path, ": hush: OK", NULL, NULL);
+	ck_assert_int_ge(logged, BURST);
+	/* A ping every 250 ms until the count of the rest comes (a window
+	 * must pass: this measures the limit's interval). */
+	long long suppressed = 0;
+	long extra = 0;
+	int64_t deadline = now_ms() + 15000;
+	for (;;) {
+		suppressed = 0;
+		logged = count_log_lines(log_path, ": hush: OK", NULL, NULL);
+		count_log_lines(log_path, "suppressed (audit-burst)", " audit entries", &suppressed);
+		if (logged + suppressed == FLOOD + extra || now_ms() >= deadline)
+			break;
+		expect(&c, "hush", "OK pong");
+		extra++;
+		sleep_ms(250);
+	}
+	flood_ms = now_ms() - flood_ms;
+	fprintf(stderr, "vsock_acl: %d pings: %ld audit entries, %lld suppressed, %ld more pings\n", FLOOD, logged,
+	        suppressed, extra);
+	ck_assert_int_eq(logged + suppressed, FLOOD + extra);
+	ck_assert_int_ge(count_log_lines(log_path, "audit entries about this peer in", NULL, NULL), 1);
+	/* The notices' own limit is untouched by the entries. */
+	ck_assert_int_eq(count_log_lines(log_path, "log messages about this peer", NULL, NULL), 0);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 static Suite *acl_suite(void)
 {
 	Suite *s = suite_create("vsock_acl");
@@ -672,6 +796,13 @@ static Suite *acl_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_denied_log_flood);
 	tcase_add_test(tc, test_refusal_log_flood);
+	tcase_add_test(tc, test_audit_burst);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("audit");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_audit_entries);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -486,6 +486,22 @@ static int key_log_level(const struct option_spec *spec, void *target, void *ctx
 	return 0;
 }
 
+/* `audit =`: all, denied or none. */
+static int key_audit(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                     size_t whylen)
+{
+	static const char *const modes[] = {[AUDIT_ALL] = "all", [AUDIT_DENIED] = "denied", [AUDIT_NONE] = "none"};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(value, modes[i]) == 0) {
+			((struct config *)target)->audit = (int)i;
+			return 0;
+		}
+	}
+	snprintf(why, whylen, "audit: '%s' is not all, denied or none", value);
+	return -1;
+}
+
 /* A [daemon] limit: a field of struct config's limits. */
 #define LIMIT(name, type, min, max, field) OPTION(name, type, min, max, struct config, limits.field, NULL)
 
@@ -511,6 +527,9 @@ static const struct option_spec daemon_options[] = {
     LIMIT("accept-pause", OPT_DURATION, 10, 60000, accept_pause_ms),
     LIMIT("log-peer-burst", OPT_NUMBER, 0, 1000000, log_peer_burst),
     LIMIT("log-peer-interval", OPT_DURATION, 1, 86400000, log_peer_interval_ms),
+    OPTION_CUSTOM("audit", key_audit),
+    LIMIT("audit-burst", OPT_NUMBER, 0, 1000000, audit_burst),
+    LIMIT("audit-interval", OPT_DURATION, 1, 86400000, audit_interval_ms),
     OPTION_END,
 };
 
@@ -545,6 +564,7 @@ static const struct option_spec command_options[] = {
     OPTION_CUSTOM("allow", key_acl),
     OPTION_CUSTOM("deny", key_acl),
     OPTION("summary", OPT_STRING, 0, 0, struct command, summary, NULL),
+    OPTION("audit-args", OPT_BOOL, 0, 1, struct command, audit_args, NULL),
     OPTION_END,
 };
 
@@ -883,6 +903,8 @@ static void limits_default(struct limits *l)
 	l->accept_pause_ms = 500;
 	l->log_peer_burst = 10;
 	l->log_peer_interval_ms = 5000;
+	l->audit_burst = 100;
+	l->audit_interval_ms = 10000;
 }
 
 /* The bucket of the command NAME: FNV-1a of its bytes. */
@@ -917,6 +939,7 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 	}
 	conf->refs = 1;
 	conf->log_level = LOG_LEVEL_NOTICE;
+	conf->audit = AUDIT_ALL;
 	limits_default(&conf->limits);
 	conf->path = strdup(path);
 	if (conf->path == NULL)

@@ -44,6 +44,7 @@ struct command {
 	char *summary;
 	void *data;            /* the handler kind's per-command state */
 	struct acl_entry *acl; /* NULL: the daemon-wide default */
+	int audit_args;        /* audit entries carry the arguments (ARGS=) */
 	const char *file;
 	int line;
 	struct command *next;
@@ -68,6 +69,15 @@ struct limits {
 	unsigned int accept_pause_ms;      /* pause after EMFILE/ENFILE */
 	unsigned int log_peer_burst;       /* notices per peer and interval; 0: no limit */
 	unsigned int log_peer_interval_ms; /* the window of log_peer_burst */
+	unsigned int audit_burst;          /* audit entries per peer and interval; 0: no limit */
+	unsigned int audit_interval_ms;    /* the window of audit_burst */
+};
+
+/* Which requests get an audit entry (`audit =`). */
+enum audit_mode {
+	AUDIT_ALL,    /* every request */
+	AUDIT_DENIED, /* those refused by the access rules or naming no command */
+	AUDIT_NONE,
 };
 
 /* A whole configuration; reference-counted so a reload can swap it while
@@ -81,6 +91,7 @@ struct config {
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;          /* enum log_level */
+	int audit;              /* enum audit_mode */
 	struct module *modules; /* loaded by `module =`, unloaded with the config */
 	char **strings;         /* file names kept for file:line of commands */
 	size_t nstrings;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "log.h"
 #include "proto.h"
@@ -24,6 +25,8 @@ static void request_begin(struct conn *c, const struct command *cmd, int argc, c
 	req->peer = &c->peer;
 	req->state = NULL;
 	req->finished = req->pending = 0;
+	req->bytes_out = 0;
+	audit_begin(req);
 	c->req_active = 1;
 }
 

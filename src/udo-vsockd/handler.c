@@ -7,9 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "conn.h"
 #include "log.h"
 #include "proto.h"
+
+/* Appends LEN bytes of DATA to C's output as part of REQ's reply. */
+static void reply_write(struct request *req, struct conn *c, const void *data, size_t len)
+{
+	req->bytes_out += len;
+	conn_write(c, data, len);
+}
 
 void request_data(struct request *req, const char *payload, size_t len)
 {
@@ -20,9 +28,9 @@ void request_data(struct request *req, const char *payload, size_t len)
 	do {
 		const char *lf = memchr(payload, '\n', len);
 		size_t n = lf != NULL ? (size_t)(lf - payload) : len;
-		conn_write(c, "D ", 2);
-		conn_write(c, payload, n);
-		conn_write(c, "\n", 1);
+		reply_write(req, c, "D ", 2);
+		reply_write(req, c, payload, n);
+		reply_write(req, c, "\n", 1);
 		if (lf == NULL)
 			break;
 		payload += n + 1;
@@ -45,14 +53,16 @@ void request_dataf(struct request *req, const char *fmt, ...)
 	request_data(req, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* Ends REQ: drops its config reference and marks it finished. Inside
+/* Ends REQ with STATUS ("OK", "ERR" with CODE, "CANCELLED"): writes its
+ * audit entry, drops its config reference and marks it finished. Inside
  * run() that is all: the connection goes on when run() returns. A
  * pending request's answer comes from the event loop, where nobody else
  * flushes or goes on: its connection is told. */
-static void request_end(struct request *req)
+static void request_end(struct request *req, const char *status, const char *code)
 {
 	struct config *conf = req->config;
 
+	audit_end(req, status, code);
 	req->config = NULL;
 	config_unref(conf);
 	req->finished = 1;
@@ -113,7 +123,7 @@ static void request_status(struct request *req, const char *head, const char *fm
 	memcpy(line, head, hlen);
 	if (fmt == NULL) {
 		line[hlen] = '\n';
-		conn_write(c, line, hlen + 1);
+		reply_write(req, c, line, hlen + 1);
 		return;
 	}
 	if (strchr(fmt, '%') == NULL) {
@@ -122,7 +132,7 @@ static void request_status(struct request *req, const char *head, const char *fm
 		size_t len = status_append_words(line, sizeof(line) - 1, hlen, 1, words);
 		if (len > 0) {
 			line[len] = '\n';
-			conn_write(c, line, len + 1);
+			reply_write(req, c, line, len + 1);
 			return;
 		}
 	}
@@ -134,7 +144,7 @@ static void request_status(struct request *req, const char *head, const char *fm
 		/* The common case: it fits; one copy, one append. */
 		status_text_clean(line + hlen + 1, (size_t)n);
 		line[hlen + 1 + (size_t)n] = '\n';
-		conn_write(c, line, hlen + 2 + (size_t)n);
+		reply_write(req, c, line, hlen + 2 + (size_t)n);
 	} else if (n >= 0) {
 		char *text = NULL;
 		int m = vasprintf(&text, fmt, again);
@@ -144,9 +154,9 @@ static void request_status(struct request *req, const char *head, const char *fm
 			conn_break(c, LOG_LEVEL_WARNING, "out of memory for a status line");
 		} else {
 			status_text_clean(text, (size_t)m);
-			conn_write(c, line, hlen + 1);
-			conn_write(c, text, (size_t)m);
-			conn_write(c, "\n", 1);
+			reply_write(req, c, line, hlen + 1);
+			reply_write(req, c, text, (size_t)m);
+			reply_write(req, c, "\n", 1);
 			free(text);
 		}
 	}
@@ -163,25 +173,25 @@ void request_ok_words(struct request *req, int n, const char *const *words)
 		memcpy(line, "OK", 2);
 		if (len > 0) {
 			line[len] = '\n';
-			conn_write(c, line, len + 1);
+			reply_write(req, c, line, len + 1);
 		} else {
 			/* Longer than the stack line: in pieces through it, with
 			 * no allocation that could fail and cut the line. */
-			conn_write(c, "OK", 2);
+			reply_write(req, c, "OK", 2);
 			for (int i = 0; i < n; i++) {
-				conn_write(c, " ", 1);
+				reply_write(req, c, " ", 1);
 				for (const char *w = words[i]; *w != '\0';) {
 					size_t piece = strnlen(w, sizeof(line));
 					memcpy(line, w, piece);
 					status_text_clean(line, piece);
-					conn_write(c, line, piece);
+					reply_write(req, c, line, piece);
 					w += piece;
 				}
 			}
-			conn_write(c, "\n", 1);
+			reply_write(req, c, "\n", 1);
 		}
 	}
-	request_end(req);
+	request_end(req, "OK", NULL);
 }
 
 void request_ok(struct request *req, const char *fmt, ...)
@@ -191,7 +201,7 @@ void request_ok(struct request *req, const char *fmt, ...)
 	va_start(ap, fmt);
 	request_status(req, "OK", fmt, ap);
 	va_end(ap);
-	request_end(req);
+	request_end(req, "OK", NULL);
 }
 
 void request_err(struct request *req, const char *code, const char *fmt, ...)
@@ -204,11 +214,11 @@ void request_err(struct request *req, const char *code, const char *fmt, ...)
 	request_status(req, head, fmt, ap);
 	va_end(ap);
 	server_count(req->server, req->conn != NULL ? req->conn->peer_key : NULL, COUNT_ERROR);
-	request_end(req);
+	request_end(req, "ERR", udo_vsock_proto_is_error_code(code) ? code : PROTO_ERR_INTERNAL);
 }
 
 void request_finish_cancelled(struct request *req)
 {
 	req->conn = NULL;
-	request_end(req);
+	request_end(req, "CANCELLED", NULL);
 }

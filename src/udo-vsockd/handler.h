@@ -66,6 +66,9 @@ struct request {
 	                          * connection's: a request never outlives it) */
 	void *state;             /* the handler's, for an asynchronous answer */
 	int finished;            /* answered (or cancelled) */
+	uint64_t started_us;     /* when it was dispatched (monotonic), for its audit entry */
+	uint64_t bytes_out;      /* reply bytes written for it */
+	char *audit_args;        /* the arguments, quoted, when the command has audit-args (malloc'd) */
 	int pending;             /* run() returned REQ_PENDING: finishing tells the connection */
 };
 

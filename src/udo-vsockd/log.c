@@ -134,6 +134,27 @@ void log_at(enum log_level level, const char *msgid, const char *file, int line,
 	errno = saved;
 }
 
+void log_audit(const char *text, char *const *fields, int nfields)
+{
+	if (log_to_journal) {
+		static char ident[] = "SYSLOG_IDENTIFIER=udo-vsockd", prio[] = "PRIORITY=6",
+		            msgid[] = "MESSAGE_ID=" LOG_MSGID_AUDIT;
+		struct iovec iov[24];
+		char msg[1200];
+		int n = 0;
+		snprintf(msg, sizeof(msg), "MESSAGE=%s", text);
+		iov[n++] = (struct iovec){msg, strlen(msg)};
+		iov[n++] = (struct iovec){prio, sizeof(prio) - 1};
+		iov[n++] = (struct iovec){ident, sizeof(ident) - 1};
+		iov[n++] = (struct iovec){msgid, sizeof(msgid) - 1};
+		for (int i = 0; i < nfields && n < (int)(sizeof(iov) / sizeof(iov[0])); i++)
+			iov[n++] = (struct iovec){fields[i], strlen(fields[i])};
+		sd_journal_sendv(iov, n);
+		return;
+	}
+	fprintf(stderr, "udo-vsockd: audit: %s\n", text);
+}
+
 void log_fatal_at(const char *file, int line, const char *func, int with_errno, const char *fmt, ...)
 {
 	char suffix[128] = "";

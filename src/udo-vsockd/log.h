@@ -47,6 +47,7 @@ void log_route_libevent(void);
 #define LOG_MSGID_DENIED        "0cf2e41bfc3e43549e63df7a415b5347"
 #define LOG_MSGID_REFUSED       "e0dbf8d4ac614ce58eb3432e38edd493"
 #define LOG_MSGID_STOPPING      "3faacfe694394b18be5cfe24ae59abcb"
+#define LOG_MSGID_AUDIT         "de3b711fe2a04d87bd948678b7f57899"
 
 /* The caller's location, for CODE_FILE=, CODE_LINE= and CODE_FUNC=. */
 #define LOG_WHERE __FILE__, __LINE__, __func__
@@ -58,6 +59,12 @@ void log_route_libevent(void);
 void log_at(enum log_level level, const char *msgid, const char *file, int line, const char *func, const char *peer,
             uint32_t cid, const char *command, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 10, 11)));
+/* Writes one audit entry (audit.c), whatever the log level: to the
+ * journal as MESSAGE=TEXT at info priority with MESSAGE_ID
+ * LOG_MSGID_AUDIT and the NFIELDS fields ("NAME=value"), else to stderr
+ * as "udo-vsockd: audit: TEXT". */
+void log_audit(const char *text, char *const *fields, int nfields);
+
 /* log_at, then exit 1. */
 void log_fatal_at(const char *file, int line, const char *func, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 5, 6), noreturn));

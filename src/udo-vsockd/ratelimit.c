@@ -25,6 +25,8 @@ struct rl_entry {
 	uint64_t last_seen;    /* ms, for eviction */
 	unsigned int count;    /* logged in this window */
 	unsigned long long suppressed;
+	const char *what;      /* "log messages", "audit entries" */
+	const char *burst_key; /* the setting of the limit, for the messages */
 };
 
 static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
@@ -40,8 +42,8 @@ static void rl_report(struct rl_entry *e)
 {
 	if (e->suppressed == 0)
 		return;
-	log_peer(LOG_LEVEL_NOTICE, e->text, e->cid, NULL,
-	         "%llu log messages about this peer suppressed (log-peer-burst)", e->suppressed);
+	log_peer(LOG_LEVEL_NOTICE, e->text, e->cid, NULL, "%llu %s about this peer suppressed (%s)", e->suppressed,
+	         e->what, e->burst_key);
 	e->suppressed = 0;
 }
 
@@ -64,8 +66,11 @@ static struct rl_entry *rl_find(const char *key, uint64_t now)
 	return victim;
 }
 
-int log_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
-                  unsigned int interval_ms)
+/* Whether the message of WHAT (limited by the settings BURST_KEY and
+ * INTERVAL_KEY) about the peer of KEY may be logged now: see
+ * log_ratelimit. */
+static int ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                     unsigned int interval_ms, const char *what, const char *burst_key, const char *interval_key)
 {
 	struct timeval tv;
 
@@ -75,6 +80,8 @@ int log_ratelimit(struct event_base *base, const char *key, const char *peer_tex
 		gettimeofday(&tv, NULL);
 	uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 	struct rl_entry *e = rl_find(key, now);
+	e->what = what;
+	e->burst_key = burst_key;
 	snprintf(e->text, sizeof(e->text), "%s", peer_text);
 	e->cid = cid;
 	e->last_seen = now;
@@ -90,10 +97,27 @@ int log_ratelimit(struct event_base *base, const char *key, const char *peer_tex
 	}
 	if (e->suppressed++ == 0)
 		log_peer(LOG_LEVEL_NOTICE, peer_text, cid, NULL,
-		         "more than %u log messages about this peer in %u ms: suppressing them for the rest of it "
-		         "(log-peer-burst, log-peer-interval)",
-		         burst, interval_ms);
+		         "more than %u %s about this peer in %u ms: suppressing them for the rest of it (%s, %s)",
+		         burst, what, interval_ms, burst_key, interval_key);
 	return 0;
+}
+
+int log_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                  unsigned int interval_ms)
+{
+	return ratelimit(base, key, peer_text, cid, burst, interval_ms, "log messages", "log-peer-burst",
+	                 "log-peer-interval");
+}
+
+int audit_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                    unsigned int interval_ms)
+{
+	char akey[96];
+
+	/* The same table, under a key of its own: a separate window. */
+	snprintf(akey, sizeof(akey), "audit|%s", key);
+	return ratelimit(base, akey, peer_text, cid, burst, interval_ms, "audit entries", "audit-burst",
+	                 "audit-interval");
 }
 
 void log_ratelimit_flush(void)

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* audit.c - one structured log entry per request: who ran what, and how
+ * it ended (`audit =`, `audit-args =`, udo-vsockd.conf(5)).
+ *
+ * The entry is written when the request finishes, under the config it
+ * was dispatched under, and is rate-limited per peer (audit-burst per
+ * audit-interval) with a count of what was suppressed. Arguments may be
+ * secrets: they are kept only for commands with audit-args = yes. */
+#include "audit.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <udo/vsock-proto.h>
+
+#include "conf.h"
+#include "handler.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "server.h"
+#include "util.h"
+
+#define AUDIT_MAX_ARGS_TEXT 4096 /* ARGS= is cut (with "...") past this */
+
+/* The monotonic clock in microseconds (not the loop's cached time: that
+ * is libevent's coarse clock, in steps of 4 ms). */
+static uint64_t audit_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* REQ's client arguments as one quoted line (malloc'd; cut past
+ * AUDIT_MAX_ARGS_TEXT), or NULL if none or out of memory. */
+static char *audit_quote_args(const struct request *req)
+{
+	int n = req->argc - 1;
+	ssize_t len = n > 0 ? udo_vsock_proto_request_len(n, req->argv + 1, NULL) : -1;
+
+	if (len <= 0)
+		return NULL;
+	char *text = malloc((size_t)len + 1);
+	if (text == NULL || udo_vsock_proto_build_request(text, (size_t)len, n, req->argv + 1, NULL) != len) {
+		free(text);
+		return NULL;
+	}
+	text[len - 1] = '\0'; /* the LF */
+	if (len - 1 > AUDIT_MAX_ARGS_TEXT)
+		memcpy(text + AUDIT_MAX_ARGS_TEXT - 3, "...", 4);
+	return text;
+}
+
+void audit_begin(struct request *req)
+{
+	req->audit_args = NULL;
+	if (req->config->audit == AUDIT_NONE)
+		return;
+	req->started_us = audit_now_us();
+	if (req->config->audit == AUDIT_ALL && req->cmd != NULL && req->cmd->audit_args)
+		req->audit_args = audit_quote_args(req);
+}
+
+/* Whether a request that ended with STATUS and CODE is audited under MODE. */
+static int audit_wanted(int mode, const char *status, const char *code)
+{
+	if (mode == AUDIT_ALL)
+		return 1;
+	return mode == AUDIT_DENIED && strcmp(status, "ERR") == 0 && code != NULL &&
+	       (strcmp(code, "denied") == 0 || strcmp(code, "unknown-command") == 0);
+}
+
+void audit_end(struct request *req, const char *status, const char *code)
+{
+	const struct config *conf = req->config;
+	char *args = req->audit_args;
+
+	req->audit_args = NULL;
+	if (conf == NULL || !audit_wanted(conf->audit, status, code)) {
+		free(args);
+		return;
+	}
+	const struct peer *peer = req->peer;
+	char key[96];
+	util_peer_key(peer, key, sizeof(key));
+	if (!audit_ratelimit(req->server->base, key, peer->text, peer->cid, conf->limits.audit_burst,
+	                     conf->limits.audit_interval_ms)) {
+		free(args);
+		return;
+	}
+	/* An unknown command is refused at once, while its words are valid. */
+	const char *command = req->cmd != NULL ? req->cmd->name : req->argv[0];
+	uint64_t now = audit_now_us();
+	uint64_t usec = now > req->started_us ? now - req->started_us : 0;
+	char f_peer[96], f_who[96], f_cmd[96], f_argc[24], f_status[24], f_code[64], f_usec[40], f_bytes[40];
+	char *fields[9], *f_args = NULL;
+	int n = 0;
+	snprintf(f_peer, sizeof(f_peer), "PEER=%s", peer->text);
+	if (peer->transport == UDO_VSOCK_ADDR_UNIX)
+		snprintf(f_who, sizeof(f_who), "PEER_IDENTITY=%s", peer->identity);
+	else
+		snprintf(f_who, sizeof(f_who), "PEER_CID=%" PRIu32, peer->cid);
+	snprintf(f_cmd, sizeof(f_cmd), "COMMAND=%.64s", command);
+	snprintf(f_argc, sizeof(f_argc), "ARGC=%d", req->argc - 1);
+	snprintf(f_status, sizeof(f_status), "STATUS=%s", status);
+	snprintf(f_usec, sizeof(f_usec), "DURATION_USEC=%" PRIu64, usec);
+	snprintf(f_bytes, sizeof(f_bytes), "BYTES_OUT=%" PRIu64, req->bytes_out);
+	fields[n++] = f_peer;
+	fields[n++] = f_who;
+	fields[n++] = f_cmd;
+	fields[n++] = f_argc;
+	fields[n++] = f_status;
+	if (code != NULL) {
+		snprintf(f_code, sizeof(f_code), "ERR_CODE=%s", code);
+		fields[n++] = f_code;
+	}
+	fields[n++] = f_usec;
+	fields[n++] = f_bytes;
+	if (args != NULL && asprintf(&f_args, "ARGS=%s", args) < 0)
+		f_args = NULL;
+	if (f_args != NULL)
+		fields[n++] = f_args;
+	char text[1024];
+	snprintf(text, sizeof(text), "%s: %.64s: %s%s%s argc=%d duration_us=%" PRIu64 " bytes_out=%" PRIu64 "%s%.600s",
+	         peer->text, command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
+	         req->bytes_out, args != NULL ? " args=" : "", args != NULL ? args : "");
+	log_audit(text, fields, n);
+	free(f_args);
+	free(args);
+}
