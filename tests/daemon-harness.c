@@ -932,6 +932,12 @@ void daemon_stat_close(struct daemon *d)
 	WAIT_FOR(process_fd_count(d->pid) < before, 5000, "the daemon kept the harness's STATS connection");
 }
 
+void daemon_wait_idle(struct daemon *d, int timeout_ms)
+{
+	daemon_wait_stat_eq(d, "connections", 0, timeout_ms);
+	daemon_stat_close(d);
+}
+
 int process_gone(pid_t pid)
 {
 	char path[64], buf[512];

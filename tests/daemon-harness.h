@@ -246,6 +246,10 @@ void daemon_wait_stat_eq(struct daemon *d, const char *key, long long n, int tim
  * reload whose old config that connection would keep alive). */
 void daemon_stat_close(struct daemon *d);
 
+/* Waits up to TIMEOUT_MS until the daemon holds no client connection,
+ * then closes the harness's own: a baseline for counting its fds. */
+void daemon_wait_idle(struct daemon *d, int timeout_ms);
+
 /* True if the daemon D maps a file whose path contains NAME (a module). */
 int daemon_maps(struct daemon *d, const char *name);
 
