@@ -228,8 +228,11 @@ int client_silent_for(struct client *c, int ms);
  * harness's own connection (opened on first use, reopened if the daemon
  * closed it, closed by daemon_stat_close, daemon_stop and cleanup); the
  * harness's own connections and STATS requests are not counted in
- * connections, connections_total and commands. Fails the test if the
- * daemon does not answer or has no such counter. */
+ * connections, connections_total and commands (those of this process:
+ * forked tests sharing one daemon see earlier tests' STATS in commands).
+ * The connection counts against the daemon's limits and keeps the config
+ * it was accepted under: close it before a reload that must drop one.
+ * Fails the test if the daemon does not answer or has no such counter. */
 long long daemon_stat(struct daemon *d, const char *key);
 
 /* Waits up to TIMEOUT_MS until daemon_stat(D, KEY) >= N (e.g. "commands":

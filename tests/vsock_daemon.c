@@ -483,7 +483,7 @@ START_TEST(test_many_connections)
 		while (client_try_open(&cs[i], D.port) < 0) {
 			ck_assert_msg(errno == ECONNRESET && now_ms() < deadline, "connection %d: %s", i,
 			              strerror(errno));
-			sleep_ms(5);
+			sleep_ms(5); /* poll interval: retry the connect */
 		}
 	}
 	for (int i = 0; i < n; i++) {
@@ -506,7 +506,7 @@ START_TEST(test_many_connections)
 	/* Closed connections are forgotten. */
 	int64_t deadline = now_ms() + 5000;
 	while (stat_value(&c, "connections") != 1 && now_ms() < deadline)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	ck_assert_int_eq(stat_value(&c, "connections"), 1);
 	client_close(&c);
 	stop();
@@ -642,7 +642,7 @@ START_TEST(test_unread_replies_timeout)
 		if (process_fd_count(D.pid) == fds_idle)
 			gone = now_ms() - sent;
 		else
-			sleep_ms(20);
+			sleep_ms(20); /* poll interval */
 	}
 	ck_assert_msg(gone >= 0 && gone <= 2500, "unread connection not freed %lld ms after its last request",
 	              (long long)(now_ms() - sent));
