@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,7 +76,9 @@ static void big_reader(void *arg)
 	unsigned char *buf = malloc(BIG);
 
 	CHILD_REQUIRE(buf);
-	usleep(100 * 1000); /* let the sender fill the small buffer first */
+	/* Let the sender fill the small buffer first: its worth is queued. */
+	for (int queued = 0; ioctl(fd, FIONREAD, &queued) == 0 && queued < 4096;)
+		usleep(1000); /* poll interval */
 	CHILD_REQUIRE(udo_vsock_recv_msg(fd, buf, BIG, &got_fd, &nfds) == (ssize_t)BIG);
 	CHILD_REQUIRE(nfds == 1);
 	for (size_t i = 0; i < BIG; i++)

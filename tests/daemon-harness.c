@@ -95,6 +95,8 @@ static int wait_bounded(pid_t pid, int *status, int timeout_ms)
 	}
 }
 
+static void stat_drop(struct daemon *d);
+
 /* Kills PID with SIGKILL and reaps it. */
 static void kill_and_reap(pid_t pid)
 {
@@ -462,6 +464,7 @@ int daemon_wait_exit(struct daemon *d, int timeout_ms)
 
 int daemon_stop(struct daemon *d, int timeout_ms)
 {
+	stat_drop(d);
 	if (d->pid > 0)
 		kill(d->pid, SIGTERM);
 	return daemon_wait_exit(d, timeout_ms);
@@ -469,6 +472,7 @@ int daemon_stop(struct daemon *d, int timeout_ms)
 
 void daemon_cleanup(struct daemon *d)
 {
+	stat_drop(d);
 	if (d->pid > 0) {
 		kill_and_reap(d->pid);
 		d->pid = 0;
@@ -685,6 +689,72 @@ int client_read_reply(struct client *c, struct reply *r, int timeout_ms)
 	}
 }
 
+char *client_read_long_line(struct client *c, size_t *len, int timeout_ms, int *rc)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char *out = NULL;
+	size_t n = 0;
+
+	for (;;) {
+		char *lf = memchr(c->buf, '\n', c->len);
+		size_t take = lf != NULL ? (size_t)(lf - c->buf) : c->len;
+		char *grown = realloc(out, n + take + 1);
+		ck_assert_ptr_nonnull(grown);
+		out = grown;
+		memcpy(out + n, c->buf, take);
+		n += take;
+		out[n] = '\0';
+		size_t used = lf != NULL ? take + 1 : take;
+		c->len -= used;
+		memmove(c->buf, c->buf + used, c->len);
+		if (lf != NULL) {
+			*len = n;
+			*rc = 0;
+			return out;
+		}
+		int r = client_fill(c, remaining_ms(deadline));
+		if (r < 0 || (r == 0 && now_ms() >= deadline)) {
+			*rc = r < 0 ? -2 : -1;
+			free(out);
+			return NULL;
+		}
+	}
+}
+
+void client_read_raw_reply(struct client *c, struct raw_reply *r, int timeout_ms)
+{
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		size_t len;
+		int rc;
+		char *line = client_read_long_line(c, &len, timeout_ms, &rc);
+		ck_assert_msg(rc != -1, "no reply line within %d ms", timeout_ms);
+		ck_assert_msg(rc != -2, "connection closed while waiting for a reply");
+		if (len >= 2 && line[0] == 'D' && line[1] == ' ') {
+			r->databytes += len - 2;
+			if (r->ndata < HARNESS_REPLY_DATA_MAX) {
+				r->data[r->ndata] = malloc(len - 1);
+				ck_assert_ptr_nonnull(r->data[r->ndata]);
+				memcpy(r->data[r->ndata], line + 2, len - 1);
+				r->datalen[r->ndata] = len - 2;
+			}
+			r->ndata++;
+			free(line);
+			continue;
+		}
+		snprintf(r->status, sizeof(r->status), "%s", line);
+		free(line);
+		return;
+	}
+}
+
+void raw_reply_free(struct raw_reply *r)
+{
+	for (int i = 0; i < r->ndata && i < HARNESS_REPLY_DATA_MAX; i++)
+		free(r->data[i]);
+	r->ndata = 0;
+}
+
 void client_request(struct client *c, const char *line, struct reply *r, int timeout_ms)
 {
 	char *text = NULL;
@@ -770,4 +840,169 @@ pid_t echo_service_start(int lfd)
 	}
 	close(lfd);
 	return pid;
+}
+
+/* Sends STATS over D's own connection into R, (re)opening it as needed.
+ * Returns 0, or -1 if the daemon closed the connection first. */
+static int stat_ask(struct daemon *d, struct reply *r)
+{
+	if (d->statc != NULL && d->statc->fd < 0) {
+		free(d->statc);
+		d->statc = NULL;
+	}
+	if (d->statc == NULL) {
+		d->statc = calloc(1, sizeof(*d->statc));
+		ck_assert_ptr_nonnull(d->statc);
+		client_open(d->statc, d->port);
+		d->stat_connects++;
+	}
+	d->stat_requests++;
+	client_send_str(d->statc, "STATS\n");
+	int rc = client_read_reply(d->statc, r, 5000);
+	if (rc == -2) {
+		/* Closed under us (an idle timeout, a reload's drain): try anew. */
+		client_close(d->statc);
+		return -1;
+	}
+	ck_assert_msg(rc == 0, "STATS: %s (last line '%.200s')", rc == -1 ? "no reply in time" : "malformed reply",
+	              r->status);
+	ck_assert_msg(strcmp(r->status, "OK") == 0, "STATS: %s", r->status);
+	return 0;
+}
+
+long long daemon_stat(struct daemon *d, const char *key)
+{
+	static struct reply r;
+	size_t n = strlen(key);
+
+	ck_assert_msg(d->pid > 0, "no daemon to ask for STATS");
+	if (stat_ask(d, &r) < 0 && stat_ask(d, &r) < 0)
+		ck_abort_msg("STATS: the daemon closed the harness's connection twice");
+	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
+		if (strncmp(r.data[i], key, n) != 0 || r.data[i][n] != '=')
+			continue;
+		long long v = strtoll(r.data[i] + n + 1, NULL, 10);
+		/* Not the harness's own doing. */
+		if (strcmp(key, "commands") == 0)
+			v -= d->stat_requests;
+		else if (strcmp(key, "connections_total") == 0)
+			v -= d->stat_connects;
+		else if (strcmp(key, "connections") == 0)
+			v -= 1;
+		return v;
+	}
+	ck_abort_msg("STATS has no %s= line", key);
+	return -1;
+}
+
+long long daemon_wait_stat(struct daemon *d, const char *key, long long n, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	long long v;
+
+	while ((v = daemon_stat(d, key)) < n) {
+		if (now_ms() >= deadline)
+			ck_abort_msg("waited %d ms for STATS %s >= %lld: it is %lld", timeout_ms, key, n, v);
+		sleep_ms(10);
+	}
+	return v;
+}
+
+void daemon_wait_stat_eq(struct daemon *d, const char *key, long long n, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	long long v;
+
+	while ((v = daemon_stat(d, key)) != n) {
+		if (now_ms() >= deadline)
+			ck_abort_msg("waited %d ms for STATS %s == %lld: it is %lld", timeout_ms, key, n, v);
+		sleep_ms(10);
+	}
+}
+
+/* Closes D's STATS connection without waiting for the daemon to notice. */
+static void stat_drop(struct daemon *d)
+{
+	if (d->statc == NULL)
+		return;
+	client_close(d->statc);
+	free(d->statc);
+	d->statc = NULL;
+}
+
+void daemon_stat_close(struct daemon *d)
+{
+	if (d->statc == NULL)
+		return;
+	if (d->statc->fd < 0 || !daemon_alive(d)) {
+		stat_drop(d);
+		return;
+	}
+	int before = process_fd_count(d->pid);
+	stat_drop(d);
+	/* The daemon has closed its end: the connection holds nothing now. */
+	WAIT_FOR(process_fd_count(d->pid) < before, 5000, "the daemon kept the harness's STATS connection");
+}
+
+void daemon_wait_idle(struct daemon *d, int timeout_ms)
+{
+	daemon_wait_stat_eq(d, "connections", 0, timeout_ms);
+	daemon_stat_close(d);
+}
+
+int process_gone(pid_t pid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return 1;
+	size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[got] = '\0';
+	/* The state follows the name's last ')'. */
+	char *rp = strrchr(buf, ')');
+	return got == 0 || (rp != NULL && (rp[2] == 'Z' || rp[2] == 'X'));
+}
+
+void wait_process_gone(pid_t pid, int timeout_ms)
+{
+	WAIT_FOR(process_gone(pid), timeout_ms, "process %d still runs", (int)pid);
+}
+
+void wait_file_exists(const char *path, int timeout_ms)
+{
+	WAIT_FOR(access(path, F_OK) == 0, timeout_ms, "%s does not exist", path);
+}
+
+int file_contains(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && getline(&line, &cap, f) >= 0)
+		found = strstr(line, text) != NULL;
+	free(line);
+	fclose(f);
+	return found;
+}
+
+void wait_file_contains(const char *path, const char *text, int timeout_ms)
+{
+	WAIT_FOR(file_contains(path, text), timeout_ms, "%s has no '%s'", path, text);
+}
+
+int daemon_maps(struct daemon *d, const char *name)
+{
+	char path[64];
+
+	ck_assert_msg(d->pid > 0, "no daemon");
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)d->pid);
+	ck_assert_msg(access(path, R_OK) == 0, "%s: %s", path, strerror(errno));
+	return file_contains(path, name);
 }

@@ -5,8 +5,10 @@
 #ifndef UDO_TESTS_DAEMON_HARNESS_H
 #define UDO_TESTS_DAEMON_HARNESS_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "test-transport.h"
@@ -27,8 +29,11 @@ struct daemon {
 	int notify_fd;                  /* our end: SOCK_DGRAM, bound to notify_name */
 	char *notes[HARNESS_NOTES_MAX]; /* every notify message received, in order */
 	int nnotes;
-	int note_cursor; /* daemon_wait_notify scans from here */
-	int status;      /* wait status once reaped */
+	int note_cursor;         /* daemon_wait_notify scans from here */
+	int status;              /* wait status once reaped */
+	struct client *statc;    /* the harness's own STATS connection, or NULL */
+	long long stat_connects; /* connections the harness made for STATS */
+	long long stat_requests; /* STATS requests the harness sent */
 };
 
 /* How to start a daemon beyond its config. */
@@ -55,6 +60,15 @@ struct client {
 struct reply {
 	int ndata;
 	char data[HARNESS_REPLY_DATA_MAX][HARNESS_LINE_MAX];
+	char status[HARNESS_STATUS_MAX];
+};
+
+/* A reply whose data lines keep every byte (NULs, any length). */
+struct raw_reply {
+	int ndata;                              /* data lines, also those not kept */
+	char *data[HARNESS_REPLY_DATA_MAX];     /* the first ones' payloads, NUL-terminated */
+	size_t datalen[HARNESS_REPLY_DATA_MAX]; /* their lengths */
+	size_t databytes;                       /* payload bytes of every data line */
 	char status[HARNESS_STATUS_MAX];
 };
 
@@ -173,6 +187,18 @@ int client_read_line(struct client *c, char *line, size_t cap, int timeout_ms);
  * -1 on timeout, -2 on end of input, -3 on a malformed line. */
 int client_read_reply(struct client *c, struct reply *r, int timeout_ms);
 
+/* Reads one line of any length (without LF) into a new buffer, its
+ * length in *LEN, within TIMEOUT_MS. Returns it, or NULL with *RC set
+ * to -1 on timeout or -2 at end of input (a partial line is dropped). */
+char *client_read_long_line(struct client *c, size_t *len, int timeout_ms, int *rc);
+
+/* Reads a whole reply into R, data lines byte for byte; fails the test
+ * if a line takes longer than TIMEOUT_MS. Free R with raw_reply_free. */
+void client_read_raw_reply(struct client *c, struct raw_reply *r, int timeout_ms);
+
+/* Frees the data lines of R. */
+void raw_reply_free(struct raw_reply *r);
+
 /* Sends LINE plus LF and reads its reply into R; fails the test unless a
  * complete reply comes within TIMEOUT_MS. */
 void client_request(struct client *c, const char *line, struct reply *r, int timeout_ms);
@@ -182,6 +208,71 @@ int client_wait_eof(struct client *c, int timeout_ms);
 
 /* True if nothing arrives within MS milliseconds (and no EOF). */
 int client_silent_for(struct client *c, int ms);
+
+/* Polls COND (every 10 ms) until it holds; fails the test with the
+ * printf-style message after TIMEOUT_MS. Use it for "until X has
+ * happened" instead of a fixed sleep. */
+#define WAIT_FOR(cond, timeout_ms, ...)                                                                                \
+	do {                                                                                                           \
+		int64_t wait_for_deadline_ = now_ms() + (timeout_ms);                                                  \
+		while (!(cond)) {                                                                                      \
+			if (now_ms() >= wait_for_deadline_) {                                                          \
+				fprintf(stderr, "%s:%d: waited %d ms for %s\n", __FILE__, __LINE__, (int)(timeout_ms), \
+				        #cond);                                                                        \
+				ck_abort_msg(__VA_ARGS__);                                                             \
+			}                                                                                              \
+			sleep_ms(10);                                                                                  \
+		}                                                                                                      \
+	} while (0)
+
+/* The daemon's STATS counter KEY (a data line "KEY=N"), asked over the
+ * harness's own connection (opened on first use, reopened if the daemon
+ * closed it, closed by daemon_stat_close, daemon_stop and cleanup); the
+ * harness's own connections and STATS requests are not counted in
+ * connections, connections_total and commands (those of this process:
+ * forked tests sharing one daemon see earlier tests' STATS in commands).
+ * The connection counts against the daemon's limits and keeps the config
+ * it was accepted under: close it before a reload that must drop one.
+ * Fails the test if the daemon does not answer or has no such counter. */
+long long daemon_stat(struct daemon *d, const char *key);
+
+/* Waits up to TIMEOUT_MS until daemon_stat(D, KEY) >= N (e.g. "commands":
+ * the daemon has read and dispatched N requests); fails the test with the
+ * last value at the deadline. Returns the value reached. */
+long long daemon_wait_stat(struct daemon *d, const char *key, long long n, int timeout_ms);
+
+/* Waits up to TIMEOUT_MS until daemon_stat(D, KEY) == N (e.g. "connections"
+ * back to 0 once clients have left); fails the test otherwise. */
+void daemon_wait_stat_eq(struct daemon *d, const char *key, long long n, int timeout_ms);
+
+/* Closes the harness's STATS connection, if open, and waits until the
+ * daemon has closed its end (before counting the daemon's fds, or a
+ * reload whose old config that connection would keep alive). */
+void daemon_stat_close(struct daemon *d);
+
+/* Waits up to TIMEOUT_MS until the daemon holds no client connection,
+ * then closes the harness's own: a baseline for counting its fds. */
+void daemon_wait_idle(struct daemon *d, int timeout_ms);
+
+/* True if the daemon D maps a file whose path contains NAME (a module). */
+int daemon_maps(struct daemon *d, const char *name);
+
+/* True if PID no longer runs: gone, or a zombie nobody reaped yet. */
+int process_gone(pid_t pid);
+
+/* Waits up to TIMEOUT_MS until process PID (not necessarily our child) has
+ * exited; fails the test otherwise. */
+void wait_process_gone(pid_t pid, int timeout_ms);
+
+/* Waits up to TIMEOUT_MS until PATH exists; fails the test otherwise. */
+void wait_file_exists(const char *path, int timeout_ms);
+
+/* True if the file PATH contains TEXT (a missing file contains nothing). */
+int file_contains(const char *path, const char *text);
+
+/* Waits up to TIMEOUT_MS until the file PATH (e.g. the daemon's log)
+ * contains TEXT; fails the test otherwise. */
+void wait_file_contains(const char *path, const char *text, int timeout_ms);
 
 /* Starts an echo service on the listening socket LFD (closed here) in a
  * child, one grandchild per connection, each echoing until end of input

@@ -113,7 +113,7 @@ tests_vsock_cli_LDADD = $(TEST_LIBS)
 # programs (argv, timeouts, output caps, limits, environment, leaks).
 check_PROGRAMS += tests/vsock_exec
 TESTS += tests/vsock_exec
-tests_vsock_exec_SOURCES = tests/vsock_exec.c tests/test-transport.c tests/test-transport.h
+tests_vsock_exec_SOURCES = tests/vsock_exec.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_exec_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_exec_LDADD = $(TEST_LIBS)
 

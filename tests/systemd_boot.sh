@@ -407,7 +407,7 @@ inside() {
 	pid=$(prop $svc MainPID)
 	n1=$(prop $svc NRestarts)
 	wd1=$(prop $svc WatchdogTimestampMonotonic)
-	sleep 2.6
+	sleep 2.6 # a measurement: the unit survives 2.6 watchdog periods
 	wd2=$(prop $svc WatchdogTimestampMonotonic)
 	echo "  WatchdogUSec=$(prop $svc WatchdogUSec); WatchdogTimestampMonotonic $wd1 -> $wd2 over 2.6 s"
 	check "watchdog pings (timestamp moved)" test "$wd1" != "$wd2"

@@ -556,7 +556,7 @@ START_TEST(test_denied_log_flood)
 			break;
 		expect(&c, "nobody", "ERR denied ");
 		extra++;
-		sleep_ms(250);
+		sleep_ms(250); /* a pace: lets the log window pass between denials */
 	}
 	long began = count_log_lines(log_path, "log messages about this peer in", NULL, NULL);
 	fprintf(stderr, "vsock_acl: then %ld more: %ld 'denied' lines, %lld suppressed, %ld suppression notices\n",

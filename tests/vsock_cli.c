@@ -107,7 +107,7 @@ static int wait_child(pid_t pid)
 			waitpid(pid, &status, 0);
 			ck_abort_msg("child %d did not finish within %d ms", (int)pid, RUN_LIMIT_MS);
 		}
-		usleep(2000);
+		usleep(2000); /* poll interval */
 	}
 }
 
@@ -520,7 +520,7 @@ static void cli_await(struct cli_child *k, int fd, const char *text)
 			ck_abort_msg("the CLI ended without writing '%s'; it wrote '%s', stderr '%s'", text, buf, err);
 		}
 		ck_assert_msg(now_ms() < deadline, "the CLI did not write '%s' within %d ms", text, RUN_LIMIT_MS);
-		usleep(5000);
+		usleep(5000); /* poll interval */
 	}
 }
 
@@ -1135,33 +1135,6 @@ static void daemon_down(struct daemon *d)
 	daemon_cleanup(d);
 }
 
-/* The daemon's open connections, the one asking included. */
-static long daemon_connections(struct daemon *d)
-{
-	static struct reply r;
-	struct client c;
-	client_open(&c, d->port);
-	client_request(&c, "stats", &r, 5000);
-	client_close(&c);
-	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
-		if (strncmp(r.data[i], "connections=", 12) == 0)
-			return strtol(r.data[i] + 12, NULL, 10);
-	}
-	ck_abort_msg("STATS has no connections= line");
-	return -1;
-}
-
-/* Waits until the daemon holds no connection but the one asking. */
-static void await_daemon_idle(struct daemon *d)
-{
-	long long deadline = now_ms() + RUN_LIMIT_MS;
-	long n;
-	while ((n = daemon_connections(d)) != 1) {
-		ck_assert_msg(now_ms() < deadline, "the daemon still has %ld connections", n);
-		sleep_ms(20);
-	}
-}
-
 /* Writes the string TEXT to the pipe FD. */
 static void feed(int fd, const char *text)
 {
@@ -1286,7 +1259,7 @@ START_TEST(test_interactive_idle)
 	close(slave);
 	ck_assert_int_eq(write(master, "ping 1\n", 7), 7);
 	ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), "OK pong 1"), "%s", out);
-	await_daemon_idle(&d); /* the daemon cut the CLI's connection */
+	daemon_wait_idle(&d, RUN_LIMIT_MS); /* the daemon cut the CLI's connection */
 	ck_assert_int_eq(write(master, "ping 2\n", 7), 7);
 	ck_assert_msg(pty_read_until(master, out, &len, sizeof(out), "OK pong 2"), "%s", out);
 	ck_assert_int_eq(write(master, "quit\n", 5), 5);
@@ -1366,11 +1339,7 @@ static pid_t start_handoff_echo(const char *path)
 		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
 		_exit(127);
 	}
-	long long deadline = now_ms() + RUN_LIMIT_MS;
-	while (access(path, F_OK) != 0) {
-		ck_assert_msg(now_ms() < deadline, "%s never appeared", path);
-		sleep_ms(10);
-	}
+	wait_file_exists(path, RUN_LIMIT_MS);
 	return pid;
 }
 

@@ -516,7 +516,7 @@ START_TEST(test_slow_reader)
 		snprintf(want, sizeof(want), "OK pong other%d", answered);
 		ck_assert_str_eq(r.status, want);
 		answered++;
-		sleep_ms(20);
+		sleep_ms(20); /* a pace: PINGs spread over the flood, measuring their latency */
 	}
 	free(batch);
 	ck_assert_msg(worst < 1000, "a PING took %lld ms", (long long)worst);
@@ -550,7 +550,7 @@ START_TEST(test_many_connections)
 		while (client_try_open(&cs[i], D.port) < 0) {
 			ck_assert_msg(errno == ECONNRESET && now_ms() < deadline, "connection %d: %s", i,
 			              strerror(errno));
-			sleep_ms(5);
+			sleep_ms(5); /* poll interval: retry the connect */
 		}
 	}
 	for (int i = 0; i < n; i++) {
@@ -573,7 +573,7 @@ START_TEST(test_many_connections)
 	/* Closed connections are forgotten. */
 	int64_t deadline = now_ms() + 5000;
 	while (stat_value(&c, "connections") != 1 && now_ms() < deadline)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	ck_assert_int_eq(stat_value(&c, "connections"), 1);
 	client_close(&c);
 	stop();
@@ -625,9 +625,7 @@ START_TEST(test_per_peer_limit)
 	ck_assert_int_eq(stat_value(&a, "connections_rejected"), 1);
 	/* One leaves: a new one is welcome. */
 	client_close(&b);
-	int64_t deadline = now_ms() + 3000;
-	while (stat_value(&a, "connections") != 1 && now_ms() < deadline)
-		sleep_ms(10);
+	WAIT_FOR(stat_value(&a, "connections") == 1, 3000, "b's leaving is not counted");
 	client_open(&c, D.port);
 	expect_status(&c, "PING c", "OK pong c");
 	client_close(&c);
@@ -649,7 +647,7 @@ START_TEST(test_idle_timeout)
 	client_open(&busy, D.port);
 	for (int i = 0; i < 8; i++) {
 		expect_status(&busy, "PING", "OK pong");
-		sleep_ms(100);
+		sleep_ms(100); /* a pace: activity spread over 900 ms, never 300 ms idle */
 	}
 	/* 900 ms of activity: busy was never idle for 300 ms. */
 	int n = client_read_line(&quiet, line, sizeof(line), 3000);
@@ -684,7 +682,7 @@ START_TEST(test_unread_replies_timeout)
 	start("idle-timeout = 500ms", NULL, NULL);
 	client_open(&other, D.port);
 	expect_status(&other, "PING", "OK pong");
-	sleep_ms(200); /* the socket sd_notify used for READY=1 is closed by now */
+	/* No settling wait: the daemon's notify socket stays open (notify.c). */
 	int fds_idle = process_fd_count(D.pid);
 	/* A 4 KiB receive buffer: most of ~84 KiB of replies must wait. */
 	client_open_rcvbuf(&stuck, D.port, 4096);
@@ -704,14 +702,14 @@ START_TEST(test_unread_replies_timeout)
 			break;
 		ck_assert_msg(fds == fds_idle + 1, "unread connection freed within %lld ms", (long long)at);
 		expect_status(&other, "PING", "OK pong");
-		sleep_ms(50);
+		sleep_ms(50); /* a pace: sampling over 400 ms that it is not cut */
 	}
 	int64_t gone = -1;
 	for (int i = 0; i < 200 && gone < 0; i++) {
 		if (process_fd_count(D.pid) == fds_idle)
 			gone = now_ms() - sent;
 		else
-			sleep_ms(20);
+			sleep_ms(20); /* poll interval */
 	}
 	ck_assert_msg(gone >= 0 && gone <= 2500, "unread connection not freed %lld ms after its last request",
 	              (long long)(now_ms() - sent));
@@ -873,21 +871,6 @@ START_TEST(test_reload_limits_reach_old_connection)
 }
 END_TEST
 
-/* True if the daemon has a mapping of a file whose path contains NAME. */
-static int daemon_maps(const char *name)
-{
-	char path[64], buf[4096];
-	int found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)D.pid);
-	FILE *f = fopen(path, "re");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	while (fgets(buf, sizeof(buf), f) != NULL)
-		found |= strstr(buf, name) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* A module the reload removed is unloaded although a connection that
  * used it stays open (idle between requests). */
 START_TEST(test_reload_unmaps_removed_module)
@@ -898,16 +881,13 @@ START_TEST(test_reload_unmaps_removed_module)
 	      NULL);
 	client_open(&old, D.port);
 	expect_status(&old, "counted", "OK 1");
-	ck_assert(daemon_maps("/counter.so"));
+	ck_assert(daemon_maps(&D, "/counter.so"));
 	daemon_write_config(&D, NULL, NULL);
 	int64_t t0 = mono_us();
 	daemon_signal(&D, SIGHUP);
 	expect_reload_notify(t0);
 	expect_prefix(&old, "counted", "ERR unknown-command ");
-	int64_t deadline = now_ms() + 3000;
-	while (daemon_maps("/counter.so") && now_ms() < deadline)
-		sleep_ms(20);
-	ck_assert_msg(!daemon_maps("/counter.so"), "counter.so still mapped 3 s after the reload removed it");
+	WAIT_FOR(!daemon_maps(&D, "/counter.so"), 3000, "counter.so still mapped 3 s after the reload removed it");
 	expect_status(&old, "PING still", "OK pong still");
 	client_close(&old);
 	stop();
@@ -930,10 +910,12 @@ START_TEST(test_sigterm_drain)
 	ssize_t sent = client_send(&c, batch, len, 1000);
 	free(batch);
 	ck_assert_int_gt(sent, 0);
-	sleep_ms(300); /* the daemon fills our buffer and its own, then waits */
+	/* 400 replies (~5.8 KB) overflow our 4 KiB buffer: some wait in the daemon. */
+	daemon_wait_stat(&D, "commands", 400, 5000);
+	daemon_stat_close(&D);
 	daemon_signal(&D, SIGTERM);
 	ck_assert_msg(daemon_wait_notify(&D, "STOPPING=1", 5000) != NULL, "no STOPPING=1");
-	sleep_ms(300);
+	sleep_ms(300); /* a measurement: the daemon does not exit within 300 ms with replies pending */
 	ck_assert_msg(daemon_alive(&D), "the daemon exited with replies pending");
 	int i = 0;
 	for (;;) {

@@ -116,7 +116,7 @@ static void start(const char *daemon_extra, const char *more)
 	unix_open(&c);
 	probe(&c, "warm-up-unix");
 	client_close(&c);
-	sleep_ms(100);
+	daemon_wait_idle(&D, 5000);
 	base_fds = process_fd_count(D.pid);
 	base_children = process_child_count(D.pid);
 	ck_assert_int_eq(base_children, 0);
@@ -145,14 +145,24 @@ static void expect_baseline(const char *when)
 	int64_t deadline = now_ms() + 5000;
 	int fds, kids;
 
+	daemon_stat_close(&D);
 	while (((fds = process_fd_count(D.pid)) != base_fds || (kids = process_child_count(D.pid)) != base_children) &&
 	       now_ms() < deadline)
-		sleep_ms(50);
+		sleep_ms(50); /* poll interval */
 	kids = process_child_count(D.pid);
 	if (fds != base_fds)
 		print_fds(D.pid);
 	ck_assert_msg(fds == base_fds, "%s: daemon has %d fds, %d before", when, fds, base_fds);
 	ck_assert_msg(kids == base_children, "%s: daemon has %d children, %d before", when, kids, base_children);
+}
+
+/* Waits until the daemon has read one more request than BEFORE (a
+ * STATS commands count): the request is pending now. Closes the STATS
+ * connection, which would hold the current config across a reload. */
+static void wait_pending(long long before)
+{
+	daemon_wait_stat(&D, "commands", before + 1, 5000);
+	daemon_stat_close(&D);
 }
 
 /* Stops D with SIGTERM, expecting exit status 0 within 5 s. */
@@ -592,8 +602,9 @@ START_TEST(test_out_of_memory_long_reply)
 	memcpy(req, "PING ", 5);
 	memset(req + 5, 't', tok_len);
 	memcpy(req + 5 + tok_len, "\nPING next\n", 11);
+	long long before = daemon_stat(&D, "commands");
 	client_send_str(&a, "hangt\n");
-	sleep_ms(100);
+	wait_pending(before);
 	ck_assert_int_eq(client_send(&a, req, tok_len + 16, 5000), (ssize_t)(tok_len + 16));
 	squeeze_data_limit(&old);
 	/* hangt times out after 500 ms; then the PINGs are read. */
@@ -685,8 +696,7 @@ static void crash_and_restart(const char *how, int sig)
 	ck_assert_str_eq(r.status, "OK allocated=1000");
 	client_close(&c);
 	client_close(&u);
-	sleep_ms(100);
-	ck_assert_int_eq(process_child_count(D.pid), 0);
+	WAIT_FOR(process_child_count(D.pid) == 0, 5000, "the daemon has %d children", process_child_count(D.pid));
 	stop();
 }
 
@@ -726,7 +736,7 @@ START_TEST(test_module_hang_disconnect)
 	client_close(&a);
 	int64_t deadline = now_ms() + 3000;
 	do {
-		sleep_ms(100);
+		sleep_ms(100); /* poll interval */
 		faultstat(&b, stat, sizeof(stat));
 	} while (strcmp(stat, "hang=1/1 flood=0/0/0") != 0 && now_ms() < deadline);
 	ck_assert_msg(strcmp(stat, "hang=1/1 flood=0/0/0") == 0,
@@ -770,11 +780,12 @@ START_TEST(test_module_timeout)
 	faultstat(&b, stat, sizeof(stat));
 	ck_assert_str_eq(stat, "hang=1/1 flood=0/0/0");
 	/* The client leaves first: its cancel comes from the timeout too. */
+	long long before = daemon_stat(&D, "commands");
 	client_send_str(&a, "hangt\n");
-	sleep_ms(100);
+	wait_pending(before);
 	client_close(&a);
-	sleep_ms(800);
-	faultstat(&b, stat, sizeof(stat));
+	WAIT_FOR((faultstat(&b, stat, sizeof(stat)), strcmp(stat, "hang=2/2 flood=0/0/0") == 0), 3000,
+	         "the timed-out request of a client that left was not cancelled (%s)", stat);
 	ck_assert_str_eq(stat, "hang=2/2 flood=0/0/0");
 	client_close(&b);
 	expect_baseline("after timed-out requests");
@@ -789,8 +800,9 @@ START_TEST(test_module_timeout)
 	client_open(&a, D.port);
 	write_config(NULL, NULL);
 	reload();
+	before = daemon_stat(&D, "commands");
 	client_send_str(&a, "hangt\n");
-	sleep_ms(100);
+	wait_pending(before);
 	daemon_write_config(&D, "shutdown-grace = 500ms\n", NULL);
 	reload();
 	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
@@ -846,7 +858,7 @@ START_TEST(test_module_flood)
 		int64_t t0 = now_ms();
 		probe(&other, "during-async-flood");
 		ck_assert_int_lt(now_ms() - t0, 1000);
-		sleep_ms(100);
+		sleep_ms(100); /* a pace: probes spread over the flood's first second */
 	}
 	long rss2 = process_rss_kib(D.pid);
 	faultstat(&other, stat, sizeof(stat));
@@ -882,7 +894,7 @@ START_TEST(test_exec_flood_backpressure)
 		int64_t t0 = now_ms();
 		probe(&other, "during-exec-flood");
 		ck_assert_int_lt(now_ms() - t0, 1000);
-		sleep_ms(100);
+		sleep_ms(100); /* a pace: probes spread over the flood's first second */
 	}
 	long rss1 = process_rss_kib(D.pid);
 	int kids = process_child_count(D.pid);

@@ -22,14 +22,6 @@
 
 #define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
 
-/* Waits up to 5 s for PATH to exist. */
-static void wait_for_path(const char *path)
-{
-	for (int i = 0; i < 500 && access(path, F_OK) != 0; i++)
-		sleep_ms(10);
-	ck_assert_msg(access(path, F_OK) == 0, "%s never appeared", path);
-}
-
 /* Starts examples/handoff-echo on unix:PATH. Returns its pid. */
 static pid_t start_handoff_echo(const char *path)
 {
@@ -42,7 +34,7 @@ static pid_t start_handoff_echo(const char *path)
 		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
 		_exit(127);
 	}
-	wait_for_path(path);
+	wait_file_exists(path, 5000);
 	return pid;
 }
 
@@ -83,8 +75,8 @@ static void stop_child(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-/* The daemon's fd count once it is idle: a round trip first, so the
- * socket sd_notify opened for READY=1 is surely closed. */
+/* The daemon's fd count once it is idle: after a round trip, once the
+ * daemon has closed that connection. */
 static int idle_fds(struct daemon *d)
 {
 	struct client c;
@@ -93,7 +85,7 @@ static int idle_fds(struct daemon *d)
 	client_open(&c, d->port);
 	client_request(&c, "ping", &r, 5000);
 	client_close(&c);
-	sleep_ms(100);
+	daemon_wait_idle(d, 5000);
 	return process_fd_count(d->pid);
 }
 
@@ -155,7 +147,7 @@ START_TEST(handoff_passes_connection)
 
 	/* The daemon kept no copy of the handed-off socket. */
 	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
 	stop_child(echo);
@@ -219,11 +211,11 @@ START_TEST(handoff_client_vanishes)
 		commands = stats_counter(&watch, "commands");
 		if (commands >= want || k == 200)
 			break;
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	}
 	ck_assert_msg(commands >= want, "the daemon handled %ld commands, %ld expected", commands, want);
 	for (int i = 0; i < 200 && process_fd_count(d.pid) != fds_before + 1; i++)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	int fds_after = process_fd_count(d.pid) - 1;
 	if (fds_after != fds_before) {
 		/* Say whether the daemon still counts the connections. */
@@ -294,7 +286,7 @@ START_TEST(proxy_unix_and_tcp)
 	ck_assert_msg(strncmp(r.status, "ERR unavailable ", 16) == 0, "%s", r.status);
 	client_close(&c);
 	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
 	stop_child(e1);
@@ -337,7 +329,7 @@ START_TEST(proxy_backpressure)
 				_exit(1);
 		_exit(0);
 	}
-	sleep_ms(1500);
+	sleep_ms(1500); /* a measurement: the daemon's growth over 1.5 s of a stalled reader */
 	long rss_stalled = process_rss_kib(d.pid);
 	ck_assert_msg(rss_stalled - rss_before < 8192, "daemon grew from %ld to %ld KiB", rss_before, rss_stalled);
 
@@ -421,7 +413,7 @@ static int wait_fd_count(struct daemon *d, int want, int ms)
 	int n;
 
 	while ((n = process_fd_count(d->pid)) != want && now_ms() < deadline)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	return n;
 }
 
@@ -524,7 +516,7 @@ START_TEST(proxy_idle_timeout)
 	expect_line(&c, "OK proxy");
 	/* Traffic every 250 ms for 2.5 s keeps it open. */
 	for (int k = 0; k < 10; k++) {
-		sleep_ms(250);
+		sleep_ms(250); /* a pace: time passes, with traffic */
 		snprintf(line, sizeof(line), "tick %d\n", k);
 		client_send_str(&c, line);
 		line[strlen(line) - 1] = '\0';

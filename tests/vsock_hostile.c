@@ -115,7 +115,7 @@ static void start_backlog(const char *daemon_extra, const struct daemon_opts *op
 	client_open(&c, D.port);
 	probe(&c, "warm-up");
 	client_close(&c);
-	sleep_ms(100);
+	daemon_wait_idle(&D, 5000);
 	base_fds = count_fds(D.pid);
 	ck_assert_int_gt(base_fds, 0);
 }
@@ -147,8 +147,9 @@ static void expect_baseline(void)
 	int64_t deadline = now_ms() + 5000;
 	int fds;
 
+	daemon_stat_close(&D);
 	while ((fds = count_fds(D.pid)) != base_fds && now_ms() < deadline)
-		sleep_ms(50);
+		sleep_ms(50); /* poll interval */
 	ck_assert_msg(fds == base_fds, "daemon has %d fds, %d before", fds, base_fds);
 	ck_assert_int_eq(process_child_count(D.pid), 0);
 }
@@ -366,7 +367,7 @@ START_TEST(test_slowloris)
 		while (now_ms() < t0 + (sec + 1) * 1000 && nlat < 256) {
 			snprintf(token, sizeof(token), "t%d", nlat);
 			lat[nlat++] = probe(&good, token);
-			sleep_ms(100);
+			sleep_ms(100); /* a pace: slowloris bytes 1/s, probes every ~100 ms */
 		}
 	}
 	int cut = 0, idle = 0, other = 0;
@@ -463,7 +464,7 @@ START_TEST(test_fd_exhaustion)
 	long long c0 = cpu_ms(D.pid);
 	int64_t t0 = now_ms();
 	probe(&cs[answered - 1], "while-paused");
-	sleep_ms(2000);
+	sleep_ms(2000); /* a measurement: CPU used over 2 s while paused */
 	long long used = cpu_ms(D.pid) - c0, wall = now_ms() - t0;
 	printf("fd exhaustion: %d connections answered, the next waits; daemon CPU %lld ms in %lld ms paused\n",
 	       answered, used, wall);
@@ -601,7 +602,7 @@ START_TEST(test_notify_not_read)
 		daemon_signal(&D, SIGHUP);
 		int64_t deadline = now_ms() + 5000;
 		while (stats_reloads(&c) < i && now_ms() < deadline)
-			sleep_ms(20);
+			sleep_ms(20); /* poll interval */
 		ck_assert_msg(stats_reloads(&c) == i, "reload %d not done within 5 s", i);
 		snprintf(token, sizeof(token), "reload-%d", i);
 		probe(&c, token);

@@ -121,7 +121,7 @@ START_TEST(test_async_answer)
 	int64_t t0 = now_ms();
 	/* Pipelined: the ping waits behind the pending delay. */
 	client_send_str(&a, "delay 400 later\nping one\n");
-	sleep_ms(50);
+	daemon_wait_stat(&d, "commands", 1, 5000); /* the delay is pending */
 	/* Meanwhile the daemon answers other clients at once. */
 	client_request(&b, "ping other", &r, 5000);
 	ck_assert_str_eq(r.status, "OK pong other");
@@ -144,9 +144,17 @@ START_TEST(test_disconnect_while_pending)
 
 	start_facts_daemon();
 	for (int i = 0; i < 20; i++) {
+		/* Two in three leave once their request is pending; the third
+		 * at once, racing its request's arrival. */
+		long long seen = 0;
+		if (i % 3 != 0) {
+			daemon_wait_stat_eq(&d, "connections", 0, 5000); /* earlier ones are counted */
+			seen = daemon_stat(&d, "commands");
+		}
 		client_open(&a, d.port);
 		client_send_str(&a, "delay 300\n");
-		sleep_ms(i % 3 == 0 ? 0 : 20);
+		if (i % 3 != 0)
+			daemon_wait_stat(&d, "commands", seen + 1, 5000);
 		client_close(&a);
 	}
 	/* Half-closed: sent the request and shut down the sending side. */
@@ -157,7 +165,8 @@ START_TEST(test_disconnect_while_pending)
 	ck_assert_str_eq(r.status, "OK half");
 	client_close(&a);
 
-	sleep_ms(500); /* every cancelled timer would have fired by now */
+	/* A measurement: lets every cancelled 300 ms timer's time pass. */
+	sleep_ms(500);
 	ck_assert(daemon_alive(&d));
 	client_open(&b, d.port);
 	client_request(&b, "ping", &r, 5000);
@@ -174,9 +183,12 @@ START_TEST(test_stop_while_pending)
 	start_facts_daemon();
 	client_open(&a, d.port);
 	client_send_str(&a, "delay 2000\n");
-	sleep_ms(100);
+	daemon_wait_stat(&d, "commands", 1, 5000); /* it is pending */
 	/* Grace (300 ms) runs out: the pending request is cancelled at exit. */
+	int64_t t0 = now_ms();
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+	int64_t took = now_ms() - t0;
+	ck_assert_msg(took >= 290, "stopped in %lld ms: the pending request did not hold the grace", (long long)took);
 	client_close(&a);
 }
 END_TEST
@@ -189,14 +201,15 @@ START_TEST(test_reload_drops_module_in_use)
 	start_facts_daemon();
 	client_open(&a, d.port);
 	client_send_str(&a, "delay 600 kept\n");
-	sleep_ms(100);
+	daemon_wait_stat(&d, "commands", 1, 5000);
+	daemon_stat_close(&d); /* it would keep the module's config too */
 	reload_without_module();
 	/* The old config, and so its module, lives until the answer is out. */
 	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
 	ck_assert_str_eq(r.status, "OK kept");
 	client_request(&a, "delay 1", &r, 5000);
 	ck_assert_str_eq(r.status, "ERR unknown-command unknown command; HELP lists the commands");
-	sleep_ms(50);
+	WAIT_FOR(!daemon_alive(&d) || !daemon_maps(&d, "/facts.so"), 5000, "facts.so still mapped");
 	ck_assert(daemon_alive(&d));
 	client_open(&b, d.port);
 	client_request(&b, "ping", &r, 5000);
@@ -215,12 +228,14 @@ START_TEST(test_reload_then_disconnect)
 	start_facts_daemon();
 	client_open(&a, d.port);
 	client_send_str(&a, "delay 1500\n");
-	sleep_ms(100);
+	daemon_wait_stat(&d, "commands", 1, 5000);
+	daemon_stat_close(&d); /* it would keep the module's config too */
 	reload_without_module();
 	/* The cancel drops the last reference to the config of the module
 	 * whose cancel() is running: the unload must wait. */
+	ck_assert(daemon_maps(&d, "/facts.so"));
 	client_close(&a);
-	sleep_ms(200);
+	WAIT_FOR(!daemon_alive(&d) || !daemon_maps(&d, "/facts.so"), 5000, "facts.so still mapped");
 	ck_assert(daemon_alive(&d));
 	client_open(&b, d.port);
 	client_request(&b, "ping", &r, 5000);
@@ -255,10 +270,12 @@ START_TEST(test_last_reference_inside_module)
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	client_open(&a, d.port);
 	client_open(&b, d.port);
+	/* The harness's STATS connection is accepted under this config too. */
+	ck_assert_int_eq(daemon_stat(&d, "commands"), 0);
 	reload_with_module();
 	client_send_str(&a, "later\n");
 	client_send_str(&b, "later\n");
-	sleep_ms(100);
+	daemon_wait_stat(&d, "commands", 2, 5000);
 	reload_without_module();
 	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
 	ck_assert_str_eq(r.status, "OK later");
@@ -269,11 +286,12 @@ START_TEST(test_last_reference_inside_module)
 	client_request(&a, "later", &r, 5000);
 	ck_assert_str_eq(r.status, "OK later");
 	client_send_str(&a, "later\n");
-	sleep_ms(100);
+	daemon_wait_stat(&d, "commands", 5, 5000);
 	reload_without_module();
+	ck_assert(daemon_maps(&d, "/counter.so"));
 	client_close(&a); /* cancel() in the module drops the last reference */
 	client_close(&b); /* b's answer went to a connection config A keeps */
-	sleep_ms(200);
+	WAIT_FOR(!daemon_alive(&d) || !daemon_maps(&d, "/counter.so"), 5000, "counter.so still mapped");
 	ck_assert(daemon_alive(&d));
 	client_open(&a, d.port);
 	client_request(&a, "ping", &r, 5000);

@@ -260,16 +260,21 @@ START_TEST(send_all)
 }
 END_TEST
 
-/* Signal handler that only interrupts. */
+static int alarm_pipe[2]; /* on_alarm tells late_writer that it ran */
+
+/* Signal handler that only interrupts, and says so on alarm_pipe. */
 static void on_alarm(int sig)
 {
 	(void)sig;
+	(void)!write(alarm_pipe[1], "a", 1);
 }
 
 /* Writes to the fd in ARG after the parent's recv got interrupted. */
 static void late_writer(void *arg)
 {
-	usleep(300 * 1000);
+	char a;
+
+	CHILD_REQUIRE(read(alarm_pipe[0], &a, 1) == 1);
 	CHILD_REQUIRE(write(*(int *)arg, "late", 4) == 4);
 }
 
@@ -286,12 +291,15 @@ START_TEST(recv_eintr)
 	char buf[8] = "";
 	pid_t pid;
 
+	ck_assert_int_eq(pipe(alarm_pipe), 0);
 	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
 	pid = child_start(late_writer, &cfd);
 	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
 	ck_assert_int_eq(udo_vsock_tcp_recv_data(afd, buf, 4, &waitall), 4);
 	ck_assert_str_eq(buf, "late");
 	child_wait(pid);
+	close(alarm_pipe[0]);
+	close(alarm_pipe[1]);
 	close(afd);
 	udo_vsock_tcp_destroy(c);
 	udo_vsock_tcp_destroy(s);
@@ -313,7 +321,7 @@ START_TEST(no_sigpipe)
 	for (int i = 0; i < 500 && n >= 0; i++) {
 		n = udo_vsock_tcp_client_send_data(c, "x", 1, NULL);
 		if (n >= 0)
-			usleep(10 * 1000);
+			usleep(10 * 1000); /* poll interval: until the reset is seen */
 	}
 	ck_assert_int_eq(n, UDO_VSOCK_IO_DISCONNECT);
 	ck_assert_int_eq(errno, EPIPE);
