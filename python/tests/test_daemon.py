@@ -206,7 +206,7 @@ def test_vsock_mux_silent_vmm_times_out(fake_vmm):
         assert time.monotonic() - start < 5
 
 
-def test_connection_refused_vsock():
+def test_connection_refused_vsock(vsock_addr):
     with pytest.raises(OSError) as info:
         udo_vsock.connect(f"vsock:1:{_dead_vsock_port()}")
     assert info.value.errno in (errno.ECONNREFUSED, errno.ECONNRESET)
