@@ -16,9 +16,13 @@ for m in pytest pip setuptools; do
 done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/python.XXXXXX")
 daemon=
-# Stops the daemon and removes the directory.
+# Stops the daemon and removes the directory (run by the EXIT trap).
+# shellcheck disable=SC2317
 cleanup() {
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	if [ -n "$daemon" ]; then
+		kill "$daemon" 2>/dev/null
+		wait "$daemon" 2>/dev/null
+	fi
 	rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -9,16 +9,15 @@ are skipped, unless UDO_PY_REQUIRE=1 makes that an error.
 """
 
 import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
 
-try:
-    import udo_vsock  # noqa: F401 (installed, or on PYTHONPATH)
-except ImportError:
-    # Run from the source tree: use the package next to these tests.
+if importlib.util.find_spec("udo_vsock") is None:
+    # Not installed nor on PYTHONPATH: use the package next to these tests.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

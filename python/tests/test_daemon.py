@@ -108,6 +108,24 @@ def test_err_raises_with_code(vsock_addr, words, cls, code):
         assert c.call("ping").text == "pong"
 
 
+def test_pipeline_refuses_a_bad_word_before_sending_any(vsock_addr):
+    with udo_vsock.connect(vsock_addr) as c:
+        with pytest.raises(ValueError):
+            c.pipeline([("ping", "1"), ("argv", "a\nb")])
+        assert c.pending == 0
+        assert c.call("ping", "after").text == "pong after"
+
+
+def test_too_long_line_raises_and_closes(vsock_addr):
+    # max-line-length is 4096 by default; the daemon answers and closes.
+    with udo_vsock.connect(vsock_addr) as c:
+        with pytest.raises(udo_vsock.TooLong) as info:
+            c.call("ping", "x" * 10000)
+        assert info.value.code == "too-long"
+        with pytest.raises(udo_vsock.ConnectionClosed):
+            c.call("ping")
+
+
 def test_err_syntax_from_a_raw_line(vsock_addr):
     with udo_vsock.connect(vsock_addr) as c:
         c.send_line('ping "unterminated')

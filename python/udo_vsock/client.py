@@ -140,15 +140,14 @@ class Client:
         CommandError of an ERR reply (returned, not raised)."""
         if self._pending:
             raise ProtocolError(f"{self._pending} earlier replies are unread: read them first")
-        n = 0
-        for words in requests:
-            if isinstance(words, (str, bytes)):
-                words = (words,)
-            self._out += build_request(*words)
-            n += 1
-        self._pending += n
+        # Every line is built before any is queued: a word that cannot be
+        # sent (ValueError) leaves the connection as it was.
+        lines = [build_request(*((w,) if isinstance(w, (str, bytes)) else w)) for w in requests]
+        for line in lines:
+            self._out += line
+        self._pending += len(lines)
         self._flush_some()
-        return [self.read_reply(check=False) for _ in range(n)]
+        return [self.read_reply(check=False) for _ in lines]
 
     # --- byte streams (proxy, handoff) ---
 
