@@ -232,3 +232,11 @@ tests_vsock_faults_LDADD = $(TEST_LIBS)
 TESTS += tests/daemon_unix.sh
 EXTRA_DIST += tests/daemon_unix.sh
 EXTRA_tests_vsock_faults_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_LTLIBRARIES)
+
+# The Python client (python/): pip-installed from a copy of python/, then
+# its pytest suite against the built daemon over CID 1, unix, vsock-mux.
+TESTS += tests/vsock_python.sh
+EXTRA_DIST += tests/vsock_python.sh python/pyproject.toml python/README.md \
+	python/udo_vsock/__init__.py python/udo_vsock/address.py python/udo_vsock/client.py \
+	python/udo_vsock/errors.py python/udo_vsock/protocol.py \
+	python/tests/conftest.py python/tests/test_protocol.py python/tests/test_daemon.py
