@@ -17,6 +17,7 @@
 #include <udo/vsock-proto.h>
 
 #include "conf.h"
+#include "conn.h"
 #include "handler.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -85,9 +86,17 @@ void audit_end(struct request *req, const char *status, const char *code)
 		return;
 	}
 	const struct peer *peer = req->peer;
-	char key[96];
-	util_peer_key(peer, key, sizeof(key));
-	if (!audit_ratelimit(req->server->base, key, peer->text, peer->cid, conf->limits.audit_burst,
+	char own_key[96];
+	const char *key;
+	uint32_t hash;
+	if (req->conn != NULL) {
+		key = conn_peer_key(req->conn, &hash);
+	} else {
+		util_peer_key(peer, own_key, sizeof(own_key));
+		key = own_key;
+		hash = util_fnv1a(key);
+	}
+	if (!audit_ratelimit(req->server->base, key, hash, peer->text, peer->cid, conf->limits.audit_burst,
 	                     conf->limits.audit_interval_ms)) {
 		free(args);
 		return;

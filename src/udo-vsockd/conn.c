@@ -1120,6 +1120,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 	c->fd = fd;
 	c->peer = p;
 	memcpy(c->peer_key, key, sizeof(key));
+	c->peer_hash = util_fnv1a(c->peer_key);
 	c->config = config_ref(s->config);
 	c->next = s->conns;
 	if (s->conns != NULL)
@@ -1132,4 +1133,10 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 	log_peer(LOG_LEVEL_DEBUG, p.text, p.cid, NULL, "connection accepted on %s", l->text);
 	if (s->nconns >= lim->max_connections)
 		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);
+}
+
+const char *conn_peer_key(const struct conn *c, uint32_t *hash)
+{
+	*hash = c->peer_hash;
+	return c->peer_key;
 }

@@ -48,6 +48,7 @@ struct conn {
 	struct config *config;   /* the config in force (a reference; a reload swaps it) */
 	struct peer peer;
 	char peer_key[80];  /* key in the per-peer counts */
+	uint32_t peer_hash; /* util_fnv1a(peer_key) */
 	struct request req; /* the request being answered, if req_active */
 	int req_active;
 	int closing;               /* no more requests; free once output is flushed */
@@ -106,6 +107,10 @@ void conn_free(struct conn *c);
  * were not read, cancelling their request). Returns 0, or -1 if
  * the timer cannot be set up (then no connection is ever timed out). */
 int conn_sweep_arm(struct server *s);
+
+/* C's key in the per-peer counts and logs ("cid:N", "unix:IDENTITY"),
+ * and its util_fnv1a() in *HASH. */
+const char *conn_peer_key(const struct conn *c, uint32_t *hash);
 
 /* Called by the request_* functions when C's pending request (run()
  * returned REQ_PENDING) has finished. */

@@ -16,9 +16,10 @@
 #include "log.h"
 #include "util.h"
 
-/* One peer's window. */
+/* One peer's window, for one class of messages. */
 struct rl_entry {
 	char key[80]; /* "" : free */
+	int audit;    /* the class: audit entries (1) or notices (0) */
 	char text[80];
 	uint32_t cid;
 	uint64_t window_start; /* ms */
@@ -31,10 +32,11 @@ struct rl_entry {
 
 static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
 
-/* FNV-1a of KEY, reduced to a set. */
-static unsigned int rl_set(const char *key)
+/* HASH (FNV-1a of the key) reduced to a set; the classes of one peer go
+ * to different sets. */
+static unsigned int rl_set(uint32_t hash, int audit)
 {
-	return util_fnv1a(key) % RATELIMIT_SETS;
+	return (hash + (unsigned int)audit) % RATELIMIT_SETS;
 }
 
 /* Logs how many messages about E were suppressed, if any, and clears it. */
@@ -47,14 +49,14 @@ static void rl_report(struct rl_entry *e)
 	e->suppressed = 0;
 }
 
-/* The entry of KEY, or a new one in its set (evicting the least recently
- * seen peer there). */
-static struct rl_entry *rl_find(const char *key, uint64_t now)
+/* The entry of KEY (of HASH) in class AUDIT, or a new one in its set (evicting the
+ * least recently seen peer there). */
+static struct rl_entry *rl_find(const char *key, uint32_t hash, int audit, uint64_t now)
 {
-	struct rl_entry *set = table[rl_set(key)], *victim = &set[0];
+	struct rl_entry *set = table[rl_set(hash, audit)], *victim = &set[0];
 
 	for (int i = 0; i < RATELIMIT_WAYS; i++) {
-		if (strcmp(set[i].key, key) == 0)
+		if (set[i].audit == audit && strcmp(set[i].key, key) == 0)
 			return &set[i];
 		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].last_seen < victim->last_seen))
 			victim = &set[i];
@@ -62,15 +64,17 @@ static struct rl_entry *rl_find(const char *key, uint64_t now)
 	rl_report(victim);
 	memset(victim, 0, sizeof(*victim));
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	victim->audit = audit;
 	victim->window_start = now;
 	return victim;
 }
 
 /* Whether the message of WHAT (limited by the settings BURST_KEY and
- * INTERVAL_KEY) about the peer of KEY may be logged now: see
- * log_ratelimit. */
-static int ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
-                     unsigned int interval_ms, const char *what, const char *burst_key, const char *interval_key)
+ * INTERVAL_KEY) about the peer of KEY may be logged now, in class AUDIT
+ * (audit entries) or not (notices): see log_ratelimit. */
+static int ratelimit(struct event_base *base, const char *key, uint32_t hash, int audit, const char *peer_text,
+                     uint32_t cid, unsigned int burst, unsigned int interval_ms, const char *what,
+                     const char *burst_key, const char *interval_key)
 {
 	struct timeval tv;
 
@@ -79,17 +83,20 @@ static int ratelimit(struct event_base *base, const char *key, const char *peer_
 	if (base == NULL || event_base_gettimeofday_cached(base, &tv) < 0)
 		gettimeofday(&tv, NULL);
 	uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-	struct rl_entry *e = rl_find(key, now);
-	e->what = what;
-	e->burst_key = burst_key;
-	snprintf(e->text, sizeof(e->text), "%s", peer_text);
-	e->cid = cid;
+	struct rl_entry *e = rl_find(key, hash, audit, now);
 	e->last_seen = now;
 	/* A clock that went back starts a new window too. */
 	if (now - e->window_start >= interval_ms || now < e->window_start) {
 		rl_report(e);
 		e->window_start = now;
 		e->count = 0;
+	}
+	if (e->count == 0) {
+		/* Once a window (this runs per request): what its report names. */
+		e->what = what;
+		e->burst_key = burst_key;
+		snprintf(e->text, sizeof(e->text), "%s", peer_text);
+		e->cid = cid;
 	}
 	if (e->count < burst) {
 		e->count++;
@@ -105,18 +112,15 @@ static int ratelimit(struct event_base *base, const char *key, const char *peer_
 int log_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
                   unsigned int interval_ms)
 {
-	return ratelimit(base, key, peer_text, cid, burst, interval_ms, "log messages", "log-peer-burst",
-	                 "log-peer-interval");
+	return ratelimit(base, key, util_fnv1a(key), 0, peer_text, cid, burst, interval_ms, "log messages",
+	                 "log-peer-burst", "log-peer-interval");
 }
 
-int audit_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
-                    unsigned int interval_ms)
+int audit_ratelimit(struct event_base *base, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
+                    unsigned int burst, unsigned int interval_ms)
 {
-	char akey[96];
-
-	/* The same table, under a key of its own: a separate window. */
-	snprintf(akey, sizeof(akey), "audit|%s", key);
-	return ratelimit(base, akey, peer_text, cid, burst, interval_ms, "audit entries", "audit-burst",
+	/* The same table, a class of its own: a separate window. */
+	return ratelimit(base, key, hash, 1, peer_text, cid, burst, interval_ms, "audit entries", "audit-burst",
 	                 "audit-interval");
 }
 
