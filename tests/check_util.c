@@ -229,7 +229,7 @@ static const struct option_spec table[] = {
     OPTION("wait", OPT_DURATION, 1, 600000, struct target, ms, NULL),
     OPTION("flag", OPT_BOOL, 0, 1, struct target, flag, NULL),
     OPTION("text", OPT_STRING, 0, 0, struct target, text, NULL),
-    OPTION_CUSTOM("custom", custom),
+    OPTION_CUSTOM("custom", custom, NULL),
     OPTION("typed", OPT_DURATION, 0, 1000, struct target, ms, typed),
     OPTION_END,
 };
@@ -303,6 +303,69 @@ START_TEST(test_option_apply)
 }
 END_TEST
 
+/* Writes option KEY of T with option_format into BUF. */
+static void format_into(const struct target *t, const char *key, char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+
+	ck_assert_ptr_nonnull(f);
+	option_format(option_find(table, key), t, "ctx", f);
+	fclose(f);
+}
+
+/* Each type is written as the parser reads it, in the largest exact
+ * unit, and parses back to the same value; an unset marker is a comment. */
+START_TEST(test_option_format)
+{
+	static const struct {
+		const char *key, *value, *want;
+	} formats[] = {
+	    {"count", "10", "count = 10\n"},
+	    {"small", "1K", "small = 1024\n"},
+	    {"bytes", "4096", "bytes = 4K\n"},
+	    {"bytes", "5000", "bytes = 5000\n"},
+	    {"bytes", "3072K", "bytes = 3M\n"},
+	    {"bytes", "1025K", "bytes = 1025K\n"},
+	    {"wait", "1", "wait = 1s\n"},
+	    {"wait", "1500ms", "wait = 1500ms\n"},
+	    {"wait", "120s", "wait = 2min\n"},
+	    {"wait", "90s", "wait = 90s\n"},
+	    {"typed", "0", "typed = 1ms\n"}, /* its callback stores the value + 1 */
+	    {"flag", "on", "flag = yes\n"},
+	    {"flag", "0", "flag = no\n"},
+	    {"text", "a \"b\" c", "text = a \"b\" c\n"},
+	};
+	char buf[256], line[256];
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		struct target t = {0}, back = {0};
+		apply_ok(&t, formats[i].key, formats[i].value);
+		format_into(&t, formats[i].key, buf, sizeof(buf));
+		ck_assert_str_eq(buf, formats[i].want);
+		if (strcmp(formats[i].key, "typed") != 0) {
+			/* What the formatter wrote parses back to the same value. */
+			snprintf(line, sizeof(line), "%s", strstr(buf, " = ") + 3);
+			line[strcspn(line, "\n")] = '\0';
+			apply_ok(&back, formats[i].key, line);
+			ck_assert_uint_eq(back.count, t.count);
+			ck_assert_int_eq(back.small, t.small);
+			ck_assert_uint_eq(back.bytes, t.bytes);
+			ck_assert_uint_eq(back.ms, t.ms);
+			ck_assert_int_eq(back.flag, t.flag);
+		}
+		free(t.text);
+		free(back.text);
+	}
+	struct target unset = {.small = -1, .count = 0};
+	format_into(&unset, "small", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "# small: not set\n");
+	format_into(&unset, "count", buf, sizeof(buf)); /* 0: below its minimum */
+	ck_assert_str_eq(buf, "# count: not set\n");
+	format_into(&unset, "text", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "# text: not set\n");
+}
+END_TEST
+
 /* The suite. */
 static Suite *util_suite(void)
 {
@@ -315,6 +378,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_timeval);
 	tcase_add_test(tc, test_peer_key);
 	tcase_add_test(tc, test_option_apply);
+	tcase_add_test(tc, test_option_format);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -70,6 +70,14 @@ tests_vsock_daemon_LDADD = $(TEST_LIBS)
 # first anyway; this keeps building a single test program right too.
 EXTRA_tests_check_conf_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 
+# `udo-vsockd -D`: the dump of several configs read back gives itself.
+check_PROGRAMS += tests/check_dump
+TESTS += tests/check_dump
+tests_check_dump_SOURCES = tests/check_dump.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_check_dump_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_check_dump_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+EXTRA_tests_check_dump_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) tests/modules/counter.la
+
 # The exec arg-pattern engine (PCRE2) linked in: refusals, anchoring, and
 # the time bound on adversarial subjects.
 check_PROGRAMS += tests/check_pattern

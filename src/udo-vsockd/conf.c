@@ -174,6 +174,32 @@ int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *
 	return 0;
 }
 
+/* Writes CID to OUT: by its name (parse_cid's) for 0 to 2. */
+static void print_cid(uint32_t cid, FILE *out)
+{
+	static const char *const names[] = {"hypervisor", "local", "host"};
+
+	if (cid < 3)
+		fputs(names[cid], out);
+	else
+		fprintf(out, "%u", (unsigned int)cid);
+}
+
+void acl_entry_print(const struct acl_entry *e, FILE *out)
+{
+	if (e->any) {
+		fputs("any", out);
+	} else if (e->identity != NULL) {
+		fprintf(out, "unix:%s", e->identity);
+	} else {
+		print_cid(e->cid_low, out);
+		if (e->cid_high != e->cid_low) {
+			fputc('-', out);
+			print_cid(e->cid_high, out);
+		}
+	}
+}
+
 /* Appends the ACL entries in VALUE (blank-separated) at *TAIL. */
 static void parse_acl_value(struct parser *p, const char *file, int line, const char *value, int allow,
                             struct acl_entry ***tail)
@@ -458,6 +484,133 @@ static int key_acl(const struct option_spec *spec, void *target, void *ctx, cons
 	return 0;
 }
 
+void config_print_word(FILE *out, const char *word)
+{
+	size_t len = strlen(word);
+	ssize_t n = udo_vsock_proto_quoted_len(word, len);
+	char *buf = n > 0 ? malloc((size_t)n) : NULL;
+
+	/* No word carries LF or NUL: such text (none parses) goes out as is. */
+	if (buf != NULL && udo_vsock_proto_quote(buf, (size_t)n, word, len) == n)
+		fwrite(buf, 1, (size_t)n, out);
+	else
+		fputs(word, out);
+	free(buf);
+}
+
+/* Writes ACL as `allow =` and `deny =` lines for the option SPEC: all
+ * of them, in order, under `allow` (the first match decides), and under
+ * `deny` only a comment when ACL has no deny rule. NONE: what an empty
+ * list means. */
+static void format_acl(const struct option_spec *spec, const struct acl_entry *acl, const char *none, FILE *out)
+{
+	int denies = 0;
+
+	for (const struct acl_entry *e = acl; e != NULL; e = e->next)
+		denies |= !e->allow;
+	if (acl == NULL) {
+		fprintf(out, "# %s: %s\n", spec->name, none);
+	} else if (spec->name[0] == 'a') {
+		for (const struct acl_entry *e = acl; e != NULL; e = e->next) {
+			fputs(e->allow ? "allow = " : "deny = ", out);
+			acl_entry_print(e, out);
+			fputc('\n', out);
+		}
+	} else if (!denies) {
+		fprintf(out, "# %s: none\n", spec->name);
+	}
+}
+
+/* Writes the [daemon] `allow` and `deny` rules. */
+static void fmt_daemon_acl(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	format_acl(spec, ((const struct config *)target)->default_acl, "none (no peer may run a command)", out);
+}
+
+/* Writes a command's own `allow` and `deny` rules. */
+static void fmt_command_acl(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	format_acl(spec, ((const struct command *)target)->acl, "not set (the [daemon] rules apply)", out);
+}
+
+/* Writes every `listen =` line with all its parameters. */
+static void fmt_listen(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct config *conf = target;
+
+	if (conf->listeners == NULL)
+		option_format_unset(spec->name, out);
+	for (const struct listen_conf *lc = conf->listeners; lc != NULL; lc = lc->next) {
+		int mux = lc->addr.kind == UDO_VSOCK_ADDR_VSOCK_MUX;
+		fprintf(out, "listen = %s", lc->text);
+		if (lc->identity != NULL) {
+			char word[80];
+			snprintf(word, sizeof(word), "%s=%s", mux ? "name" : "identity", lc->identity);
+			fputc(' ', out);
+			config_print_word(out, word);
+		}
+		if (mux)
+			fprintf(out, " cid=%u", (unsigned int)lc->mux_cid);
+		fprintf(out, " backlog=%d\n", lc->backlog);
+	}
+}
+
+/* `include`: the dump holds what the included files said, merged. */
+static void fmt_include(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	fprintf(out, "# %s: included files are merged into this dump\n", spec->name);
+}
+
+/* Writes one `module =` line per loaded module, by its full path. */
+static void fmt_module(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct config *conf = target;
+
+	if (conf->modules == NULL)
+		option_format_unset(spec->name, out);
+	for (const struct module *m = conf->modules; m != NULL; m = module_next(m)) {
+		/* Absolute: a relative path was taken from the directory of its file. */
+		char *full = realpath(module_path(m), NULL);
+		fprintf(out, "%s = %s\n", spec->name, full != NULL ? full : module_path(m));
+		free(full);
+	}
+}
+
+/* Writes `module-dir`. */
+static void fmt_module_dir(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct config *conf = target;
+
+	fprintf(out, "%s = %s\n", spec->name, conf->module_dir != NULL ? conf->module_dir : PKGLIBDIR);
+}
+
+/* Writes `log-level` by its name. */
+static void fmt_log_level(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	static const char *const names[] = {
+	    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+	    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
+	};
+	int level = ((const struct config *)target)->log_level;
+
+	if (level >= 0 && (size_t)level < sizeof(names) / sizeof(names[0]) && names[level] != NULL)
+		fprintf(out, "%s = %s\n", spec->name, names[level]);
+	else
+		option_format_unset(spec->name, out);
+}
+
+/* Writes a command's `summary`; an empty one (a module kind's) cannot
+ * be written, and is what a dump without it gives back. */
+static void fmt_summary(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const char *summary = ((const struct command *)target)->summary;
+
+	if (summary == NULL || summary[0] == '\0')
+		fprintf(out, "# %s: empty\n", spec->name);
+	else
+		fprintf(out, "%s = %s\n", spec->name, summary);
+}
+
 /* `module-dir =`: an absolute path. */
 static int key_module_dir(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
                           size_t whylen)
@@ -486,14 +639,15 @@ static int key_log_level(const struct option_spec *spec, void *target, void *ctx
 	return 0;
 }
 
+/* The values of `audit =`, by enum audit_mode. */
+static const char *const audit_modes[] = {[AUDIT_ALL] = "all", [AUDIT_DENIED] = "denied", [AUDIT_NONE] = "none"};
+
 /* `audit =`: all, denied or none. */
 static int key_audit(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
                      size_t whylen)
 {
-	static const char *const modes[] = {[AUDIT_ALL] = "all", [AUDIT_DENIED] = "denied", [AUDIT_NONE] = "none"};
-
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		if (strcmp(value, modes[i]) == 0) {
+	for (size_t i = 0; i < sizeof(audit_modes) / sizeof(audit_modes[0]); i++) {
+		if (strcmp(value, audit_modes[i]) == 0) {
 			((struct config *)target)->audit = (int)i;
 			return 0;
 		}
@@ -502,18 +656,29 @@ static int key_audit(const struct option_spec *spec, void *target, void *ctx, co
 	return -1;
 }
 
+/* Writes `audit` by its name. */
+static void fmt_audit(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	int mode = ((const struct config *)target)->audit;
+
+	if (mode >= 0 && (size_t)mode < sizeof(audit_modes) / sizeof(audit_modes[0]))
+		fprintf(out, "%s = %s\n", spec->name, audit_modes[mode]);
+	else
+		option_format_unset(spec->name, out);
+}
+
 /* A [daemon] limit: a field of struct config's limits. */
 #define LIMIT(name, type, min, max, field) OPTION(name, type, min, max, struct config, limits.field, NULL)
 
 /* Every [daemon] setting; the target is the struct config. */
 static const struct option_spec daemon_options[] = {
-    OPTION_CUSTOM("listen", key_listen),
-    OPTION_CUSTOM("include", key_include),
-    OPTION_CUSTOM("allow", key_acl),
-    OPTION_CUSTOM("deny", key_acl),
-    OPTION_CUSTOM("module", key_module),
-    OPTION_CUSTOM("module-dir", key_module_dir),
-    OPTION_CUSTOM("log-level", key_log_level),
+    OPTION_CUSTOM("listen", key_listen, fmt_listen),
+    OPTION_CUSTOM("include", key_include, fmt_include),
+    OPTION_CUSTOM("allow", key_acl, fmt_daemon_acl),
+    OPTION_CUSTOM("deny", key_acl, fmt_daemon_acl),
+    OPTION_CUSTOM("module-dir", key_module_dir, fmt_module_dir),
+    OPTION_CUSTOM("module", key_module, fmt_module),
+    OPTION_CUSTOM("log-level", key_log_level, fmt_log_level),
     LIMIT("max-connections", OPT_NUMBER, 1, 1000000, max_connections),
     LIMIT("max-connections-per-peer", OPT_NUMBER, 1, 1000000, max_connections_per_peer),
     LIMIT("idle-timeout", OPT_DURATION, 0, 86400000, idle_timeout_ms),
@@ -527,7 +692,7 @@ static const struct option_spec daemon_options[] = {
     LIMIT("accept-pause", OPT_DURATION, 10, 60000, accept_pause_ms),
     LIMIT("log-peer-burst", OPT_NUMBER, 0, 1000000, log_peer_burst),
     LIMIT("log-peer-interval", OPT_DURATION, 1, 86400000, log_peer_interval_ms),
-    OPTION_CUSTOM("audit", key_audit),
+    OPTION_CUSTOM("audit", key_audit, fmt_audit),
     LIMIT("audit-burst", OPT_NUMBER, 0, 1000000, audit_burst),
     LIMIT("audit-interval", OPT_DURATION, 1, 86400000, audit_interval_ms),
     OPTION_END,
@@ -561,9 +726,9 @@ static void command_free(struct command *cmd)
 /* The settings of every [command] besides `handler`; the target is the
  * struct command. */
 static const struct option_spec command_options[] = {
-    OPTION_CUSTOM("allow", key_acl),
-    OPTION_CUSTOM("deny", key_acl),
-    OPTION("summary", OPT_STRING, 0, 0, struct command, summary, NULL),
+    OPTION_CUSTOM("allow", key_acl, fmt_command_acl),
+    OPTION_CUSTOM("deny", key_acl, fmt_command_acl),
+    OPTION_FORMAT("summary", OPT_STRING, 0, 0, struct command, summary, NULL, fmt_summary),
     OPTION("audit-args", OPT_BOOL, 0, 1, struct command, audit_args, NULL),
     OPTION_END,
 };
@@ -954,6 +1119,9 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 	} else {
 		parse_file(&p, path, NULL, 0);
 	}
+	conf->module_dir = strdup(p.module_dir);
+	if (conf->module_dir == NULL)
+		parse_error(&p, path, 0, "out of memory");
 	if (p.nerrors == 0 && conf->listeners == NULL)
 		parse_error(&p, path, 0, "no 'listen' address in [daemon]");
 	if (p.nerrors == 0 && conf->commands == NULL)
@@ -1013,6 +1181,7 @@ void config_unref(struct config *conf)
 		free(conf->strings[i]);
 	free(conf->strings);
 	free(conf->path);
+	free(conf->module_dir);
 	free(conf);
 }
 
@@ -1023,4 +1192,27 @@ const struct command *config_find_command(const struct config *conf, const char 
 			return cmd;
 	}
 	return NULL;
+}
+
+int config_dump(struct config *conf, FILE *out)
+{
+	fputs("# The effective configuration (udo-vsockd -D): every default filled in,\n"
+	      "# the included files merged, no comments of the original kept.\n[daemon]\n",
+	      out);
+	option_format_table(daemon_options, conf, conf, out);
+	for (struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
+		const struct handler_kind *kind = cmd->kind;
+		fprintf(out, "\n[command %s]\nhandler = %s\n", cmd->name, kind->name);
+		option_format_table(command_options, cmd, cmd, out);
+		if (kind->options != NULL) {
+			/* A kind's data is made with its defaults on first use. */
+			const void *data = kind->get_data(cmd);
+			if (data == NULL)
+				return -1;
+			option_format_table(kind->options, data, cmd, out);
+		}
+		if (kind->format_options != NULL)
+			kind->format_options(cmd, out);
+	}
+	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }

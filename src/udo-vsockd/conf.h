@@ -93,6 +93,7 @@ struct config {
 	int log_level;          /* enum log_level */
 	int audit;              /* enum audit_mode */
 	struct module *modules; /* loaded by `module =`, unloaded with the config */
+	char *module_dir;       /* where `module = NAME` looked */
 	char **strings;         /* file names kept for file:line of commands */
 	size_t nstrings;
 };
@@ -124,6 +125,20 @@ int config_trusted(const struct stat *st, char *why, size_t whylen);
 /* Parses one access-list value ("any", "3", "3-100", "unix:admin")
  * into *ENTRY. Returns 0 or -1 with a message in WHY. */
 int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *why, size_t whylen);
+
+/* Writes ENTRY to OUT as access-list text: "any", "3", "3-100" or
+ * "unix:admin" (acl_entry_parse gives it back). */
+void acl_entry_print(const struct acl_entry *entry, FILE *out);
+
+/* Writes WORD to OUT as one word of the request quoting rules
+ * (udo-vsock-protocol(7)): in double quotes when it needs them. */
+void config_print_word(FILE *out, const char *word);
+
+/* Writes CONF to OUT as a config file with every default filled in and
+ * the includes merged (udo-vsockd -D): [daemon] with every key, then
+ * each command in config order. Loading it gives the same configuration.
+ * Returns 0, or -1 if writing failed. */
+int config_dump(struct config *conf, FILE *out);
 
 /* Parses a non-negative number with an optional unit suffix into *OUT.
  * Units: "" or "ms"/"s"/"min" for durations (result in ms) when

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "peer.h"
 
@@ -40,6 +41,9 @@ struct handler_kind {
 	/* Takes an option not in the table (a module's own). Returns 0, or
 	 * -1 with a message in WHY. NULL: none. */
 	int (*set_option)(struct command *cmd, const char *key, const char *value, char *why, size_t whylen);
+	/* Writes what set_option took to OUT as "key = value" lines, for
+	 * udo-vsockd -D. NULL: nothing. */
+	void (*format_options)(const struct command *cmd, FILE *out);
 	/* Checks the command once all its options are in. Returns 0 or -1
 	 * with a message in WHY. NULL: nothing to check. */
 	int (*check)(struct command *cmd, char *why, size_t whylen);

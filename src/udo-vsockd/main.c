@@ -25,9 +25,11 @@
 /* Prints the usage text to F. */
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: udo-vsockd [-tvhV] [-c FILE]\n"
+	fprintf(f, "Usage: udo-vsockd [-DtvhV] [-c FILE]\n"
 	           "  -c FILE        configuration file (default " DEFAULT_CONFIG ")\n"
 	           "  -t             test the configuration and exit\n"
+	           "  -D, --dump-config\n"
+	           "                 print the effective configuration and exit\n"
 	           "  -v             log more (repeat for debug)\n"
 	           "  -h, --help     show this help\n"
 	           "  -V, --version  show the version\n");
@@ -113,21 +115,25 @@ static void server_free(struct server *s)
 int main(int argc, char **argv)
 {
 	const char *path = DEFAULT_CONFIG;
-	int test_only = 0, verbose = 0, opt;
+	int test_only = 0, dump = 0, verbose = 0, opt;
 
 	static const struct option longopts[] = {
+	    {"dump-config", no_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 
-	while ((opt = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:DtvhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 't':
 			test_only = 1;
+			break;
+		case 'D':
+			dump = 1;
 			break;
 		case 'v':
 			verbose++;
@@ -149,6 +155,8 @@ int main(int argc, char **argv)
 	}
 	log_init(LOG_LEVEL_NOTICE);
 	struct config *conf = config_load(path, stderr);
+	if (conf == NULL && dump)
+		return 1;
 	if (conf == NULL) {
 		/* Run by systemd (ExecReload=): the journal gets the verdict too. */
 		if (test_only && log_journal())
@@ -156,6 +164,13 @@ int main(int argc, char **argv)
 		if (test_only)
 			return 1;
 		fatalx("%s: configuration has errors", path);
+	}
+	if (dump) {
+		int rc = config_dump(conf, stdout);
+		config_unref(conf);
+		if (rc < 0)
+			fprintf(stderr, "udo-vsockd: cannot write the configuration: %s\n", strerror(errno));
+		return rc < 0 ? 1 : 0;
 	}
 	if (test_only) {
 		printf("configuration OK\n");

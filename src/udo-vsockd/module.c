@@ -45,6 +45,8 @@ struct module_cmd {
 	const struct module_kind *kind;
 	void *data;
 	unsigned int timeout_ms; /* `timeout =`: cancel an unanswered request; 0: never */
+	char **opts;             /* the module's own options it took: key, value, key, ... */
+	size_t nopts;            /* entries of opts (twice the options) */
 };
 
 /* The daemon's side of one module request, kept in request->state from
@@ -330,9 +332,23 @@ static int mk_timeout(const struct option_spec *spec, void *target, void *ctx, c
 	return 0;
 }
 
+/* Writes `timeout`, which only a kind with cancel() takes. */
+static void mk_timeout_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct module_cmd *mc = target;
+	struct option_spec plain = *spec;
+
+	if (mc->kind->mk->cancel == NULL) {
+		fprintf(out, "# %s: none (handler '%s' always answers at once)\n", spec->name, mc->kind->mk->name);
+		return;
+	}
+	plain.format = NULL;
+	option_format(&plain, target, ctx, out);
+}
+
 /* The daemon's options of every module kind; the module never sees them. */
 static const struct option_spec mk_options[] = {
-    OPTION("timeout", OPT_DURATION, 0, 86400000, struct module_cmd, timeout_ms, mk_timeout),
+    OPTION_FORMAT("timeout", OPT_DURATION, 0, 86400000, struct module_cmd, timeout_ms, mk_timeout, mk_timeout_format),
     OPTION_END,
 };
 
@@ -349,7 +365,33 @@ static int mk_set_option(struct command *cmd, const char *key, const char *value
 		snprintf(why, whylen, "handler '%s' has no option '%s'", mc->kind->mk->name, key);
 		return -1;
 	}
-	return mc->kind->mk->set_option(&mc->data, key, value, why, whylen) < 0 ? -1 : 0;
+	if (mc->kind->mk->set_option(&mc->data, key, value, why, whylen) < 0)
+		return -1;
+	/* Kept as given, for udo-vsockd -D: only the module knows what it means. */
+	char **opts = realloc(mc->opts, sizeof(*opts) * (mc->nopts + 2));
+	if (opts == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	mc->opts = opts;
+	opts[mc->nopts] = strdup(key);
+	opts[mc->nopts + 1] = strdup(value);
+	mc->nopts += 2;
+	if (opts[mc->nopts - 2] == NULL || opts[mc->nopts - 1] == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* handler_kind.format_options of a module kind: the module's own
+ * options as they were given, in order. */
+static void mk_format_options(const struct command *cmd, FILE *out)
+{
+	const struct module_cmd *mc = cmd->data;
+
+	for (size_t i = 0; mc != NULL && i + 1 < mc->nopts; i += 2)
+		fprintf(out, "%s = %s\n", mc->opts[i], mc->opts[i + 1]);
 }
 
 /* handler_kind.check of a module kind; always creates the command data. */
@@ -444,6 +486,9 @@ static void mk_free_data(void *data)
 
 	if (mc->kind->mk->free_data != NULL && mc->data != NULL)
 		mc->kind->mk->free_data(mc->data);
+	for (size_t i = 0; i < mc->nopts; i++)
+		free(mc->opts[i]);
+	free(mc->opts);
 	free(mc);
 }
 
@@ -502,6 +547,7 @@ static int kind_adopt(const struct udo_vsockd_kind *k, const struct module *m, c
 	out->hk.options = mk_options; /* `timeout` is the daemon's */
 	out->hk.get_data = module_cmd_get;
 	out->hk.set_option = mk_set_option;
+	out->hk.format_options = mk_format_options;
 	out->hk.check = mk_check;
 	out->hk.run = mk_run;
 	out->hk.cancel = k->cancel != NULL ? mk_cancel : NULL;
@@ -620,6 +666,16 @@ const char *module_origin_file(const struct module *m)
 int module_origin_line(const struct module *m)
 {
 	return m->line;
+}
+
+const struct module *module_next(const struct module *m)
+{
+	return m->next;
+}
+
+const char *module_path(const struct module *m)
+{
+	return m->path;
 }
 
 /* Closes every handle in the graveyard. */

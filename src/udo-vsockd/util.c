@@ -106,8 +106,7 @@ const struct option_spec *option_find(const struct option_spec *table, const cha
 	return NULL;
 }
 
-/* Writes the size V to BUF the way a config would: "4K", "1024M", "16". */
-static void format_size(unsigned long long v, char *buf, size_t size)
+void util_format_size(unsigned long long v, char *buf, size_t size)
 {
 	if (v >= 1048576 && v % 1048576 == 0)
 		snprintf(buf, size, "%lluM", v / 1048576);
@@ -115,6 +114,18 @@ static void format_size(unsigned long long v, char *buf, size_t size)
 		snprintf(buf, size, "%lluK", v / 1024);
 	else
 		snprintf(buf, size, "%llu", v);
+}
+
+void util_format_duration(unsigned long long v, char *buf, size_t size)
+{
+	if (v == 0)
+		snprintf(buf, size, "0");
+	else if (v % 60000 == 0)
+		snprintf(buf, size, "%llumin", v / 60000);
+	else if (v % 1000 == 0)
+		snprintf(buf, size, "%llus", v / 1000);
+	else
+		snprintf(buf, size, "%llums", v);
 }
 
 int option_value(const struct option_spec *spec, const char *value, unsigned long long *out, char *why, size_t whylen)
@@ -133,8 +144,8 @@ int option_value(const struct option_spec *spec, const char *value, unsigned lon
 	case OPT_SIZE:
 		if (util_parse_size(value, spec->min, spec->max, out) == 0)
 			return 0;
-		format_size(spec->min, lo, sizeof(lo));
-		format_size(spec->max, hi, sizeof(hi));
+		util_format_size(spec->min, lo, sizeof(lo));
+		util_format_size(spec->max, hi, sizeof(hi));
 		snprintf(why, whylen, "%s: '%s' is not a size from %s to %s (K, M)", spec->name, value, lo, hi);
 		return -1;
 	case OPT_DURATION:
@@ -194,4 +205,62 @@ int option_apply(const struct option_spec *spec, void *target, void *ctx, const 
 	if (why[0] == '\0')
 		snprintf(why, whylen, "%s: out of memory", spec->name);
 	return -1;
+}
+
+void option_format_unset(const char *name, FILE *out)
+{
+	fprintf(out, "# %s: not set\n", name);
+}
+
+void option_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const char *field = (const char *)target + spec->offset;
+	unsigned long long v;
+	char text[32];
+
+	if (spec->format != NULL) {
+		spec->format(spec, target, ctx, out);
+		return;
+	}
+	switch (spec->type) {
+	case OPT_STRING:
+		if (*(char *const *)field == NULL)
+			option_format_unset(spec->name, out);
+		else
+			fprintf(out, "%s = %s\n", spec->name, *(char *const *)field);
+		return;
+	case OPT_CUSTOM:
+		abort(); /* a custom entry without its format callback */
+	case OPT_NUMBER:
+	case OPT_SIZE:
+	case OPT_DURATION:
+	case OPT_BOOL:
+		break;
+	}
+	if (spec->size == sizeof(unsigned int))
+		v = *(const unsigned int *)field;
+	else if (spec->size == sizeof(size_t))
+		v = *(const size_t *)field;
+	else
+		abort(); /* as in apply() */
+	/* Out of bounds: an unset marker (-1 in an int, UINT_MAX), no value. */
+	if (v < spec->min || v > spec->max) {
+		option_format_unset(spec->name, out);
+		return;
+	}
+	if (spec->type == OPT_SIZE)
+		util_format_size(v, text, sizeof(text));
+	else if (spec->type == OPT_DURATION)
+		util_format_duration(v, text, sizeof(text));
+	else if (spec->type == OPT_BOOL)
+		snprintf(text, sizeof(text), "%s", v != 0 ? "yes" : "no");
+	else
+		snprintf(text, sizeof(text), "%llu", v);
+	fprintf(out, "%s = %s\n", spec->name, text);
+}
+
+void option_format_table(const struct option_spec *table, const void *target, const void *ctx, FILE *out)
+{
+	for (; table != NULL && table->name != NULL; table++)
+		option_format(table, target, ctx, out);
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/time.h>
 
 struct peer;
@@ -43,7 +44,7 @@ enum option_type {
 	OPT_DURATION, /* milliseconds; seconds by default, ms/s/min */
 	OPT_BOOL,     /* yes or no, into an int */
 	OPT_STRING,   /* a copy of the text, into a char * (the old one freed) */
-	OPT_CUSTOM,   /* only the parse callback */
+	OPT_CUSTOM,   /* only the parse and format callbacks */
 };
 
 /*
@@ -52,7 +53,9 @@ enum option_type {
  * (SIZE bytes) at OFFSET of the target; booleans into an int, strings
  * into a char *. An entry with PARSE takes its value with PARSE instead;
  * PARSE may call option_value() to get the number of its TYPE with the
- * standard error text.
+ * standard error text. FORMAT, the inverse of the parser, writes the
+ * value back as config lines (udo-vsockd -D); without it the value at
+ * OFFSET is written by its TYPE (option_format).
  */
 struct option_spec {
 	const char *name;
@@ -65,24 +68,31 @@ struct option_spec {
 	 * memory). */
 	int (*parse)(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
 	             size_t whylen);
+	/* Writes the value in TARGET (CTX: the command, or the config of
+	 * [daemon]) to OUT as zero or more "NAME = VALUE" lines that parse
+	 * back to it, or a "# NAME: ..." comment when it is not set. */
+	void (*format)(const struct option_spec *spec, const void *target, const void *ctx, FILE *out);
 };
 
-/* A table entry of a field of struct TYPE. */
-#define OPTION(name, type, min, max, stype, field, parse)                                                              \
+/* A table entry of a field of struct TYPE, written back by FORMAT. */
+#define OPTION_FORMAT(name, type, min, max, stype, field, parse, format)                                               \
 	{                                                                                                              \
-		name, type, min, max, offsetof(stype, field), sizeof(((stype *)0)->field), parse                       \
+		name, type, min, max, offsetof(stype, field), sizeof(((stype *)0)->field), parse, format               \
 	}
 
-/* A table entry that is only its parse callback. */
-#define OPTION_CUSTOM(name, parse)                                                                                     \
+/* A table entry of a field of struct TYPE, written back by its type. */
+#define OPTION(name, type, min, max, stype, field, parse) OPTION_FORMAT(name, type, min, max, stype, field, parse, NULL)
+
+/* A table entry that is only its parse and format callbacks. */
+#define OPTION_CUSTOM(name, parse, format)                                                                             \
 	{                                                                                                              \
-		name, OPT_CUSTOM, 0, 0, 0, 0, parse                                                                    \
+		name, OPT_CUSTOM, 0, 0, 0, 0, parse, format                                                            \
 	}
 
 /* The end of a table. */
 #define OPTION_END                                                                                                     \
 	{                                                                                                              \
-		NULL, OPT_CUSTOM, 0, 0, 0, 0, NULL                                                                     \
+		NULL, OPT_CUSTOM, 0, 0, 0, 0, NULL, NULL                                                               \
 	}
 
 /* The entry of TABLE (NULL: none) named KEY, or NULL. */
@@ -96,5 +106,25 @@ int option_value(const struct option_spec *spec, const char *value, unsigned lon
 /* Applies VALUE of option SPEC to TARGET (CTX for its parse callback).
  * Returns 0, or -1 with a message in WHY. */
 int option_apply(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why, size_t whylen);
+
+/* Writes the size V the way a config would, in the largest unit that
+ * holds it exactly: "4K", "1024M", "16". */
+void util_format_size(unsigned long long v, char *buf, size_t size);
+
+/* Writes the duration V (ms) the way a config would, in the largest
+ * unit that holds it exactly: "5min", "10s", "250ms", "0". */
+void util_format_duration(unsigned long long v, char *buf, size_t size);
+
+/* Writes the option SPEC of TARGET (CTX as for its format callback) to
+ * OUT: with SPEC->format, else by its type as "NAME = VALUE", or as
+ * "# NAME: not set" when the value is outside SPEC's bounds (an unset
+ * marker such as -1) or a NULL string. */
+void option_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out);
+
+/* option_format for every option of TABLE (NULL: none), in its order. */
+void option_format_table(const struct option_spec *table, const void *target, const void *ctx, FILE *out);
+
+/* Writes "# NAME: not set" to OUT: a key that has no value to show. */
+void option_format_unset(const char *name, FILE *out);
 
 #endif /* UDO_VSOCKD_UTIL_H */

@@ -50,6 +50,7 @@ struct exec_conf {
 	int client_args;             /* append the client's arguments to argv */
 	int max_client_args;         /* -1: unset */
 	struct arg_pattern *pattern; /* NULL: any argument */
+	char *pattern_text;          /* its text, for udo-vsockd -D */
 	char *directory;
 	char **env_pass; /* names copied from the daemon's environment */
 	int nenv_pass;
@@ -118,6 +119,7 @@ static void exec_free_data(void *data)
 	free(ec->path);
 	strv_free(ec->args, ec->nargs);
 	arg_pattern_free(ec->pattern);
+	free(ec->pattern_text);
 	free(ec->directory);
 	strv_free(ec->env_pass, ec->nenv_pass);
 	strv_free(ec->env_set, ec->nenv_set);
@@ -218,8 +220,15 @@ static int exec_arg_pattern(const struct option_spec *spec, void *target, void *
 		snprintf(why, whylen, "arg-pattern: '%s': %s", value, err);
 		return -1;
 	}
+	char *text = strdup(value);
+	if (text == NULL) {
+		arg_pattern_free(pattern);
+		return -1;
+	}
 	arg_pattern_free(ec->pattern);
+	free(ec->pattern_text);
 	ec->pattern = pattern;
+	ec->pattern_text = text;
 	return 0;
 }
 
@@ -288,23 +297,95 @@ static int exec_usage(const struct option_spec *spec, void *target, void *ctx, c
 	return 0;
 }
 
+/* Writes `args`: the fixed arguments, each quoted as it needs. */
+static void exec_args_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct exec_conf *ec = target;
+
+	if (ec->nargs == 0) {
+		option_format_unset(spec->name, out);
+		return;
+	}
+	fprintf(out, "%s =", spec->name);
+	for (int i = 0; i < ec->nargs; i++) {
+		fputc(' ', out);
+		config_print_word(out, ec->args[i]);
+	}
+	fputc('\n', out);
+}
+
+/* Writes `arg-pattern` as it was given. */
+static void exec_arg_pattern_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct exec_conf *ec = target;
+
+	if (ec->pattern_text == NULL)
+		option_format_unset(spec->name, out);
+	else
+		fprintf(out, "%s = %s\n", spec->name, ec->pattern_text);
+}
+
+/* Writes `env-pass`: every name on one line. */
+static void exec_env_pass_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct exec_conf *ec = target;
+
+	if (ec->nenv_pass == 0) {
+		option_format_unset(spec->name, out);
+		return;
+	}
+	fprintf(out, "%s =", spec->name);
+	for (int i = 0; i < ec->nenv_pass; i++)
+		fprintf(out, " %s", ec->env_pass[i]);
+	fputc('\n', out);
+}
+
+/* Writes `env-set`: one line per variable, in order. */
+static void exec_env_set_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct exec_conf *ec = target;
+
+	if (ec->nenv_set == 0)
+		option_format_unset(spec->name, out);
+	for (int i = 0; i < ec->nenv_set; i++)
+		fprintf(out, "%s = %s\n", spec->name, ec->env_set[i]);
+}
+
+/* Writes `stdin`. */
+static void exec_stdin_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	fprintf(out, "%s = %s\n", spec->name, ((const struct exec_conf *)target)->stdin_request ? "request" : "null");
+}
+
+/* Writes `usage` when it was set (else exec_check derives it). */
+static void exec_usage_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct exec_conf *ec = target;
+	const struct command *cmd = ctx;
+
+	if (ec->usage_set && cmd->usage != NULL)
+		fprintf(out, "%s = %s\n", spec->name, cmd->usage);
+	else
+		option_format_unset(spec->name, out);
+}
+
 /* The options of an exec command (udo-vsockd.conf(5)). */
 static const struct option_spec exec_options[] = {
     OPTION("path", OPT_STRING, 0, 0, struct exec_conf, path, exec_path),
     OPTION("directory", OPT_STRING, 0, 0, struct exec_conf, directory, exec_path),
-    OPTION_CUSTOM("args", exec_args),
+    OPTION_CUSTOM("args", exec_args, exec_args_format),
     OPTION("client-args", OPT_BOOL, 0, 1, struct exec_conf, client_args, NULL),
     OPTION("max-client-args", OPT_NUMBER, 0, 65536, struct exec_conf, max_client_args, NULL),
-    OPTION_CUSTOM("arg-pattern", exec_arg_pattern),
-    OPTION_CUSTOM("env-pass", exec_env_pass),
-    OPTION_CUSTOM("env-set", exec_env_set),
+    OPTION_CUSTOM("arg-pattern", exec_arg_pattern, exec_arg_pattern_format),
+    OPTION_CUSTOM("env-pass", exec_env_pass, exec_env_pass_format),
+    OPTION_CUSTOM("env-set", exec_env_set, exec_env_set_format),
     OPTION("timeout", OPT_DURATION, 1, 86400000, struct exec_conf, timeout_ms, NULL),
     OPTION("max-output-bytes", OPT_SIZE, 0, 1ULL << 30, struct exec_conf, max_output_bytes, NULL),
     OPTION("max-output-lines", OPT_NUMBER, 0, 100000000, struct exec_conf, max_output_lines, NULL),
-    OPTION_CUSTOM("stdin", exec_stdin),
+    OPTION_CUSTOM("stdin", exec_stdin, exec_stdin_format),
     OPTION("max-concurrent", OPT_NUMBER, 1, 100000, struct exec_conf, max_concurrent, NULL),
     OPTION("max-concurrent-per-peer", OPT_NUMBER, 1, 100000, struct exec_conf, max_concurrent_per_peer, NULL),
-    OPTION_CUSTOM("usage", exec_usage),
+    OPTION_CUSTOM("usage", exec_usage, exec_usage_format),
     OPTION_END,
 };
 

@@ -66,9 +66,21 @@ static int handoff_socket(const struct option_spec *spec, void *target, void *ct
 	return 0;
 }
 
+/* Writes `socket` as its canonical address. */
+static void handoff_socket_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct handoff_conf *hc = target;
+	char text[UDO_VSOCK_ADDR_STRLEN];
+
+	if (hc->service.kind != UDO_VSOCK_ADDR_UNIX || udo_vsock_addr_format(&hc->service, text, sizeof(text)) < 0)
+		option_format_unset(spec->name, out);
+	else
+		fprintf(out, "%s = %s\n", spec->name, text);
+}
+
 /* The options of a handoff command. */
 static const struct option_spec handoff_options[] = {
-    OPTION_CUSTOM("socket", handoff_socket),
+    OPTION_CUSTOM("socket", handoff_socket, handoff_socket_format),
     OPTION("send-timeout", OPT_DURATION, 1, 3600000, struct handoff_conf, send_timeout_ms, NULL),
     OPTION_END,
 };

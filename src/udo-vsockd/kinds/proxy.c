@@ -142,9 +142,20 @@ static void *proxy_get_data(struct command *cmd)
 	return pc;
 }
 
+/* Writes `connect` as it was given. */
+static void proxy_connect_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct proxy_conf *pc = target;
+
+	if (pc->target_len == 0)
+		option_format_unset(spec->name, out);
+	else
+		fprintf(out, "%s = %s\n", spec->name, pc->text);
+}
+
 /* The options of a proxy command. */
 static const struct option_spec proxy_options[] = {
-    OPTION_CUSTOM("connect", proxy_connect),
+    OPTION_CUSTOM("connect", proxy_connect, proxy_connect_format),
     OPTION("max-buffer", OPT_SIZE, 4096, 1ULL << 30, struct proxy_conf, max_buffer, NULL),
     OPTION("connect-timeout", OPT_DURATION, 1, 600000, struct proxy_conf, connect_timeout_ms, NULL),
     OPTION("idle-timeout", OPT_DURATION, 0, 86400000, struct proxy_conf, idle_ms, NULL),

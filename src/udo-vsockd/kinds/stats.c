@@ -82,9 +82,28 @@ static int stats_all(const struct option_spec *spec, void *target, void *ctx, co
 	return rc;
 }
 
+/* Writes `stats-all`: its entries, or none. */
+static void stats_all_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct stats_conf *sc = target;
+
+	if (!sc->all_set) {
+		fprintf(out, "# %s: not set (the host side: unix peers and CIDs 0 to 2)\n", spec->name);
+		return;
+	}
+	fprintf(out, "%s =", spec->name);
+	if (sc->all == NULL)
+		fputs(" none", out);
+	for (const struct acl_entry *e = sc->all; e != NULL; e = e->next) {
+		fputc(' ', out);
+		acl_entry_print(e, out);
+	}
+	fputc('\n', out);
+}
+
 /* The options of a stats command. */
 static const struct option_spec stats_options[] = {
-    OPTION_CUSTOM("stats-all", stats_all),
+    OPTION_CUSTOM("stats-all", stats_all, stats_all_format),
     OPTION_END,
 };
 
