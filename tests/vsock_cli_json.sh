@@ -61,6 +61,8 @@ listen = vsock:any:$port
 allow = any
 [command ping]
 handler = ping
+[command quit]
+handler = quit
 [command lines]
 handler = exec
 path = $dir/lines.sh
@@ -76,7 +78,8 @@ socat "UNIX-LISTEN:$dir/echo.sock,fork" EXEC:cat 2>/dev/null &
 pids+=("$!")
 "$builddir/src/udo-vsockd/udo-vsockd" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
 pids+=("$!")
-check "daemon answers" run --wait 30 "$addr" ping
+run --wait 30 "$addr" ping
+check "daemon answers" rc_is 0
 
 run "$addr" ping
 check "OK without data: exact object" [ "$out" = '{"status":"OK","code":null,"text":"pong","data":[]}' ]
@@ -127,7 +130,7 @@ check "batch into a proxy: objects, then what follows as bytes" \
 	[ "$out" = $'{"status":"OK","code":null,"text":"pong","data":[]}\n{"status":"OK","code":null,"text":"proxy","data":[]}\nping' ]
 
 # Runs CMD... with stdout and stderr on a pseudo-terminal and prints what
-# it wrote there. Inside user-mode Linux /dev/pts is not usable: a private
+# it wrote there; with $TTY_INPUT set, stdin too, and that is typed. Inside user-mode Linux /dev/pts is not usable: a private
 # devpts instance is mounted in $dir instead (as tests/vsock_cli.c does).
 on_tty() {
 	# shellcheck disable=SC2016 # python source
@@ -144,8 +147,11 @@ except OSError:
     os.rmdir(d)
     fcntl.ioctl(m, 0x40045431, struct.pack("i", 0))  # TIOCSPTLCK: unlock
     s = fcntl.ioctl(m, 0x5441, os.O_RDWR | os.O_NOCTTY)  # TIOCGPTPEER
-p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=s, stderr=s)
+typed = os.environ.get("TTY_INPUT")
+p = subprocess.Popen(sys.argv[2:], stdin=s if typed else subprocess.DEVNULL, stdout=s, stderr=s)
 os.close(s)
+if typed:
+    os.write(m, typed.encode())
 out = b""
 while True:
     try:
@@ -169,6 +175,14 @@ tty_ascii() {
 }
 on_tty "$cli" --json -t 30 "$addr" lines >"$dir/tty" 2>&1
 check "terminal: non-ASCII escaped as \\u, same value" tty_ascii "$dir/tty"
+# Interactive mode: the prompt, then one object per request; ERR replies
+# leave the exit status 0 there, as without --json.
+TTY_INPUT=$'ping hi\nnosuch\nquit\n' on_tty bash -c '"$@"; echo "exit=$?"' _ "$cli" --json -t 30 "$addr" >"$dir/tty" 2>&1
+out=$(grep -o '{.*}' "$dir/tty")
+check "interactive: objects in order" jqe -s 'map(.status) == ["OK", "ERR", "OK"] and .[0].text == "pong hi" and
+	.[1].code == "unknown-command" and .[2].text == "bye"'
+check "interactive: prompts" grep -qF 'udo-vsock> ' "$dir/tty"
+check "interactive: exit 0" grep -qx 'exit=0' "$dir/tty"
 
 run --raw "$addr" ping
 check "--json with --raw: usage error" rc_is 2
