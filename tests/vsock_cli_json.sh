@@ -184,6 +184,28 @@ check "interactive: objects in order" jqe -s 'map(.status) == ["OK", "ERR", "OK"
 check "interactive: prompts" grep -qF 'udo-vsock> ' "$dir/tty"
 check "interactive: exit 0" grep -qx 'exit=0' "$dir/tty"
 
+# Hybrid vsock through the VMM test double, with and without its OK line:
+# --json changes nothing in the handshake.
+# Waits up to 10 s for the fake VMM writing to $1 to say it listens.
+vmm_ready() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -qx ready "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+for mode in ok no-ok; do
+	"$builddir/tests/fake-vmm" -m "$mode" "$dir/vmm-$mode.sock" >"$dir/vmm-$mode.out" 2>&1 &
+	pids+=("$!")
+	check "fake VMM ($mode) listens" vmm_ready "$dir/vmm-$mode.out"
+	opt=()
+	[ "$mode" = no-ok ] && opt=(--no-ok)
+	run "${opt[@]}" "vsock-mux:$dir/vmm-$mode.sock:$port" lines
+	check "vsock-mux, VMM mode $mode: the object" jqe '.status == "OK" and .data[1] == "line2"'
+	check "vsock-mux, VMM mode $mode: exit 0" rc_is 0
+done
+
 run --raw "$addr" ping
 check "--json with --raw: usage error" rc_is 2
 check "--json with --raw: no output" [ -z "$out" ]
