@@ -99,11 +99,16 @@ int cli_json_data(struct cli_json *j, const char *s, size_t len)
 		return -1;
 	if (b64 && !j->data_b64) {
 		/* The first payload that needs it: null for those before. */
-		if (!(j->data_b64 = json_array()))
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < j->ndata; i++) {
+			if (json_array_append_new(a, json_null()) < 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		}
+		if (!a)
 			goto fail;
-		for (size_t i = 0; i < j->ndata; i++)
-			if (json_array_append_new(j->data_b64, json_null()) < 0)
-				goto fail;
+		j->data_b64 = a;
 	}
 	if (json_array_append_new(j->data, plain) < 0) {
 		plain = NULL;
