@@ -115,6 +115,9 @@ tests_check_cli_proto_LDADD = $(TEST_LIBS)
 tests_vsock_cli_SOURCES = tests/vsock_cli.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_cli_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_cli_LDADD = $(TEST_LIBS)
+# udo-vsock --json, checked with jq (tests/vsock_cli_json.sh).
+TESTS += tests/vsock_cli_json.sh
+EXTRA_DIST += tests/vsock_cli_json.sh
 # ---- end udo-vsock CLI ----
 
 # The exec handler kind end to end: a real daemon on CID 1 running real

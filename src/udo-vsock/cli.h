@@ -32,6 +32,7 @@ struct cli_options {
 	bool escape_out; /* stdout is a terminal and not --raw */
 	bool escape_err; /* stderr is a terminal and not --raw */
 	bool no_ok;
+	bool json; /* --json: one JSON object per reply (json.c) */
 	bool verbose;
 };
 

@@ -15,5 +15,8 @@ src_udo_vsock_udo_vsock_SOURCES = \
 	src/udo-vsock/connect.c \
 	src/udo-vsock/session.c \
 	src/udo-vsock/pipe.c \
-	src/udo-vsock/interactive.c
-src_udo_vsock_udo_vsock_LDADD = lib/libudo-vsock.la
+	src/udo-vsock/interactive.c \
+	src/udo-vsock/json.c \
+	src/udo-vsock/json.h
+src_udo_vsock_udo_vsock_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+src_udo_vsock_udo_vsock_LDADD = lib/libudo-vsock.la $(JANSSON_LIBS)

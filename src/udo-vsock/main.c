@@ -22,14 +22,21 @@ enum {
 	OPT_WAIT,
 	OPT_RAW,
 	OPT_NO_OK,
+	OPT_JSON,
 };
 
 static const struct option long_options[] = {
-    {"timeout", required_argument, NULL, 't'},     {"connect-timeout", required_argument, NULL, 'c'},
-    {"retry", required_argument, NULL, OPT_RETRY}, {"wait", required_argument, NULL, OPT_WAIT},
-    {"raw", no_argument, NULL, OPT_RAW},           {"no-ok", no_argument, NULL, OPT_NO_OK},
-    {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+    {"timeout", required_argument, NULL, 't'},
+    {"connect-timeout", required_argument, NULL, 'c'},
+    {"retry", required_argument, NULL, OPT_RETRY},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"raw", no_argument, NULL, OPT_RAW},
+    {"no-ok", no_argument, NULL, OPT_NO_OK},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Prints the usage text to OUT. */
@@ -49,6 +56,7 @@ static void usage(FILE *out)
 	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
 	      "      --raw                      print protocol lines as sent and received, and\n"
 	      "                                 control bytes unescaped on a terminal\n"
+	      "      --json                     print each reply as one JSON object (a line)\n"
 	      "      --no-ok                    vsock-mux: the VMM may send no OK line\n"
 	      "  -v, --verbose                  report connections and OK lines on stderr\n"
 	      "  -h, --help                     show this help\n"
@@ -137,6 +145,9 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 		case OPT_NO_OK:
 			opt->no_ok = true;
 			break;
+		case OPT_JSON:
+			opt->json = true;
+			break;
 		case 'v':
 			opt->verbose = true;
 			break;
@@ -152,6 +163,8 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	if (opt->json && opt->raw)
+		return usage_error("%s", "--json and --raw cannot be combined");
 	if (optind >= argc)
 		return usage_error("%s", "missing ADDRESS");
 	opt->escape_out = !opt->raw && isatty(STDOUT_FILENO);

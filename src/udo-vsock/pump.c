@@ -37,6 +37,7 @@ void cli_pump_init(struct cli_pump *p, const struct cli_options *opt, enum cli_o
 	*p = (struct cli_pump){
 	    .output = output,
 	    .raw = opt->raw,
+	    .json = opt->json,
 	    .verbose = opt->verbose,
 	    .escape_out = opt->escape_out,
 	    .escape_err = opt->escape_err,
@@ -45,6 +46,7 @@ void cli_pump_init(struct cli_pump *p, const struct cli_options *opt, enum cli_o
 	    .sock = -1,
 	    .in_fd = in_fd,
 	    .in_eof = in_fd < 0,
+	    .js = {.ascii = opt->escape_out},
 	};
 	p->out.keep = true;
 }
@@ -80,6 +82,7 @@ void cli_pump_attach(struct cli_pump *p, int sock)
 	p->out.keep = true;
 	cli_buf_clear(&p->reply);
 	p->ndata = 0;
+	cli_json_reset(&p->js);
 	p->echoed = false;
 	p->got_reply_bytes = false;
 	p->peer_eof = false;
@@ -164,6 +167,19 @@ static bool reply_starts_pipe(const struct udo_vsock_proto_reply *r)
 	                                               (r->text_len == 7 && memcmp(r->text, "handoff", 7) == 0));
 }
 
+/* --json: adds data line R to the reply under way, or prints the reply
+ * that status line R ends. Returns 0, or -1 (fatal: out of memory). */
+static int put_json(struct cli_pump *p, const struct udo_vsock_proto_reply *r)
+{
+	int rc = r->kind == UDO_VSOCK_PROTO_REPLY_DATA ? cli_json_data(&p->js, r->text, r->text_len)
+	                                               : cli_json_reply(&p->js, stdout, r);
+	if (rc < 0) {
+		cli_error("out of memory");
+		pump_fail(p, CLI_EXIT_PROTOCOL);
+	}
+	return rc;
+}
+
 /* Handles one complete reply LINE. Returns 0, 1 when the connection is
  * a byte stream from now on, or -1 after a fatal error. */
 static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
@@ -188,7 +204,10 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 		pump_fail(p, CLI_EXIT_PROTOCOL);
 		return -1;
 	}
-	if (p->raw) {
+	if (p->json) {
+		if (put_json(p, &r) < 0)
+			return -1;
+	} else if (p->raw) {
 		if (!p->echoed) {
 			const char *req = cli_buf_head(&p->echo);
 			const char *nl = req ? memchr(req, '\n', cli_buf_used(&p->echo)) : NULL;
@@ -502,4 +521,5 @@ void cli_pump_destroy(struct cli_pump *p)
 	cli_buf_free(&p->out);
 	cli_buf_free(&p->echo);
 	cli_buf_free(&p->reply);
+	cli_json_reset(&p->js);
 }

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "json.h"
 
 /* Longest request line read from standard input. */
 #define CLI_INPUT_LINE_MAX (1024 * 1024)
@@ -36,6 +37,7 @@ enum cli_pump_status {
 struct cli_pump {
 	enum cli_output output;
 	bool raw;
+	bool json; /* replies as JSON objects, whatever the output mode */
 	bool verbose;
 	bool escape_out;      /* stdout is a terminal: show control bytes escaped */
 	bool escape_err;      /* the same for server text on stderr */
@@ -53,6 +55,7 @@ struct cli_pump {
 	uint64_t ndata;       /* data lines of the reply under way */
 	bool echoed;          /* --raw: request of the reply under way printed */
 	bool piped;           /* a reply was OK proxy / OK handoff: no more lines */
+	struct cli_json js;   /* --json: the data lines of the reply under way */
 
 	/* Per connection. */
 	bool got_reply_bytes;
