@@ -59,8 +59,15 @@ static char *audit_quote_args(const struct request *req)
 void audit_begin(struct request *req)
 {
 	req->audit_args = NULL;
+	req->audit_hold = 0;
+	req->audit_command[0] = '\0';
 	if (req->config->audit == AUDIT_NONE)
 		return;
+	/* A copy: the command (and its config) may be gone by the end. */
+	const char *name = req->cmd != NULL ? req->cmd->name : req->argv[0];
+	size_t len = strnlen(name, sizeof(req->audit_command) - 1);
+	memcpy(req->audit_command, name, len);
+	req->audit_command[len] = '\0';
 	req->started_us = audit_now_us();
 	if (req->config->audit == AUDIT_ALL && req->cmd != NULL && req->cmd->audit_args)
 		req->audit_args = audit_quote_args(req);
@@ -78,10 +85,14 @@ static int audit_wanted(int mode, const char *status, const char *code)
 void audit_end(struct request *req, const char *status, const char *code)
 {
 	const struct config *conf = req->config;
-	char *args = req->audit_args;
 
+	if (req->audit_hold)
+		return;
+	char *args = req->audit_args;
 	req->audit_args = NULL;
-	if (conf == NULL || !audit_wanted(conf->audit, status, code)) {
+	/* Not audited: begun under audit = none, or already written. */
+	if (conf == NULL || req->audit_command[0] == '\0' || !audit_wanted(conf->audit, status, code)) {
+		req->audit_command[0] = '\0';
 		free(args);
 		return;
 	}
@@ -98,11 +109,11 @@ void audit_end(struct request *req, const char *status, const char *code)
 	}
 	if (!audit_ratelimit(req->server->base, key, hash, peer->text, peer->cid, conf->limits.audit_burst,
 	                     conf->limits.audit_interval_ms)) {
+		req->audit_command[0] = '\0';
 		free(args);
 		return;
 	}
-	/* An unknown command is refused at once, while its words are valid. */
-	const char *command = req->cmd != NULL ? req->cmd->name : req->argv[0];
+	const char *command = req->audit_command;
 	uint64_t now = audit_now_us();
 	uint64_t usec = now > req->started_us ? now - req->started_us : 0;
 	char f_peer[96], f_who[96], f_cmd[96], f_argc[24], f_status[24], f_code[64], f_usec[40], f_bytes[40];
@@ -138,6 +149,7 @@ void audit_end(struct request *req, const char *status, const char *code)
 	         peer->text, command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
 	         req->bytes_out, args != NULL ? " args=" : "", args != NULL ? args : "");
 	log_audit(text, fields, n);
+	req->audit_command[0] = '\0'; /* one entry per request */
 	free(f_args);
 	free(args);
 }

@@ -73,6 +73,8 @@ struct request {
 	uint64_t started_us;     /* when it was dispatched (monotonic), for its audit entry */
 	uint64_t bytes_out;      /* reply bytes written for it */
 	char *audit_args;        /* the arguments, quoted, when the command has audit-args (malloc'd) */
+	char audit_command[33];  /* the command word for its audit entry; "": not audited */
+	int audit_hold;          /* a cancel that an answer follows: audit at the answer */
 	int pending;             /* run() returned REQ_PENDING: finishing tells the connection */
 };
 

@@ -423,6 +423,7 @@ static void mk_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	/* From here on the module frees MR (and this event) and may drop the
 	 * last reference to its config: touch neither MC nor REQ->cmd. */
 	req->conn = NULL;
+	req->audit_hold = c != NULL; /* one audit entry: the ERR timeout below */
 	mc->kind->mk->cancel(&module_api, (struct udo_vsockd_request *)(void *)req, mc->data);
 	if (req->config != NULL) {
 		log_peer(LOG_LEVEL_ERR, req->peer->text, req->peer->cid, NULL,
@@ -434,6 +435,7 @@ static void mk_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	/* Finished without a reply: give the connection its status line. */
 	req->conn = c;
 	req->config = config_ref(c->server->config);
+	req->audit_hold = 0;
 	request_err(req, PROTO_ERR_TIMEOUT, "no answer in %u ms", ms);
 }
 
