@@ -80,7 +80,7 @@ complete_as _udo_vsock "udo-vsock --ti" udo-vsock --ti
 offers --timeout
 lacks --connect-timeout --raw
 complete_as _udo_vsock "udo-vsock -" udo-vsock -
-offers -t --timeout -c --connect-timeout --retry --wait --raw --no-ok -v --verbose -h --help -V --version
+offers -t --timeout -c --connect-timeout --retry --wait --raw --no-ok --json -v --verbose -h --help -V --version
 complete_as _udo_vsock "udo-vsock " udo-vsock ""
 offers vsock: unix: vsock-mux:
 complete_as _udo_vsock "udo-vsock -t 5 un" udo-vsock -t 5 un
