@@ -251,3 +251,8 @@ EXTRA_DIST += tests/vsock_python.sh python/pyproject.toml python/README.md \
 	python/udo_vsock/__init__.py python/udo_vsock/address.py python/udo_vsock/client.py \
 	python/udo_vsock/errors.py python/udo_vsock/protocol.py \
 	python/tests/conftest.py python/tests/test_protocol.py python/tests/test_daemon.py
+
+# Bash completion (completion/): options, address forms, and command names
+# from a real daemon's HELP on a unix socket.
+TESTS += tests/check_completion.sh
+EXTRA_DIST += tests/check_completion.sh

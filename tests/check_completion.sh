@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# check_completion.sh - the bash completion in completion/: source it with
+# bash-completion's helpers and drive its functions as bash does (COMP_WORDS,
+# COMP_CWORD, COMP_LINE, COMP_POINT): options, address forms, a file after
+# udo-vsockd -c, the command names of a real udo-vsockd on a unix socket
+# (from its HELP), and nothing, quickly, when nothing answers.
+set -u
+builddir=${UDO_TEST_BUILDDIR:?}
+srcdir=${UDO_TEST_SRCDIR:?}
+daemon_bin=${UDO_TEST_VSOCKD:-$builddir/src/udo-vsockd/udo-vsockd}
+cli="$builddir/src/udo-vsock/udo-vsock"
+
+bc=$(pkg-config --variable=datadir bash-completion 2>/dev/null)/bash-completion/bash_completion
+[ -r "$bc" ] || bc=/usr/share/bash-completion/bash_completion
+[ -r "$bc" ] || { echo "SKIP: no bash-completion (scripts/deps installs it)"; exit 77; }
+# shellcheck disable=SC1090
+. "$bc"
+. "$srcdir/completion/udo-vsock"
+. "$srcdir/completion/udo-vsockd"
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/completion.XXXXXX")
+daemon=
+mute=
+# Stops the helper processes and removes the directory (the EXIT trap).
+# shellcheck disable=SC2317
+cleanup() {
+	local p
+	for p in $daemon $mute; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+status=0
+# Reports a failure and remembers it.
+fail() {
+	echo "FAIL: $*"
+	status=1
+}
+
+# Runs the completion function FUNC for the line LINE (cursor at its end)
+# split by bash into the words WORD...; the last word is the one being
+# completed. Leaves the candidates in COMPREPLY, one per line in $got.
+complete_as() {
+	local func=$1 line=$2
+	shift 2
+	COMP_WORDS=("$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE=$line
+	COMP_POINT=${#line}
+	COMPREPLY=()
+	local prev=
+	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+	"$func" "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "$prev"
+	got=$(printf '%s\n' "${COMPREPLY[@]}")
+}
+
+# Checks that the last completion offered each of the candidates WANT...
+offers() {
+	local w
+	for w in "$@"; do
+		grep -qxF -- "$w" <<<"$got" || fail "'$COMP_LINE' does not offer '$w' (got: ${got//$'\n'/ })"
+	done
+}
+
+# Checks that the last completion did not offer any of NAME...
+lacks() {
+	local w
+	for w in "$@"; do
+		grep -qxF -- "$w" <<<"$got" && fail "'$COMP_LINE' offers '$w' (got: ${got//$'\n'/ })"
+	done
+	return 0
+}
+
+# --- Options and address forms, no daemon needed.
+complete_as _udo_vsock "udo-vsock --ti" udo-vsock --ti
+offers --timeout
+lacks --connect-timeout --raw
+complete_as _udo_vsock "udo-vsock -" udo-vsock -
+offers -t --timeout -c --connect-timeout --retry --wait --raw --no-ok --json -v --verbose -h --help -V --version
+complete_as _udo_vsock "udo-vsock " udo-vsock ""
+offers vsock: unix: vsock-mux:
+complete_as _udo_vsock "udo-vsock -t 5 un" udo-vsock -t 5 un
+offers unix:
+lacks vsock:
+complete_as _udo_vsock "udo-vsock --timeout " udo-vsock --timeout ""
+[ -z "$got" ] || fail "a timeout value is completed: $got"
+# bash splits at the ':' of COMP_WORDBREAKS: the candidates replace the
+# part after the last colon.
+complete_as _udo_vsock "udo-vsock vsock:h" udo-vsock vsock : h
+offers host: hypervisor:
+mkdir "$dir/sub"
+: >"$dir/sub/d.sock"
+complete_as _udo_vsock "udo-vsock unix:$dir/sub/" udo-vsock unix : "$dir/sub/"
+offers "$dir/sub/d.sock"
+complete_as _udo_vsock "udo-vsock vsock-mux:$dir/s" udo-vsock vsock-mux : "$dir/s"
+offers "$dir/sub/"
+
+complete_as _udo_vsockd "udo-vsockd -" udo-vsockd -
+offers -c -t -D --dump-config -v -h --help -V --version
+complete_as _udo_vsockd "udo-vsockd -c $dir/su" udo-vsockd -c "$dir/su"
+offers "$dir/sub"
+
+# --- Command names from a real daemon on a unix socket.
+sock="$dir/c.sock"
+cat >"$dir/udo-vsockd.conf" <<CONF
+[daemon]
+listen = unix:$sock identity=tester
+allow = any
+[command ping]
+handler = ping
+[command help]
+handler = help
+[command whoami]
+handler = whoami
+[command pong]
+handler = ping
+[command secret]
+handler = ping
+allow = 7
+CONF
+UDO_VSOCKD_STRICT_MODES=no "$daemon_bin" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
+daemon=$!
+if ! "$cli" --wait 30 "unix:$sock" ping >/dev/null 2>&1; then
+	cat "$dir/daemon.log"
+	echo "FAIL: the daemon did not answer on unix:$sock"
+	exit 1
+fi
+
+complete_as _udo_vsock "$cli unix:$sock " "$cli" unix : "$sock" ""
+offers ping help whoami pong
+lacks secret
+complete_as _udo_vsock "$cli -c 3 --timeout=9 -v unix:$sock p" "$cli" -c 3 --timeout = 9 -v unix : "$sock" p
+offers ping pong
+lacks help whoami
+# Only the word right after ADDRESS is a command; options after ADDRESS
+# are the command's.
+complete_as _udo_vsock "$cli unix:$sock ping " "$cli" unix : "$sock" ping ""
+[ -z "$got" ] || fail "a command's argument is completed as a command: ${got//$'\n'/ }"
+
+# --- Nothing answers: nothing offered, no message, within 3 s. First no
+# socket at all, then a socket that accepts but never replies.
+now_ms() {
+	local t
+	t=$(date +%s%N)
+	echo $((t / 1000000))
+}
+# Completes a command against the dead address $1; fails when anything is
+# offered, written to stderr, or it takes 3 s or more.
+dead_is_quiet() {
+	local start ms
+	start=$(now_ms)
+	complete_as _udo_vsock "$cli $1 " "$cli" unix : "${1#unix:}" "" 2>"$dir/err"
+	ms=$(($(now_ms) - start))
+	[ -z "$got" ] || fail "$1: offers ${got//$'\n'/ }"
+	[ -s "$dir/err" ] && fail "$1: writes $(cat "$dir/err")"
+	((ms < 3000)) || fail "$1: took $ms ms"
+	echo "dead address $1: $ms ms"
+}
+dead_is_quiet "unix:$dir/none.sock"
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen()
+time.sleep(60)' "$dir/mute.sock" &
+mute=$!
+for ((i = 0; i < 300; i++)); do
+	[ -S "$dir/mute.sock" ] && break
+	sleep 0.1
+done
+[ -S "$dir/mute.sock" ] || fail "the mute listener did not start"
+dead_is_quiet "unix:$dir/mute.sock"
+
+exit $status
