@@ -211,6 +211,7 @@ static void conns_follow_reload(struct server *s)
 				memcpy(c->peer_key, key, sizeof(key));
 			else
 				c->peer_key[0] = '\0'; /* not counted (out of memory) */
+			c->peer_hash = util_fnv1a(c->peer_key);
 			log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "was %s before the reload", was);
 		}
 	}
