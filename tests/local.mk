@@ -248,3 +248,8 @@ EXTRA_DIST += tests/vsock_python.sh python/pyproject.toml python/README.md \
 	python/udo_vsock/__init__.py python/udo_vsock/address.py python/udo_vsock/client.py \
 	python/udo_vsock/errors.py python/udo_vsock/protocol.py \
 	python/tests/conftest.py python/tests/test_protocol.py python/tests/test_daemon.py
+
+# The metrics endpoint (metrics-listen) scraped with curl while the daemon
+# serves vsock traffic; promtool (Debian's prometheus) checks the page.
+TESTS += tests/vsock_metrics.sh
+EXTRA_DIST += tests/vsock_metrics.sh
