@@ -210,18 +210,33 @@ static uint64_t resident_bytes(void)
 	return ok && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
 }
 
-/* The first command slot of M to show (the unknown one comes last). */
-static const struct metrics_command *first_command(const struct metrics *m)
+/* True if MC is shown on the page of S: it counted something, or the
+ * config in force has its command (a slot readied by a failed reload, or
+ * of a command removed before it ran, is not). */
+static int command_shown(const struct server *s, const struct metrics_command *mc)
 {
-	return m->commands != NULL ? m->commands : &m->unknown;
+	return mc->requests > 0 || mc == &s->metrics->unknown || config_find_command(s->config, mc->name) != NULL;
 }
 
-/* The command slot of M after MC to show, or NULL. */
-static const struct metrics_command *next_command(const struct metrics *m, const struct metrics_command *mc)
+/* The first command slot of S to show (the unknown one comes last). */
+static const struct metrics_command *first_command(const struct server *s)
 {
-	if (mc == &m->unknown)
+	const struct metrics_command *mc = s->metrics->commands;
+
+	while (mc != NULL && !command_shown(s, mc))
+		mc = mc->next;
+	return mc != NULL ? mc : &s->metrics->unknown;
+}
+
+/* The command slot of S after MC to show, or NULL. */
+static const struct metrics_command *next_command(const struct server *s, const struct metrics_command *mc)
+{
+	if (mc == &s->metrics->unknown)
 		return NULL;
-	return mc->next != NULL ? mc->next : &m->unknown;
+	do
+		mc = mc->next;
+	while (mc != NULL && !command_shown(s, mc));
+	return mc != NULL ? mc : &s->metrics->unknown;
 }
 
 /* Writes the whole page of S to OUT. */
@@ -230,10 +245,10 @@ static void metrics_page(struct server *s, struct evbuffer *out)
 	struct metrics *m = s->metrics;
 
 	put_head(out, "requests_total", "counter", "Requests dispatched, by command.");
-	for (const struct metrics_command *mc = first_command(m); mc != NULL; mc = next_command(m, mc))
+	for (const struct metrics_command *mc = first_command(s); mc != NULL; mc = next_command(s, mc))
 		put_sample(out, "requests_total", "command", mc->name, mc->requests);
 	put_head(out, "errors_total", "counter", "ERR replies of requests, by command and error code.");
-	for (const struct metrics_command *mc = first_command(m); mc != NULL; mc = next_command(m, mc)) {
+	for (const struct metrics_command *mc = first_command(s); mc != NULL; mc = next_command(s, mc)) {
 		for (int i = 0; i < METRICS_NCODES; i++) {
 			if (mc->errors[i] == 0)
 				continue;
@@ -243,10 +258,10 @@ static void metrics_page(struct server *s, struct evbuffer *out)
 		}
 	}
 	put_head(out, "bytes_out_total", "counter", "Reply bytes written, by command.");
-	for (const struct metrics_command *mc = first_command(m); mc != NULL; mc = next_command(m, mc))
+	for (const struct metrics_command *mc = first_command(s); mc != NULL; mc = next_command(s, mc))
 		put_sample(out, "bytes_out_total", "command", mc->name, mc->bytes_out);
 	put_head(out, "request_duration_seconds", "histogram", "Time from dispatch to the reply, by command.");
-	for (const struct metrics_command *mc = first_command(m); mc != NULL; mc = next_command(m, mc)) {
+	for (const struct metrics_command *mc = first_command(s); mc != NULL; mc = next_command(s, mc)) {
 		uint64_t cum = 0;
 		for (int i = 0; i <= METRICS_NBUCKETS; i++) {
 			cum += mc->buckets[i];
