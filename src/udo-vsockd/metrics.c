@@ -518,7 +518,9 @@ void metrics_free(struct server *s)
  * one, else "other". Looked up once per connection (and reload). */
 static struct metrics_peer *peer_slot(struct metrics *m, struct conn *c)
 {
-	struct metrics_peer **head = &m->peer_index[c->peer_hash % METRICS_PEER_BUCKETS];
+	/* Hashed here, not C's peer_hash: a reload that moves C to another
+	 * key does not update that. */
+	struct metrics_peer **head = &m->peer_index[util_fnv1a(c->peer_key) % METRICS_PEER_BUCKETS];
 	struct metrics_peer *p;
 
 	for (p = *head; p != NULL; p = p->hnext) {
