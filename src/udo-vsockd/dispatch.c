@@ -28,7 +28,9 @@ static void request_begin(struct conn *c, const struct command *cmd, int argc, c
 	req->finished = req->pending = 0;
 	req->bytes_out = 0;
 	audit_begin(req);
-	metrics_request_begin(req, c);
+	req->metrics = NULL;
+	if (c->server->metrics_counting)
+		metrics_request_begin(req, c);
 	c->req_active = 1;
 }
 

@@ -447,6 +447,7 @@ int metrics_start(struct server *s, struct config *conf)
 		return -1;
 	if (conf->metrics_listen != NULL && (m->ep = endpoint_open(s, conf->metrics_listen)) == NULL)
 		return -1;
+	s->metrics_counting = m->ep != NULL;
 	return 0;
 }
 
@@ -479,6 +480,7 @@ void metrics_commit(struct server *s, struct config *conf)
 	m->ep = m->fresh;
 	m->fresh = NULL;
 	m->fresh_set = 0;
+	s->metrics_counting = m->ep != NULL;
 	if (m->ep == NULL)
 		log_info("metrics endpoint closed");
 }
@@ -512,6 +514,7 @@ void metrics_free(struct server *s)
 	}
 	free(m);
 	s->metrics = NULL;
+	s->metrics_counting = 0;
 }
 
 /* The slot of C's peer: its own while fewer than metrics-max-peers have
@@ -544,9 +547,6 @@ void metrics_request_begin(struct request *req, struct conn *c)
 {
 	struct metrics *m = c->server->metrics;
 
-	req->metrics = NULL;
-	if (m == NULL || m->ep == NULL)
-		return;
 	req->metrics = req->cmd != NULL ? req->cmd->metrics : NULL;
 	if (req->metrics == NULL) {
 		/* Denied (the command is known, the request's cmd is not set)

@@ -63,8 +63,8 @@ void metrics_abort(struct server *s);
 /* Closes the endpoint and frees every counter. */
 void metrics_free(struct server *s);
 
-/* Notes REQ's counter slots as it starts on C (CMD NULL: the command is
- * unknown): only when the endpoint is on. */
+/* Notes REQ's counter slots as it starts on C (its cmd NULL: denied or
+ * unknown); called only while S->metrics_counting. */
 void metrics_request_begin(struct request *req, struct conn *c);
 
 /* Counts REQ as ended with STATUS and CODE (an ERR's). */

@@ -122,6 +122,7 @@ struct server {
 	struct run_peer *run_index[RUN_PEER_BUCKETS];
 	struct event *run_ev;
 	struct metrics *metrics; /* counters and the metrics endpoint (metrics.c) */
+	int metrics_counting;    /* the endpoint is on: requests are counted */
 };
 
 /* Milliseconds since the daemon started. */
