@@ -17,6 +17,7 @@ vsockd_sources = \
 	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
+	src/udo-vsockd/metrics.c \
 	src/udo-vsockd/module.c \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/ratelimit.c \
@@ -40,6 +41,7 @@ vsockd_headers = \
 	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/handler.h \
 	src/udo-vsockd/log.h \
+	src/udo-vsockd/metrics.h \
 	src/udo-vsockd/module.h \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.h \

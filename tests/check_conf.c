@@ -318,6 +318,38 @@ START_TEST(test_duplicate_listen)
 }
 END_TEST
 
+/* metrics-listen takes loopback TCP and unix addresses only, in their
+ * canonical form; anything else is refused at its file:line. */
+START_TEST(test_metrics_listen)
+{
+	struct load l;
+	const char *ok = put("metrics-ok.conf", "[daemon]\nlisten = vsock:any:7\nmetrics-listen = tcp:localhost:9464\n"
+	                                        "metrics-max-peers = 0\n[command ping]\nhandler = ping\n");
+	const char *bad = put("metrics-bad.conf", "[daemon]\nlisten = vsock:any:7\nmetrics-listen = tcp:0.0.0.0:9464\n"
+	                                          "metrics-listen = tcp:10.1.2.3:80\nmetrics-listen = tcp:[::]:80\n"
+	                                          "metrics-listen = tcp:127.0.0.1:0\nmetrics-listen = vsock:any:9\n"
+	                                          "metrics-listen = unix:\nmetrics-max-peers = 65537\n"
+	                                          "[command ping]\nhandler = ping\n");
+
+	load(ok, &l);
+	ck_assert_ptr_nonnull(l.conf);
+	ck_assert_str_eq(l.conf->metrics_listen, "tcp:127.0.0.1:9464");
+	ck_assert_uint_eq(l.conf->limits.metrics_max_peers, 0);
+	unload(&l);
+	load(bad, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 7, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, bad, 3, "only a loopback address");
+	assert_error(&l, 1, bad, 4, "only a loopback address");
+	assert_error(&l, 2, bad, 5, "only a loopback address");
+	assert_error(&l, 3, bad, 6, "PORT 1-65535");
+	assert_error(&l, 4, bad, 7, "is not tcp:ADDRESS:PORT or unix:PATH");
+	assert_error(&l, 5, bad, 8, "empty or too long");
+	assert_error(&l, 6, bad, 9, "metrics-max-peers");
+	unload(&l);
+}
+END_TEST
+
 /* include of a directory: only *.conf, not hidden, in name order. */
 START_TEST(test_include_directory)
 {
@@ -882,6 +914,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_binary_t_ok);
 	tcase_add_test(tc, test_binary_t_errors);
 	tcase_add_test(tc, test_arg_pattern_bounded);
+	tcase_add_test(tc, test_metrics_listen);
 	suite_add_tcase(s, tc);
 	return s;
 }

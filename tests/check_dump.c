@@ -74,6 +74,8 @@ static const char *const daemon_keys[] = {
     "audit",
     "audit-burst",
     "audit-interval",
+    "metrics-listen",
+    "metrics-max-peers",
 };
 
 /* True if TEXT has a line starting with PREFIX. */
@@ -121,6 +123,8 @@ static void assert_same_config(const char *path_a, const char *path_b)
 	ck_assert_msg(memcmp(&a->limits, &b->limits, sizeof(a->limits)) == 0, "[daemon] limits differ: %s and %s",
 	              path_a, path_b);
 	ck_assert_int_eq(a->log_level, b->log_level);
+	ck_assert_str_eq(a->metrics_listen != NULL ? a->metrics_listen : "(none)",
+	                 b->metrics_listen != NULL ? b->metrics_listen : "(none)");
 	const struct listen_conf *la = a->listeners, *lb = b->listeners;
 	for (; la != NULL && lb != NULL; la = la->next, lb = lb->next) {
 		ck_assert_str_eq(la->text, lb->text);
@@ -243,6 +247,8 @@ START_TEST(test_dump_every_key)
 	         "audit = denied\n"
 	         "audit-burst = 7\n"
 	         "audit-interval = 120000ms\n"
+	         "metrics-listen = tcp:localhost:9464\n"
+	         "metrics-max-peers = 16\n"
 	         "include = inc.conf\n"
 	         "[command run]\n"
 	         "handler = exec\n"
@@ -308,6 +314,7 @@ START_TEST(test_dump_every_key)
 	assert_line(d, "shutdown-grace = 2min");
 	assert_line(d, "log-peer-burst = 0");
 	assert_line(d, "audit = denied\naudit-burst = 7\naudit-interval = 2min");
+	assert_line(d, "metrics-listen = tcp:127.0.0.1:9464\nmetrics-max-peers = 16");
 	/* The included command where the include line was: before the others. */
 	ck_assert_ptr_nonnull(strstr(d, "[command run]"));
 	ck_assert_msg(strstr(d, "[command pass]") < strstr(d, "[command run]"), "commands out of order:\n%.2000s", d);

@@ -256,3 +256,8 @@ EXTRA_DIST += tests/vsock_python.sh python/pyproject.toml python/README.md \
 # from a real daemon's HELP on a unix socket.
 TESTS += tests/check_completion.sh
 EXTRA_DIST += tests/check_completion.sh
+
+# The metrics endpoint (metrics-listen) scraped with curl while the daemon
+# serves vsock traffic; promtool (Debian's prometheus) checks the page.
+TESTS += tests/vsock_metrics.sh
+EXTRA_DIST += tests/vsock_metrics.sh

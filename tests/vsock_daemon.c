@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timex.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1053,6 +1054,218 @@ START_TEST(test_quit)
 END_TEST
 
 /* The suite; the slow cases get longer timeouts. */
+/* GETs PATH from the metrics endpoint on the unix socket SOCK with
+ * HTTP/1.0 and returns the whole response (malloc'd), or NULL if SOCK
+ * takes no connection. Fails the test if the answer takes over 5 s. */
+static char *http_get(const char *sock, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char req[256];
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+
+	ck_assert(fd >= 0 && buf != NULL);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		free(buf);
+		return NULL;
+	}
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	ck_assert(send(fd, req, (size_t)n, MSG_NOSIGNAL) == n);
+	int64_t deadline = now_ms() + 5000;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(deadline - now_ms());
+		ck_assert_msg(left > 0 && poll(&p, 1, left) == 1, "no whole answer to GET %s within 5 s", path);
+		if (len + 4096 > cap)
+			ck_assert((buf = realloc(buf, cap *= 2)) != NULL);
+		ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+		ck_assert_msg(r >= 0, "recv: %s", strerror(errno));
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The value of the sample SERIES (name and labels, exactly) on PAGE; 0
+ * if the page has no such line (a counter not yet seen). */
+static long long sample(const char *page, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = page; (p = strstr(p, series)) != NULL; p += n) {
+		if ((p == page || p[-1] == '\n') && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	}
+	return 0;
+}
+
+/* The one peer series on PAGE other than peer="other" into KEY; fails
+ * the test unless there is exactly one. */
+static void only_peer(const char *page, char *key, size_t size)
+{
+	const char *prefix = "\nudo_vsockd_peer_requests_total{peer=\"";
+	int found = 0;
+
+	for (const char *p = page; (p = strstr(p, prefix)) != NULL; p++) {
+		const char *v = p + strlen(prefix), *end = strchr(v, '"');
+		if (strncmp(v, "other\"", 6) == 0)
+			continue;
+		snprintf(key, size, "udo_vsockd_peer_requests_total{peer=\"%.*s\"}", (int)(end - v), v);
+		found++;
+	}
+	ck_assert_msg(found == 1, "%d peer series besides other:\n%.1000s", found, strstr(page, "peer_requests_total"));
+}
+
+/* The metrics endpoint counts known traffic exactly: requests, errors by
+ * code, reply bytes, the latency histogram, the peer and the gauges;
+ * other paths are 404. */
+START_TEST(test_metrics)
+{
+	struct client c;
+	char extra[512], sock[300], peer[200], line[64];
+
+	snprintf(sock, sizeof(sock), "%s", "");
+	daemon_init(&D);
+	snprintf(sock, sizeof(sock), "%s/metrics.sock", D.dir);
+	snprintf(extra, sizeof(extra), "metrics-listen = unix:%s\naudit = none", sock);
+	daemon_write_config(&D, extra, "[command secret]\nhandler = version\ndeny = any\n");
+	ck_assert_msg(daemon_start(&D, NULL, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+	client_open(&c, D.port);
+	expect_status(&c, "PING warm", "OK pong warm"); /* the peer has a series now */
+	char *before = http_get(sock, "/metrics");
+	ck_assert_ptr_nonnull(before);
+	ck_assert_msg(strncmp(before, "HTTP/1.0 200 ", 13) == 0 || strncmp(before, "HTTP/1.1 200 ", 13) == 0,
+	              "GET /metrics: %.200s", before);
+	ck_assert_msg(strstr(before, "\r\nContent-Type: text/plain; version=0.0.4\r\n") != NULL,
+	              "no content type: %.400s", before);
+	ck_assert_int_eq(sample(before, "udo_vsockd_connections"), 1);
+	only_peer(before, peer, sizeof(peer));
+
+	long long ping_bytes = 0;
+	for (int i = 0; i < 10; i++) {
+		char ping[32], want[32];
+		snprintf(ping, sizeof(ping), "PING t%d", i);
+		snprintf(want, sizeof(want), "OK pong t%d", i);
+		expect_status(&c, ping, want);
+		ping_bytes += (long long)strlen(want) + 1;
+	}
+	for (int i = 0; i < 3; i++)
+		expect_prefix(&c, "FROB", "ERR unknown-command ");
+	for (int i = 0; i < 2; i++)
+		expect_prefix(&c, "SECRET", "ERR denied ");
+	char *after = http_get(sock, "/metrics");
+	ck_assert_ptr_nonnull(after);
+
+	static const struct {
+		const char *series;
+		long long delta;
+	} want[] = {
+	    {"udo_vsockd_requests_total{command=\"ping\"}", 10},
+	    {"udo_vsockd_requests_total{command=\"(unknown)\"}", 3},
+	    {"udo_vsockd_requests_total{command=\"secret\"}", 2},
+	    {"udo_vsockd_requests_total{command=\"help\"}", 0},
+	    {"udo_vsockd_errors_total{command=\"(unknown)\",code=\"unknown-command\"}", 3},
+	    {"udo_vsockd_errors_total{command=\"secret\",code=\"denied\"}", 2},
+	    {"udo_vsockd_errors_total{command=\"ping\",code=\"usage\"}", 0},
+	    {"udo_vsockd_request_duration_seconds_count{command=\"ping\"}", 10},
+	    {"udo_vsockd_request_duration_seconds_bucket{command=\"ping\",le=\"+Inf\"}", 10},
+	    {"udo_vsockd_request_duration_seconds_count{command=\"secret\"}", 2},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		long long d = sample(after, want[i].series) - sample(before, want[i].series);
+		ck_assert_msg(d == want[i].delta, "%s went up by %lld, not %lld", want[i].series, d, want[i].delta);
+	}
+	long long d = sample(after, "udo_vsockd_bytes_out_total{command=\"ping\"}") -
+	              sample(before, "udo_vsockd_bytes_out_total{command=\"ping\"}");
+	ck_assert_msg(d == ping_bytes, "ping's reply bytes went up by %lld, not %lld", d, ping_bytes);
+	d = sample(after, peer) - sample(before, peer);
+	ck_assert_msg(d == 15, "%s went up by %lld, not 15", peer, d);
+	ck_assert_int_eq(sample(after, "udo_vsockd_peer_requests_total{peer=\"other\"}"), 0);
+	ck_assert_msg(strstr(after, "\n# TYPE udo_vsockd_request_duration_seconds histogram\n") != NULL,
+	              "no histogram");
+	ck_assert_msg(sample(after, "udo_vsockd_resident_memory_bytes") > 0, "no resident memory");
+	snprintf(line, sizeof(line), "udo_vsockd_exec_jobs 0\n");
+	ck_assert_msg(strstr(after, line) != NULL, "exec jobs not 0");
+	free(before);
+	free(after);
+
+	char *other = http_get(sock, "/other");
+	ck_assert_ptr_nonnull(other);
+	ck_assert_msg(strncmp(other + 9, "404", 3) == 0, "GET /other: %.200s", other);
+	free(other);
+	client_close(&c);
+	stop();
+}
+END_TEST
+
+/* metrics-max-peers bounds the peer series; a reload moves the endpoint
+ * (counters kept), a reload whose endpoint cannot bind keeps the old
+ * one, and one without metrics-listen closes it and removes its socket. */
+START_TEST(test_metrics_reload)
+{
+	struct client c;
+	char extra[512], sock_a[300], sock_b[300];
+
+	daemon_init(&D);
+	snprintf(sock_a, sizeof(sock_a), "%s/a.sock", D.dir);
+	snprintf(sock_b, sizeof(sock_b), "%s/b.sock", D.dir);
+	snprintf(extra, sizeof(extra), "metrics-listen = unix:%s\nmetrics-max-peers = 0", sock_a);
+	daemon_write_config(&D, extra, NULL);
+	ck_assert_msg(daemon_start(&D, NULL, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+	client_open(&c, D.port);
+	expect_status(&c, "PING a", "OK pong a");
+	char *page = http_get(sock_a, "/metrics");
+	ck_assert_ptr_nonnull(page);
+	ck_assert_int_eq(sample(page, "udo_vsockd_peer_requests_total{peer=\"other\"}"), 1);
+	ck_assert_msg(strstr(page, "udo_vsockd_peer_requests_total{peer=\"other\"} 1\n# HELP") != NULL,
+	              "a peer series past metrics-max-peers = 0:\n%.1000s", strstr(page, "peer_requests_total"));
+	free(page);
+
+	/* Moved: the old socket goes, the new one has the same counters. */
+	snprintf(extra, sizeof(extra), "metrics-listen = unix:%s", sock_b);
+	daemon_write_config(&D, extra, NULL);
+	int64_t t0 = mono_us();
+	daemon_signal(&D, SIGHUP);
+	expect_reload_notify(t0);
+	WAIT_FOR((page = http_get(sock_b, "/metrics")) != NULL, 5000, "no endpoint on %s after the reload", sock_b);
+	ck_assert_int_eq(sample(page, "udo_vsockd_requests_total{command=\"ping\"}"), 1);
+	free(page);
+	ck_assert_msg(access(sock_a, F_OK) < 0, "%s left behind", sock_a);
+	expect_status(&c, "PING b", "OK pong b"); /* the old connection, counted across the reload */
+
+	/* Cannot bind: the reload fails whole, the endpoint stays. */
+	snprintf(extra, sizeof(extra), "metrics-listen = unix:%s/missing/dir.sock\nmax-arguments = 1", D.dir);
+	daemon_write_config(&D, extra, "[command ghost]\nhandler = ping\n");
+	t0 = mono_us();
+	daemon_signal(&D, SIGHUP);
+	expect_reload_notify(t0);
+	expect_status(&c, "PING c", "OK pong c"); /* max-arguments = 1 did not take */
+	page = http_get(sock_b, "/metrics");
+	ck_assert_msg(page != NULL, "the failed reload closed the endpoint");
+	ck_assert_int_eq(sample(page, "udo_vsockd_requests_total{command=\"ping\"}"), 3);
+	ck_assert_msg(strstr(page, "command=\"ghost\"") == NULL, "a command of the failed reload is shown: %.80s",
+	              strstr(page, "command=\"ghost\""));
+	free(page);
+
+	/* Gone: no endpoint, no socket file. */
+	daemon_write_config(&D, NULL, NULL);
+	t0 = mono_us();
+	daemon_signal(&D, SIGHUP);
+	expect_reload_notify(t0);
+	WAIT_FOR(access(sock_b, F_OK) < 0, 5000, "%s left behind", sock_b);
+	ck_assert_ptr_null(http_get(sock_b, "/metrics"));
+	expect_status(&c, "PING d", "OK pong d");
+	client_close(&c);
+	stop();
+}
+END_TEST
+
 static Suite *daemon_suite(void)
 {
 	Suite *s = suite_create("daemon");
@@ -1095,6 +1308,12 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, test_notify_sequence);
 	tcase_add_test(tc, test_watchdog);
 	tcase_add_test(tc, test_socket_activation);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("metrics");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_metrics_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@
 
 #include "handler.h"
 #include "log.h"
+#include "metrics.h"
 #include "module.h"
 #include "proto.h"
 #include "util.h"
@@ -667,6 +668,34 @@ static void fmt_audit(const struct option_spec *spec, const void *target, const 
 		option_format_unset(spec->name, out);
 }
 
+/* `metrics-listen =`: a loopback tcp: or a unix: address (metrics.c). */
+static int key_metrics_listen(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                              size_t whylen)
+{
+	struct config *conf = target;
+	char canon[UDO_VSOCK_ADDR_STRLEN];
+
+	if (metrics_listen_parse(value, canon, sizeof(canon), why, whylen) < 0)
+		return -1;
+	char *copy = strdup(canon);
+	if (copy == NULL)
+		return -1;
+	free(conf->metrics_listen);
+	conf->metrics_listen = copy;
+	return 0;
+}
+
+/* Writes `metrics-listen`, or that there is no endpoint. */
+static void fmt_metrics_listen(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const char *text = ((const struct config *)target)->metrics_listen;
+
+	if (text != NULL)
+		fprintf(out, "%s = %s\n", spec->name, text);
+	else
+		fprintf(out, "# %s: not set (no metrics endpoint)\n", spec->name);
+}
+
 /* A [daemon] limit: a field of struct config's limits. */
 #define LIMIT(name, type, min, max, field) OPTION(name, type, min, max, struct config, limits.field, NULL)
 
@@ -695,6 +724,8 @@ static const struct option_spec daemon_options[] = {
     OPTION_CUSTOM("audit", key_audit, fmt_audit),
     LIMIT("audit-burst", OPT_NUMBER, 0, 1000000, audit_burst),
     LIMIT("audit-interval", OPT_DURATION, 1, 86400000, audit_interval_ms),
+    OPTION_CUSTOM("metrics-listen", key_metrics_listen, fmt_metrics_listen),
+    LIMIT("metrics-max-peers", OPT_NUMBER, 0, 65536, metrics_max_peers),
     OPTION_END,
 };
 
@@ -1070,6 +1101,7 @@ static void limits_default(struct limits *l)
 	l->log_peer_interval_ms = 5000;
 	l->audit_burst = 100;
 	l->audit_interval_ms = 10000;
+	l->metrics_max_peers = 256;
 }
 
 /* The bucket of the command NAME: FNV-1a of its bytes. */
@@ -1182,6 +1214,7 @@ void config_unref(struct config *conf)
 	free(conf->strings);
 	free(conf->path);
 	free(conf->module_dir);
+	free(conf->metrics_listen);
 	free(conf);
 }
 

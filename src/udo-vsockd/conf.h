@@ -10,6 +10,7 @@
 #include <udo/vsock-addr.h>
 
 struct handler_kind;
+struct metrics_command;
 struct module;
 struct stat;
 
@@ -42,9 +43,10 @@ struct command {
 	int min_args, max_args; /* arguments after the command word; -1: no maximum */
 	char *usage;
 	char *summary;
-	void *data;            /* the handler kind's per-command state */
-	struct acl_entry *acl; /* NULL: the daemon-wide default */
-	int audit_args;        /* audit entries carry the arguments (ARGS=) */
+	void *data;                      /* the handler kind's per-command state */
+	struct acl_entry *acl;           /* NULL: the daemon-wide default */
+	int audit_args;                  /* audit entries carry the arguments (ARGS=) */
+	struct metrics_command *metrics; /* its counters (metrics.c), the daemon's */
 	const char *file;
 	int line;
 	struct command *next;
@@ -71,6 +73,7 @@ struct limits {
 	unsigned int log_peer_interval_ms; /* the window of log_peer_burst */
 	unsigned int audit_burst;          /* audit entries per peer and interval; 0: no limit */
 	unsigned int audit_interval_ms;    /* the window of audit_burst */
+	unsigned int metrics_max_peers;    /* peers with their own metrics series */
 };
 
 /* Which requests get an audit entry (`audit =`). */
@@ -92,6 +95,7 @@ struct config {
 	struct limits limits;
 	int log_level;          /* enum log_level */
 	int audit;              /* enum audit_mode */
+	char *metrics_listen;   /* canonical metrics-listen address; NULL: no endpoint */
 	struct module *modules; /* loaded by `module =`, unloaded with the config */
 	char *module_dir;       /* where `module = NAME` looked */
 	char **strings;         /* file names kept for file:line of commands */

@@ -47,9 +47,10 @@ struct conn {
 	struct bufferevent *bev; /* a bridge's, once bridged (fd still ours) */
 	struct config *config;   /* the config in force (a reference; a reload swaps it) */
 	struct peer peer;
-	char peer_key[80];  /* key in the per-peer counts */
-	uint32_t peer_hash; /* util_fnv1a(peer_key) */
-	struct request req; /* the request being answered, if req_active */
+	char peer_key[80];                 /* key in the per-peer counts */
+	uint32_t peer_hash;                /* util_fnv1a(peer_key) */
+	struct metrics_peer *metrics_peer; /* its peer's counters, found at its first request (metrics.c) */
+	struct request req;                /* the request being answered, if req_active */
 	int req_active;
 	int closing;               /* no more requests; free once output is flushed */
 	int output_paused;         /* too much unread output: requests wait */

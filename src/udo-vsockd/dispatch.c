@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "ratelimit.h"
 
@@ -27,6 +28,9 @@ static void request_begin(struct conn *c, const struct command *cmd, int argc, c
 	req->finished = req->pending = 0;
 	req->bytes_out = 0;
 	audit_begin(req);
+	req->metrics = NULL;
+	if (c->server->metrics_counting)
+		metrics_request_begin(req, c);
 	c->req_active = 1;
 }
 

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 
 /* Appends LEN bytes of DATA to C's output as part of REQ's reply. */
@@ -62,6 +63,9 @@ static void request_end(struct request *req, const char *status, const char *cod
 {
 	struct config *conf = req->config;
 
+	/* A cancel that an answer follows is counted once, at the answer. */
+	if (req->metrics != NULL && !req->audit_hold)
+		metrics_request_end(req, status, code);
 	audit_end(req, status, code);
 	req->config = NULL;
 	config_unref(conf);

@@ -10,6 +10,8 @@
 #include "peer.h"
 
 struct command;
+struct metrics_command;
+struct metrics_peer;
 struct option_spec;
 struct request;
 struct server;
@@ -66,16 +68,18 @@ struct request {
 	const struct command *cmd;
 	int argc; /* argv[0] is the command word */
 	char **argv;
-	const struct peer *peer; /* who asked, as the kernel reported it (the
-	                          * connection's: a request never outlives it) */
-	void *state;             /* the handler's, for an asynchronous answer */
-	int finished;            /* answered (or cancelled) */
-	uint64_t started_us;     /* when it was dispatched (monotonic), for its audit entry */
-	uint64_t bytes_out;      /* reply bytes written for it */
-	char *audit_args;        /* the arguments, quoted, when the command has audit-args (malloc'd) */
-	char audit_command[33];  /* the command word for its audit entry; "": not audited */
-	int audit_hold;          /* a cancel that an answer follows: audit at the answer */
-	int pending;             /* run() returned REQ_PENDING: finishing tells the connection */
+	const struct peer *peer;           /* who asked, as the kernel reported it (the
+	                                    * connection's: a request never outlives it) */
+	void *state;                       /* the handler's, for an asynchronous answer */
+	int finished;                      /* answered (or cancelled) */
+	uint64_t started_us;               /* when it was dispatched (monotonic), for its audit entry */
+	uint64_t bytes_out;                /* reply bytes written for it */
+	char *audit_args;                  /* the arguments, quoted, when the command has audit-args (malloc'd) */
+	char audit_command[33];            /* the command word for its audit entry; "": not audited */
+	int audit_hold;                    /* a cancel that an answer follows: audit and count at the answer */
+	struct metrics_command *metrics;   /* its command's counters while the endpoint is on, else NULL */
+	struct metrics_peer *metrics_peer; /* ... and its peer's */
+	int pending;                       /* run() returned REQ_PENDING: finishing tells the connection */
 };
 
 /* REQ_DONE if REQ is answered already, else REQ_PENDING: what a run()

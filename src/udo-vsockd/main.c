@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "module.h"
 #include "ratelimit.h"
 #include "server.h"
@@ -94,6 +95,7 @@ static void server_free(struct server *s)
 	while (s->conns != NULL)
 		conn_free(s->conns);
 	listeners_close_all(s);
+	metrics_free(s);
 	for (size_t i = 0; i < sizeof(s->signals) / sizeof(s->signals[0]); i++) {
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
@@ -201,6 +203,8 @@ int main(int argc, char **argv)
 			fatalx("cannot open the listeners");
 		s.listeners = fresh;
 	}
+	if (metrics_start(&s, conf) < 0)
+		fatalx("cannot start the metrics endpoint");
 	if (notify_open(&s) < 0 || notify_start_timers(&s) < 0)
 		fatal("cannot start the systemd timers");
 	if (conn_sweep_arm(&s) < 0)

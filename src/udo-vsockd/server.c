@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 uint64_t server_uptime_ms(const struct server *s)
@@ -207,6 +208,7 @@ static void conns_follow_reload(struct server *s)
 		if (strcmp(key, c->peer_key) != 0) {
 			/* Already open: counted under its new key even past the limit. */
 			peer_count_remove(s, c->peer_key);
+			c->metrics_peer = NULL; /* found again under the new key */
 			if (peer_count_add(s, key) != UINT32_MAX)
 				memcpy(c->peer_key, key, sizeof(key));
 			else
@@ -240,8 +242,15 @@ void server_reload(struct server *s)
 	}
 	free(errors);
 	struct listener *fresh = NULL;
+	if (metrics_prepare(s, conf) < 0) {
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
+		config_unref(conf);
+		notify_ready(s);
+		return;
+	}
 	if (!s->socket_activated && listeners_open(s, conf, &fresh) < 0) {
 		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
+		metrics_abort(s);
 		config_unref(conf);
 		notify_ready(s);
 		return;
@@ -249,6 +258,7 @@ void server_reload(struct server *s)
 	/* Nothing fails from here on: the new configuration takes over whole. */
 	if (!s->socket_activated)
 		listeners_replace(s, fresh);
+	metrics_commit(s, conf);
 	listeners_configure(s, conf);
 	config_unref(s->config);
 	s->config = conf;

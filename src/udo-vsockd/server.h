@@ -14,6 +14,7 @@ struct event_base;
 struct event;
 struct evconnlistener;
 struct bufferevent;
+struct metrics;
 
 /* Counters shown by STATS and in the systemd STATUS line. */
 struct stats {
@@ -120,6 +121,8 @@ struct server {
 	struct run_peer *run_head, *run_tail;
 	struct run_peer *run_index[RUN_PEER_BUCKETS];
 	struct event *run_ev;
+	struct metrics *metrics; /* counters and the metrics endpoint (metrics.c) */
+	int metrics_counting;    /* the endpoint is on: requests are counted */
 };
 
 /* Milliseconds since the daemon started. */

@@ -33,6 +33,7 @@
 #include "../conn.h"
 #include "../handler.h"
 #include "../log.h"
+#include "../metrics.h"
 #include "../proto.h"
 #include "../server.h"
 #include "../util.h"
@@ -838,6 +839,15 @@ static int exec_sigchld_install(struct event_base *base)
 		return -1;
 	}
 	return 0;
+}
+
+unsigned int exec_running_jobs(void)
+{
+	unsigned int n = 0;
+
+	for (const struct exec_child *ch = exec_children; ch != NULL; ch = ch->next)
+		n++;
+	return n;
 }
 
 /* Counts the tracked children of command NAME: all, and those of KEY. */
