@@ -497,8 +497,11 @@ START_TEST(test_no_leaks)
 }
 END_TEST
 
-/* Runs udo-vsockd -t on a config with one exec command of OPTIONS.
- * Returns its exit status; its stderr lands in *ERRTEXT. */
+/* Runs udo-vsockd -t on a config with one exec command of OPTIONS: the
+ * built binary itself, also when the tests' daemons run under valgrind
+ * (UDO_TEST_VSOCKD), whose start-up would outlast the case's timeout;
+ * check_conf covers config parsing. Returns its exit status; its stderr
+ * lands in *ERRTEXT. */
 static int check_config(const char *options, char *errtext, size_t size)
 {
 	char conf[2048], path[512], out[1024];
@@ -506,7 +509,7 @@ static int check_config(const char *options, char *errtext, size_t size)
 	snprintf(conf, sizeof(conf), "[daemon]\nlisten = vsock:local:%u\nallow = any\n[command x]\nhandler = exec\n%s",
 	         d.port, options);
 	write_scratch("check.conf", conf, 0644);
-	char *const argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c",
+	char *const argv[] = {(char *)TEST_BUILDDIR "/src/udo-vsockd/udo-vsockd", (char *)"-t", (char *)"-c",
 	                      (char *)scratch("check.conf", path, sizeof(path)), NULL};
 	int st = run_process(argv, out, sizeof(out), errtext, size, 10000);
 	/* Its output, then its messages, as one text. */
