@@ -514,6 +514,32 @@ static void pipeline(struct client *c, const char *line, long n, int timeout_ms)
 	}
 }
 
+/* After a flood of TOTAL requests whose log lines hold ENTRY, sends LINE
+ * on C (its reply starting with WANT) every 250 ms until the ENTRY lines
+ * of the log at PATH plus the counts before COUNTED in its lines holding
+ * SUPPRESSED_TEXT make TOTAL and what was sent since: each window's count
+ * of suppressed lines comes with the first line of the next. Gives up
+ * after 15 s. Returns the number sent; *LOGGED and *SUPPRESSED get the
+ * last counts. */
+static long send_until_counted(struct client *c, const char *line, const char *want, const char *path,
+                               const char *entry, const char *suppressed_text, const char *counted, long total,
+                               long *logged, long long *suppressed)
+{
+	int64_t deadline = now_ms() + 15000;
+	long extra = 0;
+
+	for (;;) {
+		*suppressed = 0;
+		*logged = count_log_lines(path, entry, NULL, NULL);
+		count_log_lines(path, suppressed_text, counted, suppressed);
+		if (*logged + *suppressed == total + extra || now_ms() >= deadline)
+			return extra;
+		expect(c, line, want);
+		extra++;
+		sleep_ms(250); /* a pace: lets the log window pass between requests */
+	}
+}
+
 /* 100,000 pipelined denied requests from one peer make a bounded number
  * of log lines (default log-peer-burst 10 per log-peer-interval 5s, plus
  * a line when suppression begins), and the count of what was suppressed
@@ -545,19 +571,9 @@ START_TEST(test_denied_log_flood)
 	 * slow run (valgrind) floods across several windows, and each one's
 	 * count comes with the first denial of the next: send a denial every
 	 * 250 ms until every denial is logged or counted. */
-	long long suppressed = 0;
-	long extra = 0;
-	int64_t deadline = now_ms() + 15000;
-	for (;;) {
-		suppressed = 0;
-		denied = count_log_lines(log_path, ": denied\n", NULL, NULL);
-		count_log_lines(log_path, "suppressed (log-peer-burst)", " log messages", &suppressed);
-		if (denied + suppressed == FLOOD + extra || now_ms() >= deadline)
-			break;
-		expect(&c, "nobody", "ERR denied ");
-		extra++;
-		sleep_ms(250); /* a pace: lets the log window pass between denials */
-	}
+	long long suppressed;
+	long extra = send_until_counted(&c, "nobody", "ERR denied ", log_path, ": denied\n",
+	                                "suppressed (log-peer-burst)", " log messages", FLOOD, &denied, &suppressed);
 	long began = count_log_lines(log_path, "log messages about this peer in", NULL, NULL);
 	fprintf(stderr, "vsock_acl: then %ld more: %ld 'denied' lines, %lld suppressed, %ld suppression notices\n",
 	        extra, denied, suppressed, began);
@@ -741,25 +757,13 @@ START_TEST(test_audit_burst)
 	start_audited(log_path, sizeof(log_path));
 	client_open(&c, d.port);
 	pipeline(&c, "hush\n", FLOOD, 60000);
-	int64_t flood_ms = now_ms();
 	long logged = count_log_lines(log_path, ": hush: OK", NULL, NULL);
 	ck_assert_int_ge(logged, BURST);
 	/* A ping every 250 ms until the count of the rest comes (a window
 	 * must pass: this measures the limit's interval). */
-	long long suppressed = 0;
-	long extra = 0;
-	int64_t deadline = now_ms() + 15000;
-	for (;;) {
-		suppressed = 0;
-		logged = count_log_lines(log_path, ": hush: OK", NULL, NULL);
-		count_log_lines(log_path, "suppressed (audit-burst)", " audit entries", &suppressed);
-		if (logged + suppressed == FLOOD + extra || now_ms() >= deadline)
-			break;
-		expect(&c, "hush", "OK pong");
-		extra++;
-		sleep_ms(250);
-	}
-	flood_ms = now_ms() - flood_ms;
+	long long suppressed;
+	long extra = send_until_counted(&c, "hush", "OK pong", log_path, ": hush: OK", "suppressed (audit-burst)",
+	                                " audit entries", FLOOD, &logged, &suppressed);
 	fprintf(stderr, "vsock_acl: %d pings: %ld audit entries, %lld suppressed, %ld more pings\n", FLOOD, logged,
 	        suppressed, extra);
 	ck_assert_int_eq(logged + suppressed, FLOOD + extra);
