@@ -30,10 +30,11 @@
  * answers must come within 100 ms (max seen: 25 to 86 ms alone, up to
  * 79 ms under UBSan beside vsock_hostile; before the fix p99 was 160 to
  * 290 ms) and every one within 500 ms (before the fix: up to 5 s). */
-#define RELEASE_MS    2000
-#define CANARY_MS     100
-#define CANARY_MAX_MS 500
-#define FLOOD_CONNS   128
+#define RELEASE_MS         2000
+#define CANARY_MS          100
+#define CANARY_MAX_MS      500
+#define CANARY_SAMPLES_MIN 200
+#define FLOOD_CONNS        128
 /* An endless flood connection is saturated once no send goes for this
  * long; one with a number of lines waits longer for all to go (with
  * max-buffered reached, the daemon may never take them all). */
@@ -322,8 +323,11 @@ static long run_flood(const char *name, const struct flood *f)
 	ck_assert_int_eq(read(to_parent[0], &rep, sizeof(rep)), (ssize_t)sizeof(rep));
 	int64_t saturated = now_ms();
 	int fds_flooded = process_fd_count(D.pid);
-	/* Saturated: the canaries keep their answers. */
-	while (now_ms() - saturated < 500) {
+	/* Saturated: the canaries keep their answers, for 500 ms and until
+	 * there are CANARY_SAMPLES_MIN answers in all: below 100, the 99th
+	 * percentile would be the slowest answer, and one host stall would
+	 * be judged against the p99 bound instead of the max bound. */
+	while (now_ms() - saturated < 500 || k.nlat < CANARY_SAMPLES_MIN) {
 		canaries_probe(&k);
 		sleep_ms(20);
 	}
@@ -350,8 +354,10 @@ static long run_flood(const char *name, const struct flood *f)
 	}
 	qsort(k.lat, (size_t)k.nlat, sizeof(k.lat[0]), cmp_int);
 	int p99 = k.lat[k.nlat * 99 / 100], max = k.lat[k.nlat - 1];
-	printf("%s: canary p50 %d ms, p99 %d ms, max %d ms at %lld ms (saturated at %lld, closed at %lld)\n", name,
-	       k.lat[k.nlat / 2], p99, max, (long long)k.max_at, (long long)(saturated - t0), (long long)(closed - t0));
+	printf("%s: canary p50 %d ms, p99 %d ms, max %d ms at %lld ms over %d answers (saturated at %lld, closed at "
+	       "%lld)\n",
+	       name, k.lat[k.nlat / 2], p99, max, (long long)k.max_at, k.nlat, (long long)(saturated - t0),
+	       (long long)(closed - t0));
 	printf("%s: %d connections x %ld lines of %zu bytes (%s): %d connected, %d failed, %d sent all, %lld MB sent "
 	       "in %lld ms; "
 	       "daemon fds %d -> %d, RSS %ld -> %ld KiB (peak %ld); after the close: fds %d, RSS %ld KiB, "
