@@ -119,15 +119,15 @@ struct config {
 	struct limits limits;
 	int log_level;          /* enum log_level */
 	int audit;              /* enum audit_mode */
-	char *metrics_listen;   /* canonical metrics-listen address; NULL: no endpoint */
-	struct module *modules; /* loaded by `module =`, unloaded with the config */
+	char *metrics_listen;   /* canonical metrics-listen address (config_resolve); NULL: no endpoint */
+	struct module *modules; /* loaded by config_resolve, unloaded with the config */
 	char *module_dir;       /* where `module = NAME` looked */
 	char **strings;         /* file names kept for file:line of commands */
 	size_t nstrings;
-	int strict_modes;              /* refuse files others may write (see config_trusted) */
-	struct conf_line *daemon_keys; /* [daemon] keys for config_resolve, in order */
-	struct conf_error *errors;     /* in order of seq */
-	struct conf_error *errors_last;
+	int strict_modes;               /* refuse files others may write (see config_trusted) */
+	struct conf_line *daemon_keys;  /* [daemon] keys for config_resolve, in order */
+	struct conf_error *errors;      /* in order of seq */
+	struct conf_error *errors_last; /* where the parser's next error goes */
 	int nerrors;
 	/* Undoes config_resolve (kinds' data, modules) before the config is
 	 * freed; NULL: nothing resolved. */
