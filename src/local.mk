@@ -1,16 +1,22 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # src: the daemon (udo-vsockd) and the command-line client (udo-vsock).
 
+# The config parser and all it needs but libudo-vsock: no handler,
+# module or socket code (resolve.c binds those). tests/fuzz/local.mk
+# builds fuzz_conf from these files.
+vsockd_conf_sources = \
+	src/udo-vsockd/conf.c \
+	src/udo-vsockd/util.c
+
 # The daemon's code minus main(), so tests can link the pure parts; the
-# one list of it: tests/fuzz/local.mk compiles the same files for
-# fuzz_conf. A handler kind is one file in kinds/, listed here, and one
-# line in kinds.c's table.
+# one list of it. A handler kind is one file in kinds/, listed here, and
+# one line in kinds.c's table.
 noinst_LTLIBRARIES += src/udo-vsockd/libvsockd.la
 vsockd_sources = \
+	$(vsockd_conf_sources) \
 	src/udo-vsockd/access.c \
 	src/udo-vsockd/arg-pattern.c \
 	src/udo-vsockd/audit.c \
-	src/udo-vsockd/conf.c \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
 	src/udo-vsockd/handler.c \
@@ -21,8 +27,8 @@ vsockd_sources = \
 	src/udo-vsockd/module.c \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/ratelimit.c \
+	src/udo-vsockd/resolve.c \
 	src/udo-vsockd/server.c \
-	src/udo-vsockd/util.c \
 	src/udo-vsockd/kinds/exec.c \
 	src/udo-vsockd/kinds/handoff.c \
 	src/udo-vsockd/kinds/help.c \
@@ -46,6 +52,7 @@ vsockd_headers = \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.h \
 	src/udo-vsockd/ratelimit.h \
+	src/udo-vsockd/resolve.h \
 	src/udo-vsockd/server.h \
 	src/udo-vsockd/util.h
 src_udo_vsockd_libvsockd_la_SOURCES = $(vsockd_sources) $(vsockd_headers)

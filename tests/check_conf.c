@@ -11,6 +11,7 @@
 #include "../src/udo-vsockd/conf.h"
 #include "../src/udo-vsockd/dispatch.h"
 #include "../src/udo-vsockd/handler.h"
+#include "../src/udo-vsockd/resolve.h"
 #include "daemon-harness.h"
 
 static char dir[256];

@@ -10,6 +10,7 @@
 
 #include "../src/udo-vsockd/conf.h"
 #include "../src/udo-vsockd/handler.h"
+#include "../src/udo-vsockd/resolve.h"
 #include "daemon-harness.h"
 
 #define DUMP_MAX 65536

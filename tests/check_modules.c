@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* check_modules - loading handler modules while the config is parsed:
+/* check_modules - loading handler modules while the config is resolved:
  * options, every kind of bad module as a file:line error, unloading with
  * the last config reference, and the shipped guest config; no sockets. */
 #include <check.h>
@@ -10,6 +10,7 @@
 
 #include "../src/udo-vsockd/conf.h"
 #include "../src/udo-vsockd/handler.h"
+#include "../src/udo-vsockd/resolve.h"
 #include "daemon-harness.h"
 
 #define FACTS_SO   TEST_BUILDDIR "/modules/.libs/facts.so"
@@ -118,6 +119,35 @@ START_TEST(test_reference_keeps_module)
 	config_ref(conf); /* as a request in flight does */
 	config_unref(conf);
 	ck_assert(is_loaded(FACTS_SO));
+	config_unref(conf);
+	ck_assert(!is_loaded(FACTS_SO));
+}
+END_TEST
+
+/* config_parse only records the lines: the module is loaded, the kind
+ * bound and its option refused by config_resolve, still at the option's
+ * file:line; the last reference unloads the module. */
+START_TEST(test_parse_loads_nothing)
+{
+	const char *path = put_conf("module = " FACTS_SO "\n[command facts]\nhandler = facts\nfacts = nosuch\n");
+	struct config *conf = config_parse(path, NULL);
+	char *text = NULL;
+	size_t len = 0;
+
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->nerrors, 0);
+	ck_assert_msg(!is_loaded(FACTS_SO), "config_parse loaded the module");
+	ck_assert_ptr_null(conf->commands->kind);
+	ck_assert_int_eq(config_resolve(conf), -1);
+	ck_assert(is_loaded(FACTS_SO));
+	ck_assert_ptr_nonnull(conf->commands->kind);
+	FILE *f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(config_finish(conf, f), -1);
+	fclose(f);
+	ck_assert_msg(strstr(text, "test.conf:7: ") != NULL && strstr(text, "unknown fact 'nosuch'") != NULL, "%s",
+	              text);
+	free(text);
 	config_unref(conf);
 	ck_assert(!is_loaded(FACTS_SO));
 }
@@ -276,6 +306,7 @@ static Suite *modules_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_load_and_options);
 	tcase_add_test(tc, test_reference_keeps_module);
+	tcase_add_test(tc, test_parse_loads_nothing);
 	tcase_add_test(tc, test_option_errors);
 	tcase_add_test(tc, test_timeout_option);
 	tcase_add_test(tc, test_missing_file);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* conf.c - the configuration file parser (udo-vsockd.conf(5)) */
+/* conf.c - the configuration file parser (udo-vsockd.conf(5)): records
+ * the lines and checks their syntax; nothing is loaded or bound here
+ * (resolve.c does that), so it depends on nothing but the leaves. */
 #include "conf.h"
 
 #include <dirent.h>
@@ -12,10 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "handler.h"
 #include "log.h"
-#include "metrics.h"
-#include "module.h"
 #include "proto.h"
 #include "util.h"
 
@@ -30,11 +29,10 @@ struct pending_key {
 	int line;
 };
 
-/* The state of one config_load(). */
+/* The state of one config_parse(). */
 struct parser {
 	struct config *conf;
-	FILE *errors;
-	int nerrors;
+	unsigned int seq; /* the next place in the order of errors */
 	int depth;
 	/* The [command] section being read, if any. */
 	char *cmd_name;
@@ -45,8 +43,8 @@ struct parser {
 	struct command **cmd_tail;
 	struct listen_conf **listen_tail;
 	struct acl_entry **acl_tail;
+	struct conf_line **daemon_tail;
 	char module_dir[PATH_MAX]; /* where `module = NAME` looks */
-	int strict_modes;          /* refuse files others may write (see config_trusted) */
 	int nfiles;                /* files opened so far, up to INCLUDE_FILES_MAX */
 	int includes_stopped;      /* a cycle or a limit was reported: no more includes */
 	struct {
@@ -65,23 +63,55 @@ struct key_ctx {
 	struct acl_entry ***acl_tail; /* where `allow` and `deny` append */
 };
 
-/* Reports one error as "file:line: message"; parsing goes on. */
+/* config_error with a va_list. */
+static void config_verror(struct config *conf, unsigned int seq, const char *file, int line, const char *fmt,
+                          va_list ap)
+{
+	struct conf_error *e = calloc(1, sizeof(*e)), **at = &conf->errors;
+	char *msg = NULL;
+
+	conf->nerrors++;
+	if (e == NULL)
+		return; /* counted: the load fails, if without this message */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	/* Line 0: the file as a whole (it cannot be read, or lacks something). */
+	if (msg != NULL &&
+	    (line > 0 ? asprintf(&e->text, "%s:%d: %s", file, line, msg) : asprintf(&e->text, "%s: %s", file, msg)) < 0)
+		e->text = NULL;
+	free(msg);
+	e->seq = seq;
+	/* The parser's errors come in order: appended at once. */
+	if (conf->errors_last != NULL && conf->errors_last->seq <= seq)
+		at = &conf->errors_last->next;
+	while (*at != NULL && (*at)->seq <= seq)
+		at = &(*at)->next;
+	e->next = *at;
+	*at = e;
+	if (e->next == NULL)
+		conf->errors_last = e;
+}
+
+void config_error(struct config *conf, unsigned int seq, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	config_verror(conf, seq, file, line, fmt, ap);
+	va_end(ap);
+}
+
+/* Reports one error as "file:line: message" in the order of the lines
+ * read; parsing goes on. */
 static void parse_error(struct parser *p, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void parse_error(struct parser *p, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	/* Line 0: the file as a whole (it cannot be read, or lacks something). */
-	if (line > 0)
-		fprintf(p->errors, "%s:%d: ", file, line);
-	else
-		fprintf(p->errors, "%s: ", file);
 	va_start(ap, fmt);
-	vfprintf(p->errors, fmt, ap);
+	config_verror(p->conf, p->seq++, file, line, fmt, ap);
 	va_end(ap);
-	fputc('\n', p->errors);
-	p->nerrors++;
 }
 
 /* Keeps a copy of STR for the config's lifetime. Returns it or NULL. */
@@ -332,9 +362,6 @@ fail:
 
 static void parse_file(struct parser *p, const char *path, const char *from, int from_line);
 
-/* How a refusal under strict modes ends: where to look for the way out. */
-#define STRICT_HINT "; refused (strict modes, see udo-vsockd.conf(5))"
-
 /* Strict modes: see conf.h. */
 int config_trusted(const struct stat *st, char *why, size_t whylen)
 {
@@ -380,8 +407,8 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 		parse_file(p, path, file, line);
 		return;
 	}
-	if (p->strict_modes && !config_trusted(&st, why, sizeof(why))) {
-		parse_error(p, file, line, "include: %s: %s" STRICT_HINT, path, why);
+	if (p->conf->strict_modes && !config_trusted(&st, why, sizeof(why))) {
+		parse_error(p, file, line, "include: %s: %s" CONFIG_STRICT_HINT, path, why);
 		return;
 	}
 	struct dirent **names;
@@ -405,12 +432,47 @@ static void parse_include(struct parser *p, const char *file, int line, const ch
 	free(names);
 }
 
-/* Loads the module of a "module = PATH|NAME" line. A NAME (no '/') is
- * NAME.so in module-dir; a relative PATH is taken from the directory of
- * FILE. Every failure is a parse error at FILE:LINE. */
+/* Appends "KEY = VALUE" of FILE:LINE at *TAIL for config_resolve, with
+ * the next place in the order of errors. Returns it, or NULL (reported). */
+static struct conf_line *keep_line(struct parser *p, struct conf_line ***tail, const char *key, const char *value,
+                                   const char *file, int line)
+{
+	struct conf_line *l = calloc(1, sizeof(*l));
+
+	if (l != NULL && (l->key = strdup(key)) != NULL && (l->value = strdup(value)) != NULL) {
+		l->file = file;
+		l->line = line;
+		l->seq = p->seq++;
+		**tail = l;
+		*tail = &l->next;
+		return l;
+	}
+	if (l != NULL) {
+		free(l->key);
+		free(l);
+	}
+	parse_error(p, file, line, "out of memory");
+	return NULL;
+}
+
+/* Frees a list of kept lines. */
+static void lines_free(struct conf_line *l)
+{
+	while (l != NULL) {
+		struct conf_line *next = l->next;
+		free(l->key);
+		free(l->value);
+		free(l);
+		l = next;
+	}
+}
+
+/* Keeps the path of a "module = PATH|NAME" line for config_resolve,
+ * which loads it. A NAME (no '/') is NAME.so in module-dir; a relative
+ * PATH is taken from the directory of FILE. */
 static void parse_module(struct parser *p, const char *file, int line, const char *value)
 {
-	char path[PATH_MAX], why[PATH_MAX + 256];
+	char path[PATH_MAX];
 	size_t len = strlen(value);
 	int n;
 
@@ -426,24 +488,7 @@ static void parse_module(struct parser *p, const char *file, int line, const cha
 		parse_error(p, file, line, "module: path too long");
 		return;
 	}
-	struct stat st;
-	if (p->strict_modes && stat(path, &st) == 0 && !config_trusted(&st, why, sizeof(why))) {
-		parse_error(p, file, line, "module: %s: %s" STRICT_HINT, path, why);
-		return;
-	}
-	const struct module *old = module_find_path(p->conf->modules, path);
-	if (old != NULL) {
-		parse_error(p, file, line, "module: %s is already loaded at %s:%d", path, module_origin_file(old),
-		            module_origin_line(old));
-		return;
-	}
-	struct module *m = module_load(path, p->conf->modules, why, sizeof(why));
-	if (m == NULL) {
-		parse_error(p, file, line, "%s", why);
-		return;
-	}
-	module_set_origin(m, file, line);
-	module_append(&p->conf->modules, m);
+	keep_line(p, &p->daemon_tail, "module", path, file, line);
 }
 
 /* `listen =`: reports its own errors. */
@@ -562,19 +607,23 @@ static void fmt_include(const struct option_spec *spec, const void *target, cons
 	fprintf(out, "# %s: included files are merged into this dump\n", spec->name);
 }
 
-/* Writes one `module =` line per loaded module, by its full path. */
+/* Writes one `module =` line per module, by its full path. */
 static void fmt_module(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
 	const struct config *conf = target;
+	int any = 0;
 
-	if (conf->modules == NULL)
-		option_format_unset(spec->name, out);
-	for (const struct module *m = conf->modules; m != NULL; m = module_next(m)) {
+	for (const struct conf_line *l = conf->daemon_keys; l != NULL; l = l->next) {
+		if (strcmp(l->key, spec->name) != 0)
+			continue;
 		/* Absolute: a relative path was taken from the directory of its file. */
-		char *full = realpath(module_path(m), NULL);
-		fprintf(out, "%s = %s\n", spec->name, full != NULL ? full : module_path(m));
+		char *full = realpath(l->value, NULL);
+		fprintf(out, "%s = %s\n", spec->name, full != NULL ? full : l->value);
 		free(full);
+		any = 1;
 	}
+	if (!any)
+		option_format_unset(spec->name, out);
 }
 
 /* Writes `module-dir`. */
@@ -585,17 +634,19 @@ static void fmt_module_dir(const struct option_spec *spec, const void *target, c
 	fprintf(out, "%s = %s\n", spec->name, conf->module_dir != NULL ? conf->module_dir : PKGLIBDIR);
 }
 
+/* The names of `log-level =`, by enum log_level ("warn" is taken too). */
+static const char *const log_levels[] = {
+    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
+};
+
 /* Writes `log-level` by its name. */
 static void fmt_log_level(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
-	static const char *const names[] = {
-	    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
-	    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
-	};
 	int level = ((const struct config *)target)->log_level;
 
-	if (level >= 0 && (size_t)level < sizeof(names) / sizeof(names[0]) && names[level] != NULL)
-		fprintf(out, "%s = %s\n", spec->name, names[level]);
+	if (level >= 0 && (size_t)level < sizeof(log_levels) / sizeof(log_levels[0]) && log_levels[level] != NULL)
+		fprintf(out, "%s = %s\n", spec->name, log_levels[level]);
 	else
 		option_format_unset(spec->name, out);
 }
@@ -630,14 +681,18 @@ static int key_module_dir(const struct option_spec *spec, void *target, void *ct
 static int key_log_level(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
                          size_t whylen)
 {
-	enum log_level level;
-
-	if (log_level_parse(value, &level) < 0) {
-		snprintf(why, whylen, "log-level: '%s' is not err, warning, notice, info or debug", value);
-		return -1;
+	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+		if (log_levels[i] != NULL && strcmp(value, log_levels[i]) == 0) {
+			((struct config *)target)->log_level = (int)i;
+			return 0;
+		}
 	}
-	((struct config *)target)->log_level = level;
-	return 0;
+	if (strcmp(value, "warn") == 0) {
+		((struct config *)target)->log_level = LOG_LEVEL_WARNING;
+		return 0;
+	}
+	snprintf(why, whylen, "log-level: '%s' is not err, warning, notice, info or debug", value);
+	return -1;
 }
 
 /* The values of `audit =`, by enum audit_mode. */
@@ -668,20 +723,14 @@ static void fmt_audit(const struct option_spec *spec, const void *target, const 
 		option_format_unset(spec->name, out);
 }
 
-/* `metrics-listen =`: a loopback tcp: or a unix: address (metrics.c). */
+/* `metrics-listen =`: kept for config_resolve, which checks the address
+ * (a loopback tcp: or a unix: one, metrics.c) and reports its errors. */
 static int key_metrics_listen(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
                               size_t whylen)
 {
-	struct config *conf = target;
-	char canon[UDO_VSOCK_ADDR_STRLEN];
+	struct key_ctx *k = ctx;
 
-	if (metrics_listen_parse(value, canon, sizeof(canon), why, whylen) < 0)
-		return -1;
-	char *copy = strdup(canon);
-	if (copy == NULL)
-		return -1;
-	free(conf->metrics_listen);
-	conf->metrics_listen = copy;
+	keep_line(k->p, &k->p->daemon_tail, spec->name, value, k->file, k->line);
 	return 0;
 }
 
@@ -742,11 +791,10 @@ static void parse_daemon_key(struct parser *p, const char *file, int line, const
 		parse_error(p, file, line, "%s", why);
 }
 
-/* Frees one command and its handler data. */
+/* Frees one command; its kind's data is config_resolve's (unresolve). */
 static void command_free(struct command *cmd)
 {
-	if (cmd->kind != NULL && cmd->kind->free_data != NULL && cmd->data != NULL)
-		cmd->kind->free_data(cmd->data);
+	lines_free(cmd->keys);
 	acl_free(cmd->acl);
 	free(cmd->name);
 	free(cmd->usage);
@@ -764,44 +812,22 @@ static const struct option_spec command_options[] = {
     OPTION_END,
 };
 
-/* Applies one option of CMD's handler kind: from the kind's table, else
- * its set_option. Returns 0, or -1 with a message in WHY. */
-static int kind_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
-{
-	const struct handler_kind *kind = cmd->kind;
-	const struct option_spec *spec = option_find(kind->options, key);
-	void *data;
-
-	if (spec == NULL && kind->set_option != NULL)
-		return kind->set_option(cmd, key, value, why, whylen);
-	if (spec == NULL) {
-		snprintf(why, whylen, "handler '%s' has no option '%s'", kind->name, key);
-		return -1;
-	}
-	if ((data = kind->get_data(cmd)) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
-	}
-	return option_apply(spec, data, cmd, value, why, whylen);
-}
-
-/* Builds the command of the [command] section that just ended. */
+/* Records the command of the [command] section that just ended: its
+ * own options (command_options) applied, `handler` and its kind's keys
+ * kept for config_resolve, each with its place in the order of errors. */
 static void finish_command(struct parser *p)
 {
 	const char *file = p->cmd_file;
-	const struct handler_kind *kind = NULL;
 	struct command *cmd;
+	int named = 0;
 
 	if (p->cmd_name == NULL)
 		return;
-	for (int i = 0; i < p->nkeys; i++) {
-		if (strcmp(p->keys[i].key, "handler") == 0) {
-			kind = handler_find(p->keys[i].value);
-			if (kind == NULL)
-				kind = module_find_kind(p->conf->modules, p->keys[i].value);
-		}
-		if (strcmp(p->keys[i].key, "handler") == 0 && kind == NULL)
-			parse_error(p, file, p->keys[i].line, "unknown handler '%s'", p->keys[i].value);
+	for (int i = 0; i < p->nkeys; i++)
+		named |= strcmp(p->keys[i].key, "handler") == 0;
+	if (!named) {
+		parse_error(p, file, p->cmd_line, "[command %s] has no handler", p->cmd_name);
+		goto out;
 	}
 	cmd = calloc(1, sizeof(*cmd));
 	if (cmd == NULL) {
@@ -812,43 +838,25 @@ static void finish_command(struct parser *p)
 	p->cmd_name = NULL;
 	cmd->file = file;
 	cmd->line = p->cmd_line;
-	cmd->kind = kind;
-	if (kind == NULL) {
-		int named = 0;
-		for (int i = 0; i < p->nkeys; i++)
-			named |= strcmp(p->keys[i].key, "handler") == 0;
-		if (!named)
-			parse_error(p, file, p->cmd_line, "[command %s] has no handler", cmd->name);
-		command_free(cmd);
-		goto out;
-	}
-	cmd->min_args = kind->min_args;
-	cmd->max_args = kind->max_args;
-	cmd->usage = strdup(kind->usage);
-	cmd->summary = strdup(kind->summary);
+	cmd->seq = p->seq++; /* binding the kind comes first */
 	struct acl_entry **acl_tail = &cmd->acl;
+	struct conf_line **keys_tail = &cmd->keys;
 	for (int i = 0; i < p->nkeys; i++) {
 		const struct pending_key *k = &p->keys[i];
 		const struct option_spec *spec = option_find(command_options, k->key);
 		struct key_ctx ctx = {p, file, k->line, &acl_tail};
 		char why[256] = "";
-		if (strcmp(k->key, "handler") == 0)
-			continue;
-		if (spec != NULL ? option_apply(spec, cmd, &ctx, k->value, why, sizeof(why)) < 0
-		                 : kind_option(cmd, k->key, k->value, why, sizeof(why)) < 0)
+		if (spec == NULL)
+			keep_line(p, &keys_tail, k->key, k->value, file, k->line);
+		else if (option_apply(spec, cmd, &ctx, k->value, why, sizeof(why)) < 0)
 			parse_error(p, file, k->line, "%s", why);
 	}
-	char why[256] = "";
-	if (kind->check != NULL && kind->check(cmd, why, sizeof(why)) < 0)
-		parse_error(p, file, p->cmd_line, "[command %s] %s", cmd->name, why);
-	if (cmd->usage == NULL || cmd->summary == NULL)
-		parse_error(p, file, p->cmd_line, "out of memory");
+	cmd->seq_check = p->seq++;
 	for (const struct command *o = p->conf->commands; o != NULL; o = o->next) {
 		if (strcmp(o->name, cmd->name) == 0) {
 			parse_error(p, file, p->cmd_line, "command '%s' is already defined at %s:%d", cmd->name,
 			            o->file, o->line);
-			command_free(cmd);
-			goto out;
+			break; /* kept all the same, for the errors of its handler and keys */
 		}
 	}
 	*p->cmd_tail = cmd;
@@ -1059,8 +1067,8 @@ static void parse_file(struct parser *p, const char *path, const char *from, int
 		close(fd);
 		return;
 	}
-	if (p->strict_modes && !config_trusted(&st, why, sizeof(why))) {
-		strncat(why, STRICT_HINT, sizeof(why) - strlen(why) - 1);
+	if (p->conf->strict_modes && !config_trusted(&st, why, sizeof(why))) {
+		strncat(why, CONFIG_STRICT_HINT, sizeof(why) - strlen(why) - 1);
 		file_error(p, path, from, from_line, why);
 		close(fd);
 		return;
@@ -1120,21 +1128,16 @@ static void config_index_commands(struct config *conf)
 	}
 }
 
-/* config_load and config_load_file: parses the stream F (NULL: opens PATH). */
-static struct config *load(const char *path, FILE *f, FILE *errors)
+struct config *config_parse(const char *path, FILE *f)
 {
 	struct config *conf = calloc(1, sizeof(*conf));
 	const char *strict = getenv("UDO_VSOCKD_STRICT_MODES");
-	struct parser p = {.conf = conf,
-	                   .errors = errors,
-	                   .module_dir = PKGLIBDIR,
-	                   .strict_modes = strict == NULL || (strcmp(strict, "no") != 0 && strcmp(strict, "0") != 0)};
+	struct parser p = {.conf = conf, .module_dir = PKGLIBDIR};
 
-	if (conf == NULL) {
-		fprintf(errors, "%s: out of memory\n", path);
+	if (conf == NULL)
 		return NULL;
-	}
 	conf->refs = 1;
+	conf->strict_modes = strict == NULL || (strcmp(strict, "no") != 0 && strcmp(strict, "0") != 0);
 	conf->log_level = LOG_LEVEL_NOTICE;
 	conf->audit = AUDIT_ALL;
 	limits_default(&conf->limits);
@@ -1144,6 +1147,7 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 	p.cmd_tail = &conf->commands;
 	p.listen_tail = &conf->listeners;
 	p.acl_tail = &conf->default_acl;
+	p.daemon_tail = &conf->daemon_keys;
 	if (f != NULL) {
 		struct stat st;
 		p.nfiles++;
@@ -1154,13 +1158,23 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 	conf->module_dir = strdup(p.module_dir);
 	if (conf->module_dir == NULL)
 		parse_error(&p, path, 0, "out of memory");
-	if (p.nerrors == 0 && conf->listeners == NULL)
-		parse_error(&p, path, 0, "no 'listen' address in [daemon]");
-	if (p.nerrors == 0 && conf->commands == NULL)
-		parse_error(&p, path, 0, "no [command NAME] section: the daemon would answer nothing");
-	if (p.nerrors > 0) {
-		config_unref(conf);
-		return NULL;
+	return conf;
+}
+
+int config_finish(struct config *conf, FILE *errors)
+{
+	if (conf->nerrors == 0 && conf->listeners == NULL)
+		config_error(conf, UINT_MAX, conf->path, 0, "no 'listen' address in [daemon]");
+	if (conf->nerrors == 0 && conf->commands == NULL)
+		config_error(conf, UINT_MAX, conf->path, 0,
+		             "no [command NAME] section: the daemon would answer nothing");
+	if (conf->nerrors > 0) {
+		int written = 0;
+		for (const struct conf_error *e = conf->errors; e != NULL; e = e->next, written++)
+			fprintf(errors, "%s\n", e->text != NULL ? e->text : "out of memory");
+		if (written < conf->nerrors) /* an error that could not be kept */
+			fprintf(errors, "%s: out of memory\n", conf->path);
+		return -1;
 	}
 	config_index_commands(conf);
 	for (const struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
@@ -1172,17 +1186,7 @@ static struct config *load(const char *path, FILE *f, FILE *errors)
 			fprintf(errors, "%s:%d: warning: no allow rule: no peer may run '%s'\n", cmd->file, cmd->line,
 			        cmd->name);
 	}
-	return conf;
-}
-
-struct config *config_load(const char *path, FILE *errors)
-{
-	return load(path, NULL, errors);
-}
-
-struct config *config_load_file(FILE *f, const char *name, FILE *errors)
-{
-	return load(name, f, errors);
+	return 0;
 }
 
 struct config *config_ref(struct config *conf)
@@ -1201,13 +1205,21 @@ void config_unref(struct config *conf)
 		free(conf->listeners);
 		conf->listeners = next;
 	}
+	/* The kinds' data first, then the modules that made some of it. */
+	if (conf->unresolve != NULL)
+		conf->unresolve(conf);
 	while (conf->commands != NULL) {
 		struct command *next = conf->commands->next;
 		command_free(conf->commands);
 		conf->commands = next;
 	}
-	/* After the commands: their data was made by module code. */
-	module_unload_all(conf->modules);
+	lines_free(conf->daemon_keys);
+	while (conf->errors != NULL) {
+		struct conf_error *next = conf->errors->next;
+		free(conf->errors->text);
+		free(conf->errors);
+		conf->errors = next;
+	}
 	acl_free(conf->default_acl);
 	for (size_t i = 0; i < conf->nstrings; i++)
 		free(conf->strings[i]);
@@ -1227,25 +1239,12 @@ const struct command *config_find_command(const struct config *conf, const char 
 	return NULL;
 }
 
-int config_dump(struct config *conf, FILE *out)
+void config_format_daemon(const struct config *conf, FILE *out)
 {
-	fputs("# The effective configuration (udo-vsockd -D): every default filled in,\n"
-	      "# the included files merged, no comments of the original kept.\n[daemon]\n",
-	      out);
 	option_format_table(daemon_options, conf, conf, out);
-	for (struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
-		const struct handler_kind *kind = cmd->kind;
-		fprintf(out, "\n[command %s]\nhandler = %s\n", cmd->name, kind->name);
-		option_format_table(command_options, cmd, cmd, out);
-		if (kind->options != NULL) {
-			/* A kind's data is made with its defaults on first use. */
-			const void *data = kind->get_data(cmd);
-			if (data == NULL)
-				return -1;
-			option_format_table(kind->options, data, cmd, out);
-		}
-		if (kind->format_options != NULL)
-			kind->format_options(cmd, out);
-	}
-	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}
+
+void config_format_command(const struct command *cmd, FILE *out)
+{
+	option_format_table(command_options, cmd, cmd, out);
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* conf.h - the parsed configuration file (udo-vsockd.conf(5)) */
+/* conf.h - the parsed configuration file (udo-vsockd.conf(5)): its lines
+ * recorded and their syntax checked, without loading anything; see
+ * resolve.h for what binds handler kinds and loads modules. */
 #ifndef UDO_VSOCKD_CONF_H
 #define UDO_VSOCKD_CONF_H
 
@@ -36,11 +38,33 @@ struct acl_entry {
 	struct acl_entry *next;
 };
 
+/* A "key = value" line kept for config_resolve(): a [daemon] key that
+ * loads or checks something beyond the text (`module`, `metrics-listen`)
+ * or a [command] key of its handler kind (`handler` itself included). */
+struct conf_line {
+	char *key;
+	char *value; /* `module`: the path the module is loaded from */
+	const char *file;
+	int line;
+	unsigned int seq; /* where its errors go among the load's (config_error) */
+	struct conf_line *next;
+};
+
+/* One error of a load, kept until config_finish writes them all in order. */
+struct conf_error {
+	unsigned int seq;
+	char *text; /* "file:line: message"; NULL: out of memory */
+	struct conf_error *next;
+};
+
 /* One `[command NAME]` section. */
 struct command {
-	char *name; /* lower case */
-	const struct handler_kind *kind;
-	int min_args, max_args; /* arguments after the command word; -1: no maximum */
+	char *name;                      /* lower case */
+	const struct handler_kind *kind; /* bound by config_resolve; NULL before */
+	struct conf_line *keys;          /* `handler` and the kind's keys, in order, for config_resolve */
+	unsigned int seq;                /* the place of config_resolve's errors on binding it ... */
+	unsigned int seq_check;          /* ... and on checking it */
+	int min_args, max_args;          /* arguments after the command word; -1: no maximum */
 	char *usage;
 	char *summary;
 	void *data;                      /* the handler kind's per-command state */
@@ -95,22 +119,46 @@ struct config {
 	struct limits limits;
 	int log_level;          /* enum log_level */
 	int audit;              /* enum audit_mode */
-	char *metrics_listen;   /* canonical metrics-listen address; NULL: no endpoint */
-	struct module *modules; /* loaded by `module =`, unloaded with the config */
+	char *metrics_listen;   /* canonical metrics-listen address (config_resolve); NULL: no endpoint */
+	struct module *modules; /* loaded by config_resolve, unloaded with the config */
 	char *module_dir;       /* where `module = NAME` looked */
 	char **strings;         /* file names kept for file:line of commands */
 	size_t nstrings;
+	int strict_modes;               /* refuse files others may write (see config_trusted) */
+	struct conf_line *daemon_keys;  /* [daemon] keys for config_resolve, in order */
+	struct conf_error *errors;      /* in order of seq */
+	struct conf_error *errors_last; /* where the parser's next error goes */
+	int nerrors;
+	/* Undoes config_resolve (kinds' data, modules) before the config is
+	 * freed; NULL: nothing resolved. */
+	void (*unresolve)(struct config *conf);
 };
 
-/* Parses PATH. On success returns a config with one reference; on any
- * error writes every problem as "file:line: message" to ERRORS and
- * returns NULL. */
-struct config *config_load(const char *path, FILE *errors);
+/* How a refusal under strict modes ends: where to look for the way out. */
+#define CONFIG_STRICT_HINT "; refused (strict modes, see udo-vsockd.conf(5))"
 
-/* Like config_load, but reads the open stream F (left open), named NAME in
- * messages; includes are found relative to NAME's directory. For tests
- * and fuzzing: the input need not be a file on disk. */
-struct config *config_load_file(FILE *f, const char *name, FILE *errors);
+/* Reads the config file PATH, or the open stream F (left open) named PATH
+ * in messages (includes are then found relative to PATH's directory):
+ * records its lines and checks their syntax, loading nothing. Errors are
+ * kept in the config (config_finish writes them). Returns the config with
+ * one reference, or NULL when out of memory. */
+struct config *config_parse(const char *path, FILE *f);
+
+/* Keeps an error about FILE:LINE (LINE 0: the file as a whole) at SEQ in
+ * the order of CONF's errors: after those of a lower or equal SEQ. */
+void config_error(struct config *conf, unsigned int seq, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Ends a load: checks that CONF has listeners and commands, writes every
+ * error as "file:line: message" to ERRORS in the order of the files, and
+ * indexes the commands. Returns 0, or -1 if CONF has errors. */
+int config_finish(struct config *conf, FILE *errors);
+
+/* Writes the [daemon] section of CONF to OUT with every key (udo-vsockd -D). */
+void config_format_daemon(const struct config *conf, FILE *out);
+
+/* Writes the options every command has (allow, deny, summary, ...) of CMD to OUT. */
+void config_format_command(const struct command *cmd, FILE *out);
 
 /* Takes a reference. */
 struct config *config_ref(struct config *conf);
@@ -137,12 +185,6 @@ void acl_entry_print(const struct acl_entry *entry, FILE *out);
 /* Writes WORD to OUT as one word of the request quoting rules
  * (udo-vsock-protocol(7)): in double quotes when it needs them. */
 void config_print_word(FILE *out, const char *word);
-
-/* Writes CONF to OUT as a config file with every default filled in and
- * the includes merged (udo-vsockd -D): [daemon] with every key, then
- * each command in config order. Loading it gives the same configuration.
- * Returns 0, or -1 if writing failed. */
-int config_dump(struct config *conf, FILE *out);
 
 /* Parses a non-negative number with an optional unit suffix into *OUT.
  * Units: "" or "ms"/"s"/"min" for durations (result in ms) when

@@ -53,21 +53,6 @@ void log_set_level(enum log_level level)
 	log_max_level = level;
 }
 
-int log_level_parse(const char *text, enum log_level *level)
-{
-	for (int i = LOG_LEVEL_ERR; i <= LOG_LEVEL_DEBUG; i++) {
-		if (strcmp(text, level_names[i]) == 0) {
-			*level = (enum log_level)i;
-			return 0;
-		}
-	}
-	if (strcmp(text, "warn") == 0) {
-		*level = LOG_LEVEL_WARNING;
-		return 0;
-	}
-	return -1;
-}
-
 /* Writes one formatted message from FILE:LINE in FUNC, with optional
  * journal fields. */
 static void log_emit(enum log_level level, const char *msgid, const char *file, int line, const char *func,

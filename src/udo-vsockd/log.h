@@ -33,9 +33,6 @@ static inline int log_enabled(enum log_level level)
 	return level <= log_max_level;
 }
 
-/* Parses "err|warning|notice|info|debug". Returns 0 or -1. */
-int log_level_parse(const char *text, enum log_level *level);
-
 /* Routes libevent's own diagnostics through these functions. */
 void log_route_libevent(void);
 

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "module.h"
 #include "ratelimit.h"
+#include "resolve.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/udo-vsockd/udo-vsockd.conf"

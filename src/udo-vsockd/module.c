@@ -670,16 +670,6 @@ int module_origin_line(const struct module *m)
 	return m->line;
 }
 
-const struct module *module_next(const struct module *m)
-{
-	return m->next;
-}
-
-const char *module_path(const struct module *m)
-{
-	return m->path;
-}
-
 /* Closes every handle in the graveyard. */
 static void graveyard_flush(void)
 {

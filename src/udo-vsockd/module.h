@@ -34,12 +34,6 @@ void module_set_origin(struct module *m, const char *file, int line);
 const char *module_origin_file(const struct module *m);
 int module_origin_line(const struct module *m);
 
-/* The module after M in its list, or NULL. */
-const struct module *module_next(const struct module *m);
-
-/* The path M was loaded from. */
-const char *module_path(const struct module *m);
-
 /* Calls each module's fini() and unloads the modules of LIST. A module
  * whose code may be on the stack (the call comes from inside the module
  * API) is unloaded on the next turn of the event loop instead. */

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "resolve.h"
 #include "util.h"
 
 uint64_t server_uptime_ms(const struct server *s)

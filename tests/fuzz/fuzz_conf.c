@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fuzz_conf.c - libFuzzer target: the configuration parser on arbitrary bytes */
+/* fuzz_conf.c - libFuzzer target: the configuration parser on arbitrary
+ * bytes (conf.c alone: binding kinds and loading modules is resolve.c's) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +89,7 @@ static int escapes(const uint8_t *data, size_t size)
 }
 
 /* Parses DATA as a whole config file: errors are fine, crashes and leaks
- * are not; a config that loads must be usable and freeable. */
+ * are not; a config that parses must be usable and freeable. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (escapes(data, size))
@@ -98,14 +99,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((size > 0 && fwrite(data, 1, size, input) != size) || fflush(input) != 0 || fseek(input, 0, SEEK_SET) < 0)
 		abort();
 	clearerr(input);
-	struct config *conf = config_load_file(input, "fuzz.conf", devnull);
+	struct config *conf = config_parse("fuzz.conf", input);
 	if (conf == NULL)
 		return 0;
-	/* What loaded must be consistent: listeners and commands are there. */
+	if (config_finish(conf, devnull) < 0) {
+		config_unref(conf);
+		return 0;
+	}
+	/* What parsed must be consistent: listeners and commands are there,
+	 * each command names its handler. */
 	if (conf->listeners == NULL || conf->commands == NULL)
 		abort();
 	for (const struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
-		if (config_find_command(conf, cmd->name) != cmd || cmd->kind == NULL)
+		int named = 0;
+		for (const struct conf_line *l = cmd->keys; l != NULL; l = l->next)
+			named |= strcmp(l->key, "handler") == 0;
+		if (config_find_command(conf, cmd->name) != cmd || !named)
 			abort();
 	}
 	config_ref(conf);
