@@ -634,19 +634,13 @@ static void fmt_module_dir(const struct option_spec *spec, const void *target, c
 	fprintf(out, "%s = %s\n", spec->name, conf->module_dir != NULL ? conf->module_dir : PKGLIBDIR);
 }
 
-/* The names of `log-level =`, by enum log_level ("warn" is taken too). */
-static const char *const log_levels[] = {
-    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
-    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
-};
-
 /* Writes `log-level` by its name. */
 static void fmt_log_level(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
 	int level = ((const struct config *)target)->log_level;
 
-	if (level >= 0 && (size_t)level < sizeof(log_levels) / sizeof(log_levels[0]) && log_levels[level] != NULL)
-		fprintf(out, "%s = %s\n", spec->name, log_levels[level]);
+	if (log_level_name(level) != NULL)
+		fprintf(out, "%s = %s\n", spec->name, log_level_name(level));
 	else
 		option_format_unset(spec->name, out);
 }
@@ -681,9 +675,9 @@ static int key_module_dir(const struct option_spec *spec, void *target, void *ct
 static int key_log_level(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
                          size_t whylen)
 {
-	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
-		if (log_levels[i] != NULL && strcmp(value, log_levels[i]) == 0) {
-			((struct config *)target)->log_level = (int)i;
+	for (int i = LOG_LEVEL_ERR; i <= LOG_LEVEL_DEBUG; i++) {
+		if (strcmp(value, log_level_name(i)) == 0) {
+			((struct config *)target)->log_level = i;
 			return 0;
 		}
 	}
@@ -691,7 +685,7 @@ static int key_log_level(const struct option_spec *spec, void *target, void *ctx
 		((struct config *)target)->log_level = LOG_LEVEL_WARNING;
 		return 0;
 	}
-	snprintf(why, whylen, "log-level: '%s' is not err, warning, notice, info or debug", value);
+	snprintf(why, whylen, "log-level: '%s' is not error, warning, notice, info or debug", value);
 	return -1;
 }
 

@@ -18,11 +18,6 @@
 enum log_level log_max_level = LOG_LEVEL_NOTICE;
 static int log_to_journal;
 
-static const char *const level_names[] = {
-    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
-    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
-};
-
 /* True when stderr is the stream systemd named in JOURNAL_STREAM. */
 static int stderr_is_journal(void)
 {
@@ -97,11 +92,11 @@ static void log_emit(enum log_level level, const char *msgid, const char *file, 
 		return;
 	}
 	if (peer != NULL && command != NULL)
-		fprintf(stderr, "udo-vsockd: %s: %s: %s: %s%s\n", level_names[level], peer, command, msg, suffix);
+		fprintf(stderr, "udo-vsockd: %s: %s: %s: %s%s\n", log_level_name(level), peer, command, msg, suffix);
 	else if (peer != NULL)
-		fprintf(stderr, "udo-vsockd: %s: %s: %s%s\n", level_names[level], peer, msg, suffix);
+		fprintf(stderr, "udo-vsockd: %s: %s: %s%s\n", log_level_name(level), peer, msg, suffix);
 	else
-		fprintf(stderr, "udo-vsockd: %s: %s%s\n", level_names[level], msg, suffix);
+		fprintf(stderr, "udo-vsockd: %s: %s%s\n", log_level_name(level), msg, suffix);
 }
 
 void log_at(enum log_level level, const char *msgid, const char *file, int line, const char *func, const char *peer,

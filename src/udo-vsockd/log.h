@@ -4,6 +4,7 @@
 #define UDO_VSOCKD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -26,6 +27,18 @@ void log_set_level(enum log_level level);
 
 /* The most verbose level written (read it through log_enabled). */
 extern enum log_level log_max_level;
+
+/* LEVEL's name ("error", "warning", ...: also the `log-level =` values),
+ * or NULL for a value outside the enum. */
+static inline const char *log_level_name(int level)
+{
+	static const char *const names[] = {
+	    [LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+	    [LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
+	};
+
+	return level >= 0 && (unsigned)level < sizeof(names) / sizeof(names[0]) ? names[level] : NULL;
+}
 
 /* True if messages of LEVEL are written: guards costly arguments. */
 static inline int log_enabled(enum log_level level)
