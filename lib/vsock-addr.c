@@ -176,7 +176,8 @@ int udo_vsock_addr_format(const struct udo_vsock_addr *addr, char *buf, size_t l
 	return n;
 }
 
-/* Fills SUN for PATH ("@name": abstract). Returns the address length. */
+/* Fills SUN for PATH ("@name": abstract, no final NUL counted). Returns
+ * the address length. PATH fits: the caller checked it. */
 static socklen_t unix_sockaddr(struct sockaddr_un *sun, const char *path)
 {
 	size_t len = strlen(path);
@@ -188,7 +189,97 @@ static socklen_t unix_sockaddr(struct sockaddr_un *sun, const char *path)
 		sun->sun_path[0] = '\0';
 		return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 	}
-	return (socklen_t)sizeof(*sun);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+/* Fills *SS and *LEN with the socket address of ADDR. Returns 0 or -1
+ * (errno EINVAL). */
+int udo_vsock_addr_to_sockaddr(const struct udo_vsock_addr *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (!addr || !ss || !len) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	switch (addr->kind) {
+	case UDO_VSOCK_ADDR_VSOCK: {
+		struct sockaddr_vm *svm = (struct sockaddr_vm *)ss;
+
+		svm->svm_family = AF_VSOCK;
+		svm->svm_cid = addr->cid;
+		svm->svm_port = addr->port;
+		*len = (socklen_t)sizeof(*svm);
+		return 0;
+	}
+	case UDO_VSOCK_ADDR_UNIX:
+	case UDO_VSOCK_ADDR_VSOCK_MUX:
+		if (!addr->path[0] || !memchr(addr->path, '\0', sizeof(addr->path)) ||
+		    (addr->path[0] == '@' && !addr->path[1]))
+			break;
+		*len = unix_sockaddr((struct sockaddr_un *)ss, addr->path);
+		return 0;
+	default:
+		break;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* Fills *ADDR from the vsock or unix socket address SA of LEN bytes.
+ * Returns 0 or -1 (errno EAFNOSUPPORT or EINVAL). */
+int udo_vsock_addr_from_sockaddr(struct udo_vsock_addr *addr, const struct sockaddr *sa, socklen_t len)
+{
+	const size_t off = offsetof(struct sockaddr_un, sun_path);
+
+	if (!addr || !sa || len < (socklen_t)sizeof(sa_family_t)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(addr, 0, sizeof(*addr));
+	if (sa->sa_family == AF_VSOCK) {
+		struct sockaddr_vm svm;
+
+		if (len < (socklen_t)sizeof(svm)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(&svm, sa, sizeof(svm));
+		addr->kind = UDO_VSOCK_ADDR_VSOCK;
+		addr->cid = svm.svm_cid;
+		addr->port = svm.svm_port;
+		return 0;
+	}
+	if (sa->sa_family != AF_UNIX) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	const char *path = ((const struct sockaddr_un *)sa)->sun_path;
+	size_t n = (size_t)len > off ? (size_t)len - off : 0;
+
+	if (n > sizeof(((struct sockaddr_un *)0)->sun_path))
+		n = sizeof(((struct sockaddr_un *)0)->sun_path);
+	if (n > 0 && path[0] == '\0') {
+		/* Abstract: the name is every byte after the leading NUL. */
+		if (n < 2 || memchr(path + 1, '\0', n - 1)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (n >= UDO_VSOCK_ADDR_PATH_MAX) { /* '@', the name and a NUL must fit */
+			errno = EINVAL;
+			return -1;
+		}
+		addr->path[0] = '@';
+		memcpy(addr->path + 1, path + 1, n - 1);
+	} else {
+		n = strnlen(path, n);
+		if (n == 0 || n >= UDO_VSOCK_ADDR_PATH_MAX) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(addr->path, path, n);
+	}
+	addr->kind = UDO_VSOCK_ADDR_UNIX;
+	return 0;
 }
 
 /* Opens an AF_UNIX stream socket. Returns the fd or -1 (errno, ERR). */
@@ -316,6 +407,27 @@ static int unix_connect(const char *path, const struct timespec *deadline, char 
 	return fd;
 }
 
+/* Connects a non-blocking AF_UNIX stream socket to PATH without waiting:
+ * a full backlog is EAGAIN at once. Returns the fd or -1 (errno, ERR). */
+static int unix_connect_nowait(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	socklen_t sunlen = unix_sockaddr(&sun, path);
+	int fd = unix_socket(UDO_VSOCK_ADDR_NONBLOCK, err, errlen);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	do {
+		rc = connect(fd, (struct sockaddr *)&sun, sunlen);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		udo_log_format(err, errlen, errno, "connect(unix:%s)", path);
+		return close_failed(fd);
+	}
+	return fd;
+}
+
 /* Connects to ADDR within TIMEOUT_MS, doing the vsock-mux handshake. */
 int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeout_ms, unsigned int flags, char *err,
                            size_t errlen)
@@ -335,6 +447,13 @@ int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeo
 			deadline.tv_nsec -= 1000000000;
 		}
 		limit = &deadline;
+	}
+	if (flags & UDO_VSOCK_ADDR_NOWAIT) {
+		if (addr->kind != UDO_VSOCK_ADDR_UNIX)
+			return parse_error(err, errlen, "only a unix address connects without waiting");
+		if (need_path(addr, err, errlen) < 0)
+			return -1;
+		return unix_connect_nowait(addr->path, err, errlen);
 	}
 	switch (addr->kind) {
 	case UDO_VSOCK_ADDR_VSOCK:
