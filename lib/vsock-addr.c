@@ -303,10 +303,12 @@ static int close_failed(int fd)
 	return -1;
 }
 
-/* Checks that ADDR has a path that fits. Returns 0 or -1 (EINVAL, ERR). */
-static int need_path(const struct udo_vsock_addr *addr, char *err, size_t errlen)
+/* Fills *SS and *LEN for the unix socket of ADDR. Returns 0 or -1
+ * (EINVAL, ERR) when its path is empty or does not fit. */
+static int unix_target(const struct udo_vsock_addr *addr, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                       size_t errlen)
 {
-	if (addr->path[0] && memchr(addr->path, '\0', sizeof(addr->path)))
+	if (udo_vsock_addr_to_sockaddr(addr, ss, len) == 0)
 		return 0;
 	return parse_error(err, errlen, "bad unix socket path");
 }
@@ -314,8 +316,8 @@ static int need_path(const struct udo_vsock_addr *addr, char *err, size_t errlen
 /* Creates a listening vsock or unix socket for ADDR. */
 int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsigned int flags, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
-	socklen_t sunlen;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 	int fd;
 
 	if (!addr)
@@ -338,13 +340,12 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 	}
 	if (addr->kind != UDO_VSOCK_ADDR_UNIX)
 		return parse_error(err, errlen, "cannot listen on a vsock-mux address");
-	if (need_path(addr, err, errlen) < 0)
+	if (unix_target(addr, &ss, &sslen, err, errlen) < 0)
 		return -1;
 	fd = unix_socket(flags, err, errlen);
 	if (fd < 0)
 		return -1;
-	sunlen = unix_sockaddr(&sun, addr->path);
-	if (bind(fd, (struct sockaddr *)&sun, sunlen) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
 		udo_log_format(err, errlen, errno, "bind(unix:%s)", addr->path);
 		return close_failed(fd);
 	}
@@ -373,56 +374,42 @@ static int vsock_connect(const struct udo_vsock_addr *addr, unsigned int timeout
 	return udo_vsock_tcp_release_fd(&ctx);
 }
 
-/* Connects an AF_UNIX stream socket to PATH, blocking at most until
- * DEADLINE (when the listener's backlog is full). Returns the fd or -1. */
-static int unix_connect(const char *path, const struct timespec *deadline, char *err, size_t errlen)
+/* Connects an AF_UNIX stream socket to the unix or vsock-mux ADDR,
+ * blocking at most until DEADLINE (when the listener's backlog is full);
+ * NOWAIT: a non-blocking socket, and a full backlog is EAGAIN at once.
+ * Returns the fd or -1 (errno, ERR). */
+static int unix_connect(const struct udo_vsock_addr *addr, const struct timespec *deadline, bool nowait, char *err,
+                        size_t errlen)
 {
 	int left = udo_vsock_deadline_left(deadline) > 0 ? udo_vsock_deadline_left(deadline) : 1;
 	struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
 	struct timeval none = {0};
-	struct sockaddr_un sun;
-	socklen_t sunlen = unix_sockaddr(&sun, path);
-	int fd = unix_socket(0, err, errlen);
-	int rc;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd, rc;
 
+	if (unix_target(addr, &ss, &sslen, err, errlen) < 0)
+		return -1;
+	fd = unix_socket(nowait ? UDO_VSOCK_ADDR_NONBLOCK : 0, err, errlen);
 	if (fd < 0)
 		return -1;
+	if (nowait)
+		deadline = NULL;
 	if (deadline && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 		udo_log_format(err, errlen, errno, "setsockopt(SO_SNDTIMEO)");
 		return close_failed(fd);
 	}
 	do {
-		rc = connect(fd, (struct sockaddr *)&sun, sunlen);
+		rc = connect(fd, (struct sockaddr *)&ss, sslen);
 	} while (rc < 0 && errno == EINTR);
 	if (rc < 0) {
-		if (errno == EAGAIN) /* SO_SNDTIMEO ran out */
+		if (errno == EAGAIN && !nowait) /* SO_SNDTIMEO ran out */
 			errno = ETIMEDOUT;
-		udo_log_format(err, errlen, errno, "connect(unix:%s)", path);
+		udo_log_format(err, errlen, errno, "connect(unix:%s)", addr->path);
 		return close_failed(fd);
 	}
 	if (deadline && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) < 0) {
 		udo_log_format(err, errlen, errno, "setsockopt(SO_SNDTIMEO)");
-		return close_failed(fd);
-	}
-	return fd;
-}
-
-/* Connects a non-blocking AF_UNIX stream socket to PATH without waiting:
- * a full backlog is EAGAIN at once. Returns the fd or -1 (errno, ERR). */
-static int unix_connect_nowait(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sun;
-	socklen_t sunlen = unix_sockaddr(&sun, path);
-	int fd = unix_socket(UDO_VSOCK_ADDR_NONBLOCK, err, errlen);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	do {
-		rc = connect(fd, (struct sockaddr *)&sun, sunlen);
-	} while (rc < 0 && errno == EINTR);
-	if (rc < 0) {
-		udo_log_format(err, errlen, errno, "connect(unix:%s)", path);
 		return close_failed(fd);
 	}
 	return fd;
@@ -451,9 +438,7 @@ int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeo
 	if (flags & UDO_VSOCK_ADDR_NOWAIT) {
 		if (addr->kind != UDO_VSOCK_ADDR_UNIX)
 			return parse_error(err, errlen, "only a unix address connects without waiting");
-		if (need_path(addr, err, errlen) < 0)
-			return -1;
-		return unix_connect_nowait(addr->path, err, errlen);
+		return unix_connect(addr, NULL, true, err, errlen);
 	}
 	switch (addr->kind) {
 	case UDO_VSOCK_ADDR_VSOCK:
@@ -461,9 +446,7 @@ int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeo
 		break;
 	case UDO_VSOCK_ADDR_UNIX:
 	case UDO_VSOCK_ADDR_VSOCK_MUX:
-		if (need_path(addr, err, errlen) < 0)
-			return -1;
-		fd = unix_connect(addr->path, limit, err, errlen);
+		fd = unix_connect(addr, limit, false, err, errlen);
 		if (fd >= 0 && addr->kind == UDO_VSOCK_ADDR_VSOCK_MUX &&
 		    udo_vsock_mux_handshake(fd, addr->port, flags, limit, err, errlen) < 0)
 			return close_failed(fd);
