@@ -22,8 +22,10 @@ dist_man_MANS += \
 	doc/udo_log_get_error_code.3 \
 	doc/udo_vsock_addr_connect.3 \
 	doc/udo_vsock_addr_format.3 \
+	doc/udo_vsock_addr_from_sockaddr.3 \
 	doc/udo_vsock_addr_listen.3 \
 	doc/udo_vsock_addr_parse.3 \
+	doc/udo_vsock_addr_to_sockaddr.3 \
 	doc/udo_vsock_handoff_clear.3 \
 	doc/udo_vsock_handoff_decode_args.3 \
 	doc/udo_vsock_handoff_decode_header.3 \
@@ -44,6 +46,7 @@ dist_man_MANS += \
 	doc/udo_vsock_proto_request_len.3 \
 	doc/udo_vsock_recv_msg.3 \
 	doc/udo_vsock_sendv_all.3 \
+	doc/udo_vsock_sendv_nonblock.3 \
 	doc/udo_vsock_tcp_client_connect.3 \
 	doc/udo_vsock_tcp_client_create.3 \
 	doc/udo_vsock_tcp_client_send_data.3 \

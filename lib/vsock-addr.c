@@ -176,7 +176,8 @@ int udo_vsock_addr_format(const struct udo_vsock_addr *addr, char *buf, size_t l
 	return n;
 }
 
-/* Fills SUN for PATH ("@name": abstract). Returns the address length. */
+/* Fills SUN for PATH ("@name": abstract, no final NUL counted). Returns
+ * the address length. PATH fits: the caller checked it. */
 static socklen_t unix_sockaddr(struct sockaddr_un *sun, const char *path)
 {
 	size_t len = strlen(path);
@@ -188,7 +189,97 @@ static socklen_t unix_sockaddr(struct sockaddr_un *sun, const char *path)
 		sun->sun_path[0] = '\0';
 		return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 	}
-	return (socklen_t)sizeof(*sun);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+/* Fills *SS and *LEN with the socket address of ADDR. Returns 0 or -1
+ * (errno EINVAL). */
+int udo_vsock_addr_to_sockaddr(const struct udo_vsock_addr *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (!addr || !ss || !len) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	switch (addr->kind) {
+	case UDO_VSOCK_ADDR_VSOCK: {
+		struct sockaddr_vm *svm = (struct sockaddr_vm *)ss;
+
+		svm->svm_family = AF_VSOCK;
+		svm->svm_cid = addr->cid;
+		svm->svm_port = addr->port;
+		*len = (socklen_t)sizeof(*svm);
+		return 0;
+	}
+	case UDO_VSOCK_ADDR_UNIX:
+	case UDO_VSOCK_ADDR_VSOCK_MUX:
+		if (!addr->path[0] || !memchr(addr->path, '\0', sizeof(addr->path)) ||
+		    (addr->path[0] == '@' && !addr->path[1]))
+			break;
+		*len = unix_sockaddr((struct sockaddr_un *)ss, addr->path);
+		return 0;
+	default:
+		break;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* Fills *ADDR from the vsock or unix socket address SA of LEN bytes.
+ * Returns 0 or -1 (errno EAFNOSUPPORT or EINVAL). */
+int udo_vsock_addr_from_sockaddr(struct udo_vsock_addr *addr, const struct sockaddr *sa, socklen_t len)
+{
+	const size_t off = offsetof(struct sockaddr_un, sun_path);
+
+	if (!addr || !sa || len < (socklen_t)sizeof(sa_family_t)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(addr, 0, sizeof(*addr));
+	if (sa->sa_family == AF_VSOCK) {
+		struct sockaddr_vm svm;
+
+		if (len < (socklen_t)sizeof(svm)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(&svm, sa, sizeof(svm));
+		addr->kind = UDO_VSOCK_ADDR_VSOCK;
+		addr->cid = svm.svm_cid;
+		addr->port = svm.svm_port;
+		return 0;
+	}
+	if (sa->sa_family != AF_UNIX) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	const char *path = ((const struct sockaddr_un *)sa)->sun_path;
+	size_t n = (size_t)len > off ? (size_t)len - off : 0;
+
+	if (n > sizeof(((struct sockaddr_un *)0)->sun_path))
+		n = sizeof(((struct sockaddr_un *)0)->sun_path);
+	if (n > 0 && path[0] == '\0') {
+		/* Abstract: the name is every byte after the leading NUL. */
+		if (n < 2 || memchr(path + 1, '\0', n - 1)) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (n >= UDO_VSOCK_ADDR_PATH_MAX) { /* '@', the name and a NUL must fit */
+			errno = EINVAL;
+			return -1;
+		}
+		addr->path[0] = '@';
+		memcpy(addr->path + 1, path + 1, n - 1);
+	} else {
+		n = strnlen(path, n);
+		if (n == 0 || n >= UDO_VSOCK_ADDR_PATH_MAX) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(addr->path, path, n);
+	}
+	addr->kind = UDO_VSOCK_ADDR_UNIX;
+	return 0;
 }
 
 /* Opens an AF_UNIX stream socket. Returns the fd or -1 (errno, ERR). */
@@ -212,10 +303,12 @@ static int close_failed(int fd)
 	return -1;
 }
 
-/* Checks that ADDR has a path that fits. Returns 0 or -1 (EINVAL, ERR). */
-static int need_path(const struct udo_vsock_addr *addr, char *err, size_t errlen)
+/* Fills *SS and *LEN for the unix socket of ADDR. Returns 0 or -1
+ * (EINVAL, ERR) when its path is empty or does not fit. */
+static int unix_target(const struct udo_vsock_addr *addr, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                       size_t errlen)
 {
-	if (addr->path[0] && memchr(addr->path, '\0', sizeof(addr->path)))
+	if (udo_vsock_addr_to_sockaddr(addr, ss, len) == 0)
 		return 0;
 	return parse_error(err, errlen, "bad unix socket path");
 }
@@ -223,8 +316,8 @@ static int need_path(const struct udo_vsock_addr *addr, char *err, size_t errlen
 /* Creates a listening vsock or unix socket for ADDR. */
 int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsigned int flags, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
-	socklen_t sunlen;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 	int fd;
 
 	if (!addr)
@@ -247,13 +340,12 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 	}
 	if (addr->kind != UDO_VSOCK_ADDR_UNIX)
 		return parse_error(err, errlen, "cannot listen on a vsock-mux address");
-	if (need_path(addr, err, errlen) < 0)
+	if (unix_target(addr, &ss, &sslen, err, errlen) < 0)
 		return -1;
 	fd = unix_socket(flags, err, errlen);
 	if (fd < 0)
 		return -1;
-	sunlen = unix_sockaddr(&sun, addr->path);
-	if (bind(fd, (struct sockaddr *)&sun, sunlen) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0) {
 		udo_log_format(err, errlen, errno, "bind(unix:%s)", addr->path);
 		return close_failed(fd);
 	}
@@ -282,31 +374,38 @@ static int vsock_connect(const struct udo_vsock_addr *addr, unsigned int timeout
 	return udo_vsock_tcp_release_fd(&ctx);
 }
 
-/* Connects an AF_UNIX stream socket to PATH, blocking at most until
- * DEADLINE (when the listener's backlog is full). Returns the fd or -1. */
-static int unix_connect(const char *path, const struct timespec *deadline, char *err, size_t errlen)
+/* Connects an AF_UNIX stream socket to the unix or vsock-mux ADDR,
+ * blocking at most until DEADLINE (when the listener's backlog is full);
+ * NOWAIT: a non-blocking socket, and a full backlog is EAGAIN at once.
+ * Returns the fd or -1 (errno, ERR). */
+static int unix_connect(const struct udo_vsock_addr *addr, const struct timespec *deadline, bool nowait, char *err,
+                        size_t errlen)
 {
 	int left = udo_vsock_deadline_left(deadline) > 0 ? udo_vsock_deadline_left(deadline) : 1;
 	struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
 	struct timeval none = {0};
-	struct sockaddr_un sun;
-	socklen_t sunlen = unix_sockaddr(&sun, path);
-	int fd = unix_socket(0, err, errlen);
-	int rc;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int fd, rc;
 
+	if (unix_target(addr, &ss, &sslen, err, errlen) < 0)
+		return -1;
+	fd = unix_socket(nowait ? UDO_VSOCK_ADDR_NONBLOCK : 0, err, errlen);
 	if (fd < 0)
 		return -1;
+	if (nowait)
+		deadline = NULL;
 	if (deadline && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 		udo_log_format(err, errlen, errno, "setsockopt(SO_SNDTIMEO)");
 		return close_failed(fd);
 	}
 	do {
-		rc = connect(fd, (struct sockaddr *)&sun, sunlen);
+		rc = connect(fd, (struct sockaddr *)&ss, sslen);
 	} while (rc < 0 && errno == EINTR);
 	if (rc < 0) {
-		if (errno == EAGAIN) /* SO_SNDTIMEO ran out */
+		if (errno == EAGAIN && !nowait) /* SO_SNDTIMEO ran out */
 			errno = ETIMEDOUT;
-		udo_log_format(err, errlen, errno, "connect(unix:%s)", path);
+		udo_log_format(err, errlen, errno, "connect(unix:%s)", addr->path);
 		return close_failed(fd);
 	}
 	if (deadline && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) < 0) {
@@ -336,15 +435,18 @@ int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeo
 		}
 		limit = &deadline;
 	}
+	if (flags & UDO_VSOCK_ADDR_NOWAIT) {
+		if (addr->kind != UDO_VSOCK_ADDR_UNIX)
+			return parse_error(err, errlen, "only a unix address connects without waiting");
+		return unix_connect(addr, NULL, true, err, errlen);
+	}
 	switch (addr->kind) {
 	case UDO_VSOCK_ADDR_VSOCK:
 		fd = vsock_connect(addr, timeout_ms, err, errlen);
 		break;
 	case UDO_VSOCK_ADDR_UNIX:
 	case UDO_VSOCK_ADDR_VSOCK_MUX:
-		if (need_path(addr, err, errlen) < 0)
-			return -1;
-		fd = unix_connect(addr->path, limit, err, errlen);
+		fd = unix_connect(addr, limit, false, err, errlen);
 		if (fd >= 0 && addr->kind == UDO_VSOCK_ADDR_VSOCK_MUX &&
 		    udo_vsock_mux_handshake(fd, addr->port, flags, limit, err, errlen) < 0)
 			return close_failed(fd);

@@ -50,6 +50,69 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 	}
 }
 
+/* Checks a send's arguments and adds up IOV. Returns the total, or -1
+ * with errno EINVAL (bad arguments, or fds with no byte to ride on). */
+static ssize_t send_check(const struct iovec *iov, int iovcnt, const int *fds, size_t nfds)
+{
+	ssize_t total;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov) || nfds > UDO_VSOCK_FDPASS_MAX ||
+	    (nfds > 0 && !fds)) {
+		errno = EINVAL;
+		return -1;
+	}
+	total = iov_total(iov, iovcnt);
+	if (total < 0 || (total == 0 && nfds > 0)) { /* fds need at least one byte to ride on */
+		errno = EINVAL;
+		return -1;
+	}
+	return total;
+}
+
+/* Attaches the NFDS descriptors in FDS to MSG as SCM_RIGHTS in CONTROL;
+ * with NFDS 0, MSG carries no control data. */
+static void attach_fds(struct msghdr *msg, union fd_control *control, const int *fds, size_t nfds)
+{
+	struct cmsghdr *cmsg;
+
+	msg->msg_control = NULL;
+	msg->msg_controllen = 0;
+	if (nfds == 0)
+		return;
+	/* CMSG_SPACE pads past CMSG_LEN: no uninitialised byte goes out. */
+	memset(control, 0, sizeof(*control));
+	msg->msg_control = control->buf;
+	msg->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	cmsg = CMSG_FIRSTHDR(msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+}
+
+/* One sendmsg that never waits, FDS attached. Returns the bytes sent
+ * (the fds went with them) or an enum udo_vsock_io_status (errno set;
+ * the fds did not go and stay the caller's). */
+ssize_t udo_vsock_sendv_nonblock(int fd, const struct iovec *iov, int iovcnt, const int *fds, size_t nfds)
+{
+	union fd_control control;
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)(iovcnt > 0 ? iovcnt : 0)};
+	ssize_t total = send_check(iov, iovcnt, fds, nfds);
+	ssize_t n;
+
+	if (total < 0)
+		return UDO_VSOCK_IO_OTHER;
+	if (total == 0)
+		return 0;
+	attach_fds(&msg, &control, fds, nfds);
+	do {
+		n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return udo_vsock_io_classify(errno);
+	return n;
+}
+
 /* Sends the whole vector, FDS with the first sendmsg. Returns the total
  * or an enum udo_vsock_io_status (errno set). */
 ssize_t udo_vsock_sendv_all(int fd, const struct iovec *iov, int iovcnt, const int *fds, size_t nfds)
@@ -60,16 +123,9 @@ ssize_t udo_vsock_sendv_all(int fd, const struct iovec *iov, int iovcnt, const i
 	ssize_t total;
 	size_t sent = 0;
 
-	if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov) || nfds > UDO_VSOCK_FDPASS_MAX ||
-	    (nfds > 0 && !fds)) {
-		errno = EINVAL;
+	total = send_check(iov, iovcnt, fds, nfds);
+	if (total < 0)
 		return UDO_VSOCK_IO_OTHER;
-	}
-	total = iov_total(iov, iovcnt);
-	if (total < 0 || (total == 0 && nfds > 0)) { /* fds need at least one byte to ride on */
-		errno = EINVAL;
-		return UDO_VSOCK_IO_OTHER;
-	}
 	if (total == 0)
 		return 0;
 	copy = malloc(sizeof(*copy) * (size_t)iovcnt);
@@ -77,18 +133,7 @@ ssize_t udo_vsock_sendv_all(int fd, const struct iovec *iov, int iovcnt, const i
 		return UDO_VSOCK_IO_RETRY;
 	memcpy(copy, iov, sizeof(*copy) * (size_t)iovcnt);
 	cur = copy;
-	if (nfds > 0) {
-		struct cmsghdr *cmsg;
-
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
-	}
+	attach_fds(&msg, &control, fds, nfds);
 	while (sent < (size_t)total) {
 		ssize_t n;
 

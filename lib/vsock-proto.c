@@ -332,6 +332,13 @@ static bool starts_with_word(const char *line, size_t len, const char *word, siz
 	return true;
 }
 
+/* Fails a classification: errno EPROTO. Returns REPLY_INVALID. */
+static enum udo_vsock_proto_reply_kind reply_invalid(void)
+{
+	errno = EPROTO;
+	return UDO_VSOCK_PROTO_REPLY_INVALID;
+}
+
 /* Splits one reply line into kind, text and code. */
 enum udo_vsock_proto_reply_kind udo_vsock_proto_classify_reply(const char *line, size_t len,
                                                                struct udo_vsock_proto_reply *reply)
@@ -348,13 +355,13 @@ enum udo_vsock_proto_reply_kind udo_vsock_proto_classify_reply(const char *line,
 		while (end < len && is_code_char(line[end]))
 			end++;
 		if (end == rest || (end < len && line[end] != ' '))
-			return UDO_VSOCK_PROTO_REPLY_INVALID;
+			return reply_invalid();
 		reply->code = line + rest;
 		reply->code_len = end - rest;
 		rest = end < len ? end + 1 : end;
 		reply->kind = UDO_VSOCK_PROTO_REPLY_ERR;
 	} else {
-		return UDO_VSOCK_PROTO_REPLY_INVALID;
+		return reply_invalid();
 	}
 	reply->text = line + rest;
 	reply->text_len = len - rest;

@@ -262,13 +262,16 @@ uint32_t udo_vsock_tcp_get_local_vcid(void)
 	return cid;
 }
 
-/* Hands the socket to the caller. Returns the fd or -1. */
+/* Hands the socket to the caller. Returns the fd, or -1 (errno EINVAL
+ * or EBADF). */
 int udo_vsock_tcp_release_fd(struct udo_vsock_tcp *vsock)
 {
 	int fd;
 
-	if (!vsock)
+	if (!vsock || vsock->fd < 0) {
+		errno = vsock ? EBADF : EINVAL;
 		return -1;
+	}
 	fd = vsock->fd;
 	vsock->fd = -1;
 	return fd;

@@ -4,7 +4,10 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -250,6 +253,190 @@ START_TEST(unix_connect_errors)
 }
 END_TEST
 
+/* Every good address becomes the socket address the kernel uses (its
+ * length included) and comes back from it unchanged; a vsock-mux
+ * address gives the VMM's unix socket. */
+START_TEST(sockaddr_round_trip)
+{
+	char longpath[UDO_VSOCK_ADDR_PATH_MAX], longname[UDO_VSOCK_ADDR_PATH_MAX];
+
+	memset(longpath, 'p', sizeof(longpath));
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0'; /* 107 bytes: the most sun_path takes with its NUL */
+	memset(longname, 'n', sizeof(longname));
+	longname[0] = '@';
+	longname[sizeof(longname) - 1] = '\0'; /* '@' and 106 bytes */
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]) + 2; i++) {
+		struct udo_vsock_addr a, b;
+		struct sockaddr_storage ss;
+		socklen_t len = 0;
+		char text[UDO_VSOCK_ADDR_STRLEN];
+
+		if (i < sizeof(good) / sizeof(good[0]))
+			snprintf(text, sizeof(text), "%s", good[i].text);
+		else
+			snprintf(text, sizeof(text), "unix:%s",
+			         i == sizeof(good) / sizeof(good[0]) ? longpath : longname);
+		ck_assert_int_eq(udo_vsock_addr_parse(&a, text, NULL, 0), 0);
+		ck_assert_msg(udo_vsock_addr_to_sockaddr(&a, &ss, &len) == 0, "%s", text);
+		if (a.kind == UDO_VSOCK_ADDR_VSOCK) {
+			const struct sockaddr_vm *svm = (const struct sockaddr_vm *)&ss;
+			ck_assert_int_eq(ss.ss_family, AF_VSOCK);
+			ck_assert_uint_eq(len, sizeof(struct sockaddr_vm));
+			ck_assert_uint_eq(svm->svm_cid, a.cid);
+			ck_assert_uint_eq(svm->svm_port, a.port);
+		} else {
+			const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
+			size_t n = strlen(a.path);
+			ck_assert_int_eq(ss.ss_family, AF_UNIX);
+			if (a.path[0] == '@') {
+				ck_assert_uint_eq(len, offsetof(struct sockaddr_un, sun_path) + n);
+				ck_assert_int_eq(sun->sun_path[0], '\0');
+				ck_assert_mem_eq(sun->sun_path + 1, a.path + 1, n - 1);
+			} else {
+				ck_assert_uint_eq(len, offsetof(struct sockaddr_un, sun_path) + n + 1);
+				ck_assert_str_eq(sun->sun_path, a.path);
+			}
+		}
+		ck_assert_int_eq(udo_vsock_addr_from_sockaddr(&b, (struct sockaddr *)&ss, len), 0);
+		if (a.kind == UDO_VSOCK_ADDR_VSOCK_MUX) {
+			a.kind = UDO_VSOCK_ADDR_UNIX; /* the VMM's socket; the guest port is no part of it */
+			a.port = 0;
+		}
+		ck_assert_msg(memcmp(&a, &b, sizeof(a)) == 0, "%s did not come back", text);
+	}
+}
+END_TEST
+
+/* The kernel agrees: a socket bound to the converted address reports,
+ * through getsockname(2), the same address back. */
+START_TEST(sockaddr_kernel)
+{
+	struct udo_vsock_addr addr, back;
+	struct sockaddr_storage ss, got;
+	socklen_t len, gotlen = sizeof(got);
+	char text[64];
+	int fd;
+
+	for (int abstract = 0; abstract < 2; abstract++) {
+		if (abstract) {
+			snprintf(text, sizeof(text), "unix:@udo-sa-%d", (int)getpid());
+			ck_assert_int_eq(udo_vsock_addr_parse(&addr, text, NULL, 0), 0);
+		} else {
+			tmp_unix(&addr, "unix", "sa", 0);
+		}
+		ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&addr, &ss, &len), 0);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
+		gotlen = sizeof(got);
+		ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&got, &gotlen), 0);
+		ck_assert_uint_eq(gotlen, len);
+		ck_assert_int_eq(udo_vsock_addr_from_sockaddr(&back, (struct sockaddr *)&got, gotlen), 0);
+		ck_assert_str_eq(back.path, addr.path);
+		ck_assert_int_eq(back.kind, UDO_VSOCK_ADDR_UNIX);
+		close(fd);
+		if (!abstract)
+			unlink(addr.path);
+	}
+}
+END_TEST
+
+/* What no udo address or socket address can hold fails with errno. */
+START_TEST(sockaddr_errors)
+{
+	struct udo_vsock_addr a = {.kind = UDO_VSOCK_ADDR_UNIX};
+	struct sockaddr_storage ss;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len;
+
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&a, &ss, &len), -1); /* empty path */
+	ck_assert_int_eq(errno, EINVAL);
+	snprintf(a.path, sizeof(a.path), "@");
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&a, &ss, &len), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	memset(a.path, 'x', sizeof(a.path)); /* no NUL */
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&a, &ss, &len), -1);
+	a.kind = 0;
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&a, &ss, &len), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(NULL, &ss, &len), -1);
+	a.kind = UDO_VSOCK_ADDR_VSOCK;
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&a, NULL, &len), -1);
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&a, &ss, NULL), -1);
+	ck_assert_int_eq(errno, EINVAL);
+
+	ck_assert_int_eq(udo_vsock_addr_from_sockaddr(&a, (struct sockaddr *)&sin, sizeof(sin)), -1);
+	ck_assert_int_eq(errno, EAFNOSUPPORT);
+	/* An unnamed unix socket: no path at all. */
+	ck_assert_int_eq(udo_vsock_addr_from_sockaddr(&a, (struct sockaddr *)&sun, sizeof(sa_family_t)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* An abstract name with a NUL inside, and one too long for '@'. */
+	memcpy(sun.sun_path, "\0ab\0c", 5);
+	ck_assert_int_eq(
+	    udo_vsock_addr_from_sockaddr(&a, (struct sockaddr *)&sun, offsetof(struct sockaddr_un, sun_path) + 5), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	memset(sun.sun_path + 1, 'n', sizeof(sun.sun_path) - 1);
+	ck_assert_int_eq(udo_vsock_addr_from_sockaddr(&a, (struct sockaddr *)&sun, sizeof(sun)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	/* A vsock address cut short. */
+	ck_assert_int_eq(udo_vsock_addr_parse(&a, "vsock:3:4", NULL, 0), 0);
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&a, &ss, &len), 0);
+	ck_assert_int_eq(udo_vsock_addr_from_sockaddr(&a, (struct sockaddr *)&ss, len - 1), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(udo_vsock_addr_from_sockaddr(NULL, (struct sockaddr *)&ss, len), -1);
+	ck_assert_int_eq(udo_vsock_addr_from_sockaddr(&a, NULL, len), -1);
+}
+END_TEST
+
+/* NOWAIT connects a non-blocking, close-on-exec socket at once, and a
+ * listener whose backlog is full is EAGAIN at once, not a wait; only
+ * unix addresses take the flag. */
+START_TEST(unix_connect_nowait)
+{
+	struct udo_vsock_addr addr;
+	char err[256] = "";
+	int lfd, fds[16], n = 0;
+
+	tmp_unix(&addr, "unix", "nowait", 0);
+	ck_assert_int_eq(udo_vsock_addr_connect(&addr, 0, UDO_VSOCK_ADDR_NOWAIT, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	lfd = udo_vsock_addr_listen(&addr, 1, 0, err, sizeof(err));
+	ck_assert_msg(lfd >= 0, "%s", err);
+	for (;;) {
+		ck_assert_int_lt(n, 16);
+		fds[n] = udo_vsock_addr_connect(&addr, 0, UDO_VSOCK_ADDR_NOWAIT, err, sizeof(err));
+		if (fds[n] < 0)
+			break;
+		ck_assert_int_ne(fcntl(fds[n], F_GETFL) & O_NONBLOCK, 0);
+		ck_assert_int_ne(fcntl(fds[n], F_GETFD) & FD_CLOEXEC, 0);
+		n++;
+	}
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_ptr_nonnull(strstr(err, addr.path));
+	ck_assert_int_ge(n, 1);
+	/* Once the listener accepts one, there is room again. */
+	int afd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(afd, 0);
+	fds[n] = udo_vsock_addr_connect(&addr, 0, UDO_VSOCK_ADDR_NOWAIT, err, sizeof(err));
+	ck_assert_msg(fds[n] >= 0, "%s", err);
+	n++;
+	while (n > 0)
+		close(fds[--n]);
+	close(afd);
+	close(lfd);
+	unlink(addr.path);
+
+	ck_assert_int_eq(udo_vsock_addr_parse(&addr, "vsock:1:1234", NULL, 0), 0);
+	ck_assert_int_eq(udo_vsock_addr_connect(&addr, 0, UDO_VSOCK_ADDR_NOWAIT, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	tmp_unix(&addr, "vsock-mux", "nowait", 5);
+	ck_assert_int_eq(udo_vsock_addr_connect(&addr, 0, UDO_VSOCK_ADDR_NOWAIT, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 /* What the fake VMM does after reading the CONNECT line. */
 struct vmm {
 	int lfd;            /* listening socket of the VMM */
@@ -393,6 +580,10 @@ static Suite *addr_suite(void)
 	tcase_add_test(tc, format_errors);
 	tcase_add_test(tc, unix_listen_connect);
 	tcase_add_test(tc, unix_connect_errors);
+	tcase_add_test(tc, sockaddr_round_trip);
+	tcase_add_test(tc, sockaddr_kernel);
+	tcase_add_test(tc, sockaddr_errors);
+	tcase_add_test(tc, unix_connect_nowait);
 	tcase_add_test(tc, mux_ok);
 	tcase_add_test(tc, mux_refused);
 	tcase_add_test(tc, mux_bad_reply);

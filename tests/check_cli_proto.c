@@ -156,8 +156,17 @@ START_TEST(test_reply_table)
 	struct udo_vsock_proto_reply r;
 	const char *line = reply_cases[_i].line;
 	size_t len = strlen(line);
+	errno = 0;
 	ck_assert_int_eq(udo_vsock_proto_classify_reply(line, len, &r), reply_cases[_i].kind);
 	ck_assert_int_eq(r.kind, reply_cases[_i].kind);
+	/* The library's one convention: failure is negative, with errno. */
+	if (reply_cases[_i].kind == UDO_VSOCK_PROTO_REPLY_INVALID) {
+		ck_assert_int_lt(r.kind, 0);
+		ck_assert_int_eq(errno, EPROTO);
+	} else {
+		ck_assert_int_gt(r.kind, 0);
+		ck_assert_int_eq(errno, 0);
+	}
 	if (reply_cases[_i].text) {
 		ck_assert_uint_eq(r.text_len, strlen(reply_cases[_i].text));
 		ck_assert(memcmp(r.text, reply_cases[_i].text, r.text_len) == 0);

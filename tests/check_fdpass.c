@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* check_fdpass.c - udo_vsock_sendv_all/udo_vsock_recv_msg and the send/recv
+/* check_fdpass.c - udo_vsock_sendv_all/_nonblock/udo_vsock_recv_msg and the send/recv
  * helpers over AF_UNIX socketpairs (no vsock needed). */
 #include <check.h>
 #include <errno.h>
@@ -293,6 +293,135 @@ START_TEST(nonblocking_empty)
 }
 END_TEST
 
+/* Fills the send buffer of the stream socket FD until a one-byte send
+ * would block. Returns the bytes queued. */
+static size_t fill_send_buffer(int fd)
+{
+	static char chunk[65536];
+	size_t queued = 0, step = sizeof(chunk);
+
+	for (;;) {
+		ssize_t n = send(fd, chunk, step, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			queued += (size_t)n;
+			continue;
+		}
+		ck_assert_int_eq(errno, EAGAIN);
+		if (step == 1)
+			return queued;
+		step = 1; /* the last bytes a smaller send still fits */
+	}
+}
+
+/* A non-blocking send on a full socket returns RETRY (EAGAIN) having sent
+ * nothing: the fd stays the caller's and goes with the retry, once the
+ * reader made room; no stale fd rides on the bytes ahead of it. */
+START_TEST(nonblock_full_keeps_fd)
+{
+	static char drain[1 << 22];
+	int sv[2], p[2], got[2];
+	size_t nfds, queued;
+	struct iovec iov = {"HDR1", 4};
+	char msg[4], c;
+
+	pair(sv);
+	ck_assert_int_eq(pipe(p), 0);
+	queued = fill_send_buffer(sv[0]);
+	ck_assert_uint_gt(queued, 0);
+	ck_assert_uint_le(queued, sizeof(drain));
+	errno = 0;
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], &iov, 1, &p[1], 1), UDO_VSOCK_IO_RETRY);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_ne(fcntl(p[1], F_GETFD), -1); /* still open, still ours */
+
+	/* The filler arrives without any descriptor, and nothing follows it. */
+	nfds = 2;
+	ck_assert_int_eq(udo_vsock_recv_msg(sv[1], drain, queued, got, &nfds), (ssize_t)queued);
+	ck_assert_uint_eq(nfds, 0);
+	ck_assert_int_eq(recv(sv[1], msg, sizeof(msg), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+
+	/* Room again: the same call now sends the header with the fd. */
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], &iov, 1, &p[1], 1), 4);
+	close(p[1]);
+	nfds = 2;
+	ck_assert_int_eq(udo_vsock_recv_msg(sv[1], msg, sizeof(msg), got, &nfds), 4);
+	ck_assert_mem_eq(msg, "HDR1", 4);
+	ck_assert_uint_eq(nfds, 1);
+	ck_assert_int_eq(write(got[0], "k", 1), 1);
+	close(got[0]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	assert_pipe_orphaned(p[0]);
+	close(p[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* A message bigger than the send buffer goes in part; the fd rides on
+ * the part sent, and the rest follows without one. */
+START_TEST(nonblock_partial)
+{
+	static unsigned char buf[1 << 20], back[1 << 20];
+	int sv[2], p[2], got[2], small = 4096;
+	size_t nfds = 2;
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pattern(i);
+	pair(sv);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	n = udo_vsock_sendv_nonblock(sv[0], &(struct iovec){buf, sizeof(buf)}, 1, &p[1], 1);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, (ssize_t)sizeof(buf));
+	close(p[1]);
+	ck_assert_int_eq(udo_vsock_recv_msg(sv[1], back, (size_t)n, got, &nfds), n);
+	ck_assert_uint_eq(nfds, 1);
+	close(got[0]);
+	assert_pipe_orphaned(p[0]);
+	/* The rest, with no fd, continues the same byte stream. */
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], &(struct iovec){buf + n, 1}, 1, NULL, 0), 1);
+	nfds = 2;
+	ck_assert_int_eq(udo_vsock_recv_msg(sv[1], back + n, 1, got, &nfds), 1);
+	ck_assert_uint_eq(nfds, 0);
+	ck_assert_mem_eq(back, buf, (size_t)n + 1);
+	close(p[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* The non-blocking send checks its arguments like sendv_all, reports a
+ * closed peer as DISCONNECT (EPIPE) without SIGPIPE, and closes no fd. */
+START_TEST(nonblock_errors)
+{
+	int sv[2], p[2], fds[UDO_VSOCK_FDPASS_MAX + 1] = {0};
+
+	signal(SIGPIPE, SIG_DFL);
+	pair(sv);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], &(struct iovec){"x", 1}, 1, fds, UDO_VSOCK_FDPASS_MAX + 1),
+	                 UDO_VSOCK_IO_OTHER);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], &(struct iovec){"x", 0}, 1, &p[1], 1), UDO_VSOCK_IO_OTHER);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], NULL, 1, NULL, 0), UDO_VSOCK_IO_OTHER);
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], &(struct iovec){"x", 1}, 1, NULL, 1), UDO_VSOCK_IO_OTHER);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], NULL, 0, NULL, 0), 0);
+	close(sv[1]);
+	ck_assert_int_eq(udo_vsock_sendv_nonblock(sv[0], &(struct iovec){"x", 1}, 1, &p[1], 1),
+	                 UDO_VSOCK_IO_DISCONNECT);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_int_ne(fcntl(p[1], F_GETFD), -1);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+}
+END_TEST
+
 /* errno values map to the classes callers act on. */
 START_TEST(classify)
 {
@@ -337,6 +466,9 @@ static Suite *fdpass_suite(void)
 	tcase_add_test(tc, bad_args);
 	tcase_add_test(tc, nonblocking_empty);
 	tcase_add_test(tc, classify);
+	tcase_add_test(tc, nonblock_full_keeps_fd);
+	tcase_add_test(tc, nonblock_partial);
+	tcase_add_test(tc, nonblock_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <udo/vsock-addr.h>
 #include <udo/vsock-tcp.h>
 
 #include "daemon-harness.h"
@@ -174,6 +175,54 @@ START_TEST(handoff_without_service)
 	ck_assert_str_eq(r.status, "OK pong");
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* A service whose backlog is full: the daemon's connect does not wait
+ * (that would stall every client) but answers ERR busy at once, and the
+ * connection goes on serving. */
+START_TEST(handoff_service_busy)
+{
+	struct daemon d;
+	struct client c;
+	struct reply r;
+	struct udo_vsock_addr svc;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char text[300], sections[600];
+	int lfd, queued[16], n = 0;
+
+	daemon_init(&d);
+	snprintf(text, sizeof(text), "unix:%s/busy.sock", d.dir);
+	ck_assert_int_eq(udo_vsock_addr_parse(&svc, text, NULL, 0), 0);
+	ck_assert_int_eq(udo_vsock_addr_to_sockaddr(&svc, &ss, &sslen), 0);
+	lfd = udo_vsock_addr_listen(&svc, 1, 0, NULL, 0);
+	ck_assert_int_ge(lfd, 0);
+	/* Fill the backlog: it never accepts. */
+	for (;; n++) {
+		ck_assert_int_lt(n, 16);
+		queued[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(queued[n], 0);
+		if (connect(queued[n], (struct sockaddr *)&ss, sslen) < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			close(queued[n]);
+			break;
+		}
+	}
+	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = %s\n", text);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	client_open(&c, d.port);
+	client_request(&c, "shell", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR busy ", 9) == 0, "%s", r.status);
+	client_request(&c, "ping", &r, 5000);
+	ck_assert_str_eq(r.status, "OK pong");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	while (n > 0)
+		close(queued[--n]);
+	close(lfd);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -579,6 +628,7 @@ static Suite *handoff_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, handoff_passes_connection);
 	tcase_add_test(tc, handoff_without_service);
+	tcase_add_test(tc, handoff_service_busy);
 	tcase_add_test(tc, handoff_client_vanishes);
 	tcase_add_test(tc, proxy_unix_and_tcp);
 	tcase_add_test(tc, proxy_backpressure);

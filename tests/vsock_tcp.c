@@ -409,7 +409,9 @@ START_TEST(destroy_release)
 
 	ck_assert_int_eq(udo_vsock_tcp_release_fd(t), fd);
 	ck_assert_int_eq(udo_vsock_tcp_get_fd(t), -1);
+	errno = 0;
 	ck_assert_int_eq(udo_vsock_tcp_release_fd(t), -1);
+	ck_assert_int_eq(errno, EBADF);
 	ck_assert_int_eq(udo_vsock_tcp_server_accept(t, NULL), -1);
 	ck_assert_int_eq(errno, EBADF);
 	ck_assert_int_eq(udo_log_get_error_code(t), UDO_LOG_ERR_NO_FD);
@@ -569,7 +571,9 @@ START_TEST(misuse)
 	ck_assert_int_eq(udo_vsock_tcp_get_fd(NULL), -1);
 	ck_assert_uint_eq(udo_vsock_tcp_get_vcid(NULL), UINT32_MAX);
 	ck_assert_int_eq(udo_vsock_tcp_get_port(NULL), -1);
+	errno = 0;
 	ck_assert_int_eq(udo_vsock_tcp_release_fd(NULL), -1);
+	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(udo_vsock_tcp_set_connect_timeout(NULL, 1), -1);
 	ck_assert_int_eq(udo_vsock_tcp_set_nonblock(NULL, true), -1);
 	ck_assert_int_eq(errno, EINVAL);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr_storage, socklen_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,9 +42,23 @@ int udo_vsock_addr_parse(struct udo_vsock_addr *addr, const char *text, char *er
  * BUF. Returns its length, or -1 with errno ENOSPC or EINVAL. */
 int udo_vsock_addr_format(const struct udo_vsock_addr *addr, char *buf, size_t len);
 
+/* Fills *SS with the socket address of ADDR and *LEN with its length: a
+ * struct sockaddr_vm for vsock, a struct sockaddr_un for unix and for
+ * vsock-mux (the VMM's socket). A unix path's length counts its final
+ * NUL; "@name" is abstract, exactly as long as the name. Returns 0, or
+ * -1 with errno EINVAL. */
+int udo_vsock_addr_to_sockaddr(const struct udo_vsock_addr *addr, struct sockaddr_storage *ss, socklen_t *len);
+
+/* Fills *ADDR (cleared first) from the AF_VSOCK or AF_UNIX socket address
+ * SA of LEN bytes, as accept(2) or getsockname(2) give it. Returns 0, or
+ * -1 with errno EAFNOSUPPORT (another family) or EINVAL (an unnamed unix
+ * socket, or a name no udo address can hold). */
+int udo_vsock_addr_from_sockaddr(struct udo_vsock_addr *addr, const struct sockaddr *sa, socklen_t len);
+
 /* Flags for udo_vsock_addr_listen/_connect. */
 #define UDO_VSOCK_ADDR_NONBLOCK  0x1u /* the returned fd is O_NONBLOCK */
 #define UDO_VSOCK_ADDR_MUX_NO_OK 0x2u /* vsock-mux: the VMM sends no "OK <port>" line */
+#define UDO_VSOCK_ADDR_NOWAIT    0x4u /* connect, unix only: never wait (EAGAIN if the backlog is full) */
 
 /* Longest "OK <host_port>" line a hybrid-vsock VMM may send. */
 #define UDO_VSOCK_MUX_REPLY_MAX 64
@@ -55,7 +70,10 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 
 /* Connects to ADDR within TIMEOUT_MS (0: no limit of ours), doing the
  * hybrid-vsock CONNECT handshake for vsock-mux. Returns the connected
- * fd or -1 (errno set; ETIMEDOUT on timeout; message in ERR). */
+ * fd or -1 (errno set; ETIMEDOUT on timeout; message in ERR). With
+ * UDO_VSOCK_ADDR_NOWAIT (unix only, else EINVAL) the socket is
+ * non-blocking from the start and a listener whose backlog is full
+ * fails at once with EAGAIN. */
 int udo_vsock_addr_connect(const struct udo_vsock_addr *addr, unsigned int timeout_ms, unsigned int flags, char *err,
                            size_t errlen);
 

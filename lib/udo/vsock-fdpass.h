@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* udo/vsock-fdpass.h - full-transfer scatter-gather I/O with fd passing */
+/* udo/vsock-fdpass.h - scatter-gather I/O with fd passing: full-transfer and non-blocking */
 #ifndef UDO_VSOCK_FDPASS_H
 #define UDO_VSOCK_FDPASS_H
 
@@ -24,6 +24,19 @@ extern "C" {
  * waited on with poll until the message is complete.
  */
 ssize_t udo_vsock_sendv_all(int fd, const struct iovec *iov, int iovcnt, const int *fds, size_t nfds);
+
+/*
+ * One sendmsg of IOV[0..IOVCNT) on the stream socket FD that never waits
+ * (MSG_DONTWAIT, MSG_NOSIGNAL, EINTR retried), for event loops. The NFDS
+ * descriptors in FDS (may be 0) go as SCM_RIGHTS with the bytes sent.
+ * Returns the bytes sent, which may be fewer than the total: the
+ * descriptors went with them, and the caller sends the rest without
+ * them. Or an enum udo_vsock_io_status (< 0, errno set): nothing was
+ * sent and the descriptors did not go; UDO_VSOCK_IO_RETRY (errno EAGAIN)
+ * when FD has no room now, to try again with the same FDS once it is
+ * writable. FDS are never closed: the caller still owns its copies.
+ */
+ssize_t udo_vsock_sendv_nonblock(int fd, const struct iovec *iov, int iovcnt, const int *fds, size_t nfds);
 
 /*
  * Receives exactly LEN bytes of one message into BUF: the first recvmsg

@@ -17,11 +17,9 @@ extern "C" {
  * "ERR <code> [message]" line. These functions do no I/O and allocate
  * nothing; the daemon, the CLI and any other client share them.
  *
- * Results, as in the rest of libudo-vsock: a function that can fail
- * returns a value >= 0 (0, a length, or a non-negative enumerator) on
- * success, and a negative value with errno set on failure: -1, or a
- * negative enumerator of the enum it is declared to return. Predicates
- * (bool) cannot fail and leave errno alone.
+ * Results follow the one convention of libudo-vsock (udo/vsock-tcp.h):
+ * failure is a negative value with errno set. Predicates (bool) cannot
+ * fail and leave errno alone.
  */
 
 /* Stable error codes of ERR lines (udo-vsock-protocol(7)). */
@@ -109,10 +107,10 @@ bool udo_vsock_proto_line_command_is(const char *line, size_t len, const char *w
 /* --- Replies --- */
 
 enum udo_vsock_proto_reply_kind {
-	UDO_VSOCK_PROTO_REPLY_INVALID = 0, /* none of the forms below: a protocol error */
-	UDO_VSOCK_PROTO_REPLY_DATA,        /* "D" or "D <payload>" */
-	UDO_VSOCK_PROTO_REPLY_OK,          /* "OK" or "OK <text>" */
-	UDO_VSOCK_PROTO_REPLY_ERR,         /* "ERR <code>" or "ERR <code> <message>" */
+	UDO_VSOCK_PROTO_REPLY_INVALID = -1, /* none of the forms below: a protocol error; errno EPROTO */
+	UDO_VSOCK_PROTO_REPLY_DATA = 1,     /* "D" or "D <payload>" */
+	UDO_VSOCK_PROTO_REPLY_OK = 2,       /* "OK" or "OK <text>" */
+	UDO_VSOCK_PROTO_REPLY_ERR = 3,      /* "ERR <code>" or "ERR <code> <message>" */
 };
 
 /* One classified reply line; the pointers point into the line. */
@@ -125,8 +123,8 @@ struct udo_vsock_proto_reply {
 };
 
 /* Classifies the reply LINE of LEN bytes (without its LF) into *REPLY.
- * Returns REPLY->kind: UDO_VSOCK_PROTO_REPLY_INVALID (0, errno not set)
- * when the line has none of the forms. */
+ * Returns REPLY->kind (> 0), or UDO_VSOCK_PROTO_REPLY_INVALID (-1) with
+ * errno EPROTO when the line has none of the forms. */
 enum udo_vsock_proto_reply_kind udo_vsock_proto_classify_reply(const char *line, size_t len,
                                                                struct udo_vsock_proto_reply *reply);
 

@@ -16,6 +16,18 @@
 extern "C" {
 #endif
 
+/*
+ * Results, in the whole of libudo-vsock: a function that can fail returns
+ * a value >= 0 on success (0, a count, a descriptor or a non-negative
+ * enumerator) and a negative one with errno set on failure: -1, or a
+ * negative enumerator of the enum it returns (enum udo_vsock_io_status
+ * below, whose UDO_VSOCK_IO_OTHER is -1), so "< 0" is always the test. A
+ * function returning a pointer returns NULL with errno set. An ERR buffer
+ * or a context's udo_log error adds a message to errno, never replaces
+ * it. The seed's getters keep their documented values for "none" (-1,
+ * UINT32_MAX); predicates (bool) and void functions cannot fail.
+ */
+
 /* Special CIDs and ports, as in vsock(7); repeated here so that callers
  * need not include <linux/vm_sockets.h>. */
 #define UDO_VSOCK_CID_ANY        UINT32_MAX
@@ -126,8 +138,9 @@ ssize_t udo_vsock_tcp_recv_data(const int sock_fd, void *data, const size_t size
  * fills up the bytes sent so far (> 0), or an enum udo_vsock_io_status. */
 ssize_t udo_vsock_tcp_send_data(const int sock_fd, const void *data, const size_t size, const void *vsock_info);
 
-/* Gives up ownership of the socket: returns the fd (or -1) and leaves
- * the context without one, so destroy will not close it. */
+/* Gives up ownership of the socket: returns the fd and leaves the
+ * context without one, so destroy will not close it; or -1 with errno
+ * EINVAL (NULL context) or EBADF (it holds no socket). */
 int udo_vsock_tcp_release_fd(struct udo_vsock_tcp *vsock);
 
 /* Makes the socket non-blocking (O_NONBLOCK) or blocking again: set it

@@ -8,12 +8,10 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <linux/vm_sockets.h>
 #include <systemd/sd-daemon.h>
 
 #include "conn.h"
@@ -320,21 +318,17 @@ static enum udo_vsock_addr_kind describe_passed_socket(int fd, const struct conf
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return 0;
 	if (ss.ss_family == AF_VSOCK && sd_is_socket(fd, AF_VSOCK, SOCK_STREAM, 1) > 0) {
-		struct udo_vsock_addr a = {.kind = UDO_VSOCK_ADDR_VSOCK};
-		a.cid = ((struct sockaddr_vm *)&ss)->svm_cid;
-		a.port = ((struct sockaddr_vm *)&ss)->svm_port;
-		if (udo_vsock_addr_format(&a, text, textlen) < 0)
+		struct udo_vsock_addr a;
+		if (udo_vsock_addr_from_sockaddr(&a, (struct sockaddr *)&ss, len) < 0 ||
+		    udo_vsock_addr_format(&a, text, textlen) < 0)
 			snprintf(text, textlen, "vsock:?");
 		return UDO_VSOCK_ADDR_VSOCK;
 	}
 	if (ss.ss_family == AF_UNIX && sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) > 0) {
-		const struct sockaddr_un *su = (const struct sockaddr_un *)&ss;
-		size_t n =
-		    len > offsetof(struct sockaddr_un, sun_path) ? len - offsetof(struct sockaddr_un, sun_path) : 0;
-		if (n > 0 && su->sun_path[0] == '\0')
-			snprintf(text, textlen, "unix:@%.*s", (int)n - 1, su->sun_path + 1);
-		else
-			snprintf(text, textlen, "unix:%.*s", (int)strnlen(su->sun_path, n), su->sun_path);
+		struct udo_vsock_addr a;
+		if (udo_vsock_addr_from_sockaddr(&a, (struct sockaddr *)&ss, len) < 0 ||
+		    udo_vsock_addr_format(&a, text, textlen) < 0)
+			snprintf(text, textlen, "unix:?");
 		/* The identity comes from a listen line with the same path. */
 		for (const struct listen_conf *lc = conf->listeners; lc != NULL; lc = lc->next) {
 			if (strcmp(lc->text, text) == 0)

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +57,7 @@ static const char *const error_codes[METRICS_NCODES] = {
 struct metrics_endpoint {
 	struct evhttp *http;
 	char text[UDO_VSOCK_ADDR_STRLEN];
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* a socket file we created, removed on close */
+	char path[UDO_VSOCK_ADDR_PATH_MAX]; /* a socket file we created, removed on close */
 };
 
 /* Every counter, the endpoint in force and one readied by a reload. */
@@ -90,9 +89,9 @@ struct metrics_addr {
 	union {
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
-		struct sockaddr_un un;
 	} sa;
 	socklen_t salen;
+	struct udo_vsock_addr unix_addr; /* AF_UNIX: the library makes the socket */
 };
 
 /* Parses TEXT into *A and its canonical text. Returns 0 or -1 with WHY. */
@@ -100,21 +99,12 @@ static int parse_addr(const char *text, struct metrics_addr *a, char *canon, siz
 {
 	memset(a, 0, sizeof(*a));
 	if (strncmp(text, "unix:", 5) == 0) {
-		const char *path = text + 5;
-		size_t len = strlen(path);
-		if (len == 0 || len >= sizeof(a->sa.un.sun_path)) {
+		if (udo_vsock_addr_parse(&a->unix_addr, text, NULL, 0) < 0) {
 			snprintf(why, whylen, "metrics-listen: '%s': the unix path is empty or too long", text);
 			return -1;
 		}
 		a->family = AF_UNIX;
-		a->sa.un.sun_family = AF_UNIX;
-		memcpy(a->sa.un.sun_path, path, len);
-		a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
-		if (path[0] == '@') {
-			a->sa.un.sun_path[0] = '\0'; /* abstract */
-			a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-		}
-		snprintf(canon, canonlen, "unix:%s", path);
+		snprintf(canon, canonlen, "%s", text);
 		return 0;
 	}
 	if (strncmp(text, "tcp:", 4) != 0) {
@@ -345,34 +335,41 @@ static struct metrics_endpoint *endpoint_open(struct server *s, const char *text
 		goto fail;
 	}
 	snprintf(ep->text, sizeof(ep->text), "%s", canon);
-	fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_warn("metrics-listen %s: socket", text);
-		goto fail;
-	}
-	if (a.family != AF_UNIX)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (a.family == AF_UNIX && a.sa.un.sun_path[0] != '\0') {
-		/* A socket file nobody answers on is a leftover: replace it. */
-		struct stat st;
-		if (lstat(a.sa.un.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (probe >= 0 && connect(probe, (struct sockaddr *)&a.sa, a.salen) < 0 &&
-			    errno == ECONNREFUSED)
-				unlink(a.sa.un.sun_path);
-			if (probe >= 0)
-				close(probe);
+	if (a.family == AF_UNIX) {
+		const char *path = a.unix_addr.path;
+		if (path[0] != '@') {
+			/* A socket file nobody answers on is a leftover: replace it. */
+			struct stat st;
+			if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+				int probe = udo_vsock_addr_connect(&a.unix_addr, 0, UDO_VSOCK_ADDR_NOWAIT, NULL, 0);
+				if (probe < 0 && errno == ECONNREFUSED)
+					unlink(path);
+				if (probe >= 0)
+					close(probe);
+			}
 		}
-	}
-	if (bind(fd, (struct sockaddr *)&a.sa, a.salen) < 0) {
-		log_warn("metrics-listen %s: bind", text);
-		goto fail;
-	}
-	if (a.family == AF_UNIX && a.sa.un.sun_path[0] != '\0')
-		snprintf(ep->path, sizeof(ep->path), "%s", a.sa.un.sun_path);
-	if (listen(fd, 64) < 0) {
-		log_warn("metrics-listen %s: listen", text);
-		goto fail;
+		fd = udo_vsock_addr_listen(&a.unix_addr, 64, UDO_VSOCK_ADDR_NONBLOCK, why, sizeof(why));
+		if (fd < 0) {
+			log_warnx("metrics-listen %s: %s", text, why);
+			goto fail;
+		}
+		if (path[0] != '@')
+			snprintf(ep->path, sizeof(ep->path), "%s", path);
+	} else {
+		fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			log_warn("metrics-listen %s: socket", text);
+			goto fail;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&a.sa, a.salen) < 0) {
+			log_warn("metrics-listen %s: bind", text);
+			goto fail;
+		}
+		if (listen(fd, 64) < 0) {
+			log_warn("metrics-listen %s: listen", text);
+			goto fail;
+		}
 	}
 	ep->http = evhttp_new(s->base);
 	if (ep->http == NULL || evhttp_accept_socket_with_handle(ep->http, fd) == NULL) {

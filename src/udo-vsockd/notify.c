@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
+#include <udo/vsock-addr.h>
 
 #include "log.h"
 #include "server.h"
@@ -43,21 +43,23 @@ static struct {
 /* Connects N.fd to the unix address in $NOTIFY_SOCKET. Returns 0 or -1. */
 static int notify_connect(const char *where)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	size_t len = strlen(where);
+	struct udo_vsock_addr addr = {.kind = UDO_VSOCK_ADDR_UNIX};
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (len >= sizeof(sun.sun_path))
+	/* "@name" is abstract, as in our own address syntax. */
+	if (strlen(where) >= sizeof(addr.path)) {
+		errno = ENAMETOOLONG;
 		return -1;
-	memcpy(sun.sun_path, where, len);
-	if (where[0] == '@')
-		sun.sun_path[0] = '\0'; /* abstract: the length counts no final NUL */
-	else
-		len++;
+	}
+	snprintf(addr.path, sizeof(addr.path), "%s", where);
+	if (udo_vsock_addr_to_sockaddr(&addr, &ss, &len) < 0)
+		return -1;
 	if (N.fd < 0)
 		N.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (N.fd < 0)
 		return -1;
-	return connect(N.fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	return connect(N.fd, (struct sockaddr *)&ss, len);
 }
 
 /* Sends the waiting messages in order until the queue is full. Returns

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <udo/vsock-fdpass.h>
 #include <udo/vsock-handoff.h>
 
 #include "../conf.h"
@@ -109,24 +109,7 @@ static void job_free(struct handoff_job *job)
 /* Connects to the service without blocking. Returns the fd or -1 (errno). */
 static int service_connect(const struct udo_vsock_addr *addr)
 {
-	struct sockaddr_un su = {.sun_family = AF_UNIX};
-	size_t len = strlen(addr->path);
-	socklen_t sulen;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return -1;
-	memcpy(su.sun_path, addr->path, len);
-	if (addr->path[0] == '@')
-		su.sun_path[0] = '\0'; /* abstract: no trailing NUL */
-	sulen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (addr->path[0] != '@'));
-	if (connect(fd, (struct sockaddr *)&su, sulen) < 0) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return udo_vsock_addr_connect(addr, 0, UDO_VSOCK_ADDR_NOWAIT, NULL, 0);
 }
 
 /* The rest of a message is written: the service has it all. */
@@ -178,25 +161,8 @@ static void handoff_send(struct handoff_job *job, int fd, const char *pending, s
 		return;
 	}
 	/* The first send carries the fd; a fresh socket takes the header at least. */
-	size_t first = evbuffer_get_length(msg);
-	struct iovec iov = {evbuffer_pullup(msg, -1), first};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	/* CMSG_SPACE pads past CMSG_LEN: no uninitialised byte goes out. */
-	memset(&control, 0, sizeof(control));
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	ssize_t n;
-	do {
-		n = sendmsg(job->service_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
+	struct iovec iov = {evbuffer_pullup(msg, -1), evbuffer_get_length(msg)};
+	ssize_t n = udo_vsock_sendv_nonblock(job->service_fd, &iov, 1, &fd, 1);
 	if (n <= 0) {
 		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "handoff: sending to the service: %s",
 		         n < 0 ? strerror(errno) : "nothing sent");

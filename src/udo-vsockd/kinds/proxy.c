@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -116,13 +115,10 @@ static int proxy_connect(const struct option_spec *spec, void *target, void *ctx
 		snprintf(why, whylen, "connect: the service must be unix:PATH or tcp:127.0.0.1:PORT");
 		return -1;
 	}
-	struct sockaddr_un *su = (struct sockaddr_un *)&pc->target;
-	size_t len = strlen(a.path);
-	su->sun_family = AF_UNIX;
-	memcpy(su->sun_path, a.path, len);
-	if (a.path[0] == '@')
-		su->sun_path[0] = '\0';
-	pc->target_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (a.path[0] != '@'));
+	if (udo_vsock_addr_to_sockaddr(&a, &pc->target, &pc->target_len) < 0) {
+		snprintf(why, whylen, "connect: '%s': %s", value, strerror(errno));
+		return -1;
+	}
 	snprintf(pc->text, sizeof(pc->text), "%s", value);
 	return 0;
 }
