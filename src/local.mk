@@ -13,7 +13,6 @@ vsockd_sources = \
 	src/udo-vsockd/conf.c \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
-	src/udo-vsockd/handler.c \
 	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
@@ -21,6 +20,7 @@ vsockd_sources = \
 	src/udo-vsockd/module.c \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/ratelimit.c \
+	src/udo-vsockd/request.c \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/util.c \
 	src/udo-vsockd/kinds/exec.c \
@@ -46,6 +46,7 @@ vsockd_headers = \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.h \
 	src/udo-vsockd/ratelimit.h \
+	src/udo-vsockd/request.h \
 	src/udo-vsockd/server.h \
 	src/udo-vsockd/util.h
 src_udo_vsockd_libvsockd_la_SOURCES = $(vsockd_sources) $(vsockd_headers)
