@@ -19,7 +19,6 @@ vsockd_sources = \
 	src/udo-vsockd/audit.c \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
-	src/udo-vsockd/handler.c \
 	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
@@ -27,6 +26,7 @@ vsockd_sources = \
 	src/udo-vsockd/module.c \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/ratelimit.c \
+	src/udo-vsockd/request.c \
 	src/udo-vsockd/resolve.c \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/kinds/exec.c \
@@ -52,6 +52,7 @@ vsockd_headers = \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/proto.h \
 	src/udo-vsockd/ratelimit.h \
+	src/udo-vsockd/request.h \
 	src/udo-vsockd/resolve.h \
 	src/udo-vsockd/server.h \
 	src/udo-vsockd/util.h

@@ -17,7 +17,6 @@
 #include <udo/vsock-proto.h>
 
 #include "conf.h"
-#include "conn.h"
 #include "handler.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -100,9 +99,7 @@ void audit_end(struct request *req, const char *status, const char *code)
 	char own_key[96];
 	const char *key;
 	uint32_t hash;
-	if (req->conn != NULL) {
-		key = conn_peer_key(req->conn, &hash);
-	} else {
+	if ((key = request_peer_key(req, &hash)) == NULL) {
 		util_peer_key(peer, own_key, sizeof(own_key));
 		key = own_key;
 		hash = util_fnv1a(key);

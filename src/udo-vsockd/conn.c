@@ -11,15 +11,17 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <linux/vm_sockets.h>
 #include <sys/un.h>
 
+#include "conf.h"
 #include "dispatch.h"
+#include "handler.h"
 #include "log.h"
 #include "proto.h"
 #include "ratelimit.h"
+#include "server.h"
 #include "util.h"
 
 /* Reply bytes one read turn gathers in the shared stage before sending. */
@@ -47,6 +49,62 @@
 enum conn_read { CONN_READ_NONE, CONN_READ_BITE, CONN_READ_FULL };
 #define CONN_BITE 4096
 
+/*
+ * The socket is served with plain events, not a bufferevent: a read turn
+ * reads into the daemon's shared line buffer, handles the complete lines
+ * in place and keeps only an unfinished rest (IN); replies of that turn
+ * are gathered in the shared stage and written with one send. Only what
+ * the socket does not take waits in OUT. An idle connection thus holds
+ * no buffer memory, and a request costs no buffer callbacks.
+ */
+struct conn {
+	struct server *server;
+	int fd;
+	struct event *rev;    /* readable: added while requests are read */
+	struct event *wev;    /* writable: added while OUT waits for the socket */
+	struct evbuffer *out; /* replies the socket has not taken yet */
+	char *in;             /* input read but not handled (malloc'd; NULL when none) */
+	size_t in_off;        /* ... from IN + IN_OFF (0 once replies are flushed) */
+	size_t in_len, in_size;
+	int reading;            /* REV is added */
+	int writing;            /* WEV is added */
+	int broken;             /* a write failed: free at the next safe point */
+	int flush_soon;         /* WEV is active to write at the end of this turn */
+	int input_seen;         /* bytes read since the last timeout sweep */
+	uint64_t last_input_ms; /* uptime the last input was noted (idle-timeout) */
+	uint64_t write_wait_ms; /* uptime OUT last made progress while waiting */
+	struct config *config;  /* the config in force (a reference; a reload swaps it) */
+	struct peer peer;
+	char peer_key[80];                 /* key in the per-peer counts (REQ.peer_key points here) */
+	struct metrics_peer *metrics_peer; /* its peer's counters, found at its first request (metrics.c) */
+	struct request req;                /* the request being answered, if req_active */
+	int req_active;
+	int closing;               /* no more requests; free once output is flushed */
+	int output_paused;         /* too much unread output: requests wait */
+	int memory_paused;         /* over its share of max-buffered: requests wait */
+	size_t held;               /* OUT and IN bytes counted in server->buffered */
+	int more_lines;            /* the last turn stopped at commands-per-read */
+	struct run_peer *run_peer; /* waiting for a turn in this peer's queue; NULL: not */
+	struct conn *run_prev, *run_next;
+	int eof;                     /* the client shut down its sending side */
+	uint64_t line_started;       /* monotonic ms the unfinished line began; 0: none */
+	struct event *resume;        /* handles more lines on a later loop turn */
+	request_detach_fn detach_fn; /* called once replies are flushed, before freeing */
+	void *detach_arg;
+	/* A handler waiting for unsent output to fall to DRAIN_BELOW bytes
+	 * (request_on_drain): called once, then forgotten. */
+	void (*drain_cb)(void *arg);
+	void *drain_arg;
+	size_t drain_below;
+	/* A bridge gets the socket once replies are flushed and keeps the
+	 * connection (and its place in the limits) until it ends. */
+	void (*bridge_start)(struct conn *c, void *arg);
+	void (*bridge_release)(void *arg);
+	void *bridge_arg;
+	int bridged;
+	struct conn *prev, *next;
+};
+
 /* A peer (a CID or a unix identity) whose connections wait for turns. */
 struct run_peer {
 	char key[80];
@@ -56,6 +114,7 @@ struct run_peer {
 };
 
 static void conn_process(struct conn *c, enum conn_read do_read);
+static void conn_close_after_flush(struct conn *c);
 
 /* True if requests may be read from C now (whether by the socket's event
  * or in a turn of the run queue). */
@@ -356,8 +415,6 @@ static void conn_destroy(struct conn *c)
 	s->freed_since_trim += c->held;
 	if (c->memory_paused)
 		s->memory_paused--;
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->resume);
@@ -388,7 +445,7 @@ void conn_free(struct conn *c)
 	}
 	if (c->detach_fn != NULL) {
 		/* Never flushed: the receiver only releases its state. */
-		conn_detach_fn fn = c->detach_fn;
+		request_detach_fn fn = c->detach_fn;
 		c->detach_fn = NULL;
 		fn(-1, NULL, 0, &c->peer, c->detach_arg);
 	}
@@ -406,28 +463,20 @@ void conn_free(struct conn *c)
 	conn_destroy(c);
 }
 
-/* Gives the socket a bufferevent and starts the bridge on it (the
- * unhandled input stays in C->in for it). Returns 0, or -1 if C must be
- * freed. */
-static int conn_start_bridge(struct conn *c)
+/* Starts the bridge on the socket (the unhandled input stays in C->in
+ * for it). */
+static void conn_start_bridge(struct conn *c)
 {
 	void (*start)(struct conn *, void *) = c->bridge_start;
-	struct bufferevent *bev = bufferevent_socket_new(c->server->base, c->fd, 0);
 
-	if (bev == NULL) {
-		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "cannot start a bridge: out of memory");
-		return -1;
-	}
 	conn_dequeue(c);
 	event_del(c->rev);
 	event_del(c->wev);
 	c->reading = c->writing = 0;
-	c->bev = bev;
 	c->bridge_start = NULL;
 	c->bridged = 1;
 	c->closing = 0;
 	start(c, c->bridge_arg);
-	return 0;
 }
 
 /* Replies are all sent: hand the socket on or start a bridge if asked
@@ -440,18 +489,21 @@ static void conn_finish(struct conn *c)
 		c->in_off = 0;
 	}
 	if (c->bridge_start != NULL && !c->broken) {
-		if (conn_start_bridge(c) == 0)
-			return;
+		conn_start_bridge(c);
+		return;
 	}
 	if (c->detach_fn != NULL && !c->broken) {
-		conn_detach_fn fn = c->detach_fn;
+		request_detach_fn fn = c->detach_fn;
 		c->detach_fn = NULL;
 		fn(c->fd, c->in, c->in_len, &c->peer, c->detach_arg);
 	}
 	conn_free(c);
 }
 
-void conn_break(struct conn *c, enum log_level level, const char *why)
+/* Marks C broken (a write failed or memory ran out), logging WHY at
+ * LEVEL: its output is dropped and it is freed from the event loop,
+ * never from inside a handler's call. */
+static void conn_break(struct conn *c, enum log_level level, const char *why)
 {
 	if (!c->broken)
 		log_peer(level, c->peer.text, c->peer.cid, NULL, "connection dropped: %s", why);
@@ -491,7 +543,9 @@ static void conn_stage_flush(struct conn *c)
 	}
 }
 
-void conn_write(struct conn *c, const void *data, size_t len)
+/* Appends LEN bytes of reply DATA to C's output. Never fails: without
+ * memory the connection is marked broken and closed at the next safe point. */
+static void conn_write(struct conn *c, const void *data, size_t len)
 {
 	struct server *s = c->server;
 
@@ -526,7 +580,21 @@ static size_t conn_output_length(const struct conn *c)
 	return (c->server->stage_owner == c ? c->server->stage_len : 0) + evbuffer_get_length(c->out);
 }
 
-void conn_flush(struct conn *c)
+/* Output went out: calls the handler waiting for C's unsent output to
+ * drain (request_on_drain), once, if it has. */
+static void conn_drained(struct conn *c)
+{
+	void (*cb)(void *) = c->drain_cb;
+
+	if (cb == NULL || conn_output_length(c) > c->drain_below)
+		return;
+	c->drain_cb = NULL;
+	cb(c->drain_arg);
+}
+
+/* Writes C's pending replies now, as far as the socket takes them; the
+ * rest goes when it is writable. */
+static void conn_flush(struct conn *c)
 {
 	if (c->server->stage_owner == c) {
 		conn_stage_flush(c);
@@ -542,9 +610,13 @@ void conn_flush(struct conn *c)
 	}
 	conn_account(c);
 	conn_want_write(c);
+	conn_drained(c);
 }
 
-void conn_flush_soon(struct conn *c)
+/* Writes C's pending replies at the end of this loop turn, once however
+ * often it is asked: a handler streaming many lines from one callback
+ * costs one write, not one per line. */
+static void conn_flush_soon(struct conn *c)
 {
 	if (c->writing || c->flush_soon || c->broken)
 		return;
@@ -553,7 +625,8 @@ void conn_flush_soon(struct conn *c)
 	event_active(c->wev, EV_WRITE, 0);
 }
 
-void conn_close_after_flush(struct conn *c)
+/* Stops reading requests and frees C once its replies are sent. */
+static void conn_close_after_flush(struct conn *c)
 {
 	c->closing = 1;
 	conn_update_reading(c);
@@ -581,8 +654,11 @@ static void conn_send_err(struct conn *c, const char *code, const char *msg)
 	server_count(c->server, c->peer_key, COUNT_ERROR);
 }
 
-void conn_request_done(struct conn *c)
+/* A pending request (run() returned REQ_PENDING) has finished: its reply
+ * goes out, and the lines behind it are handled (request_ops.done). */
+static void conn_request_done(struct conn *c)
 {
+	conn_flush(c);
 	c->req_active = 0;
 	if (c->closing) {
 		conn_close_after_flush(c);
@@ -615,8 +691,10 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);
 		return;
 	}
-	enum req_status st = dispatch_request(c, argc, s->argv);
 	struct request *req = &c->req;
+	req->conn = c; /* the rest of what comes from C is set at accept */
+	c->req_active = 1;
+	enum req_status st = dispatch_request(req, argc, s->argv);
 	if (st == REQ_DONE && !req->finished) /* a kind's bug */
 		log_peer(LOG_LEVEL_ERR, c->peer.text, c->peer.cid, req->cmd->name,
 		         "handler '%s' returned done without answering; waiting for its answer", req->cmd->kind->name);
@@ -1014,6 +1092,7 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (n > 0) {
 		c->write_wait_ms = server_uptime_ms(c->server);
 		conn_account(c);
+		conn_drained(c);
 	}
 	if (left == 0) {
 		event_del(c->wev); /* back to writing at once (conn_flush) */
@@ -1059,6 +1138,74 @@ static void peer_from_accept(struct peer *p, const struct listener *l, const str
 	snprintf(p->identity, sizeof(p->identity), "%s", l->identity);
 	snprintf(p->text, sizeof(p->text), "unix:%s", p->identity);
 }
+
+/* request_ops.fail: drops C at the next safe point. */
+static void conn_req_fail(struct conn *c, const char *why)
+{
+	conn_break(c, LOG_LEVEL_WARNING, why);
+}
+
+/* request_ops.output_pending: unsent bytes and max-output-buffer. */
+static size_t conn_req_output_pending(const struct conn *c, size_t *limit)
+{
+	*limit = c->config->limits.max_output_buffer;
+	return conn_output_length(c);
+}
+
+/* request_ops.on_drain: one handler waits at a time (one request runs). */
+static int conn_req_on_drain(struct conn *c, size_t below, void (*cb)(void *arg), void *arg)
+{
+	c->drain_cb = cb;
+	c->drain_arg = arg;
+	c->drain_below = below;
+	return 0;
+}
+
+/* request_ops.broken. */
+static int conn_req_broken(const struct conn *c)
+{
+	return c->broken;
+}
+
+/* request_ops.close_after_reply: no more requests once this is answered. */
+static void conn_req_close(struct conn *c)
+{
+	c->closing = 1;
+}
+
+/* request_ops.detach_after_flush: FN gets the socket once replies are sent. */
+static void conn_req_detach(struct conn *c, request_detach_fn fn, void *arg)
+{
+	c->detach_fn = fn;
+	c->detach_arg = arg;
+	c->closing = 1;
+}
+
+/* request_ops.bridge_after_flush: START gets the socket once replies are
+ * sent; RELEASE when C is freed. */
+static void conn_req_bridge(struct conn *c, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),
+                            void *arg)
+{
+	c->bridge_start = start;
+	c->bridge_release = release;
+	c->bridge_arg = arg;
+	c->closing = 1;
+}
+
+/* How a request of a connection reaches it (request.h). */
+static const struct request_ops conn_request_ops = {
+    .write = conn_write,
+    .flush = conn_flush,
+    .flush_soon = conn_flush_soon,
+    .fail = conn_req_fail,
+    .done = conn_request_done,
+    .output_pending = conn_req_output_pending,
+    .on_drain = conn_req_on_drain,
+    .broken = conn_req_broken,
+    .close_after_reply = conn_req_close,
+    .detach_after_flush = conn_req_detach,
+    .bridge_after_flush = conn_req_bridge,
+};
 
 /* Refuses FD at a limit with a one-line reason, without blocking. */
 static void conn_refuse(struct server *s, int fd, const char *key, const char *msg)
@@ -1120,8 +1267,13 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 	c->fd = fd;
 	c->peer = p;
 	memcpy(c->peer_key, key, sizeof(key));
-	c->peer_hash = util_fnv1a(c->peer_key);
 	c->config = config_ref(s->config);
+	c->req.server = s;
+	c->req.ops = &conn_request_ops;
+	c->req.peer = &c->peer;
+	c->req.peer_key = c->peer_key;
+	c->req.peer_hash = util_fnv1a(c->peer_key);
+	c->req.metrics_slot = &c->metrics_peer;
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;
@@ -1135,8 +1287,94 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);
 }
 
-const char *conn_peer_key(const struct conn *c, uint32_t *hash)
+/* Fills the parts of peer P that come from its listener L (as at
+ * accept, see peer_from_accept): a unix peer's identity, a vsock-mux
+ * VM's name and CID. A vsock peer's CID is the kernel's. */
+static void peer_follow_listener(struct peer *p, const struct listener *l)
 {
-	*hash = c->peer_hash;
-	return c->peer_key;
+	if (p->transport == UDO_VSOCK_ADDR_VSOCK_MUX) {
+		p->cid = l->mux_cid;
+		snprintf(p->identity, sizeof(p->identity), "%s", l->identity);
+		snprintf(p->text, sizeof(p->text), "vm %s cid %u", p->identity[0] ? p->identity : "-", p->cid);
+	} else if (p->transport == UDO_VSOCK_ADDR_UNIX) {
+		snprintf(p->identity, sizeof(p->identity), "%s", l->identity);
+		snprintf(p->text, sizeof(p->text), "unix:%s", p->identity);
+	}
+}
+
+/* Takes the configuration in force and what C's listener now says of
+ * its peer (see conn_follow_reload). May free C. */
+static void conn_reconfigure(struct conn *c)
+{
+	struct server *s = c->server;
+
+	config_unref(c->config);
+	c->config = config_ref(s->config);
+	const struct listener *l = listener_find(s, c->peer.listener);
+	if (l == NULL) {
+		if (c->bridged || c->closing)
+			return;
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
+		         "listener %s is gone after the reload; closing", c->peer.listener);
+		conn_close_after_flush(c); /* may free C */
+		return;
+	}
+	char was[sizeof(c->peer.text)];
+	memcpy(was, c->peer.text, sizeof(was));
+	peer_follow_listener(&c->peer, l);
+	char key[sizeof(c->peer_key)];
+	util_peer_key(&c->peer, key, sizeof(key));
+	if (strcmp(key, c->peer_key) != 0) {
+		/* Already open: counted under its new key even past the limit. */
+		peer_count_remove(s, c->peer_key);
+		c->metrics_peer = NULL; /* found again under the new key */
+		if (peer_count_add(s, key) != UINT32_MAX)
+			memcpy(c->peer_key, key, sizeof(key));
+		else
+			c->peer_key[0] = '\0'; /* not counted (out of memory) */
+		c->req.peer_hash = util_fnv1a(c->peer_key);
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "was %s before the reload", was);
+	}
+}
+
+void conn_follow_reload(struct server *s)
+{
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		conn_reconfigure(c); /* may free C */
+	}
+	if (conn_sweep_arm(s) < 0)
+		log_warnx("cannot rearm the timeout sweep: connections are not timed out");
+}
+
+void conn_close_all(struct server *s)
+{
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->bridged)
+			conn_free(c); /* a proxied byte stream has no reply to wait for */
+		else
+			conn_close_after_flush(c);
+	}
+}
+
+const struct peer *conn_peer(const struct conn *c)
+{
+	return &c->peer;
+}
+
+struct server *conn_server(const struct conn *c)
+{
+	return c->server;
+}
+
+int conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
+const char *conn_unhandled_input(const struct conn *c, size_t *len)
+{
+	*len = c->in_len;
+	return c->in_len > 0 ? c->in + c->in_off : NULL;
 }

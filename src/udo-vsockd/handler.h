@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handler.h - handler modules: what a configured command runs */
+/* handler.h - handler kinds, and the request a kind answers (replies: request.h) */
 #ifndef UDO_VSOCKD_HANDLER_H
 #define UDO_VSOCKD_HANDLER_H
 
@@ -10,6 +10,8 @@
 #include "peer.h"
 
 struct command;
+struct config;
+struct conn;
 struct metrics_command;
 struct metrics_peer;
 struct option_spec;
@@ -60,11 +62,52 @@ struct handler_kind {
 	void (*free_data)(void *data);
 };
 
+/* Receives a connection being handed away: FD is the client's socket
+ * (still the connection's: dup or pass it before returning), PENDING the
+ * PENDING_LEN bytes of input read but not handled. FD is -1 if the
+ * connection failed first: then only release ARG. */
+typedef void (*request_detach_fn)(int fd, const char *pending, size_t pending_len, const struct peer *peer, void *arg);
+
+/*
+ * How a request reaches its connection: the connection (conn.c) sets
+ * these, so the request layer and the kinds below it never call up into
+ * conn.c by name. Every function takes the request's connection.
+ */
+struct request_ops {
+	/* Appends LEN bytes of reply; never fails (without memory the
+	 * connection breaks and is closed at the next safe point). */
+	void (*write)(struct conn *c, const void *data, size_t len);
+	/* Writes what the socket takes now, the rest when it is writable. */
+	void (*flush)(struct conn *c);
+	/* Writes at the end of this loop turn, once however often asked. */
+	void (*flush_soon)(struct conn *c);
+	/* Drops the connection at the next safe point, logging WHY. */
+	void (*fail)(struct conn *c, const char *why);
+	/* The pending request has finished: flush, go on with the lines. */
+	void (*done)(struct conn *c);
+	/* Unsent reply bytes, and max-output-buffer in *LIMIT. */
+	size_t (*output_pending)(const struct conn *c, size_t *limit);
+	/* Calls CB(ARG) once when unsent output falls to BELOW bytes or
+	 * fewer; CB NULL cancels. Returns 0. */
+	int (*on_drain)(struct conn *c, size_t below, void (*cb)(void *arg), void *arg);
+	/* True if a write failed: the connection goes at the next turn. */
+	int (*broken)(const struct conn *c);
+	/* After this reply: close; or hand the socket to FN; or bridge. */
+	void (*close_after_reply)(struct conn *c);
+	void (*detach_after_flush)(struct conn *c, request_detach_fn fn, void *arg);
+	void (*bridge_after_flush)(struct conn *c, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),
+	                           void *arg);
+};
+
 /* One command being answered. */
 struct request {
 	struct server *server;
-	struct conn *conn;     /* NULL once the client has gone */
-	struct config *config; /* the config it was dispatched under (a reference) */
+	struct conn *conn;                  /* NULL once the client has gone (opaque: see ops) */
+	const struct request_ops *ops;      /* the connection's, set by it */
+	const char *peer_key;               /* its peer's key in the per-peer counts, */
+	uint32_t peer_hash;                 /* ... and util_fnv1a() of it (the connection's) */
+	struct metrics_peer **metrics_slot; /* the connection's cache of METRICS_PEER */
+	struct config *config;              /* the config it was dispatched under (a reference) */
 	const struct command *cmd;
 	int argc; /* argv[0] is the command word */
 	char **argv;
@@ -89,27 +132,17 @@ static inline enum req_status request_outcome(const struct request *req)
 	return req->finished ? REQ_DONE : REQ_PENDING;
 }
 
+/* The peer key of REQ's connection and its hash in *HASH, or NULL once
+ * the connection has gone. */
+static inline const char *request_peer_key(const struct request *req, uint32_t *hash)
+{
+	if (req->conn == NULL)
+		return NULL;
+	*hash = req->peer_hash;
+	return req->peer_key;
+}
+
 /* The built-in handler kind called NAME, or NULL (kinds.c). */
 const struct handler_kind *handler_find(const char *name);
-
-/* Sends one data line ("D " PAYLOAD LF) of LEN bytes; an LF inside
- * PAYLOAD ends the line and starts a new one. */
-void request_data(struct request *req, const char *payload, size_t len);
-
-/* Sends one formatted data line. */
-void request_dataf(struct request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Finishes REQ with "OK" and optional text (FMT may be NULL). */
-void request_ok(struct request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Finishes REQ with "OK" and the N WORDS, each after a blank, without
- * printf (the hot path of PING). LF and CR in a word become blanks. */
-void request_ok_words(struct request *req, int n, const char *const *words);
-
-/* Finishes REQ with "ERR CODE message". */
-void request_err(struct request *req, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Finishes a cancelled REQ without a reply. */
-void request_finish_cancelled(struct request *req);
 
 #endif /* UDO_VSOCKD_HANDLER_H */

@@ -21,6 +21,7 @@
 #include "ratelimit.h"
 #include "resolve.h"
 #include "server.h"
+#include "util.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/udo-vsockd/udo-vsockd.conf"
 
@@ -35,6 +36,103 @@ static void usage(FILE *f)
 	           "  -v             log more (repeat for debug)\n"
 	           "  -h, --help     show this help\n"
 	           "  -V, --version  show the version\n");
+}
+
+/* Logs every line of the text in BUF as a warning. */
+static void log_lines(const char *buf)
+{
+	while (*buf != '\0') {
+		const char *nl = strchr(buf, '\n');
+		int n = nl != NULL ? (int)(nl - buf) : (int)strlen(buf);
+		log_warnx("%.*s", n, buf);
+		buf += n + (nl != NULL);
+	}
+}
+
+/* Reloads the config file: the new one is swapped in only if it parses
+ * and its listeners open; then every connection follows it. */
+static void server_reload(struct server *s)
+{
+	char *errors = NULL;
+	size_t errlen = 0;
+	FILE *err = open_memstream(&errors, &errlen);
+
+	notify_reloading();
+	log_notice("reloading %s", s->config_path);
+	struct config *conf = err != NULL ? config_load(s->config_path, err) : NULL;
+	if (err != NULL)
+		fclose(err);
+	if (conf == NULL) {
+		if (err == NULL)
+			log_warn("cannot collect the errors of %s", s->config_path);
+		if (errors != NULL)
+			log_lines(errors);
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
+		free(errors);
+		notify_ready(s);
+		return;
+	}
+	free(errors);
+	struct listener *fresh = NULL;
+	if (metrics_prepare(s, conf) < 0) {
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
+		config_unref(conf);
+		notify_ready(s);
+		return;
+	}
+	if (!s->socket_activated && listeners_open(s, conf, &fresh) < 0) {
+		log_warnx_id(LOG_MSGID_RELOAD_FAILED, "reload failed: the configuration in force is kept");
+		metrics_abort(s);
+		config_unref(conf);
+		notify_ready(s);
+		return;
+	}
+	/* Nothing fails from here on: the new configuration takes over whole. */
+	if (!s->socket_activated)
+		listeners_replace(s, fresh);
+	metrics_commit(s, conf);
+	listeners_configure(s, conf);
+	config_unref(s->config);
+	s->config = conf;
+	conn_follow_reload(s);
+	log_set_level((enum log_level)conf->log_level);
+	s->stats.reloads++;
+	/* New limits may allow more connections than before. */
+	server_resume_accepting(s, ACCEPT_PAUSE_LIMIT);
+	if (s->nconns >= conf->limits.max_connections)
+		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);
+	log_notice_id(LOG_MSGID_RELOADED, "configuration reloaded");
+	notify_ready(s);
+}
+
+/* Grace period over: stop even if replies are still pending. */
+static void grace_expired_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	log_warnx("shutdown grace period over with %u connections open", s->nconns);
+	event_base_loopexit(s->base, NULL);
+}
+
+/* Begins a graceful stop: no new connections, replies flushed. */
+static void server_begin_shutdown(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	notify_stopping();
+	log_notice_id(LOG_MSGID_STOPPING, "stopping: %u connections to finish", s->nconns);
+	listeners_close_all(s);
+	evtimer_del(s->accept_timer);
+	if (s->nconns == 0) {
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	struct timeval tv = util_timeval_ms(s->config->limits.shutdown_grace_ms);
+	s->grace_timer = evtimer_new(s->base, grace_expired_cb, s);
+	if (s->grace_timer == NULL || evtimer_add(s->grace_timer, &tv) < 0)
+		event_base_loopexit(s->base, &tv);
+	conn_close_all(s);
 }
 
 /* SIGTERM, SIGINT: stop gracefully; SIGHUP: reload. */

@@ -29,7 +29,6 @@
 #include <event2/http.h>
 
 #include "conf.h"
-#include "conn.h"
 #include "handler.h"
 #include "log.h"
 #include "proto.h"
@@ -514,24 +513,23 @@ void metrics_free(struct server *s)
 	s->metrics_counting = 0;
 }
 
-/* The slot of C's peer: its own while fewer than metrics-max-peers have
- * one, else "other". Looked up once per connection (and reload). */
-static struct metrics_peer *peer_slot(struct metrics *m, struct conn *c)
+/* The slot of KEY, the peer of a request under CONF: its own while fewer
+ * than metrics-max-peers have one, else "other". Looked up once per
+ * connection (and reload). */
+static struct metrics_peer *peer_slot(struct metrics *m, const char *key, const struct config *conf)
 {
-	/* Hashed here, not C's peer_hash: a reload that moves C to another
-	 * key does not update that. */
-	struct metrics_peer **head = &m->peer_index[util_fnv1a(c->peer_key) % METRICS_PEER_BUCKETS];
+	struct metrics_peer **head = &m->peer_index[util_fnv1a(key) % METRICS_PEER_BUCKETS];
 	struct metrics_peer *p;
 
 	for (p = *head; p != NULL; p = p->hnext) {
-		if (strcmp(p->key, c->peer_key) == 0)
+		if (strcmp(p->key, key) == 0)
 			return p;
 	}
-	if (m->npeers >= c->config->limits.metrics_max_peers || c->peer_key[0] == '\0')
+	if (m->npeers >= conf->limits.metrics_max_peers || key[0] == '\0')
 		return &m->other;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return &m->other;
-	snprintf(p->key, sizeof(p->key), "%s", c->peer_key);
+	snprintf(p->key, sizeof(p->key), "%s", key);
 	p->hnext = *head;
 	*head = p;
 	*m->peers_tail = p;
@@ -540,9 +538,9 @@ static struct metrics_peer *peer_slot(struct metrics *m, struct conn *c)
 	return p;
 }
 
-void metrics_request_begin(struct request *req, struct conn *c)
+void metrics_request_begin(struct request *req)
 {
-	struct metrics *m = c->server->metrics;
+	struct metrics *m = req->server->metrics;
 
 	req->metrics = req->cmd != NULL ? req->cmd->metrics : NULL;
 	if (req->metrics == NULL) {
@@ -551,9 +549,9 @@ void metrics_request_begin(struct request *req, struct conn *c)
 		const struct command *cmd = config_find_command(req->config, req->argv[0]);
 		req->metrics = cmd != NULL && cmd->metrics != NULL ? cmd->metrics : &m->unknown;
 	}
-	if (c->metrics_peer == NULL)
-		c->metrics_peer = peer_slot(m, c);
-	req->metrics_peer = c->metrics_peer;
+	if (*req->metrics_slot == NULL)
+		*req->metrics_slot = peer_slot(m, req->peer_key, req->config);
+	req->metrics_peer = *req->metrics_slot;
 	if (req->config->audit == AUDIT_NONE)
 		req->started_us = metrics_now_us();
 }

@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 struct config;
-struct conn;
 struct request;
 struct server;
 
@@ -63,9 +62,10 @@ void metrics_abort(struct server *s);
 /* Closes the endpoint and frees every counter. */
 void metrics_free(struct server *s);
 
-/* Notes REQ's counter slots as it starts on C (its cmd NULL: denied or
- * unknown); called only while S->metrics_counting. */
-void metrics_request_begin(struct request *req, struct conn *c);
+/* Notes REQ's counter slots as it starts (its cmd NULL: denied or
+ * unknown), its peer's found once per connection through
+ * REQ->metrics_slot; called only while S->metrics_counting. */
+void metrics_request_begin(struct request *req);
 
 /* Counts REQ as ended with STATUS and CODE (an ERR's). */
 void metrics_request_end(struct request *req, const char *status, const char *code);

@@ -8,15 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <udo/vsockd-module.h>
 
 #include "conf.h"
-#include "conn.h"
 #include "handler.h"
 #include "log.h"
 #include "proto.h"
+#include "request.h"
 #include "server.h"
 #include "util.h"
 
@@ -85,27 +84,19 @@ static int protocol_code(const char *code)
 	return 0;
 }
 
-/* Reply bytes of C not sent yet: staged in this read turn or waiting
- * for the socket. */
-static size_t conn_unsent(const struct conn *c)
-{
-	return (c->server->stage_owner == c ? c->server->stage_len : 0) + evbuffer_get_length(c->out);
-}
-
 /* api->data: data lines, within max-output-buffer unsent bytes. */
 static void api_data(struct udo_vsockd_request *r, const char *payload, size_t len)
 {
 	struct request *req = REQ(r);
 	struct module_req *mr = req->state;
-	struct conn *c = req->conn;
+	size_t limit;
 
 	/* Gone, broken, finished (a module bug) or cut: nowhere to send it. */
-	if (c == NULL || c->broken || mr == NULL || mr->cut != 0)
+	if (!request_connected(req) || mr == NULL || mr->cut != 0)
 		return;
-	size_t limit = c->config->limits.max_output_buffer;
-	if (conn_unsent(c) + len > limit)
-		conn_flush(c); /* what the socket takes now is not buffered */
-	if (conn_unsent(c) + len > limit) {
+	if (request_output_pending(req, &limit) + len > limit)
+		request_flush(req); /* what the socket takes now is not buffered */
+	if (request_output_pending(req, &limit) + len > limit) {
 		/* Stop here: the rest is dropped and the reply ends in an error. */
 		mr->cut = limit;
 		log_peer(LOG_LEVEL_NOTICE, req->peer->text, req->peer->cid, req->cmd->name,
@@ -257,9 +248,8 @@ static const char *api_peer_identity(struct udo_vsockd_request *r)
 static int api_connected(struct udo_vsockd_request *r)
 {
 	const struct module_req *mr = REQ(r)->state;
-	const struct conn *c = REQ(r)->conn;
 
-	return c != NULL && !c->broken && (mr == NULL || mr->cut == 0);
+	return request_connected(REQ(r)) && (mr == NULL || mr->cut == 0);
 }
 
 /* api->log: through the daemon's log at LEVEL (clamped to err..debug). */
@@ -434,7 +424,7 @@ static void mk_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	/* Finished without a reply: give the connection its status line. */
 	req->conn = c;
-	req->config = config_ref(c->server->config);
+	req->config = config_ref(req->server->config);
 	req->audit_hold = 0;
 	request_err(req, PROTO_ERR_TIMEOUT, "no answer in %u ms", ms);
 }

@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "conf.h"
-#include "handler.h"
 #include "peer.h"
 
 struct event_base;
@@ -176,13 +175,6 @@ void listeners_close_all(struct server *s);
 
 /* Enables or disables accepting on every listener. */
 void listeners_set_enabled(struct server *s, int enabled);
-
-/* Reloads the config file: the new one is swapped in only if it parses
- * and its listeners open. */
-void server_reload(struct server *s);
-
-/* Begins a graceful stop: no new connections, replies flushed. */
-void server_begin_shutdown(struct server *s);
 
 /* sd_notify helpers (notify.c). */
 /* Opens the notify socket named by $NOTIFY_SOCKET, if any; call before

@@ -25,16 +25,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "../arg-pattern.h"
 #include "../conf.h"
-#include "../conn.h"
 #include "../handler.h"
 #include "../log.h"
 #include "../metrics.h"
 #include "../proto.h"
+#include "../request.h"
 #include "../server.h"
 #include "../util.h"
 
@@ -458,11 +457,9 @@ struct exec_child {
 	size_t line_len, line_cap;
 	int in_fd; /* stdin = request: -1 once all written or closed */
 	struct event *in_ev;
-	/* Reading the output waits for the client: its output buffer and our
-	 * callback on it, until it drains below RESUME_BELOW. */
-	struct evbuffer *paused_on;
-	struct evbuffer_cb_entry *resume_cb;
-	size_t resume_below;
+	/* Reading the output waits for the client, until its unsent output
+	 * drains (request_on_drain). */
+	int paused;
 	char *in_buf;
 	size_t in_len, in_off;
 };
@@ -490,23 +487,20 @@ static void exec_timer_set(struct exec_child *ch, enum exec_phase phase, unsigne
 }
 
 /* Forgets a paused read of CH's output (without resuming it): the
- * callback on the client's output buffer goes. */
+ * connection calls nothing any more. */
 static void exec_unpause(struct exec_child *ch)
 {
-	if (ch->paused_on != NULL)
-		evbuffer_remove_cb_entry(ch->paused_on, ch->resume_cb);
-	ch->paused_on = NULL;
-	ch->resume_cb = NULL;
+	if (ch->paused && ch->req != NULL)
+		request_on_drain(ch->req, 0, NULL, NULL);
+	ch->paused = 0;
 }
 
-/* The client's output buffer changed while CH waits: reads the program's
- * output again once the client has taken half of it. */
-static void exec_output_drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+/* The client has taken half of its unsent output while CH waits: reads
+ * the program's output again. */
+static void exec_output_drained(void *arg)
 {
 	struct exec_child *ch = arg;
 
-	if (info->n_deleted == 0 || evbuffer_get_length(buf) > ch->resume_below)
-		return;
 	exec_unpause(ch);
 	if (ch->out_ev != NULL)
 		event_add(ch->out_ev, NULL);
@@ -517,24 +511,20 @@ static void exec_output_drained_cb(struct evbuffer *buf, const struct evbuffer_c
  * blocks). Returns 1 if paused, 0 if reading may go on. */
 static int exec_pause_if_backlogged(struct exec_child *ch)
 {
-	if (ch->paused_on != NULL)
+	size_t limit;
+
+	if (ch->paused)
 		return 1;
 	/* A broken connection is freed (and CH cancelled) on the next turn. */
-	if (ch->req == NULL || ch->req->conn == NULL || ch->req->conn->broken)
+	if (ch->req == NULL || !request_connected(ch->req))
 		return 0;
-	struct conn *c = ch->req->conn;
-	/* Outside a read turn no reply is staged: OUT holds all that is unsent. */
-	struct evbuffer *out = c->out;
-	size_t limit = c->config->limits.max_output_buffer;
-	if (evbuffer_get_length(out) < limit)
+	if (request_output_pending(ch->req, &limit) < limit)
 		return 0;
 	/* Without a callback nothing would resume us: read on (max-output-bytes
 	 * still bounds it). */
-	ch->resume_cb = evbuffer_add_cb(out, exec_output_drained_cb, ch);
-	if (ch->resume_cb == NULL)
+	if (request_on_drain(ch->req, limit / 2, exec_output_drained, ch) < 0)
 		return 0;
-	ch->paused_on = out;
-	ch->resume_below = limit / 2;
+	ch->paused = 1;
 	event_del(ch->out_ev);
 	return 1;
 }
@@ -736,7 +726,7 @@ static void exec_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case EXEC_KILLED:
 		break;
 	case EXEC_DRAIN:
-		if (ch->paused_on != NULL) {
+		if (ch->paused) {
 			/* Not read yet because the client is slow: wait for it. */
 			exec_timer_set(ch, EXEC_DRAIN, EXEC_DRAIN_MS);
 			break;

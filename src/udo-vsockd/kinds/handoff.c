@@ -15,10 +15,10 @@
 #include <udo/vsock-handoff.h>
 
 #include "../conf.h"
-#include "../dispatch.h"
 #include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
+#include "../request.h"
 #include "../server.h"
 #include "../util.h"
 

@@ -3,6 +3,7 @@
 #include "../conf.h"
 #include "../dispatch.h"
 #include "../handler.h"
+#include "../request.h"
 
 /* Lists every command the asking peer is allowed to run. */
 static enum req_status help_run(struct request *req)

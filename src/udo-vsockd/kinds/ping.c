@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kinds/ping.c - PING [TOKEN]: is the daemon alive? Echoes TOKEN. */
 #include "../handler.h"
+#include "../request.h"
 
 /* Answers "OK pong" or "OK pong TOKEN". */
 static enum req_status ping_run(struct request *req)

@@ -16,10 +16,10 @@
 
 #include "../conf.h"
 #include "../conn.h"
-#include "../dispatch.h"
 #include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
+#include "../request.h"
 #include "../server.h"
 #include "../util.h"
 
@@ -199,8 +199,9 @@ static void proxy_release(void *arg)
  * frees the connection, whose release frees the rest. */
 static void proxy_end(struct proxy *p, int info, const char *why)
 {
-	log_peer(info ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, p->client->peer.text, p->client->peer.cid, NULL, "proxy: %s",
-	         why);
+	const struct peer *peer = conn_peer(p->client);
+
+	log_peer(info ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, peer->text, peer->cid, NULL, "proxy: %s", why);
 	conn_free(p->client);
 }
 
@@ -378,9 +379,9 @@ static int proxy_side_gone(const struct proxy *p, int i)
 static void proxy_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy *p = arg;
-	uint64_t now = server_uptime_ms(p->client->server);
-	unsigned int idle =
-	    p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : p->client->server->config->limits.idle_timeout_ms;
+	struct server *s = conn_server(p->client);
+	uint64_t now = server_uptime_ms(s);
+	unsigned int idle = p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : s->config->limits.idle_timeout_ms;
 	int stalled = p->moved[0] == p->moved_at_tick;
 
 	p->moved_at_tick = p->moved[0];
@@ -406,8 +407,12 @@ static void proxy_tick_cb(evutil_socket_t fd, short what, void *arg)
 static void proxy_start(struct conn *c, void *arg)
 {
 	struct proxy *p = arg;
-	struct event_base *base = c->server->base;
-	unsigned int idle = p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : c->server->config->limits.idle_timeout_ms;
+	struct server *s = conn_server(c);
+	const struct peer *peer = conn_peer(c);
+	struct event_base *base = s->base;
+	unsigned int idle = p->idle_ms != PROXY_IDLE_DAEMON ? p->idle_ms : s->config->limits.idle_timeout_ms;
+	size_t in_len;
+	const char *in = conn_unhandled_input(c, &in_len);
 	unsigned int every = idle == 0 || idle / 4 > PROXY_TICK_MS ? PROXY_TICK_MS : idle / 4 < 100 ? 100 : idle / 4;
 	struct timeval tv = util_timeval_ms(every);
 	int ok = 1;
@@ -417,8 +422,7 @@ static void proxy_start(struct conn *c, void *arg)
 	proxy_bridges++;
 	/* The pump uses plain events: a bufferevent reads at most 4 KiB a
 	 * turn (libevent 2.1), which costs a loop turn per 4 KiB. */
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	p->fd[0] = c->fd;
+	p->fd[0] = conn_fd(c);
 	p->fd[1] = bufferevent_getfd(p->service);
 	if (p->unix_service) {
 		/* The default unix send buffer (wmem_default, about 208 KiB) is
@@ -435,19 +439,19 @@ static void proxy_start(struct conn *c, void *arg)
 		ok = ok && p->rev[i] != NULL && p->wev[i] != NULL && p->queue[i] != NULL;
 	}
 	p->tick = event_new(base, -1, EV_PERSIST, proxy_tick_cb, p);
-	p->last_activity_ms = server_uptime_ms(c->server);
+	p->last_activity_ms = server_uptime_ms(s);
 	/* Bytes the client sent after its request go first. */
 	if (!ok || p->tick == NULL || event_add(p->tick, &tv) < 0 ||
-	    (c->in_len > 0 && evbuffer_add(p->queue[0], c->in, c->in_len) < 0)) {
-		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL, "proxy: out of memory");
+	    (in_len > 0 && evbuffer_add(p->queue[0], in, in_len) < 0)) {
+		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "proxy: out of memory");
 		conn_free(c); /* releases P */
 		return;
 	}
-	if (c->in_len > 0)
+	if (in_len > 0)
 		proxy_set_writing(p, 1, 1);
 	proxy_set_reading(p, 0, evbuffer_get_length(p->queue[0]) < p->max_buffer);
 	proxy_set_reading(p, 1, 1);
-	log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "proxying");
+	log_peer(LOG_LEVEL_INFO, peer->text, peer->cid, NULL, "proxying");
 }
 
 /* Connection to the service done (or failed): answer the request. */

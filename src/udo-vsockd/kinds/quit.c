@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kinds/quit.c - QUIT: end the connection after this reply. */
-#include "../dispatch.h"
 #include "../handler.h"
+#include "../request.h"
 
 /* Answers "OK bye" and closes once it is sent. */
 static enum req_status quit_run(struct request *req)

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "../conf.h"
-#include "../conn.h"
 #include "../dispatch.h"
 #include "../handler.h"
+#include "../request.h"
 #include "../server.h"
 #include "../util.h"
 
@@ -127,7 +127,7 @@ static enum req_status stats_run(struct request *req)
 		return REQ_DONE;
 	}
 	/* The peer's own: counted since its oldest open connection. */
-	const struct peer_count *p = req->conn != NULL ? peer_count_find(s, req->conn->peer_key) : NULL;
+	const struct peer_count *p = req->conn != NULL ? peer_count_find(s, req->peer_key) : NULL;
 	struct peer_stats none = {0};
 	const struct peer_stats *ps = p != NULL ? &p->stats : &none;
 	request_dataf(req, "scope=peer");

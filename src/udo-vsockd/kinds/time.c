@@ -7,6 +7,7 @@
 
 #include "../handler.h"
 #include "../proto.h"
+#include "../request.h"
 
 /* Whether the kernel says the clock is kept in sync (by an NTP daemon,
  * chrony, systemd-timesyncd): " synced" or " unsynced" (STA_UNSYNC), or

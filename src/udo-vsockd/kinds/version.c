@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "../handler.h"
+#include "../request.h"
 
 /* The protocol version of udo-vsock-protocol(7). */
 #define PROTOCOL_VERSION 1

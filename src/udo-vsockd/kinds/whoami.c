@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* kinds/whoami.c - WHOAMI: the peer as the daemon sees it. */
 #include "../handler.h"
+#include "../request.h"
 
 /* Answers the kernel-reported identity of the peer. */
 static enum req_status whoami_run(struct request *req)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* handler.c - the reply functions of a request (the kinds: kinds.c) */
-#include "handler.h"
+/* request.c - a request's replies and what its connection does after */
+#include "request.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,16 +8,17 @@
 #include <string.h>
 
 #include "audit.h"
-#include "conn.h"
+#include "conf.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto.h"
+#include "server.h"
 
 /* Appends LEN bytes of DATA to C's output as part of REQ's reply. */
 static void reply_write(struct request *req, struct conn *c, const void *data, size_t len)
 {
 	req->bytes_out += len;
-	conn_write(c, data, len);
+	req->ops->write(c, data, len);
 }
 
 void request_data(struct request *req, const char *payload, size_t len)
@@ -38,7 +39,7 @@ void request_data(struct request *req, const char *payload, size_t len)
 		len -= n + 1;
 	} while (len > 0);
 	if (req->pending)
-		conn_flush_soon(c); /* streaming output: one write per loop turn */
+		req->ops->flush_soon(c); /* streaming output: one write per loop turn */
 }
 
 void request_dataf(struct request *req, const char *fmt, ...)
@@ -58,7 +59,7 @@ void request_dataf(struct request *req, const char *fmt, ...)
  * audit entry, drops its config reference and marks it finished. Inside
  * run() that is all: the connection goes on when run() returns. A
  * pending request's answer comes from the event loop, where nobody else
- * flushes or goes on: its connection is told. */
+ * flushes or goes on: its connection is told, through the done() it set. */
 static void request_end(struct request *req, const char *status, const char *code)
 {
 	struct config *conf = req->config;
@@ -72,8 +73,7 @@ static void request_end(struct request *req, const char *status, const char *cod
 	req->finished = 1;
 	if (req->conn == NULL || !req->pending)
 		return;
-	conn_flush(req->conn);
-	conn_request_done(req->conn);
+	req->ops->done(req->conn);
 }
 
 /* Blanks out LF, CR and NUL in the LEN bytes of TEXT: a status line
@@ -155,7 +155,7 @@ static void request_status(struct request *req, const char *head, const char *fm
 		if (m < 0) {
 			/* A status without its text would answer wrongly: drop the
 			 * connection instead. */
-			conn_break(c, LOG_LEVEL_WARNING, "out of memory for a status line");
+			req->ops->fail(c, "out of memory for a status line");
 		} else {
 			status_text_clean(text, (size_t)m);
 			reply_write(req, c, line, hlen + 1);
@@ -217,7 +217,7 @@ void request_err(struct request *req, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	request_status(req, head, fmt, ap);
 	va_end(ap);
-	server_count(req->server, req->conn != NULL ? req->conn->peer_key : NULL, COUNT_ERROR);
+	server_count(req->server, req->conn != NULL ? req->peer_key : NULL, COUNT_ERROR);
 	request_end(req, "ERR", udo_vsock_proto_is_error_code(code) ? code : PROTO_ERR_INTERNAL);
 }
 
@@ -225,4 +225,51 @@ void request_finish_cancelled(struct request *req)
 {
 	req->conn = NULL;
 	request_end(req, "CANCELLED", NULL);
+}
+
+size_t request_output_pending(const struct request *req, size_t *limit)
+{
+	*limit = SIZE_MAX;
+	return req->conn != NULL ? req->ops->output_pending(req->conn, limit) : 0;
+}
+
+void request_flush(struct request *req)
+{
+	if (req->conn != NULL)
+		req->ops->flush(req->conn);
+}
+
+int request_on_drain(struct request *req, size_t below, void (*cb)(void *arg), void *arg)
+{
+	return req->conn != NULL ? req->ops->on_drain(req->conn, below, cb, arg) : -1;
+}
+
+int request_connected(const struct request *req)
+{
+	return req->conn != NULL && !req->ops->broken(req->conn);
+}
+
+void request_close_connection(struct request *req)
+{
+	if (req->conn != NULL)
+		req->ops->close_after_reply(req->conn);
+}
+
+void request_detach(struct request *req, request_detach_fn fn, void *arg)
+{
+	if (req->conn == NULL) {
+		fn(-1, NULL, 0, req->peer, arg);
+		return;
+	}
+	req->ops->detach_after_flush(req->conn, fn, arg);
+}
+
+void request_bridge(struct request *req, void (*start)(struct conn *c, void *arg), void (*release)(void *arg),
+                    void *arg)
+{
+	if (req->conn == NULL) {
+		release(arg);
+		return;
+	}
+	req->ops->bridge_after_flush(req->conn, start, release, arg);
 }
