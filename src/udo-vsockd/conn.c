@@ -609,7 +609,7 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 
 	if (r == UDO_VSOCK_PROTO_PARSE_EMPTY)
 		return;
-	server_count(s, c->peer_key, COUNT_COMMAND);
+	server_count_hashed(s, c->peer_key, c->peer_hash, COUNT_COMMAND);
 	if (r != UDO_VSOCK_PROTO_PARSE_OK) {
 		conn_send_err(c, r == UDO_VSOCK_PROTO_PARSE_TOO_MANY ? PROTO_ERR_USAGE : PROTO_ERR_SYNTAX, why);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);
