@@ -95,7 +95,8 @@ static int audit_wanted(int mode, const char *status, const char *code)
 {
 	if (mode == AUDIT_ALL)
 		return 1;
-	return mode == AUDIT_DENIED && strcmp(status, "ERR") == 0 && code != NULL &&
+	/* CODE first: NULL for every answer but an ERR. */
+	return mode == AUDIT_DENIED && code != NULL && strcmp(status, "ERR") == 0 &&
 	       (strcmp(code, "denied") == 0 || strcmp(code, "unknown-command") == 0);
 }
 
