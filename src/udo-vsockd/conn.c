@@ -137,7 +137,7 @@ static int conn_run_arm(struct server *s)
 static void conn_enqueue(struct conn *c)
 {
 	struct server *s = c->server;
-	unsigned int b = run_bucket(c->peer_key);
+	unsigned int b = c->peer_hash % RUN_PEER_BUCKETS; /* run_bucket(c->peer_key) */
 	struct run_peer *p;
 
 	if (c->run_peer != NULL)
@@ -154,7 +154,8 @@ static void conn_enqueue(struct conn *c)
 			event_active(c->resume, EV_READ, 0);
 			return;
 		}
-		snprintf(p->key, sizeof(p->key), "%s", c->peer_key);
+		_Static_assert(sizeof(p->key) == sizeof(c->peer_key), "run_peer key and peer_key differ");
+		memcpy(p->key, c->peer_key, sizeof(p->key)); /* no snprintf per turn */
 		p->hnext = s->run_index[b];
 		s->run_index[b] = p;
 		p->prev = s->run_tail;
