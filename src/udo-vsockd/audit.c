@@ -112,6 +112,16 @@ static __attribute__((noinline)) void audit_write(struct request *req, const cha
 	char f_peer[96], f_who[96], f_cmd[96], f_argc[24], f_status[24], f_code[64], f_usec[40], f_bytes[40];
 	char *fields[9], *f_args = NULL;
 	int n = 0;
+	char text[1024];
+	snprintf(text, sizeof(text), "%s: %.64s: %s%s%s argc=%d duration_us=%" PRIu64 " bytes_out=%" PRIu64 "%s%.600s",
+	         peer->text, command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
+	         req->bytes_out, args != NULL ? " args=" : "", args != NULL ? args : "");
+	if (!log_journal()) {
+		/* On stderr the entry is the text alone. */
+		log_audit(text, fields, 0);
+		free(args);
+		return;
+	}
 	snprintf(f_peer, sizeof(f_peer), "PEER=%s", peer->text);
 	if (peer->transport == UDO_VSOCK_ADDR_UNIX)
 		snprintf(f_who, sizeof(f_who), "PEER_IDENTITY=%s", peer->identity);
@@ -137,10 +147,6 @@ static __attribute__((noinline)) void audit_write(struct request *req, const cha
 		f_args = NULL;
 	if (f_args != NULL)
 		fields[n++] = f_args;
-	char text[1024];
-	snprintf(text, sizeof(text), "%s: %.64s: %s%s%s argc=%d duration_us=%" PRIu64 " bytes_out=%" PRIu64 "%s%.600s",
-	         peer->text, command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
-	         req->bytes_out, args != NULL ? " args=" : "", args != NULL ? args : "");
 	log_audit(text, fields, n);
 	free(f_args);
 	free(args);
