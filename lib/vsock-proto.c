@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsock-proto.c - the line protocol: request words, quoting, replies (pure) */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -20,6 +21,28 @@ static const unsigned char byte_class[256] = {
     [0 ... 0x08] = BYTE_BAD, ['\t'] = BYTE_BLANK, [0x0a ... 0x1f] = BYTE_BAD, [' '] = BYTE_BLANK,
     ['"'] = BYTE_QUOTE,      [0x7f] = BYTE_BAD,   ['A' ... 'Z'] = BYTE_UPPER,
 };
+
+/* The first byte at or after P that is no word byte: a blank, a quote,
+ * a refused byte or the NUL at END. Eight bytes a step while a whole
+ * step fits before END (so no read goes past the NUL), with the
+ * zero-byte tests: a byte below 0x21, a quote or DEL ends the step. */
+static char *word_end(char *p, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+	while (end - p >= 8) {
+		uint64_t x, q, d;
+		memcpy(&x, p, 8);
+		q = x ^ (ones * '"');
+		d = x ^ (ones * 0x7f);
+		if ((((x - ones * 0x21) & ~x) | ((q - ones) & ~q) | ((d - ones) & ~d)) & highs)
+			break;
+		p += 8;
+	}
+	while ((byte_class[(unsigned char)*p] & ~BYTE_UPPER) == BYTE_WORD)
+		p++;
+	return p;
+}
 
 /* True if any of the bytes P..END is refused. */
 static int has_bad_byte(const char *p, const char *end)
@@ -118,8 +141,7 @@ enum udo_vsock_proto_parse_result udo_vsock_proto_parse_line(char *line, size_t 
 			while (((k = byte_class[(unsigned char)*p]) & ~BYTE_UPPER) == BYTE_WORD)
 				*p++ |= (char)k;
 		} else {
-			while ((byte_class[(unsigned char)*p] & ~BYTE_UPPER) == BYTE_WORD)
-				p++;
+			p = word_end(p, end);
 		}
 		enum byte_class k = byte_class[(unsigned char)*p];
 		if (k == BYTE_BLANK) {

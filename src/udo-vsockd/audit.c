@@ -55,6 +55,22 @@ static char *audit_quote_args(const struct request *req)
 	return text;
 }
 
+/* In audit_command[0]: the request is audited under its command's own
+ * name, REQ->cmd->name, which lives as long as the request's reference
+ * to its config. Copied only when an entry is written or when that
+ * reference may go first (a cancel that an answer follows). Never a
+ * command word's first byte: the parser refuses control characters. */
+#define AUDIT_NAME_OF_CMD '\x01'
+
+/* Copies NAME (cut to fit) into REQ's audit_command. */
+static void audit_copy_name(struct request *req, const char *name)
+{
+	size_t len = strnlen(name, sizeof(req->audit_command) - 1);
+
+	memcpy(req->audit_command, name, len);
+	req->audit_command[len] = '\0';
+}
+
 void audit_begin(struct request *req)
 {
 	req->audit_args = NULL;
@@ -62,11 +78,12 @@ void audit_begin(struct request *req)
 	req->audit_command[0] = '\0';
 	if (req->config->audit == AUDIT_NONE)
 		return;
-	/* A copy: the command (and its config) may be gone by the end. */
-	const char *name = req->cmd != NULL ? req->cmd->name : req->argv[0];
-	size_t len = strnlen(name, sizeof(req->audit_command) - 1);
-	memcpy(req->audit_command, name, len);
-	req->audit_command[len] = '\0';
+	/* A copy of the word: it lives in the connection's input, which the
+	 * next request overwrites. The command's name needs none (yet). */
+	if (req->cmd != NULL)
+		req->audit_command[0] = AUDIT_NAME_OF_CMD;
+	else
+		audit_copy_name(req, req->argv[0]);
 	req->started_us = audit_now_us();
 	if (req->config->audit == AUDIT_ALL && req->cmd != NULL && req->cmd->audit_args)
 		req->audit_args = audit_quote_args(req);
@@ -77,45 +94,33 @@ static int audit_wanted(int mode, const char *status, const char *code)
 {
 	if (mode == AUDIT_ALL)
 		return 1;
-	return mode == AUDIT_DENIED && strcmp(status, "ERR") == 0 && code != NULL &&
+	/* CODE first: NULL for every answer but an ERR. */
+	return mode == AUDIT_DENIED && code != NULL && strcmp(status, "ERR") == 0 &&
 	       (strcmp(code, "denied") == 0 || strcmp(code, "unknown-command") == 0);
 }
 
-void audit_end(struct request *req, const char *status, const char *code)
+/* Writes REQ's audit entry for STATUS and CODE with the quoted
+ * arguments ARGS (or NULL), then frees ARGS. Out of line: most entries
+ * of a busy peer are rate-limited away before this. */
+static __attribute__((noinline)) void audit_write(struct request *req, const char *status, const char *code, char *args)
 {
-	const struct config *conf = req->config;
-
-	if (req->audit_hold)
-		return;
-	char *args = req->audit_args;
-	req->audit_args = NULL;
-	/* Not audited: begun under audit = none, or already written. */
-	if (conf == NULL || req->audit_command[0] == '\0' || !audit_wanted(conf->audit, status, code)) {
-		req->audit_command[0] = '\0';
-		free(args);
-		return;
-	}
 	const struct peer *peer = req->peer;
-	char own_key[96];
-	const char *key;
-	uint32_t hash;
-	if ((key = request_peer_key(req, &hash)) == NULL) {
-		util_peer_key(peer, own_key, sizeof(own_key));
-		key = own_key;
-		hash = util_fnv1a(key);
-	}
-	if (!audit_ratelimit(req->server->base, key, hash, peer->text, peer->cid, conf->limits.audit_burst,
-	                     conf->limits.audit_interval_ms)) {
-		req->audit_command[0] = '\0';
-		free(args);
-		return;
-	}
 	const char *command = req->audit_command;
 	uint64_t now = audit_now_us();
 	uint64_t usec = now > req->started_us ? now - req->started_us : 0;
 	char f_peer[96], f_who[96], f_cmd[96], f_argc[24], f_status[24], f_code[64], f_usec[40], f_bytes[40];
 	char *fields[9], *f_args = NULL;
 	int n = 0;
+	char text[1024];
+	snprintf(text, sizeof(text), "%s: %.64s: %s%s%s argc=%d duration_us=%" PRIu64 " bytes_out=%" PRIu64 "%s%.600s",
+	         peer->text, command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
+	         req->bytes_out, args != NULL ? " args=" : "", args != NULL ? args : "");
+	if (!log_journal()) {
+		/* On stderr the entry is the text alone. */
+		log_audit(text, fields, 0);
+		free(args);
+		return;
+	}
 	snprintf(f_peer, sizeof(f_peer), "PEER=%s", peer->text);
 	if (peer->transport == UDO_VSOCK_ADDR_UNIX)
 		snprintf(f_who, sizeof(f_who), "PEER_IDENTITY=%s", peer->identity);
@@ -141,12 +146,52 @@ void audit_end(struct request *req, const char *status, const char *code)
 		f_args = NULL;
 	if (f_args != NULL)
 		fields[n++] = f_args;
-	char text[1024];
-	snprintf(text, sizeof(text), "%s: %.64s: %s%s%s argc=%d duration_us=%" PRIu64 " bytes_out=%" PRIu64 "%s%.600s",
-	         peer->text, command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
-	         req->bytes_out, args != NULL ? " args=" : "", args != NULL ? args : "");
 	log_audit(text, fields, n);
-	req->audit_command[0] = '\0'; /* one entry per request */
 	free(f_args);
 	free(args);
+}
+
+/* Whether REQ's peer may have one more audit entry now (audit-burst). */
+static int audit_peer_allows(const struct request *req, const struct config *conf)
+{
+	char own_key[96];
+	uint32_t hash;
+	const char *key = request_peer_key(req, &hash);
+
+	if (key == NULL) {
+		util_peer_key(req->peer, own_key, sizeof(own_key));
+		key = own_key;
+		hash = util_fnv1a(own_key);
+	}
+	return audit_ratelimit(req->server->base, key, hash, req->peer->text, req->peer->cid, conf->limits.audit_burst,
+	                       conf->limits.audit_interval_ms);
+}
+
+void audit_end(struct request *req, const char *status, const char *code)
+{
+	const struct config *conf = req->config;
+
+	if (req->audit_hold) {
+		/* The config (and the command) may be gone at the answer. */
+		if (req->audit_command[0] == AUDIT_NAME_OF_CMD)
+			audit_copy_name(req, req->cmd->name);
+		return;
+	}
+	char *args = req->audit_args;
+	req->audit_args = NULL;
+	/* Not audited: begun under audit = none, or already written. */
+	if (conf == NULL || req->audit_command[0] == '\0' || !audit_wanted(conf->audit, status, code)) {
+		req->audit_command[0] = '\0';
+		free(args);
+		return;
+	}
+	if (!audit_peer_allows(req, conf)) {
+		req->audit_command[0] = '\0';
+		free(args);
+		return;
+	}
+	if (req->audit_command[0] == AUDIT_NAME_OF_CMD)
+		audit_copy_name(req, req->cmd->name);
+	audit_write(req, status, code, args);
+	req->audit_command[0] = '\0'; /* one entry per request */
 }

@@ -196,7 +196,7 @@ static int conn_run_arm(struct server *s)
 static void conn_enqueue(struct conn *c)
 {
 	struct server *s = c->server;
-	unsigned int b = run_bucket(c->peer_key);
+	unsigned int b = c->req.peer_hash % RUN_PEER_BUCKETS; /* run_bucket(c->peer_key) */
 	struct run_peer *p;
 
 	if (c->run_peer != NULL)
@@ -213,7 +213,8 @@ static void conn_enqueue(struct conn *c)
 			event_active(c->resume, EV_READ, 0);
 			return;
 		}
-		snprintf(p->key, sizeof(p->key), "%s", c->peer_key);
+		_Static_assert(sizeof(p->key) == sizeof(c->peer_key), "run_peer key and peer_key differ");
+		memcpy(p->key, c->peer_key, sizeof(p->key)); /* no snprintf per turn */
 		p->hnext = s->run_index[b];
 		s->run_index[b] = p;
 		p->prev = s->run_tail;
@@ -685,7 +686,7 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 
 	if (r == UDO_VSOCK_PROTO_PARSE_EMPTY)
 		return;
-	server_count(s, c->peer_key, COUNT_COMMAND);
+	server_count_hashed(s, c->peer_key, c->req.peer_hash, COUNT_COMMAND);
 	if (r != UDO_VSOCK_PROTO_PARSE_OK) {
 		conn_send_err(c, r == UDO_VSOCK_PROTO_PARSE_TOO_MANY ? PROTO_ERR_USAGE : PROTO_ERR_SYNTAX, why);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);

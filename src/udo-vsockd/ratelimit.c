@@ -16,10 +16,23 @@
 #include "log.h"
 #include "util.h"
 
+/* One class of messages: what its reports call them and the settings
+ * that limit them. */
+struct rl_class {
+	int audit; /* audit entries (1) or notices (0) */
+	const char *what;
+	const char *burst_key;
+	const char *interval_key;
+};
+
+static const struct rl_class rl_notices = {0, "log messages", "log-peer-burst", "log-peer-interval"};
+static const struct rl_class rl_audit = {1, "audit entries", "audit-burst", "audit-interval"};
+
 /* One peer's window, for one class of messages. */
 struct rl_entry {
-	char key[80]; /* "" : free */
-	int audit;    /* the class: audit entries (1) or notices (0) */
+	char key[80];  /* "" : free */
+	uint32_t hash; /* util_fnv1a(key): most mismatches cost no strcmp */
+	int audit;     /* the class: audit entries (1) or notices (0) */
 	char text[80];
 	uint32_t cid;
 	uint64_t window_start; /* ms */
@@ -49,32 +62,74 @@ static void rl_report(struct rl_entry *e)
 	e->suppressed = 0;
 }
 
-/* The entry of KEY (of HASH) in class AUDIT, or a new one in its set (evicting the
- * least recently seen peer there). */
-static struct rl_entry *rl_find(const char *key, uint32_t hash, int audit, uint64_t now)
+/* A new entry for KEY (of HASH) in class AUDIT in SET, evicting the
+ * least recently seen peer there. Apart from rl_find: once per peer. */
+static __attribute__((noinline)) struct rl_entry *rl_add(struct rl_entry *set, const char *key, uint32_t hash,
+                                                         int audit, uint64_t now)
 {
-	struct rl_entry *set = table[rl_set(hash, audit)], *victim = &set[0];
+	struct rl_entry *victim = &set[0];
 
 	for (int i = 0; i < RATELIMIT_WAYS; i++) {
-		if (set[i].audit == audit && strcmp(set[i].key, key) == 0)
-			return &set[i];
 		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].last_seen < victim->last_seen))
 			victim = &set[i];
 	}
 	rl_report(victim);
 	memset(victim, 0, sizeof(*victim));
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	victim->hash = hash;
 	victim->audit = audit;
 	victim->window_start = now;
 	return victim;
 }
 
-/* Whether the message of WHAT (limited by the settings BURST_KEY and
- * INTERVAL_KEY) about the peer of KEY may be logged now, in class AUDIT
- * (audit entries) or not (notices): see log_ratelimit. */
-static int ratelimit(struct event_base *base, const char *key, uint32_t hash, int audit, const char *peer_text,
-                     uint32_t cid, unsigned int burst, unsigned int interval_ms, const char *what,
-                     const char *burst_key, const char *interval_key)
+/* The entry of KEY (of HASH) in class AUDIT, or a new one in its set. */
+static inline struct rl_entry *rl_find(const char *key, uint32_t hash, int audit, uint64_t now)
+{
+	struct rl_entry *set = table[rl_set(hash, audit)];
+
+	for (int i = 0; i < RATELIMIT_WAYS; i++) {
+		if (set[i].hash == hash && set[i].audit == audit && strcmp(set[i].key, key) == 0)
+			return &set[i];
+	}
+	return rl_add(set, key, hash, audit, now);
+}
+
+/* E's window is over (or the clock went back): reports what it
+ * suppressed and starts a new one at NOW. */
+static __attribute__((noinline)) void rl_new_window(struct rl_entry *e, uint64_t now)
+{
+	rl_report(e);
+	e->window_start = now;
+	e->count = 0;
+}
+
+/* The first message of E's window, of class CLS about PEER_TEXT, CID:
+ * notes what the window's report names. */
+static __attribute__((noinline)) void rl_first(struct rl_entry *e, const struct rl_class *cls, const char *peer_text,
+                                               uint32_t cid)
+{
+	e->what = cls->what;
+	e->burst_key = cls->burst_key;
+	snprintf(e->text, sizeof(e->text), "%s", peer_text);
+	e->cid = cid;
+}
+
+/* The first message E suppresses in its window: says suppression began. */
+static __attribute__((noinline)) void rl_suppressing(const struct rl_class *cls, const char *peer_text, uint32_t cid,
+                                                     unsigned int burst, unsigned int interval_ms)
+{
+	log_peer(LOG_LEVEL_NOTICE, peer_text, cid, NULL,
+	         "more than %u %s about this peer in %u ms: suppressing them for the rest of it (%s, %s)", burst,
+	         cls->what, interval_ms, cls->burst_key, cls->interval_key);
+}
+
+/* Whether the message of class CLS about the peer of KEY (of HASH) may
+ * be logged now: see log_ratelimit. Inlined into its two callers, where
+ * the class is a constant; what runs once a window or once a peer is
+ * out of line. */
+static inline __attribute__((always_inline)) int ratelimit(struct event_base *base, const char *key, uint32_t hash,
+                                                           const struct rl_class *cls, const char *peer_text,
+                                                           uint32_t cid, unsigned int burst, unsigned int interval_ms)
 {
 	struct timeval tv;
 
@@ -83,45 +138,34 @@ static int ratelimit(struct event_base *base, const char *key, uint32_t hash, in
 	if (base == NULL || event_base_gettimeofday_cached(base, &tv) < 0)
 		gettimeofday(&tv, NULL);
 	uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-	struct rl_entry *e = rl_find(key, hash, audit, now);
+	struct rl_entry *e = rl_find(key, hash, cls->audit, now);
 	e->last_seen = now;
 	/* A clock that went back starts a new window too. */
-	if (now - e->window_start >= interval_ms || now < e->window_start) {
-		rl_report(e);
-		e->window_start = now;
-		e->count = 0;
-	}
-	if (e->count == 0) {
-		/* Once a window (this runs per request): what its report names. */
-		e->what = what;
-		e->burst_key = burst_key;
-		snprintf(e->text, sizeof(e->text), "%s", peer_text);
-		e->cid = cid;
-	}
+	if (now - e->window_start >= interval_ms || now < e->window_start)
+		rl_new_window(e, now);
 	if (e->count < burst) {
+		/* Once a window (this runs per request): what its report names. */
+		if (e->count == 0)
+			rl_first(e, cls, peer_text, cid);
 		e->count++;
 		return 1;
 	}
 	if (e->suppressed++ == 0)
-		log_peer(LOG_LEVEL_NOTICE, peer_text, cid, NULL,
-		         "more than %u %s about this peer in %u ms: suppressing them for the rest of it (%s, %s)",
-		         burst, what, interval_ms, burst_key, interval_key);
+		rl_suppressing(cls, peer_text, cid, burst, interval_ms);
 	return 0;
 }
 
 int log_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
                   unsigned int interval_ms)
 {
-	return ratelimit(base, key, util_fnv1a(key), 0, peer_text, cid, burst, interval_ms, "log messages",
-	                 "log-peer-burst", "log-peer-interval");
+	return ratelimit(base, key, util_fnv1a(key), &rl_notices, peer_text, cid, burst, interval_ms);
 }
 
 int audit_ratelimit(struct event_base *base, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
                     unsigned int burst, unsigned int interval_ms)
 {
 	/* The same table, a class of its own: a separate window. */
-	return ratelimit(base, key, hash, 1, peer_text, cid, burst, interval_ms, "audit entries", "audit-burst",
-	                 "audit-interval");
+	return ratelimit(base, key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
 }
 
 void log_ratelimit_flush(void)

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "proto.h"
 #include "server.h"
+#include "util.h"
 
 /* Appends LEN bytes of DATA to C's output as part of REQ's reply. */
 static void reply_write(struct request *req, struct conn *c, const void *data, size_t len)
@@ -91,20 +92,12 @@ static void status_text_clean(char *text, size_t len)
  * they do not fit. */
 static size_t status_append_words(char *line, size_t size, size_t len, int n, const char *const *words)
 {
-	static const unsigned char line_end[256] = {['\n'] = 1, ['\r'] = 1};
-
 	for (int i = 0; i < n; i++) {
-		const unsigned char *w = (const unsigned char *)words[i];
 		size_t wlen = strlen(words[i]);
-		unsigned char found = 0;
 		if (wlen + 1 > size - len)
 			return 0;
 		line[len++] = ' ';
-		for (size_t j = 0; j < wlen; j++) {
-			line[len + j] = (char)w[j];
-			found |= line_end[w[j]];
-		}
-		if (found)
+		if (util_copy_has_line_end(line + len, words[i], wlen))
 			status_text_clean(line + len, wlen);
 		len += wlen;
 	}

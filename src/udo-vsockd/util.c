@@ -73,15 +73,6 @@ int util_parse_bool(const char *text)
 	return -1;
 }
 
-uint32_t util_fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 struct timeval util_timeval_ms(unsigned long long ms)
 {
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};

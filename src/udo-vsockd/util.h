@@ -27,8 +27,61 @@ int util_parse_duration(const char *text, unsigned long long min, unsigned long 
 /* Parses a boolean: yes/true/on/1 (1) or no/false/off/0 (0); -1 else. */
 int util_parse_bool(const char *text);
 
-/* FNV-1a of the bytes of the string S. */
-uint32_t util_fnv1a(const char *s);
+/* FNV-1a of the bytes of the string S. Inline: a request's command
+ * word is hashed once per request. */
+static inline uint32_t util_fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The high bit of each byte of X (as far as the first) that is an LF or
+ * a CR; 0 if none is. */
+static inline uint64_t util_line_end_bits(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	uint64_t lf = x ^ (ones * '\n'), cr = x ^ (ones * '\r');
+
+	return (((lf - ones) & ~lf) | ((cr - ones) & ~cr)) & highs;
+}
+
+/* Copies the LEN bytes of SRC to DST and tells whether an LF or CR was
+ * among them (what a status line must not hold). Eight or four bytes a
+ * step, the last step overlapping the one before: a status line echoes
+ * words, and this runs for each one (PING). */
+static inline int util_copy_has_line_end(char *dst, const char *src, size_t len)
+{
+	uint64_t found = 0, x = 0;
+	uint32_t y;
+
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8) {
+			__builtin_memcpy(&x, src + i, 8);
+			__builtin_memcpy(dst + i, &x, 8);
+			found |= util_line_end_bits(x);
+		}
+		__builtin_memcpy(&x, src + len - 8, 8);
+		__builtin_memcpy(dst + len - 8, &x, 8);
+		return (found | util_line_end_bits(x)) != 0;
+	}
+	if (len >= 4) {
+		/* Zero-extended: the upper bytes are no LF or CR. */
+		__builtin_memcpy(&y, src, 4);
+		__builtin_memcpy(dst, &y, 4);
+		found = util_line_end_bits(y);
+		__builtin_memcpy(&y, src + len - 4, 4);
+		__builtin_memcpy(dst + len - 4, &y, 4);
+		return (found | util_line_end_bits(y)) != 0;
+	}
+	for (size_t i = 0; i < len; i++) {
+		dst[i] = src[i];
+		found |= src[i] == '\n' || src[i] == '\r';
+	}
+	return found != 0;
+}
 
 /* MS milliseconds as a struct timeval. */
 struct timeval util_timeval_ms(unsigned long long ms);
