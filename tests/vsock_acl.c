@@ -692,7 +692,7 @@ static void wait_log_lines(const char *path, const char *needle, long want)
 	long n;
 
 	while ((n = count_log_lines(path, needle, NULL, NULL)) < want && now_ms() < deadline)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	ck_assert_msg(n == want, "%ld log lines with '%s', expected %ld", n, needle, want);
 }
 

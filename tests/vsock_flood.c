@@ -133,6 +133,7 @@ static void start(const char *daemon_extra)
 	         canary_path, flood_path, FLOOD_CONNS + 64, FLOOD_CONNS + 2, daemon_extra != NULL ? daemon_extra : "");
 	daemon_write_config(&D, extra, NULL);
 	ck_assert_msg(daemon_start(&D, NULL, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+	int ready_fds = process_fd_count(D.pid);
 	/* Warm up both transports: the shared buffers exist from now on. */
 	client_open(&c, D.port);
 	probe(&c, "vsock", "warm-up");
@@ -140,7 +141,9 @@ static void start(const char *daemon_extra)
 	unix_client_open(&c, canary_path);
 	probe(&c, "unix", "warm-up");
 	client_close(&c);
-	sleep_ms(200);
+	/* The daemon has closed both warm-up connections and freed what they held. */
+	WAIT_FOR(process_fd_count(D.pid) <= ready_fds, 5000,
+	         "the daemon kept a warm-up connection: %d fds, %d at READY", process_fd_count(D.pid), ready_fds);
 	base_fds = process_fd_count(D.pid);
 	base_rss = process_rss_kib(D.pid);
 	ck_assert_int_gt(base_rss, 0);
@@ -329,7 +332,7 @@ static long run_flood(const char *name, const struct flood *f)
 	 * be judged against the p99 bound instead of the max bound. */
 	while (now_ms() - saturated < 500 || k.nlat < CANARY_SAMPLES_MIN) {
 		canaries_probe(&k);
-		sleep_ms(20);
+		sleep_ms(20); /* a pace: canary latency sampled over 500 ms of saturation */
 	}
 	long rss_flooded = process_rss_kib(D.pid);
 	/* Close every flood connection. */
@@ -350,7 +353,7 @@ static long run_flood(const char *name, const struct flood *f)
 			released = now_ms() - closed;
 			break;
 		}
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval: release is timed to 20 ms */
 	}
 	qsort(k.lat, (size_t)k.nlat, sizeof(k.lat[0]), cmp_int);
 	int p99 = k.lat[k.nlat * 99 / 100], max = k.lat[k.nlat - 1];
