@@ -97,8 +97,7 @@ static int wait_bounded(pid_t pid, int *status, int timeout_ms)
 
 static void stat_drop(struct daemon *d);
 
-/* Kills PID with SIGKILL and reaps it. */
-static void kill_and_reap(pid_t pid)
+void kill_and_reap(pid_t pid)
 {
 	int status;
 
@@ -569,6 +568,13 @@ void client_open_rcvbuf(struct client *c, unsigned int port, unsigned long long 
 	ck_assert_msg(c->fd >= 0, "connect to CID 1 port %u (buffer %llu): %s", port, rcvbuf, strerror(errno));
 }
 
+void client_open_unix(struct client *c, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = test_connect_unix(path, 0);
+	ck_assert_msg(c->fd >= 0, "connect to %s: %s", path, strerror(errno));
+}
+
 void client_open(struct client *c, unsigned int port)
 {
 	ck_assert_msg(client_try_open(c, port) == 0, "connect to CID 1 port %u: %s", port, strerror(errno));
@@ -748,6 +754,24 @@ void client_read_raw_reply(struct client *c, struct raw_reply *r, int timeout_ms
 	}
 }
 
+const char *reply_value(const struct reply *r, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int i = 0; i < r->ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
+		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
+			return r->data[i] + n + 1;
+	}
+	return NULL;
+}
+
+long long reply_number(const struct reply *r, const char *key)
+{
+	const char *v = reply_value(r, key);
+
+	return v != NULL ? strtoll(v, NULL, 10) : -1;
+}
+
 void raw_reply_free(struct raw_reply *r)
 {
 	for (int i = 0; i < r->ndata && i < HARNESS_REPLY_DATA_MAX; i++)
@@ -820,6 +844,23 @@ static void echo_connection(int fd)
 	shutdown(fd, SHUT_WR);
 }
 
+pid_t handoff_echo_start(const char *path)
+{
+	char addr[300];
+
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(TEST_BUILDDIR "/examples/handoff-echo", "handoff-echo", addr, (char *)NULL);
+		_exit(127);
+	}
+	wait_file_exists(path, 10000);
+	return pid;
+}
+
 pid_t echo_service_start(int lfd)
 {
 	pid_t pid = fork();
@@ -873,26 +914,21 @@ static int stat_ask(struct daemon *d, struct reply *r)
 long long daemon_stat(struct daemon *d, const char *key)
 {
 	static struct reply r;
-	size_t n = strlen(key);
 
 	ck_assert_msg(d->pid > 0, "no daemon to ask for STATS");
 	if (stat_ask(d, &r) < 0 && stat_ask(d, &r) < 0)
 		ck_abort_msg("STATS: the daemon closed the harness's connection twice");
-	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
-		if (strncmp(r.data[i], key, n) != 0 || r.data[i][n] != '=')
-			continue;
-		long long v = strtoll(r.data[i] + n + 1, NULL, 10);
-		/* Not the harness's own doing. */
-		if (strcmp(key, "commands") == 0)
-			v -= d->stat_requests;
-		else if (strcmp(key, "connections_total") == 0)
-			v -= d->stat_connects;
-		else if (strcmp(key, "connections") == 0)
-			v -= 1;
-		return v;
-	}
-	ck_abort_msg("STATS has no %s= line", key);
-	return -1;
+	const char *value = reply_value(&r, key);
+	ck_assert_msg(value != NULL, "STATS has no %s= line", key);
+	long long v = strtoll(value, NULL, 10);
+	/* Not the harness's own doing. */
+	if (strcmp(key, "commands") == 0)
+		v -= d->stat_requests;
+	else if (strcmp(key, "connections_total") == 0)
+		v -= d->stat_connects;
+	else if (strcmp(key, "connections") == 0)
+		v -= 1;
+	return v;
 }
 
 long long daemon_wait_stat(struct daemon *d, const char *key, long long n, int timeout_ms)

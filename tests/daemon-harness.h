@@ -161,6 +161,10 @@ int vsock_connect_local(unsigned int port, int timeout_ms, unsigned long long rc
 /* Connects C to the daemon's port; fails the test if that does not work. */
 void client_open(struct client *c, unsigned int port);
 
+/* Connects C to the unix socket PATH (a unix listener of the daemon, a
+ * VMM's socket); fails the test if that does not work. */
+void client_open_unix(struct client *c, const char *path);
+
 /* Connects C to PORT; returns 0 or -1 (errno set). */
 int client_try_open(struct client *c, unsigned int port);
 
@@ -195,6 +199,12 @@ char *client_read_long_line(struct client *c, size_t *len, int timeout_ms, int *
 /* Reads a whole reply into R, data lines byte for byte; fails the test
  * if a line takes longer than TIMEOUT_MS. Free R with raw_reply_free. */
 void client_read_raw_reply(struct client *c, struct raw_reply *r, int timeout_ms);
+
+/* The value of R's data line "KEY=VALUE", or NULL if R has none. */
+const char *reply_value(const struct reply *r, const char *key);
+
+/* The number of R's data line "KEY=N", or -1 if R has none. */
+long long reply_number(const struct reply *r, const char *key);
 
 /* Frees the data lines of R. */
 void raw_reply_free(struct raw_reply *r);
@@ -273,6 +283,13 @@ int file_contains(const char *path, const char *text);
 /* Waits up to TIMEOUT_MS until the file PATH (e.g. the daemon's log)
  * contains TEXT; fails the test otherwise. */
 void wait_file_contains(const char *path, const char *text, int timeout_ms);
+
+/* Starts examples/handoff-echo on unix:PATH; returns its pid once the
+ * socket exists. */
+pid_t handoff_echo_start(const char *path);
+
+/* Kills the child process PID (SIGKILL) and reaps it. */
+void kill_and_reap(pid_t pid);
 
 /* Starts an echo service on the listening socket LFD (closed here) in a
  * child, one grandchild per connection, each echoing until end of input

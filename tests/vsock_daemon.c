@@ -71,18 +71,6 @@ static int has_data(const struct reply *r, const char *line)
 	return 0;
 }
 
-/* The value of "KEY=N" among R's data lines, or -1. */
-static long long data_value(const struct reply *r, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (int i = 0; i < r->ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
-		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
-			return strtoll(r->data[i] + n + 1, NULL, 10);
-	}
-	return -1;
-}
-
 /* A STATS counter, read over C. */
 static long long stat_value(struct client *c, const char *key)
 {
@@ -90,7 +78,7 @@ static long long stat_value(struct client *c, const char *key)
 
 	client_request(c, "STATS", &r, 5000);
 	ck_assert_str_eq(r.status, "OK");
-	long long v = data_value(&r, key);
+	long long v = reply_number(&r, key);
 	ck_assert_msg(v >= 0, "STATS has no %s", key);
 	return v;
 }
@@ -168,12 +156,12 @@ START_TEST(test_builtins)
 	    "connections", "connections_total", "connections_rejected", "commands", "errors", "reloads", "uptime"};
 	ck_assert_int_eq(r.ndata, 7);
 	for (size_t i = 0; i < 7; i++)
-		ck_assert_msg(data_value(&r, keys[i]) >= 0, "STATS lacks %s", keys[i]);
-	ck_assert_int_eq(data_value(&r, "connections"), 1);
-	ck_assert_int_eq(data_value(&r, "connections_total"), 1);
-	ck_assert_int_eq(data_value(&r, "commands"), 6); /* this STATS included */
-	ck_assert_int_eq(data_value(&r, "errors"), 0);
-	ck_assert_int_eq(data_value(&r, "reloads"), 0);
+		ck_assert_msg(reply_number(&r, keys[i]) >= 0, "STATS lacks %s", keys[i]);
+	ck_assert_int_eq(reply_number(&r, "connections"), 1);
+	ck_assert_int_eq(reply_number(&r, "connections_total"), 1);
+	ck_assert_int_eq(reply_number(&r, "commands"), 6); /* this STATS included */
+	ck_assert_int_eq(reply_number(&r, "errors"), 0);
+	ck_assert_int_eq(reply_number(&r, "reloads"), 0);
 	ck_assert_int_eq(stat_value(&c, "commands"), 7);
 
 	expect_status(&c, "QUIT", "OK bye");

@@ -65,21 +65,6 @@ static char canary_path[300], flood_path[300];
 static int base_fds;
 static long base_rss;
 
-/* Connects to the unix socket PATH; fails the test if it cannot. */
-static void unix_client_open(struct client *c, const char *path)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_uint_lt(strlen(path), sizeof(sun.sun_path));
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "connect(%s): %s", path, strerror(errno));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	memset(c, 0, sizeof(*c));
-	c->fd = fd;
-}
-
 /* Sends "PING TOKEN" on C and asserts the reply within 5 s. Returns the
  * round trip in ms. */
 static int probe(struct client *c, const char *who, const char *token)
@@ -138,7 +123,7 @@ static void start(const char *daemon_extra)
 	client_open(&c, D.port);
 	probe(&c, "vsock", "warm-up");
 	client_close(&c);
-	unix_client_open(&c, canary_path);
+	client_open_unix(&c, canary_path);
 	probe(&c, "unix", "warm-up");
 	client_close(&c);
 	/* The daemon has closed both warm-up connections and freed what they held. */
@@ -180,15 +165,7 @@ static void flood_child(unsigned int port, const struct flood *f, int to_parent,
 	}
 	for (int i = 0; i < f->conns; i++) {
 		if (f->over_unix) {
-			struct sockaddr_un sun = {.sun_family = AF_UNIX};
-			memcpy(sun.sun_path, flood_path, strlen(flood_path) + 1);
-			fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-				close(fds[i]);
-				fds[i] = -1;
-			}
-			if (fds[i] >= 0)
-				fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+			fds[i] = test_connect_unix(flood_path, 0);
 		} else {
 			fds[i] = vsock_connect_local(port, 5000, 0);
 		}
@@ -301,7 +278,7 @@ static long run_flood(const char *name, const struct flood *f)
 	int to_parent[2], from_parent[2], status;
 
 	client_open(&k.vsock, D.port);
-	unix_client_open(&k.unix_, canary_path);
+	client_open_unix(&k.unix_, canary_path);
 	ck_assert_int_eq(pipe2(to_parent, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(from_parent, O_CLOEXEC), 0);
 	int64_t t0 = now_ms();

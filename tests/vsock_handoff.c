@@ -20,24 +20,6 @@
 
 #include "daemon-harness.h"
 
-#define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
-
-/* Starts examples/handoff-echo on unix:PATH. Returns its pid. */
-static pid_t start_handoff_echo(const char *path)
-{
-	char addr[300];
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	snprintf(addr, sizeof(addr), "unix:%s", path);
-	if (pid == 0) {
-		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
-		_exit(127);
-	}
-	wait_file_exists(path, 5000);
-	return pid;
-}
-
 /* A listening unix socket at PATH. */
 static int unix_listen(const char *path)
 {
@@ -68,13 +50,6 @@ static int tcp_listen_loopback(unsigned int *port)
 	return fd;
 }
 
-/* Kills and reaps a helper process. */
-static void stop_child(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 /* The daemon's fd count once it is idle: after a round trip, once the
  * daemon has closed that connection. */
 static int idle_fds(struct daemon *d)
@@ -94,14 +69,9 @@ static int idle_fds(struct daemon *d)
 static long stats_counter(struct client *c, const char *key)
 {
 	struct reply r;
-	size_t klen = strlen(key);
 
 	client_request(c, "stats", &r, 5000);
-	for (int i = 0; i < r.ndata; i++) {
-		if (strncmp(r.data[i], key, klen) == 0 && r.data[i][klen] == '=')
-			return strtol(r.data[i] + klen + 1, NULL, 10);
-	}
-	return -1;
+	return (long)reply_number(&r, key);
 }
 
 /* Reads one line and checks it equals EXPECT. */
@@ -125,7 +95,7 @@ START_TEST(handoff_passes_connection)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/svc.sock", d.dir);
-	pid_t echo = start_handoff_echo(svc);
+	pid_t echo = handoff_echo_start(svc);
 	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = unix:%s\n", svc);
 	daemon_write_config(&d, NULL, sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
@@ -150,7 +120,7 @@ START_TEST(handoff_passes_connection)
 		sleep_ms(20); /* poll interval */
 	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -187,7 +157,7 @@ START_TEST(handoff_client_vanishes)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/svc.sock", d.dir);
-	pid_t echo = start_handoff_echo(svc);
+	pid_t echo = handoff_echo_start(svc);
 	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = unix:%s\n", svc);
 	/* At debug level the log says what became of each connection. */
 	daemon_write_config(&d, "log-level = debug", sections);
@@ -231,7 +201,7 @@ START_TEST(handoff_client_vanishes)
 	ck_assert_str_eq(r.status, "OK pong");
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -289,8 +259,8 @@ START_TEST(proxy_unix_and_tcp)
 		sleep_ms(20); /* poll interval */
 	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(e1);
-	stop_child(e2);
+	kill_and_reap(e1);
+	kill_and_reap(e2);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -364,7 +334,7 @@ START_TEST(proxy_backpressure)
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -459,7 +429,7 @@ START_TEST(proxy_gone_clients_released)
 	ck_assert_int_eq(stats_counter(&c, "connections"), 1);
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(deaf);
+	kill_and_reap(deaf);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -491,7 +461,7 @@ START_TEST(proxy_gone_service_released)
 	              (long long)(now_ms() - eof_at), fds_before);
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(bye);
+	kill_and_reap(bye);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -530,7 +500,7 @@ START_TEST(proxy_idle_timeout)
 	client_close(&c);
 	ck_assert_int_eq(wait_fd_count(&d, fds_before, 2000), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -565,7 +535,7 @@ START_TEST(proxy_idle_timeout_option)
 	client_close(&quick);
 	client_close(&forever);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST

@@ -579,12 +579,9 @@ static long stats_reloads(struct client *c)
 	struct reply r;
 
 	client_request(c, "STATS", &r, 5000);
-	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
-		if (strncmp(r.data[i], "reloads=", 8) == 0)
-			return atol(r.data[i] + 8);
-	}
-	ck_abort_msg("STATS has no reloads= line");
-	return -1;
+	const char *v = reply_value(&r, "reloads");
+	ck_assert_msg(v != NULL, "STATS has no reloads= line");
+	return atol(v);
 }
 
 /* A service manager that does not read its notify socket (whose queue
