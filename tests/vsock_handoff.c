@@ -163,9 +163,6 @@ START_TEST(handoff_client_vanishes)
 	daemon_write_config(&d, "log-level = debug", sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	int fds_before = idle_fds(&d);
-	struct client watch;
-	/* Asks STATS while the clients come and go: one fd of the daemon's. */
-	client_open(&watch, d.port);
 	for (int i = 0; i < 50; i++) {
 		client_open(&c, d.port);
 		client_send_str(&c, "shell x\n");
@@ -173,26 +170,19 @@ START_TEST(handoff_client_vanishes)
 	}
 	/* A connect completes before the daemon accepts it: first wait until
 	 * it has read every request (its command count covers the warm-up
-	 * PING, the 50 requests and each STATS asked here), else the fd count
-	 * below could still be the one from before it saw any of them. */
-	long commands, want;
-	for (int k = 1;; k++) {
-		want = 1 + 50 + k;
-		commands = stats_counter(&watch, "commands");
-		if (commands >= want || k == 200)
-			break;
-		sleep_ms(20); /* poll interval */
-	}
-	ck_assert_msg(commands >= want, "the daemon handled %ld commands, %ld expected", commands, want);
+	 * PING and the 50 requests), else the fd count below could still be
+	 * the one from before it saw any of them. The harness's STATS
+	 * connection is one fd of the daemon's. */
+	daemon_wait_stat(&d, "commands", 1 + 50, 5000);
 	for (int i = 0; i < 200 && process_fd_count(d.pid) != fds_before + 1; i++)
 		sleep_ms(20); /* poll interval */
 	int fds_after = process_fd_count(d.pid) - 1;
 	if (fds_after != fds_before) {
 		/* Say whether the daemon still counts the connections. */
-		printf("handoff vanishes: daemon connections=%ld\n", stats_counter(&watch, "connections"));
+		printf("handoff vanishes: daemon connections=%lld\n", daemon_stat(&d, "connections"));
 		fflush(stdout);
 	}
-	client_close(&watch);
+	daemon_stat_close(&d);
 	ck_assert_msg(fds_after == fds_before, "daemon has %d fds 4 s after handling 50 vanishing clients, %d before",
 	              fds_after, fds_before);
 	struct reply r;
