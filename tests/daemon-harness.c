@@ -500,6 +500,19 @@ int process_fd_count(pid_t pid)
 	return n;
 }
 
+void need_nofile(unsigned int n)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < n && rl.rlim_max >= n) {
+		rl.rlim_cur = n;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	ck_assert_msg(rl.rlim_cur >= n, "RLIMIT_NOFILE %llu too low (%u needed, hard limit %llu)",
+	              (unsigned long long)rl.rlim_cur, n, (unsigned long long)rl.rlim_max);
+}
+
 int process_child_count(pid_t pid)
 {
 	DIR *dir = opendir("/proc");
@@ -792,6 +805,19 @@ void client_request(struct client *c, const char *line, struct reply *r, int tim
 	              : rc == -2 ? "connection closed"
 	                         : "malformed reply",
 	              r->status);
+}
+
+void client_expect_line(struct client *c, const char *want, int timeout_ms)
+{
+	char line[HARNESS_LINE_MAX];
+	int n = client_read_line(c, line, sizeof(line), timeout_ms);
+
+	ck_assert_msg(n >= 0, "expected '%s', got %s", want,
+	              n == -1   ? "nothing in time"
+	              : n == -2 ? "end of input"
+	                        : "a line too long");
+	ck_assert_msg((size_t)n == strlen(want) && memcmp(line, want, (size_t)n) == 0, "got '%s', expected '%s'", line,
+	              want);
 }
 
 int client_wait_eof(struct client *c, int timeout_ms)

@@ -146,6 +146,10 @@ void daemon_cleanup(struct daemon *d);
 /* The number of open fds of PID (fails the test if /proc cannot tell). */
 int process_fd_count(pid_t pid);
 
+/* Raises this process's soft RLIMIT_NOFILE (which the daemon inherits)
+ * to at least N, up to the hard limit; fails the test if N is above it. */
+void need_nofile(unsigned int n);
+
 /* The number of processes (zombies too) whose parent is PID, or -1 if
  * /proc cannot be read. */
 int process_child_count(pid_t pid);
@@ -212,6 +216,10 @@ void raw_reply_free(struct raw_reply *r);
 /* Sends LINE plus LF and reads its reply into R; fails the test unless a
  * complete reply comes within TIMEOUT_MS. */
 void client_request(struct client *c, const char *line, struct reply *r, int timeout_ms);
+
+/* Reads one line on C within TIMEOUT_MS and fails the test unless it is
+ * exactly WANT. */
+void client_expect_line(struct client *c, const char *want, int timeout_ms);
 
 /* True if end of input comes within TIMEOUT_MS with no more data. */
 int client_wait_eof(struct client *c, int timeout_ms);

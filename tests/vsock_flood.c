@@ -87,19 +87,6 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-/* Raises this process's fd limit to at least N (the daemon inherits it). */
-static void need_fds(unsigned int n)
-{
-	struct rlimit rl;
-
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	if (rl.rlim_cur < n && rl.rlim_max >= n) {
-		rl.rlim_cur = n;
-		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	}
-	ck_assert_msg(rl.rlim_cur >= n, "RLIMIT_NOFILE %llu too low (%u needed)", (unsigned long long)rl.rlim_cur, n);
-}
-
 /* Starts D with DAEMON_EXTRA, a vsock listener and a unix listener of
  * identity "canary"; takes the fd and RSS baselines after warm-up. */
 static void start(const char *daemon_extra)
@@ -107,7 +94,7 @@ static void start(const char *daemon_extra)
 	char extra[1024];
 	struct client c;
 
-	need_fds(FLOOD_CONNS * 2 + 64);
+	need_nofile(FLOOD_CONNS * 2 + 64);
 	daemon_init(&D);
 	D.backlog = FLOOD_CONNS + 64; /* vsock resets a connect to a full accept queue */
 	snprintf(canary_path, sizeof(canary_path), "%s/canary.sock", D.dir);

@@ -74,16 +74,6 @@ static long stats_counter(struct client *c, const char *key)
 	return (long)reply_number(&r, key);
 }
 
-/* Reads one line and checks it equals EXPECT. */
-static void expect_line(struct client *c, const char *expect)
-{
-	char line[1024];
-	int n = client_read_line(c, line, sizeof(line), 5000);
-
-	ck_assert_msg(n >= 0, "no line (expected '%s'): %d", expect, n);
-	ck_assert_str_eq(line, expect);
-}
-
 /* The service gets the socket, the peer's identity, the words and the
  * bytes pipelined after the request, and then talks to the client. */
 START_TEST(handoff_passes_connection)
@@ -103,16 +93,16 @@ START_TEST(handoff_passes_connection)
 
 	client_open(&c, d.port);
 	client_send_str(&c, "PING 1\nshell alpha \"b c\"\npipelined bytes\n");
-	expect_line(&c, "OK pong 1");
-	expect_line(&c, "OK handoff");
+	client_expect_line(&c, "OK pong 1", 5000);
+	client_expect_line(&c, "OK handoff", 5000);
 	ck_assert_int_ge(client_read_line(&c, line, sizeof(line), 5000), 0);
 	ck_assert_msg(strstr(line, "cid=1 ") != NULL && strstr(line, "words=3 command=shell") != NULL, "%s", line);
-	expect_line(&c, "handoff-echo: arg 1: alpha");
-	expect_line(&c, "handoff-echo: arg 2: b c");
-	expect_line(&c, "pipelined bytes");
+	client_expect_line(&c, "handoff-echo: arg 1: alpha", 5000);
+	client_expect_line(&c, "handoff-echo: arg 2: b c", 5000);
+	client_expect_line(&c, "pipelined bytes", 5000);
 	/* The daemon is out of the way: a PING is echoed, not answered. */
 	client_send_str(&c, "PING 2\n");
-	expect_line(&c, "PING 2");
+	client_expect_line(&c, "PING 2", 5000);
 	client_close(&c);
 
 	/* The daemon kept no copy of the handed-off socket. */
@@ -205,14 +195,14 @@ static void proxy_round_trip(struct daemon *d, const char *name)
 	client_open(&c, d->port);
 	snprintf(req, sizeof(req), "%s\nfirst line, pipelined\n", name);
 	client_send_str(&c, req);
-	expect_line(&c, "OK proxy");
-	expect_line(&c, "first line, pipelined");
+	client_expect_line(&c, "OK proxy", 5000);
+	client_expect_line(&c, "first line, pipelined", 5000);
 	client_send_str(&c, "second line\n");
-	expect_line(&c, "second line");
+	client_expect_line(&c, "second line", 5000);
 	/* Half close: the echo still comes back, then end of input. */
 	client_send_str(&c, "last words\n");
 	shutdown(c.fd, SHUT_WR);
-	expect_line(&c, "last words");
+	client_expect_line(&c, "last words", 5000);
 	ck_assert(client_wait_eof(&c, 5000));
 	client_close(&c);
 }
@@ -274,7 +264,7 @@ START_TEST(proxy_backpressure)
 	long rss_before = process_rss_kib(d.pid);
 	client_open(&c, d.port);
 	client_send_str(&c, "echo\n");
-	expect_line(&c, "OK proxy");
+	client_expect_line(&c, "OK proxy", 5000);
 
 	/* A child writes everything; we read nothing for a while. */
 	pid_t writer = fork();
@@ -401,7 +391,7 @@ START_TEST(proxy_gone_clients_released)
 	for (int i = 0; i < CLIENTS; i++) {
 		client_open(&cs[i], d.port);
 		client_send_str(&cs[i], "hold\n");
-		expect_line(&cs[i], "OK proxy");
+		client_expect_line(&cs[i], "OK proxy", 5000);
 	}
 	/* Each sends up to 1 MB: what the buffers on the way take. */
 	for (int i = 0; i < CLIENTS; i++) {
@@ -441,8 +431,8 @@ START_TEST(proxy_gone_service_released)
 	int fds_before = idle_fds(&d);
 	client_open(&c, d.port);
 	client_send_str(&c, "bye\n");
-	expect_line(&c, "OK proxy");
-	expect_line(&c, "bye");
+	client_expect_line(&c, "OK proxy", 5000);
+	client_expect_line(&c, "bye", 5000);
 	ck_assert(client_wait_eof(&c, 5000));
 	int64_t eof_at = now_ms();
 	/* The client keeps its socket open: the daemon's end of it must still go. */
@@ -473,14 +463,14 @@ START_TEST(proxy_idle_timeout)
 	int fds_before = idle_fds(&d);
 	client_open(&c, d.port);
 	client_send_str(&c, "echo\n");
-	expect_line(&c, "OK proxy");
+	client_expect_line(&c, "OK proxy", 5000);
 	/* Traffic every 250 ms for 2.5 s keeps it open. */
 	for (int k = 0; k < 10; k++) {
 		sleep_ms(250); /* a pace: time passes, with traffic */
 		snprintf(line, sizeof(line), "tick %d\n", k);
 		client_send_str(&c, line);
 		line[strlen(line) - 1] = '\0';
-		expect_line(&c, line);
+		client_expect_line(&c, line, 5000);
 	}
 	/* Then silence: it ends after 1 s, not before. */
 	int64_t t0 = now_ms();
@@ -514,14 +504,14 @@ START_TEST(proxy_idle_timeout_option)
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	client_open(&quick, d.port);
 	client_send_str(&quick, "quick\n");
-	expect_line(&quick, "OK proxy");
+	client_expect_line(&quick, "OK proxy", 5000);
 	client_open(&forever, d.port);
 	client_send_str(&forever, "forever\n");
-	expect_line(&forever, "OK proxy");
+	client_expect_line(&forever, "OK proxy", 5000);
 	ck_assert_msg(client_wait_eof(&quick, 900), "idle-timeout = 300ms did not end a silent bridge within 900 ms");
 	ck_assert(client_silent_for(&forever, 2000));
 	client_send_str(&forever, "still here\n");
-	expect_line(&forever, "still here");
+	client_expect_line(&forever, "still here", 5000);
 	client_close(&quick);
 	client_close(&forever);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
