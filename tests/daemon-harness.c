@@ -541,6 +541,26 @@ int process_child_count(pid_t pid)
 	return n;
 }
 
+int wait_fd_count(pid_t pid, int want, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int n;
+
+	while ((n = process_fd_count(pid)) != want && now_ms() < deadline)
+		sleep_ms(10); /* poll interval */
+	return n;
+}
+
+int wait_child_count(pid_t pid, int want, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int n;
+
+	while ((n = process_child_count(pid)) != want && now_ms() < deadline)
+		sleep_ms(10); /* poll interval */
+	return n;
+}
+
 long process_rss_kib(pid_t pid)
 {
 	char path[64], line[256];

@@ -154,6 +154,14 @@ void need_nofile(unsigned int n);
  * /proc cannot be read. */
 int process_child_count(pid_t pid);
 
+/* Waits up to TIMEOUT_MS until PID has WANT open fds; returns the last
+ * count, for the caller to assert on. */
+int wait_fd_count(pid_t pid, int want, int timeout_ms);
+
+/* Waits up to TIMEOUT_MS until PID has WANT children; returns the last
+ * count (-1: /proc cannot be read), for the caller to assert on. */
+int wait_child_count(pid_t pid, int want, int timeout_ms);
+
 /* The resident set size of PID in KiB (VmRSS), or -1. */
 long process_rss_kib(pid_t pid);
 

@@ -106,9 +106,7 @@ START_TEST(handoff_passes_connection)
 	client_close(&c);
 
 	/* The daemon kept no copy of the handed-off socket. */
-	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
-		sleep_ms(20); /* poll interval */
-	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds_before, 2000), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
 	kill_and_reap(echo);
 	daemon_cleanup(&d);
@@ -164,9 +162,7 @@ START_TEST(handoff_client_vanishes)
 	 * the one from before it saw any of them. The harness's STATS
 	 * connection is one fd of the daemon's. */
 	daemon_wait_stat(&d, "commands", 1 + 50, 5000);
-	for (int i = 0; i < 200 && process_fd_count(d.pid) != fds_before + 1; i++)
-		sleep_ms(20); /* poll interval */
-	int fds_after = process_fd_count(d.pid) - 1;
+	int fds_after = wait_fd_count(d.pid, fds_before + 1, 4000) - 1;
 	if (fds_after != fds_before) {
 		/* Say whether the daemon still counts the connections. */
 		printf("handoff vanishes: daemon connections=%lld\n", daemon_stat(&d, "connections"));
@@ -235,9 +231,7 @@ START_TEST(proxy_unix_and_tcp)
 	client_request(&c, "gone", &r, 5000);
 	ck_assert_msg(strncmp(r.status, "ERR unavailable ", 16) == 0, "%s", r.status);
 	client_close(&c);
-	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
-		sleep_ms(20); /* poll interval */
-	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds_before, 2000), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
 	kill_and_reap(e1);
 	kill_and_reap(e2);
@@ -356,17 +350,6 @@ static pid_t start_bye_service(int lfd)
 	return pid;
 }
 
-/* Waits up to MS for the daemon D to hold WANT fds; returns the last count. */
-static int wait_fd_count(struct daemon *d, int want, int ms)
-{
-	int64_t deadline = now_ms() + ms;
-	int n;
-
-	while ((n = process_fd_count(d->pid)) != want && now_ms() < deadline)
-		sleep_ms(20); /* poll interval */
-	return n;
-}
-
 /* Clients that send and leave while the service reads nothing: with
  * reading paused by backpressure the daemon never sees them close on
  * vsock, yet each bridge (client socket and service socket) must go
@@ -402,7 +385,7 @@ START_TEST(proxy_gone_clients_released)
 	int64_t closed = now_ms();
 	for (int i = 0; i < CLIENTS; i++)
 		client_close(&cs[i]);
-	int fds = wait_fd_count(&d, fds_before, 2000);
+	int fds = wait_fd_count(d.pid, fds_before, 2000);
 	ck_assert_msg(fds == fds_before, "daemon has %d fds %lld ms after %d proxied clients closed, %d before", fds,
 	              (long long)(now_ms() - closed), CLIENTS, fds_before);
 	client_open(&c, d.port);
@@ -436,7 +419,7 @@ START_TEST(proxy_gone_service_released)
 	ck_assert(client_wait_eof(&c, 5000));
 	int64_t eof_at = now_ms();
 	/* The client keeps its socket open: the daemon's end of it must still go. */
-	int fds = wait_fd_count(&d, fds_before, 2000);
+	int fds = wait_fd_count(d.pid, fds_before, 2000);
 	ck_assert_msg(fds == fds_before, "daemon has %d fds %lld ms after the service left, %d before", fds,
 	              (long long)(now_ms() - eof_at), fds_before);
 	client_close(&c);
@@ -478,7 +461,7 @@ START_TEST(proxy_idle_timeout)
 	int64_t took = now_ms() - t0;
 	ck_assert_msg(took >= 800, "a silent bridge ended after %lld ms (idle-timeout 1s)", (long long)took);
 	client_close(&c);
-	ck_assert_int_eq(wait_fd_count(&d, fds_before, 2000), fds_before);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds_before, 2000), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
 	kill_and_reap(echo);
 	daemon_cleanup(&d);

@@ -114,12 +114,8 @@ static void start(const char *daemon_extra, const struct daemon_opts *opts)
  * no children. */
 static void expect_baseline(void)
 {
-	int64_t deadline = now_ms() + 5000;
-	int fds;
-
 	daemon_stat_close(&D);
-	while ((fds = process_fd_count(D.pid)) != base_fds && now_ms() < deadline)
-		sleep_ms(50); /* poll interval */
+	int fds = wait_fd_count(D.pid, base_fds, 5000);
 	ck_assert_msg(fds == base_fds, "daemon has %d fds, %d before", fds, base_fds);
 	ck_assert_int_eq(process_child_count(D.pid), 0);
 }
