@@ -26,6 +26,18 @@ static void assert_error(const struct conf_load *l, int i, const char *path, int
 	ck_assert_msg(strstr(l->lines[i], what) != NULL, "error '%s' does not mention '%s'", l->lines[i], what);
 }
 
+/* Asserts that PATH is refused with one error, at LINE, mentioning WHAT. */
+static void expect_one_error(const char *path, int line, const char *what)
+{
+	struct conf_load l;
+
+	conf_load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 1, "%d error lines:\n%.2000s", l.nlines, l.errors);
+	assert_error(&l, 0, path, line, what);
+	conf_unload(&l);
+}
+
 /* Counts the commands of CONF. */
 static int count_commands(const struct config *conf)
 {
@@ -114,22 +126,13 @@ END_TEST
 /* A misspelt handler is an error, not a command that fails at run time. */
 START_TEST(test_unknown_handler)
 {
-	struct conf_load l;
 	const char *path =
 	    conf_put("typo.conf", HEAD "[command ping]\nhandler = ping\n[command pong]\nhandler = pingg\n");
 
-	conf_load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_int_eq(l.nlines, 1);
-	assert_error(&l, 0, path, 7, "unknown handler 'pingg'");
-	conf_unload(&l);
+	expect_one_error(path, 7, "unknown handler 'pingg'");
 
 	path = conf_put("nohandler.conf", HEAD "[command ping]\nsummary = nothing\n");
-	conf_load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_int_eq(l.nlines, 1);
-	assert_error(&l, 0, path, 4, "no handler");
-	conf_unload(&l);
+	expect_one_error(path, 4, "no handler");
 }
 END_TEST
 
@@ -358,14 +361,9 @@ END_TEST
  * not by the depth limit, a stack overflow or one error per level. */
 START_TEST(test_include_loop)
 {
-	struct conf_load l;
 	const char *path = conf_put("loop.conf", HEAD "include = loop.conf\n[command ping]\nhandler = ping\n");
 
-	conf_load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_msg(l.nlines == 1, "%d error lines:\n%s", l.nlines, l.errors);
-	assert_error(&l, 0, path, 4, "include cycle");
-	conf_unload(&l);
+	expect_one_error(path, 4, "include cycle");
 }
 END_TEST
 
@@ -407,11 +405,7 @@ START_TEST(test_include_count_limit)
 		conf_put(name, "# nothing\n");
 	}
 	const char *path = conf_put("main.conf", HEAD "include = many\n[command ping]\nhandler = ping\n");
-	conf_load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_msg(l.nlines == 1, "%d error lines:\n%.2000s", l.nlines, l.errors);
-	assert_error(&l, 0, path, 4, "more than 1024 files");
-	conf_unload(&l);
+	expect_one_error(path, 4, "more than 1024 files");
 
 	/* 1023 drop-ins and the main file are fine. */
 	for (int i = 1023; i < 1030; i++) {
@@ -514,11 +508,7 @@ START_TEST(test_strict_modes)
 	ck_assert_int_eq(chmod(path, 0644), 0);
 	if (geteuid() == 0) {
 		ck_assert_int_eq(chown(inc, 12345, 12345), 0);
-		conf_load(path, &l);
-		ck_assert_ptr_null(l.conf);
-		ck_assert_msg(l.nlines == 1, "%d error lines:\n%s", l.nlines, l.errors);
-		assert_error(&l, 0, path, 4, "10-a.conf: owned by uid 12345, neither root nor the daemon's user");
-		conf_unload(&l);
+		expect_one_error(path, 4, "10-a.conf: owned by uid 12345, neither root nor the daemon's user");
 	}
 }
 END_TEST
