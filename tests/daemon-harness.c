@@ -541,24 +541,25 @@ int process_child_count(pid_t pid)
 	return n;
 }
 
-int wait_fd_count(pid_t pid, int want, int timeout_ms)
+/* Waits up to TIMEOUT_MS until COUNT(PID) is WANT; returns the last count. */
+static int wait_count(int (*count)(pid_t), pid_t pid, int want, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	int n;
 
-	while ((n = process_fd_count(pid)) != want && now_ms() < deadline)
+	while ((n = count(pid)) != want && now_ms() < deadline)
 		sleep_ms(10); /* poll interval */
 	return n;
 }
 
+int wait_fd_count(pid_t pid, int want, int timeout_ms)
+{
+	return wait_count(process_fd_count, pid, want, timeout_ms);
+}
+
 int wait_child_count(pid_t pid, int want, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
-	int n;
-
-	while ((n = process_child_count(pid)) != want && now_ms() < deadline)
-		sleep_ms(10); /* poll interval */
-	return n;
+	return wait_count(process_child_count, pid, want, timeout_ms);
 }
 
 long process_rss_kib(pid_t pid)
