@@ -6,10 +6,9 @@
 # udo-vsockd -c, the command names of a real udo-vsockd on a unix socket
 # (from its HELP), and nothing, quickly, when nothing answers.
 set -u
-builddir=${UDO_TEST_BUILDDIR:?}
 srcdir=${UDO_TEST_SRCDIR:?}
-daemon_bin=${UDO_TEST_VSOCKD:-$builddir/src/udo-vsockd/udo-vsockd}
-cli="$builddir/src/udo-vsock/udo-vsock"
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 
 bc=$(pkg-config --variable=datadir bash-completion 2>/dev/null)/bash-completion/bash_completion
 [ -r "$bc" ] || bc=/usr/share/bash-completion/bash_completion
@@ -19,20 +18,7 @@ bc=$(pkg-config --variable=datadir bash-completion 2>/dev/null)/bash-completion/
 . "$srcdir/completion/udo-vsock"
 . "$srcdir/completion/udo-vsockd"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/completion.XXXXXX")
-daemon=
-mute=
-# Stops the helper processes and removes the directory (the EXIT trap).
-# shellcheck disable=SC2317
-cleanup() {
-	local p
-	for p in $daemon $mute; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+test_init completion
 
 status=0
 # Reports a failure and remembers it.
@@ -122,9 +108,7 @@ handler = ping
 handler = ping
 allow = 7
 CONF
-UDO_VSOCKD_STRICT_MODES=no "$daemon_bin" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
-daemon=$!
-if ! "$cli" --wait 30 "unix:$sock" ping >/dev/null 2>&1; then
+if ! start_daemon "unix:$sock" 30 env UDO_VSOCKD_STRICT_MODES=no "$daemon_bin" -c "$dir/udo-vsockd.conf"; then
 	cat "$dir/daemon.log"
 	echo "FAIL: the daemon did not answer on unix:$sock"
 	exit 1
@@ -143,11 +127,6 @@ complete_as _udo_vsock "$cli unix:$sock ping " "$cli" unix : "$sock" ping ""
 
 # --- Nothing answers: nothing offered, no message, within 3 s. First no
 # socket at all, then a socket that accepts but never replies.
-now_ms() {
-	local t
-	t=$(date +%s%N)
-	echo $((t / 1000000))
-}
 # Completes a command against the dead address $1; fails when anything is
 # offered, written to stderr, or it takes 3 s or more.
 dead_is_quiet() {
@@ -166,12 +145,8 @@ s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1])
 s.listen()
 time.sleep(60)' "$dir/mute.sock" &
-mute=$!
-for ((i = 0; i < 300; i++)); do
-	[ -S "$dir/mute.sock" ] && break
-	sleep 0.1
-done
-[ -S "$dir/mute.sock" ] || fail "the mute listener did not start"
+pids+=("$!")
+wait_until 30 test -S "$dir/mute.sock" || fail "the mute listener did not start"
 dead_is_quiet "unix:$dir/mute.sock"
 
 exit $status

@@ -12,65 +12,11 @@
 #include "../src/udo-vsockd/dispatch.h"
 #include "../src/udo-vsockd/handler.h"
 #include "../src/udo-vsockd/resolve.h"
+#include "conf-harness.h"
 #include "daemon-harness.h"
 
-static char dir[256];
-
-/* Fresh directory per test (checked fixture: runs in the test's process). */
-static void setup(void)
-{
-	make_temp_dir(dir, sizeof(dir));
-}
-
-/* Removes the test's directory. */
-static void teardown(void)
-{
-	remove_tree(dir);
-}
-
-/* Writes TEXT to NAME inside the test directory; returns the full path. */
-static char *put(const char *name, const char *text)
-{
-	static char paths[8][512];
-	static int next;
-	char *path = paths[next++ % 8];
-
-	snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
-	write_file(path, text);
-	return path;
-}
-
-/* Result of one config_load: the config (or NULL) and its error text. */
-struct load {
-	struct config *conf;
-	char *errors;
-	size_t errlen;
-	int nlines;
-	char *lines[32];
-};
-
-/* Loads PATH, collecting the error text and splitting it into lines. */
-static void load(const char *path, struct load *l)
-{
-	memset(l, 0, sizeof(*l));
-	FILE *f = open_memstream(&l->errors, &l->errlen);
-	ck_assert_ptr_nonnull(f);
-	l->conf = config_load(path, f);
-	fclose(f);
-	char *save = NULL;
-	for (char *s = strtok_r(l->errors, "\n", &save); s != NULL && l->nlines < 32; s = strtok_r(NULL, "\n", &save))
-		l->lines[l->nlines++] = s;
-}
-
-/* Frees what load() made. */
-static void unload(struct load *l)
-{
-	config_unref(l->conf);
-	free(l->errors);
-}
-
 /* Asserts error line I of L starts with "PATH:LINE: " and contains WHAT. */
-static void assert_error(const struct load *l, int i, const char *path, int line, const char *what)
+static void assert_error(const struct conf_load *l, int i, const char *path, int line, const char *what)
 {
 	char prefix[600];
 
@@ -79,6 +25,18 @@ static void assert_error(const struct load *l, int i, const char *path, int line
 	ck_assert_msg(strncmp(l->lines[i], prefix, strlen(prefix)) == 0, "error '%s' does not start with '%s'",
 	              l->lines[i], prefix);
 	ck_assert_msg(strstr(l->lines[i], what) != NULL, "error '%s' does not mention '%s'", l->lines[i], what);
+}
+
+/* Asserts that PATH is refused with one error, at LINE, mentioning WHAT. */
+static void expect_one_error(const char *path, int line, const char *what)
+{
+	struct conf_load l;
+
+	conf_load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 1, "%d error lines:\n%.2000s", l.nlines, l.errors);
+	assert_error(&l, 0, path, line, what);
+	conf_unload(&l);
 }
 
 /* Counts the commands of CONF. */
@@ -96,8 +54,8 @@ static int count_commands(const struct config *conf)
 /* The shipped config, unchanged, with the module directory of the build tree. */
 static const char *shipped_wrapper(void)
 {
-	return put("shipped.conf", "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
-	                           "include = " TEST_SRCDIR "/conf/udo-vsockd.conf\n");
+	return conf_put("shipped.conf", "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\n"
+	                                "include = " TEST_SRCDIR "/conf/udo-vsockd.conf\n");
 }
 
 /* The shipped config parses, with built-in and module commands (its
@@ -105,9 +63,9 @@ static const char *shipped_wrapper(void)
  * shipped unit hides) and the documented defaults. */
 START_TEST(test_shipped_config)
 {
-	struct load l;
+	struct conf_load l;
 
-	load(shipped_wrapper(), &l);
+	conf_load(shipped_wrapper(), &l);
 	ck_assert_msg(l.conf != NULL, "shipped config: %s", l.errors);
 	ck_assert_int_eq(l.nlines, 0);
 	ck_assert_int_eq(count_commands(l.conf), 9);
@@ -139,51 +97,43 @@ START_TEST(test_shipped_config)
 	ck_assert_uint_eq(lim->max_line_length, 4096);
 	ck_assert_uint_eq(lim->max_arguments, 64);
 	ck_assert_uint_eq(lim->max_output_buffer, 1048576);
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
 /* Three different mistakes give three errors, each at its own line. */
 START_TEST(test_all_errors_reported)
 {
-	struct load l;
-	const char *path = put("three.conf", "[daemon]\n"                /* 1 */
-	                                     "listen = vsock:any:5000\n" /* 2 */
-	                                     "max-connections = lots\n"  /* 3 */
-	                                     "allow = any\n"             /* 4 */
-	                                     "colour = blue\n"           /* 5 */
-	                                     "\n"                        /* 6 */
-	                                     "[command ping]\n"          /* 7 */
-	                                     "handler = pnig\n");        /* 8 */
+	struct conf_load l;
+	const char *path = conf_put("three.conf", "[daemon]\n"                /* 1 */
+	                                          "listen = vsock:any:5000\n" /* 2 */
+	                                          "max-connections = lots\n"  /* 3 */
+	                                          "allow = any\n"             /* 4 */
+	                                          "colour = blue\n"           /* 5 */
+	                                          "\n"                        /* 6 */
+	                                          "[command ping]\n"          /* 7 */
+	                                          "handler = pnig\n");        /* 8 */
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 3, "expected 3 error lines, got %d:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 3, "max-connections");
 	assert_error(&l, 1, path, 5, "colour");
 	assert_error(&l, 2, path, 8, "pnig");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
 /* A misspelt handler is an error, not a command that fails at run time. */
 START_TEST(test_unknown_handler)
 {
-	struct load l;
-	const char *path = put("typo.conf", HEAD "[command ping]\nhandler = ping\n[command pong]\nhandler = pingg\n");
+	const char *path =
+	    conf_put("typo.conf", HEAD "[command ping]\nhandler = ping\n[command pong]\nhandler = pingg\n");
 
-	load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_int_eq(l.nlines, 1);
-	assert_error(&l, 0, path, 7, "unknown handler 'pingg'");
-	unload(&l);
+	expect_one_error(path, 7, "unknown handler 'pingg'");
 
-	path = put("nohandler.conf", HEAD "[command ping]\nsummary = nothing\n");
-	load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_int_eq(l.nlines, 1);
-	assert_error(&l, 0, path, 4, "no handler");
-	unload(&l);
+	path = conf_put("nohandler.conf", HEAD "[command ping]\nsummary = nothing\n");
+	expect_one_error(path, 4, "no handler");
 }
 END_TEST
 
@@ -222,7 +172,7 @@ START_TEST(test_arg_pattern_bounded)
 	    "(a{45}){45}",
 	    "[a-z]{2001}",
 	};
-	struct load l;
+	struct conf_load l;
 	char text[600];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -230,21 +180,21 @@ START_TEST(test_arg_pattern_bounded)
 		         HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
 		              "arg-pattern = %s\n",
 		         bad[i].pattern);
-		const char *path = put("pattern.conf", text);
-		load(path, &l);
+		const char *path = conf_put("pattern.conf", text);
+		conf_load(path, &l);
 		ck_assert_msg(l.conf == NULL, "pattern '%s' was accepted", bad[i].pattern);
 		ck_assert_int_eq(l.nlines, 1);
 		assert_error(&l, 0, path, 8, bad[i].why);
-		unload(&l);
+		conf_unload(&l);
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		snprintf(text, sizeof(text),
 		         HEAD "[command x]\nhandler = exec\npath = /bin/echo\nclient-args = yes\n"
 		              "arg-pattern = %s\n",
 		         good[i]);
-		load(put("pattern.conf", text), &l);
+		conf_load(conf_put("pattern.conf", text), &l);
 		ck_assert_msg(l.conf != NULL, "pattern '%s' refused: %s", good[i], l.nlines > 0 ? l.lines[0] : "-");
-		unload(&l);
+		conf_unload(&l);
 	}
 }
 END_TEST
@@ -252,23 +202,23 @@ END_TEST
 /* Unknown keys in [daemon] and [command] are errors; so are stray lines. */
 START_TEST(test_unknown_keys)
 {
-	struct load l;
-	const char *path = put("keys.conf", "port = 5\n"                /* 1 */
-	                                    "[daemon]\n"                /* 2 */
-	                                    "listen = vsock:any:5000\n" /* 3 */
-	                                    "max-conections = 4\n"      /* 4 */
-	                                    "just words\n"              /* 5 */
-	                                    "= value\n"                 /* 6 */
-	                                    "key =\n"                   /* 7 */
-	                                    "[demon]\n"                 /* 8 */
-	                                    "listen = vsock:any:5001\n" /* 9: skipped */
-	                                    "[command ping]\n"          /* 10 */
-	                                    "handler = ping\n"          /* 11 */
-	                                    "colour = red\n"            /* 12 */
-	                                    "[command Bad!Name]\n"      /* 13 */
-	                                    "handler = ping\n");        /* 14: skipped */
+	struct conf_load l;
+	const char *path = conf_put("keys.conf", "port = 5\n"                /* 1 */
+	                                         "[daemon]\n"                /* 2 */
+	                                         "listen = vsock:any:5000\n" /* 3 */
+	                                         "max-conections = 4\n"      /* 4 */
+	                                         "just words\n"              /* 5 */
+	                                         "= value\n"                 /* 6 */
+	                                         "key =\n"                   /* 7 */
+	                                         "[demon]\n"                 /* 8 */
+	                                         "listen = vsock:any:5001\n" /* 9: skipped */
+	                                         "[command ping]\n"          /* 10 */
+	                                         "handler = ping\n"          /* 11 */
+	                                         "colour = red\n"            /* 12 */
+	                                         "[command Bad!Name]\n"      /* 13 */
+	                                         "handler = ping\n");        /* 14: skipped */
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 8, "expected 8 errors, got %d:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 1, "outside a section");
@@ -279,43 +229,43 @@ START_TEST(test_unknown_keys)
 	assert_error(&l, 5, path, 8, "unknown section [demon]");
 	assert_error(&l, 6, path, 12, "no option 'colour'");
 	assert_error(&l, 7, path, 13, "not a valid command name");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
 /* A command defined twice names where it first was. */
 START_TEST(test_duplicate_command)
 {
-	struct load l;
+	struct conf_load l;
 	const char *path =
-	    put("dup.conf", HEAD "[command ping]\nhandler = ping\n\n[command PING]\nhandler = version\n");
+	    conf_put("dup.conf", HEAD "[command ping]\nhandler = ping\n\n[command PING]\nhandler = version\n");
 	char where[600];
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_int_eq(l.nlines, 1);
 	assert_error(&l, 0, path, 7, "already defined");
 	snprintf(where, sizeof(where), "%s:4", path);
 	ck_assert_ptr_nonnull(strstr(l.lines[0], where));
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
 /* Two listen lines for the same address are refused. */
 START_TEST(test_duplicate_listen)
 {
-	struct load l;
-	const char *path = put("listen.conf", "[daemon]\nlisten = vsock:any:7\nlisten = vsock:any:7\n"
-	                                      "listen = nowhere:1\nlisten = vsock:any:8 backlog=0\n"
-	                                      "[command ping]\nhandler = ping\n");
+	struct conf_load l;
+	const char *path = conf_put("listen.conf", "[daemon]\nlisten = vsock:any:7\nlisten = vsock:any:7\n"
+	                                           "listen = nowhere:1\nlisten = vsock:any:8 backlog=0\n"
+	                                           "[command ping]\nhandler = ping\n");
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 3, "got %d errors:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 3, "already listed");
 	assert_error(&l, 1, path, 4, "listen");
 	assert_error(&l, 2, path, 5, "backlog=0");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
@@ -323,21 +273,23 @@ END_TEST
  * canonical form; anything else is refused at its file:line. */
 START_TEST(test_metrics_listen)
 {
-	struct load l;
-	const char *ok = put("metrics-ok.conf", "[daemon]\nlisten = vsock:any:7\nmetrics-listen = tcp:localhost:9464\n"
-	                                        "metrics-max-peers = 0\n[command ping]\nhandler = ping\n");
-	const char *bad = put("metrics-bad.conf", "[daemon]\nlisten = vsock:any:7\nmetrics-listen = tcp:0.0.0.0:9464\n"
-	                                          "metrics-listen = tcp:10.1.2.3:80\nmetrics-listen = tcp:[::]:80\n"
-	                                          "metrics-listen = tcp:127.0.0.1:0\nmetrics-listen = vsock:any:9\n"
-	                                          "metrics-listen = unix:\nmetrics-max-peers = 65537\n"
-	                                          "[command ping]\nhandler = ping\n");
+	struct conf_load l;
+	const char *ok =
+	    conf_put("metrics-ok.conf", "[daemon]\nlisten = vsock:any:7\nmetrics-listen = tcp:localhost:9464\n"
+	                                "metrics-max-peers = 0\n[command ping]\nhandler = ping\n");
+	const char *bad =
+	    conf_put("metrics-bad.conf", "[daemon]\nlisten = vsock:any:7\nmetrics-listen = tcp:0.0.0.0:9464\n"
+	                                 "metrics-listen = tcp:10.1.2.3:80\nmetrics-listen = tcp:[::]:80\n"
+	                                 "metrics-listen = tcp:127.0.0.1:0\nmetrics-listen = vsock:any:9\n"
+	                                 "metrics-listen = unix:\nmetrics-max-peers = 65537\n"
+	                                 "[command ping]\nhandler = ping\n");
 
-	load(ok, &l);
+	conf_load(ok, &l);
 	ck_assert_ptr_nonnull(l.conf);
 	ck_assert_str_eq(l.conf->metrics_listen, "tcp:127.0.0.1:9464");
 	ck_assert_uint_eq(l.conf->limits.metrics_max_peers, 0);
-	unload(&l);
-	load(bad, &l);
+	conf_unload(&l);
+	conf_load(bad, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 7, "got %d errors:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, bad, 3, "only a loopback address");
@@ -347,28 +299,28 @@ START_TEST(test_metrics_listen)
 	assert_error(&l, 4, bad, 7, "is not tcp:ADDRESS:PORT or unix:PATH");
 	assert_error(&l, 5, bad, 8, "empty or too long");
 	assert_error(&l, 6, bad, 9, "metrics-max-peers");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
 /* include of a directory: only *.conf, not hidden, in name order. */
 START_TEST(test_include_directory)
 {
-	struct load l;
+	struct conf_load l;
 	char sub[400];
 
-	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	snprintf(sub, sizeof(sub), "%s/conf.d", conf_dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	put("conf.d/20-b.conf", "[command version]\nhandler = version\n");
-	put("conf.d/10-a.conf", "[command ping]\nhandler = ping\n");
-	put("conf.d/30-c.conf", "[command stats]\nhandler = stats\n");
-	put("conf.d/README", "this is not a config file\n");
-	put("conf.d/40-d.conf.bak", "[command junk]\nhandler = nonsense\n");
-	put("conf.d/.50-hidden.conf", "[command junk]\nhandler = nonsense\n");
+	conf_put("conf.d/20-b.conf", "[command version]\nhandler = version\n");
+	conf_put("conf.d/10-a.conf", "[command ping]\nhandler = ping\n");
+	conf_put("conf.d/30-c.conf", "[command stats]\nhandler = stats\n");
+	conf_put("conf.d/README", "this is not a config file\n");
+	conf_put("conf.d/40-d.conf.bak", "[command junk]\nhandler = nonsense\n");
+	conf_put("conf.d/.50-hidden.conf", "[command junk]\nhandler = nonsense\n");
 	/* Relative to the including file's directory. */
-	const char *path = put("main.conf", HEAD "include = conf.d\n[command help]\nhandler = help\n");
+	const char *path = conf_put("main.conf", HEAD "include = conf.d\n[command help]\nhandler = help\n");
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
 	static const char *const order[] = {"ping", "version", "stats", "help"};
 	const struct command *c = l.conf->commands;
@@ -377,7 +329,7 @@ START_TEST(test_include_directory)
 		ck_assert_str_eq(c->name, order[i]);
 	}
 	ck_assert_ptr_null(c);
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
@@ -385,24 +337,24 @@ END_TEST
  * repeats a command points back at the earlier one. */
 START_TEST(test_include_errors)
 {
-	struct load l;
+	struct conf_load l;
 	char sub[400], a[500], b[500];
 
-	snprintf(sub, sizeof(sub), "%s/d", dir);
+	snprintf(sub, sizeof(sub), "%s/d", conf_dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	snprintf(a, sizeof(a), "%s/d/10-a.conf", dir);
-	snprintf(b, sizeof(b), "%s/d/20-b.conf", dir);
-	put("d/20-b.conf", "# b\n[command foo]\nhandler = version\n");
-	put("d/10-a.conf", "[command foo]\nhandler = ping\n");
-	const char *path = put("main.conf", HEAD "include = d\ninclude = missing.d\n");
+	snprintf(a, sizeof(a), "%s/d/10-a.conf", conf_dir);
+	snprintf(b, sizeof(b), "%s/d/20-b.conf", conf_dir);
+	conf_put("d/20-b.conf", "# b\n[command foo]\nhandler = version\n");
+	conf_put("d/10-a.conf", "[command foo]\nhandler = ping\n");
+	const char *path = conf_put("main.conf", HEAD "include = d\ninclude = missing.d\n");
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 2, "got %d errors:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, b, 2, "already defined");
 	ck_assert_ptr_nonnull(strstr(l.lines[0], a));
 	assert_error(&l, 1, path, 5, "missing.d");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
@@ -410,14 +362,9 @@ END_TEST
  * not by the depth limit, a stack overflow or one error per level. */
 START_TEST(test_include_loop)
 {
-	struct load l;
-	const char *path = put("loop.conf", HEAD "include = loop.conf\n[command ping]\nhandler = ping\n");
+	const char *path = conf_put("loop.conf", HEAD "include = loop.conf\n[command ping]\nhandler = ping\n");
 
-	load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_msg(l.nlines == 1, "%d error lines:\n%s", l.nlines, l.errors);
-	assert_error(&l, 0, path, 4, "include cycle");
-	unload(&l);
+	expect_one_error(path, 4, "include cycle");
 }
 END_TEST
 
@@ -425,54 +372,50 @@ END_TEST
  * cycle error, a handful of files read, not tens of thousands. */
 START_TEST(test_include_fanout)
 {
-	struct load l;
+	struct conf_load l;
 	char sub[400], name[64];
 
-	snprintf(sub, sizeof(sub), "%s/d", dir);
+	snprintf(sub, sizeof(sub), "%s/d", conf_dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
 	for (int i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "d/%d.conf", i);
-		put(name, "[daemon]\ninclude = .\n");
+		conf_put(name, "[daemon]\ninclude = .\n");
 	}
-	const char *path = put("main.conf", HEAD "include = d\n[command ping]\nhandler = ping\n");
+	const char *path = conf_put("main.conf", HEAD "include = d\n[command ping]\nhandler = ping\n");
 	int64_t t0 = now_ms();
-	load(path, &l);
+	conf_load(path, &l);
 	int64_t took = now_ms() - t0;
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 1, "%d error lines in %lld ms:\n%.2000s", l.nlines, (long long)took, l.errors);
 	ck_assert_ptr_nonnull(strstr(l.lines[0], "include cycle"));
 	ck_assert_msg(took < 1000, "%lld ms to load 6 small files", (long long)took);
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
 /* Past 1024 files in all, no more includes are read, with one error. */
 START_TEST(test_include_count_limit)
 {
-	struct load l;
+	struct conf_load l;
 	char sub[400], name[64];
 
-	snprintf(sub, sizeof(sub), "%s/many", dir);
+	snprintf(sub, sizeof(sub), "%s/many", conf_dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
 	for (int i = 0; i < 1030; i++) {
 		snprintf(name, sizeof(name), "many/%04d.conf", i);
-		put(name, "# nothing\n");
+		conf_put(name, "# nothing\n");
 	}
-	const char *path = put("main.conf", HEAD "include = many\n[command ping]\nhandler = ping\n");
-	load(path, &l);
-	ck_assert_ptr_null(l.conf);
-	ck_assert_msg(l.nlines == 1, "%d error lines:\n%.2000s", l.nlines, l.errors);
-	assert_error(&l, 0, path, 4, "more than 1024 files");
-	unload(&l);
+	const char *path = conf_put("main.conf", HEAD "include = many\n[command ping]\nhandler = ping\n");
+	expect_one_error(path, 4, "more than 1024 files");
 
 	/* 1023 drop-ins and the main file are fine. */
 	for (int i = 1023; i < 1030; i++) {
-		snprintf(sub, sizeof(sub), "%s/many/%04d.conf", dir, i);
+		snprintf(sub, sizeof(sub), "%s/many/%04d.conf", conf_dir, i);
 		ck_assert_int_eq(unlink(sub), 0);
 	}
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_msg(l.conf != NULL, "%.2000s", l.errors);
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
@@ -481,24 +424,24 @@ END_TEST
  * directory, are errors at the include line. */
 START_TEST(test_include_special_files)
 {
-	struct load l;
+	struct conf_load l;
 	char fifo[400], sub[400];
 
-	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", conf_dir);
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-	snprintf(sub, sizeof(sub), "%s/d", dir);
+	snprintf(sub, sizeof(sub), "%s/d", conf_dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	snprintf(sub, sizeof(sub), "%s/d/10-fifo.conf", dir);
+	snprintf(sub, sizeof(sub), "%s/d/10-fifo.conf", conf_dir);
 	ck_assert_int_eq(mkfifo(sub, 0600), 0);
-	const char *path =
-	    put("main.conf", HEAD "include = fifo\ninclude = /dev/zero\ninclude = d\n[command ping]\nhandler = ping\n");
-	load(path, &l);
+	const char *path = conf_put(
+	    "main.conf", HEAD "include = fifo\ninclude = /dev/zero\ninclude = d\n[command ping]\nhandler = ping\n");
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 3, "%d error lines:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 4, "not a regular file");
 	assert_error(&l, 1, path, 5, "/dev/zero: not a regular file");
 	assert_error(&l, 2, path, 6, "10-fifo.conf: not a regular file");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
@@ -507,71 +450,66 @@ END_TEST
  * with its file:line; UDO_VSOCKD_STRICT_MODES=no allows them. */
 START_TEST(test_strict_modes)
 {
-	struct load l;
+	struct conf_load l;
 	char sub[400], mod[400], cmd[1024];
 
-	snprintf(sub, sizeof(sub), "%s/d", dir);
+	snprintf(sub, sizeof(sub), "%s/d", conf_dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	const char *inc = put("d/10-a.conf", "[command version]\nhandler = version\n");
-	const char *other = put("other.conf", "[command stats]\nhandler = stats\n");
-	snprintf(mod, sizeof(mod), "%s/counter.so", dir);
+	const char *inc = conf_put("d/10-a.conf", "[command version]\nhandler = version\n");
+	const char *other = conf_put("other.conf", "[command stats]\nhandler = stats\n");
+	snprintf(mod, sizeof(mod), "%s/counter.so", conf_dir);
 	snprintf(cmd, sizeof(cmd), "cp " TEST_BUILDDIR "/tests/modules/.libs/counter.so %s", mod);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(chmod(mod, 0755), 0);
 	char text[1024];
 	snprintf(text, sizeof(text),
 	         HEAD "include = d\ninclude = other.conf\nmodule = %s\n[command ping]\nhandler = ping\n", mod);
-	const char *path = put("main.conf", text);
-	load(path, &l);
+	const char *path = conf_put("main.conf", text);
+	conf_load(path, &l);
 	ck_assert_msg(l.conf != NULL && l.nlines == 0, "0644/0700 files refused:\n%s", l.errors);
-	unload(&l);
+	conf_unload(&l);
 
 	ck_assert_int_eq(chmod(sub, 0770), 0);
 	ck_assert_int_eq(chmod(other, 0646), 0);
 	ck_assert_int_eq(chmod(mod, 0775), 0);
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 3, "%d error lines:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 4, "d: group-writable (mode 0770); refused (strict modes");
 	assert_error(&l, 1, path, 5, "other.conf: world-writable (mode 0646)");
 	assert_error(&l, 2, path, 6, "counter.so: group-writable (mode 0775)");
-	unload(&l);
+	conf_unload(&l);
 
 	/* The switch for tests. */
 	setenv("UDO_VSOCKD_STRICT_MODES", "no", 1);
-	load(path, &l);
+	conf_load(path, &l);
 	unsetenv("UDO_VSOCKD_STRICT_MODES");
 	ck_assert_msg(l.conf != NULL, "UDO_VSOCKD_STRICT_MODES=no: %s", l.errors);
-	unload(&l);
+	conf_unload(&l);
 
 	/* The main file itself; and a file of a third user. */
 	ck_assert_int_eq(chmod(sub, 0755), 0);
 	ck_assert_int_eq(chmod(other, 0644), 0);
 	ck_assert_int_eq(chmod(mod, 0755), 0);
 	ck_assert_int_eq(chmod(path, 0664), 0);
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 1, "%d error lines:\n%s", l.nlines, l.errors);
 	snprintf(text, sizeof(text), "%s: group-writable (mode 0664); refused", path);
 	ck_assert_msg(strncmp(l.lines[0], text, strlen(text)) == 0, "'%s' does not start with '%s'", l.lines[0], text);
-	unload(&l);
+	conf_unload(&l);
 	/* The same through the daemon itself, and its switch. */
 	char out[4096], err[4096];
-	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, NULL};
-	int rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	int rc = conf_run_daemon("-t", path, NULL, out, err, sizeof(out));
 	ck_assert_msg(rc == 1 && strncmp(err, text, strlen(text)) == 0, "-t: exit %d, stderr: %s", rc, err);
 	setenv("UDO_VSOCKD_STRICT_MODES", "no", 1);
-	rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	rc = conf_run_daemon("-t", path, NULL, out, err, sizeof(out));
 	unsetenv("UDO_VSOCKD_STRICT_MODES");
 	ck_assert_msg(rc == 0, "-t with UDO_VSOCKD_STRICT_MODES=no: exit %d, stderr: %s", rc, err);
 	ck_assert_int_eq(chmod(path, 0644), 0);
 	if (geteuid() == 0) {
 		ck_assert_int_eq(chown(inc, 12345, 12345), 0);
-		load(path, &l);
-		ck_assert_ptr_null(l.conf);
-		ck_assert_msg(l.nlines == 1, "%d error lines:\n%s", l.nlines, l.errors);
-		assert_error(&l, 0, path, 4, "10-a.conf: owned by uid 12345, neither root nor the daemon's user");
-		unload(&l);
+		expect_one_error(path, 4, "10-a.conf: owned by uid 12345, neither root nor the daemon's user");
 	}
 }
 END_TEST
@@ -637,18 +575,18 @@ END_TEST
 /* Numbers in [daemon]: units apply, bounds are enforced, each bad one reported. */
 START_TEST(test_daemon_numbers)
 {
-	struct load l;
-	const char *path = put("limits.conf", HEAD "idle-timeout = 300ms\n"    /* 4 */
-	                                           "max-output-buffer = 64K\n" /* 5 */
-	                                           "max-line-length = 1M\n"    /* 6 */
-	                                           "shutdown-grace = 2s\n"     /* 7 */
-	                                           "max-connections = 4\n"     /* 8 */
-	                                           "max-connections-per-peer = 2\n"
-	                                           "line-timeout = 2s\n"
-	                                           "max-buffered = 512M\n"
-	                                           "[command ping]\nhandler = ping\n");
+	struct conf_load l;
+	const char *path = conf_put("limits.conf", HEAD "idle-timeout = 300ms\n"    /* 4 */
+	                                                "max-output-buffer = 64K\n" /* 5 */
+	                                                "max-line-length = 1M\n"    /* 6 */
+	                                                "shutdown-grace = 2s\n"     /* 7 */
+	                                                "max-connections = 4\n"     /* 8 */
+	                                                "max-connections-per-peer = 2\n"
+	                                                "line-timeout = 2s\n"
+	                                                "max-buffered = 512M\n"
+	                                                "[command ping]\nhandler = ping\n");
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
 	ck_assert_uint_eq(l.conf->limits.max_buffered, 512 * 1048576ULL);
 	ck_assert_uint_eq(l.conf->limits.idle_timeout_ms, 300);
@@ -658,17 +596,17 @@ START_TEST(test_daemon_numbers)
 	ck_assert_uint_eq(l.conf->limits.shutdown_grace_ms, 2000);
 	ck_assert_uint_eq(l.conf->limits.max_connections, 4);
 	ck_assert_uint_eq(l.conf->limits.max_connections_per_peer, 2);
-	unload(&l);
+	conf_unload(&l);
 
-	path = put("badlimits.conf", HEAD "max-connections = 0\n"       /* 4: below the minimum */
-	                                  "idle-timeout = 10 parsecs\n" /* 5 */
-	                                  "max-output-buffer = 1K\n"    /* 6: below 4096 */
-	                                  "max-line-length = 2M\n"      /* 7: above 1 MiB */
-	                                  "accept-pause = 5ms\n"        /* 8: below 10 ms */
-	                                  "log-level = loud\n"          /* 9 */
-	                                  "max-buffered = 1K\n"         /* 10: below 64 KiB */
-	                                  "[command ping]\nhandler = ping\n");
-	load(path, &l);
+	path = conf_put("badlimits.conf", HEAD "max-connections = 0\n"       /* 4: below the minimum */
+	                                       "idle-timeout = 10 parsecs\n" /* 5 */
+	                                       "max-output-buffer = 1K\n"    /* 6: below 4096 */
+	                                       "max-line-length = 2M\n"      /* 7: above 1 MiB */
+	                                       "accept-pause = 5ms\n"        /* 8: below 10 ms */
+	                                       "log-level = loud\n"          /* 9 */
+	                                       "max-buffered = 1K\n"         /* 10: below 64 KiB */
+	                                       "[command ping]\nhandler = ping\n");
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 7, "got %d errors:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 4, "max-connections");
@@ -678,7 +616,7 @@ START_TEST(test_daemon_numbers)
 	assert_error(&l, 4, path, 8, "accept-pause");
 	assert_error(&l, 5, path, 9, "log-level");
 	assert_error(&l, 6, path, 10, "max-buffered");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
@@ -763,12 +701,12 @@ END_TEST
 /* Access lists in the file: order kept, per-command lists, errors located. */
 START_TEST(test_acl_config)
 {
-	struct load l;
-	const char *path = put("acl.conf", "[daemon]\nlisten = vsock:any:5000\n"
-	                                   "deny = 5\nallow = 3-10 unix:admin\n"
-	                                   "[command ping]\nhandler = ping\nallow = host\ndeny = any\n");
+	struct conf_load l;
+	const char *path = conf_put("acl.conf", "[daemon]\nlisten = vsock:any:5000\n"
+	                                        "deny = 5\nallow = 3-10 unix:admin\n"
+	                                        "[command ping]\nhandler = ping\nallow = host\ndeny = any\n");
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
 	const struct acl_entry *e = l.conf->default_acl;
 	ck_assert_ptr_nonnull(e);
@@ -789,44 +727,44 @@ START_TEST(test_acl_config)
 	ck_assert_uint_eq(c->acl->cid_low, 2);
 	ck_assert_int_eq(c->acl->next->any, 1);
 	ck_assert_int_eq(c->acl->next->allow, 0);
-	unload(&l);
+	conf_unload(&l);
 
-	path = put("badacl.conf", "[daemon]\nlisten = vsock:any:5000\nallow = 3 100-3 any\n"
-	                          "[command ping]\nhandler = ping\ndeny = unix:\n");
-	load(path, &l);
+	path = conf_put("badacl.conf", "[daemon]\nlisten = vsock:any:5000\nallow = 3 100-3 any\n"
+	                               "[command ping]\nhandler = ping\ndeny = unix:\n");
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 2, "got %d errors:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 3, "100-3");
 	assert_error(&l, 1, path, 6, "unix");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
 /* No listen line, or no command: the daemon would be useless. */
 START_TEST(test_nothing_to_do)
 {
-	struct load l;
-	const char *path = put("nolisten.conf", "[daemon]\nallow = any\n[command ping]\nhandler = ping\n");
+	struct conf_load l;
+	const char *path = conf_put("nolisten.conf", "[daemon]\nallow = any\n[command ping]\nhandler = ping\n");
 
-	load(path, &l);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_int_eq(l.nlines, 1);
 	ck_assert_ptr_nonnull(strstr(l.lines[0], "listen"));
-	unload(&l);
+	conf_unload(&l);
 
-	path = put("nocmd.conf", HEAD);
-	load(path, &l);
+	path = conf_put("nocmd.conf", HEAD);
+	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_int_eq(l.nlines, 1);
 	ck_assert_ptr_nonnull(strstr(l.lines[0], "command"));
-	unload(&l);
+	conf_unload(&l);
 
 	/* A file that cannot be read has no line to point at: no ":0:". */
-	load("/nonexistent/udo-vsockd.conf", &l);
+	conf_load("/nonexistent/udo-vsockd.conf", &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_int_eq(l.nlines, 1);
 	ck_assert_str_eq(l.lines[0], "/nonexistent/udo-vsockd.conf: No such file or directory");
-	unload(&l);
+	conf_unload(&l);
 }
 END_TEST
 
@@ -834,15 +772,13 @@ END_TEST
 START_TEST(test_binary_t_ok)
 {
 	char out[4096], err[4096];
-	const char *path = put("good.conf", HEAD "[command ping]\nhandler = ping\n");
-	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, NULL};
+	const char *path = conf_put("good.conf", HEAD "[command ping]\nhandler = ping\n");
 
-	int rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	int rc = conf_run_daemon("-t", path, NULL, out, err, sizeof(out));
 	ck_assert_msg(rc == 0, "exit %d; stderr: %s", rc, err);
 	ck_assert_str_eq(out, "configuration OK\n");
 
-	char *argv2[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)shipped_wrapper(), NULL};
-	rc = run_process(argv2, out, sizeof(out), err, sizeof(err), 10000);
+	rc = conf_run_daemon("-t", shipped_wrapper(), NULL, out, err, sizeof(out));
 	ck_assert_msg(rc == 0, "exit %d; stderr: %s", rc, err);
 	ck_assert_str_eq(out, "configuration OK\n");
 }
@@ -852,11 +788,11 @@ END_TEST
 START_TEST(test_binary_t_errors)
 {
 	char out[4096], err[4096], want[600];
-	const char *path = put("bad.conf", "[daemon]\nlisten = vsock:any:5000\nmax-connections = -1\n"
-	                                   "[command ping]\nhandler = pnig\n[command help]\nhandler = help\nx = y\n");
-	char *argv[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, NULL};
+	const char *path =
+	    conf_put("bad.conf", "[daemon]\nlisten = vsock:any:5000\nmax-connections = -1\n"
+	                         "[command ping]\nhandler = pnig\n[command help]\nhandler = help\nx = y\n");
 
-	int rc = run_process(argv, out, sizeof(out), err, sizeof(err), 10000);
+	int rc = conf_run_daemon("-t", path, NULL, out, err, sizeof(out));
 	ck_assert_msg(rc == 1, "exit %d; stdout: %s; stderr: %s", rc, out, err);
 	ck_assert_ptr_null(strstr(out, "configuration OK"));
 	static const int lines[] = {3, 5, 8};
@@ -871,13 +807,11 @@ START_TEST(test_binary_t_errors)
 	}
 	ck_assert_msg(*p == '\0', "more than 3 lines on stderr:\n%s", err);
 
-	char *argv2[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)"/nonexistent.conf", NULL};
-	rc = run_process(argv2, out, sizeof(out), err, sizeof(err), 10000);
+	rc = conf_run_daemon("-t", "/nonexistent.conf", NULL, out, err, sizeof(out));
 	ck_assert_int_eq(rc, 1);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent.conf:"));
 
-	char *argv3[] = {(char *)daemon_binary(), (char *)"-t", (char *)"-c", (char *)path, (char *)"extra", NULL};
-	rc = run_process(argv3, out, sizeof(out), err, sizeof(err), 10000);
+	rc = conf_run_daemon("-t", path, "extra", out, err, sizeof(out));
 	ck_assert_int_eq(rc, 2);
 }
 END_TEST
@@ -888,7 +822,7 @@ static Suite *conf_suite(void)
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("parse");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, conf_setup, conf_teardown);
 	tcase_add_test(tc, test_shipped_config);
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_unknown_handler);
@@ -911,7 +845,7 @@ static Suite *conf_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("binary");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, conf_setup, conf_teardown);
 	tcase_add_test(tc, test_binary_t_ok);
 	tcase_add_test(tc, test_binary_t_errors);
 	tcase_add_test(tc, test_arg_pattern_bounded);

@@ -11,44 +11,10 @@
 #include "../src/udo-vsockd/conf.h"
 #include "../src/udo-vsockd/handler.h"
 #include "../src/udo-vsockd/resolve.h"
+#include "conf-harness.h"
 #include "daemon-harness.h"
 
 #define DUMP_MAX 65536
-
-static char dir[256];
-
-/* Fresh directory per test (checked fixture: runs in the test's process). */
-static void setup(void)
-{
-	make_temp_dir(dir, sizeof(dir));
-}
-
-/* Removes the test's directory. */
-static void teardown(void)
-{
-	remove_tree(dir);
-}
-
-/* Writes TEXT to NAME inside the test directory; returns the full path. */
-static char *put(const char *name, const char *text)
-{
-	static char paths[8][512];
-	static int next;
-	char *path = paths[next++ % 8];
-
-	snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
-	write_file(path, text);
-	return path;
-}
-
-/* Runs `udo-vsockd -D -c PATH` (OPT: "-D" or "--dump-config") into OUT
- * and ERR. Returns its exit status. */
-static int run_dump(const char *opt, const char *path, char *out, char *err)
-{
-	char *argv[] = {(char *)daemon_binary(), (char *)opt, (char *)"-c", (char *)path, NULL};
-
-	return run_process(argv, out, DUMP_MAX, err, DUMP_MAX, 10000);
-}
 
 /* Every [daemon] key, in the order of the dump. */
 static const char *const daemon_keys[] = {
@@ -162,7 +128,7 @@ static const char *round_trip(const char *path)
 	char err[DUMP_MAX], again[DUMP_MAX], name[64];
 	static int n;
 
-	int rc = run_dump("-D", path, first, err);
+	int rc = conf_run_daemon("-D", path, NULL, first, err, DUMP_MAX);
 	ck_assert_msg(rc == 0, "-D %s: exit %d; stderr: %.2000s", path, rc, err);
 	ck_assert_msg(strlen(first) < DUMP_MAX - 1, "dump of %s cut short", path);
 	for (size_t i = 0; i < sizeof(daemon_keys) / sizeof(daemon_keys[0]); i++) {
@@ -174,8 +140,8 @@ static const char *round_trip(const char *path)
 	}
 	ck_assert_msg(!has_line_start(first, "include ="), "an include line in the dump:\n%.2000s", first);
 	snprintf(name, sizeof(name), "dump%d.conf", n++);
-	const char *dumped = put(name, first);
-	rc = run_dump("--dump-config", dumped, again, err);
+	const char *dumped = conf_put(name, first);
+	rc = conf_run_daemon("--dump-config", dumped, NULL, again, err, DUMP_MAX);
 	ck_assert_msg(rc == 0, "-D of the dump: exit %d; stderr: %.1500s", rc, err);
 	if (strcmp(first, again) != 0) {
 		/* Check's messages are short: the first line that differs. */
@@ -194,8 +160,8 @@ static const char *round_trip(const char *path)
 /* A minimal config: the defaults are all filled in. */
 START_TEST(test_dump_minimal)
 {
-	const char *d = round_trip(put("min.conf", "[daemon]\nlisten = vsock:any:5000\nallow = any\n"
-	                                           "[command ping]\nhandler = ping\n"));
+	const char *d = round_trip(conf_put("min.conf", "[daemon]\nlisten = vsock:any:5000\nallow = any\n"
+	                                                "[command ping]\nhandler = ping\n"));
 
 	ck_assert_msg(strncmp(strstr(d, "[daemon]\n"), "[daemon]\nlisten = vsock:any:5000 backlog=1024\n", 45) == 0,
 	              "[daemon] does not start with its listener:\n%.2000s", d);
@@ -218,7 +184,7 @@ START_TEST(test_dump_every_key)
 {
 	char text[8192];
 
-	put("inc.conf", "[command pass]\nhandler = handoff\nsocket = unix:@svc\nsend-timeout = 20s\n");
+	conf_put("inc.conf", "[command pass]\nhandler = handoff\nsocket = unix:@svc\nsend-timeout = 20s\n");
 	snprintf(text, sizeof(text),
 	         "# a comment the dump does not keep\n"
 	         "[daemon]\n"
@@ -294,15 +260,16 @@ START_TEST(test_dump_every_key)
 	         "[command uptime]\n"
 	         "handler = facts\n"
 	         "facts = uptime loadavg\n",
-	         dir, dir);
-	const char *d = round_trip(put("full.conf", text));
+	         conf_dir, conf_dir);
+	const char *d = round_trip(conf_put("full.conf", text));
 	char line[600];
 
 	ck_assert_ptr_null(strstr(d, "a comment the dump"));
 	assert_line(d, "listen = vsock:any:5000 backlog=77");
-	snprintf(line, sizeof(line), "listen = unix:%s/s.sock identity=admin backlog=1024", dir);
+	snprintf(line, sizeof(line), "listen = unix:%s/s.sock identity=admin backlog=1024", conf_dir);
 	assert_line(d, line);
-	snprintf(line, sizeof(line), "listen = vsock-mux:%s/mux.sock:6000 \"name=vm one\" cid=7 backlog=1024", dir);
+	snprintf(line, sizeof(line), "listen = vsock-mux:%s/mux.sock:6000 \"name=vm one\" cid=7 backlog=1024",
+	         conf_dir);
 	assert_line(d, line);
 	assert_line(d, "allow = 3-100\nallow = unix:admin\ndeny = 42\nallow = host");
 	assert_line(d, "module = " TEST_BUILDDIR "/modules/.libs/facts.so");
@@ -355,7 +322,7 @@ START_TEST(test_dump_shipped)
 		         "[daemon]\nmodule-dir = " TEST_BUILDDIR "/modules/.libs\ninclude = " TEST_SRCDIR "/conf/%s\n",
 		         files[i]);
 		snprintf(name, sizeof(name), "shipped%zu.conf", i);
-		const char *d = round_trip(put(name, text));
+		const char *d = round_trip(conf_put(name, text));
 		assert_line(d, "[command ping]\nhandler = ping");
 		assert_line(d, "[command facts]\nhandler = facts");
 	}
@@ -366,10 +333,10 @@ END_TEST
 START_TEST(test_dump_errors)
 {
 	char out[DUMP_MAX], err[DUMP_MAX], want[600];
-	const char *path = put("bad.conf", "[daemon]\nlisten = vsock:any:5000\nidle-timeout = soon\n"
-	                                   "[command ping]\nhandler = ping\n");
+	const char *path = conf_put("bad.conf", "[daemon]\nlisten = vsock:any:5000\nidle-timeout = soon\n"
+	                                        "[command ping]\nhandler = ping\n");
 
-	int rc = run_dump("-D", path, out, err);
+	int rc = conf_run_daemon("-D", path, NULL, out, err, DUMP_MAX);
 	ck_assert_msg(rc == 1, "exit %d; stdout: %.1500s; stderr: %.1500s", rc, out, err);
 	ck_assert_str_eq(out, "");
 	snprintf(want, sizeof(want), "%s:3: idle-timeout: 'soon' is not a duration", path);
@@ -394,7 +361,7 @@ static Suite *dump_suite(void)
 	Suite *s = suite_create("dump");
 	TCase *tc = tcase_create("dump");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, conf_setup, conf_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_dump_minimal);
 	tcase_add_test(tc, test_dump_every_key);

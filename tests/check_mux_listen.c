@@ -16,30 +16,6 @@
 
 #include "daemon-harness.h"
 
-/* Connects C to the unix socket PATH, as a VMM would for its guest. */
-static void vmm_connect(struct client *c, const char *path)
-{
-	struct sockaddr_un su = {.sun_family = AF_UNIX};
-
-	memset(c, 0, sizeof(*c));
-	snprintf(su.sun_path, sizeof(su.sun_path), "%s", path);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	ck_assert_int_ge(c->fd, 0);
-	ck_assert_msg(connect(c->fd, (struct sockaddr *)&su, sizeof(su)) == 0, "connect %s: %s", path, strerror(errno));
-}
-
-/* The value of "KEY=..." among R's data lines, or NULL. */
-static const char *data_value(const struct reply *r, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (int i = 0; i < r->ndata; i++) {
-		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
-			return r->data[i] + n + 1;
-	}
-	return NULL;
-}
-
 /* Writes D's config: a vsock-mux listener for guest CID 42 named vm1, and
  * a command only that guest may run. */
 static void write_mux_config(struct daemon *d, char *base, size_t baselen)
@@ -64,13 +40,13 @@ START_TEST(mux_identity_and_access)
 	write_mux_config(&d, base, sizeof(base));
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	snprintf(path, sizeof(path), "%s_5000", base);
-	vmm_connect(&c, path);
+	client_open_unix(&c, path);
 	client_request(&c, "whoami", &r, 5000);
 	ck_assert_str_eq(r.status, "OK");
-	ck_assert_str_eq(data_value(&r, "transport"), "vsock-mux");
-	ck_assert_str_eq(data_value(&r, "cid"), "42");
-	ck_assert_str_eq(data_value(&r, "identity"), "vm1");
-	ck_assert_ptr_null(data_value(&r, "port")); /* hybrid vsock does not tell it */
+	ck_assert_str_eq(reply_value(&r, "transport"), "vsock-mux");
+	ck_assert_str_eq(reply_value(&r, "cid"), "42");
+	ck_assert_str_eq(reply_value(&r, "identity"), "vm1");
+	ck_assert_ptr_null(reply_value(&r, "port")); /* hybrid vsock does not tell it */
 	client_request(&c, "secret", &r, 5000);
 	ck_assert_str_eq(r.status, "OK pong");
 	/* Nothing the client says changes who it is. */
@@ -102,7 +78,7 @@ START_TEST(mux_stale_socket_replaced)
 	snprintf(path, sizeof(path), "%s_5000", base);
 	ck_assert_int_eq(access(path, F_OK), 0); /* left behind */
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
-	vmm_connect(&c, path);
+	client_open_unix(&c, path);
 	client_request(&c, "ping", &r, 5000);
 	ck_assert_str_eq(r.status, "OK pong");
 	client_close(&c);

@@ -97,8 +97,7 @@ static int wait_bounded(pid_t pid, int *status, int timeout_ms)
 
 static void stat_drop(struct daemon *d);
 
-/* Kills PID with SIGKILL and reaps it. */
-static void kill_and_reap(pid_t pid)
+void kill_and_reap(pid_t pid)
 {
 	int status;
 
@@ -501,6 +500,19 @@ int process_fd_count(pid_t pid)
 	return n;
 }
 
+void need_nofile(unsigned int n)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < n && rl.rlim_max >= n) {
+		rl.rlim_cur = n;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	ck_assert_msg(rl.rlim_cur >= n, "RLIMIT_NOFILE %llu too low (%u needed, hard limit %llu)",
+	              (unsigned long long)rl.rlim_cur, n, (unsigned long long)rl.rlim_max);
+}
+
 int process_child_count(pid_t pid)
 {
 	DIR *dir = opendir("/proc");
@@ -527,6 +539,27 @@ int process_child_count(pid_t pid)
 	}
 	closedir(dir);
 	return n;
+}
+
+/* Waits up to TIMEOUT_MS until COUNT(PID) is WANT; returns the last count. */
+static int wait_count(int (*count)(pid_t), pid_t pid, int want, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int n;
+
+	while ((n = count(pid)) != want && now_ms() < deadline)
+		sleep_ms(10); /* poll interval */
+	return n;
+}
+
+int wait_fd_count(pid_t pid, int want, int timeout_ms)
+{
+	return wait_count(process_fd_count, pid, want, timeout_ms);
+}
+
+int wait_child_count(pid_t pid, int want, int timeout_ms)
+{
+	return wait_count(process_child_count, pid, want, timeout_ms);
 }
 
 long process_rss_kib(pid_t pid)
@@ -567,6 +600,13 @@ void client_open_rcvbuf(struct client *c, unsigned int port, unsigned long long 
 	c->err = 0;
 	c->len = 0;
 	ck_assert_msg(c->fd >= 0, "connect to CID 1 port %u (buffer %llu): %s", port, rcvbuf, strerror(errno));
+}
+
+void client_open_unix(struct client *c, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = test_connect_unix(path, 0);
+	ck_assert_msg(c->fd >= 0, "connect to %s: %s", path, strerror(errno));
 }
 
 void client_open(struct client *c, unsigned int port)
@@ -748,6 +788,24 @@ void client_read_raw_reply(struct client *c, struct raw_reply *r, int timeout_ms
 	}
 }
 
+const char *reply_value(const struct reply *r, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (int i = 0; i < r->ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
+		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
+			return r->data[i] + n + 1;
+	}
+	return NULL;
+}
+
+long long reply_number(const struct reply *r, const char *key)
+{
+	const char *v = reply_value(r, key);
+
+	return v != NULL ? strtoll(v, NULL, 10) : -1;
+}
+
 void raw_reply_free(struct raw_reply *r)
 {
 	for (int i = 0; i < r->ndata && i < HARNESS_REPLY_DATA_MAX; i++)
@@ -768,6 +826,19 @@ void client_request(struct client *c, const char *line, struct reply *r, int tim
 	              : rc == -2 ? "connection closed"
 	                         : "malformed reply",
 	              r->status);
+}
+
+void client_expect_line(struct client *c, const char *want, int timeout_ms)
+{
+	char line[HARNESS_LINE_MAX];
+	int n = client_read_line(c, line, sizeof(line), timeout_ms);
+
+	ck_assert_msg(n >= 0, "expected '%s', got %s", want,
+	              n == -1   ? "nothing in time"
+	              : n == -2 ? "end of input"
+	                        : "a line too long");
+	ck_assert_msg((size_t)n == strlen(want) && memcmp(line, want, (size_t)n) == 0, "got '%s', expected '%s'", line,
+	              want);
 }
 
 int client_wait_eof(struct client *c, int timeout_ms)
@@ -818,6 +889,23 @@ static void echo_connection(int fd)
 		}
 	}
 	shutdown(fd, SHUT_WR);
+}
+
+pid_t handoff_echo_start(const char *path)
+{
+	char addr[300];
+
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(TEST_BUILDDIR "/examples/handoff-echo", "handoff-echo", addr, (char *)NULL);
+		_exit(127);
+	}
+	wait_file_exists(path, 10000);
+	return pid;
 }
 
 pid_t echo_service_start(int lfd)
@@ -873,26 +961,21 @@ static int stat_ask(struct daemon *d, struct reply *r)
 long long daemon_stat(struct daemon *d, const char *key)
 {
 	static struct reply r;
-	size_t n = strlen(key);
 
 	ck_assert_msg(d->pid > 0, "no daemon to ask for STATS");
 	if (stat_ask(d, &r) < 0 && stat_ask(d, &r) < 0)
 		ck_abort_msg("STATS: the daemon closed the harness's connection twice");
-	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
-		if (strncmp(r.data[i], key, n) != 0 || r.data[i][n] != '=')
-			continue;
-		long long v = strtoll(r.data[i] + n + 1, NULL, 10);
-		/* Not the harness's own doing. */
-		if (strcmp(key, "commands") == 0)
-			v -= d->stat_requests;
-		else if (strcmp(key, "connections_total") == 0)
-			v -= d->stat_connects;
-		else if (strcmp(key, "connections") == 0)
-			v -= 1;
-		return v;
-	}
-	ck_abort_msg("STATS has no %s= line", key);
-	return -1;
+	const char *value = reply_value(&r, key);
+	ck_assert_msg(value != NULL, "STATS has no %s= line", key);
+	long long v = strtoll(value, NULL, 10);
+	/* Not the harness's own doing. */
+	if (strcmp(key, "commands") == 0)
+		v -= d->stat_requests;
+	else if (strcmp(key, "connections_total") == 0)
+		v -= d->stat_connects;
+	else if (strcmp(key, "connections") == 0)
+		v -= 1;
+	return v;
 }
 
 long long daemon_wait_stat(struct daemon *d, const char *key, long long n, int timeout_ms)

@@ -146,9 +146,21 @@ void daemon_cleanup(struct daemon *d);
 /* The number of open fds of PID (fails the test if /proc cannot tell). */
 int process_fd_count(pid_t pid);
 
+/* Raises this process's soft RLIMIT_NOFILE (which the daemon inherits)
+ * to at least N, up to the hard limit; fails the test if N is above it. */
+void need_nofile(unsigned int n);
+
 /* The number of processes (zombies too) whose parent is PID, or -1 if
  * /proc cannot be read. */
 int process_child_count(pid_t pid);
+
+/* Waits up to TIMEOUT_MS until PID has WANT open fds; returns the last
+ * count, for the caller to assert on. */
+int wait_fd_count(pid_t pid, int want, int timeout_ms);
+
+/* Waits up to TIMEOUT_MS until PID has WANT children; returns the last
+ * count (-1: /proc cannot be read), for the caller to assert on. */
+int wait_child_count(pid_t pid, int want, int timeout_ms);
 
 /* The resident set size of PID in KiB (VmRSS), or -1. */
 long process_rss_kib(pid_t pid);
@@ -160,6 +172,10 @@ int vsock_connect_local(unsigned int port, int timeout_ms, unsigned long long rc
 
 /* Connects C to the daemon's port; fails the test if that does not work. */
 void client_open(struct client *c, unsigned int port);
+
+/* Connects C to the unix socket PATH (a unix listener of the daemon, a
+ * VMM's socket); fails the test if that does not work. */
+void client_open_unix(struct client *c, const char *path);
 
 /* Connects C to PORT; returns 0 or -1 (errno set). */
 int client_try_open(struct client *c, unsigned int port);
@@ -196,12 +212,22 @@ char *client_read_long_line(struct client *c, size_t *len, int timeout_ms, int *
  * if a line takes longer than TIMEOUT_MS. Free R with raw_reply_free. */
 void client_read_raw_reply(struct client *c, struct raw_reply *r, int timeout_ms);
 
+/* The value of R's data line "KEY=VALUE", or NULL if R has none. */
+const char *reply_value(const struct reply *r, const char *key);
+
+/* The number of R's data line "KEY=N", or -1 if R has none. */
+long long reply_number(const struct reply *r, const char *key);
+
 /* Frees the data lines of R. */
 void raw_reply_free(struct raw_reply *r);
 
 /* Sends LINE plus LF and reads its reply into R; fails the test unless a
  * complete reply comes within TIMEOUT_MS. */
 void client_request(struct client *c, const char *line, struct reply *r, int timeout_ms);
+
+/* Reads one line on C within TIMEOUT_MS and fails the test unless it is
+ * exactly WANT. */
+void client_expect_line(struct client *c, const char *want, int timeout_ms);
 
 /* True if end of input comes within TIMEOUT_MS with no more data. */
 int client_wait_eof(struct client *c, int timeout_ms);
@@ -273,6 +299,13 @@ int file_contains(const char *path, const char *text);
 /* Waits up to TIMEOUT_MS until the file PATH (e.g. the daemon's log)
  * contains TEXT; fails the test otherwise. */
 void wait_file_contains(const char *path, const char *text, int timeout_ms);
+
+/* Starts examples/handoff-echo on unix:PATH; returns its pid once the
+ * socket exists. */
+pid_t handoff_echo_start(const char *path);
+
+/* Kills the child process PID (SIGKILL) and reaps it. */
+void kill_and_reap(pid_t pid);
 
 /* Starts an echo service on the listening socket LFD (closed here) in a
  * child, one grandchild per connection, each echoing until end of input

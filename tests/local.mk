@@ -8,6 +8,8 @@ AM_TESTS_ENVIRONMENT = \
 	UDO_TEST_SANITIZER_CFLAGS='$(SANITIZER_CFLAGS)'; export UDO_TEST_SANITIZER_CFLAGS; \
 	CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-120}; export CK_DEFAULT_TIMEOUT;
 EXTRA_DIST += tests/vsock-run
+# What the shell tests that run the daemon share.
+EXTRA_DIST += tests/lib.sh
 # scripts/test --ci runs the daemon tests again with udo-vsockd under
 # valgrind memcheck through this wrapper, then reads its logs.
 EXTRA_DIST += tests/valgrind-vsockd tests/memcheck-logs.sh
@@ -60,7 +62,7 @@ TESTS += tests/check_proto tests/check_conf tests/vsock_daemon
 tests_check_proto_SOURCES = tests/check_proto.c
 tests_check_proto_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_proto_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
-tests_check_conf_SOURCES = tests/check_conf.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_check_conf_SOURCES = tests/check_conf.c tests/conf-harness.c tests/conf-harness.h tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_check_conf_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_conf_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 tests_vsock_daemon_SOURCES = tests/vsock_daemon.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
@@ -73,7 +75,7 @@ EXTRA_tests_check_conf_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 # `udo-vsockd -D`: the dump of several configs read back gives itself.
 check_PROGRAMS += tests/check_dump
 TESTS += tests/check_dump
-tests_check_dump_SOURCES = tests/check_dump.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_check_dump_SOURCES = tests/check_dump.c tests/conf-harness.c tests/conf-harness.h tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_check_dump_CFLAGS = $(TEST_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_check_dump_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 EXTRA_tests_check_dump_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) tests/modules/counter.la

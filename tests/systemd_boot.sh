@@ -438,7 +438,7 @@ inside() {
 	printf 'PING\n' >&$hold_fd
 	for ((n1 = 0; n1 < 50; n1++)); do
 		grep -q pong /run/udo-hold.out && break
-		sleep 0.1
+		sleep 0.1 # poll interval
 	done
 	out=$(head -n 1 /run/udo-hold.out)/$(timeout -k 1 5 socat -u "VSOCK-CONNECT:1:$guest_port" - 2>/dev/null | head -n 1)
 	echo "  a connection held, then another: $out"

@@ -118,20 +118,32 @@ static int connect_nonblocking(int fd, const struct sockaddr *sa, socklen_t len)
 	return fd;
 }
 
-/* Connects to the unix socket standing for PORT. */
-static int unix_connect_port(unsigned int port, unsigned long long rcvbuf)
+int test_connect_unix(const char *path, unsigned long long rcvbuf)
 {
 	struct sockaddr_un to = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	if (strlen(path) >= sizeof(to.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(to.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	test_unix_path(port, to.sun_path, sizeof(to.sun_path));
 	if (rcvbuf != 0) {
 		int size = rcvbuf > INT_MAX / 2 ? INT_MAX / 2 : (int)rcvbuf;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	}
 	return connect_nonblocking(fd, (struct sockaddr *)&to, sizeof(to));
+}
+
+/* Connects to the unix socket standing for PORT. */
+static int unix_connect_port(unsigned int port, unsigned long long rcvbuf)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	test_unix_path(port, path, sizeof(path));
+	return test_connect_unix(path, rcvbuf);
 }
 
 int test_connect_port(unsigned int port, int timeout_ms, unsigned long long rcvbuf)

@@ -33,6 +33,10 @@ unsigned int test_free_port(void);
 /* The daemon's listen address for PORT: "vsock:any:PORT" or "unix:PATH". */
 void test_listen_address(unsigned int port, char *buf, size_t len);
 
+/* Connects to the unix socket PATH, with a receive buffer of RCVBUF
+ * bytes if not 0. Returns a non-blocking fd or -1, errno set. */
+int test_connect_unix(const char *path, unsigned long long rcvbuf);
+
 /* Connects to the daemon's PORT within TIMEOUT_MS, with a receive buffer
  * of RCVBUF bytes if not 0. Returns a non-blocking fd or -1, errno set. */
 int test_connect_port(unsigned int port, int timeout_ms, unsigned long long rcvbuf);

@@ -68,18 +68,10 @@ static void teardown(void)
 /* Connects C to the unix listener NAME in the daemon's directory. */
 static void unix_open(struct client *c, const char *name)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char path[300];
 
-	memset(c, 0, sizeof(*c));
-	ck_assert_int_lt(strlen(d.dir) + strlen(name) + 2, sizeof(sun.sun_path));
-	memcpy(sun.sun_path, d.dir, strlen(d.dir));
-	sun.sun_path[strlen(d.dir)] = '/';
-	memcpy(sun.sun_path + strlen(d.dir) + 1, name, strlen(name) + 1);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(c->fd, 0);
-	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "connect %s: %s", sun.sun_path,
-	              strerror(errno));
-	ck_assert_int_eq(fcntl(c->fd, F_SETFL, O_NONBLOCK), 0);
+	snprintf(path, sizeof(path), "%s/%s", d.dir, name);
+	client_open_unix(c, path);
 }
 
 /* The counter's runs so far, asked over C. */
@@ -272,18 +264,6 @@ START_TEST(test_reload_changes_open_connection)
 }
 END_TEST
 
-/* The value of KEY in STATS reply R, or -1 if absent. */
-static long long stats_value(const struct reply *r, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (int i = 0; i < r->ndata; i++) {
-		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
-			return strtoll(r->data[i] + n + 1, NULL, 10);
-	}
-	return -1;
-}
-
 /* Starts the daemon with the standard commands, a vsock-mux listener
  * whose peers are CID 7 (a guest), and SECS. */
 static void start_with_guest(const char *secs)
@@ -324,18 +304,18 @@ START_TEST(test_stats_guest_sees_own)
 	ck_assert_str_eq(r.status, "OK");
 	ck_assert_msg(r.ndata > 0 && strcmp(r.data[0], "scope=peer") == 0,
 	              "the guest got daemon-wide counters (%d lines: %s, connections=%lld, commands=%lld)", r.ndata,
-	              r.ndata > 0 ? r.data[0] : "", stats_value(&r, "connections"), stats_value(&r, "commands"));
-	ck_assert_int_eq(stats_value(&r, "connections"), 1);
-	ck_assert_int_eq(stats_value(&r, "connections_total"), 1);
-	ck_assert_int_eq(stats_value(&r, "commands"), 2); /* the denial and this STATS */
-	ck_assert_int_eq(stats_value(&r, "errors"), 1);
-	ck_assert_int_eq(stats_value(&r, "reloads"), -1);
+	              r.ndata > 0 ? r.data[0] : "", reply_number(&r, "connections"), reply_number(&r, "commands"));
+	ck_assert_int_eq(reply_number(&r, "connections"), 1);
+	ck_assert_int_eq(reply_number(&r, "connections_total"), 1);
+	ck_assert_int_eq(reply_number(&r, "commands"), 2); /* the denial and this STATS */
+	ck_assert_int_eq(reply_number(&r, "errors"), 1);
+	ck_assert_int_eq(reply_number(&r, "reloads"), -1);
 	/* The local peer sees everything: 2 connections, 6 commands, 2 errors. */
 	client_request(&local, "stats", &r, 5000);
 	ck_assert_int_eq(r.ndata, 7);
-	ck_assert_int_eq(stats_value(&r, "connections"), 2);
-	ck_assert_int_eq(stats_value(&r, "commands"), 6);
-	ck_assert_int_eq(stats_value(&r, "errors"), 2);
+	ck_assert_int_eq(reply_number(&r, "connections"), 2);
+	ck_assert_int_eq(reply_number(&r, "commands"), 6);
+	ck_assert_int_eq(reply_number(&r, "errors"), 2);
 	client_close(&guest);
 	client_close(&local);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
@@ -426,14 +406,14 @@ START_TEST(test_stats_all_option)
 	unix_open(&uguest, "guest.sock");
 	client_request(&admin, "stats-admin", &r, 5000);
 	ck_assert_int_eq(r.ndata, 7);
-	ck_assert_int_eq(stats_value(&r, "connections"), 3);
-	ck_assert_int_eq(stats_value(&r, "commands"), 2);
+	ck_assert_int_eq(reply_number(&r, "connections"), 3);
+	ck_assert_int_eq(reply_number(&r, "commands"), 2);
 	client_request(&uguest, "stats-admin", &r, 5000);
 	ck_assert_str_eq(r.data[0], "scope=peer");
-	ck_assert_int_eq(stats_value(&r, "commands"), 1);
+	ck_assert_int_eq(reply_number(&r, "commands"), 1);
 	client_request(&local, "stats-admin", &r, 5000);
 	ck_assert_str_eq(r.data[0], "scope=peer");
-	ck_assert_int_eq(stats_value(&r, "commands"), 2);
+	ck_assert_int_eq(reply_number(&r, "commands"), 2);
 	client_close(&uguest);
 	client_close(&admin);
 	client_close(&local);
@@ -692,7 +672,7 @@ static void wait_log_lines(const char *path, const char *needle, long want)
 	long n;
 
 	while ((n = count_log_lines(path, needle, NULL, NULL)) < want && now_ms() < deadline)
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval */
 	ck_assert_msg(n == want, "%ld log lines with '%s', expected %ld", n, needle, want);
 }
 

@@ -36,7 +36,6 @@
 
 #define CLI_BIN      TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
 #define VMM_BIN      TEST_BUILDDIR "/tests/fake-vmm"
-#define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
 #define RUN_LIMIT_MS 60000
 
 /* ---------------------------------------------------------------- helpers */
@@ -1324,32 +1323,6 @@ static pid_t start_echo_service(const char *path)
 	return echo_service_start(srv_listen(text, &port));
 }
 
-/* Starts examples/handoff-echo on unix:PATH; returns its pid once the
- * socket exists. */
-static pid_t start_handoff_echo(const char *path)
-{
-	char addr[320];
-	snprintf(addr, sizeof(addr), "unix:%s", path);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (null >= 0)
-			dup2(null, 2);
-		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
-		_exit(127);
-	}
-	wait_file_exists(path, RUN_LIMIT_MS);
-	return pid;
-}
-
-/* Kills and reaps a helper process. */
-static void stop_child(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 /* After OK proxy or OK handoff the CLI is a byte pipe between its
  * standard input/output and the service, in one-shot, batch and through
  * a pipe; the end of its input half-closes the connection, so it ends
@@ -1363,7 +1336,7 @@ START_TEST(test_proxy_handoff)
 	snprintf(echo, sizeof(echo), "%s/echo.sock", d.dir);
 	snprintf(shell, sizeof(shell), "%s/shell.sock", d.dir);
 	pid_t e = start_echo_service(echo);
-	pid_t h = start_handoff_echo(shell);
+	pid_t h = handoff_echo_start(shell);
 	snprintf(sections, sizeof(sections),
 	         "[command echo]\nhandler = proxy\nconnect = unix:%s\n\n"
 	         "[command shell]\nhandler = handoff\nsocket = unix:%s\n",
@@ -1437,8 +1410,8 @@ START_TEST(test_proxy_handoff)
 	run_free(&r);
 
 	daemon_down(&d);
-	stop_child(e);
-	stop_child(h);
+	kill_and_reap(e);
+	kill_and_reap(h);
 }
 END_TEST
 

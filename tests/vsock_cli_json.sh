@@ -5,26 +5,10 @@
 # OK with data lines, ERR with its code, batches, bytes that are not UTF-8
 # (base64), a proxy's byte pipe after its object, terminals, exit codes.
 set -u
-builddir=${UDO_TEST_BUILDDIR:?}
+# shellcheck source=tests/lib.sh
+. "${UDO_TEST_SRCDIR:?}/tests/lib.sh"
 command -v jq >/dev/null || { echo "jq is not installed"; exit 99; }
-cli="$builddir/src/udo-vsock/udo-vsock"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/cli-json.XXXXXX")
-pids=()
-# Stops every helper process and removes the directory.
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-fails=0
-# Records one check: CMD... must succeed.
-check() {
-	local what=$1
-	shift
-	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
+test_init cli-json
 
 # Runs the CLI with --json; sets $out, $err and $rc.
 run() {
@@ -44,10 +28,6 @@ rc_is() {
 	[ "$rc" = "$1" ] || { echo "exit status $rc, expected $1; stderr: $err"; return 1; }
 }
 
-# A free vsock port: bind port "any", read it back.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 addr="vsock:1:$port"
 
@@ -76,10 +56,7 @@ CONF
 
 socat "UNIX-LISTEN:$dir/echo.sock,fork" EXEC:cat 2>/dev/null &
 pids+=("$!")
-"$builddir/src/udo-vsockd/udo-vsockd" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
-pids+=("$!")
-run --wait 30 "$addr" ping
-check "daemon answers" rc_is 0
+check "daemon answers" start_daemon "$addr" 30 "$builddir/src/udo-vsockd/udo-vsockd" -c "$dir/udo-vsockd.conf"
 
 run "$addr" ping
 check "OK without data: exact object" [ "$out" = '{"status":"OK","code":null,"text":"pong","data":[]}' ]
@@ -186,19 +163,14 @@ check "interactive: exit 0" grep -qx 'exit=0' "$dir/tty"
 
 # Hybrid vsock through the VMM test double, with and without its OK line:
 # --json changes nothing in the handshake.
-# Waits up to 10 s for the fake VMM writing to $1 to say it listens.
+# True once the fake VMM writing to $1 says it listens.
 vmm_ready() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		grep -qx ready "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	grep -qx ready "$1" 2>/dev/null
 }
 for mode in ok no-ok; do
 	"$builddir/tests/fake-vmm" -m "$mode" "$dir/vmm-$mode.sock" >"$dir/vmm-$mode.out" 2>&1 &
 	pids+=("$!")
-	check "fake VMM ($mode) listens" vmm_ready "$dir/vmm-$mode.out"
+	check "fake VMM ($mode) listens" wait_until 10 vmm_ready "$dir/vmm-$mode.out"
 	opt=()
 	[ "$mode" = no-ok ] && opt=(--no-ok)
 	run "${opt[@]}" "vsock-mux:$dir/vmm-$mode.sock:$port" lines

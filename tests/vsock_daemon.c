@@ -71,18 +71,6 @@ static int has_data(const struct reply *r, const char *line)
 	return 0;
 }
 
-/* The value of "KEY=N" among R's data lines, or -1. */
-static long long data_value(const struct reply *r, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (int i = 0; i < r->ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
-		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
-			return strtoll(r->data[i] + n + 1, NULL, 10);
-	}
-	return -1;
-}
-
 /* A STATS counter, read over C. */
 static long long stat_value(struct client *c, const char *key)
 {
@@ -90,33 +78,9 @@ static long long stat_value(struct client *c, const char *key)
 
 	client_request(c, "STATS", &r, 5000);
 	ck_assert_str_eq(r.status, "OK");
-	long long v = data_value(&r, key);
+	long long v = reply_number(&r, key);
 	ck_assert_msg(v >= 0, "STATS has no %s", key);
 	return v;
-}
-
-/* Reads one line and asserts it equals WANT. */
-static void expect_line(struct client *c, const char *want, int timeout_ms)
-{
-	char line[HARNESS_LINE_MAX];
-	int n = client_read_line(c, line, sizeof(line), timeout_ms);
-
-	ck_assert_msg(n >= 0, "expected '%s', got %s", want, n == -1 ? "nothing in time" : "end of input");
-	ck_assert_msg(strcmp(line, want) == 0, "got '%s', expected '%s'", line, want);
-}
-
-/* Raises RLIMIT_NOFILE to at least WANT (up to the hard limit). */
-static void raise_nofile(rlim_t want)
-{
-	struct rlimit rl;
-
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	if (rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	ck_assert_msg(rl.rlim_cur >= want, "RLIMIT_NOFILE hard limit %llu is below %llu",
-	              (unsigned long long)rl.rlim_max, (unsigned long long)want);
 }
 
 /* PING, HELP, VERSION, WHOAMI, STATS and QUIT answer as documented. */
@@ -168,12 +132,12 @@ START_TEST(test_builtins)
 	    "connections", "connections_total", "connections_rejected", "commands", "errors", "reloads", "uptime"};
 	ck_assert_int_eq(r.ndata, 7);
 	for (size_t i = 0; i < 7; i++)
-		ck_assert_msg(data_value(&r, keys[i]) >= 0, "STATS lacks %s", keys[i]);
-	ck_assert_int_eq(data_value(&r, "connections"), 1);
-	ck_assert_int_eq(data_value(&r, "connections_total"), 1);
-	ck_assert_int_eq(data_value(&r, "commands"), 6); /* this STATS included */
-	ck_assert_int_eq(data_value(&r, "errors"), 0);
-	ck_assert_int_eq(data_value(&r, "reloads"), 0);
+		ck_assert_msg(reply_number(&r, keys[i]) >= 0, "STATS lacks %s", keys[i]);
+	ck_assert_int_eq(reply_number(&r, "connections"), 1);
+	ck_assert_int_eq(reply_number(&r, "connections_total"), 1);
+	ck_assert_int_eq(reply_number(&r, "commands"), 6); /* this STATS included */
+	ck_assert_int_eq(reply_number(&r, "errors"), 0);
+	ck_assert_int_eq(reply_number(&r, "reloads"), 0);
 	ck_assert_int_eq(stat_value(&c, "commands"), 7);
 
 	expect_status(&c, "QUIT", "OK bye");
@@ -317,10 +281,10 @@ START_TEST(test_crlf)
 	start(NULL, NULL, NULL);
 	client_open(&c, D.port);
 	client_send_str(&c, "PING a\r\nPING b\nPING c\r\n\r\nPING d\n");
-	expect_line(&c, "OK pong a", 5000);
-	expect_line(&c, "OK pong b", 5000);
-	expect_line(&c, "OK pong c", 5000);
-	expect_line(&c, "OK pong d", 5000);
+	client_expect_line(&c, "OK pong a", 5000);
+	client_expect_line(&c, "OK pong b", 5000);
+	client_expect_line(&c, "OK pong c", 5000);
+	client_expect_line(&c, "OK pong d", 5000);
 	ck_assert(client_silent_for(&c, 100));
 	client_close(&c);
 	stop();
@@ -336,8 +300,8 @@ START_TEST(test_half_close)
 	client_open(&c, D.port);
 	client_send_str(&c, "PING one\nPING two");
 	ck_assert_int_eq(shutdown(c.fd, SHUT_WR), 0);
-	expect_line(&c, "OK pong one", 5000);
-	expect_line(&c, "OK pong two", 5000);
+	client_expect_line(&c, "OK pong one", 5000);
+	client_expect_line(&c, "OK pong two", 5000);
 	ck_assert(client_wait_eof(&c, 3000));
 	client_close(&c);
 	stop();
@@ -392,7 +356,7 @@ START_TEST(test_too_long)
 	strcpy(over + 4097, "\n");
 	client_send_str(&other, over);
 	free(over);
-	expect_line(&other, "ERR too-long request longer than 4096 bytes; closing", 5000);
+	client_expect_line(&other, "ERR too-long request longer than 4096 bytes; closing", 5000);
 	ck_assert(client_wait_eof(&other, 5000));
 	client_close(&other);
 	/* Exactly the limit is fine. */
@@ -543,7 +507,7 @@ START_TEST(test_many_connections)
 	char line[HARNESS_LINE_MAX], want[64];
 
 	ck_assert_ptr_nonnull(cs);
-	raise_nofile(2 * n + 64);
+	need_nofile(2 * n + 64);
 	start("max-connections-per-peer = 2000", NULL, NULL);
 	for (int i = 0; i < n; i++) {
 		int64_t deadline = now_ms() + 5000;
@@ -600,7 +564,7 @@ START_TEST(test_max_connections)
 	/* The four are still served. */
 	expect_status(&cs[3], "PING again", "OK pong again");
 	client_close(&cs[0]);
-	expect_line(&fifth, "OK pong fifth", 3000);
+	client_expect_line(&fifth, "OK pong fifth", 3000);
 	expect_status(&cs[1], "PING c1b", "OK pong c1b");
 	for (int i = 1; i < 4; i++)
 		client_close(&cs[i]);
@@ -620,7 +584,7 @@ START_TEST(test_per_peer_limit)
 	expect_status(&a, "PING a", "OK pong a");
 	expect_status(&b, "PING b", "OK pong b");
 	client_open(&third, D.port);
-	expect_line(&third, "ERR busy too many connections from this peer", 3000);
+	client_expect_line(&third, "ERR busy too many connections from this peer", 3000);
 	ck_assert(client_wait_eof(&third, 3000));
 	client_close(&third);
 	ck_assert_int_eq(stat_value(&a, "connections_rejected"), 1);
@@ -1044,8 +1008,8 @@ START_TEST(test_quit)
 	start(NULL, NULL, NULL);
 	client_open(&c, D.port);
 	client_send_str(&c, "PING before\nQUIT\nPING after\nHELP\n");
-	expect_line(&c, "OK pong before", 5000);
-	expect_line(&c, "OK bye", 5000);
+	client_expect_line(&c, "OK pong before", 5000);
+	client_expect_line(&c, "OK bye", 5000);
 	int n = client_read_line(&c, line, sizeof(line), 3000);
 	ck_assert_msg(n == -2, "after QUIT: got %s'%s'", n >= 0 ? "the line " : "no EOF ", n >= 0 ? line : "");
 	client_close(&c);

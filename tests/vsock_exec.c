@@ -36,16 +36,6 @@ static void request(const char *line, struct raw_reply *r, int timeout_ms)
 	ck_assert_msg(strncmp((r)->status, prefix, strlen(prefix)) == 0, "status '%s', expected '%s'", (r)->status,    \
 	              prefix)
 
-/* Waits up to MS for the daemon's children to number WANT. Returns the count. */
-static int wait_children(int want, int ms)
-{
-	int64_t deadline = now_ms() + ms;
-	int n;
-	while ((n = process_child_count(d.pid)) != want && now_ms() < deadline)
-		sleep_ms(20); /* poll interval */
-	return n;
-}
-
 /* The path of NAME in the scratch directory, in BUF. */
 static const char *scratch(const char *name, char *buf, size_t len)
 {
@@ -286,7 +276,7 @@ START_TEST(test_timeout_ignores_term)
 	raw_reply_free(&r);
 	/* 500 ms timeout, 1 s grace before SIGKILL. */
 	ck_assert_msg(took >= 1400 && took < 4000, "took %lld ms", took);
-	ck_assert_int_eq(wait_children(0, 3000), 0);
+	ck_assert_int_eq(wait_child_count(d.pid, 0, 3000), 0);
 }
 END_TEST
 
@@ -459,7 +449,7 @@ START_TEST(test_no_leaks)
 {
 	struct raw_reply r;
 
-	ck_assert_int_eq(wait_children(0, 3000), 0);
+	ck_assert_int_eq(wait_child_count(d.pid, 0, 3000), 0);
 	/* Connections of earlier tests close asynchronously: wait until the
 	 * daemon has none left, then close the one that asked. */
 	daemon_wait_stat_eq(&d, "connections", 0, 3000);
@@ -485,11 +475,8 @@ START_TEST(test_no_leaks)
 	raw_reply_free(&r);
 	request("cat a b c", &r, 5000);
 	raw_reply_free(&r);
-	ck_assert_int_eq(wait_children(0, 3000), 0);
-	long long deadline = now_ms() + 3000;
-	while (process_fd_count(d.pid) != fds && now_ms() < deadline)
-		sleep_ms(20); /* poll interval */
-	ck_assert_int_eq(process_fd_count(d.pid), fds);
+	ck_assert_int_eq(wait_child_count(d.pid, 0, 3000), 0);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds, 3000), fds);
 	/* The daemon still answers. */
 	request("noargs", &r, 5000);
 	ck_status(&r, "OK exit=0");

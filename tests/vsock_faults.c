@@ -69,29 +69,6 @@ static void probe(struct client *c, const char *token)
 	ck_assert_msg(strcmp(r.status, want) == 0, "probe %s: got '%s'", token, r.status);
 }
 
-/* Connects to the daemon's unix listener. Returns the fd or -1. */
-static int unix_connect(void)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_uint_lt(strlen(unix_path), sizeof(sun.sun_path));
-	memcpy(sun.sun_path, unix_path, strlen(unix_path) + 1);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Opens C on the daemon's unix listener; fails the test if it cannot. */
-static void unix_open(struct client *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->fd = unix_connect();
-	ck_assert_msg(c->fd >= 0, "connect to %s: %s", unix_path, strerror(errno));
-}
-
 static void print_log_warnings(const char *prefix);
 
 /* Starts D (DAEMON_EXTRA, MORE sections), its log in a file, then takes
@@ -113,7 +90,7 @@ static void start(const char *daemon_extra, const char *more)
 	client_open(&c, D.port);
 	probe(&c, "warm-up");
 	client_close(&c);
-	unix_open(&c);
+	client_open_unix(&c, unix_path);
 	probe(&c, "warm-up-unix");
 	client_close(&c);
 	daemon_wait_idle(&D, 5000);
@@ -177,20 +154,6 @@ static void stop(void)
 static void teardown(void)
 {
 	daemon_cleanup(&D);
-}
-
-/* True if the daemon's log holds TEXT. */
-static int log_has(const char *text)
-{
-	char buf[65536];
-	FILE *f = fopen(log_path, "re");
-
-	if (f == NULL)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, text) != NULL;
 }
 
 /* Prints the daemon's log lines at warning level and above, PREFIXed. */
@@ -392,7 +355,7 @@ START_TEST(test_out_of_memory)
 
 	start("max-line-length = 1M", NULL);
 	client_open(&a, D.port);
-	unix_open(&u);
+	client_open_unix(&u, unix_path);
 	probe(&a, "before");
 	char *more = guarded_sections();
 	write_config("max-line-length = 1M", more);
@@ -416,7 +379,7 @@ START_TEST(test_out_of_memory)
 	client_request(&a, "guarded", &r, 5000);
 	ck_assert_msg(strcmp(r.status, "ERR unknown-command unknown command; HELP lists the commands") == 0,
 	              "a reload under memory pressure took a truncated file: guarded says '%s'", r.status);
-	ck_assert(log_has("reload failed: the configuration in force is kept"));
+	ck_assert(file_contains(log_path, "reload failed: the configuration in force is kept"));
 
 	/* A program cannot be started without memory: the documented error. */
 	client_request(&a, "echo", &r, 5000);
@@ -668,7 +631,7 @@ static void crash_and_restart(const char *how, int sig)
 	add_sanitizer_option("ASAN_OPTIONS", "handle_segv=0:handle_sigbus=0:handle_abort=0");
 	start(NULL, NULL);
 	client_open(&other, D.port);
-	unix_open(&u);
+	client_open_unix(&u, unix_path);
 	probe(&other, "before-crash");
 	client_open(&c, D.port);
 	snprintf(req, sizeof(req), "crash %s\n", how);
@@ -676,7 +639,7 @@ static void crash_and_restart(const char *how, int sig)
 	int rc = daemon_wait_exit(&D, 5000);
 	ck_assert_msg(rc == 128 + sig, "udo-vsockd ended with %d, not signal %d", rc, sig);
 	snprintf(logged, sizeof(logged), "faulty: crashing with %s", how);
-	ck_assert(log_has(logged));
+	ck_assert(file_contains(log_path, logged));
 	/* Everyone's connection ends; the unix socket file stays behind. */
 	ck_assert(client_wait_eof(&c, 2000));
 	ck_assert(client_wait_eof(&other, 2000));
@@ -690,7 +653,7 @@ static void crash_and_restart(const char *how, int sig)
 	ck_assert_msg(daemon_start(&D, &opts, 10000) == 0, "no READY=1 from the restarted daemon");
 	client_open(&c, D.port);
 	probe(&c, "after-restart");
-	unix_open(&u);
+	client_open_unix(&u, unix_path);
 	probe(&u, "after-restart-unix");
 	client_request(&c, "alloc 1000", &r, 5000);
 	ck_assert_str_eq(r.status, "OK allocated=1000");

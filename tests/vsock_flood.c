@@ -65,21 +65,6 @@ static char canary_path[300], flood_path[300];
 static int base_fds;
 static long base_rss;
 
-/* Connects to the unix socket PATH; fails the test if it cannot. */
-static void unix_client_open(struct client *c, const char *path)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_uint_lt(strlen(path), sizeof(sun.sun_path));
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "connect(%s): %s", path, strerror(errno));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	memset(c, 0, sizeof(*c));
-	c->fd = fd;
-}
-
 /* Sends "PING TOKEN" on C and asserts the reply within 5 s. Returns the
  * round trip in ms. */
 static int probe(struct client *c, const char *who, const char *token)
@@ -102,19 +87,6 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-/* Raises this process's fd limit to at least N (the daemon inherits it). */
-static void need_fds(unsigned int n)
-{
-	struct rlimit rl;
-
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	if (rl.rlim_cur < n && rl.rlim_max >= n) {
-		rl.rlim_cur = n;
-		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	}
-	ck_assert_msg(rl.rlim_cur >= n, "RLIMIT_NOFILE %llu too low (%u needed)", (unsigned long long)rl.rlim_cur, n);
-}
-
 /* Starts D with DAEMON_EXTRA, a vsock listener and a unix listener of
  * identity "canary"; takes the fd and RSS baselines after warm-up. */
 static void start(const char *daemon_extra)
@@ -122,7 +94,7 @@ static void start(const char *daemon_extra)
 	char extra[1024];
 	struct client c;
 
-	need_fds(FLOOD_CONNS * 2 + 64);
+	need_nofile(FLOOD_CONNS * 2 + 64);
 	daemon_init(&D);
 	D.backlog = FLOOD_CONNS + 64; /* vsock resets a connect to a full accept queue */
 	snprintf(canary_path, sizeof(canary_path), "%s/canary.sock", D.dir);
@@ -133,14 +105,17 @@ static void start(const char *daemon_extra)
 	         canary_path, flood_path, FLOOD_CONNS + 64, FLOOD_CONNS + 2, daemon_extra != NULL ? daemon_extra : "");
 	daemon_write_config(&D, extra, NULL);
 	ck_assert_msg(daemon_start(&D, NULL, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+	int ready_fds = process_fd_count(D.pid);
 	/* Warm up both transports: the shared buffers exist from now on. */
 	client_open(&c, D.port);
 	probe(&c, "vsock", "warm-up");
 	client_close(&c);
-	unix_client_open(&c, canary_path);
+	client_open_unix(&c, canary_path);
 	probe(&c, "unix", "warm-up");
 	client_close(&c);
-	sleep_ms(200);
+	/* The daemon has closed both warm-up connections and freed what they held. */
+	WAIT_FOR(process_fd_count(D.pid) <= ready_fds, 5000,
+	         "the daemon kept a warm-up connection: %d fds, %d at READY", process_fd_count(D.pid), ready_fds);
 	base_fds = process_fd_count(D.pid);
 	base_rss = process_rss_kib(D.pid);
 	ck_assert_int_gt(base_rss, 0);
@@ -177,15 +152,7 @@ static void flood_child(unsigned int port, const struct flood *f, int to_parent,
 	}
 	for (int i = 0; i < f->conns; i++) {
 		if (f->over_unix) {
-			struct sockaddr_un sun = {.sun_family = AF_UNIX};
-			memcpy(sun.sun_path, flood_path, strlen(flood_path) + 1);
-			fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-				close(fds[i]);
-				fds[i] = -1;
-			}
-			if (fds[i] >= 0)
-				fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+			fds[i] = test_connect_unix(flood_path, 0);
 		} else {
 			fds[i] = vsock_connect_local(port, 5000, 0);
 		}
@@ -298,7 +265,7 @@ static long run_flood(const char *name, const struct flood *f)
 	int to_parent[2], from_parent[2], status;
 
 	client_open(&k.vsock, D.port);
-	unix_client_open(&k.unix_, canary_path);
+	client_open_unix(&k.unix_, canary_path);
 	ck_assert_int_eq(pipe2(to_parent, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(from_parent, O_CLOEXEC), 0);
 	int64_t t0 = now_ms();
@@ -329,7 +296,7 @@ static long run_flood(const char *name, const struct flood *f)
 	 * be judged against the p99 bound instead of the max bound. */
 	while (now_ms() - saturated < 500 || k.nlat < CANARY_SAMPLES_MIN) {
 		canaries_probe(&k);
-		sleep_ms(20);
+		sleep_ms(20); /* a pace: canary latency sampled over 500 ms of saturation */
 	}
 	long rss_flooded = process_rss_kib(D.pid);
 	/* Close every flood connection. */
@@ -350,7 +317,7 @@ static long run_flood(const char *name, const struct flood *f)
 			released = now_ms() - closed;
 			break;
 		}
-		sleep_ms(20);
+		sleep_ms(20); /* poll interval: release is timed to 20 ms */
 	}
 	qsort(k.lat, (size_t)k.nlat, sizeof(k.lat[0]), cmp_int);
 	int p99 = k.lat[k.nlat * 99 / 100], max = k.lat[k.nlat - 1];

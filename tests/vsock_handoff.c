@@ -21,24 +21,6 @@
 
 #include "daemon-harness.h"
 
-#define HANDOFF_ECHO TEST_BUILDDIR "/examples/handoff-echo"
-
-/* Starts examples/handoff-echo on unix:PATH. Returns its pid. */
-static pid_t start_handoff_echo(const char *path)
-{
-	char addr[300];
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	snprintf(addr, sizeof(addr), "unix:%s", path);
-	if (pid == 0) {
-		execl(HANDOFF_ECHO, "handoff-echo", addr, (char *)NULL);
-		_exit(127);
-	}
-	wait_file_exists(path, 5000);
-	return pid;
-}
-
 /* A listening unix socket at PATH. */
 static int unix_listen(const char *path)
 {
@@ -69,13 +51,6 @@ static int tcp_listen_loopback(unsigned int *port)
 	return fd;
 }
 
-/* Kills and reaps a helper process. */
-static void stop_child(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 /* The daemon's fd count once it is idle: after a round trip, once the
  * daemon has closed that connection. */
 static int idle_fds(struct daemon *d)
@@ -95,24 +70,9 @@ static int idle_fds(struct daemon *d)
 static long stats_counter(struct client *c, const char *key)
 {
 	struct reply r;
-	size_t klen = strlen(key);
 
 	client_request(c, "stats", &r, 5000);
-	for (int i = 0; i < r.ndata; i++) {
-		if (strncmp(r.data[i], key, klen) == 0 && r.data[i][klen] == '=')
-			return strtol(r.data[i] + klen + 1, NULL, 10);
-	}
-	return -1;
-}
-
-/* Reads one line and checks it equals EXPECT. */
-static void expect_line(struct client *c, const char *expect)
-{
-	char line[1024];
-	int n = client_read_line(c, line, sizeof(line), 5000);
-
-	ck_assert_msg(n >= 0, "no line (expected '%s'): %d", expect, n);
-	ck_assert_str_eq(line, expect);
+	return (long)reply_number(&r, key);
 }
 
 /* The service gets the socket, the peer's identity, the words and the
@@ -126,7 +86,7 @@ START_TEST(handoff_passes_connection)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/svc.sock", d.dir);
-	pid_t echo = start_handoff_echo(svc);
+	pid_t echo = handoff_echo_start(svc);
 	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = unix:%s\n", svc);
 	daemon_write_config(&d, NULL, sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
@@ -134,24 +94,22 @@ START_TEST(handoff_passes_connection)
 
 	client_open(&c, d.port);
 	client_send_str(&c, "PING 1\nshell alpha \"b c\"\npipelined bytes\n");
-	expect_line(&c, "OK pong 1");
-	expect_line(&c, "OK handoff");
+	client_expect_line(&c, "OK pong 1", 5000);
+	client_expect_line(&c, "OK handoff", 5000);
 	ck_assert_int_ge(client_read_line(&c, line, sizeof(line), 5000), 0);
 	ck_assert_msg(strstr(line, "cid=1 ") != NULL && strstr(line, "words=3 command=shell") != NULL, "%s", line);
-	expect_line(&c, "handoff-echo: arg 1: alpha");
-	expect_line(&c, "handoff-echo: arg 2: b c");
-	expect_line(&c, "pipelined bytes");
+	client_expect_line(&c, "handoff-echo: arg 1: alpha", 5000);
+	client_expect_line(&c, "handoff-echo: arg 2: b c", 5000);
+	client_expect_line(&c, "pipelined bytes", 5000);
 	/* The daemon is out of the way: a PING is echoed, not answered. */
 	client_send_str(&c, "PING 2\n");
-	expect_line(&c, "PING 2");
+	client_expect_line(&c, "PING 2", 5000);
 	client_close(&c);
 
 	/* The daemon kept no copy of the handed-off socket. */
-	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
-		sleep_ms(20); /* poll interval */
-	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds_before, 2000), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -236,15 +194,12 @@ START_TEST(handoff_client_vanishes)
 
 	daemon_init(&d);
 	snprintf(svc, sizeof(svc), "%s/svc.sock", d.dir);
-	pid_t echo = start_handoff_echo(svc);
+	pid_t echo = handoff_echo_start(svc);
 	snprintf(sections, sizeof(sections), "[command shell]\nhandler = handoff\nsocket = unix:%s\n", svc);
 	/* At debug level the log says what became of each connection. */
 	daemon_write_config(&d, "log-level = debug", sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	int fds_before = idle_fds(&d);
-	struct client watch;
-	/* Asks STATS while the clients come and go: one fd of the daemon's. */
-	client_open(&watch, d.port);
 	for (int i = 0; i < 50; i++) {
 		client_open(&c, d.port);
 		client_send_str(&c, "shell x\n");
@@ -252,26 +207,17 @@ START_TEST(handoff_client_vanishes)
 	}
 	/* A connect completes before the daemon accepts it: first wait until
 	 * it has read every request (its command count covers the warm-up
-	 * PING, the 50 requests and each STATS asked here), else the fd count
-	 * below could still be the one from before it saw any of them. */
-	long commands, want;
-	for (int k = 1;; k++) {
-		want = 1 + 50 + k;
-		commands = stats_counter(&watch, "commands");
-		if (commands >= want || k == 200)
-			break;
-		sleep_ms(20); /* poll interval */
-	}
-	ck_assert_msg(commands >= want, "the daemon handled %ld commands, %ld expected", commands, want);
-	for (int i = 0; i < 200 && process_fd_count(d.pid) != fds_before + 1; i++)
-		sleep_ms(20); /* poll interval */
-	int fds_after = process_fd_count(d.pid) - 1;
+	 * PING and the 50 requests), else the fd count below could still be
+	 * the one from before it saw any of them. The harness's STATS
+	 * connection is one fd of the daemon's. */
+	daemon_wait_stat(&d, "commands", 1 + 50, 5000);
+	int fds_after = wait_fd_count(d.pid, fds_before + 1, 4000) - 1;
 	if (fds_after != fds_before) {
 		/* Say whether the daemon still counts the connections. */
-		printf("handoff vanishes: daemon connections=%ld\n", stats_counter(&watch, "connections"));
+		printf("handoff vanishes: daemon connections=%lld\n", daemon_stat(&d, "connections"));
 		fflush(stdout);
 	}
-	client_close(&watch);
+	daemon_stat_close(&d);
 	ck_assert_msg(fds_after == fds_before, "daemon has %d fds 4 s after handling 50 vanishing clients, %d before",
 	              fds_after, fds_before);
 	struct reply r;
@@ -280,7 +226,7 @@ START_TEST(handoff_client_vanishes)
 	ck_assert_str_eq(r.status, "OK pong");
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -294,14 +240,14 @@ static void proxy_round_trip(struct daemon *d, const char *name)
 	client_open(&c, d->port);
 	snprintf(req, sizeof(req), "%s\nfirst line, pipelined\n", name);
 	client_send_str(&c, req);
-	expect_line(&c, "OK proxy");
-	expect_line(&c, "first line, pipelined");
+	client_expect_line(&c, "OK proxy", 5000);
+	client_expect_line(&c, "first line, pipelined", 5000);
 	client_send_str(&c, "second line\n");
-	expect_line(&c, "second line");
+	client_expect_line(&c, "second line", 5000);
 	/* Half close: the echo still comes back, then end of input. */
 	client_send_str(&c, "last words\n");
 	shutdown(c.fd, SHUT_WR);
-	expect_line(&c, "last words");
+	client_expect_line(&c, "last words", 5000);
 	ck_assert(client_wait_eof(&c, 5000));
 	client_close(&c);
 }
@@ -334,12 +280,10 @@ START_TEST(proxy_unix_and_tcp)
 	client_request(&c, "gone", &r, 5000);
 	ck_assert_msg(strncmp(r.status, "ERR unavailable ", 16) == 0, "%s", r.status);
 	client_close(&c);
-	for (int i = 0; i < 100 && process_fd_count(d.pid) != fds_before; i++)
-		sleep_ms(20); /* poll interval */
-	ck_assert_int_eq(process_fd_count(d.pid), fds_before);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds_before, 2000), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(e1);
-	stop_child(e2);
+	kill_and_reap(e1);
+	kill_and_reap(e2);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -363,7 +307,7 @@ START_TEST(proxy_backpressure)
 	long rss_before = process_rss_kib(d.pid);
 	client_open(&c, d.port);
 	client_send_str(&c, "echo\n");
-	expect_line(&c, "OK proxy");
+	client_expect_line(&c, "OK proxy", 5000);
 
 	/* A child writes everything; we read nothing for a while. */
 	pid_t writer = fork();
@@ -413,7 +357,7 @@ START_TEST(proxy_backpressure)
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -455,17 +399,6 @@ static pid_t start_bye_service(int lfd)
 	return pid;
 }
 
-/* Waits up to MS for the daemon D to hold WANT fds; returns the last count. */
-static int wait_fd_count(struct daemon *d, int want, int ms)
-{
-	int64_t deadline = now_ms() + ms;
-	int n;
-
-	while ((n = process_fd_count(d->pid)) != want && now_ms() < deadline)
-		sleep_ms(20); /* poll interval */
-	return n;
-}
-
 /* Clients that send and leave while the service reads nothing: with
  * reading paused by backpressure the daemon never sees them close on
  * vsock, yet each bridge (client socket and service socket) must go
@@ -490,7 +423,7 @@ START_TEST(proxy_gone_clients_released)
 	for (int i = 0; i < CLIENTS; i++) {
 		client_open(&cs[i], d.port);
 		client_send_str(&cs[i], "hold\n");
-		expect_line(&cs[i], "OK proxy");
+		client_expect_line(&cs[i], "OK proxy", 5000);
 	}
 	/* Each sends up to 1 MB: what the buffers on the way take. */
 	for (int i = 0; i < CLIENTS; i++) {
@@ -501,14 +434,14 @@ START_TEST(proxy_gone_clients_released)
 	int64_t closed = now_ms();
 	for (int i = 0; i < CLIENTS; i++)
 		client_close(&cs[i]);
-	int fds = wait_fd_count(&d, fds_before, 2000);
+	int fds = wait_fd_count(d.pid, fds_before, 2000);
 	ck_assert_msg(fds == fds_before, "daemon has %d fds %lld ms after %d proxied clients closed, %d before", fds,
 	              (long long)(now_ms() - closed), CLIENTS, fds_before);
 	client_open(&c, d.port);
 	ck_assert_int_eq(stats_counter(&c, "connections"), 1);
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(deaf);
+	kill_and_reap(deaf);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -530,17 +463,17 @@ START_TEST(proxy_gone_service_released)
 	int fds_before = idle_fds(&d);
 	client_open(&c, d.port);
 	client_send_str(&c, "bye\n");
-	expect_line(&c, "OK proxy");
-	expect_line(&c, "bye");
+	client_expect_line(&c, "OK proxy", 5000);
+	client_expect_line(&c, "bye", 5000);
 	ck_assert(client_wait_eof(&c, 5000));
 	int64_t eof_at = now_ms();
 	/* The client keeps its socket open: the daemon's end of it must still go. */
-	int fds = wait_fd_count(&d, fds_before, 2000);
+	int fds = wait_fd_count(d.pid, fds_before, 2000);
 	ck_assert_msg(fds == fds_before, "daemon has %d fds %lld ms after the service left, %d before", fds,
 	              (long long)(now_ms() - eof_at), fds_before);
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(bye);
+	kill_and_reap(bye);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -562,14 +495,14 @@ START_TEST(proxy_idle_timeout)
 	int fds_before = idle_fds(&d);
 	client_open(&c, d.port);
 	client_send_str(&c, "echo\n");
-	expect_line(&c, "OK proxy");
+	client_expect_line(&c, "OK proxy", 5000);
 	/* Traffic every 250 ms for 2.5 s keeps it open. */
 	for (int k = 0; k < 10; k++) {
 		sleep_ms(250); /* a pace: time passes, with traffic */
 		snprintf(line, sizeof(line), "tick %d\n", k);
 		client_send_str(&c, line);
 		line[strlen(line) - 1] = '\0';
-		expect_line(&c, line);
+		client_expect_line(&c, line, 5000);
 	}
 	/* Then silence: it ends after 1 s, not before. */
 	int64_t t0 = now_ms();
@@ -577,9 +510,9 @@ START_TEST(proxy_idle_timeout)
 	int64_t took = now_ms() - t0;
 	ck_assert_msg(took >= 800, "a silent bridge ended after %lld ms (idle-timeout 1s)", (long long)took);
 	client_close(&c);
-	ck_assert_int_eq(wait_fd_count(&d, fds_before, 2000), fds_before);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds_before, 2000), fds_before);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -603,18 +536,18 @@ START_TEST(proxy_idle_timeout_option)
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	client_open(&quick, d.port);
 	client_send_str(&quick, "quick\n");
-	expect_line(&quick, "OK proxy");
+	client_expect_line(&quick, "OK proxy", 5000);
 	client_open(&forever, d.port);
 	client_send_str(&forever, "forever\n");
-	expect_line(&forever, "OK proxy");
+	client_expect_line(&forever, "OK proxy", 5000);
 	ck_assert_msg(client_wait_eof(&quick, 900), "idle-timeout = 300ms did not end a silent bridge within 900 ms");
 	ck_assert(client_silent_for(&forever, 2000));
 	client_send_str(&forever, "still here\n");
-	expect_line(&forever, "still here");
+	client_expect_line(&forever, "still here", 5000);
 	client_close(&quick);
 	client_close(&forever);
 	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
-	stop_child(echo);
+	kill_and_reap(echo);
 	daemon_cleanup(&d);
 }
 END_TEST

@@ -50,22 +50,6 @@ static struct daemon D;
 /* Its fd count after a warm-up round trip. */
 static int base_fds;
 
-/* The number of open fds of PID, or -1 if /proc cannot tell. */
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *dir = opendir(path);
-	if (dir == NULL)
-		return -1;
-	for (struct dirent *e; (e = readdir(dir)) != NULL;)
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 /* utime + stime of PID in milliseconds, or -1. */
 static long long cpu_ms(pid_t pid)
 {
@@ -116,7 +100,7 @@ static void start_backlog(const char *daemon_extra, const struct daemon_opts *op
 	probe(&c, "warm-up");
 	client_close(&c);
 	daemon_wait_idle(&D, 5000);
-	base_fds = count_fds(D.pid);
+	base_fds = process_fd_count(D.pid);
 	ck_assert_int_gt(base_fds, 0);
 }
 
@@ -126,30 +110,12 @@ static void start(const char *daemon_extra, const struct daemon_opts *opts)
 	start_backlog(daemon_extra, opts, 0);
 }
 
-/* Makes sure this process (and so the daemon it starts) may open N fds,
- * raising the soft limit up to the hard one if need be. */
-static void need_fds(unsigned int n)
-{
-	struct rlimit rl;
-
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	if (rl.rlim_cur < n && rl.rlim_max >= n) {
-		rl.rlim_cur = n;
-		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	}
-	ck_assert_msg(rl.rlim_cur >= n, "RLIMIT_NOFILE %llu too low (%u needed)", (unsigned long long)rl.rlim_cur, n);
-}
-
 /* Asserts that D's fds return to the baseline within 5 s and that it has
  * no children. */
 static void expect_baseline(void)
 {
-	int64_t deadline = now_ms() + 5000;
-	int fds;
-
 	daemon_stat_close(&D);
-	while ((fds = count_fds(D.pid)) != base_fds && now_ms() < deadline)
-		sleep_ms(50); /* poll interval */
+	int fds = wait_fd_count(D.pid, base_fds, 5000);
 	ck_assert_msg(fds == base_fds, "daemon has %d fds, %d before", fds, base_fds);
 	ck_assert_int_eq(process_child_count(D.pid), 0);
 }
@@ -171,12 +137,6 @@ static void expect_bytes(struct client *c, const char *want, size_t len)
 
 	ck_assert_msg(n >= 0, "expected '%s', got %s", want, n == -1 ? "nothing in time" : "end of input");
 	ck_assert_msg((size_t)n == len && memcmp(line, want, len) == 0, "got '%s', expected '%s'", line, want);
-}
-
-/* Reads one line on C and asserts it equals WANT. */
-static void expect_line(struct client *c, const char *want)
-{
-	expect_bytes(c, want, strlen(want));
 }
 
 /* The batch "PING <PREFIX>-0\n" ... for N tokens; its length in *LEN. */
@@ -229,7 +189,7 @@ START_TEST(test_input_battery)
 	client_open(&c, D.port);
 	memset(buf, 0, big);
 	(void)client_send(&c, buf, big, 3000); /* the daemon closes midway */
-	expect_line(&c, "ERR too-long request longer than 65536 bytes; closing");
+	client_expect_line(&c, "ERR too-long request longer than 65536 bytes; closing", 5000);
 	ck_assert(client_wait_eof(&c, 3000));
 	client_close(&c);
 	probe(&good, "after-nul");
@@ -241,12 +201,12 @@ START_TEST(test_input_battery)
 	expect_bytes(&c, utf8, sizeof(utf8) - 1);
 	/* A lone CR inside a line is a control character. */
 	client_send_str(&c, "PING a\rb\n");
-	expect_line(&c, "ERR syntax control character in request");
+	client_expect_line(&c, "ERR syntax control character in request", 5000);
 	/* 10,000 blanks then PING: within max-line-length, a normal request. */
 	memset(buf, ' ', 10000);
 	memcpy(buf + 10000, "PING blanks\n", 12);
 	ck_assert_int_eq(client_send(&c, buf, 10012, 5000), 10012);
-	expect_line(&c, "OK pong blanks");
+	client_expect_line(&c, "OK pong blanks", 5000);
 	/* 10,000 empty lines get no reply at all. */
 	memset(buf, '\n', 10000);
 	ck_assert_int_eq(client_send(&c, buf, 10000, 5000), 10000);
@@ -257,7 +217,7 @@ START_TEST(test_input_battery)
 		memcpy(buf + 2 * i + 2, " a", 2);
 	buf[20000] = '\n';
 	ck_assert_int_eq(client_send(&c, buf, 20001, 5000), 20001);
-	expect_line(&c, "ERR usage too many arguments");
+	client_expect_line(&c, "ERR usage too many arguments", 5000);
 	probe(&c, "after-args");
 	client_close(&c);
 	probe(&good, "after-battery");
@@ -268,7 +228,7 @@ START_TEST(test_input_battery)
 	for (int i = 5; i < 65536; i++)
 		buf[i] = (char)(i % 7 == 0 ? '\n' : i % 251);
 	(void)client_send(&c, buf, 65536, 3000);
-	expect_line(&c, "OK bye");
+	client_expect_line(&c, "OK bye", 5000);
 	ck_assert(client_wait_eof(&c, 3000));
 	client_close(&c);
 
@@ -347,7 +307,7 @@ START_TEST(test_slowloris)
 	int lat[256], nlat = 0;
 	char token[32], got[HARNESS_LINE_MAX];
 
-	need_fds((unsigned int)slow_conns + 64);
+	need_nofile((unsigned int)slow_conns + 64);
 	/* The connects come faster than the daemon may get to accept them,
 	 * and vsock resets a connect to a full accept queue (no SYN retry). */
 	start_backlog("line-timeout = 2s\nidle-timeout = 3s\nmax-connections-per-peer = 1100", NULL,
@@ -408,7 +368,7 @@ START_TEST(test_load)
 	size_t len;
 	int total = 0, wrong = 0;
 
-	need_fds((unsigned int)LOAD_CONNS + 64);
+	need_nofile((unsigned int)LOAD_CONNS + 64);
 	start_backlog("max-connections-per-peer = 1100", NULL, (unsigned int)LOAD_CONNS + 64);
 	client_open(&good, D.port);
 	for (int i = 0; i < LOAD_CONNS; i++)
@@ -579,12 +539,9 @@ static long stats_reloads(struct client *c)
 	struct reply r;
 
 	client_request(c, "STATS", &r, 5000);
-	for (int i = 0; i < r.ndata && i < HARNESS_REPLY_DATA_MAX; i++) {
-		if (strncmp(r.data[i], "reloads=", 8) == 0)
-			return atol(r.data[i] + 8);
-	}
-	ck_abort_msg("STATS has no reloads= line");
-	return -1;
+	const char *v = reply_value(&r, "reloads");
+	ck_assert_msg(v != NULL, "STATS has no reloads= line");
+	return atol(v);
 }
 
 /* A service manager that does not read its notify socket (whose queue

@@ -7,26 +7,10 @@
 # No timing bounds beyond generous time-outs: valgrind makes the daemon
 # many times slower, and the question here is correctness, not speed.
 set -u
-builddir=${UDO_TEST_BUILDDIR:?}
+# shellcheck source=tests/lib.sh
+. "${UDO_TEST_SRCDIR:?}/tests/lib.sh"
 command -v valgrind >/dev/null || { echo "valgrind is not installed"; exit 99; }
-cli="$builddir/src/udo-vsock/udo-vsock"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/memcheck.XXXXXX")
-pids=()
-# Stops every helper process and removes the directory.
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-fails=0
-# Records one check: CMD... must succeed.
-check() {
-	local what=$1
-	shift
-	if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
+test_init memcheck
 
 # Runs CMD... with its output discarded.
 silently() {
@@ -35,16 +19,10 @@ silently() {
 
 # Waits up to 60 s for the daemon's log to contain the fixed string $1.
 log_shows() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		grep -qF -- "$1" "$dir/daemon.log" && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_until 60 file_has "$dir/daemon.log" "$1"
 }
 
-# A free vsock port: bind port "any", read it back.
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY)); print(s.getsockname()[1])')
+port=$(free_port)
 addr="vsock:1:$port"
 
 write_conf() {
@@ -111,12 +89,8 @@ pids+=("$!")
 socat "UNIX-LISTEN:$dir/echo.sock,fork" EXEC:cat 2>/dev/null &
 pids+=("$!")
 
-UDO_VALGRIND_LOG="$dir/valgrind.log" bash "${UDO_TEST_SRCDIR:?}/tests/valgrind-vsockd" -c "$dir/udo-vsockd.conf" \
-	2>"$dir/daemon.log" &
-daemon=$!
-pids+=("$daemon")
-
-check "daemon answers under valgrind" silently "$cli" --wait 120 "$addr" ping
+check "daemon answers under valgrind" start_daemon "$addr" 120 \
+	env UDO_VALGRIND_LOG="$dir/valgrind.log" bash "$UDO_TEST_SRCDIR/tests/valgrind-vsockd" -c "$dir/udo-vsockd.conf"
 out=$(printf '%s\n' ping 'PING tok' help version whoami stats nosuch 'ping a b' '"unterminated' true \
 	'echoargs a "b c"' facts 'facts kernel' 'later 50 done' | "$cli" -t 60 "$addr" 2>&1)
 check "built-ins, errors, exec and module answered" grep -q 'OK pong tok' <<<"$out"
@@ -158,8 +132,26 @@ check "exec output paused for a slow reader, none lost" bash -c '"$1" -t 120 "$2
 # Clients that vanish while their request runs.
 timeout 3 "$cli" -t 60 "$addr" sleepy >/dev/null 2>&1
 timeout 1 "$cli" -t 60 "$addr" later 2000 >/dev/null 2>&1
-# A line begun and never finished (the connection stays open: no EOF).
-(printf 'pin'; sleep 15) | timeout 30 socat -t 15 - "VSOCK-CONNECT:1:$port" >"$dir/partial" 2>&1
+# A line begun and never finished (the connection stays open: no EOF),
+# read until the daemon closes it, for 15 s at the most.
+# shellcheck disable=SC2016 # python source
+timeout 30 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+s.settimeout(15)
+s.connect((1, int(sys.argv[1])))
+s.sendall(b"pin")
+got = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+except socket.timeout:
+    pass
+sys.stdout.write(got.decode(errors="replace"))
+' "$port" >"$dir/partial" 2>&1
 check "unfinished line cut by line-timeout" grep -q 'timeout' "$dir/partial"
 # 3,000 pipelined PINGs sent in odd-sized pieces (lines split across
 # reads, more than commands-per-read per read), every reply checked; and
@@ -221,7 +213,7 @@ check "broken reload keeps the old config" silently "$cli" -t 60 "$addr" added
 kill -TERM "$daemon"
 wait "$daemon"
 status=$?
-pids=("${pids[@]:0:2}")
+forget_pid "$daemon"
 check "daemon exits 0 with no memcheck error or leak (valgrind status $status)" test "$status" = 0
 if [ -s "$dir/valgrind.log" ]; then
 	echo "--- valgrind:"

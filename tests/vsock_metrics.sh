@@ -6,25 +6,12 @@
 # no lint complaint; the counters and the exec-jobs gauge follow the
 # traffic, and other paths are 404.
 set -u
-builddir=${UDO_TEST_BUILDDIR:?}
-daemon_bin=${UDO_TEST_VSOCKD:-$builddir/src/udo-vsockd/udo-vsockd}
-cli="$builddir/src/udo-vsock/udo-vsock"
+# shellcheck source=tests/lib.sh
+. "${UDO_TEST_SRCDIR:?}/tests/lib.sh"
 for tool in curl promtool; do
 	command -v "$tool" >/dev/null || { echo "no $tool (scripts/deps installs it)"; exit 77; }
 done
-dir=$(mktemp -d "${TMPDIR:-/tmp}/metrics.XXXXXX")
-daemon=
-job=
-# Stops what runs and removes the directory (run by the EXIT trap).
-# shellcheck disable=SC2317
-cleanup() {
-	for pid in $job $daemon; do
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+test_init metrics
 
 fail() {
 	echo "FAIL: $*"
@@ -43,16 +30,18 @@ sample() {
 	awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }' "$dir/page"
 }
 
-# Waits up to 10 s until sample $1 is $2.
-wait_sample() {
-	local deadline=$((SECONDS + 10))
-	while scrape && [ "$(sample "$1")" != "$2" ]; do
-		((SECONDS < deadline)) || fail "$1 is $(sample "$1"), not $2"
-		sleep 0.05
-	done
+# True if a fresh scrape has sample $1 at $2.
+sample_is() {
+	scrape
+	[ "$(sample "$1")" = "$2" ]
 }
 
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY)); print(s.getsockname()[1])')
+# Waits up to 10 s until sample $1 is $2.
+wait_sample() {
+	wait_until 10 sample_is "$1" "$2" || fail "$1 is $(sample "$1"), not $2"
+}
+
+port=$(free_port)
 cat >"$dir/udo-vsockd.conf" <<CONF
 [daemon]
 listen = vsock:any:$port
@@ -68,9 +57,8 @@ handler = exec
 path = /bin/sleep
 args = 30
 CONF
-UDO_VSOCKD_STRICT_MODES=no "$daemon_bin" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
-daemon=$!
-"$cli" --wait 30 "vsock:1:$port" ping ready >/dev/null || fail "the daemon did not answer"
+start_daemon "vsock:1:$port" 30 env UDO_VSOCKD_STRICT_MODES=no "$daemon_bin" -c "$dir/udo-vsockd.conf" ||
+	fail "the daemon did not answer"
 
 printf 'ping a\nping b\nping c\nfrob\nsecret\n' | "$cli" "vsock:1:$port" >/dev/null 2>&1
 scrape
@@ -87,13 +75,14 @@ fi
 # A running exec job shows in the gauge, and leaves it with its client.
 "$cli" -t 0 "vsock:1:$port" slow >/dev/null 2>&1 &
 job=$!
+pids+=("$job")
 wait_sample udo_vsockd_exec_jobs 1
 [ "$(sample udo_vsockd_connections)" = 1 ] || fail "connections: $(sample udo_vsockd_connections), not 1"
 promtool check metrics <"$dir/page" >"$dir/promtool.out" 2>&1 && [ ! -s "$dir/promtool.out" ] ||
 	fail "promtool check metrics: $(cat "$dir/promtool.out")"
 kill "$job"
 wait "$job" 2>/dev/null
-job=
+forget_pid "$job"
 wait_sample udo_vsockd_exec_jobs 0
 wait_sample udo_vsockd_connections 0
 
@@ -103,7 +92,7 @@ kill -0 "$daemon" 2>/dev/null || fail "the daemon died"
 kill "$daemon"
 wait "$daemon"
 status=$?
-daemon=
+forget_pid "$daemon"
 [ "$status" = 0 ] || fail "the daemon exited with $status"
 [ ! -e "$dir/metrics.sock" ] || fail "the metrics socket was left behind"
 echo "PASS: promtool accepts the page; counters and gauges follow the traffic"

@@ -48,18 +48,6 @@ static void reload_without_module(void)
 	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
 }
 
-/* The value of "D KEY=value" in R, or NULL. */
-static const char *data_value(const struct reply *r, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (int i = 0; i < r->ndata; i++) {
-		if (strncmp(r->data[i], key, n) == 0 && r->data[i][n] == '=')
-			return r->data[i] + n + 1;
-	}
-	return NULL;
-}
-
 START_TEST(test_facts)
 {
 	struct client c;
@@ -73,16 +61,16 @@ START_TEST(test_facts)
 	ck_assert_str_eq(r.status, "OK");
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
 	ck_assert_int_eq(uname(&u), 0);
-	ck_assert_ptr_nonnull(data_value(&r, "hostname"));
-	ck_assert_str_eq(data_value(&r, "hostname"), host);
-	ck_assert_str_eq(data_value(&r, "kernel"), u.release);
-	ck_assert_ptr_nonnull(data_value(&r, "uptime"));
-	ck_assert_ptr_nonnull(data_value(&r, "loadavg"));
-	ck_assert_ptr_nonnull(data_value(&r, "cid"));
-	ck_assert_ptr_nonnull(data_value(&r, "os"));
+	ck_assert_ptr_nonnull(reply_value(&r, "hostname"));
+	ck_assert_str_eq(reply_value(&r, "hostname"), host);
+	ck_assert_str_eq(reply_value(&r, "kernel"), u.release);
+	ck_assert_ptr_nonnull(reply_value(&r, "uptime"));
+	ck_assert_ptr_nonnull(reply_value(&r, "loadavg"));
+	ck_assert_ptr_nonnull(reply_value(&r, "cid"));
+	ck_assert_ptr_nonnull(reply_value(&r, "os"));
 	/* From sysinfo(2), which works where /proc's system files are hidden. */
-	ck_assert_ptr_nonnull(data_value(&r, "memory"));
-	ck_assert_msg(strncmp(data_value(&r, "memory"), "total ", 6) == 0, "%s", data_value(&r, "memory"));
+	ck_assert_ptr_nonnull(reply_value(&r, "memory"));
+	ck_assert_msg(strncmp(reply_value(&r, "memory"), "total ", 6) == 0, "%s", reply_value(&r, "memory"));
 
 	client_request(&c, "FACTS kernel", &r, 5000);
 	ck_assert_int_eq(r.ndata, 0);
@@ -96,7 +84,7 @@ START_TEST(test_facts)
 	/* The option facts = hostname limits what this command shows. */
 	client_request(&c, "hostfacts", &r, 5000);
 	ck_assert_int_eq(r.ndata, 1);
-	ck_assert_str_eq(data_value(&r, "hostname"), host);
+	ck_assert_str_eq(reply_value(&r, "hostname"), host);
 	client_request(&c, "hostfacts kernel", &r, 5000);
 	ck_assert_str_eq(r.status, "ERR usage no such fact; FACTS lists them");
 	/* The daemon checks the kind's arity. */
@@ -320,16 +308,16 @@ START_TEST(test_guest_config)
 	client_request(&c, "ping", &r, 5000);
 	ck_assert_str_eq(r.status, "OK pong");
 	client_request(&c, "whoami", &r, 5000);
-	ck_assert_str_eq(data_value(&r, "cid"), "1");
+	ck_assert_str_eq(reply_value(&r, "cid"), "1");
 	client_request(&c, "version", &r, 5000);
-	ck_assert_ptr_nonnull(data_value(&r, "protocol"));
+	ck_assert_ptr_nonnull(reply_value(&r, "protocol"));
 	client_request(&c, "stats", &r, 5000);
-	ck_assert_ptr_nonnull(data_value(&r, "connections"));
+	ck_assert_ptr_nonnull(reply_value(&r, "connections"));
 	client_request(&c, "facts", &r, 5000);
 	ck_assert_str_eq(r.status, "OK");
 	static const char *const keys[] = {"hostname", "kernel", "os", "uptime", "cid"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		ck_assert_msg(data_value(&r, keys[i]) != NULL, "no %s in facts", keys[i]);
+		ck_assert_msg(reply_value(&r, keys[i]) != NULL, "no %s in facts", keys[i]);
 	char host[256], want[300];
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
 	snprintf(want, sizeof(want), "OK %s", host);
@@ -342,7 +330,7 @@ START_TEST(test_guest_config)
 	/* Memory from the facts module (sysinfo), not free(1) and /proc/meminfo. */
 	client_request(&c, "memory", &r, 5000);
 	ck_assert_str_eq(r.status, "OK");
-	ck_assert_ptr_nonnull(data_value(&r, "memory"));
+	ck_assert_ptr_nonnull(reply_value(&r, "memory"));
 	/* The nine shipped commands (no systemctl checks: doc/systemd-notes.md). */
 	client_request(&c, "help", &r, 5000);
 	ck_assert_int_ge(r.ndata, 9);

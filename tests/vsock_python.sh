@@ -6,26 +6,14 @@
 # socket, and run python/tests with pytest against it over AF_VSOCK CID 1
 # (and vsock-mux through tests/fake-vmm).
 set -u
-builddir=${UDO_TEST_BUILDDIR:?}
 srcdir=${UDO_TEST_SRCDIR:?}
+# shellcheck source=tests/lib.sh
+. "$srcdir/tests/lib.sh"
 python=${UDO_TEST_PYTHON:-/usr/bin/python3}
-daemon_bin=${UDO_TEST_VSOCKD:-$builddir/src/udo-vsockd/udo-vsockd}
-cli="$builddir/src/udo-vsock/udo-vsock"
 for m in pytest pip setuptools; do
 	"$python" -c "import $m" 2>/dev/null || { echo "$python lacks the $m module (scripts/deps installs it)"; exit 99; }
 done
-dir=$(mktemp -d "${TMPDIR:-/tmp}/python.XXXXXX")
-daemon=
-# Stops the daemon and removes the directory (run by the EXIT trap).
-# shellcheck disable=SC2317
-cleanup() {
-	if [ -n "$daemon" ]; then
-		kill "$daemon" 2>/dev/null
-		wait "$daemon" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+test_init python
 
 # pip builds in the source directory it is given: give it a copy, so a
 # read-only source tree (distcheck) stays untouched.
@@ -76,10 +64,9 @@ allow = 7
 handler = proxy
 connect = unix:$dir/echo.sock
 CONF
-"$daemon_bin" -c "$dir/udo-vsockd.conf" 2>"$dir/daemon.log" &
-daemon=$!
 # Ready once it answers on both listeners (the CLI retries for up to 30 s).
-if ! "$cli" --wait 30 "vsock:1:$port" ping >/dev/null || ! "$cli" --wait 30 "unix:$dir/py.sock" ping >/dev/null; then
+if ! start_daemon "vsock:1:$port" 30 "$daemon_bin" -c "$dir/udo-vsockd.conf" ||
+	! "$cli" --wait 30 "unix:$dir/py.sock" ping >/dev/null; then
 	cat "$dir/daemon.log"
 	echo "FAIL: the daemon did not answer"
 	exit 1
