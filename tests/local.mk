@@ -27,8 +27,8 @@ clean-uml:
 
 # Man pages render without warnings; the installed headers and pkg-config
 # file are enough to build a program that connects over CID 1.
-TESTS += tests/check_man.sh tests/check_format.sh tests/check_spdx.sh tests/vsock_installed.sh
-EXTRA_DIST += tests/check_man.sh tests/check_format.sh tests/check_spdx.sh tests/vsock_installed.sh tests/installed-client.c
+TESTS += tests/check_man.sh tests/check_format.sh tests/check_spdx.sh tests/check_layers.sh tests/vsock_installed.sh
+EXTRA_DIST += tests/check_man.sh tests/check_format.sh tests/check_spdx.sh tests/check_layers.sh tests/vsock_installed.sh tests/installed-client.c
 
 # libudo-vsock: the vsock_* program needs AF_VSOCK, the check_* ones do not.
 check_PROGRAMS += tests/vsock_tcp tests/check_addr tests/check_fdpass
