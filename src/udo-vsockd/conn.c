@@ -327,17 +327,24 @@ static void conn_run_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* conn_over_share() for C with WAITING bytes in its output buffer (the
+ * caller has just read that length). */
+static int conn_over_share_waiting(const struct conn *c, size_t waiting)
+{
+	const struct server *s = c->server;
+	size_t max = s->config->limits.max_buffered;
+	size_t held = waiting + c->in_size;
+	size_t total = s->buffered - c->held + held;
+
+	return total >= max && held >= max / (s->nconns > 0 ? s->nconns : 1);
+}
+
 /* True if C holds at least an equal share of max-buffered (the limit
  * over the number of connections) while all together hold the limit or
  * more: then C is not read until that changes. */
 static int conn_over_share(const struct conn *c)
 {
-	const struct server *s = c->server;
-	size_t max = s->config->limits.max_buffered;
-	size_t held = evbuffer_get_length(c->out) + c->in_size;
-	size_t total = s->buffered - c->held + held;
-
-	return total >= max && held >= max / (s->nconns > 0 ? s->nconns : 1);
+	return conn_over_share_waiting(c, evbuffer_get_length(c->out));
 }
 
 /* Stops C's requests while it is over its share of max-buffered. */
@@ -731,12 +738,13 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 	for (unsigned int n = 0;; n++) {
 		if (c->closing || c->req_active || c->bridged || c->broken)
 			return;
-		if (conn_output_length(c) >= lim->max_output_buffer) {
+		size_t waiting = evbuffer_get_length(c->out); /* read once per line: the hot path */
+		if ((c->server->stage_owner == c ? c->server->stage_len : 0) + waiting >= lim->max_output_buffer) {
 			/* Backpressure: requests wait until the client reads. */
 			c->output_paused = 1;
 			return;
 		}
-		if (conn_over_share(c)) {
+		if (conn_over_share_waiting(c, waiting)) {
 			/* The daemon holds too much: the biggest holders wait. */
 			conn_memory_pause(c);
 			return;
