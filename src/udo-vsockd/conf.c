@@ -1033,6 +1033,32 @@ static void parse_peer_key(struct parser *p, const char *file, int line, const c
 	}
 }
 
+/* The [peer] section named NAME, or NULL. */
+static const struct peer_conf *config_peer_named(const struct config *conf, const char *name)
+{
+	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
+		if (strcmp(pc->name, name) == 0)
+			return pc;
+	}
+	return NULL;
+}
+
+/* Reports every name in allow or deny that no [peer] defines (a typo
+ * found by -t), each at its line, and frees the notes. */
+static void check_name_refs(struct parser *p)
+{
+	while (p->refs != NULL) {
+		struct name_ref *r = p->refs;
+		if (config_peer_named(p->conf, r->name) == NULL)
+			config_error(p->conf, r->seq, r->file, r->line,
+			             "%s: no [peer %s] is defined (a glob may match no peer, a name must name one)",
+			             r->key, r->name);
+		p->refs = r->next;
+		free(r->name);
+		free(r);
+	}
+}
+
 /* Removes blanks at both ends of S in place; returns S. */
 static char *trim(char *s)
 {
@@ -1283,31 +1309,6 @@ static void limits_default(struct limits *l)
 	l->metrics_max_peers = 256;
 }
 
-/* The [peer] section named NAME, or NULL. */
-static const struct peer_conf *config_peer_named(const struct config *conf, const char *name)
-{
-	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
-		if (strcmp(pc->name, name) == 0)
-			return pc;
-	}
-	return NULL;
-}
-
-const char *config_peer_name(const struct config *conf, uint32_t cid)
-{
-	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
-		if (pc->cid == cid)
-			return pc->name;
-	}
-	return NULL;
-}
-
-void config_format_peers(const struct config *conf, FILE *out)
-{
-	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next)
-		fprintf(out, "\n[peer %s]\ncid = %u\n", pc->name, (unsigned int)pc->cid);
-}
-
 /* The bucket of the command NAME: FNV-1a of its bytes. */
 static unsigned int command_hash(const char *name)
 {
@@ -1321,22 +1322,6 @@ static void config_index_commands(struct config *conf)
 		unsigned int h = command_hash(cmd->name);
 		cmd->bucket_next = conf->command_index[h];
 		conf->command_index[h] = cmd;
-	}
-}
-
-/* Reports every name in allow or deny that no [peer] defines (a typo
- * found by -t), each at its line, and frees the notes. */
-static void check_name_refs(struct parser *p)
-{
-	while (p->refs != NULL) {
-		struct name_ref *r = p->refs;
-		if (config_peer_named(p->conf, r->name) == NULL)
-			config_error(p->conf, r->seq, r->file, r->line,
-			             "%s: no [peer %s] is defined (a glob may match no peer, a name must name one)",
-			             r->key, r->name);
-		p->refs = r->next;
-		free(r->name);
-		free(r);
 	}
 }
 
@@ -1468,4 +1453,19 @@ void config_format_daemon(const struct config *conf, FILE *out)
 void config_format_command(const struct command *cmd, FILE *out)
 {
 	option_format_table(command_options, cmd, cmd, out);
+}
+
+const char *config_peer_name(const struct config *conf, uint32_t cid)
+{
+	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
+		if (pc->cid == cid)
+			return pc->name;
+	}
+	return NULL;
+}
+
+void config_format_peers(const struct config *conf, FILE *out)
+{
+	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next)
+		fprintf(out, "\n[peer %s]\ncid = %u\n", pc->name, (unsigned int)pc->cid);
 }
