@@ -734,7 +734,7 @@ START_TEST(test_acl_config)
 	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 2, "got %d errors:\n%s", l.nlines, l.errors);
-	assert_error(&l, 0, path, 3, "100-3");
+	assert_error(&l, 0, path, 3, "CID range '100-3' is empty");
 	assert_error(&l, 1, path, 6, "unix");
 	conf_unload(&l);
 }
@@ -793,7 +793,7 @@ START_TEST(test_peers_errors)
 	                                             "[peer web2]\ncid = 7\n"
 	                                             "[peer web1]\ncid = 9\n"
 	                                             "[peer host]\ncid = 10\n"
-	                                             "[peer 3-5]\ncid = 10\n"
+	                                             "[peer 10-3]\ncid = 10\n"
 	                                             "[peer nocid]\n"
 	                                             "[command ping]\nhandler = ping\ndeny = typo\n"
 	                                             "[peer x]\ncid = 11\ncid = 12\ntag = a\n");
@@ -805,7 +805,7 @@ START_TEST(test_peers_errors)
 	assert_error(&l, 1, path, 7, "CID 7 is already named 'web1'");
 	assert_error(&l, 2, path, 8, "peer 'web1' is already defined");
 	assert_error(&l, 3, path, 10, "'host' is not a valid peer name");
-	assert_error(&l, 4, path, 12, "'3-5' is not a valid peer name");
+	assert_error(&l, 4, path, 12, "'10-3' is not a valid peer name");
 	assert_error(&l, 5, path, 14, "[peer nocid] has no cid");
 	assert_error(&l, 6, path, 17, "no [peer typo]");
 	assert_error(&l, 7, path, 20, "cid: already set at line 19");

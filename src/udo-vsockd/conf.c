@@ -252,20 +252,28 @@ void acl_entry_print(const struct acl_entry *e, FILE *out)
 
 static int valid_command_name(const char *name);
 
-/* True if NAME may name a [peer]: a valid command name that is no other
- * access-list word (a CID, a CID range, `any`), so lists stay unambiguous. */
+/* True if WORD reads as a CID or a CID range, empty or not ("host",
+ * "7", "100-3", "local-2"), or has no letter at all. */
+static int cid_like(const char *word)
+{
+	char low[40], *dash;
+	uint32_t cid;
+
+	if (strpbrk(word, "abcdefghijklmnopqrstuvwxyz") == NULL)
+		return 1;
+	snprintf(low, sizeof(low), "%s", word);
+	dash = strchr(low, '-');
+	if (dash != NULL)
+		*dash = '\0';
+	return parse_cid(low, &cid) == 0 && (dash == NULL || parse_cid(dash + 1, &cid) == 0);
+}
+
+/* True if NAME may name a [peer]: a valid command name with a letter
+ * that is no other access-list word (a CID, a CID range, `any`), so
+ * access lists stay unambiguous. */
 static int valid_peer_name(const char *name)
 {
-	struct acl_entry e;
-	char why[160];
-
-	if (!valid_command_name(name))
-		return 0;
-	if (acl_entry_parse(name, 1, &e, why, sizeof(why)) == 0) {
-		free(e.identity);
-		return 0;
-	}
-	return 1;
+	return valid_command_name(name) && strcmp(name, "any") != 0 && !cid_like(name);
 }
 
 /* Lower-cases S in place. */
@@ -304,6 +312,8 @@ static int parse_acl_word(struct parser *p, const char *file, int line, char *w,
 		return acl_entry_parse(w, allow, e, why, whylen);
 	lower(w);
 	int glob = peer_glob(w);
+	if (!glob && cid_like(w))
+		return -1; /* acl_entry_parse's reason stands ("CID range '100-3' is empty") */
 	if (!glob && !valid_peer_name(w)) {
 		snprintf(why, whylen,
 		         "'%s' is not a CID (a number, hypervisor, local or host), a CID range (3-100), 'any', "
