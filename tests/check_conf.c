@@ -734,8 +734,82 @@ START_TEST(test_acl_config)
 	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
 	ck_assert_msg(l.nlines == 2, "got %d errors:\n%s", l.nlines, l.errors);
-	assert_error(&l, 0, path, 3, "100-3");
+	assert_error(&l, 0, path, 3, "CID range '100-3' is empty");
 	assert_error(&l, 1, path, 6, "unix");
+	conf_unload(&l);
+}
+END_TEST
+
+/* [peer NAME] sections name vsock CIDs; allow and deny take the names
+ * (checked against the sections, wherever they are) and globs (which
+ * may match nothing), kept as written for the matcher and -D. */
+START_TEST(test_peers_config)
+{
+	struct conf_load l;
+	const char *path = conf_put("peers.conf", "[daemon]\nlisten = vsock:any:5000\nallow = web1 db-* 3\n"
+	                                          "[peer web1]\ncid = 7\n"
+	                                          "[command ping]\nhandler = ping\nallow = DB-1 nomatch-*\n"
+	                                          "[peer DB-1]\ncid = host\n");
+
+	conf_load(path, &l);
+	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
+	ck_assert_int_eq(l.nlines, 0);
+	ck_assert_str_eq(config_peer_name(l.conf, 7), "web1");
+	ck_assert_str_eq(config_peer_name(l.conf, 2), "db-1");
+	ck_assert_ptr_null(config_peer_name(l.conf, 3));
+	const struct acl_entry *e = l.conf->default_acl;
+	ck_assert_str_eq(e->name, "web1");
+	ck_assert_int_eq(e->glob, 0);
+	ck_assert_str_eq(e->next->name, "db-*");
+	ck_assert_int_eq(e->next->glob, 1);
+	ck_assert_ptr_null(e->next->next->name);
+	ck_assert_uint_eq(e->next->next->cid_low, 3);
+	const struct command *c = config_find_command(l.conf, "ping");
+	ck_assert_str_eq(c->acl->name, "db-1");
+	ck_assert_str_eq(c->acl->next->name, "nomatch-*");
+
+	/* The matcher: a name is a vsock peer's alone; a glob by fnmatch(3). */
+	struct peer p = {.transport = UDO_VSOCK_ADDR_VSOCK, .cid = 7, .name = "web1"};
+	ck_assert_int_eq(access_list_allows(l.conf->default_acl, &p), 1);
+	snprintf(p.name, sizeof(p.name), "db-7");
+	ck_assert_int_eq(access_list_allows(l.conf->default_acl, &p), 1);
+	ck_assert_int_eq(access_list_allows(c->acl, &p), 0);
+	p.name[0] = '\0';
+	ck_assert_int_eq(access_list_allows(l.conf->default_acl, &p), 0);
+	struct peer u = {.transport = UDO_VSOCK_ADDR_UNIX, .cid = UINT32_MAX, .identity = "web1"};
+	ck_assert_int_eq(access_list_allows(l.conf->default_acl, &u), 0);
+	conf_unload(&l);
+}
+END_TEST
+
+/* A CID with two names, a name with two CIDs, a name no [peer] defines,
+ * a name that would read as a CID, a section without a cid: every one
+ * reported at its line, in the order of the file. */
+START_TEST(test_peers_errors)
+{
+	struct conf_load l;
+	const char *path = conf_put("badpeers.conf", "[daemon]\nlisten = vsock:any:5000\nallow = web1 wbe1 db-*\n"
+	                                             "[peer web1]\ncid = 7\n"
+	                                             "[peer web2]\ncid = 7\n"
+	                                             "[peer web1]\ncid = 9\n"
+	                                             "[peer host]\ncid = 10\n"
+	                                             "[peer 10-3]\ncid = 10\n"
+	                                             "[peer nocid]\n"
+	                                             "[command ping]\nhandler = ping\ndeny = typo\n"
+	                                             "[peer x]\ncid = 11\ncid = 12\ntag = a\n");
+
+	conf_load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 9, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 3, "no [peer wbe1]");
+	assert_error(&l, 1, path, 7, "CID 7 is already named 'web1'");
+	assert_error(&l, 2, path, 8, "peer 'web1' is already defined");
+	assert_error(&l, 3, path, 10, "'host' is not a valid peer name");
+	assert_error(&l, 4, path, 12, "'10-3' is not a valid peer name");
+	assert_error(&l, 5, path, 14, "[peer nocid] has no cid");
+	assert_error(&l, 6, path, 17, "no [peer typo]");
+	assert_error(&l, 7, path, 20, "cid: already set at line 19");
+	assert_error(&l, 8, path, 21, "unknown setting 'tag'");
 	conf_unload(&l);
 }
 END_TEST
@@ -841,6 +915,8 @@ static Suite *conf_suite(void)
 	tcase_add_loop_test(tc, test_acl_parse, 0, (int)(sizeof(acls) / sizeof(acls[0])));
 	tcase_add_test(tc, test_acl_config);
 	tcase_add_test(tc, test_acl_message);
+	tcase_add_test(tc, test_peers_config);
+	tcase_add_test(tc, test_peers_errors);
 	tcase_add_test(tc, test_nothing_to_do);
 	suite_add_tcase(s, tc);
 

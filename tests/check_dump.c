@@ -70,11 +70,14 @@ static void assert_line(const char *dump, const char *line)
 static void assert_same_acl(const struct acl_entry *a, const struct acl_entry *b, const char *what)
 {
 	for (; a != NULL && b != NULL; a = a->next, b = b->next) {
-		ck_assert_msg(a->allow == b->allow && a->any == b->any && a->cid_low == b->cid_low &&
-		                  a->cid_high == b->cid_high &&
-		                  (a->identity == NULL ? b->identity == NULL
-		                                       : b->identity != NULL && strcmp(a->identity, b->identity) == 0),
-		              "%s: access rules differ", what);
+		ck_assert_msg(
+		    a->allow == b->allow && a->any == b->any && a->cid_low == b->cid_low &&
+		        a->cid_high == b->cid_high &&
+		        (a->identity == NULL ? b->identity == NULL
+		                             : b->identity != NULL && strcmp(a->identity, b->identity) == 0) &&
+		        a->glob == b->glob &&
+		        (a->name == NULL ? b->name == NULL : b->name != NULL && strcmp(a->name, b->name) == 0),
+		    "%s: access rules differ", what);
 	}
 	ck_assert_msg(a == NULL && b == NULL, "%s: access lists differ in length", what);
 }
@@ -102,6 +105,12 @@ static void assert_same_config(const char *path_a, const char *path_b)
 	}
 	ck_assert_msg(la == NULL && lb == NULL, "listeners differ in number");
 	assert_same_acl(a->default_acl, b->default_acl, "[daemon]");
+	const struct peer_conf *pa = a->peers, *pb = b->peers;
+	for (; pa != NULL && pb != NULL; pa = pa->next, pb = pb->next) {
+		ck_assert_str_eq(pa->name, pb->name);
+		ck_assert_uint_eq(pa->cid, pb->cid);
+	}
+	ck_assert_msg(pa == NULL && pb == NULL, "[peer] sections differ in number");
 	const struct command *ca = a->commands, *cb = b->commands;
 	for (; ca != NULL && cb != NULL; ca = ca->next, cb = cb->next) {
 		ck_assert_str_eq(ca->name, cb->name);
@@ -139,6 +148,12 @@ static const char *round_trip(const char *path)
 		              "no key '%s' in the dump:\n%.2000s", daemon_keys[i], first);
 	}
 	ck_assert_msg(!has_line_start(first, "include ="), "an include line in the dump:\n%.2000s", first);
+	/* Every [peer] section with its every key (cid, its only one). */
+	for (const char *sec = strstr(first, "\n[peer "); sec != NULL; sec = strstr(sec + 1, "\n[peer ")) {
+		const char *body = strchr(sec + 1, '\n');
+		ck_assert_msg(body != NULL && strncmp(body, "\ncid = ", 7) == 0, "a [peer] without its cid:\n%.2000s",
+		              first);
+	}
 	snprintf(name, sizeof(name), "dump%d.conf", n++);
 	const char *dumped = conf_put(name, first);
 	rc = conf_run_daemon("--dump-config", dumped, NULL, again, err, DUMP_MAX);
@@ -193,7 +208,7 @@ START_TEST(test_dump_every_key)
 	         "listen = vsock-mux:%s/mux.sock:6000 cid=7 name=\"vm one\"\n"
 	         "allow = 3-100 unix:admin\n"
 	         "deny = 42\n"
-	         "allow = host\n"
+	         "allow = host web-1 db-*\n"
 	         "module-dir = " TEST_BUILDDIR "/modules/.libs\n"
 	         "module = facts\n"
 	         "module = " TEST_BUILDDIR "/tests/modules/.libs/counter.so\n"
@@ -217,6 +232,10 @@ START_TEST(test_dump_every_key)
 	         "metrics-listen = tcp:localhost:9464\n"
 	         "metrics-max-peers = 16\n"
 	         "include = inc.conf\n"
+	         "[peer Web-1]\n"
+	         "cid = 12\n"
+	         "[peer db-a]\n"
+	         "cid = local\n"
 	         "[command run]\n"
 	         "handler = exec\n"
 	         "allow = local\n"
@@ -271,7 +290,10 @@ START_TEST(test_dump_every_key)
 	snprintf(line, sizeof(line), "listen = vsock-mux:%s/mux.sock:6000 \"name=vm one\" cid=7 backlog=1024",
 	         conf_dir);
 	assert_line(d, line);
-	assert_line(d, "allow = 3-100\nallow = unix:admin\ndeny = 42\nallow = host");
+	assert_line(d, "allow = 3-100\nallow = unix:admin\ndeny = 42\nallow = host\nallow = web-1\nallow = db-*");
+	/* After [daemon], before the commands, lower case, CIDs as numbers. */
+	assert_line(d, "[peer web-1]\ncid = 12\n\n[peer db-a]\ncid = 1");
+	ck_assert_msg(strstr(d, "[peer web-1]") < strstr(d, "[command "), "[peer] after a command:\n%.2000s", d);
 	assert_line(d, "module = " TEST_BUILDDIR "/modules/.libs/facts.so");
 	assert_line(d, "log-level = debug");
 	assert_line(d, "idle-timeout = 90s");

@@ -20,10 +20,11 @@ port=5000
 guest_port=5001
 
 # The daemon configuration the checks rely on: the built-in handlers, each
-# as a command of the same name.
+# as a command of the same name; CID 1, where the checks ask from, is
+# named `me` (udo-vsockd.conf(5) [peer]).
 write_conf() {
 	local listen=$1
-	printf '[daemon]\nlisten = %s\nallow = any\n' "$listen"
+	printf '[daemon]\nlisten = %s\nallow = any\n\n[peer me]\ncid = 1\n' "$listen"
 	for c in ping help version whoami stats time; do
 		printf '\n[command %s]\nhandler = %s\n' "$c" "$c"
 	done
@@ -286,6 +287,17 @@ audit_journal() {
 	check "journal: the shipped unit's audit entry of a PING has its fields" test $ok = 1
 }
 
+# The latest audit entry of a PING carries the name the test
+# configuration gives CID 1.
+audit_journal_named() {
+	local e
+	journalctl --sync 2>/dev/null
+	e=$(journalctl --no-pager -r -o export MESSAGE_ID=de3b711fe2a04d87bd948678b7f57899 COMMAND=ping |
+		awk '/^$/ { exit } { print }')
+	check "journal: the audit entry of a named peer's PING has PEER_NAME=me" \
+		test "$(grep -cx 'PEER_NAME=me' <<<"$e")" = 1
+}
+
 # Inside: the checks.
 inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd
@@ -315,6 +327,7 @@ inside() {
 	out=$(ask $port PING)
 	echo "  start took $((t1 - t0)) ms; first PING right after: '$out'"
 	check "listening as soon as active (READY=1 after listeners)" test "$out" = "OK pong"
+	audit_journal_named
 	check "active" test "$(prop $svc ActiveState)" = active
 	if [ $fails -gt "$f0" ]; then
 		echo "== the daemon does not start; stopping here. Journal:"

@@ -724,6 +724,81 @@ START_TEST(test_audit_entries)
 }
 END_TEST
 
+/* The sections of the named-peer test, NAMES ([peer] sections) first. */
+static const char *named_sections(const char *names)
+{
+	static char secs[1024];
+
+	snprintf(secs, sizeof(secs),
+	         "%s\n[command peek]\nhandler = counter-peek\n\n"
+	         "[command mine]\nhandler = counter\nallow = me\n\n"
+	         "[command theirs]\nhandler = counter\nallow = other-*\n\n"
+	         "[command mystats]\nhandler = stats\nstats-all = none\n",
+	         names);
+	return secs;
+}
+
+/* Asserts that STATS over C (scope=peer) has the data line WANT, or no
+ * name= line when WANT is NULL. */
+static void expect_stats_name(struct client *c, const char *want)
+{
+	struct reply r;
+	int found = 0;
+
+	client_request(c, "mystats", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	ck_assert_str_eq(r.data[0], "scope=peer");
+	for (int i = 0; i < r.ndata; i++) {
+		if (strncmp(r.data[i], "name=", 5) == 0) {
+			ck_assert_msg(want != NULL && strcmp(r.data[i], want) == 0, "STATS has '%s', want '%s'",
+			              r.data[i], want != NULL ? want : "no name");
+			found = 1;
+		}
+	}
+	ck_assert_msg(found || want == NULL, "STATS has no '%s'", want);
+}
+
+/* A [peer] section names CID 1: `allow = me` lets it in, a glob that
+ * does not match keeps it out, WHOAMI, STATS and the audit entry show
+ * the name. A reload that gives CID 1 another name applies to the same
+ * open connection's next request, WHOAMI and rules alike. */
+START_TEST(test_peer_names)
+{
+	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
+	struct daemon_opts opts = {.listen_fd = -1};
+	char log_path[300];
+	struct client c;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	write_config(named_sections("[peer me]\ncid = local\n"));
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	client_open(&c, d.port);
+	expect_whoami(&c, "name=me");
+	expect_whoami(&c, "cid=1");
+	expect_stats_name(&c, "name=me");
+	expect(&c, "mine", "OK 1");
+	expect(&c, "theirs", "ERR denied ");
+	wait_log_lines(log_path, ": mine: OK argc=0 duration_us=", 1);
+	wait_log_lines(log_path, " name=me\n", 5); /* whoami twice, mystats, mine, theirs */
+
+	/* CID 1 is other-vm now, `me` another CID: the open connection follows. */
+	reload(named_sections("[peer me]\ncid = 99\n[peer other-vm]\ncid = 1\n"));
+	expect_whoami(&c, "name=other-vm");
+	expect_stats_name(&c, "name=other-vm");
+	expect(&c, "mine", "ERR denied ");
+	expect(&c, "theirs", "OK 2");
+
+	/* And unnamed: no name, neither rule. */
+	reload(named_sections("[peer me]\ncid = 99\n"));
+	expect_stats_name(&c, NULL);
+	expect(&c, "theirs", "ERR denied ");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* Audit entries are rate-limited per peer (audit-burst per
  * audit-interval) apart from the notices, and what was suppressed is
  * counted: entries plus the suppressed count is every request. */
@@ -787,6 +862,7 @@ static Suite *acl_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_audit_entries);
+	tcase_add_test(tc, test_peer_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -108,13 +108,16 @@ static __attribute__((noinline)) void audit_write(struct request *req, const cha
 	const char *command = req->audit_command;
 	uint64_t now = audit_now_us();
 	uint64_t usec = now > req->started_us ? now - req->started_us : 0;
-	char f_peer[96], f_who[96], f_cmd[96], f_argc[24], f_status[24], f_code[64], f_usec[40], f_bytes[40];
-	char *fields[9], *f_args = NULL;
+	char f_peer[96], f_who[96], f_name[48], f_cmd[96], f_argc[24], f_status[24], f_code[64], f_usec[40],
+	    f_bytes[40];
+	char *fields[10], *f_args = NULL;
 	int n = 0;
 	char text[1024];
-	snprintf(text, sizeof(text), "%s: %.64s: %s%s%s argc=%d duration_us=%" PRIu64 " bytes_out=%" PRIu64 "%s%.600s",
-	         peer->text, command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
-	         req->bytes_out, args != NULL ? " args=" : "", args != NULL ? args : "");
+	snprintf(text, sizeof(text),
+	         "%s: %.64s: %s%s%s argc=%d duration_us=%" PRIu64 " bytes_out=%" PRIu64 "%s%s%s%.600s", peer->text,
+	         command, status, code != NULL ? " " : "", code != NULL ? code : "", req->argc - 1, usec,
+	         req->bytes_out, peer->name[0] != '\0' ? " name=" : "", peer->name, args != NULL ? " args=" : "",
+	         args != NULL ? args : "");
 	if (!log_journal()) {
 		/* On stderr the entry is the text alone. */
 		log_audit(text, fields, 0);
@@ -133,6 +136,10 @@ static __attribute__((noinline)) void audit_write(struct request *req, const cha
 	snprintf(f_bytes, sizeof(f_bytes), "BYTES_OUT=%" PRIu64, req->bytes_out);
 	fields[n++] = f_peer;
 	fields[n++] = f_who;
+	if (peer->name[0] != '\0') {
+		snprintf(f_name, sizeof(f_name), "PEER_NAME=%s", peer->name);
+		fields[n++] = f_name;
+	}
 	fields[n++] = f_cmd;
 	fields[n++] = f_argc;
 	fields[n++] = f_status;

@@ -29,6 +29,17 @@ struct pending_key {
 	int line;
 };
 
+/* A peer name in an `allow` or `deny` line, checked once every [peer]
+ * section is read (they may come later, or from an include). */
+struct name_ref {
+	char *name;
+	const char *key; /* "allow" or "deny" */
+	const char *file;
+	int line;
+	unsigned int seq; /* the place of its error */
+	struct name_ref *next;
+};
+
 /* The state of one config_parse(). */
 struct parser {
 	struct config *conf;
@@ -41,6 +52,11 @@ struct parser {
 	struct pending_key keys[SECTION_KEYS_MAX];
 	int nkeys;
 	struct command **cmd_tail;
+	/* The [peer] section being read, if any, and where its cid was set. */
+	struct peer_conf *peer;
+	int peer_cid_line;
+	struct peer_conf **peer_tail;
+	struct name_ref *refs, **refs_tail;
 	struct listen_conf **listen_tail;
 	struct acl_entry **acl_tail;
 	struct conf_line **daemon_tail;
@@ -142,6 +158,7 @@ static void acl_free(struct acl_entry *e)
 	while (e != NULL) {
 		struct acl_entry *next = e->next;
 		free(e->identity);
+		free(e->name);
 		free(e);
 		e = next;
 	}
@@ -220,6 +237,8 @@ void acl_entry_print(const struct acl_entry *e, FILE *out)
 {
 	if (e->any) {
 		fputs("any", out);
+	} else if (e->name != NULL) {
+		fputs(e->name, out);
 	} else if (e->identity != NULL) {
 		fprintf(out, "unix:%s", e->identity);
 	} else {
@@ -229,6 +248,98 @@ void acl_entry_print(const struct acl_entry *e, FILE *out)
 			print_cid(e->cid_high, out);
 		}
 	}
+}
+
+static int valid_command_name(const char *name);
+
+/* True if WORD reads as a CID or a CID range, empty or not ("host",
+ * "7", "100-3", "local-2"), or has no letter at all. */
+static int cid_like(const char *word)
+{
+	char low[40], *dash;
+	uint32_t cid;
+
+	if (strpbrk(word, "abcdefghijklmnopqrstuvwxyz") == NULL)
+		return 1;
+	snprintf(low, sizeof(low), "%s", word);
+	dash = strchr(low, '-');
+	if (dash != NULL)
+		*dash = '\0';
+	return parse_cid(low, &cid) == 0 && (dash == NULL || parse_cid(dash + 1, &cid) == 0);
+}
+
+/* True if NAME may name a [peer]: a valid command name with a letter
+ * that is no other access-list word (a CID, a CID range, `any`), so
+ * access lists stay unambiguous. */
+static int valid_peer_name(const char *name)
+{
+	return valid_command_name(name) && strcmp(name, "any") != 0 && !cid_like(name);
+}
+
+/* Lower-cases S in place. */
+static void lower(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+	}
+}
+
+/* True if W is a glob of peer names: a `*`, `?` or `[` among name
+ * characters and bracket syntax. */
+static int peer_glob(const char *w)
+{
+	if (strpbrk(w, "*?[") == NULL || strlen(w) > 64)
+		return 0;
+	for (; *w != '\0'; w++) {
+		char c = *w;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("_.-*?[]!^", c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+/* Parses W, an access-list word of `allow` or `deny`, into *E: an
+ * acl_entry_parse word, or else a peer glob or name (lower-cased). A
+ * name is noted for the check that a [peer] defines it. Returns 0 or -1
+ * with a message in WHY. */
+static int parse_acl_word(struct parser *p, const char *file, int line, char *w, int allow, struct acl_entry *e,
+                          char *why, size_t whylen)
+{
+	if (strncmp(w, "unix:", 5) != 0 && strpbrk(w, "*?[") == NULL && acl_entry_parse(w, allow, e, why, whylen) == 0)
+		return 0;
+	if (strncmp(w, "unix:", 5) == 0)
+		return acl_entry_parse(w, allow, e, why, whylen);
+	lower(w);
+	int glob = peer_glob(w);
+	if (!glob && cid_like(w))
+		return -1; /* acl_entry_parse's reason stands ("CID range '100-3' is empty") */
+	if (!glob && !valid_peer_name(w)) {
+		snprintf(why, whylen,
+		         "'%s' is not a CID (a number, hypervisor, local or host), a CID range (3-100), 'any', "
+		         "'unix:IDENTITY', a [peer] name or a glob of them",
+		         w);
+		return -1;
+	}
+	memset(e, 0, sizeof(*e));
+	e->allow = allow;
+	e->glob = glob;
+	struct name_ref *ref = glob ? NULL : calloc(1, sizeof(*ref));
+	if ((e->name = strdup(w)) == NULL || (!glob && (ref == NULL || (ref->name = strdup(w)) == NULL))) {
+		free(e->name);
+		free(ref);
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	if (ref != NULL) {
+		ref->key = allow ? "allow" : "deny";
+		ref->file = file;
+		ref->line = line;
+		ref->seq = p->seq++;
+		*p->refs_tail = ref;
+		p->refs_tail = &ref->next;
+	}
+	return 0;
 }
 
 /* Appends the ACL entries in VALUE (blank-separated) at *TAIL. */
@@ -243,14 +354,15 @@ static void parse_acl_value(struct parser *p, const char *file, int line, const 
 	}
 	for (char *w = strtok_r(copy, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
 		struct acl_entry e, *ne;
-		char why[160];
-		if (acl_entry_parse(w, allow, &e, why, sizeof(why)) < 0) {
+		char why[256];
+		if (parse_acl_word(p, file, line, w, allow, &e, why, sizeof(why)) < 0) {
 			parse_error(p, file, line, "%s", why);
 			continue;
 		}
 		ne = malloc(sizeof(*ne));
 		if (ne == NULL) {
 			free(e.identity);
+			free(e.name);
 			parse_error(p, file, line, "out of memory");
 			continue;
 		}
@@ -882,6 +994,81 @@ static int valid_command_name(const char *name)
 	return 1;
 }
 
+/* Records the [peer] section that just ended, if any: it must set a
+ * cid, and neither its name nor its CID may be another section's. */
+static void finish_peer(struct parser *p)
+{
+	struct peer_conf *pc = p->peer;
+	int ok = 1;
+
+	if (pc == NULL)
+		return;
+	p->peer = NULL;
+	if (p->peer_cid_line == 0) {
+		parse_error(p, pc->file, pc->line, "[peer %s] has no cid", pc->name);
+		ok = 0;
+	}
+	for (const struct peer_conf *o = p->conf->peers; o != NULL; o = o->next) {
+		if (strcmp(o->name, pc->name) == 0) {
+			parse_error(p, pc->file, pc->line, "peer '%s' is already defined at %s:%d", pc->name, o->file,
+			            o->line);
+			ok = 0;
+		}
+		if (p->peer_cid_line != 0 && o->cid == pc->cid) {
+			parse_error(p, pc->file, p->peer_cid_line, "CID %u is already named '%s' at %s:%d",
+			            (unsigned int)pc->cid, o->name, o->file, o->line);
+			ok = 0;
+		}
+	}
+	if (!ok) {
+		free(pc->name);
+		free(pc);
+		return;
+	}
+	*p->peer_tail = pc;
+	p->peer_tail = &pc->next;
+}
+
+/* Applies one key of the [peer] section being read: only `cid`. */
+static void parse_peer_key(struct parser *p, const char *file, int line, const char *key, const char *value)
+{
+	if (strcmp(key, "cid") != 0) {
+		parse_error(p, file, line, "unknown setting '%s' in [peer %s]: expected cid", key, p->peer->name);
+	} else if (p->peer_cid_line != 0) {
+		parse_error(p, file, line, "cid: already set at line %d", p->peer_cid_line);
+	} else if (parse_cid(value, &p->peer->cid) < 0) {
+		parse_error(p, file, line, "cid: '%s' is not a CID (a number, hypervisor, local or host)", value);
+	} else {
+		p->peer_cid_line = line;
+	}
+}
+
+/* The [peer] section named NAME, or NULL. */
+static const struct peer_conf *config_peer_named(const struct config *conf, const char *name)
+{
+	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
+		if (strcmp(pc->name, name) == 0)
+			return pc;
+	}
+	return NULL;
+}
+
+/* Reports every name in allow or deny that no [peer] defines (a typo
+ * found by -t), each at its line, and frees the notes. */
+static void check_name_refs(struct parser *p)
+{
+	while (p->refs != NULL) {
+		struct name_ref *r = p->refs;
+		if (config_peer_named(p->conf, r->name) == NULL)
+			config_error(p->conf, r->seq, r->file, r->line,
+			             "%s: no [peer %s] is defined (a glob may match no peer, a name must name one)",
+			             r->key, r->name);
+		p->refs = r->next;
+		free(r->name);
+		free(r);
+	}
+}
+
 /* Removes blanks at both ends of S in place; returns S. */
 static char *trim(char *s)
 {
@@ -896,7 +1083,7 @@ static char *trim(char *s)
 }
 
 /* Handles a "[section]" header line. Returns the section kind: 1 daemon,
- * 2 command, 0 invalid. */
+ * 2 command, 3 peer, 0 invalid. */
 static int parse_section(struct parser *p, const char *file, int line, char *text)
 {
 	size_t len = strlen(text);
@@ -930,7 +1117,29 @@ static int parse_section(struct parser *p, const char *file, int line, char *tex
 		}
 		return 2;
 	}
-	parse_error(p, file, line, "unknown section [%s]: expected [daemon] or [command NAME]", name);
+	if (strncmp(name, "peer", 4) == 0 && (name[4] == ' ' || name[4] == '\t')) {
+		char *peer = trim(name + 4);
+		lower(peer);
+		if (!valid_peer_name(peer)) {
+			parse_error(p, file, line,
+			            "'%s' is not a valid peer name (letters, digits, _ . -; not a CID, a CID range or "
+			            "'any')",
+			            peer);
+			return 0;
+		}
+		p->peer = calloc(1, sizeof(*p->peer));
+		if (p->peer == NULL || (p->peer->name = strdup(peer)) == NULL) {
+			free(p->peer);
+			p->peer = NULL;
+			parse_error(p, file, line, "out of memory");
+			return 0;
+		}
+		p->peer->file = file;
+		p->peer->line = line;
+		p->peer_cid_line = 0;
+		return 3;
+	}
+	parse_error(p, file, line, "unknown section [%s]: expected [daemon], [command NAME] or [peer NAME]", name);
 	return 0;
 }
 
@@ -952,6 +1161,7 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 			continue;
 		if (text[0] == '[') {
 			finish_command(p);
+			finish_peer(p);
 			section = parse_section(p, file, line, text);
 			continue;
 		}
@@ -968,8 +1178,8 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 			continue;
 		}
 		if (section == -1) {
-			parse_error(p, file, line, "'%s' outside a section: start with [daemon] or [command NAME]",
-			            key);
+			parse_error(p, file, line,
+			            "'%s' outside a section: start with [daemon], [command NAME] or [peer NAME]", key);
 		} else if (section == 1) {
 			parse_daemon_key(p, file, line, key, value);
 		} else if (section == 2) {
@@ -988,6 +1198,8 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 				continue;
 			}
 			p->nkeys++;
+		} else if (section == 3) {
+			parse_peer_key(p, file, line, key, value);
 		}
 		/* section 0: an invalid header, already reported; its keys are skipped. */
 	}
@@ -997,6 +1209,7 @@ static void parse_stream(struct parser *p, const char *file, FILE *f)
 	if (ferror(f) || (!feof(f) && errno != 0))
 		parse_error(p, file, line + 1, "read error: %s", strerror(errno != 0 ? errno : EIO));
 	finish_command(p);
+	finish_peer(p);
 	free(buf);
 	p->depth--;
 }
@@ -1142,6 +1355,8 @@ struct config *config_parse(const char *path, FILE *f)
 	p.listen_tail = &conf->listeners;
 	p.acl_tail = &conf->default_acl;
 	p.daemon_tail = &conf->daemon_keys;
+	p.peer_tail = &conf->peers;
+	p.refs_tail = &p.refs;
 	if (f != NULL) {
 		struct stat st;
 		p.nfiles++;
@@ -1152,6 +1367,7 @@ struct config *config_parse(const char *path, FILE *f)
 	conf->module_dir = strdup(p.module_dir);
 	if (conf->module_dir == NULL)
 		parse_error(&p, path, 0, "out of memory");
+	check_name_refs(&p);
 	return conf;
 }
 
@@ -1215,6 +1431,12 @@ void config_unref(struct config *conf)
 		conf->errors = next;
 	}
 	acl_free(conf->default_acl);
+	while (conf->peers != NULL) {
+		struct peer_conf *next = conf->peers->next;
+		free(conf->peers->name);
+		free(conf->peers);
+		conf->peers = next;
+	}
 	for (size_t i = 0; i < conf->nstrings; i++)
 		free(conf->strings[i]);
 	free(conf->strings);
@@ -1241,4 +1463,19 @@ void config_format_daemon(const struct config *conf, FILE *out)
 void config_format_command(const struct command *cmd, FILE *out)
 {
 	option_format_table(command_options, cmd, cmd, out);
+}
+
+const char *config_peer_name(const struct config *conf, uint32_t cid)
+{
+	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
+		if (pc->cid == cid)
+			return pc->name;
+	}
+	return NULL;
+}
+
+void config_format_peers(const struct config *conf, FILE *out)
+{
+	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next)
+		fprintf(out, "\n[peer %s]\ncid = %u\n", pc->name, (unsigned int)pc->cid);
 }

@@ -28,14 +28,26 @@ struct listen_conf {
 	struct listen_conf *next;
 };
 
-/* One entry of an access list: a CID range or a unix identity. */
+/* One entry of an access list: a CID range, a unix identity, or a
+ * [peer] name or glob (allow and deny only). */
 struct acl_entry {
 	int allow;        /* 1 allow, 0 deny */
 	int any;          /* matches every peer */
 	uint32_t cid_low; /* inclusive vsock CID range */
 	uint32_t cid_high;
 	char *identity; /* matches unix peers with this identity */
+	char *name;     /* matches vsock peers the config names so (struct peer's name) */
+	int glob;       /* NAME is an fnmatch(3) pattern */
 	struct acl_entry *next;
+};
+
+/* One `[peer NAME]` section: the name of a vsock CID. */
+struct peer_conf {
+	char *name; /* lower case; valid_peer_name */
+	uint32_t cid;
+	const char *file;
+	int line;
+	struct peer_conf *next;
 };
 
 /* A "key = value" line kept for config_resolve(): a [daemon] key that
@@ -115,6 +127,7 @@ struct config {
 	struct listen_conf *listeners;
 	struct command *commands;
 	struct command *command_index[CONFIG_COMMAND_BUCKETS]; /* by command_hash() of the name */
+	struct peer_conf *peers;                               /* [peer NAME] sections, in order */
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;          /* enum log_level */
@@ -169,6 +182,13 @@ void config_unref(struct config *conf);
 /* The command named NAME (lower case), or NULL. */
 const struct command *config_find_command(const struct config *conf, const char *name);
 
+/* The name [peer] sections give vsock CID CID, or NULL. Looked up when
+ * a connection is accepted and after a reload, never per request. */
+const char *config_peer_name(const struct config *conf, uint32_t cid);
+
+/* Writes every [peer NAME] section of CONF to OUT (udo-vsockd -D). */
+void config_format_peers(const struct config *conf, FILE *out);
+
 /* True if the file or directory of status ST may be trusted under strict
  * modes: owned by root or the daemon's user, and neither group- nor
  * world-writable. Otherwise returns 0 with the reason in WHY. */
@@ -178,8 +198,9 @@ int config_trusted(const struct stat *st, char *why, size_t whylen);
  * into *ENTRY. Returns 0 or -1 with a message in WHY. */
 int acl_entry_parse(const char *text, int allow, struct acl_entry *entry, char *why, size_t whylen);
 
-/* Writes ENTRY to OUT as access-list text: "any", "3", "3-100" or
- * "unix:admin" (acl_entry_parse gives it back). */
+/* Writes ENTRY to OUT as access-list text: "any", "3", "3-100",
+ * "unix:admin" (acl_entry_parse gives it back) or a peer name or glob
+ * (as `allow =` reads it). */
 void acl_entry_print(const struct acl_entry *entry, FILE *out);
 
 /* Writes WORD to OUT as one word of the request quoting rules

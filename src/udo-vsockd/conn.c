@@ -1121,6 +1121,15 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Sets vsock peer P's name to the one CONF gives its CID (or none):
+ * at accept and after a reload, never per request. */
+static void peer_take_name(struct peer *p, const struct config *conf)
+{
+	const char *name = p->transport == UDO_VSOCK_ADDR_VSOCK ? config_peer_name(conf, p->cid) : NULL;
+
+	snprintf(p->name, sizeof(p->name), "%s", name != NULL ? name : "");
+}
+
 /* Fills *P from the accepted address SA of listener L. */
 static void peer_from_accept(struct peer *p, const struct listener *l, const struct sockaddr *sa, int socklen)
 {
@@ -1239,6 +1248,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		return;
 	}
 	peer_from_accept(&p, l, sa, socklen);
+	peer_take_name(&p, s->config);
 	util_peer_key(&p, key, sizeof(key));
 	if (peer_count_add(s, key) > lim->max_connections_per_peer) {
 		peer_count_remove(s, key);
@@ -1319,6 +1329,13 @@ static void conn_reconfigure(struct conn *c)
 
 	config_unref(c->config);
 	c->config = config_ref(s->config);
+	/* Never judged under another VM's name: a CID's name is the new config's. */
+	char was_name[sizeof(c->peer.name)];
+	memcpy(was_name, c->peer.name, sizeof(was_name));
+	peer_take_name(&c->peer, c->config);
+	if (strcmp(was_name, c->peer.name) != 0)
+		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "named '%s' after the reload, was '%s'",
+		         c->peer.name, was_name);
 	const struct listener *l = listener_find(s, c->peer.listener);
 	if (l == NULL) {
 		if (c->bridged || c->closing)

@@ -187,6 +187,7 @@ int config_dump(struct config *conf, FILE *out)
 	      "# the included files merged, no comments of the original kept.\n[daemon]\n",
 	      out);
 	config_format_daemon(conf, out);
+	config_format_peers(conf, out);
 	for (struct command *cmd = conf->commands; cmd != NULL; cmd = cmd->next) {
 		const struct handler_kind *kind = cmd->kind;
 		fprintf(out, "\n[command %s]\nhandler = %s\n", cmd->name, kind->name);

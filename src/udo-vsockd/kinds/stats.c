@@ -137,6 +137,8 @@ static enum req_status stats_run(struct request *req)
 	request_dataf(req, "commands=%llu", (unsigned long long)ps->commands);
 	request_dataf(req, "errors=%llu", (unsigned long long)ps->errors);
 	request_dataf(req, "uptime=%llu", (unsigned long long)(server_uptime_ms(s) / 1000));
+	if (req->peer->name[0] != '\0')
+		request_dataf(req, "name=%s", req->peer->name);
 	request_ok(req, NULL);
 	return REQ_DONE;
 }

@@ -19,6 +19,8 @@ static enum req_status whoami_run(struct request *req)
 			request_dataf(req, "port=%u", p->port);
 		if (p->identity[0] != '\0')
 			request_dataf(req, "identity=%s", p->identity);
+		if (p->name[0] != '\0')
+			request_dataf(req, "name=%s", p->name);
 	}
 	request_dataf(req, "listener=%s", p->listener);
 	request_ok(req, NULL);
