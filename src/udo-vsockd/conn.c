@@ -76,6 +76,7 @@ struct conn {
 	struct config *config;  /* the config in force (a reference; a reload swaps it) */
 	struct peer peer;
 	char peer_key[80];                 /* key in the per-peer counts (REQ.peer_key points here) */
+	struct peer_count *counted;        /* its entry there (NULL: none): no lookup per request */
 	struct metrics_peer *metrics_peer; /* its peer's counters, found at its first request (metrics.c) */
 	struct request req;                /* the request being answered, if req_active */
 	int req_active;
@@ -418,6 +419,7 @@ static void conn_destroy(struct conn *c)
 		s->stage_len = 0;
 	}
 	peer_count_remove(s, c->peer_key);
+	c->counted = NULL;
 	conn_dequeue(c);
 	s->buffered -= c->held;
 	s->freed_since_trim += c->held;
@@ -693,7 +695,7 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 
 	if (r == UDO_VSOCK_PROTO_PARSE_EMPTY)
 		return;
-	server_count_hashed(s, c->peer_key, c->req.peer_hash, COUNT_COMMAND);
+	server_count_command(s, c->counted);
 	if (r != UDO_VSOCK_PROTO_PARSE_OK) {
 		conn_send_err(c, r == UDO_VSOCK_PROTO_PARSE_TOO_MANY ? PROTO_ERR_USAGE : PROTO_ERR_SYNTAX, why);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);
@@ -1276,6 +1278,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 	c->fd = fd;
 	c->peer = p;
 	memcpy(c->peer_key, key, sizeof(key));
+	c->counted = peer_count_entry(s, key);
 	c->config = config_ref(s->config);
 	c->req.server = s;
 	c->req.ops = &conn_request_ops;
@@ -1336,11 +1339,14 @@ static void conn_reconfigure(struct conn *c)
 	if (strcmp(key, c->peer_key) != 0) {
 		/* Already open: counted under its new key even past the limit. */
 		peer_count_remove(s, c->peer_key);
+		c->counted = NULL;
 		c->metrics_peer = NULL; /* found again under the new key */
-		if (peer_count_add(s, key) != UINT32_MAX)
+		if (peer_count_add(s, key) != UINT32_MAX) {
 			memcpy(c->peer_key, key, sizeof(key));
-		else
+			c->counted = peer_count_entry(s, key);
+		} else {
 			c->peer_key[0] = '\0'; /* not counted (out of memory) */
+		}
 		c->req.peer_hash = util_fnv1a(c->peer_key);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "was %s before the reload", was);
 	}
