@@ -171,6 +171,9 @@ void audit_end(struct request *req, const char *status, const char *code)
 {
 	const struct config *conf = req->config;
 
+	/* Nothing begun (audit = none) or held: nothing to write or free. */
+	if (req->audit_command[0] == '\0' && req->audit_args == NULL && !req->audit_hold)
+		return;
 	if (req->audit_hold) {
 		/* The config (and the command) may be gone at the answer. */
 		if (req->audit_command[0] == AUDIT_NAME_OF_CMD)
