@@ -104,17 +104,69 @@ static char *copy_word(char *p, const char *end, char **outp, const char **why)
 	return p;
 }
 
+/* A line with more than MAX_ARGS words: refused as too long, unless a
+ * control character from P to END makes it a syntax error (which
+ * outranks the word count). *ARGC is still 0. */
+static enum udo_vsock_proto_parse_result parse_too_many(const char *p, const char *end, const char **why)
+{
+	if (has_bad_byte(p, end)) {
+		*why = "control character in request";
+		errno = EINVAL;
+		return UDO_VSOCK_PROTO_PARSE_SYNTAX;
+	}
+	*why = "too many arguments";
+	errno = E2BIG;
+	return UDO_VSOCK_PROTO_PARSE_TOO_MANY;
+}
+
+/* The rest of the line from P, the quote in word N (already in ARGV),
+ * of a line whose words so far stayed in place: from here every word is
+ * copied compacted to OUT <= P by copy_word(), so no byte is lost and
+ * nothing is scanned twice. Out of line: the unquoted loop keeps its
+ * registers. */
+static __attribute__((noinline)) enum udo_vsock_proto_parse_result
+parse_quoted(char *p, const char *end, char **argv, int max_args, int n, int *argc, const char **why)
+{
+	char *out = p; /* the word so far stays; compaction starts here */
+	int quoted_command = n == 1;
+
+	p = copy_word(p, end, &out, why);
+	if (p == NULL)
+		goto syntax;
+	for (;;) {
+		while (byte_class[(unsigned char)*p] == BYTE_BLANK)
+			p++;
+		if (p == end)
+			break;
+		if (n == max_args)
+			return parse_too_many(p, end, why);
+		argv[n++] = out;
+		p = copy_word(p, end, &out, why);
+		if (p == NULL)
+			goto syntax;
+	}
+	if (quoted_command) {
+		for (char *q = argv[0]; *q != '\0'; q++)
+			*q = (char)((unsigned char)*q | (byte_class[(unsigned char)*q] & BYTE_UPPER));
+	}
+	*argc = n;
+	return UDO_VSOCK_PROTO_PARSE_OK;
+
+syntax:
+	errno = EINVAL;
+	return UDO_VSOCK_PROTO_PARSE_SYNTAX;
+}
+
 /* One pass. A NUL put at LEN (refused, so never part of a word) stops
  * every scan there without a bounds check per byte. Words without
  * quotes stay where they are, terminated on the blank after them; from
- * the first quote on, words are copied compacted to OUT <= P by
- * copy_word(), so no byte is lost and nothing is scanned twice. */
+ * the first quote on, parse_quoted() takes over. */
 enum udo_vsock_proto_parse_result udo_vsock_proto_parse_line(char *line, size_t len, char **argv, int max_args,
                                                              int *argc, const char **why)
 {
-	char *p = line, *out = NULL;
+	char *p = line;
 	const char *end = line + len;
-	int n = 0, quoted_command = 0;
+	int n = 0;
 
 	*argc = 0;
 	*why = NULL;
@@ -125,15 +177,7 @@ enum udo_vsock_proto_parse_result udo_vsock_proto_parse_line(char *line, size_t 
 		if (p == end)
 			break;
 		if (n == max_args)
-			goto too_many;
-		if (out != NULL) {
-			/* Compacting since an earlier quote. */
-			argv[n++] = out;
-			p = copy_word(p, end, &out, why);
-			if (p == NULL)
-				goto syntax;
-			continue;
-		}
+			return parse_too_many(p, end, why);
 		argv[n++] = p;
 		if (n == 1) {
 			/* The command, lower-cased as it is scanned. */
@@ -148,42 +192,18 @@ enum udo_vsock_proto_parse_result udo_vsock_proto_parse_line(char *line, size_t 
 			*p++ = '\0';
 			continue;
 		}
-		if (k == BYTE_QUOTE) {
-			quoted_command |= n == 1;
-			out = p; /* the word so far stays; compaction starts here */
-			p = copy_word(p, end, &out, why);
-			if (p == NULL)
-				goto syntax;
-			continue;
-		}
+		if (k == BYTE_QUOTE)
+			return parse_quoted(p, end, argv, max_args, n, argc, why);
 		if (p == end)
 			break; /* the NUL at LEN ends the word */
 		*why = "control character in request";
-		goto syntax;
+		errno = EINVAL;
+		return UDO_VSOCK_PROTO_PARSE_SYNTAX;
 	}
 	if (n == 0)
 		return UDO_VSOCK_PROTO_PARSE_EMPTY;
-	if (quoted_command) {
-		for (char *q = argv[0]; *q != '\0'; q++)
-			*q = (char)((unsigned char)*q | (byte_class[(unsigned char)*q] & BYTE_UPPER));
-	}
 	*argc = n;
 	return UDO_VSOCK_PROTO_PARSE_OK;
-
-too_many:
-	/* A control character anywhere outranks the word count. */
-	if (has_bad_byte(p, end)) {
-		*why = "control character in request";
-		goto syntax;
-	}
-	*why = "too many arguments";
-	errno = E2BIG;
-	return UDO_VSOCK_PROTO_PARSE_TOO_MANY;
-
-syntax:
-	*argc = 0;
-	errno = EINVAL;
-	return UDO_VSOCK_PROTO_PARSE_SYNTAX;
 }
 
 /* No LF, CR or NUL in the LEN bytes of TEXT. */

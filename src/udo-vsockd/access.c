@@ -32,5 +32,10 @@ int access_list_allows(const struct acl_entry *acl, const struct peer *peer)
 
 int access_allows(const struct config *conf, const struct command *cmd, const struct peer *peer)
 {
-	return access_list_allows(cmd->acl != NULL ? cmd->acl : conf->default_acl, peer);
+	const struct acl_entry *acl = cmd->acl != NULL ? cmd->acl : conf->default_acl;
+
+	/* A first entry for any peer (allow = any) decides at once. */
+	if (acl != NULL && acl->any)
+		return acl->allow;
+	return access_list_allows(acl, peer);
 }

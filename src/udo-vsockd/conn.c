@@ -76,6 +76,7 @@ struct conn {
 	struct config *config;  /* the config in force (a reference; a reload swaps it) */
 	struct peer peer;
 	char peer_key[80];                 /* key in the per-peer counts (REQ.peer_key points here) */
+	struct peer_count *counted;        /* its entry there (NULL: none): no lookup per request */
 	struct metrics_peer *metrics_peer; /* its peer's counters, found at its first request (metrics.c) */
 	struct request req;                /* the request being answered, if req_active */
 	int req_active;
@@ -418,6 +419,7 @@ static void conn_destroy(struct conn *c)
 		s->stage_len = 0;
 	}
 	peer_count_remove(s, c->peer_key);
+	c->counted = NULL;
 	conn_dequeue(c);
 	s->buffered -= c->held;
 	s->freed_since_trim += c->held;
@@ -551,9 +553,9 @@ static void conn_stage_flush(struct conn *c)
 	}
 }
 
-/* Appends LEN bytes of reply DATA to C's output. Never fails: without
- * memory the connection is marked broken and closed at the next safe point. */
-static void conn_write(struct conn *c, const void *data, size_t len)
+/* conn_write past the common case: C does not own the stage, or the
+ * stage is too full for LEN bytes. */
+static __attribute__((noinline)) void conn_write_more(struct conn *c, const void *data, size_t len)
 {
 	struct server *s = c->server;
 
@@ -580,6 +582,23 @@ static void conn_write(struct conn *c, const void *data, size_t len)
 		conn_break(c, LOG_LEVEL_WARNING, "out of memory for its replies");
 	else
 		conn_account(c);
+}
+
+/* Appends LEN bytes of reply DATA to C's output. Never fails: without
+ * memory the connection is marked broken and closed at the next safe
+ * point. The common case, a reply that fits C's stage, saves no
+ * register and ends in the copy. */
+static void conn_write(struct conn *c, const void *data, size_t len)
+{
+	struct server *s = c->server;
+	size_t at = s->stage_len;
+
+	if (c->broken || s->stage_owner != c || len > CONN_STAGE_SIZE - at) {
+		conn_write_more(c, data, len);
+		return;
+	}
+	s->stage_len = at + len;
+	memcpy(s->stage + at, data, len);
 }
 
 /* Unsent reply bytes of C, staged or waiting. */
@@ -693,7 +712,7 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 
 	if (r == UDO_VSOCK_PROTO_PARSE_EMPTY)
 		return;
-	server_count_hashed(s, c->peer_key, c->req.peer_hash, COUNT_COMMAND);
+	server_count_command(s, c->counted);
 	if (r != UDO_VSOCK_PROTO_PARSE_OK) {
 		conn_send_err(c, r == UDO_VSOCK_PROTO_PARSE_TOO_MANY ? PROTO_ERR_USAGE : PROTO_ERR_SYNTAX, why);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "bad request: %s", why);
@@ -1286,6 +1305,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 	c->fd = fd;
 	c->peer = p;
 	memcpy(c->peer_key, key, sizeof(key));
+	c->counted = peer_count_entry(s, key);
 	c->config = config_ref(s->config);
 	c->req.server = s;
 	c->req.ops = &conn_request_ops;
@@ -1353,11 +1373,14 @@ static void conn_reconfigure(struct conn *c)
 	if (strcmp(key, c->peer_key) != 0) {
 		/* Already open: counted under its new key even past the limit. */
 		peer_count_remove(s, c->peer_key);
+		c->counted = NULL;
 		c->metrics_peer = NULL; /* found again under the new key */
-		if (peer_count_add(s, key) != UINT32_MAX)
+		if (peer_count_add(s, key) != UINT32_MAX) {
 			memcpy(c->peer_key, key, sizeof(key));
-		else
+			c->counted = peer_count_entry(s, key);
+		} else {
 			c->peer_key[0] = '\0'; /* not counted (out of memory) */
+		}
 		c->req.peer_hash = util_fnv1a(c->peer_key);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "was %s before the reload", was);
 	}

@@ -111,6 +111,11 @@ const struct peer_count *peer_count_find(const struct server *s, const char *key
 	return peer_count_find_hashed(s, key, util_fnv1a(key));
 }
 
+struct peer_count *peer_count_entry(struct server *s, const char *key)
+{
+	return peer_count_find_hashed(s, key, util_fnv1a(key));
+}
+
 void server_count(struct server *s, const char *key, enum server_counter what)
 {
 	server_count_hashed(s, key, key != NULL ? util_fnv1a(key) : 0, what);

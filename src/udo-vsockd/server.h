@@ -142,6 +142,19 @@ void peer_count_remove(struct server *s, const char *key);
 /* The counts of peer KEY, or NULL if it has no connection open. */
 const struct peer_count *peer_count_find(const struct server *s, const char *key);
 
+/* The entry of peer KEY, which a connection counted under KEY may keep
+ * until it stops being counted under KEY; NULL if there is none. */
+struct peer_count *peer_count_entry(struct server *s, const char *key);
+
+/* Counts one command daemon-wide and in P, a connection's own entry
+ * (NULL: not counted per peer): server_count without the lookup. */
+static inline void server_count_command(struct server *s, struct peer_count *p)
+{
+	s->stats.commands++;
+	if (p != NULL)
+		p->stats.commands++;
+}
+
 /* Counts one event WHAT daemon-wide and for peer KEY (NULL: daemon-wide
  * only; nothing for a peer without an open connection). */
 void server_count(struct server *s, const char *key, enum server_counter what);

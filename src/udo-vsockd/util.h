@@ -38,18 +38,25 @@ static inline uint32_t util_fnv1a(const char *s)
 	return h;
 }
 
-/* The high bit of each byte of X (as far as the first) that is an LF or
- * a CR; 0 if none is. */
-static inline uint64_t util_line_end_bits(uint64_t x)
+/* Non-zero if a byte of X is below 0x0e: every LF (0x0a) and CR (0x0d)
+ * is, and so are a few other control bytes. Three operations instead of
+ * an exact test per byte value; a caller that finds one cleans exactly. */
+static inline uint64_t util_low_byte_bits(uint64_t x)
 {
 	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-	uint64_t lf = x ^ (ones * '\n'), cr = x ^ (ones * '\r');
 
-	return (((lf - ones) & ~lf) | ((cr - ones) & ~cr)) & highs;
+	return (x - ones * 0x0e) & ~x & highs;
 }
 
-/* Copies the LEN bytes of SRC to DST and tells whether an LF or CR was
- * among them (what a status line must not hold). Eight or four bytes a
+/* util_low_byte_bits for the four bytes of Y. */
+static inline uint32_t util_low_byte_bits32(uint32_t y)
+{
+	return (y - 0x0e0e0e0eu) & ~y & 0x80808080u;
+}
+
+/* Copies the LEN bytes of SRC to DST and tells whether an LF or CR may
+ * be among them (what a status line must not hold): 0 means surely
+ * not; 1 may also mean another byte below 0x0e. Eight or four bytes a
  * step, the last step overlapping the one before: a status line echoes
  * words, and this runs for each one (PING). */
 static inline int util_copy_has_line_end(char *dst, const char *src, size_t len)
@@ -61,20 +68,19 @@ static inline int util_copy_has_line_end(char *dst, const char *src, size_t len)
 		for (size_t i = 0; i + 8 < len; i += 8) {
 			__builtin_memcpy(&x, src + i, 8);
 			__builtin_memcpy(dst + i, &x, 8);
-			found |= util_line_end_bits(x);
+			found |= util_low_byte_bits(x);
 		}
 		__builtin_memcpy(&x, src + len - 8, 8);
 		__builtin_memcpy(dst + len - 8, &x, 8);
-		return (found | util_line_end_bits(x)) != 0;
+		return (found | util_low_byte_bits(x)) != 0;
 	}
 	if (len >= 4) {
-		/* Zero-extended: the upper bytes are no LF or CR. */
+		uint32_t z;
 		__builtin_memcpy(&y, src, 4);
 		__builtin_memcpy(dst, &y, 4);
-		found = util_line_end_bits(y);
-		__builtin_memcpy(&y, src + len - 4, 4);
-		__builtin_memcpy(dst + len - 4, &y, 4);
-		return (found | util_line_end_bits(y)) != 0;
+		__builtin_memcpy(&z, src + len - 4, 4);
+		__builtin_memcpy(dst + len - 4, &z, 4);
+		return (util_low_byte_bits32(y) | util_low_byte_bits32(z)) != 0;
 	}
 	for (size_t i = 0; i < len; i++) {
 		dst[i] = src[i];
