@@ -738,7 +738,7 @@ static void conn_refuse_long_line(struct conn *c)
 	char msg[96];
 
 	snprintf(msg, sizeof(msg), "request longer than %u bytes; closing", c->config->limits.max_line_length);
-	server_count(c->server, c->peer_key, COUNT_COMMAND);
+	server_count_command(c->server, c->counted);
 	conn_send_err(c, PROTO_ERR_TOO_LONG, msg);
 	log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "request too long");
 	c->closing = 1;

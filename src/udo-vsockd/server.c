@@ -96,10 +96,9 @@ void peer_count_remove(struct server *s, const char *key)
 	}
 }
 
-/* peer_count_find for KEY of util_fnv1a HASH. */
-static struct peer_count *peer_count_find_hashed(const struct server *s, const char *key, uint32_t hash)
+struct peer_count *peer_count_entry(struct server *s, const char *key)
 {
-	for (struct peer_count *p = s->peer_counts[hash % PEER_COUNT_BUCKETS]; p != NULL; p = p->next) {
+	for (struct peer_count *p = s->peer_counts[peer_hash(key)]; p != NULL; p = p->next) {
 		if (strcmp(p->key, key) == 0)
 			return p;
 	}
@@ -108,22 +107,12 @@ static struct peer_count *peer_count_find_hashed(const struct server *s, const c
 
 const struct peer_count *peer_count_find(const struct server *s, const char *key)
 {
-	return peer_count_find_hashed(s, key, util_fnv1a(key));
-}
-
-struct peer_count *peer_count_entry(struct server *s, const char *key)
-{
-	return peer_count_find_hashed(s, key, util_fnv1a(key));
+	return peer_count_entry((struct server *)s, key); /* only read through the result */
 }
 
 void server_count(struct server *s, const char *key, enum server_counter what)
 {
-	server_count_hashed(s, key, key != NULL ? util_fnv1a(key) : 0, what);
-}
-
-void server_count_hashed(struct server *s, const char *key, uint32_t hash, enum server_counter what)
-{
-	struct peer_count *p = key != NULL ? peer_count_find_hashed(s, key, hash) : NULL;
+	struct peer_count *p = key != NULL ? peer_count_entry(s, key) : NULL;
 	struct peer_stats unused, *ps = p != NULL ? &p->stats : &unused;
 
 	switch (what) {

@@ -159,10 +159,6 @@ static inline void server_count_command(struct server *s, struct peer_count *p)
  * only; nothing for a peer without an open connection). */
 void server_count(struct server *s, const char *key, enum server_counter what);
 
-/* server_count for KEY of util_fnv1a HASH, which callers per request
- * keep (a connection's peer_hash). */
-void server_count_hashed(struct server *s, const char *key, uint32_t hash, enum server_counter what);
-
 /* Makes the shared line buffer hold LEN + 1 bytes and ARGV MAX_ARGS
  * pointers. Returns 0 or -1 (ENOMEM). */
 int server_reserve_scratch(struct server *s, size_t len, int max_args);
