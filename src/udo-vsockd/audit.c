@@ -188,13 +188,10 @@ static __attribute__((noinline)) void audit_end_begun(struct request *req, const
 	}
 	char *args = req->audit_args;
 	req->audit_args = NULL;
-	/* Not audited: begun under audit = none, or already written. */
-	if (conf == NULL || req->audit_command[0] == '\0' || !audit_wanted(conf->audit, status, code)) {
-		req->audit_command[0] = '\0';
-		free(args);
-		return;
-	}
-	if (!audit_peer_allows(req, conf)) {
+	/* Not audited: begun under audit = none, already written, not
+	 * wanted under this mode, or over the peer's audit-burst. */
+	if (conf == NULL || req->audit_command[0] == '\0' || !audit_wanted(conf->audit, status, code) ||
+	    !audit_peer_allows(req, conf)) {
 		req->audit_command[0] = '\0';
 		free(args);
 		return;

@@ -203,15 +203,16 @@ void request_ok(struct request *req, const char *fmt, ...)
 
 void request_err(struct request *req, const char *code, const char *fmt, ...)
 {
+	const char *known = udo_vsock_proto_is_error_code(code) ? code : PROTO_ERR_INTERNAL;
 	char head[64];
 	va_list ap;
 
-	snprintf(head, sizeof(head), "ERR %s", udo_vsock_proto_is_error_code(code) ? code : PROTO_ERR_INTERNAL);
+	snprintf(head, sizeof(head), "ERR %s", known);
 	va_start(ap, fmt);
 	request_status(req, head, fmt, ap);
 	va_end(ap);
 	server_count(req->server, req->conn != NULL ? req->peer_key : NULL, COUNT_ERROR);
-	request_end(req, "ERR", udo_vsock_proto_is_error_code(code) ? code : PROTO_ERR_INTERNAL);
+	request_end(req, "ERR", known);
 }
 
 void request_finish_cancelled(struct request *req)
