@@ -88,6 +88,14 @@ tests_check_pattern_SOURCES = tests/check_pattern.c
 tests_check_pattern_CFLAGS = $(TEST_CFLAGS)
 tests_check_pattern_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 
+# The per-peer log rate limit (ratelimit.c) linked in, on an explicit
+# clock: bursts, windows, suppressed counts, a clock that steps back.
+check_PROGRAMS += tests/check_ratelimit
+TESTS += tests/check_ratelimit
+tests_check_ratelimit_SOURCES = tests/check_ratelimit.c
+tests_check_ratelimit_CFLAGS = $(TEST_CFLAGS)
+tests_check_ratelimit_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+
 # The daemon's shared helpers (util.c) compiled in alone: parsing bounds,
 # suffixes, overflow and junk; FNV-1a; timevals; peer keys; option tables.
 check_PROGRAMS += tests/check_util

@@ -124,24 +124,24 @@ static __attribute__((noinline)) void rl_suppressing(const struct rl_class *cls,
 }
 
 /* Whether the message of class CLS about the peer of KEY (of HASH) may
- * be logged now: see log_ratelimit. Inlined into its two callers, where
- * the class is a constant; what runs once a window or once a peer is
- * out of line. */
-static inline __attribute__((always_inline)) int ratelimit(struct event_base *base, const char *key, uint32_t hash,
+ * be logged at NOW (ms): see log_ratelimit_at. Inlined into its
+ * callers, where the class is a constant; what runs once a window or
+ * once a peer is out of line. */
+static inline __attribute__((always_inline)) int ratelimit(uint64_t now, const char *key, uint32_t hash,
                                                            const struct rl_class *cls, const char *peer_text,
                                                            uint32_t cid, unsigned int burst, unsigned int interval_ms)
 {
-	struct timeval tv;
-
 	if (burst == 0)
 		return 1;
-	if (base == NULL || event_base_gettimeofday_cached(base, &tv) < 0)
-		gettimeofday(&tv, NULL);
-	uint64_t now = (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 	struct rl_entry *e = rl_find(key, hash, cls->audit, now);
 	e->last_seen = now;
-	/* A clock that went back starts a new window too. */
-	if (now - e->window_start >= interval_ms || now < e->window_start)
+	/* A clock that stepped back (libevent's cached time does, by a few
+	 * ms, each time it resyncs with the wall clock; an operator's clock
+	 * change by hours) moves the window's start, not its count: the
+	 * window still lasts INTERVAL_MS, and a step is never a new burst. */
+	if (now < e->window_start)
+		e->window_start = now;
+	else if (now - e->window_start >= interval_ms)
 		rl_new_window(e, now);
 	if (e->count < burst) {
 		/* Once a window (this runs per request): what its report names. */
@@ -155,17 +155,38 @@ static inline __attribute__((always_inline)) int ratelimit(struct event_base *ba
 	return 0;
 }
 
+/* BASE's cached time of this loop pass, in ms (the wall clock without a
+ * BASE, or when BASE has none cached). */
+static inline uint64_t rl_now(struct event_base *base)
+{
+	struct timeval tv;
+
+	if (base == NULL || event_base_gettimeofday_cached(base, &tv) < 0)
+		gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+int log_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                     unsigned int interval_ms)
+{
+	return ratelimit(now_ms, key, util_fnv1a(key), &rl_notices, peer_text, cid, burst, interval_ms);
+}
+
 int log_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
                   unsigned int interval_ms)
 {
-	return ratelimit(base, key, util_fnv1a(key), &rl_notices, peer_text, cid, burst, interval_ms);
+	if (burst == 0)
+		return 1;
+	return log_ratelimit_at(rl_now(base), key, peer_text, cid, burst, interval_ms);
 }
 
 int audit_ratelimit(struct event_base *base, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
                     unsigned int burst, unsigned int interval_ms)
 {
+	if (burst == 0)
+		return 1;
 	/* The same table, a class of its own: a separate window. */
-	return ratelimit(base, key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
+	return ratelimit(rl_now(base), key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
 }
 
 void log_ratelimit_flush(void)

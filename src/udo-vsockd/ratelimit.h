@@ -23,6 +23,11 @@ struct event_base;
 int log_ratelimit(struct event_base *base, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
                   unsigned int interval_ms);
 
+/* log_ratelimit at the time NOW_MS (ms, of any clock that mostly moves
+ * forward): a step back keeps the window and its count. */
+int log_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                     unsigned int interval_ms);
+
 /* log_ratelimit for the audit entries of KEY's peer (HASH: util_fnv1a of
  * KEY, which callers keep): a window of its own (audit-burst,
  * audit-interval), apart from the notices'. */
