@@ -21,16 +21,23 @@
 
 static struct daemon d;
 
+/* The daemon's log (its stderr), for the tests that read it. */
+static char log_path[300];
+
 /* A daemon with the facts module: facts (all), hostfacts (hostname only),
- * delay (max 2 s); short shutdown grace so stops are quick. */
+ * delay (max 2 s); short shutdown grace so stops are quick. Its log goes
+ * to log_path. */
 static void start_facts_daemon(void)
 {
+	struct daemon_opts opts = {.listen_fd = -1, .log_path = log_path};
+
 	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
 	daemon_write_config(&d, "module = " FACTS_SO "\nshutdown-grace = 300ms\n",
 	                    "[command facts]\nhandler = facts\n\n"
 	                    "[command hostfacts]\nhandler = facts\nfacts = hostname\n\n"
 	                    "[command delay]\nhandler = delay\nmax = 2s\n");
-	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
 }
 
 /* Kills whatever still runs. */
@@ -119,6 +126,9 @@ START_TEST(test_async_answer)
 	ck_assert_int_ge(now_ms() - t0, 390);
 	ck_assert_int_eq(client_read_reply(&a, &r, 5000), 0);
 	ck_assert_str_eq(r.status, "OK pong one");
+	/* Its audit entry, written at the answer (after run() returned and
+	 * the words were gone), counts the two arguments, not -1. */
+	wait_file_contains(log_path, ": delay: OK argc=2 ", 5000);
 	client_close(&a);
 	client_close(&b);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);

@@ -450,9 +450,9 @@ static enum req_status mk_run(struct request *req)
 	mr->req = req;
 	req->state = mr;
 	mc->kind->mk->run(&module_api, (struct udo_vsockd_request *)(void *)req, mc->data);
-	/* The words live in the connection's line buffer: gone after run(). */
+	/* The words live in the connection's line buffer: gone after run().
+	 * ARGC stays: the audit entry, written at the answer, counts them. */
 	req->argv = NULL;
-	req->argc = 0;
 	/* Not answered yet (finishing clears the state): start the timeout. */
 	if (req->state != NULL && mr->timer != NULL) {
 		struct timeval tv = util_timeval_ms(mc->timeout_ms);
