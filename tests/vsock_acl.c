@@ -604,21 +604,25 @@ END_TEST
 
 /* A reload reaches open connections: an identity demoted or promoted, a
  * vsock-mux CID changed, applies to the next request of a connection
- * accepted before; a connection whose listener is gone is closed. */
+ * accepted before; a connection whose listener is gone is closed; and
+ * the per-peer connection counts move with the identities. */
 START_TEST(test_reload_reaches_open_connections)
 {
-	struct client admin, guest, vm, gone;
+	struct client admin, guest, vm, gone, second, third, fourth;
 	struct reply r;
 
 	daemon_init(&d);
 	char more[512];
-	snprintf(more, sizeof(more), "listen = unix:%s/extra.sock identity=admin\n", d.dir);
+	snprintf(more, sizeof(more), "listen = unix:%s/extra.sock identity=admin\nmax-connections-per-peer = 2\n",
+	         d.dir);
 	write_listeners("guest", "admin", 5, more, sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 	unix_open(&admin, "admin.sock");
 	unix_open(&guest, "guest.sock");
 	unix_open(&vm, "fc.vsock_9");
 	unix_open(&gone, "extra.sock");
+	unix_open(&second, "guest.sock");
+	expect_whoami(&second, "identity=guest");
 	expect(&admin, "counted", "OK 1");
 	expect(&guest, "counted", "ERR denied ");
 	expect(&gone, "counted", "OK 2");
@@ -626,7 +630,7 @@ START_TEST(test_reload_reaches_open_connections)
 	expect(&vm, "in-range", "OK 3");
 
 	/* The identities swap, the VM's CID changes, extra.sock goes. */
-	write_listeners("admin", "guest", 7, NULL, sections);
+	write_listeners("admin", "guest", 7, "max-connections-per-peer = 2\n", sections);
 	daemon_signal(&d, SIGHUP);
 	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
 	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
@@ -637,6 +641,23 @@ START_TEST(test_reload_reaches_open_connections)
 	expect_whoami(&vm, "cid=7");
 	expect(&vm, "in-range", "ERR denied "); /* 0-5 */
 	ck_assert_msg(client_wait_eof(&gone, 5000), "a connection on a removed listener is still open");
+	/* Counted under their new identities: admin now holds the two
+	 * connections accepted as guest, so a third is refused under
+	 * max-connections-per-peer = 2; guest holds the one accepted as
+	 * admin (extra.sock's is gone), so one more fits and then no more. */
+	expect_whoami(&second, "identity=admin");
+	unix_open(&third, "guest.sock");
+	client_expect_line(&third, "ERR busy too many connections from this peer", 5000);
+	ck_assert(client_wait_eof(&third, 5000));
+	client_close(&third);
+	unix_open(&fourth, "admin.sock");
+	expect_whoami(&fourth, "identity=guest");
+	unix_open(&third, "admin.sock");
+	client_expect_line(&third, "ERR busy too many connections from this peer", 5000);
+	ck_assert(client_wait_eof(&third, 5000));
+	client_close(&third);
+	client_close(&fourth);
+	client_close(&second);
 	client_request(&admin, "peek", &r, 5000);
 	ck_assert_str_eq(r.status, "OK 4");
 	client_close(&admin);
