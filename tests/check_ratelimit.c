@@ -11,6 +11,7 @@
 
 #include "../src/udo-vsockd/log.h"
 #include "../src/udo-vsockd/ratelimit.h"
+#include "../src/udo-vsockd/util.h"
 
 enum { BURST = 10, INTERVAL = 5000 };
 
@@ -99,6 +100,65 @@ START_TEST(test_clock_set_back_an_hour)
 }
 END_TEST
 
+/* Whether a line of the notices so far holds both TEXT and ALSO. */
+static int notices_hold(const char *text, const char *also)
+{
+	char line[512];
+
+	fflush(stderr);
+	rewind(notices);
+	while (fgets(line, sizeof(line), notices) != NULL) {
+		if (strstr(line, text) != NULL && strstr(line, also) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* Writes into KEY (of SIZE) the first "PREFIX:N" whose class (AUDIT or
+ * not) falls in the table's set SET. */
+static void key_in_set(char *key, size_t size, const char *prefix, int audit, unsigned int set)
+{
+	for (unsigned int n = 0;; n++) {
+		snprintf(key, size, "%s:%u", prefix, n);
+		if ((util_fnv1a(key) + (unsigned int)audit) % RATELIMIT_SETS == set)
+			return;
+	}
+}
+
+/* A full set evicts the peer asked about least recently, whatever
+ * clock each class is on: the audit class is judged on the monotonic
+ * clock (a few thousand ms after boot), the notices on the wall clock
+ * (ms since 1970). Before, eviction compared those times, so the audit
+ * entry used last was evicted first. */
+START_TEST(test_eviction_follows_use_across_clocks)
+{
+	enum { WALL = 1700000000000ULL, MONO = 5000 };
+	char n0[32], n1[32], n2[32], a0[32], a1[32];
+
+	capture_notices();
+	key_in_set(n0, sizeof(n0), "n0", 0, 17);
+	key_in_set(n1, sizeof(n1), "n1", 0, 17);
+	key_in_set(n2, sizeof(n2), "n2", 0, 17);
+	key_in_set(a0, sizeof(a0), "a0", 1, 17);
+	key_in_set(a1, sizeof(a1), "a1", 1, 17);
+	/* Each asks twice with a burst of 1: one suppressed, to be reported. */
+	for (int i = 0; i < 2; i++) {
+		log_ratelimit_at(WALL, n0, n0, 0, 1, INTERVAL);
+		log_ratelimit_at(WALL, n1, n1, 0, 1, INTERVAL);
+	}
+	for (int i = 0; i < 2; i++) {
+		audit_ratelimit_at(MONO, a0, util_fnv1a(a0), a0, 0, 1, INTERVAL);
+		audit_ratelimit_at(MONO, a1, util_fnv1a(a1), a1, 0, 1, INTERVAL);
+	}
+	/* The set is full; n0 is the least recently used. */
+	log_ratelimit_at(WALL, n2, n2, 0, 1, INTERVAL);
+	ck_assert_msg(notices_hold(n0, "1 log messages about this peer suppressed"),
+	              "the least recently used peer (%s) was not the one evicted", n0);
+	ck_assert_msg(!notices_hold("audit entries about this peer suppressed", ""),
+	              "an audit entry used after it was evicted instead");
+}
+END_TEST
+
 /* BURST 0: no limit and no reports. */
 START_TEST(test_burst_zero_is_unlimited)
 {
@@ -119,6 +179,7 @@ int main(void)
 	tcase_add_test(tc, test_small_step_back_is_same_window);
 	tcase_add_test(tc, test_clock_set_back_an_hour);
 	tcase_add_test(tc, test_burst_zero_is_unlimited);
+	tcase_add_test(tc, test_eviction_follows_use_across_clocks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

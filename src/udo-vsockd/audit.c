@@ -170,8 +170,10 @@ static int audit_peer_allows(const struct request *req, const struct config *con
 		key = own_key;
 		hash = util_fnv1a(own_key);
 	}
-	return audit_ratelimit(req->server->base, key, hash, req->peer->text, req->peer->cid, conf->limits.audit_burst,
-	                       conf->limits.audit_interval_ms);
+	/* Judged at the request's start, which audit_begin read from the
+	 * monotonic clock: no clock read per request for this. */
+	return audit_ratelimit_at(req->started_us / 1000, key, hash, req->peer->text, req->peer->cid,
+	                          conf->limits.audit_burst, conf->limits.audit_interval_ms);
 }
 
 /* audit_end for a request that began an entry or holds one. Out of

@@ -36,7 +36,7 @@ struct rl_entry {
 	char text[80];
 	uint32_t cid;
 	uint64_t window_start; /* ms */
-	uint64_t last_seen;    /* ms, for eviction */
+	uint64_t last_use;     /* rl_uses when last asked about: eviction order */
 	unsigned int count;    /* logged in this window */
 	unsigned long long suppressed;
 	const char *what;      /* "log messages", "audit entries" */
@@ -44,6 +44,10 @@ struct rl_entry {
 };
 
 static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
+
+/* Questions asked so far: the order of use that eviction follows,
+ * whatever clock each class's windows are on. */
+static uint64_t rl_uses;
 
 /* HASH (FNV-1a of the key) reduced to a set; the classes of one peer go
  * to different sets. */
@@ -70,7 +74,7 @@ static __attribute__((noinline)) struct rl_entry *rl_add(struct rl_entry *set, c
 	struct rl_entry *victim = &set[0];
 
 	for (int i = 0; i < RATELIMIT_WAYS; i++) {
-		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].last_seen < victim->last_seen))
+		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].last_use < victim->last_use))
 			victim = &set[i];
 	}
 	rl_report(victim);
@@ -134,7 +138,7 @@ static inline __attribute__((always_inline)) int ratelimit(uint64_t now, const c
 	if (burst == 0)
 		return 1;
 	struct rl_entry *e = rl_find(key, hash, cls->audit, now);
-	e->last_seen = now;
+	e->last_use = ++rl_uses;
 	/* A clock that stepped back (libevent's cached time does, by a few
 	 * ms, each time it resyncs with the wall clock; an operator's clock
 	 * change by hours) moves the window's start, not its count: the
@@ -180,13 +184,11 @@ int log_ratelimit(struct event_base *base, const char *key, const char *peer_tex
 	return log_ratelimit_at(rl_now(base), key, peer_text, cid, burst, interval_ms);
 }
 
-int audit_ratelimit(struct event_base *base, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
-                    unsigned int burst, unsigned int interval_ms)
+int audit_ratelimit_at(uint64_t now_ms, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
+                       unsigned int burst, unsigned int interval_ms)
 {
-	if (burst == 0)
-		return 1;
 	/* The same table, a class of its own: a separate window. */
-	return ratelimit(rl_now(base), key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
+	return ratelimit(now_ms, key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
 }
 
 void log_ratelimit_flush(void)

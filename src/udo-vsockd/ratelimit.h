@@ -28,11 +28,12 @@ int log_ratelimit(struct event_base *base, const char *key, const char *peer_tex
 int log_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
                      unsigned int interval_ms);
 
-/* log_ratelimit for the audit entries of KEY's peer (HASH: util_fnv1a of
- * KEY, which callers keep): a window of its own (audit-burst,
- * audit-interval), apart from the notices'. */
-int audit_ratelimit(struct event_base *base, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
-                    unsigned int burst, unsigned int interval_ms);
+/* log_ratelimit_at for the audit entries of KEY's peer (HASH: util_fnv1a
+ * of KEY, which callers keep), at NOW_MS of the monotonic clock: a
+ * window of its own (audit-burst, audit-interval), apart from the
+ * notices'. */
+int audit_ratelimit_at(uint64_t now_ms, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
+                       unsigned int burst, unsigned int interval_ms);
 
 /* Logs every count still suppressed and forgets all peers (at exit). */
 void log_ratelimit_flush(void);
