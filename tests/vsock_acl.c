@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -799,6 +800,167 @@ START_TEST(test_peer_names)
 }
 END_TEST
 
+/* Writes peers-dir file NAME in DIR with TEXT as a writer should: a
+ * dotfile (which the daemon ignores), then renamed into place. */
+static void put_peer(const char *dir, const char *name, const char *text)
+{
+	char tmp[400], path[400];
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(tmp, "w");
+	ck_assert_msg(f != NULL, "fopen(%s): %s", tmp, strerror(errno));
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_msg(rename(tmp, path) == 0, "rename(%s): %s", path, strerror(errno));
+}
+
+/* Renames peers-dir file FROM in DIR to TO, or removes it if TO is NULL. */
+static void move_peer(const char *dir, const char *from, const char *to)
+{
+	char a[400], b[400];
+
+	snprintf(a, sizeof(a), "%s/%s", dir, from);
+	if (to == NULL) {
+		ck_assert_msg(unlink(a) == 0, "unlink(%s): %s", a, strerror(errno));
+		return;
+	}
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	ck_assert_msg(rename(a, b) == 0, "rename(%s): %s", a, strerror(errno));
+}
+
+/* The name= WHOAMI gives over C, in NAME (SIZE bytes; "" for none). */
+static void whoami_name(struct client *c, char *name, size_t size)
+{
+	struct reply r;
+
+	client_request(c, "whoami", &r, 5000);
+	ck_assert_str_eq(r.status, "OK");
+	name[0] = '\0';
+	for (int i = 0; i < r.ndata; i++) {
+		if (strncmp(r.data[i], "name=", 5) == 0)
+			snprintf(name, size, "%s", r.data[i] + 5);
+	}
+}
+
+/* Opens new connections to the daemon until one's WHOAMI has the name
+ * WANT ("": none), within 5 s; leaves that one open in C. The daemon
+ * takes a peers-dir change from inotify in its own time. */
+static void open_named(struct client *c, const char *want)
+{
+	int64_t deadline = now_ms() + 5000;
+	char name[64];
+
+	for (;;) {
+		client_open(c, d.port);
+		whoami_name(c, name, sizeof(name));
+		if (strcmp(name, want) == 0)
+			return;
+		client_close(c);
+		ck_assert_msg(now_ms() < deadline, "a new connection is named '%s', not '%s'", name, want);
+		sleep_ms(20); /* poll interval */
+	}
+}
+
+/* peers-dir names CID 1 from a file, without a reload: a new connection
+ * takes the name at once (WHOAMI, allow = me), one already open whose
+ * CID's name changes is closed, never judged under the other name: a
+ * CID moving from one name to another (a rename), a second file naming
+ * the same CID (then neither name), the file removed. Bad files are
+ * logged by name and reason and change nothing; dotfiles are a writer's
+ * temporaries. The configuration's [peer] sections win. */
+START_TEST(test_peers_dir)
+{
+	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
+	struct daemon_opts opts = {.listen_fd = -1};
+	static char more[400];
+	char dir[300], log_path[300], path[400];
+	struct client unnamed, me, other, none;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	opts.log_path = log_path;
+	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
+	daemon_more = more;
+	/* `me` and `other-*` name no [peer]: with a peers-dir that is no error. */
+	write_config(named_sections(""));
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	client_open(&unnamed, d.port);
+	expect_stats_name(&unnamed, NULL);
+	expect(&unnamed, "mine", "ERR denied ");
+
+	/* A file names CID 1: new connections are `me`; the unnamed one closes. */
+	put_peer(dir, "me", "# written by a hook\n\n  cid = local  \n");
+	open_named(&me, "me");
+	expect(&me, "mine", "OK 1");
+	expect(&me, "theirs", "ERR denied ");
+	ck_assert_int_eq(client_wait_eof(&unnamed, 5000), 1);
+	client_close(&unnamed);
+	wait_file_contains(log_path, "CID 1 is named 'me' now, was '' (peers-dir): closing", 5000);
+
+	/* Bad files: logged with the reason, ignored; `me` stays. */
+	put_peer(dir, "bad1", "cid = nope\n");
+	put_peer(dir, "bad2", "cid = 1\ncid = 2\n");
+	put_peer(dir, "bad3", "name = x\n");
+	put_peer(dir, "Upper", "cid = 1\n");
+	char big[400];
+	memset(big, '#', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put_peer(dir, "big", big);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	ck_assert_int_eq(symlink("me", path), 0);
+	move_peer(dir, "link", "link2"); /* a moved-in symlink: IN_MOVED_TO */
+	wait_file_contains(log_path, "bad1: ignored: line 1: 'nope' is not a CID", 5000);
+	wait_file_contains(log_path, "bad2: ignored: line 2: cid set twice", 5000);
+	wait_file_contains(log_path, "bad3: ignored: line 1: expected 'cid = N'", 5000);
+	wait_file_contains(log_path, "Upper: ignored: not a peer name", 5000);
+	wait_file_contains(log_path, "big: ignored: larger than 256 bytes", 5000);
+	wait_file_contains(log_path, "link2: ignored: not a regular file", 5000);
+	ck_assert_int_eq(file_contains(log_path, ".me.tmp"), 0);
+	expect(&me, "mine", "OK 2");
+	ck_assert(daemon_alive(&d));
+
+	/* CID 1 moves from `me` to `other-vm` while `me` is open: closed. */
+	move_peer(dir, "me", "other-vm");
+	ck_assert_int_eq(client_wait_eof(&me, 5000), 1);
+	client_close(&me);
+	open_named(&other, "other-vm");
+	expect(&other, "mine", "ERR denied ");
+	expect(&other, "theirs", "OK 3");
+
+	/* Two files name CID 1: neither name is used. */
+	put_peer(dir, "twin", "cid = 1\n");
+	ck_assert_int_eq(client_wait_eof(&other, 5000), 1);
+	client_close(&other);
+	wait_file_contains(log_path, "twin: CID 1 is also in file other-vm: neither name is used", 5000);
+	open_named(&none, "");
+	expect(&none, "theirs", "ERR denied ");
+	client_close(&none);
+	move_peer(dir, "twin", NULL);
+	open_named(&other, "other-vm");
+	client_close(&other);
+
+	/* The configuration wins: [peer other-vm] is CID 99, so CID 1 has no name. */
+	reload(named_sections("[peer other-vm]\ncid = 99\n"));
+	wait_file_contains(log_path, "other-vm: ignored: [peer other-vm] of the configuration", 5000);
+	open_named(&none, "");
+	client_close(&none);
+	reload(named_sections(""));
+	open_named(&other, "other-vm");
+
+	/* The file removed: a new connection has no name, the open one closes. */
+	move_peer(dir, "other-vm", NULL);
+	ck_assert_int_eq(client_wait_eof(&other, 5000), 1);
+	client_close(&other);
+	open_named(&none, "");
+	expect(&none, "theirs", "ERR denied ");
+	client_close(&none);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* Audit entries are rate-limited per peer (audit-burst per
  * audit-interval) apart from the notices, and what was suppressed is
  * counted: entries plus the suppressed count is every request. */
@@ -863,6 +1025,7 @@ static Suite *acl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_audit_entries);
 	tcase_add_test(tc, test_peer_names);
+	tcase_add_test(tc, test_peers_dir);
 	suite_add_tcase(s, tc);
 	return s;
 }
