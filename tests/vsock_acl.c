@@ -961,6 +961,66 @@ START_TEST(test_peers_dir)
 }
 END_TEST
 
+/* Writes TEXT to the sysctl file PATH. */
+static void write_sysctl(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_msg(fclose(f) == 0, "%s: %s", path, strerror(errno));
+}
+
+/* The inotify queue overflows (the daemon stopped while 40 VMs' files
+ * and `me` are written, with the kernel's queue cut to 16 events for
+ * its instance): the daemon reads the directory afresh and names CID 1. */
+START_TEST(test_peers_dir_overflow)
+{
+	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
+	static const char knob[] = "/proc/sys/fs/inotify/max_queued_events";
+	struct daemon_opts opts = {.listen_fd = -1};
+	static char more[400];
+	char dir[300], log_path[300], name[32], old[32] = "";
+	struct client c;
+
+	FILE *f = fopen(knob, "r");
+	if (f == NULL || fgets(old, sizeof(old), f) == NULL || access(knob, W_OK) != 0) {
+		printf("%s: %s is not writable here; skipped\n", __func__, knob);
+		if (f != NULL)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	opts.log_path = log_path;
+	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
+	daemon_more = more;
+	write_config(named_sections(""));
+	/* Read once, when the daemon makes its inotify instance. */
+	write_sysctl(knob, "16\n");
+	int started = daemon_start(&d, &opts, 10000);
+	write_sysctl(knob, old);
+	ck_assert_int_eq(started, 0);
+	daemon_signal(&d, SIGSTOP);
+	for (int i = 0; i < 40; i++) {
+		char text[32];
+		snprintf(name, sizeof(name), "vm%d", i);
+		snprintf(text, sizeof(text), "cid = %d\n", 100 + i);
+		put_peer(dir, name, text);
+	}
+	put_peer(dir, "me", "cid = 1\n");
+	daemon_signal(&d, SIGCONT);
+	wait_file_contains(log_path, "inotify queue overflow: reading it afresh", 5000);
+	open_named(&c, "me");
+	expect(&c, "mine", "OK 1");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* Audit entries are rate-limited per peer (audit-burst per
  * audit-interval) apart from the notices, and what was suppressed is
  * counted: entries plus the suppressed count is every request. */
@@ -1026,6 +1086,7 @@ static Suite *acl_suite(void)
 	tcase_add_test(tc, test_audit_entries);
 	tcase_add_test(tc, test_peer_names);
 	tcase_add_test(tc, test_peers_dir);
+	tcase_add_test(tc, test_peers_dir_overflow);
 	suite_add_tcase(s, tc);
 	return s;
 }
