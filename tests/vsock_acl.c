@@ -829,18 +829,25 @@ static void move_peer(const char *dir, const char *from, const char *to)
 	ck_assert_msg(rename(a, b) == 0, "rename(%s): %s", a, strerror(errno));
 }
 
-/* The name= WHOAMI gives over C, in NAME (SIZE bytes; "" for none). */
-static void whoami_name(struct client *c, char *name, size_t size)
+/* The name= WHOAMI gives over C, in NAME (SIZE bytes; "" for none).
+ * Returns 0, or -1 if the daemon closed C first (its CID's name changed
+ * between accept and WHOAMI). */
+static int whoami_name(struct client *c, char *name, size_t size)
 {
 	struct reply r;
 
-	client_request(c, "whoami", &r, 5000);
+	client_send_str(c, "whoami\n");
+	int rc = client_read_reply(c, &r, 5000);
+	if (rc == -2)
+		return -1;
+	ck_assert_msg(rc == 0, "whoami: no reply (%d)", rc);
 	ck_assert_str_eq(r.status, "OK");
 	name[0] = '\0';
 	for (int i = 0; i < r.ndata; i++) {
 		if (strncmp(r.data[i], "name=", 5) == 0)
 			snprintf(name, size, "%s", r.data[i] + 5);
 	}
+	return 0;
 }
 
 /* Opens new connections to the daemon until one's WHOAMI has the name
@@ -853,8 +860,7 @@ static void open_named(struct client *c, const char *want)
 
 	for (;;) {
 		client_open(c, d.port);
-		whoami_name(c, name, sizeof(name));
-		if (strcmp(name, want) == 0)
+		if (whoami_name(c, name, sizeof(name)) == 0 && strcmp(name, want) == 0)
 			return;
 		client_close(c);
 		ck_assert_msg(now_ms() < deadline, "a new connection is named '%s', not '%s'", name, want);
@@ -957,6 +963,55 @@ START_TEST(test_peers_dir)
 	open_named(&none, "");
 	expect(&none, "theirs", "ERR denied ");
 	client_close(&none);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* The directory missing at start, untrusted (strict modes), then fine:
+ * tried again until it is watched. Moved away: its names go, and an open
+ * connection of a named CID closes; moved back: they come back. */
+START_TEST(test_peers_dir_comes_back)
+{
+	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
+	struct daemon_opts opts = {.listen_fd = -1};
+	static char more[400];
+	char dir[300], away[320], log_path[300], want[400];
+	struct client c;
+	struct stat st;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
+	snprintf(away, sizeof(away), "%s.away", dir);
+	opts.log_path = log_path;
+	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
+	daemon_more = more;
+	write_config(named_sections(""));
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	snprintf(want, sizeof(want), "peers-dir %s: No such file or directory; no names from it", dir);
+	wait_file_contains(log_path, want, 5000);
+	/* Strict modes are on unless the harness turned them off (a build
+	 * tree not owned by the daemon's user, see daemon-harness.c). */
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	if (stat(TEST_BUILDDIR, &st) == 0 && (st.st_uid == 0 || st.st_uid == geteuid())) {
+		ck_assert_int_eq(chmod(dir, 0777), 0);
+		wait_file_contains(log_path, "world-writable (mode 0777); refused (strict modes", 5000);
+	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	put_peer(dir, "me", "cid = 1\n");
+	open_named(&c, "me");
+	wait_file_contains(log_path, ": watched again", 5000);
+
+	ck_assert_int_eq(rename(dir, away), 0);
+	ck_assert_int_eq(client_wait_eof(&c, 5000), 1);
+	client_close(&c);
+	wait_file_contains(log_path, "the directory is gone", 5000);
+	open_named(&c, "");
+	client_close(&c);
+	ck_assert_int_eq(rename(away, dir), 0);
+	open_named(&c, "me");
+	expect(&c, "mine", "OK 1");
+	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }
 END_TEST
@@ -1087,6 +1142,7 @@ static Suite *acl_suite(void)
 	tcase_add_test(tc, test_peer_names);
 	tcase_add_test(tc, test_peers_dir);
 	tcase_add_test(tc, test_peers_dir_overflow);
+	tcase_add_test(tc, test_peers_dir_comes_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
