@@ -898,7 +898,7 @@ START_TEST(test_peers_dir)
 	expect(&unnamed, "mine", "ERR denied ");
 
 	/* A file names CID 1: new connections are `me`; the unnamed one closes. */
-	put_peer(dir, "me", "# written by a hook\n\n  cid = local  \n");
+	put_peer(dir, "me", "# written by a hook\n\n  cid = local  \n; the end\n");
 	open_named(&me, "me");
 	expect(&me, "mine", "OK 1");
 	expect(&me, "theirs", "ERR denied ");

@@ -75,7 +75,7 @@ static int pd_remove(struct peers_dir *pd, const char *name)
 	return 1;
 }
 
-/* Parses TEXT (LEN bytes), a peer file: blank lines, `#` comments and
+/* Parses TEXT (LEN bytes), a peer file: blank lines, `#` or `;` comments and
  * one `cid = N` line. Returns 0 with *CID, or -1 with the reason in WHY. */
 static int pd_parse(char *text, size_t len, uint32_t *cid, char *why, size_t whylen)
 {
@@ -92,7 +92,7 @@ static int pd_parse(char *text, size_t len, uint32_t *cid, char *why, size_t why
 		char *end = s + strlen(s);
 		while (end > s && strchr(" \t\r", end[-1]) != NULL)
 			*--end = '\0';
-		if (*s == '\0' || *s == '#')
+		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		char *eq = strchr(s, '=');
 		char *key_end = eq != NULL ? eq : s;
