@@ -969,7 +969,8 @@ END_TEST
 
 /* The directory missing at start, untrusted (strict modes), then fine:
  * tried again until it is watched. Moved away: its names go, and an open
- * connection of a named CID closes; moved back: they come back. */
+ * connection of a named CID closes; moved back: they come back. A file
+ * rewritten with another CID moves the name. */
 START_TEST(test_peers_dir_comes_back)
 {
 	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
@@ -1011,6 +1012,13 @@ START_TEST(test_peers_dir_comes_back)
 	ck_assert_int_eq(rename(away, dir), 0);
 	open_named(&c, "me");
 	expect(&c, "mine", "OK 1");
+	client_close(&c);
+	/* `me` rewritten with another CID, then back: CID 1 loses the name and gets it again. */
+	put_peer(dir, "me", "cid = 5\n");
+	open_named(&c, "");
+	client_close(&c);
+	put_peer(dir, "me", "cid = 1\n");
+	open_named(&c, "me");
 	client_close(&c);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }

@@ -40,7 +40,7 @@ struct peers_dir {
 	int ifd;   /* the inotify instance; -1 while not watched */
 	struct event *ev;
 	struct event *retry;
-	struct pd_entry *entries; /* in no order */
+	struct pd_entry *entries; /* by CID, for a lookup in log n at accept */
 	unsigned int n, cap;
 	char failed[256]; /* why it could not be watched, as last logged */
 };
@@ -53,25 +53,47 @@ enum pd_read {
 	PD_MISSING, /* gone already */
 };
 
-/* The entry named NAME, or NULL. */
-static struct pd_entry *pd_find(struct peers_dir *pd, const char *name)
+/* The index of the entry named NAME, or -1. */
+static int pd_find(const struct peers_dir *pd, const char *name)
 {
 	for (unsigned int i = 0; i < pd->n; i++) {
 		if (strcmp(pd->entries[i].name, name) == 0)
-			return &pd->entries[i];
+			return (int)i;
 	}
-	return NULL;
+	return -1;
+}
+
+/* The index of the first entry whose CID is CID or more (PD->n if none). */
+static unsigned int pd_lower(const struct peers_dir *pd, uint32_t cid)
+{
+	unsigned int lo = 0, hi = pd->n;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		if (pd->entries[mid].cid < cid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Drops entry I, keeping the order. */
+static void pd_remove_at(struct peers_dir *pd, unsigned int i)
+{
+	memmove(&pd->entries[i], &pd->entries[i + 1], (pd->n - i - 1) * sizeof(pd->entries[0]));
+	pd->n--;
 }
 
 /* Drops the entry named NAME. Returns 1 if there was one. */
 static int pd_remove(struct peers_dir *pd, const char *name)
 {
-	struct pd_entry *e = pd_find(pd, name);
+	int i = pd_find(pd, name);
 
-	if (e == NULL)
+	if (i < 0)
 		return 0;
-	log_info("peers-dir %s: %s (CID %u) removed", pd->path, name, (unsigned int)e->cid);
-	*e = pd->entries[--pd->n];
+	log_info("peers-dir %s: %s (CID %u) removed", pd->path, name, (unsigned int)pd->entries[i].cid);
+	pd_remove_at(pd, (unsigned int)i);
 	return 1;
 }
 
@@ -216,27 +238,30 @@ static int pd_update(struct peers_dir *pd, const char *name)
 	case PD_OK:
 		break;
 	}
-	struct pd_entry *e = pd_find(pd, name);
-	if (e != NULL && e->cid == cid)
+	int old = pd_find(pd, name);
+	if (old >= 0 && pd->entries[old].cid == cid)
 		return 0;
-	if (e == NULL) {
-		if (pd->n >= PEERS_DIR_MAX_FILES) {
-			log_warnx("peers-dir %s: %s: ignored: more than %d files", pd->path, name, PEERS_DIR_MAX_FILES);
+	if (old >= 0) {
+		pd_remove_at(pd, (unsigned int)old); /* put back at its new CID's place */
+	} else if (pd->n >= PEERS_DIR_MAX_FILES) {
+		log_warnx("peers-dir %s: %s: ignored: more than %d files", pd->path, name, PEERS_DIR_MAX_FILES);
+		return 0;
+	} else if (pd->n == pd->cap) {
+		unsigned int cap = pd->cap == 0 ? 16 : pd->cap * 2;
+		struct pd_entry *grown = realloc(pd->entries, cap * sizeof(*grown));
+		if (grown == NULL) {
+			log_warnx("peers-dir %s: %s: ignored: out of memory", pd->path, name);
 			return 0;
 		}
-		if (pd->n == pd->cap) {
-			unsigned int cap = pd->cap == 0 ? 16 : pd->cap * 2;
-			struct pd_entry *grown = realloc(pd->entries, cap * sizeof(*grown));
-			if (grown == NULL) {
-				log_warnx("peers-dir %s: %s: ignored: out of memory", pd->path, name);
-				return 0;
-			}
-			pd->entries = grown;
-			pd->cap = cap;
-		}
-		e = &pd->entries[pd->n++];
-		snprintf(e->name, sizeof(e->name), "%s", name);
+		pd->entries = grown;
+		pd->cap = cap;
 	}
+	/* After the entries of the same CID: they keep their order. */
+	unsigned int at = cid == UINT32_MAX ? pd->n : pd_lower(pd, cid + 1);
+	memmove(&pd->entries[at + 1], &pd->entries[at], (pd->n - at) * sizeof(pd->entries[0]));
+	pd->n++;
+	struct pd_entry *e = &pd->entries[at];
+	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->cid = cid;
 	log_info("peers-dir %s: %s is CID %u", pd->path, name, (unsigned int)cid);
 	pd_log_conflicts(pd, e);
@@ -440,9 +465,9 @@ const char *peers_dir_lookup(const struct server *s, const struct config *conf, 
 
 	if (name != NULL || pd == NULL)
 		return name;
-	for (unsigned int i = 0; i < pd->n; i++) {
+	for (unsigned int i = pd_lower(pd, cid); i < pd->n && pd->entries[i].cid == cid; i++) {
 		const struct pd_entry *e = &pd->entries[i];
-		if (e->cid != cid || config_peer_named(conf, e->name) != NULL)
+		if (config_peer_named(conf, e->name) != NULL)
 			continue;
 		if (name != NULL)
 			return NULL; /* two files name CID: neither is used */
