@@ -967,6 +967,17 @@ START_TEST(test_peers_dir)
 }
 END_TEST
 
+/* Writes TEXT to PATH in place (a sysctl, a peers-dir file as `echo >`
+ * writes it: IN_CLOSE_WRITE, no rename). */
+static void write_in_place(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_msg(fclose(f) == 0, "%s: %s", path, strerror(errno));
+}
+
 /* The directory missing at start, untrusted (strict modes), then fine:
  * tried again until it is watched. Moved away: its names go, and an open
  * connection of a named CID closes; moved back: they come back. A file
@@ -1014,7 +1025,8 @@ START_TEST(test_peers_dir_comes_back)
 	expect(&c, "mine", "OK 1");
 	client_close(&c);
 	/* `me` rewritten with another CID, then back: CID 1 loses the name and gets it again. */
-	put_peer(dir, "me", "cid = 5\n");
+	snprintf(want, sizeof(want), "%s/me", dir);
+	write_in_place(want, "cid = 5\n");
 	open_named(&c, "");
 	client_close(&c);
 	put_peer(dir, "me", "cid = 1\n");
@@ -1023,16 +1035,6 @@ START_TEST(test_peers_dir_comes_back)
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }
 END_TEST
-
-/* Writes TEXT to the sysctl file PATH. */
-static void write_sysctl(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_msg(fclose(f) == 0, "%s: %s", path, strerror(errno));
-}
 
 /* The inotify queue overflows (the daemon stopped while 40 VMs' files
  * and `me` are written, with the kernel's queue cut to 16 events for
@@ -1063,9 +1065,9 @@ START_TEST(test_peers_dir_overflow)
 	daemon_more = more;
 	write_config(named_sections(""));
 	/* Read once, when the daemon makes its inotify instance. */
-	write_sysctl(knob, "16\n");
+	write_in_place(knob, "16\n");
 	int started = daemon_start(&d, &opts, 10000);
-	write_sysctl(knob, old);
+	write_in_place(knob, old);
 	ck_assert_int_eq(started, 0);
 	daemon_signal(&d, SIGSTOP);
 	for (int i = 0; i < 40; i++) {
