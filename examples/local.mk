@@ -3,3 +3,5 @@
 noinst_PROGRAMS += examples/handoff-echo
 examples_handoff_echo_SOURCES = examples/handoff-echo.c
 examples_handoff_echo_LDADD = lib/libudo-vsock.la
+# A libvirt qemu hook that names VMs for udo-vsockd's peers-dir.
+EXTRA_DIST += examples/libvirt-qemu-hook

@@ -25,6 +25,7 @@ vsockd_sources = \
 	src/udo-vsockd/metrics.c \
 	src/udo-vsockd/module.c \
 	src/udo-vsockd/notify.c \
+	src/udo-vsockd/peers-dir.c \
 	src/udo-vsockd/ratelimit.c \
 	src/udo-vsockd/request.c \
 	src/udo-vsockd/resolve.c \
@@ -50,6 +51,7 @@ vsockd_headers = \
 	src/udo-vsockd/metrics.h \
 	src/udo-vsockd/module.h \
 	src/udo-vsockd/peer.h \
+	src/udo-vsockd/peers-dir.h \
 	src/udo-vsockd/proto.h \
 	src/udo-vsockd/ratelimit.h \
 	src/udo-vsockd/request.h \

@@ -814,6 +814,39 @@ START_TEST(test_peers_errors)
 }
 END_TEST
 
+/* peers-dir: an absolute path; with it set, a name no [peer] defines
+ * is no error (the directory names VMs as they come and go), a glob
+ * neither; without it, such a name stays an error (test_peers_errors).
+ * A relative path, or none, is reported at its line. */
+START_TEST(test_peers_dir_config)
+{
+	struct conf_load l;
+	const char *path = conf_put("peersdir.conf", "[daemon]\nlisten = vsock:any:5000\nallow = web9 db-*\n"
+	                                             "peers-dir = /run/udo-vsockd/peers\n"
+	                                             "[peer web1]\ncid = 7\n"
+	                                             "[command ping]\nhandler = ping\ndeny = typo\nallow = any\n");
+
+	conf_load(path, &l);
+	ck_assert_msg(l.conf != NULL, "errors: %s", l.errors);
+	ck_assert_msg(l.nlines == 0, "%s", l.errors);
+	ck_assert_str_eq(l.conf->peers_dir, "/run/udo-vsockd/peers");
+	ck_assert_str_eq(l.conf->default_acl->name, "web9");
+	ck_assert_str_eq(config_find_command(l.conf, "ping")->acl->name, "typo");
+	conf_unload(&l);
+
+	path = conf_put("peersdir-bad.conf", "[daemon]\nlisten = vsock:any:5000\nallow = web9\n"
+	                                     "peers-dir = run/peers\npeers-dir =\n"
+	                                     "[command ping]\nhandler = ping\n");
+	conf_load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 3, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 3, "no [peer web9]");
+	assert_error(&l, 1, path, 4, "peers-dir: 'run/peers' is not an absolute path");
+	assert_error(&l, 2, path, 5, "missing value");
+	conf_unload(&l);
+}
+END_TEST
+
 /* No listen line, or no command: the daemon would be useless. */
 START_TEST(test_nothing_to_do)
 {
@@ -917,6 +950,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_acl_message);
 	tcase_add_test(tc, test_peers_config);
 	tcase_add_test(tc, test_peers_errors);
+	tcase_add_test(tc, test_peers_dir_config);
 	tcase_add_test(tc, test_nothing_to_do);
 	suite_add_tcase(s, tc);
 

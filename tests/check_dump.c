@@ -43,6 +43,7 @@ static const char *const daemon_keys[] = {
     "audit-interval",
     "metrics-listen",
     "metrics-max-peers",
+    "peers-dir",
 };
 
 /* True if TEXT has a line starting with PREFIX. */
@@ -93,6 +94,8 @@ static void assert_same_config(const char *path_a, const char *path_b)
 	ck_assert_msg(memcmp(&a->limits, &b->limits, sizeof(a->limits)) == 0, "[daemon] limits differ: %s and %s",
 	              path_a, path_b);
 	ck_assert_int_eq(a->log_level, b->log_level);
+	ck_assert_str_eq(a->peers_dir != NULL ? a->peers_dir : "(none)",
+	                 b->peers_dir != NULL ? b->peers_dir : "(none)");
 	ck_assert_str_eq(a->metrics_listen != NULL ? a->metrics_listen : "(none)",
 	                 b->metrics_listen != NULL ? b->metrics_listen : "(none)");
 	const struct listen_conf *la = a->listeners, *lb = b->listeners;
@@ -231,6 +234,7 @@ START_TEST(test_dump_every_key)
 	         "audit-interval = 120000ms\n"
 	         "metrics-listen = tcp:localhost:9464\n"
 	         "metrics-max-peers = 16\n"
+	         "peers-dir = /run/udo-vsockd/peers\n"
 	         "include = inc.conf\n"
 	         "[peer Web-1]\n"
 	         "cid = 12\n"
@@ -304,7 +308,8 @@ START_TEST(test_dump_every_key)
 	assert_line(d, "shutdown-grace = 2min");
 	assert_line(d, "log-peer-burst = 0");
 	assert_line(d, "audit = denied\naudit-burst = 7\naudit-interval = 2min");
-	assert_line(d, "metrics-listen = tcp:127.0.0.1:9464\nmetrics-max-peers = 16");
+	assert_line(d,
+	            "metrics-listen = tcp:127.0.0.1:9464\nmetrics-max-peers = 16\npeers-dir = /run/udo-vsockd/peers");
 	/* The included command where the include line was: before the others. */
 	ck_assert_ptr_nonnull(strstr(d, "[command run]"));
 	ck_assert_msg(strstr(d, "[command pass]") < strstr(d, "[command run]"), "commands out of order:\n%.2000s", d);

@@ -271,3 +271,8 @@ EXTRA_DIST += tests/check_completion.sh
 # serves vsock traffic; promtool (Debian's prometheus) checks the page.
 TESTS += tests/vsock_metrics.sh
 EXTRA_DIST += tests/vsock_metrics.sh
+
+# The libvirt qemu hook example (examples/libvirt-qemu-hook) run with
+# libvirt's arguments and domain XML: it writes and removes peers-dir files.
+TESTS += tests/check_libvirt_hook.sh
+EXTRA_DIST += tests/check_libvirt_hook.sh

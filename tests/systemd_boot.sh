@@ -7,8 +7,9 @@
 # then readiness via sd_notify, socket activation over vsock CID 1,
 # synchronous reload (good, and broken: systemctl reload fails), watchdog,
 # quick clean stop, the @instance template (DefaultInstance=, enable), the
-# journal fields (caller's CODE_FILE=, MESSAGE_ID=), and the hardened unit
-# serving PING/HELP/VERSION/WHOAMI/STATS/TIME.
+# journal fields (caller's CODE_FILE=, MESSAGE_ID=), the hardened unit
+# serving PING/HELP/VERSION/WHOAMI/STATS/TIME, and reading a peers-dir
+# that examples/libvirt-qemu-hook writes under /run.
 #
 # Outside (make check): installs the build tree into a staging directory
 # (or, with UDO_TEST_DEBS=DIR, unpacks the Debian packages scripts/deb
@@ -298,9 +299,16 @@ audit_journal_named() {
 		test "$(grep -cx 'PEER_NAME=me' <<<"$e")" = 1
 }
 
+# Runs the example libvirt hook ($hook) as libvirt would for VM $1,
+# operation $2, with a domain XML whose vsock CID is $3.
+libvirt_hook() {
+	printf "<domain type='kvm'>\n  <name>%s</name>\n  <devices>\n    <vsock model='virtio'>\n      <cid auto='yes' address='%s'/>\n    </vsock>\n  </devices>\n</domain>\n" "$1" "$3" |
+		"$hook" "$1" "$2" begin -
+}
+
 # Inside: the checks.
 inside() {
-	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd
+	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd hook
 	conf=$(systemctl cat "$svc" | sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p')
 	echo "guest: $(uname -r), $(systemctl --version | head -n 1), config $conf"
 	echo "guest: up $(cut -d ' ' -f 1 /proc/uptime) s at test start; $(systemd-analyze time 2>/dev/null | head -n 1)"
@@ -437,8 +445,24 @@ inside() {
 	gconf=$(dirname "$conf")/guest.conf
 	sed -i 's/^\[daemon\]$/&\nmax-connections-per-peer = 1/' "$gconf"
 	printf '\n[command secret]\nhandler = ping\nallow = 3\n' >>"$gconf"
+	# CID 1's name from a peers-dir the example libvirt hook writes (root's,
+	# under /run, outside the unit's RuntimeDirectory), not a [peer] section.
+	sed -i -e '/^\[peer me\]$/,/^cid = 1$/d' -e 's|^\[daemon\]$|&\npeers-dir = /run/udo-vsock/peers|' "$gconf"
+	hook=$(cd "$(dirname "$0")/.." && pwd)/examples/libvirt-qemu-hook
+	libvirt_hook vm1 started 1
 	check "udo-vsockd@guest start" systemctl start udo-vsockd@guest.service
 	check "udo-vsockd@guest PING on $guest_port" pings $guest_port
+	out=$(ask $guest_port WHOAMI)
+	echo "  peers-dir $(ls -ld /run/udo-vsock/peers | cut -d ' ' -f 1,3): WHOAMI -> ${out//$'\n'/ | }"
+	check "the hardened unit reads peers-dir: CID 1 is vm1" grep -qx 'D name=vm1' <<<"$out"
+	libvirt_hook vm1 stopped 1
+	libvirt_hook vm2 started 1
+	for ((n1 = 0; n1 < 50; n1++)); do
+		out=$(ask $guest_port WHOAMI)
+		grep -qx 'D name=vm2' <<<"$out" && break
+		sleep 0.1 # poll interval
+	done
+	check "peers-dir followed without a reload: CID 1 is vm2" grep -qx 'D name=vm2' <<<"$out"
 	echo "  udo-vsockd@guest: $(prop udo-vsockd@guest.service ExecStart | grep -o 'argv\[\]=[^;]*')"
 	out=$(ask $guest_port SECRET)
 	echo "  SECRET from CID 1 -> $out"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -820,6 +821,292 @@ START_TEST(test_peer_names)
 }
 END_TEST
 
+/* Writes peers-dir file NAME in DIR with TEXT as a writer should: a
+ * dotfile (which the daemon ignores), then renamed into place. */
+static void put_peer(const char *dir, const char *name, const char *text)
+{
+	char tmp[400], path[400];
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(tmp, "w");
+	ck_assert_msg(f != NULL, "fopen(%s): %s", tmp, strerror(errno));
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_msg(rename(tmp, path) == 0, "rename(%s): %s", path, strerror(errno));
+}
+
+/* Renames peers-dir file FROM in DIR to TO, or removes it if TO is NULL. */
+static void move_peer(const char *dir, const char *from, const char *to)
+{
+	char a[400], b[400];
+
+	snprintf(a, sizeof(a), "%s/%s", dir, from);
+	if (to == NULL) {
+		ck_assert_msg(unlink(a) == 0, "unlink(%s): %s", a, strerror(errno));
+		return;
+	}
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	ck_assert_msg(rename(a, b) == 0, "rename(%s): %s", a, strerror(errno));
+}
+
+/* The name= WHOAMI gives over C, in NAME (SIZE bytes; "" for none).
+ * Returns 0, or -1 if the daemon closed C first (its CID's name changed
+ * between accept and WHOAMI). */
+static int whoami_name(struct client *c, char *name, size_t size)
+{
+	struct reply r;
+
+	client_send_str(c, "whoami\n");
+	int rc = client_read_reply(c, &r, 5000);
+	if (rc == -2)
+		return -1;
+	ck_assert_msg(rc == 0, "whoami: no reply (%d)", rc);
+	ck_assert_str_eq(r.status, "OK");
+	name[0] = '\0';
+	for (int i = 0; i < r.ndata; i++) {
+		if (strncmp(r.data[i], "name=", 5) == 0)
+			snprintf(name, size, "%s", r.data[i] + 5);
+	}
+	return 0;
+}
+
+/* Opens new connections to the daemon until one's WHOAMI has the name
+ * WANT ("": none), within 5 s; leaves that one open in C. The daemon
+ * takes a peers-dir change from inotify in its own time. */
+static void open_named(struct client *c, const char *want)
+{
+	int64_t deadline = now_ms() + 5000;
+	char name[64];
+
+	for (;;) {
+		client_open(c, d.port);
+		if (whoami_name(c, name, sizeof(name)) == 0 && strcmp(name, want) == 0)
+			return;
+		client_close(c);
+		ck_assert_msg(now_ms() < deadline, "a new connection is named '%s', not '%s'", name, want);
+		sleep_ms(20); /* poll interval */
+	}
+}
+
+/* peers-dir names CID 1 from a file, without a reload: a new connection
+ * takes the name at once (WHOAMI, allow = me), one already open whose
+ * CID's name changes is closed, never judged under the other name: a
+ * CID moving from one name to another (a rename), a second file naming
+ * the same CID (then neither name), the file removed. Bad files are
+ * logged by name and reason and change nothing; dotfiles are a writer's
+ * temporaries. The configuration's [peer] sections win. */
+START_TEST(test_peers_dir)
+{
+	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
+	struct daemon_opts opts = {.listen_fd = -1};
+	static char more[400];
+	char dir[300], log_path[300], path[400];
+	struct client unnamed, me, other, none;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	opts.log_path = log_path;
+	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
+	daemon_more = more;
+	/* `me` and `other-*` name no [peer]: with a peers-dir that is no error. */
+	write_config(named_sections(""));
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	client_open(&unnamed, d.port);
+	expect_stats_name(&unnamed, NULL);
+	expect(&unnamed, "mine", "ERR denied ");
+
+	/* A file names CID 1: new connections are `me`; the unnamed one closes. */
+	put_peer(dir, "me", "# written by a hook\n\n  cid = local  \n; the end\n");
+	open_named(&me, "me");
+	expect(&me, "mine", "OK 1");
+	expect(&me, "theirs", "ERR denied ");
+	ck_assert_int_eq(client_wait_eof(&unnamed, 5000), 1);
+	client_close(&unnamed);
+	wait_file_contains(log_path, "CID 1 is named 'me' now, was '' (peers-dir): closing", 5000);
+
+	/* Bad files: logged with the reason, ignored; `me` stays. */
+	put_peer(dir, "bad1", "cid = nope\n");
+	put_peer(dir, "bad2", "cid = 1\ncid = 2\n");
+	put_peer(dir, "bad3", "name = x\n");
+	put_peer(dir, "Upper", "cid = 1\n");
+	char big[400];
+	memset(big, '#', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put_peer(dir, "big", big);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	ck_assert_int_eq(symlink("me", path), 0);
+	move_peer(dir, "link", "link2"); /* a moved-in symlink: IN_MOVED_TO */
+	wait_file_contains(log_path, "bad1: ignored: line 1: 'nope' is not a CID", 5000);
+	wait_file_contains(log_path, "bad2: ignored: line 2: cid set twice", 5000);
+	wait_file_contains(log_path, "bad3: ignored: line 1: expected 'cid = N'", 5000);
+	wait_file_contains(log_path, "Upper: ignored: not a peer name", 5000);
+	wait_file_contains(log_path, "big: ignored: larger than 256 bytes", 5000);
+	wait_file_contains(log_path, "link2: ignored: not a regular file", 5000);
+	ck_assert_int_eq(file_contains(log_path, ".me.tmp"), 0);
+	expect(&me, "mine", "OK 2");
+	ck_assert(daemon_alive(&d));
+
+	/* CID 1 moves from `me` to `other-vm` while `me` is open: closed. */
+	move_peer(dir, "me", "other-vm");
+	ck_assert_int_eq(client_wait_eof(&me, 5000), 1);
+	client_close(&me);
+	open_named(&other, "other-vm");
+	expect(&other, "mine", "ERR denied ");
+	expect(&other, "theirs", "OK 3");
+
+	/* Two files name CID 1: neither name is used. */
+	put_peer(dir, "twin", "cid = 1\n");
+	ck_assert_int_eq(client_wait_eof(&other, 5000), 1);
+	client_close(&other);
+	wait_file_contains(log_path, "twin: CID 1 is also in file other-vm: neither name is used", 5000);
+	open_named(&none, "");
+	expect(&none, "theirs", "ERR denied ");
+	client_close(&none);
+	move_peer(dir, "twin", NULL);
+	open_named(&other, "other-vm");
+	client_close(&other);
+
+	/* The configuration wins: [peer other-vm] is CID 99, so CID 1 has no name. */
+	reload(named_sections("[peer other-vm]\ncid = 99\n"));
+	wait_file_contains(log_path, "other-vm: ignored: [peer other-vm] of the configuration", 5000);
+	open_named(&none, "");
+	client_close(&none);
+	reload(named_sections(""));
+	open_named(&other, "other-vm");
+
+	/* The file removed: a new connection has no name, the open one closes. */
+	move_peer(dir, "other-vm", NULL);
+	ck_assert_int_eq(client_wait_eof(&other, 5000), 1);
+	client_close(&other);
+	open_named(&none, "");
+	expect(&none, "theirs", "ERR denied ");
+	client_close(&none);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* Writes TEXT to PATH in place (a sysctl, a peers-dir file as `echo >`
+ * writes it: IN_CLOSE_WRITE, no rename). */
+static void write_in_place(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_msg(fclose(f) == 0, "%s: %s", path, strerror(errno));
+}
+
+/* The directory missing at start, untrusted (strict modes), then fine:
+ * tried again until it is watched. Moved away: its names go, and an open
+ * connection of a named CID closes; moved back: they come back. A file
+ * rewritten with another CID moves the name. */
+START_TEST(test_peers_dir_comes_back)
+{
+	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
+	struct daemon_opts opts = {.listen_fd = -1};
+	static char more[400];
+	char dir[300], away[320], log_path[300], want[400];
+	struct client c;
+	struct stat st;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
+	snprintf(away, sizeof(away), "%s.away", dir);
+	opts.log_path = log_path;
+	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
+	daemon_more = more;
+	write_config(named_sections(""));
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	snprintf(want, sizeof(want), "peers-dir %s: No such file or directory; no names from it", dir);
+	wait_file_contains(log_path, want, 5000);
+	/* Strict modes are on unless the harness turned them off (a build
+	 * tree not owned by the daemon's user, see daemon-harness.c). */
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	if (stat(TEST_BUILDDIR, &st) == 0 && (st.st_uid == 0 || st.st_uid == geteuid())) {
+		ck_assert_int_eq(chmod(dir, 0777), 0);
+		wait_file_contains(log_path, "world-writable (mode 0777); refused (strict modes", 5000);
+	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	put_peer(dir, "me", "cid = 1\n");
+	open_named(&c, "me");
+	wait_file_contains(log_path, ": watched again", 5000);
+
+	ck_assert_int_eq(rename(dir, away), 0);
+	ck_assert_int_eq(client_wait_eof(&c, 5000), 1);
+	client_close(&c);
+	wait_file_contains(log_path, "the directory is gone", 5000);
+	open_named(&c, "");
+	client_close(&c);
+	ck_assert_int_eq(rename(away, dir), 0);
+	open_named(&c, "me");
+	expect(&c, "mine", "OK 1");
+	client_close(&c);
+	/* `me` rewritten with another CID, then back: CID 1 loses the name and gets it again. */
+	snprintf(want, sizeof(want), "%s/me", dir);
+	write_in_place(want, "cid = 5\n");
+	open_named(&c, "");
+	client_close(&c);
+	put_peer(dir, "me", "cid = 1\n");
+	open_named(&c, "me");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* The inotify queue overflows (the daemon stopped while 40 VMs' files
+ * and `me` are written, with the kernel's queue cut to 16 events for
+ * its instance): the daemon reads the directory afresh and names CID 1. */
+START_TEST(test_peers_dir_overflow)
+{
+	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
+	static const char knob[] = "/proc/sys/fs/inotify/max_queued_events";
+	struct daemon_opts opts = {.listen_fd = -1};
+	static char more[400];
+	char dir[300], log_path[300], name[32], old[32] = "";
+	struct client c;
+
+	FILE *f = fopen(knob, "r");
+	if (f == NULL || fgets(old, sizeof(old), f) == NULL || access(knob, W_OK) != 0) {
+		printf("%s: %s is not writable here; skipped\n", __func__, knob);
+		if (f != NULL)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	opts.log_path = log_path;
+	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
+	daemon_more = more;
+	write_config(named_sections(""));
+	/* Read once, when the daemon makes its inotify instance. */
+	write_in_place(knob, "16\n");
+	int started = daemon_start(&d, &opts, 10000);
+	write_in_place(knob, old);
+	ck_assert_int_eq(started, 0);
+	daemon_signal(&d, SIGSTOP);
+	for (int i = 0; i < 40; i++) {
+		char text[32];
+		snprintf(name, sizeof(name), "vm%d", i);
+		snprintf(text, sizeof(text), "cid = %d\n", 100 + i);
+		put_peer(dir, name, text);
+	}
+	put_peer(dir, "me", "cid = 1\n");
+	daemon_signal(&d, SIGCONT);
+	wait_file_contains(log_path, "inotify queue overflow: reading it afresh", 5000);
+	open_named(&c, "me");
+	expect(&c, "mine", "OK 1");
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* Audit entries are rate-limited per peer (audit-burst per
  * audit-interval) apart from the notices, and what was suppressed is
  * counted: entries plus the suppressed count is every request. */
@@ -884,6 +1171,9 @@ static Suite *acl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_audit_entries);
 	tcase_add_test(tc, test_peer_names);
+	tcase_add_test(tc, test_peers_dir);
+	tcase_add_test(tc, test_peers_dir_overflow);
+	tcase_add_test(tc, test_peers_dir_comes_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -851,6 +851,35 @@ static void fmt_metrics_listen(const struct option_spec *spec, const void *targe
 		fprintf(out, "# %s: not set (no metrics endpoint)\n", spec->name);
 }
 
+/* `peers-dir =`: an absolute path (peers-dir.c watches it). */
+static int key_peers_dir(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                         size_t whylen)
+{
+	struct config *conf = target;
+
+	if (value[0] != '/' || strlen(value) >= PATH_MAX) {
+		snprintf(why, whylen, "peers-dir: '%s' is not an absolute path", value);
+		return -1;
+	}
+	free(conf->peers_dir);
+	if ((conf->peers_dir = strdup(value)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes `peers-dir`, or that names come from [peer] sections only. */
+static void fmt_peers_dir(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const char *dir = ((const struct config *)target)->peers_dir;
+
+	if (dir != NULL)
+		fprintf(out, "%s = %s\n", spec->name, dir);
+	else
+		fprintf(out, "# %s: not set (peer names from [peer] sections only)\n", spec->name);
+}
+
 /* A [daemon] limit: a field of struct config's limits. */
 #define LIMIT(name, type, min, max, field) OPTION(name, type, min, max, struct config, limits.field, NULL)
 
@@ -881,6 +910,7 @@ static const struct option_spec daemon_options[] = {
     LIMIT("audit-interval", OPT_DURATION, 1, 86400000, audit_interval_ms),
     OPTION_CUSTOM("metrics-listen", key_metrics_listen, fmt_metrics_listen),
     LIMIT("metrics-max-peers", OPT_NUMBER, 0, 65536, metrics_max_peers),
+    OPTION_CUSTOM("peers-dir", key_peers_dir, fmt_peers_dir),
     OPTION_END,
 };
 
@@ -1044,7 +1074,7 @@ static void parse_peer_key(struct parser *p, const char *file, int line, const c
 }
 
 /* The [peer] section named NAME, or NULL. */
-static const struct peer_conf *config_peer_named(const struct config *conf, const char *name)
+const struct peer_conf *config_peer_named(const struct config *conf, const char *name)
 {
 	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
 		if (strcmp(pc->name, name) == 0)
@@ -1054,12 +1084,13 @@ static const struct peer_conf *config_peer_named(const struct config *conf, cons
 }
 
 /* Reports every name in allow or deny that no [peer] defines (a typo
- * found by -t), each at its line, and frees the notes. */
+ * found by -t), each at its line, and frees the notes. With a peers-dir
+ * every name passes: the VMs named there come and go. */
 static void check_name_refs(struct parser *p)
 {
 	while (p->refs != NULL) {
 		struct name_ref *r = p->refs;
-		if (config_peer_named(p->conf, r->name) == NULL)
+		if (p->conf->peers_dir == NULL && config_peer_named(p->conf, r->name) == NULL)
 			config_error(p->conf, r->seq, r->file, r->line,
 			             "%s: no [peer %s] is defined (a glob may match no peer, a name must name one)",
 			             r->key, r->name);
@@ -1443,6 +1474,7 @@ static __attribute__((noinline)) void config_free(struct config *conf)
 	free(conf->path);
 	free(conf->module_dir);
 	free(conf->metrics_listen);
+	free(conf->peers_dir);
 	free(conf);
 }
 
@@ -1478,6 +1510,16 @@ const char *config_peer_name(const struct config *conf, uint32_t cid)
 			return pc->name;
 	}
 	return NULL;
+}
+
+int config_valid_peer_name(const char *name)
+{
+	return valid_peer_name(name);
+}
+
+int config_parse_cid(const char *text, uint32_t *cid)
+{
+	return parse_cid(text, cid);
 }
 
 void config_format_peers(const struct config *conf, FILE *out)

@@ -128,6 +128,7 @@ struct config {
 	struct command *commands;
 	struct command *command_index[CONFIG_COMMAND_BUCKETS]; /* by command_hash() of the name */
 	struct peer_conf *peers;                               /* [peer NAME] sections, in order */
+	char *peers_dir;                                       /* `peers-dir`: more names (peers-dir.c); NULL: none */
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;          /* enum log_level */
@@ -185,6 +186,17 @@ const struct command *config_find_command(const struct config *conf, const char 
 /* The name [peer] sections give vsock CID CID, or NULL. Looked up when
  * a connection is accepted and after a reload, never per request. */
 const char *config_peer_name(const struct config *conf, uint32_t cid);
+
+/* The [peer] section named NAME, or NULL. */
+const struct peer_conf *config_peer_named(const struct config *conf, const char *name);
+
+/* True if NAME may name a peer ([peer NAME], a peers-dir file): lower
+ * case letters, digits, `_ . -`, at most 32, with a letter, no CID, CID
+ * range or `any`. */
+int config_valid_peer_name(const char *name);
+
+/* Parses a CID: a number or hypervisor, local, host. Returns 0 or -1. */
+int config_parse_cid(const char *text, uint32_t *cid);
 
 /* Writes every [peer NAME] section of CONF to OUT (udo-vsockd -D). */
 void config_format_peers(const struct config *conf, FILE *out);

@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "handler.h"
 #include "log.h"
+#include "peers-dir.h"
 #include "proto.h"
 #include "ratelimit.h"
 #include "server.h"
@@ -1140,11 +1141,11 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Sets vsock peer P's name to the one CONF gives its CID (or none):
- * at accept and after a reload, never per request. */
-static void peer_take_name(struct peer *p, const struct config *conf)
+/* Sets vsock peer P's name to the one CONF or S's peers-dir gives its
+ * CID (or none): at accept and after a reload, never per request. */
+static void peer_take_name(struct peer *p, const struct server *s, const struct config *conf)
 {
-	const char *name = p->transport == UDO_VSOCK_ADDR_VSOCK ? config_peer_name(conf, p->cid) : NULL;
+	const char *name = p->transport == UDO_VSOCK_ADDR_VSOCK ? peers_dir_lookup(s, conf, p->cid) : NULL;
 
 	snprintf(p->name, sizeof(p->name), "%s", name != NULL ? name : "");
 }
@@ -1267,7 +1268,7 @@ void conn_accept(struct listener *l, int fd, const struct sockaddr *sa, int sock
 		return;
 	}
 	peer_from_accept(&p, l, sa, socklen);
-	peer_take_name(&p, s->config);
+	peer_take_name(&p, s, s->config);
 	util_peer_key(&p, key, sizeof(key));
 	if (peer_count_add(s, key) > lim->max_connections_per_peer) {
 		peer_count_remove(s, key);
@@ -1352,7 +1353,7 @@ static void conn_reconfigure(struct conn *c)
 	/* Never judged under another VM's name: a CID's name is the new config's. */
 	char was_name[sizeof(c->peer.name)];
 	memcpy(was_name, c->peer.name, sizeof(was_name));
-	peer_take_name(&c->peer, c->config);
+	peer_take_name(&c->peer, s, c->config);
 	if (strcmp(was_name, c->peer.name) != 0)
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "named '%s' after the reload, was '%s'",
 		         c->peer.name, was_name);
@@ -1394,6 +1395,22 @@ void conn_follow_reload(struct server *s)
 	}
 	if (conn_sweep_arm(s) < 0)
 		log_warnx("cannot rearm the timeout sweep: connections are not timed out");
+}
+
+void conn_follow_names(struct server *s)
+{
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->peer.transport != UDO_VSOCK_ADDR_VSOCK || c->bridged || c->closing)
+			continue;
+		const char *name = peers_dir_lookup(s, c->config, c->peer.cid);
+		if (strcmp(name != NULL ? name : "", c->peer.name) == 0)
+			continue;
+		log_peer(LOG_LEVEL_NOTICE, c->peer.text, c->peer.cid, NULL,
+		         "CID %u is named '%s' now, was '%s' (peers-dir): closing", c->peer.cid,
+		         name != NULL ? name : "", c->peer.name);
+		conn_close_after_flush(c); /* may free C */
+	}
 }
 
 void conn_close_all(struct server *s)

@@ -40,6 +40,15 @@ int conn_sweep_arm(struct server *s);
  * new timeouts. */
 void conn_follow_reload(struct server *s);
 
+/* After the names of peers-dir (peers-dir.c) changed: every open vsock
+ * connection of S whose CID's name is another now (another name, a name
+ * where there was none or none where there was one) is closed once the
+ * request in flight, if any, has been answered. The daemon cannot tell
+ * whether it came from the CID's old holder or its new one, so it is
+ * judged under neither: its client reconnects and is named afresh. A
+ * bridge (proxy) already under way is left to end by itself. */
+void conn_follow_names(struct server *s);
+
 /* A graceful stop: each connection of S finishes its request in flight,
  * flushes its replies and closes; a bridge ends now (a proxied byte
  * stream has no reply to wait for). */

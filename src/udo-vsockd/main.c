@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "module.h"
+#include "peers-dir.h"
 #include "ratelimit.h"
 #include "resolve.h"
 #include "server.h"
@@ -94,6 +95,7 @@ static void server_reload(struct server *s)
 	listeners_configure(s, conf);
 	config_unref(s->config);
 	s->config = conf;
+	peers_dir_configure(s, conf, conn_follow_names);
 	conn_follow_reload(s);
 	log_set_level((enum log_level)conf->log_level);
 	s->stats.reloads++;
@@ -195,6 +197,7 @@ static void server_free(struct server *s)
 		conn_free(s->conns);
 	listeners_close_all(s);
 	metrics_free(s);
+	peers_dir_free(s);
 	for (size_t i = 0; i < sizeof(s->signals) / sizeof(s->signals[0]); i++) {
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
@@ -304,6 +307,7 @@ int main(int argc, char **argv)
 	}
 	if (metrics_start(&s, conf) < 0)
 		fatalx("cannot start the metrics endpoint");
+	peers_dir_configure(&s, conf, conn_follow_names);
 	if (notify_open(&s) < 0 || notify_start_timers(&s) < 0)
 		fatal("cannot start the systemd timers");
 	if (conn_sweep_arm(&s) < 0)

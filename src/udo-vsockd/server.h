@@ -14,6 +14,7 @@ struct event;
 struct evconnlistener;
 struct bufferevent;
 struct metrics;
+struct peers_dir;
 
 /* Counters shown by STATS and in the systemd STATUS line. */
 struct stats {
@@ -120,8 +121,9 @@ struct server {
 	struct run_peer *run_head, *run_tail;
 	struct run_peer *run_index[RUN_PEER_BUCKETS];
 	struct event *run_ev;
-	struct metrics *metrics; /* counters and the metrics endpoint (metrics.c) */
-	int metrics_counting;    /* the endpoint is on: requests are counted */
+	struct metrics *metrics;     /* counters and the metrics endpoint (metrics.c) */
+	int metrics_counting;        /* the endpoint is on: requests are counted */
+	struct peers_dir *peers_dir; /* `peers-dir` names (peers-dir.c); NULL: none */
 };
 
 /* Milliseconds since the daemon started. */
