@@ -139,9 +139,10 @@ static inline __attribute__((always_inline)) int ratelimit(uint64_t now, const c
 		return 1;
 	struct rl_entry *e = rl_find(key, hash, cls->audit, now);
 	e->last_use = ++rl_uses;
-	/* A clock that stepped back (libevent's cached time does, by a few
-	 * ms, each time it resyncs with the wall clock; an operator's clock
-	 * change by hours) moves the window's start, not its count: the
+	/* A time before the window's start (libevent's cached time steps
+	 * back by a few ms each time it resyncs with the wall clock; an
+	 * operator sets the clock back; a long request is audited at its
+	 * start, after shorter ones) moves the start, not the count: the
 	 * window still lasts INTERVAL_MS, and a step is never a new burst. */
 	if (now < e->window_start)
 		e->window_start = now;
