@@ -889,6 +889,24 @@ static void open_named(struct client *c, const char *want)
 	}
 }
 
+/* A fresh daemon dir whose config names no [peer] and sets peers-dir =
+ * DIR (D.dir/peers, made if MAKE_DIR), its log in LOG_PATH (set in
+ * *OPTS); the caller starts the daemon. DIR and LOG_PATH hold 300. */
+static void peers_dir_config(char *dir, char *log_path, struct daemon_opts *opts, int make_dir)
+{
+	static char more[400];
+
+	daemon_init(&d);
+	snprintf(log_path, 300, "%s/daemon.log", d.dir);
+	snprintf(dir, 300, "%s/peers", d.dir);
+	if (make_dir)
+		ck_assert_int_eq(mkdir(dir, 0755), 0);
+	opts->log_path = log_path;
+	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
+	daemon_more = more;
+	write_config(named_sections(""));
+}
+
 /* peers-dir names CID 1 from a file, without a reload: a new connection
  * takes the name at once (WHOAMI, allow = me), one already open whose
  * CID's name changes is closed, never judged under the other name: a
@@ -900,19 +918,11 @@ START_TEST(test_peers_dir)
 {
 	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
 	struct daemon_opts opts = {.listen_fd = -1};
-	static char more[400];
 	char dir[300], log_path[300], path[400];
 	struct client unnamed, me, other, none;
 
-	daemon_init(&d);
-	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
-	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	opts.log_path = log_path;
-	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
-	daemon_more = more;
 	/* `me` and `other-*` name no [peer]: with a peers-dir that is no error. */
-	write_config(named_sections(""));
+	peers_dir_config(dir, log_path, &opts, 1);
 	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
 	client_open(&unnamed, d.port);
 	expect_stats_name(&unnamed, NULL);
@@ -1007,19 +1017,12 @@ START_TEST(test_peers_dir_comes_back)
 {
 	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
 	struct daemon_opts opts = {.listen_fd = -1};
-	static char more[400];
 	char dir[300], away[320], log_path[300], want[400];
 	struct client c;
 	struct stat st;
 
-	daemon_init(&d);
-	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
-	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
+	peers_dir_config(dir, log_path, &opts, 0);
 	snprintf(away, sizeof(away), "%s.away", dir);
-	opts.log_path = log_path;
-	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
-	daemon_more = more;
-	write_config(named_sections(""));
 	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
 	snprintf(want, sizeof(want), "peers-dir %s: No such file or directory; no names from it", dir);
 	wait_file_contains(log_path, want, 5000);
@@ -1065,7 +1068,6 @@ START_TEST(test_peers_dir_overflow)
 	TEST_VSOCK_ONLY(); /* names are those of vsock CIDs */
 	static const char knob[] = "/proc/sys/fs/inotify/max_queued_events";
 	struct daemon_opts opts = {.listen_fd = -1};
-	static char more[400];
 	char dir[300], log_path[300], name[32], old[32] = "";
 	struct client c;
 
@@ -1077,14 +1079,7 @@ START_TEST(test_peers_dir_overflow)
 		return;
 	}
 	fclose(f);
-	daemon_init(&d);
-	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
-	snprintf(dir, sizeof(dir), "%s/peers", d.dir);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	opts.log_path = log_path;
-	snprintf(more, sizeof(more), "peers-dir = %s\n", dir);
-	daemon_more = more;
-	write_config(named_sections(""));
+	peers_dir_config(dir, log_path, &opts, 1);
 	/* Read once, when the daemon makes its inotify instance. */
 	write_in_place(knob, "16\n");
 	int started = daemon_start(&d, &opts, 10000);
