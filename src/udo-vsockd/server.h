@@ -75,6 +75,18 @@ struct conn;
 struct run_peer;
 #define RUN_PEER_BUCKETS 64
 
+/* Event priorities: every event runs at SERVER_PRIO_NORMAL (libevent's
+ * default with SERVER_PRIORITIES) except the busy connections' events
+ * and the run queue, at SERVER_PRIO_BUSY: a loop pass runs them only
+ * when nothing else is ready, and then at most SERVER_BUSY_PER_PASS of
+ * them before it polls the sockets again (main.c). A flood's hundred
+ * readable connections thus wait behind accepting and behind one other
+ * client's request, not the other way round. */
+#define SERVER_PRIORITIES    3
+#define SERVER_PRIO_NORMAL   1
+#define SERVER_PRIO_BUSY     2
+#define SERVER_BUSY_PER_PASS 8
+
 struct server {
 	struct event_base *base;
 	struct config *config; /* the one in force */
