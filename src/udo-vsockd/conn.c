@@ -772,7 +772,7 @@ static void conn_refuse_long_line(struct conn *c)
 static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off)
 {
 	const struct limits *lim = &c->config->limits;
-	size_t max = lim->max_line_length, first = *off;
+	size_t max = lim->max_line_length, stop = *off + lim->bytes_per_read;
 
 	c->more_lines = 0;
 	for (unsigned int n = 0;; n++) {
@@ -789,7 +789,7 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 			conn_memory_pause(c);
 			return;
 		}
-		if (n == lim->commands_per_read || *off - first >= lim->bytes_per_read) {
+		if (n == lim->commands_per_read || *off >= stop) {
 			/* Fairness: the rest in a later turn of the run queue (a
 			 * turn of long lines costs as much as one of many). */
 			c->more_lines = 1;
