@@ -937,8 +937,11 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 			s->stage_len = 0;
 		}
 	}
-	if (!defer)
+	if (!defer) {
+		s->turn_us = 0; /* read at this turn's first request */
 		conn_handle_lines(c, buf, len, &off);
+		s->turn_us = 0;
+	}
 	if (c->closing && !c->bridge_start && !c->detach_fn)
 		off = len; /* nothing more is read from a closing connection */
 	if (in_place)

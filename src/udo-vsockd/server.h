@@ -132,12 +132,20 @@ struct server {
 	struct run_peer *run_head, *run_tail;
 	struct run_peer *run_index[RUN_PEER_BUCKETS];
 	struct event *run_ev;
+	/* Monotonic microseconds when the turn being handled began, read
+	 * at its first request (server_turn_us); 0 between turns. */
+	uint64_t turn_us;
 	struct metrics *metrics; /* counters and the metrics endpoint (metrics.c) */
 	int metrics_counting;    /* the endpoint is on: requests are counted */
 };
 
 /* Milliseconds since the daemon started. */
 uint64_t server_uptime_ms(const struct server *s);
+
+/* The monotonic clock in microseconds as the current turn began
+ * handling requests: read once per turn, not per request (pipelined
+ * requests share it), so a request's time counts from that moment. */
+uint64_t server_turn_us(struct server *s);
 
 /* Pauses accepting on every listener for REASON. */
 void server_pause_accepting(struct server *s, enum accept_pause reason);
