@@ -1071,8 +1071,11 @@ static void conn_sweep_step(struct server *s)
 	while (s->sweep_cursor != NULL) {
 		struct conn *c = s->sweep_cursor;
 		s->sweep_cursor = c->next; /* conn_destroy moves it on too */
-		cuts += (unsigned int)conn_sweep_one(c, now);
-		if (cuts == CONN_SWEEP_BATCH || (++seen % 16 == 0 && run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)) {
+		int cut = conn_sweep_one(c, now);
+		cuts += (unsigned int)cut;
+		/* A cut (a close, buffers freed) costs far more than the clock. */
+		if (cuts == CONN_SWEEP_BATCH ||
+		    ((cut || ++seen % 16 == 0) && run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)) {
 			if (s->sweep_cursor != NULL && conn_run_arm(s) == 0)
 				return;
 		}
