@@ -584,6 +584,7 @@ START_TEST(test_daemon_numbers)
 	                                                "max-connections-per-peer = 2\n"
 	                                                "line-timeout = 2s\n"
 	                                                "max-buffered = 512M\n"
+	                                                "bytes-per-read = 64K\n"
 	                                                "[command ping]\nhandler = ping\n");
 
 	conf_load(path, &l);
@@ -596,6 +597,7 @@ START_TEST(test_daemon_numbers)
 	ck_assert_uint_eq(l.conf->limits.shutdown_grace_ms, 2000);
 	ck_assert_uint_eq(l.conf->limits.max_connections, 4);
 	ck_assert_uint_eq(l.conf->limits.max_connections_per_peer, 2);
+	ck_assert_uint_eq(l.conf->limits.bytes_per_read, 65536);
 	conf_unload(&l);
 
 	path = conf_put("badlimits.conf", HEAD "max-connections = 0\n"       /* 4: below the minimum */
@@ -605,10 +607,11 @@ START_TEST(test_daemon_numbers)
 	                                       "accept-pause = 5ms\n"        /* 8: below 10 ms */
 	                                       "log-level = loud\n"          /* 9 */
 	                                       "max-buffered = 1K\n"         /* 10: below 64 KiB */
+	                                       "bytes-per-read = 512\n"      /* 11: below 1 KiB */
 	                                       "[command ping]\nhandler = ping\n");
 	conf_load(path, &l);
 	ck_assert_ptr_null(l.conf);
-	ck_assert_msg(l.nlines == 7, "got %d errors:\n%s", l.nlines, l.errors);
+	ck_assert_msg(l.nlines == 8, "got %d errors:\n%s", l.nlines, l.errors);
 	assert_error(&l, 0, path, 4, "max-connections");
 	assert_error(&l, 1, path, 5, "idle-timeout");
 	assert_error(&l, 2, path, 6, "max-output-buffer");
@@ -616,6 +619,7 @@ START_TEST(test_daemon_numbers)
 	assert_error(&l, 4, path, 8, "accept-pause");
 	assert_error(&l, 5, path, 9, "log-level");
 	assert_error(&l, 6, path, 10, "max-buffered");
+	assert_error(&l, 7, path, 11, "bytes-per-read");
 	conf_unload(&l);
 }
 END_TEST

@@ -34,6 +34,7 @@ static const char *const daemon_keys[] = {
     "max-output-buffer",
     "max-buffered",
     "commands-per-read",
+    "bytes-per-read",
     "shutdown-grace",
     "accept-pause",
     "log-peer-burst",
@@ -225,6 +226,7 @@ START_TEST(test_dump_every_key)
 	         "max-output-buffer = 8192\n"
 	         "max-buffered = 2MiB\n"
 	         "commands-per-read = 5\n"
+	         "bytes-per-read = 8K\n"
 	         "shutdown-grace = 120s\n"
 	         "accept-pause = 250ms\n"
 	         "log-peer-burst = 0\n"
@@ -305,6 +307,7 @@ START_TEST(test_dump_every_key)
 	assert_line(d, "max-line-length = 2K");
 	assert_line(d, "max-output-buffer = 8K");
 	assert_line(d, "max-buffered = 2M");
+	assert_line(d, "commands-per-read = 5\nbytes-per-read = 8K");
 	assert_line(d, "shutdown-grace = 2min");
 	assert_line(d, "log-peer-burst = 0");
 	assert_line(d, "audit = denied\naudit-burst = 7\naudit-interval = 2min");

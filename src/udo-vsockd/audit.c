@@ -84,7 +84,7 @@ void audit_begin(struct request *req)
 		req->audit_command[0] = AUDIT_NAME_OF_CMD;
 	else
 		audit_copy_name(req, req->argv[0]);
-	req->started_us = audit_now_us();
+	req->started_us = server_turn_us(req->server); /* no clock read per request */
 	if (req->config->audit == AUDIT_ALL && req->cmd != NULL && req->cmd->audit_args)
 		req->audit_args = audit_quote_args(req);
 }

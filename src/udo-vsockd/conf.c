@@ -901,6 +901,7 @@ static const struct option_spec daemon_options[] = {
     LIMIT("max-output-buffer", OPT_SIZE, 4096, 1ULL << 30, max_output_buffer),
     LIMIT("max-buffered", OPT_SIZE, 65536, 1ULL << 40, max_buffered),
     LIMIT("commands-per-read", OPT_NUMBER, 1, 100000, commands_per_read),
+    LIMIT("bytes-per-read", OPT_SIZE, 1024, 1073741824, bytes_per_read),
     LIMIT("shutdown-grace", OPT_DURATION, 0, 3600000, shutdown_grace_ms),
     LIMIT("accept-pause", OPT_DURATION, 10, 60000, accept_pause_ms),
     LIMIT("log-peer-burst", OPT_NUMBER, 0, 1000000, log_peer_burst),
@@ -1341,6 +1342,7 @@ static void limits_default(struct limits *l)
 	l->max_output_buffer = 1048576;
 	l->max_buffered = 64 * 1048576;
 	l->commands_per_read = 32;
+	l->bytes_per_read = 16384;
 	l->shutdown_grace_ms = 5000;
 	l->accept_pause_ms = 500;
 	l->log_peer_burst = 10;

@@ -103,6 +103,7 @@ struct limits {
 	size_t max_output_buffer;       /* pending reply bytes before reading stops */
 	size_t max_buffered;            /* all connections' output and input, daemon-wide */
 	unsigned int commands_per_read; /* fairness: lines handled per turn */
+	unsigned int bytes_per_read;    /* fairness: request bytes handled per turn */
 	unsigned int shutdown_grace_ms;
 	unsigned int accept_pause_ms;      /* pause after EMFILE/ENFILE */
 	unsigned int log_peer_burst;       /* notices per peer and interval; 0: no limit */

@@ -85,7 +85,8 @@ struct conn {
 	int output_paused;         /* too much unread output: requests wait */
 	int memory_paused;         /* over its share of max-buffered: requests wait */
 	size_t held;               /* OUT and IN bytes counted in server->buffered */
-	int more_lines;            /* the last turn stopped at commands-per-read */
+	int more_lines;            /* the last turn stopped at commands- or bytes-per-read */
+	int busy;                  /* its events run at SERVER_PRIO_BUSY (server.h) */
 	struct run_peer *run_peer; /* waiting for a turn in this peer's queue; NULL: not */
 	struct conn *run_prev, *run_next;
 	int eof;                     /* the client shut down its sending side */
@@ -164,6 +165,22 @@ static void conn_want_write(struct conn *c)
 	c->write_wait_ms = server_uptime_ms(c->server);
 }
 
+/* Moves C's events to the busy priority (BUSY) or back: a connection
+ * that sends more than one turn handles waits behind the others. An
+ * active event keeps its priority (libevent refuses the change); the
+ * flag follows the read event, whose turns are what costs. */
+static void conn_set_busy(struct conn *c, int busy)
+{
+	int pri = busy ? SERVER_PRIO_BUSY : SERVER_PRIO_NORMAL;
+
+	if (c->busy == busy)
+		return;
+	(void)event_priority_set(c->wev, pri);
+	(void)event_priority_set(c->resume, pri);
+	if (event_priority_set(c->rev, pri) == 0)
+		c->busy = busy;
+}
+
 /* The bucket of peer KEY in the run index (FNV-1a). */
 static unsigned int run_bucket(const char *key)
 {
@@ -185,6 +202,8 @@ static int conn_run_arm(struct server *s)
 		s->run_ev = evtimer_new(s->base, conn_run_cb, s);
 		if (s->run_ev == NULL)
 			return -1;
+		/* Turns are for the busy: the rest of the loop goes first. */
+		(void)event_priority_set(s->run_ev, SERVER_PRIO_BUSY);
 	}
 	/* A timer, not event_active(): libevent runs events activated from a
 	 * callback in the same pass, before it polls again. */
@@ -234,6 +253,7 @@ static void conn_enqueue(struct conn *c)
 	else
 		p->head = c;
 	p->tail = c;
+	conn_set_busy(c, 1);
 	conn_update_reading(c); /* its turns read it */
 }
 
@@ -745,14 +765,15 @@ static void conn_refuse_long_line(struct conn *c)
 	c->closing = 1;
 }
 
-/* Handles the complete lines in BUF[*OFF, LEN): at most commands-per-read,
- * and none while a request runs, replies back up or C closes. Advances
+/* Handles the complete lines in BUF[*OFF, LEN): at most commands-per-read
+ * and, past the first, none beyond bytes-per-read bytes, and none while a
+ * request runs, replies back up or C closes. Advances
  * *OFF past what it handled. At end of input an unterminated last line
  * counts as complete, and once all is handled C is set to close. */
 static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off)
 {
 	const struct limits *lim = &c->config->limits;
-	size_t max = lim->max_line_length;
+	size_t max = lim->max_line_length, stop = *off + lim->bytes_per_read;
 
 	c->more_lines = 0;
 	for (unsigned int n = 0;; n++) {
@@ -769,8 +790,9 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 			conn_memory_pause(c);
 			return;
 		}
-		if (n == lim->commands_per_read) {
-			/* Fairness: the rest in a later turn of the run queue. */
+		if (n == lim->commands_per_read || *off >= stop) {
+			/* Fairness: the rest in a later turn of the run queue (a
+			 * turn of long lines costs as much as one of many). */
 			c->more_lines = 1;
 			return;
 		}
@@ -856,7 +878,7 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 	const struct limits *lim = &c->config->limits;
 	size_t cap = (size_t)lim->max_line_length + CONN_READ_AHEAD;
 	size_t len = c->in_len, off = 0;
-	int filled = 0, in_place = 0, skipped = 0;
+	int filled = 0, in_place = 0, skipped = 0, defer = 0;
 
 	if (c->broken) {
 		conn_free(c);
@@ -890,6 +912,10 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 		ssize_t n = recv(c->fd, buf + len, room, 0);
 		if (n > 0) {
 			filled = (size_t)n == room;
+			/* A full first bite is a client sending more than a
+			 * request: its lines wait for its turn in the run queue,
+			 * at the busy priority, not before other clients'. */
+			defer = filled && do_read == CONN_READ_BITE;
 			len += (size_t)n;
 			c->input_seen = 1; /* the sweep notes the time: no clock read per read */
 		} else if (n == 0) {
@@ -912,7 +938,11 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 			s->stage_len = 0;
 		}
 	}
-	conn_handle_lines(c, buf, len, &off);
+	if (!defer) {
+		s->turn_us = 0; /* read at this turn's first request */
+		conn_handle_lines(c, buf, len, &off);
+		s->turn_us = 0;
+	}
 	if (c->closing && !c->bridge_start && !c->detach_fn)
 		off = len; /* nothing more is read from a closing connection */
 	if (in_place)
@@ -939,6 +969,8 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 	if ((conn_may_read(c) || (c->eof && !c->req_active && !c->output_paused && !c->memory_paused)) &&
 	    (c->more_lines || filled || skipped))
 		conn_enqueue(c);
+	else if (c->busy && c->run_peer == NULL && c->in_len == 0 && conn_may_read(c))
+		conn_set_busy(c, 0); /* caught up: its next request is answered at once */
 	conn_update_reading(c);
 	/* A started line must be completed within line-timeout; a line
 	 * handled in this turn means the rest is a new line. */
@@ -1040,8 +1072,11 @@ static void conn_sweep_step(struct server *s)
 	while (s->sweep_cursor != NULL) {
 		struct conn *c = s->sweep_cursor;
 		s->sweep_cursor = c->next; /* conn_destroy moves it on too */
-		cuts += (unsigned int)conn_sweep_one(c, now);
-		if (cuts == CONN_SWEEP_BATCH || (++seen % 16 == 0 && run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)) {
+		int cut = conn_sweep_one(c, now);
+		cuts += (unsigned int)cut;
+		/* A cut (a close, buffers freed) costs far more than the clock. */
+		if (cuts == CONN_SWEEP_BATCH ||
+		    ((cut || ++seen % 16 == 0) && run_elapsed_us(&t0) >= CONN_RUN_BUDGET_US)) {
 			if (s->sweep_cursor != NULL && conn_run_arm(s) == 0)
 				return;
 		}

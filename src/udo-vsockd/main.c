@@ -173,6 +173,27 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The event base with SERVER_PRIORITIES, whose busy priority runs at
+ * most SERVER_BUSY_PER_PASS callbacks before the sockets are polled
+ * again (server.h). No time limit: that would read the clock per
+ * callback. Returns it, or NULL. */
+static struct event_base *event_base_new_prioritized(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+
+	if (cfg != NULL &&
+	    event_config_set_max_dispatch_interval(cfg, NULL, SERVER_BUSY_PER_PASS, SERVER_PRIO_BUSY) == 0)
+		base = event_base_new_with_config(cfg);
+	if (cfg != NULL)
+		event_config_free(cfg);
+	if (base != NULL && event_base_priority_init(base, SERVER_PRIORITIES) < 0) {
+		event_base_free(base);
+		base = NULL;
+	}
+	return base;
+}
+
 /* Installs the signal events. Returns 0 or -1. */
 static int setup_signals(struct server *s)
 {
@@ -290,7 +311,7 @@ int main(int argc, char **argv)
 
 	struct server s = {.config = conf, .config_path = path};
 	clock_gettime(CLOCK_MONOTONIC, &s.stats.started);
-	s.base = event_base_new();
+	s.base = event_base_new_prioritized();
 	if (s.base == NULL)
 		fatalx("cannot create the event base");
 	s.accept_timer = evtimer_new(s.base, accept_timer_cb, &s);

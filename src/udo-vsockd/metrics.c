@@ -553,7 +553,7 @@ void metrics_request_begin(struct request *req)
 		*req->metrics_slot = peer_slot(m, req->peer_key, req->config);
 	req->metrics_peer = *req->metrics_slot;
 	if (req->config->audit == AUDIT_NONE)
-		req->started_us = metrics_now_us();
+		req->started_us = server_turn_us(req->server);
 }
 
 void metrics_request_end(struct request *req, const char *status, const char *code)

@@ -22,6 +22,17 @@ uint64_t server_uptime_ms(const struct server *s)
 	       (uint64_t)((now.tv_nsec - s->stats.started.tv_nsec) / 1000000);
 }
 
+uint64_t server_turn_us(struct server *s)
+{
+	struct timespec now;
+
+	if (s->turn_us != 0)
+		return s->turn_us;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s->turn_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	return s->turn_us;
+}
+
 void server_pause_accepting(struct server *s, enum accept_pause reason)
 {
 	if (s->accept_paused == 0)

@@ -76,6 +76,18 @@ struct conn;
 struct run_peer;
 #define RUN_PEER_BUCKETS 64
 
+/* Event priorities: every event runs at SERVER_PRIO_NORMAL (libevent's
+ * default with SERVER_PRIORITIES) except the busy connections' events
+ * and the run queue, at SERVER_PRIO_BUSY: a loop pass runs them only
+ * when nothing else is ready, and then at most SERVER_BUSY_PER_PASS of
+ * them before it polls the sockets again (main.c). A flood's hundred
+ * readable connections thus wait behind accepting and behind one other
+ * client's request, not the other way round. */
+#define SERVER_PRIORITIES    3
+#define SERVER_PRIO_NORMAL   1
+#define SERVER_PRIO_BUSY     2
+#define SERVER_BUSY_PER_PASS 8
+
 struct server {
 	struct event_base *base;
 	struct config *config; /* the one in force */
@@ -121,6 +133,9 @@ struct server {
 	struct run_peer *run_head, *run_tail;
 	struct run_peer *run_index[RUN_PEER_BUCKETS];
 	struct event *run_ev;
+	/* Monotonic microseconds when the turn being handled began, read
+	 * at its first request (server_turn_us); 0 between turns. */
+	uint64_t turn_us;
 	struct metrics *metrics;     /* counters and the metrics endpoint (metrics.c) */
 	int metrics_counting;        /* the endpoint is on: requests are counted */
 	struct peers_dir *peers_dir; /* `peers-dir` names (peers-dir.c); NULL: none */
@@ -128,6 +143,11 @@ struct server {
 
 /* Milliseconds since the daemon started. */
 uint64_t server_uptime_ms(const struct server *s);
+
+/* The monotonic clock in microseconds as the current turn began
+ * handling requests: read once per turn, not per request (pipelined
+ * requests share it), so a request's time counts from that moment. */
+uint64_t server_turn_us(struct server *s);
 
 /* Pauses accepting on every listener for REASON. */
 void server_pause_accepting(struct server *s, enum accept_pause reason);
