@@ -25,6 +25,8 @@
  *             udo-vsockd's hand-offs; the handed-off client is read.
  *   relay     the floor of a bridge: a server on ADDR that copies each
  *             connection's bytes to -x TARGET with blocking recv/send.
+ *   splice    relay's shape, but the bytes go through a pipe with
+ *             splice(2) (one copy fewer where the kernel can), both ways.
  * Options: -t SECONDS (measured time), -W SECONDS (warm-up, not counted),
  *   -n COUNT (stop after COUNT operations), -r REQUEST (C escapes \n \t \\),
  *   -e PREFIX (each reply line must start with it), -o FILE (latency
@@ -934,6 +936,83 @@ static int run_relay(const struct opts *o)
 	return 0;
 }
 
+/* Moves everything FROM sends to TO through PIPEFD with blocking
+ * splice(2), up to FROM's end of stream. Returns 0, or -1 on an error. */
+static int splice_all(int from, int to, const int pipefd[2], size_t size)
+{
+	for (;;) {
+		ssize_t n = splice(from, NULL, pipefd[1], NULL, size, SPLICE_F_MOVE | SPLICE_F_MORE);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		while (n > 0) {
+			ssize_t w = splice(pipefd[0], NULL, to, NULL, (size_t)n, SPLICE_F_MOVE | SPLICE_F_MORE);
+			if (w <= 0) {
+				if (w < 0 && errno == EINTR)
+					continue;
+				return -1;
+			}
+			n -= w;
+		}
+	}
+}
+
+/* Mode splice: relay's shape through a pipe. For each connection in
+ * turn, connects to -x TARGET and splices what the client sends to it
+ * through a pipe of 1 MiB (or the most /proc/sys/fs/pipe-max-size
+ * allows), passes the end of stream on, then splices what TARGET sends
+ * back to the client until TARGET closes. */
+static int run_splice(const struct opts *o)
+{
+	struct sockaddr_storage sa, ta;
+	socklen_t len = parse_addr(o->addr, &sa), tlen = parse_addr(o->target, &ta);
+	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int pipefd[2];
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		die("pipe2");
+	int psize = fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
+	if (psize < 0)
+		psize = fcntl(pipefd[1], F_GETPIPE_SZ);
+	if (psize <= 0)
+		die("F_GETPIPE_SZ");
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
+		die(o->addr);
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			die("accept");
+		}
+		int t = socket(ta.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (t < 0 || connect(t, (struct sockaddr *)&ta, tlen) < 0) {
+			fprintf(stderr, "loadgen: splice: cannot reach %s: %s\n", o->target, strerror(errno));
+			if (t >= 0)
+				close(t);
+			close(fd);
+			continue;
+		}
+		if (splice_all(fd, t, pipefd, (size_t)psize) < 0 ||
+		    (shutdown(t, SHUT_WR) == 0 && splice_all(t, fd, pipefd, (size_t)psize) < 0)) {
+			fprintf(stderr, "loadgen: splice: %s\n", strerror(errno));
+			/* What a failed splice left in the pipe belongs to no one. */
+			close(pipefd[0]);
+			close(pipefd[1]);
+			if (pipe2(pipefd, O_CLOEXEC) < 0)
+				die("pipe2");
+			(void)fcntl(pipefd[1], F_SETPIPE_SZ, psize);
+		}
+		close(t);
+		close(fd);
+	}
+	return 0;
+}
+
 /* Parses the command line and runs the mode. */
 int main(int argc, char **argv)
 {
@@ -943,9 +1022,10 @@ int main(int argc, char **argv)
 
 	o.reqlen = unescape("PING 12345678\\n", o.req, sizeof(o.req));
 	if (argc < 2) {
-		fprintf(stderr, "usage: loadgen rr|scale|connect|qga-exec|spawn|stream|sink|relay [-c N] [-d N] [-t S] "
-		                "[-W S] [-n N] [-r REQ] [-e PREFIX] [-o FILE] [-b BYTES] [-w CHUNK] [-D] [-H] [-x "
-		                "TARGET] [ADDR]\n");
+		fprintf(stderr,
+		        "usage: loadgen rr|scale|connect|qga-exec|spawn|stream|sink|relay|splice [-c N] [-d N] [-t S] "
+		        "[-W S] [-n N] [-r REQ] [-e PREFIX] [-o FILE] [-b BYTES] [-w CHUNK] [-D] [-H] [-x "
+		        "TARGET] [ADDR]\n");
 		return 2;
 	}
 	o.mode = argv[1];
@@ -1026,11 +1106,13 @@ int main(int argc, char **argv)
 		return run_spawn(&o);
 	if (strcmp(o.mode, "stream") == 0)
 		return run_stream(&o);
-	if (strcmp(o.mode, "sink") == 0 || strcmp(o.mode, "relay") == 0) {
+	if (strcmp(o.mode, "sink") == 0 || strcmp(o.mode, "relay") == 0 || strcmp(o.mode, "splice") == 0) {
 		alarm(0); /* it runs until killed */
-		if (o.mode[0] == 'r' && o.target == NULL)
-			die("relay needs -x TARGET");
-		return o.mode[0] == 's' ? run_sink(&o) : run_relay(&o);
+		if (strcmp(o.mode, "sink") != 0 && o.target == NULL)
+			die("relay and splice need -x TARGET");
+		if (strcmp(o.mode, "sink") == 0)
+			return run_sink(&o);
+		return strcmp(o.mode, "relay") == 0 ? run_relay(&o) : run_splice(&o);
 	}
 	die("unknown mode");
 	return 2;

@@ -28,7 +28,7 @@ else
 	stream_bytes=$((${BENCH_STREAM_MIB:-256} << 20)) stream_reps=${BENCH_STREAM_REPS:-5}
 fi
 port_floor=6001 port_daemon=6002 port_qga=6003 port_socat=6004 port_exec=6005
-port_sink=6006 port_stream=6007 port_relay=6008
+port_sink=6006 port_stream=6007 port_relay=6008 port_splice=6009
 
 # Stops every server this script started.
 cleanup() {
@@ -267,7 +267,8 @@ stop "$pid_socat"
 
 # 6: throughput of one connection, in MiB/s: stream_bytes sent in 1 MiB
 # writes straight to a vsock sink (the floor), through the relay floor
-# (a minimal blocking recv/send relay) and udo-vsockd's proxy to a unix
+# (a minimal blocking recv/send relay), the same relay with splice(2)
+# through a pipe, and udo-vsockd's proxy to a unix
 # sink, and after a hand-off to a sink that takes the client's socket;
 # and the output of an exec'd cat of a file of 1 KiB lines, which comes
 # as data lines. The subjects alternate in stream_reps rounds.
@@ -290,6 +291,7 @@ start "$bin/loadgen" sink "vsock:any:$port_sink"
 start "$bin/loadgen" sink "unix:$work/psink.sock"
 start "$bin/loadgen" sink -H "unix:$work/hsink.sock"
 start "$bin/loadgen" relay -x "unix:$work/psink.sock" "vsock:any:$port_relay"
+start "$bin/loadgen" splice -x "unix:$work/psink.sock" "vsock:any:$port_splice"
 awk -v n="$stream_bytes" 'BEGIN { line = sprintf("%1023s", ""); gsub(/ /, "x", line)
 	for (i = 0; i < n / 1024; i++) print line }' >"$work/lines"
 cat >"$work/stream.conf" <<EOF
@@ -313,10 +315,11 @@ daemon_conf "$work/ds.conf" "$port_stream" "$work/stream.conf"
 start "$daemon" -c "$work/ds.conf"
 pid_stream=$last
 if wait_ready "vsock:1:$port_stream" && wait_sink "vsock:1:$port_sink" && wait_sink -S "$work/hsink.sock" &&
-	wait_sink -S "$work/psink.sock" && wait_sink "vsock:1:$port_relay"; then
+	wait_sink -S "$work/psink.sock" && wait_sink "vsock:1:$port_relay" && wait_sink "vsock:1:$port_splice"; then
 	for ((r = 0; r < stream_reps; r++)); do
 		measure 6 direct up stream -b "$stream_bytes" "vsock:1:$port_sink"
 		measure 6 relay up stream -b "$stream_bytes" "vsock:1:$port_relay"
+		measure 6 splice up stream -b "$stream_bytes" "vsock:1:$port_splice"
 		measure 6 udo-vsockd proxy stream -b "$stream_bytes" -r 'SINK\n' -e 'OK proxy' "vsock:1:$port_stream"
 		measure 6 udo-vsockd handoff stream -b "$stream_bytes" -r 'HSINK\n' -e 'OK handoff' "vsock:1:$port_stream"
 		measure 6 udo-vsockd exec stream -D -r 'CAT\n' -e 'OK exit=0' "vsock:1:$port_stream"

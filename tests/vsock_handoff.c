@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +363,101 @@ START_TEST(proxy_backpressure)
 }
 END_TEST
 
+/* Byte K of the stream proxy_byte_order sends: no period that a lost,
+ * doubled or reordered block of any power-of-two size could hide. */
+static unsigned char order_byte(size_t k)
+{
+	return (unsigned char)((k % 251) ^ (k >> 13));
+}
+
+/* Sends TOTAL pattern bytes through the command NAME of D to an echo
+ * service and checks that every byte comes back in order. The first
+ * bytes ride with the request (the bridge's queue), the rest stream
+ * from a child while the parent reads (the pipe, when splicing), both
+ * ways at once. */
+static void proxy_order_round(struct daemon *d, const char *name, size_t total)
+{
+	struct client c;
+	char first[1100];
+	size_t head = 1000, nlen = strlen(name);
+
+	memcpy(first, name, nlen);
+	first[nlen] = '\n';
+	for (size_t k = 0; k < head; k++)
+		first[nlen + 1 + k] = (char)order_byte(k);
+	client_open(&c, d->port);
+	ck_assert_int_eq(client_send(&c, first, nlen + 1 + head, 5000), (ssize_t)(nlen + 1 + head));
+	client_expect_line(&c, "OK proxy", 5000);
+	pid_t writer = fork();
+	ck_assert_int_ge(writer, 0);
+	if (writer == 0) {
+		static unsigned char block[65536];
+		fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) & ~O_NONBLOCK);
+		for (size_t k = head; k < total;) {
+			size_t n = total - k < sizeof(block) ? total - k : sizeof(block);
+			for (size_t b = 0; b < n; b++)
+				block[b] = order_byte(k + b);
+			if (udo_vsock_tcp_send_data(c.fd, block, n, NULL) != (ssize_t)n)
+				_exit(1);
+			k += n;
+		}
+		shutdown(c.fd, SHUT_WR);
+		_exit(0);
+	}
+	size_t got = 0, bad_at = SIZE_MAX;
+	for (size_t b = 0; b < c.len; b++, got++)
+		if (bad_at == SIZE_MAX && (unsigned char)c.buf[b] != order_byte(got))
+			bad_at = got;
+	c.len = 0;
+	unsigned char buf[65536];
+	int64_t deadline = now_ms() + 60000;
+	int eof = 0;
+	while (!eof && now_ms() < deadline) {
+		ssize_t n = recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0) {
+			for (ssize_t b = 0; b < n; b++, got++)
+				if (bad_at == SIZE_MAX && buf[b] != order_byte(got))
+					bad_at = got;
+		} else if (n == 0) {
+			eof = 1;
+		} else {
+			struct pollfd pfd = {c.fd, POLLIN, 0};
+			poll(&pfd, 1, 1000);
+		}
+	}
+	ck_assert_msg(eof && got == total, "%s: got %zu of %zu bytes (end of stream: %d)", name, got, total, eof);
+	ck_assert_msg(bad_at == SIZE_MAX, "%s: byte %zu differs", name, bad_at);
+	int status;
+	ck_assert_int_eq(waitpid(writer, &status, 0), writer);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	client_close(&c);
+}
+
+/* Every byte arrives once and in order, both ways, from the bytes that
+ * came with the request through a stream that outruns the smallest and
+ * the default max-buffer, and the end of stream follows the last byte. */
+START_TEST(proxy_byte_order)
+{
+	struct daemon d;
+	char svc[300], sections[800];
+
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/echo.sock", d.dir);
+	pid_t echo = echo_service_start(unix_listen(svc));
+	snprintf(sections, sizeof(sections),
+	         "[command small]\nhandler = proxy\nconnect = unix:%s\nmax-buffer = 4K\n\n"
+	         "[command big]\nhandler = proxy\nconnect = unix:%s\n",
+	         svc, svc);
+	daemon_write_config(&d, NULL, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	proxy_order_round(&d, "small", 2u << 20);
+	proxy_order_round(&d, "big", 16u << 20);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	kill_and_reap(echo);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 /* Starts a service on the listening socket LFD that accepts connections
  * and never reads them (one child, holding every connection). */
 static pid_t start_deaf_service(int lfd)
@@ -565,6 +661,7 @@ static Suite *handoff_suite(void)
 	tcase_add_test(tc, handoff_client_vanishes);
 	tcase_add_test(tc, proxy_unix_and_tcp);
 	tcase_add_test(tc, proxy_backpressure);
+	tcase_add_test(tc, proxy_byte_order);
 	tcase_add_test(tc, proxy_gone_clients_released);
 	tcase_add_test(tc, proxy_gone_service_released);
 	tcase_add_test(tc, proxy_idle_timeout);

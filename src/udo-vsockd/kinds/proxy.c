@@ -3,12 +3,15 @@
  * unix or loopback TCP service, a byte pump with backpressure */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -25,6 +28,10 @@
 
 /* Bytes one read of a bridge asks for at most (max-buffer bounds it too). */
 #define PROXY_CHUNK (256 * 1024)
+
+/* The most a bridge's pipe holds (max-buffer bounds it too): 1 MiB is
+ * the default /proc/sys/fs/pipe-max-size, what anyone may ask for. */
+#define PROXY_PIPE_MAX (1024 * 1024)
 
 /* Reads of one side per loop turn at most, while each fills its ask. */
 #define PROXY_READS_PER_TURN 4
@@ -64,6 +71,9 @@ struct proxy {
 	struct event *rev[2], *wev[2]; /* side i readable, writable */
 	int reading[2], writing[2];    /* rev[i], wev[i] are added */
 	struct evbuffer *queue[2];     /* read from side i, not yet taken by the other */
+	int pipe[2][2];                /* direction i's pipe for splice(2); -1 until made */
+	size_t piped[2];               /* bytes of direction i in its pipe */
+	int no_splice[2];              /* direction i copies: no pipe, or splice refused */
 	uint64_t moved[2];             /* bytes of direction i delivered */
 	uint64_t moved_at_tick;        /* moved[0] at the last tick */
 	int activity;                  /* a byte moved since the last tick */
@@ -170,6 +180,17 @@ static int proxy_check(struct command *cmd, char *why, size_t whylen)
 	return 0;
 }
 
+/* Closes direction I's pipe, if it has one; what it held is dropped. */
+static void proxy_pipe_close(struct proxy *p, int i)
+{
+	for (int k = 0; k < 2; k++) {
+		if (p->pipe[i][k] >= 0)
+			close(p->pipe[i][k]);
+		p->pipe[i][k] = -1;
+	}
+	p->piped[i] = 0;
+}
+
 /* Frees the proxy's service side and events; the client's socket is
  * the connection's. */
 static void proxy_release(void *arg)
@@ -183,6 +204,7 @@ static void proxy_release(void *arg)
 			event_free(p->wev[i]);
 		if (p->queue[i] != NULL)
 			evbuffer_free(p->queue[i]);
+		proxy_pipe_close(p, i);
 	}
 	if (p->tick != NULL)
 		event_free(p->tick);
@@ -229,13 +251,19 @@ static void proxy_set_writing(struct proxy *p, int i, int on)
 	p->writing[i] = on;
 }
 
+/* Bytes of direction I the daemon holds: its queue and its pipe. */
+static size_t proxy_pending(const struct proxy *p, int i)
+{
+	return evbuffer_get_length(p->queue[i]) + p->piped[i];
+}
+
 /* Passes end of stream on: once side I's peer has sent everything and
  * all of it reached side I, shut side I's writing. Ends the bridge when
  * both directions are done. Returns 1 if it ended (P is gone). */
 static int proxy_pass_eof(struct proxy *p)
 {
 	for (int i = 0; i < 2; i++) {
-		if (p->eof[!i] && !p->shut[i] && evbuffer_get_length(p->queue[!i]) == 0) {
+		if (p->eof[!i] && !p->shut[i] && proxy_pending(p, !i) == 0) {
 			shutdown(p->fd[i], SHUT_WR);
 			p->shut[i] = 1;
 		}
@@ -262,11 +290,55 @@ static void proxy_fail(struct proxy *p, int i, int err)
 	proxy_end(p, 0, why);
 }
 
+/* True if direction I moves through its pipe now: splice(2) takes a
+ * copy out (the kernel hands the pipe's pages to a unix or TCP socket),
+ * and nothing waits in its queue, which goes first. The pipe is made on
+ * first use, at most max-buffer (and PROXY_PIPE_MAX) large; without one
+ * (fds past half the limit, say) direction I copies. */
+static int proxy_splicing(struct proxy *p, int i)
+{
+	if (p->no_splice[i] || evbuffer_get_length(p->queue[i]) > 0)
+		return 0;
+	if (p->pipe[i][0] >= 0)
+		return 1;
+	static int fd_cap;
+	struct rlimit rl;
+	if (fd_cap == 0)
+		fd_cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT_MAX ? (int)(rl.rlim_cur / 2) : INT_MAX;
+	/* Pipes take only the lower half of the fds: the rest stays for connections. */
+	if (pipe2(p->pipe[i], O_CLOEXEC | O_NONBLOCK) < 0 || p->pipe[i][1] >= fd_cap) {
+		proxy_pipe_close(p, i);
+		p->no_splice[i] = 1;
+		return 0;
+	}
+	size_t size = p->max_buffer < PROXY_PIPE_MAX ? p->max_buffer : PROXY_PIPE_MAX;
+	(void)fcntl(p->pipe[i][1], F_SETPIPE_SZ, (int)size); /* refused: the default size stays */
+	return 1;
+}
+
+/* Sends side !I what direction I's pipe holds, as much as it takes.
+ * Returns 0, or -1 when side !I failed (errno set). */
+static int proxy_pipe_flush(struct proxy *p, int i)
+{
+	while (p->piped[i] > 0) {
+		ssize_t w =
+		    splice(p->pipe[i][0], NULL, p->fd[!i], NULL, p->piped[i], SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (w < 0)
+			return proxy_would_block(errno) ? 0 : -1;
+		if (w == 0)
+			return 0;
+		p->piped[i] -= (size_t)w;
+		p->moved[i] += (uint64_t)w;
+	}
+	return 0;
+}
+
 /* Side I is readable: moves what it sent to the other side. The bytes
- * are read into one shared buffer and sent on at once; only what the
- * other side does not take waits in QUEUE[I], at most max-buffer bytes,
- * and reading I stops while that is full. A few reads per turn, while
- * they fill what was asked, so other connections get their turn. */
+ * are spliced into direction I's pipe, or read into one shared buffer,
+ * and sent on at once; only what the other side does not take waits in
+ * the pipe or in QUEUE[I], at most max-buffer bytes, and reading I stops
+ * while that is full. A few reads per turn, while they fill what was
+ * asked, so other connections get their turn. */
 static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy *p = arg;
@@ -274,18 +346,34 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct evbuffer *q = p->queue[i];
 	int dst = p->fd[!i];
 
-	if (proxy_scratch == NULL && (proxy_scratch = malloc(PROXY_CHUNK)) == NULL) {
-		proxy_end(p, 1, "out of memory for the bridge");
-		return;
-	}
 	for (int turn = 0; turn < PROXY_READS_PER_TURN; turn++) {
-		size_t queued = evbuffer_get_length(q);
+		size_t queued = proxy_pending(p, i);
 		size_t want = p->max_buffer - queued < PROXY_CHUNK ? p->max_buffer - queued : PROXY_CHUNK;
 		if (want == 0) {
 			proxy_set_reading(p, i, 0); /* full: the write callback resumes */
 			return;
 		}
-		ssize_t n = recv(fd, proxy_scratch, want, 0);
+		int spliced = proxy_splicing(p, i);
+		ssize_t n = -1;
+		if (spliced) {
+			n = splice(fd, NULL, p->pipe[i][1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS) && p->piped[i] == 0) {
+				proxy_pipe_close(p, i); /* this socket cannot splice: copy */
+				p->no_splice[i] = 1;
+				spliced = 0;
+			} else if (n < 0 && proxy_would_block(errno) && p->piped[i] > 0) {
+				/* The pipe may be full (a splice fills whole pages): wait for the other side. */
+				proxy_set_reading(p, i, 0);
+				return;
+			}
+		}
+		if (!spliced) {
+			if (proxy_scratch == NULL && (proxy_scratch = malloc(PROXY_CHUNK)) == NULL) {
+				proxy_end(p, 1, "out of memory for the bridge");
+				return;
+			}
+			n = recv(fd, proxy_scratch, want, 0);
+		}
 		if (n == 0) {
 			/* Half close: what it sent goes on, then the other side learns it ended. */
 			p->eof[i] = 1;
@@ -300,6 +388,23 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		p->activity = 1;
+		if (spliced) {
+			p->piped[i] += (size_t)n;
+			if (proxy_pipe_flush(p, i) < 0) {
+				proxy_fail(p, !i, errno);
+				return;
+			}
+			if (p->piped[i] > 0) {
+				proxy_set_writing(p, !i, 1);
+				if (p->piped[i] >= p->max_buffer) {
+					proxy_set_reading(p, i, 0); /* backpressure, as below */
+					return;
+				}
+			}
+			if ((size_t)n < want)
+				return;
+			continue;
+		}
 		size_t sent = 0;
 		if (queued == 0) {
 			ssize_t w = send(dst, proxy_scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -327,14 +432,15 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Side J can take more: sends it what waits for it; resumes reading the
- * other side once half of max-buffer is gone. */
+/* Side J can take more: sends it what waits for it, the queue's bytes
+ * and then the pipe's; resumes reading the other side once half of
+ * max-buffer is gone. */
 static void proxy_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy *p = arg;
 	int j = fd == p->fd[0] ? 0 : 1;
 	struct evbuffer *q = p->queue[!j];
-	int n = evbuffer_write(q, fd);
+	int n = evbuffer_get_length(q) > 0 ? evbuffer_write(q, fd) : 0;
 
 	if (n < 0 && !proxy_would_block(errno)) {
 		proxy_fail(p, j, errno);
@@ -344,7 +450,15 @@ static void proxy_write_cb(evutil_socket_t fd, short what, void *arg)
 		p->moved[!j] += (uint64_t)n;
 		p->activity = 1;
 	}
-	size_t left = evbuffer_get_length(q);
+	if (evbuffer_get_length(q) == 0 && p->piped[!j] > 0) {
+		uint64_t before = p->moved[!j];
+		if (proxy_pipe_flush(p, !j) < 0) {
+			proxy_fail(p, j, errno);
+			return;
+		}
+		p->activity |= p->moved[!j] != before;
+	}
+	size_t left = proxy_pending(p, !j);
 	if (left == 0) {
 		proxy_set_writing(p, j, 0);
 		if (proxy_pass_eof(p))
@@ -489,6 +603,7 @@ static enum req_status proxy_run(struct request *req)
 		return REQ_DONE;
 	}
 	p->req = req;
+	p->pipe[0][0] = p->pipe[0][1] = p->pipe[1][0] = p->pipe[1][1] = -1;
 	p->max_buffer = pc->max_buffer;
 	p->idle_ms = pc->idle_ms;
 	p->unix_service = pc->target.ss_family == AF_UNIX;
