@@ -51,25 +51,86 @@ enum conn_read { CONN_READ_NONE, CONN_READ_BITE, CONN_READ_FULL };
 #define CONN_BITE 4096
 
 /*
+ * What a connection does: one state, written only by conn_set_state().
+ * What it reads, which events are armed and what the timeout sweep checks
+ * all follow from it (conn_update_reading, conn_sweep_rules), memcached's
+ * drive_machine shape. There is no "handed-off" state: a hand-off
+ * (request_detach) happens as a DRAINING connection's replies are out,
+ * and the connection is freed in the same call (conn_finish).
+ */
+enum conn_state {
+	/* Requests are read and handled: the read event is armed unless
+	 * input ended (EOF) or C waits in the run queue. A request answered
+	 * inside its run() never leaves this state: the turn goes on with
+	 * the next line. */
+	CONN_READING = 0, /* calloc's: a new connection reads */
+	/* A request awaits its answer from the event loop (run() returned
+	 * REQ_PENDING): nothing is read until conn_request_done. */
+	CONN_RUNNING,
+	/* As RUNNING, and the connection drains once the answer is out: the
+	 * request asked to close, hand off or bridge, or the daemon asked to
+	 * close while it ran (reload, peers-dir, stop). */
+	CONN_RUNNING_LAST,
+	/* Too much unread output (max-output-buffer): requests wait until
+	 * the client has read half of it (conn_write_cb). */
+	CONN_PAUSED_OUTPUT,
+	/* Over its share of max-buffered: requests wait until the daemon
+	 * holds less (conn_account, conn_memory_wake, the sweep). Counted in
+	 * server->memory_paused. */
+	CONN_PAUSED_MEMORY,
+	/* No more requests: freed, handed off or bridged (conn_finish) once
+	 * its replies are out. */
+	CONN_DRAINING,
+	/* A bridge (proxy) owns the socket; it times itself out and ends C
+	 * with conn_free(). Neither event is armed. */
+	CONN_BRIDGED,
+	/* Broken (a write failed, memory ran out): its output is dropped and
+	 * it is freed at the next safe point, from the event loop (its resume
+	 * event is active), never inside a handler's call. */
+	CONN_CLOSING,
+};
+
+/* State names for the debug log, by enum conn_state. */
+static const char *const conn_state_names[] = {
+    [CONN_READING] = "reading",
+    [CONN_RUNNING] = "running",
+    [CONN_RUNNING_LAST] = "running-last",
+    [CONN_PAUSED_OUTPUT] = "paused-output",
+    [CONN_PAUSED_MEMORY] = "paused-memory",
+    [CONN_DRAINING] = "draining",
+    [CONN_BRIDGED] = "bridged",
+    [CONN_CLOSING] = "closing",
+};
+
+/*
  * The socket is served with plain events, not a bufferevent: a read turn
  * reads into the daemon's shared line buffer, handles the complete lines
  * in place and keeps only an unfinished rest (IN); replies of that turn
  * are gathered in the shared stage and written with one send. Only what
  * the socket does not take waits in OUT. An idle connection thus holds
  * no buffer memory, and a request costs no buffer callbacks.
+ *
+ * Besides STATE, a few facts are kept that are not states, because they
+ * hold across several states and folding them in would multiply them:
+ * READING and WRITING mirror which events are added (libevent's own
+ * record costs a call), FLUSH_SOON a write event activated by hand, EOF
+ * that input ended (requests still run, pause and drain after it),
+ * MORE_LINES that complete lines wait in IN, BUSY the events' priority
+ * class, INPUT_SEEN the sweep's note of input, and RUN_PEER a place in
+ * the run queue.
  */
 struct conn {
 	struct server *server;
 	int fd;
-	struct event *rev;    /* readable: added while requests are read */
-	struct event *wev;    /* writable: added while OUT waits for the socket */
-	struct evbuffer *out; /* replies the socket has not taken yet */
-	char *in;             /* input read but not handled (malloc'd; NULL when none) */
-	size_t in_off;        /* ... from IN + IN_OFF (0 once replies are flushed) */
+	enum conn_state state; /* written by conn_set_state() only */
+	struct event *rev;     /* readable: added while requests are read */
+	struct event *wev;     /* writable: added while OUT waits for the socket */
+	struct evbuffer *out;  /* replies the socket has not taken yet */
+	char *in;              /* input read but not handled (malloc'd; NULL when none) */
+	size_t in_off;         /* ... from IN + IN_OFF (0 once replies are flushed) */
 	size_t in_len, in_size;
 	int reading;            /* REV is added */
 	int writing;            /* WEV is added */
-	int broken;             /* a write failed: free at the next safe point */
 	int flush_soon;         /* WEV is active to write at the end of this turn */
 	int input_seen;         /* bytes read since the last timeout sweep */
 	uint64_t last_input_ms; /* uptime the last input was noted (idle-timeout) */
@@ -79,15 +140,11 @@ struct conn {
 	char peer_key[80];                 /* key in the per-peer counts (REQ.peer_key points here) */
 	struct peer_count *counted;        /* its entry there (NULL: none): no lookup per request */
 	struct metrics_peer *metrics_peer; /* its peer's counters, found at its first request (metrics.c) */
-	struct request req;                /* the request being answered, if req_active */
-	int req_active;
-	int closing;               /* no more requests; free once output is flushed */
-	int output_paused;         /* too much unread output: requests wait */
-	int memory_paused;         /* over its share of max-buffered: requests wait */
-	size_t held;               /* OUT and IN bytes counted in server->buffered */
-	int more_lines;            /* the last turn stopped at commands- or bytes-per-read */
-	int busy;                  /* its events run at SERVER_PRIO_BUSY (server.h) */
-	struct run_peer *run_peer; /* waiting for a turn in this peer's queue; NULL: not */
+	struct request req;                /* the last request (conn_request_pending: still unanswered) */
+	size_t held;                       /* OUT and IN bytes counted in server->buffered */
+	int more_lines;                    /* the last turn stopped at commands- or bytes-per-read */
+	int busy;                          /* its events run at SERVER_PRIO_BUSY (server.h) */
+	struct run_peer *run_peer;         /* waiting for a turn in this peer's queue; NULL: not */
 	struct conn *run_prev, *run_next;
 	int eof;                     /* the client shut down its sending side */
 	uint64_t line_started;       /* monotonic ms the unfinished line began; 0: none */
@@ -104,7 +161,6 @@ struct conn {
 	void (*bridge_start)(struct conn *c, void *arg);
 	void (*bridge_release)(void *arg);
 	void *bridge_arg;
-	int bridged;
 	struct conn *prev, *next;
 };
 
@@ -118,17 +174,25 @@ struct run_peer {
 
 static void conn_process(struct conn *c, enum conn_read do_read);
 static void conn_close_after_flush(struct conn *c);
+static void conn_set_state(struct conn *c, enum conn_state state);
 
 /* True if requests may be read from C now (whether by the socket's event
  * or in a turn of the run queue). */
 static int conn_may_read(const struct conn *c)
 {
-	return !(c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof || c->bridged);
+	return c->state == CONN_READING && !c->eof;
 }
 
-/* Reading requests is on unless a request runs, replies back up, the
- * daemon holds too much for it, we close, or C waits in the run queue
- * (which reads it in its turn). */
+/* True while C's last request awaits its answer (run() returned
+ * REQ_PENDING): the request itself says so, also once C is CLOSING. */
+static int conn_request_pending(const struct conn *c)
+{
+	return c->req.pending && !c->req.finished;
+}
+
+/* The read event is added exactly while requests may be read and C does
+ * not wait in the run queue (which reads it in its turn): derived from
+ * the state, after each change of it and of EOF or the queue. */
 static void conn_update_reading(struct conn *c)
 {
 	int want = conn_may_read(c) && c->run_peer == NULL;
@@ -139,8 +203,8 @@ static void conn_update_reading(struct conn *c)
 		if (event_add(c->rev, NULL) < 0) {
 			log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL,
 			         "cannot watch the socket; closing");
-			c->broken = 1;
 			event_active(c->resume, EV_READ, 0);
+			conn_set_state(c, CONN_CLOSING);
 			return;
 		}
 		/* idle-timeout counts from now, not across the pause. */
@@ -151,14 +215,58 @@ static void conn_update_reading(struct conn *c)
 	c->reading = want;
 }
 
+/* Moves C to STATE: the one writer of C->state. Keeps the count of
+ * connections paused for memory, takes a bridge's socket off both events
+ * and re-derives the read event. Within a turn that answers requests
+ * inside their run() nothing changes state: the hot path pays nothing. */
+static void conn_set_state(struct conn *c, enum conn_state state)
+{
+	enum conn_state was = c->state;
+
+	if (state == was)
+		return;
+	if (was == CONN_PAUSED_MEMORY)
+		c->server->memory_paused--;
+	if (state == CONN_PAUSED_MEMORY)
+		c->server->memory_paused++;
+	c->state = state;
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_peer(LOG_LEVEL_DEBUG, c->peer.text, c->peer.cid, NULL, "connection %s -> %s", conn_state_names[was],
+		         conn_state_names[state]);
+	if (state == CONN_BRIDGED) {
+		event_del(c->wev); /* the socket is the bridge's */
+		c->writing = 0;
+	}
+	conn_update_reading(c);
+}
+
+/* True once C reads no more requests: it drains, its last request runs,
+ * it is broken or a bridge has it. */
+static int conn_closing(const struct conn *c)
+{
+	switch (c->state) {
+	case CONN_READING:
+	case CONN_RUNNING:
+	case CONN_PAUSED_OUTPUT:
+	case CONN_PAUSED_MEMORY:
+		return 0;
+	case CONN_RUNNING_LAST:
+	case CONN_DRAINING:
+	case CONN_BRIDGED:
+	case CONN_CLOSING:
+		return 1;
+	}
+	return 1;
+}
+
 /* Starts watching for writability while output waits for the socket. */
 static void conn_want_write(struct conn *c)
 {
 	if (c->writing || evbuffer_get_length(c->out) == 0)
 		return;
 	if (event_add(c->wev, NULL) < 0) {
-		c->broken = 1;
 		event_active(c->resume, EV_READ, 0);
+		conn_set_state(c, CONN_CLOSING);
 		return;
 	}
 	c->writing = 1;
@@ -372,19 +480,16 @@ static int conn_over_share(const struct conn *c)
 /* Stops C's requests while it is over its share of max-buffered. */
 static void conn_memory_pause(struct conn *c)
 {
-	if (c->memory_paused)
-		return;
-	c->memory_paused = 1;
-	c->server->memory_paused++;
+	conn_set_state(c, CONN_PAUSED_MEMORY);
 }
 
 /* Lets C's requests go on again, in a turn of the run queue (not all
- * at once when many resume together). */
+ * at once when many resume together). Queued first, so that reading
+ * again arms no read event only to take it off. */
 static void conn_memory_resume(struct conn *c)
 {
-	c->memory_paused = 0;
-	c->server->memory_paused--;
 	conn_enqueue(c);
+	conn_set_state(c, CONN_READING);
 }
 
 /* Resumes every connection paused for max-buffered once the total is
@@ -397,7 +502,7 @@ static void conn_memory_wake(struct server *s)
 	if (s->memory_paused == 0 || s->buffered >= max - max / 8)
 		return;
 	for (struct conn *c = s->conns; c != NULL && s->memory_paused > 0; c = c->next) {
-		if (c->memory_paused)
+		if (c->state == CONN_PAUSED_MEMORY)
 			conn_memory_resume(c);
 	}
 }
@@ -416,7 +521,7 @@ static void conn_account(struct conn *c)
 	s->buffered -= c->held - held;
 	s->freed_since_trim += c->held - held;
 	c->held = held;
-	if (c->memory_paused && !conn_over_share(c))
+	if (c->state == CONN_PAUSED_MEMORY && !conn_over_share(c))
 		conn_memory_resume(c);
 	conn_memory_wake(s);
 }
@@ -444,8 +549,8 @@ static void conn_destroy(struct conn *c)
 	conn_dequeue(c);
 	s->buffered -= c->held;
 	s->freed_since_trim += c->held;
-	if (c->memory_paused)
-		s->memory_paused--;
+	if (c->state == CONN_PAUSED_MEMORY)
+		s->memory_paused--; /* it leaves that state here, unannounced */
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->resume);
@@ -480,7 +585,7 @@ void conn_free(struct conn *c)
 		c->detach_fn = NULL;
 		fn(-1, NULL, 0, &c->peer, c->detach_arg);
 	}
-	if (c->req_active) {
+	if (conn_request_pending(c)) {
 		/* Detach first: the handler's cancel finishes the request. */
 		c->req.conn = NULL;
 		if (c->req.cmd->kind->cancel != NULL)
@@ -501,17 +606,13 @@ static void conn_start_bridge(struct conn *c)
 	void (*start)(struct conn *, void *) = c->bridge_start;
 
 	conn_dequeue(c);
-	event_del(c->rev);
-	event_del(c->wev);
-	c->reading = c->writing = 0;
 	c->bridge_start = NULL;
-	c->bridged = 1;
-	c->closing = 0;
+	conn_set_state(c, CONN_BRIDGED); /* takes both events off */
 	start(c, c->bridge_arg);
 }
 
-/* Replies are all sent: hand the socket on or start a bridge if asked
- * to, else free C. */
+/* Replies are all sent (C is DRAINING, never CLOSING): hand the socket
+ * on or start a bridge if asked to, else free C. */
 static void conn_finish(struct conn *c)
 {
 	if (c->in_off > 0) {
@@ -519,11 +620,11 @@ static void conn_finish(struct conn *c)
 		memmove(c->in, c->in + c->in_off, c->in_len);
 		c->in_off = 0;
 	}
-	if (c->bridge_start != NULL && !c->broken) {
+	if (c->bridge_start != NULL) {
 		conn_start_bridge(c);
 		return;
 	}
-	if (c->detach_fn != NULL && !c->broken) {
+	if (c->detach_fn != NULL) {
 		request_detach_fn fn = c->detach_fn;
 		c->detach_fn = NULL;
 		fn(c->fd, c->in, c->in_len, &c->peer, c->detach_arg);
@@ -536,10 +637,9 @@ static void conn_finish(struct conn *c)
  * never from inside a handler's call. */
 static void conn_break(struct conn *c, enum log_level level, const char *why)
 {
-	if (!c->broken)
+	if (c->state != CONN_CLOSING)
 		log_peer(level, c->peer.text, c->peer.cid, NULL, "connection dropped: %s", why);
-	c->broken = 1;
-	c->closing = 1;
+	conn_set_state(c, CONN_CLOSING);
 	event_active(c->resume, EV_READ, 0);
 }
 
@@ -580,7 +680,7 @@ static __attribute__((noinline)) void conn_write_more(struct conn *c, const void
 {
 	struct server *s = c->server;
 
-	if (c->broken)
+	if (c->state == CONN_CLOSING)
 		return;
 	if (s->stage_owner == c) {
 		if (len <= CONN_STAGE_SIZE - s->stage_len) {
@@ -614,7 +714,7 @@ static void conn_write(struct conn *c, const void *data, size_t len)
 	struct server *s = c->server;
 	size_t at = s->stage_len;
 
-	if (c->broken || s->stage_owner != c || len > CONN_STAGE_SIZE - at) {
+	if (c->state == CONN_CLOSING || s->stage_owner != c || len > CONN_STAGE_SIZE - at) {
 		conn_write_more(c, data, len);
 		return;
 	}
@@ -650,7 +750,7 @@ static void conn_flush(struct conn *c)
 	}
 	/* Replies go out at once; the socket is watched for writability only
 	 * when it cannot take them all. */
-	if (c->writing || c->broken || evbuffer_get_length(c->out) == 0)
+	if (c->writing || c->state == CONN_CLOSING || evbuffer_get_length(c->out) == 0)
 		return;
 	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 		conn_break(c, LOG_LEVEL_DEBUG, strerror(errno));
@@ -666,7 +766,7 @@ static void conn_flush(struct conn *c)
  * costs one write, not one per line. */
 static void conn_flush_soon(struct conn *c)
 {
-	if (c->writing || c->flush_soon || c->broken)
+	if (c->writing || c->flush_soon || c->state == CONN_CLOSING)
 		return;
 	/* The write callback runs on this loop turn's end, once. */
 	c->flush_soon = 1;
@@ -676,14 +776,30 @@ static void conn_flush_soon(struct conn *c)
 /* Stops reading requests and frees C once its replies are sent. */
 static void conn_close_after_flush(struct conn *c)
 {
-	c->closing = 1;
-	conn_update_reading(c);
-	if (c->req_active)
+	switch (c->state) {
+	case CONN_READING:
+	case CONN_PAUSED_OUTPUT:
+	case CONN_PAUSED_MEMORY:
+		conn_set_state(c, CONN_DRAINING);
+		break;
+	case CONN_DRAINING:
+		break;
+	case CONN_RUNNING:
+		conn_set_state(c, CONN_RUNNING_LAST);
 		return; /* conn_request_done() comes back here */
+	case CONN_RUNNING_LAST:
+		return;
+	case CONN_BRIDGED:
+		return; /* a bridge ends by itself */
+	case CONN_CLOSING:
+		if (conn_request_pending(c))
+			return; /* its resume event frees C and cancels the request */
+		break;
+	}
 	conn_flush(c);
 	if (c->server->stage_owner == c)
 		c->server->stage_owner = NULL; /* flushed in full */
-	if (c->broken) {
+	if (c->state == CONN_CLOSING) {
 		conn_free(c);
 		return;
 	}
@@ -707,14 +823,26 @@ static void conn_send_err(struct conn *c, const char *code, const char *msg)
 static void conn_request_done(struct conn *c)
 {
 	conn_flush(c);
-	c->req_active = 0;
-	if (c->closing) {
+	switch (c->state) {
+	case CONN_RUNNING:
+	case CONN_READING: /* not reached: only a running request is pending */
+	case CONN_PAUSED_OUTPUT:
+	case CONN_PAUSED_MEMORY:
+		conn_set_state(c, CONN_READING);
+		/* Lines may be waiting behind the request; handle them on a later turn. */
+		event_active(c->resume, EV_READ, 0);
+		return;
+	case CONN_RUNNING_LAST:
+		conn_set_state(c, CONN_DRAINING);
 		conn_close_after_flush(c);
 		return;
+	case CONN_DRAINING: /* not reached, as above */
+	case CONN_CLOSING:
+		conn_close_after_flush(c); /* frees a CLOSING C */
+		return;
+	case CONN_BRIDGED: /* not reached: a bridge starts after its answer */
+		return;
 	}
-	conn_update_reading(c);
-	/* Lines may be waiting behind the request; handle them on a later turn. */
-	event_active(c->resume, EV_READ, 0);
 }
 
 /* Handles one complete request LINE of LEN bytes (no line end), which
@@ -741,16 +869,18 @@ static void conn_handle_line(struct conn *c, char *line, size_t len)
 	}
 	struct request *req = &c->req;
 	req->conn = c; /* the rest of what comes from C is set at accept */
-	c->req_active = 1;
 	enum req_status st = dispatch_request(req, argc, s->argv);
 	if (st == REQ_DONE && !req->finished) /* a kind's bug */
 		log_peer(LOG_LEVEL_ERR, c->peer.text, c->peer.cid, req->cmd->name,
 		         "handler '%s' returned done without answering; waiting for its answer", req->cmd->kind->name);
-	if (req->finished) {
-		c->req_active = 0; /* answered: the line loop goes on */
-		return;
-	}
+	if (req->finished)
+		return;   /* answered: the line loop goes on */
 	req->pending = 1; /* the answer comes later: conn_request_done */
+	if (c->state == CONN_READING)
+		conn_set_state(c, CONN_RUNNING);
+	else if (c->state == CONN_DRAINING)
+		conn_set_state(c, CONN_RUNNING_LAST); /* it asked to close, hand off or bridge */
+	                                              /* A CLOSING C stays so: freed, it cancels the request. */
 }
 
 /* Refuses a request line longer than max-line-length and closes. */
@@ -762,7 +892,7 @@ static void conn_refuse_long_line(struct conn *c)
 	server_count_command(c->server, c->counted);
 	conn_send_err(c, PROTO_ERR_TOO_LONG, msg);
 	log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "request too long");
-	c->closing = 1;
+	conn_set_state(c, CONN_DRAINING);
 }
 
 /* Handles the complete lines in BUF[*OFF, LEN): at most commands-per-read
@@ -777,12 +907,12 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 
 	c->more_lines = 0;
 	for (unsigned int n = 0;; n++) {
-		if (c->closing || c->req_active || c->bridged || c->broken)
-			return;
+		if (c->state != CONN_READING)
+			return;                               /* a request runs, requests wait, or C closes */
 		size_t waiting = evbuffer_get_length(c->out); /* read once per line: the hot path */
 		if ((c->server->stage_owner == c ? c->server->stage_len : 0) + waiting >= lim->max_output_buffer) {
 			/* Backpressure: requests wait until the client reads. */
-			c->output_paused = 1;
+			conn_set_state(c, CONN_PAUSED_OUTPUT);
 			return;
 		}
 		if (conn_over_share_waiting(c, waiting)) {
@@ -805,8 +935,8 @@ static void conn_handle_lines(struct conn *c, char *buf, size_t len, size_t *off
 				return;
 			}
 			if (!c->eof || rest == 0) {
-				if (c->eof)
-					c->closing = 1; /* all handled: answer, then close */
+				if (c->eof) /* all handled: answer, then close */
+					conn_set_state(c, CONN_DRAINING);
 				return;
 			}
 			llen = used = rest;
@@ -880,12 +1010,23 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 	size_t len = c->in_len, off = 0;
 	int filled = 0, in_place = 0, skipped = 0, defer = 0;
 
-	if (c->broken) {
+	switch (c->state) {
+	case CONN_CLOSING:
 		conn_free(c);
 		return;
-	}
-	if (c->bridged || (c->closing && !c->req_active && c->in_len == 0 && !do_read))
+	case CONN_BRIDGED:
 		return;
+	case CONN_DRAINING:
+		if (c->in_len == 0 && !do_read)
+			return; /* the write callback finishes C */
+		break;
+	case CONN_READING:
+	case CONN_RUNNING:
+	case CONN_RUNNING_LAST:
+	case CONN_PAUSED_OUTPUT:
+	case CONN_PAUSED_MEMORY:
+		break;
+	}
 	if (server_reserve_scratch(s, cap, (int)lim->max_arguments) < 0) {
 		log_peer(LOG_LEVEL_WARNING, c->peer.text, c->peer.cid, NULL,
 		         "out of memory for the read buffer; closing");
@@ -906,7 +1047,6 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 	}
 	if (want_read && conn_over_share(c)) {
 		conn_memory_pause(c); /* the bytes wait in the kernel */
-		conn_update_reading(c);
 	} else if (want_read) {
 		size_t room = do_read == CONN_READ_BITE && cap - len > CONN_BITE ? CONN_BITE : cap - len;
 		ssize_t n = recv(c->fd, buf + len, room, 0);
@@ -943,7 +1083,7 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 		conn_handle_lines(c, buf, len, &off);
 		s->turn_us = 0;
 	}
-	if (c->closing && !c->bridge_start && !c->detach_fn)
+	if (conn_closing(c) && !c->bridge_start && !c->detach_fn)
 		off = len; /* nothing more is read from a closing connection */
 	if (in_place)
 		conn_consume_input(c, off);
@@ -952,22 +1092,30 @@ static void conn_process(struct conn *c, enum conn_read do_read)
 	conn_flush(c);
 	if (s->stage_owner == c)
 		s->stage_owner = NULL; /* sent in full */
-	if (c->broken) {
+	switch (c->state) {
+	case CONN_CLOSING:
 		conn_free(c);
 		return;
-	}
-	if (c->closing) {
+	case CONN_DRAINING:
+	case CONN_RUNNING_LAST:
 		conn_close_after_flush(c); /* may free C */
 		return;
-	}
-	if (c->output_paused && evbuffer_get_length(c->out) <= lim->max_output_buffer / 2) {
-		/* The socket took the staged replies: no need to wait. */
-		c->output_paused = 0;
-		event_active(c->resume, EV_READ, 0);
+	case CONN_BRIDGED: /* not reached: a bridge starts from conn_close_after_flush */
+		return;
+	case CONN_PAUSED_OUTPUT:
+		if (evbuffer_get_length(c->out) <= lim->max_output_buffer / 2) {
+			/* The socket took the staged replies: no need to wait. */
+			conn_set_state(c, CONN_READING);
+			event_active(c->resume, EV_READ, 0);
+		}
+		break;
+	case CONN_READING:
+	case CONN_RUNNING:
+	case CONN_PAUSED_MEMORY:
+		break;
 	}
 	/* An ended input (EOF) may still hold lines to handle. */
-	if ((conn_may_read(c) || (c->eof && !c->req_active && !c->output_paused && !c->memory_paused)) &&
-	    (c->more_lines || filled || skipped))
+	if (c->state == CONN_READING && (c->more_lines || filled || skipped))
 		conn_enqueue(c);
 	else if (c->busy && c->run_peer == NULL && c->in_len == 0 && conn_may_read(c))
 		conn_set_busy(c, 0); /* caught up: its next request is answered at once */
@@ -1005,37 +1153,85 @@ static int conn_client_gone(const struct conn *c)
 	       (errno == EPIPE || errno == ENOTCONN || errno == ECONNRESET);
 }
 
-/* Cuts C if one of its timeouts has passed at NOW (uptime ms): idle
- * longer than idle-timeout, a client that has read none of its replies
- * for as long, or an unfinished request line begun longer than
- * line-timeout ago. Returns 1 if C was cut (and may be freed), else 0. */
+/* What the timeout sweep checks of a connection (conn_sweep_rules). */
+enum {
+	SWEEP_GONE = 1 << 0,  /* its client has closed (conn_client_gone), where no read tells */
+	SWEEP_SHARE = 1 << 1, /* its share of max-buffered has fallen: it goes on */
+	SWEEP_STALL = 1 << 2, /* output waits and the client has read none of it for idle-timeout */
+	SWEEP_LINE = 1 << 3,  /* an unfinished request line began longer than line-timeout ago */
+	SWEEP_IDLE = 1 << 4,  /* no input for idle-timeout while it is read */
+};
+
+/* What the sweep checks of C: a rule for every state, so that none is
+ * forgotten (a client gone while its request ran, or while its bridge
+ * was being set up, once was). */
+static unsigned int conn_sweep_rules(const struct conn *c)
+{
+	switch (c->state) {
+	case CONN_READING:
+		/* While its event reads it, a read tells when the client goes:
+		 * not once input ended, while it waits in the run queue or while
+		 * its output waits. Only a connection that is read times out
+		 * for idleness, and only one with input to come for a line. */
+		if (c->eof)
+			return SWEEP_GONE | SWEEP_STALL;
+		return (c->reading && !c->writing ? 0 : SWEEP_GONE) | SWEEP_STALL | SWEEP_LINE |
+		       (c->reading ? SWEEP_IDLE : 0);
+	case CONN_RUNNING:
+	case CONN_RUNNING_LAST:
+		/* A client gone during its request: the request is cancelled. */
+		return SWEEP_GONE | SWEEP_STALL;
+	case CONN_PAUSED_OUTPUT:
+		return SWEEP_GONE | SWEEP_STALL;
+	case CONN_PAUSED_MEMORY:
+		return SWEEP_GONE | SWEEP_SHARE | SWEEP_STALL;
+	case CONN_DRAINING:
+		return SWEEP_GONE | SWEEP_STALL;
+	case CONN_BRIDGED:
+		/* The bridge's own timer ends it for idleness (proxy.c), and
+		 * its reads see the client go. */
+		return 0;
+	case CONN_CLOSING:
+		return 0; /* it is freed at the next safe point */
+	}
+	return 0;
+}
+
+/* Cuts C if one of its timeouts has passed at NOW (uptime ms), as its
+ * state's rule says (conn_sweep_rules): a client gone, one that has read
+ * none of its replies for idle-timeout, an unfinished request line begun
+ * longer than line-timeout ago, or idle longer than idle-timeout. Returns
+ * 1 if C was cut (and may be freed), else 0. */
 static int conn_sweep_one(struct conn *c, uint64_t now)
 {
 	const struct limits *lim = &c->server->config->limits;
+	unsigned int rules = conn_sweep_rules(c);
 
-	if (c->bridged || c->broken)
+	if (rules == 0)
 		return 0;
-	if ((!c->reading || c->writing) && conn_client_gone(c)) {
+	if ((rules & SWEEP_GONE) && conn_client_gone(c)) {
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client left%s",
-		         c->req_active ? " during a request; cancelling it" : "; releasing its connection");
+		         conn_request_pending(c) ? " during a request; cancelling it" : "; releasing its connection");
 		conn_free(c);
 		return 1;
 	}
-	if (c->memory_paused && !conn_over_share(c))
+	if ((rules & SWEEP_SHARE) && !conn_over_share(c)) {
 		conn_memory_resume(c);
+		rules = conn_sweep_rules(c) & ~SWEEP_GONE; /* READING's now; gone was asked */
+	}
 	if (c->input_seen) {
 		/* Input came since the last sweep: idle from now on at most. */
 		c->input_seen = 0;
 		c->last_input_ms = now;
 	}
-	if (c->writing && lim->idle_timeout_ms > 0 && now - c->write_wait_ms > lim->idle_timeout_ms) {
+	if ((rules & SWEEP_STALL) && c->writing && lim->idle_timeout_ms > 0 &&
+	    now - c->write_wait_ms > lim->idle_timeout_ms) {
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "client does not read its replies; closing");
 		conn_free(c);
 		return 1;
 	}
-	if (c->closing || c->req_active || c->output_paused || c->memory_paused || c->eof)
-		return 0;
-	if (lim->line_timeout_ms > 0 && c->line_started != 0 && now + 1 - c->line_started > lim->line_timeout_ms) {
+	if ((rules & SWEEP_LINE) && lim->line_timeout_ms > 0 && c->line_started != 0 &&
+	    now + 1 - c->line_started > lim->line_timeout_ms) {
 		char msg[80];
 		snprintf(msg, sizeof(msg), "request line not completed in %u ms", lim->line_timeout_ms);
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "line timeout");
@@ -1043,7 +1239,7 @@ static int conn_sweep_one(struct conn *c, uint64_t now)
 		conn_close_after_flush(c); /* may free C */
 		return 1;
 	}
-	if (lim->idle_timeout_ms > 0 && c->reading && now - c->last_input_ms > lim->idle_timeout_ms) {
+	if ((rules & SWEEP_IDLE) && lim->idle_timeout_ms > 0 && now - c->last_input_ms > lim->idle_timeout_ms) {
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL, "idle timeout");
 		conn_send_err(c, PROTO_ERR_TIMEOUT, "idle connection closed");
 		conn_close_after_flush(c); /* may free C */
@@ -1164,15 +1360,28 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		conn_want_write(c); /* no-op if already watching */
 	}
-	if (c->closing) {
-		if (!c->req_active && left == 0)
+	switch (c->state) {
+	case CONN_DRAINING:
+		if (left == 0)
 			conn_finish(c);
 		return;
-	}
-	if (c->output_paused && left <= c->config->limits.max_output_buffer / 2) {
-		/* Half the backlog is gone: read requests again. */
-		c->output_paused = 0;
-		conn_process(c, CONN_READ_NONE);
+	case CONN_CLOSING:
+		if (left == 0 && !conn_request_pending(c))
+			conn_free(c);
+		return;
+	case CONN_PAUSED_OUTPUT:
+		if (left <= c->config->limits.max_output_buffer / 2) {
+			/* Half the backlog is gone: read requests again. */
+			conn_set_state(c, CONN_READING);
+			conn_process(c, CONN_READ_NONE);
+		}
+		return;
+	case CONN_READING:
+	case CONN_RUNNING:
+	case CONN_RUNNING_LAST: /* conn_request_done finishes it */
+	case CONN_PAUSED_MEMORY:
+	case CONN_BRIDGED:
+		return;
 	}
 }
 
@@ -1237,13 +1446,34 @@ static int conn_req_on_drain(struct conn *c, size_t below, void (*cb)(void *arg)
 /* request_ops.broken. */
 static int conn_req_broken(const struct conn *c)
 {
-	return c->broken;
+	return c->state == CONN_CLOSING;
+}
+
+/* No more requests for C once the one asking is answered: from inside
+ * its run() (READING) or while it is pending (RUNNING). */
+static void conn_close_when_answered(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_READING:
+	case CONN_PAUSED_OUTPUT: /* asked after its answer */
+	case CONN_PAUSED_MEMORY:
+		conn_set_state(c, CONN_DRAINING);
+		break;
+	case CONN_RUNNING:
+		conn_set_state(c, CONN_RUNNING_LAST);
+		break;
+	case CONN_RUNNING_LAST:
+	case CONN_DRAINING:
+	case CONN_BRIDGED:
+	case CONN_CLOSING:
+		break;
+	}
 }
 
 /* request_ops.close_after_reply: no more requests once this is answered. */
 static void conn_req_close(struct conn *c)
 {
-	c->closing = 1;
+	conn_close_when_answered(c);
 }
 
 /* request_ops.detach_after_flush: FN gets the socket once replies are sent. */
@@ -1251,7 +1481,7 @@ static void conn_req_detach(struct conn *c, request_detach_fn fn, void *arg)
 {
 	c->detach_fn = fn;
 	c->detach_arg = arg;
-	c->closing = 1;
+	conn_close_when_answered(c);
 }
 
 /* request_ops.bridge_after_flush: START gets the socket once replies are
@@ -1262,7 +1492,7 @@ static void conn_req_bridge(struct conn *c, void (*start)(struct conn *c, void *
 	c->bridge_start = start;
 	c->bridge_release = release;
 	c->bridge_arg = arg;
-	c->closing = 1;
+	conn_close_when_answered(c);
 }
 
 /* How a request of a connection reaches it (request.h). */
@@ -1394,7 +1624,7 @@ static void conn_reconfigure(struct conn *c)
 		         c->peer.name, was_name);
 	const struct listener *l = listener_find(s, c->peer.listener);
 	if (l == NULL) {
-		if (c->bridged || c->closing)
+		if (conn_closing(c))
 			return;
 		log_peer(LOG_LEVEL_INFO, c->peer.text, c->peer.cid, NULL,
 		         "listener %s is gone after the reload; closing", c->peer.listener);
@@ -1436,7 +1666,7 @@ void conn_follow_names(struct server *s)
 {
 	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
 		next = c->next;
-		if (c->peer.transport != UDO_VSOCK_ADDR_VSOCK || c->bridged || c->closing)
+		if (c->peer.transport != UDO_VSOCK_ADDR_VSOCK || conn_closing(c))
 			continue;
 		const char *name = peers_dir_lookup(s, c->config, c->peer.cid);
 		if (strcmp(name != NULL ? name : "", c->peer.name) == 0)
@@ -1452,7 +1682,7 @@ void conn_close_all(struct server *s)
 {
 	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
 		next = c->next;
-		if (c->bridged)
+		if (c->state == CONN_BRIDGED)
 			conn_free(c); /* a proxied byte stream has no reply to wait for */
 		else
 			conn_close_after_flush(c);
