@@ -41,6 +41,7 @@ struct rl_entry {
 	unsigned long long suppressed;
 	const char *what;      /* "log messages", "audit entries" */
 	const char *burst_key; /* the setting of the limit, for the messages */
+	uint64_t gen;          /* rl_gens when it took its key: a cache's check */
 };
 
 static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
@@ -48,6 +49,10 @@ static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
 /* Questions asked so far: the order of use that eviction follows,
  * whatever clock each class's windows are on. */
 static uint64_t rl_uses;
+
+/* Entries given a key so far: an entry's gen tells a ratelimit_cache
+ * whether it still holds the key it was found under (never 0). */
+static uint64_t rl_gens;
 
 /* HASH (FNV-1a of the key) reduced to a set; the classes of one peer go
  * to different sets. */
@@ -83,6 +88,7 @@ static __attribute__((noinline)) struct rl_entry *rl_add(struct rl_entry *set, c
 	victim->hash = hash;
 	victim->audit = audit;
 	victim->window_start = now;
+	victim->gen = ++rl_gens;
 	return victim;
 }
 
@@ -127,17 +133,14 @@ static __attribute__((noinline)) void rl_suppressing(const struct rl_class *cls,
 	         cls->what, interval_ms, cls->burst_key, cls->interval_key);
 }
 
-/* Whether the message of class CLS about the peer of KEY (of HASH) may
+/* Whether one more message of class CLS about the peer of entry E may
  * be logged at NOW (ms): see log_ratelimit_at. Inlined into its
  * callers, where the class is a constant; what runs once a window or
  * once a peer is out of line. */
-static inline __attribute__((always_inline)) int ratelimit(uint64_t now, const char *key, uint32_t hash,
-                                                           const struct rl_class *cls, const char *peer_text,
-                                                           uint32_t cid, unsigned int burst, unsigned int interval_ms)
+static inline __attribute__((always_inline)) int rl_judge(struct rl_entry *e, uint64_t now, const struct rl_class *cls,
+                                                          const char *peer_text, uint32_t cid, unsigned int burst,
+                                                          unsigned int interval_ms)
 {
-	if (burst == 0)
-		return 1;
-	struct rl_entry *e = rl_find(key, hash, cls->audit, now);
 	e->last_use = ++rl_uses;
 	/* A time before the window's start (libevent's cached time steps
 	 * back by a few ms each time it resyncs with the wall clock; an
@@ -158,6 +161,17 @@ static inline __attribute__((always_inline)) int ratelimit(uint64_t now, const c
 	if (e->suppressed++ == 0)
 		rl_suppressing(cls, peer_text, cid, burst, interval_ms);
 	return 0;
+}
+
+/* Whether the message of class CLS about the peer of KEY (of HASH) may
+ * be logged at NOW (ms): rl_judge of its entry. */
+static inline __attribute__((always_inline)) int ratelimit(uint64_t now, const char *key, uint32_t hash,
+                                                           const struct rl_class *cls, const char *peer_text,
+                                                           uint32_t cid, unsigned int burst, unsigned int interval_ms)
+{
+	if (burst == 0)
+		return 1;
+	return rl_judge(rl_find(key, hash, cls->audit, now), now, cls, peer_text, cid, burst, interval_ms);
 }
 
 /* BASE's cached time of this loop pass, in ms (the wall clock without a
@@ -190,6 +204,42 @@ int audit_ratelimit_at(uint64_t now_ms, const char *key, uint32_t hash, const ch
 {
 	/* The same table, a class of its own: a separate window. */
 	return ratelimit(now_ms, key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
+}
+
+/* audit_ratelimit_cached past its fast path: finds KEY's entry when
+ * CACHE does not hold it, and judges. Out of line: it needs registers
+ * that the fast path would otherwise save and restore each time. */
+static __attribute__((noinline)) int audit_ratelimit_judge(struct ratelimit_cache *cache, uint64_t now_ms,
+                                                           const char *key, uint32_t hash, const char *peer_text,
+                                                           uint32_t cid, unsigned int burst, unsigned int interval_ms)
+{
+	struct rl_entry *e = cache->entry;
+
+	if (burst == 0)
+		return 1;
+	/* Still KEY's entry unless given to another key since (or flushed). */
+	if (e == NULL || e->gen != cache->gen) {
+		e = rl_find(key, hash, rl_audit.audit, now_ms);
+		cache->entry = e;
+		cache->gen = e->gen;
+	}
+	return rl_judge(e, now_ms, &rl_audit, peer_text, cid, burst, interval_ms);
+}
+
+int audit_ratelimit_cached(struct ratelimit_cache *cache, uint64_t now_ms, const char *key, uint32_t hash,
+                           const char *peer_text, uint32_t cid, unsigned int burst, unsigned int interval_ms)
+{
+	struct rl_entry *e = cache->entry;
+
+	/* The fast path of a busy peer: its entry is cached, and it is past
+	 * its burst in a window that goes on (and suppression was said). */
+	if (e != NULL && e->gen == cache->gen && burst != 0 && e->count >= burst && e->suppressed != 0 &&
+	    now_ms >= e->window_start && now_ms - e->window_start < interval_ms) {
+		e->last_use = ++rl_uses;
+		e->suppressed++;
+		return 0;
+	}
+	return audit_ratelimit_judge(cache, now_ms, key, hash, peer_text, cid, burst, interval_ms);
 }
 
 void log_ratelimit_flush(void)

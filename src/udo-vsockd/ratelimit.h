@@ -35,6 +35,19 @@ int log_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, ui
 int audit_ratelimit_at(uint64_t now_ms, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
                        unsigned int burst, unsigned int interval_ms);
 
+/* Where a peer's audit window was found, kept by its caller (zeroed:
+ * nothing yet) so that asking again skips the table's lookup and key
+ * comparison. Valid for one key only: zero it when the key changes. */
+struct ratelimit_cache {
+	struct rl_entry *entry;
+	uint64_t gen; /* ENTRY's generation when found */
+};
+
+/* audit_ratelimit_at through CACHE, which holds KEY's entry or nothing
+ * (and then is filled). */
+int audit_ratelimit_cached(struct ratelimit_cache *cache, uint64_t now_ms, const char *key, uint32_t hash,
+                           const char *peer_text, uint32_t cid, unsigned int burst, unsigned int interval_ms);
+
 /* Logs every count still suppressed and forgets all peers (at exit). */
 void log_ratelimit_flush(void);
 
