@@ -91,15 +91,15 @@ static __attribute__((noinline)) void audit_begin_slow(struct request *req, int 
 
 void audit_begin(struct request *req)
 {
-	const struct command *cmd = req->cmd;
 	int mode = req->config->audit;
-	uint64_t turn_us = req->server->turn_us;
 
 	req->audit_args = NULL;
 	req->audit_hold = 0;
 	req->audit_command[0] = '\0';
 	if (mode == AUDIT_NONE)
 		return;
+	const struct command *cmd = req->cmd;
+	uint64_t turn_us = req->server->turn_us;
 	if (cmd == NULL || turn_us == 0 || (mode == AUDIT_ALL && cmd->audit_args)) {
 		audit_begin_slow(req, mode);
 		return;
@@ -207,9 +207,9 @@ static int audit_peer_allows(struct request *req, const struct config *conf)
 	                              conf->limits.audit_burst, conf->limits.audit_interval_ms);
 }
 
-/* audit_end for a request that began an entry or holds one. Out of
- * line: the registers it needs cost every request otherwise. */
-static __attribute__((noinline)) void audit_end_begun(struct request *req, const char *status, const char *code)
+/* audit_end_begun past its fast path. Out of line: the registers it
+ * needs cost every request otherwise. */
+static __attribute__((noinline)) void audit_end_judged(struct request *req, const char *status, const char *code)
 {
 	const struct config *conf = req->config;
 
@@ -236,10 +236,19 @@ static __attribute__((noinline)) void audit_end_begun(struct request *req, const
 	req->audit_command[0] = '\0'; /* one entry per request */
 }
 
-void audit_end(struct request *req, const char *status, const char *code)
+void audit_end_begun(struct request *req, const char *status, const char *code)
 {
-	/* Nothing begun (audit = none) nor held: nothing to write or free. */
-	if (req->audit_command[0] == '\0' && req->audit_args == NULL && !req->audit_hold)
+	const struct config *conf = req->config;
+
+	/* The common case under audit = all, a busy peer: an entry wanted
+	 * whatever the answer, nothing to free, and the peer over its
+	 * audit-burst in its cached window (counted as suppressed). */
+	if (conf != NULL && conf->audit == AUDIT_ALL && !req->audit_hold && req->audit_args == NULL &&
+	    req->audit_command[0] != '\0' && req->conn != NULL &&
+	    ratelimit_cached_suppresses(&req->audit_rl, req->started_us / 1000, conf->limits.audit_burst,
+	                                conf->limits.audit_interval_ms)) {
+		req->audit_command[0] = '\0';
 		return;
-	audit_end_begun(req, status, code);
+	}
+	audit_end_judged(req, status, code);
 }

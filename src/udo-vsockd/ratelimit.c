@@ -28,27 +28,22 @@ struct rl_class {
 static const struct rl_class rl_notices = {0, "log messages", "log-peer-burst", "log-peer-interval"};
 static const struct rl_class rl_audit = {1, "audit entries", "audit-burst", "audit-interval"};
 
-/* One peer's window, for one class of messages. */
+/* One peer's window, for one class of messages (the part the inline
+ * fast path reads first: ratelimit.h). */
 struct rl_entry {
+	struct rl_window w;
 	char key[80];  /* "" : free */
 	uint32_t hash; /* util_fnv1a(key): most mismatches cost no strcmp */
 	int audit;     /* the class: audit entries (1) or notices (0) */
 	char text[80];
 	uint32_t cid;
-	uint64_t window_start; /* ms */
-	uint64_t last_use;     /* rl_uses when last asked about: eviction order */
-	unsigned int count;    /* logged in this window */
-	unsigned long long suppressed;
 	const char *what;      /* "log messages", "audit entries" */
 	const char *burst_key; /* the setting of the limit, for the messages */
-	uint64_t gen;          /* rl_gens when it took its key: a cache's check */
 };
 
 static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
 
-/* Questions asked so far: the order of use that eviction follows,
- * whatever clock each class's windows are on. */
-static uint64_t rl_uses;
+uint64_t ratelimit_uses;
 
 /* Entries given a key so far: an entry's gen tells a ratelimit_cache
  * whether it still holds the key it was found under (never 0). */
@@ -64,11 +59,11 @@ static unsigned int rl_set(uint32_t hash, int audit)
 /* Logs how many messages about E were suppressed, if any, and clears it. */
 static void rl_report(struct rl_entry *e)
 {
-	if (e->suppressed == 0)
+	if (e->w.suppressed == 0)
 		return;
-	log_peer(LOG_LEVEL_NOTICE, e->text, e->cid, NULL, "%llu %s about this peer suppressed (%s)", e->suppressed,
+	log_peer(LOG_LEVEL_NOTICE, e->text, e->cid, NULL, "%llu %s about this peer suppressed (%s)", e->w.suppressed,
 	         e->what, e->burst_key);
-	e->suppressed = 0;
+	e->w.suppressed = 0;
 }
 
 /* A new entry for KEY (of HASH) in class AUDIT in SET, evicting the
@@ -79,7 +74,7 @@ static __attribute__((noinline)) struct rl_entry *rl_add(struct rl_entry *set, c
 	struct rl_entry *victim = &set[0];
 
 	for (int i = 0; i < RATELIMIT_WAYS; i++) {
-		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].last_use < victim->last_use))
+		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].w.last_use < victim->w.last_use))
 			victim = &set[i];
 	}
 	rl_report(victim);
@@ -87,8 +82,8 @@ static __attribute__((noinline)) struct rl_entry *rl_add(struct rl_entry *set, c
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
 	victim->hash = hash;
 	victim->audit = audit;
-	victim->window_start = now;
-	victim->gen = ++rl_gens;
+	victim->w.window_start = now;
+	victim->w.gen = ++rl_gens;
 	return victim;
 }
 
@@ -109,8 +104,8 @@ static inline struct rl_entry *rl_find(const char *key, uint32_t hash, int audit
 static __attribute__((noinline)) void rl_new_window(struct rl_entry *e, uint64_t now)
 {
 	rl_report(e);
-	e->window_start = now;
-	e->count = 0;
+	e->w.window_start = now;
+	e->w.count = 0;
 }
 
 /* The first message of E's window, of class CLS about PEER_TEXT, CID:
@@ -141,24 +136,24 @@ static inline __attribute__((always_inline)) int rl_judge(struct rl_entry *e, ui
                                                           const char *peer_text, uint32_t cid, unsigned int burst,
                                                           unsigned int interval_ms)
 {
-	e->last_use = ++rl_uses;
+	e->w.last_use = ++ratelimit_uses;
 	/* A time before the window's start (libevent's cached time steps
 	 * back by a few ms each time it resyncs with the wall clock; an
 	 * operator sets the clock back; a long request is audited at its
 	 * start, after shorter ones) moves the start, not the count: the
 	 * window still lasts INTERVAL_MS, and a step is never a new burst. */
-	if (now < e->window_start)
-		e->window_start = now;
-	else if (now - e->window_start >= interval_ms)
+	if (now < e->w.window_start)
+		e->w.window_start = now;
+	else if (now - e->w.window_start >= interval_ms)
 		rl_new_window(e, now);
-	if (e->count < burst) {
+	if (e->w.count < burst) {
 		/* Once a window (this runs per request): what its report names. */
-		if (e->count == 0)
+		if (e->w.count == 0)
 			rl_first(e, cls, peer_text, cid);
-		e->count++;
+		e->w.count++;
 		return 1;
 	}
-	if (e->suppressed++ == 0)
+	if (e->w.suppressed++ == 0)
 		rl_suppressing(cls, peer_text, cid, burst, interval_ms);
 	return 0;
 }
@@ -206,40 +201,21 @@ int audit_ratelimit_at(uint64_t now_ms, const char *key, uint32_t hash, const ch
 	return ratelimit(now_ms, key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
 }
 
-/* audit_ratelimit_cached past its fast path: finds KEY's entry when
- * CACHE does not hold it, and judges. Out of line: it needs registers
- * that the fast path would otherwise save and restore each time. */
-static __attribute__((noinline)) int audit_ratelimit_judge(struct ratelimit_cache *cache, uint64_t now_ms,
-                                                           const char *key, uint32_t hash, const char *peer_text,
-                                                           uint32_t cid, unsigned int burst, unsigned int interval_ms)
+int audit_ratelimit_judge(struct ratelimit_cache *cache, uint64_t now_ms, const char *key, uint32_t hash,
+                          const char *peer_text, uint32_t cid, unsigned int burst, unsigned int interval_ms)
 {
-	struct rl_entry *e = cache->entry;
+	/* The window is an entry's first member. */
+	struct rl_entry *e = (struct rl_entry *)cache->entry;
 
 	if (burst == 0)
 		return 1;
 	/* Still KEY's entry unless given to another key since (or flushed). */
-	if (e == NULL || e->gen != cache->gen) {
+	if (e == NULL || e->w.gen != cache->gen) {
 		e = rl_find(key, hash, rl_audit.audit, now_ms);
-		cache->entry = e;
-		cache->gen = e->gen;
+		cache->entry = &e->w;
+		cache->gen = e->w.gen;
 	}
 	return rl_judge(e, now_ms, &rl_audit, peer_text, cid, burst, interval_ms);
-}
-
-int audit_ratelimit_cached(struct ratelimit_cache *cache, uint64_t now_ms, const char *key, uint32_t hash,
-                           const char *peer_text, uint32_t cid, unsigned int burst, unsigned int interval_ms)
-{
-	struct rl_entry *e = cache->entry;
-
-	/* The fast path of a busy peer: its entry is cached, and it is past
-	 * its burst in a window that goes on (and suppression was said). */
-	if (e != NULL && e->gen == cache->gen && burst != 0 && e->count >= burst && e->suppressed != 0 &&
-	    now_ms >= e->window_start && now_ms - e->window_start < interval_ms) {
-		e->last_use = ++rl_uses;
-		e->suppressed++;
-		return 0;
-	}
-	return audit_ratelimit_judge(cache, now_ms, key, hash, peer_text, cid, burst, interval_ms);
 }
 
 void log_ratelimit_flush(void)
