@@ -89,15 +89,9 @@ static __attribute__((noinline)) void audit_begin_slow(struct request *req, int 
 		req->audit_args = audit_quote_args(req);
 }
 
-void audit_begin(struct request *req)
+void audit_begin_some(struct request *req)
 {
 	int mode = req->config->audit;
-
-	req->audit_args = NULL;
-	req->audit_hold = 0;
-	req->audit_command[0] = '\0';
-	if (mode == AUDIT_NONE)
-		return;
 	const struct command *cmd = req->cmd;
 	uint64_t turn_us = req->server->turn_us;
 	if (cmd == NULL || turn_us == 0 || (mode == AUDIT_ALL && cmd->audit_args)) {
