@@ -1434,15 +1434,7 @@ int config_finish(struct config *conf, FILE *errors)
 	return 0;
 }
 
-struct config *config_ref(struct config *conf)
-{
-	conf->refs++;
-	return conf;
-}
-
-/* Frees CONF, its last reference gone. Out of line: config_unref runs
- * per request and needs none of the registers this takes. */
-static __attribute__((noinline)) void config_free(struct config *conf)
+void config_free(struct config *conf)
 {
 	while (conf->listeners != NULL) {
 		struct listen_conf *next = conf->listeners->next;
@@ -1480,12 +1472,6 @@ static __attribute__((noinline)) void config_free(struct config *conf)
 	free(conf->metrics_listen);
 	free(conf->peers_dir);
 	free(conf);
-}
-
-void config_unref(struct config *conf)
-{
-	if (conf != NULL && --conf->refs <= 0)
-		config_free(conf);
 }
 
 const struct command *config_find_command(const struct config *conf, const char *name)
