@@ -32,39 +32,30 @@ static inline __attribute__((always_inline)) void request_begin(struct request *
 		metrics_request_begin(req);
 }
 
-/* Refuses REQ: its word names no command (CMD NULL) or CMD is not
- * allowed for its peer. Out of line: the registers it needs cost every
- * request otherwise. */
-static __attribute__((noinline)) enum req_status dispatch_refuse(struct request *req, const struct config *conf,
-                                                                 const struct command *cmd, int argc, char **argv)
-{
-	const struct peer *peer = req->peer;
-
-	request_begin(req, NULL, argc, argv);
-	if (cmd != NULL && log_ratelimit(req->server->base, req->peer_key, peer->text, peer->cid,
-	                                 conf->limits.log_peer_burst, conf->limits.log_peer_interval_ms))
-		log_peer_id(LOG_LEVEL_NOTICE, LOG_MSGID_DENIED, peer->text, peer->cid, cmd->name, "denied");
-	if (cmd == NULL)
-		request_err(req, PROTO_ERR_UNKNOWN, "unknown command; HELP lists the commands");
-	else
-		request_err(req, PROTO_ERR_DENIED, "not allowed for this peer");
-	return REQ_DONE;
-}
-
 enum req_status dispatch_request(struct request *req, int argc, char **argv)
 {
 	const struct config *conf = req->server->config;
 	const struct command *cmd = config_find_command(conf, argv[0]);
+	const struct peer *peer = req->peer;
 	int nargs = argc - 1;
 
-	if (cmd == NULL || !access_allows(conf, cmd, req->peer))
-		return dispatch_refuse(req, conf, cmd, argc, argv);
+	if (cmd == NULL || !access_allows(conf, cmd, peer)) {
+		request_begin(req, NULL, argc, argv);
+		if (cmd != NULL && log_ratelimit(req->server->base, req->peer_key, peer->text, peer->cid,
+		                                 conf->limits.log_peer_burst, conf->limits.log_peer_interval_ms))
+			log_peer_id(LOG_LEVEL_NOTICE, LOG_MSGID_DENIED, peer->text, peer->cid, cmd->name, "denied");
+		if (cmd == NULL)
+			request_err(req, PROTO_ERR_UNKNOWN, "unknown command; HELP lists the commands");
+		else
+			request_err(req, PROTO_ERR_DENIED, "not allowed for this peer");
+		return REQ_DONE;
+	}
 	request_begin(req, cmd, argc, argv);
 	if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
 		request_err(req, PROTO_ERR_USAGE, "usage: %s%s%s", cmd->name, cmd->usage[0] ? " " : "", cmd->usage);
 		return REQ_DONE;
 	}
 	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_peer(LOG_LEVEL_DEBUG, req->peer->text, req->peer->cid, cmd->name, "running");
+		log_peer(LOG_LEVEL_DEBUG, peer->text, peer->cid, cmd->name, "running");
 	return cmd->kind->run(req);
 }
