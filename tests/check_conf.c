@@ -818,6 +818,40 @@ START_TEST(test_peers_errors)
 }
 END_TEST
 
+/* A [peer]'s cid is a table option of type CID: a number below
+ * 4294967295 or hypervisor, local, host; anything else is refused with
+ * the type's one error text, at its line. */
+START_TEST(test_peer_cid_values)
+{
+	struct conf_load l;
+	const char *path = conf_put("peercid.conf", "[daemon]\nlisten = vsock:any:5000\nallow = any\n"
+	                                            "[peer a]\ncid = nope\n"
+	                                            "[peer b]\ncid = 4294967295\n"
+	                                            "[peer c]\ncid = -1\n"
+	                                            "[peer d]\ncid = hypervisor\n"
+	                                            "[peer e]\ncid = 4294967294\n");
+
+	conf_load(path, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 6, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, path, 5, "cid: 'nope' is not a CID (a number, hypervisor, local or host)");
+	assert_error(&l, 1, path, 4, "[peer a] has no cid");
+	assert_error(&l, 2, path, 7, "cid: '4294967295' is not a CID (a number, hypervisor, local or host)");
+	assert_error(&l, 3, path, 6, "[peer b] has no cid");
+	assert_error(&l, 4, path, 9, "cid: '-1' is not a CID");
+	assert_error(&l, 5, path, 8, "[peer c] has no cid");
+	conf_unload(&l);
+	path = conf_put("peercid-ok.conf", "[daemon]\nlisten = vsock:any:5000\nallow = any\n"
+	                                   "[peer d]\ncid = hypervisor\n[peer e]\ncid = 4294967294\n"
+	                                   "[command ping]\nhandler = ping\n");
+	conf_load(path, &l);
+	ck_assert_msg(l.conf != NULL, "%s", l.errors);
+	ck_assert_str_eq(config_peer_name(l.conf, 0), "d");
+	ck_assert_str_eq(config_peer_name(l.conf, 4294967294u), "e");
+	conf_unload(&l);
+}
+END_TEST
+
 /* peers-dir: an absolute path; with it set, a name no [peer] defines
  * is no error (the directory names VMs as they come and go), a glob
  * neither; without it, such a name stays an error (test_peers_errors).
@@ -954,6 +988,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_acl_message);
 	tcase_add_test(tc, test_peers_config);
 	tcase_add_test(tc, test_peers_errors);
+	tcase_add_test(tc, test_peer_cid_values);
 	tcase_add_test(tc, test_peers_dir_config);
 	tcase_add_test(tc, test_nothing_to_do);
 	suite_add_tcase(s, tc);

@@ -159,6 +159,44 @@ START_TEST(test_eviction_follows_use_across_clocks)
 }
 END_TEST
 
+/* A cached window (audit_ratelimit_cached, as a connection keeps one)
+ * follows its key: once the entry is evicted and taken by another key,
+ * or the table flushed, asking through the cache is judged by the
+ * cached key's own (new) window, not by the entry's new owner. */
+START_TEST(test_cache_follows_eviction_and_flush)
+{
+	enum { MONO = 7000 };
+	char keys[RATELIMIT_WAYS + 1][32];
+	struct ratelimit_cache cache = {0};
+	const char *k = keys[0];
+
+	capture_notices();
+	for (int i = 0; i <= RATELIMIT_WAYS; i++) {
+		char prefix[8];
+		snprintf(prefix, sizeof(prefix), "c%d", i);
+		key_in_set(keys[i], sizeof(keys[i]), prefix, 1, 23);
+	}
+	/* K: one allowed, then suppressed, through its cache. */
+	ck_assert_int_eq(audit_ratelimit_cached(&cache, MONO, k, util_fnv1a(k), k, 0, 1, INTERVAL), 1);
+	ck_assert_int_eq(audit_ratelimit_cached(&cache, MONO, k, util_fnv1a(k), k, 0, 1, INTERVAL), 0);
+	ck_assert_int_eq(audit_ratelimit_cached(&cache, MONO, k, util_fnv1a(k), k, 0, 1, INTERVAL), 0);
+	/* Others fill the set, each past its burst: K (least recent) goes. */
+	for (int i = 1; i <= RATELIMIT_WAYS; i++) {
+		for (int j = 0; j < 3; j++)
+			audit_ratelimit_at(MONO, keys[i], util_fnv1a(keys[i]), keys[i], 0, 1, INTERVAL);
+	}
+	ck_assert_msg(notices_hold(k, "2 audit entries about this peer suppressed"), "%s was not evicted", k);
+	/* K again in the same window: a new entry with a fresh burst. */
+	ck_assert_msg(audit_ratelimit_cached(&cache, MONO + 1, k, util_fnv1a(k), k, 0, 1, INTERVAL) == 1,
+	              "judged by the window of the key that took its entry");
+	ck_assert_int_eq(audit_ratelimit_cached(&cache, MONO + 1, k, util_fnv1a(k), k, 0, 1, INTERVAL), 0);
+	/* A flush forgets every window: K's cache with it. */
+	log_ratelimit_flush();
+	ck_assert_int_eq(audit_ratelimit_cached(&cache, MONO + 2, k, util_fnv1a(k), k, 0, 1, INTERVAL), 1);
+	ck_assert_int_eq(audit_ratelimit_cached(&cache, MONO + 2, k, util_fnv1a(k), k, 0, 1, INTERVAL), 0);
+}
+END_TEST
+
 /* BURST 0: no limit and no reports. */
 START_TEST(test_burst_zero_is_unlimited)
 {
@@ -180,6 +218,7 @@ int main(void)
 	tcase_add_test(tc, test_clock_set_back_an_hour);
 	tcase_add_test(tc, test_burst_zero_is_unlimited);
 	tcase_add_test(tc, test_eviction_follows_use_across_clocks);
+	tcase_add_test(tc, test_cache_follows_eviction_and_flush);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

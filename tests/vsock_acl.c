@@ -1133,6 +1133,42 @@ START_TEST(test_audit_burst)
 }
 END_TEST
 
+/* A reload that gives an open connection another identity gives it the
+ * audit window of that identity: the next entry is the new peer's
+ * first, though the old peer's window still suppresses. Before the
+ * connection forgot its cached window there, the entry was suppressed
+ * under the old identity's window. */
+START_TEST(test_audit_window_follows_identity)
+{
+	const char *limits = "audit-burst = 2\naudit-interval = 60min\n";
+	struct daemon_opts opts = {.listen_fd = -1};
+	char log_path[300];
+	struct client c;
+
+	daemon_init(&d);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	write_listeners("guest", "admin", 5, limits, audit_sections);
+	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+	unix_open(&c, "admin.sock");
+	/* Two entries, then suppressed (the window of unix:admin is cached). */
+	for (int i = 0; i < 6; i++)
+		expect(&c, "hush", "OK pong");
+	wait_log_lines(log_path, "unix:admin: hush: OK", 2);
+	wait_log_lines(log_path, "audit entries about this peer in", 1);
+
+	write_listeners("admin", "guest", 5, limits, audit_sections); /* admin.sock is now guest */
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
+	expect(&c, "hush", "OK pong");
+	wait_log_lines(log_path, "unix:guest: hush: OK", 1);
+	ck_assert_int_eq(count_log_lines(log_path, "unix:admin: hush: OK", NULL, NULL), 2);
+	client_close(&c);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 static Suite *acl_suite(void)
 {
 	Suite *s = suite_create("vsock_acl");
@@ -1145,6 +1181,7 @@ static Suite *acl_suite(void)
 	tcase_add_test(tc, test_every_spelling_denied);
 	tcase_add_test(tc, test_help_lists_only_allowed);
 	tcase_add_test(tc, test_unix_identities);
+	tcase_add_test(tc, test_audit_window_follows_identity);
 	tcase_add_test(tc, test_reload_changes_open_connection);
 	tcase_add_test(tc, test_stats_guest_sees_own);
 	tcase_add_test(tc, test_stats_all_option);

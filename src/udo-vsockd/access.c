@@ -29,13 +29,3 @@ int access_list_allows(const struct acl_entry *acl, const struct peer *peer)
 	}
 	return 0;
 }
-
-int access_allows(const struct config *conf, const struct command *cmd, const struct peer *peer)
-{
-	const struct acl_entry *acl = cmd->acl != NULL ? cmd->acl : conf->default_acl;
-
-	/* A first entry for any peer (allow = any) decides at once. */
-	if (acl != NULL && acl->any)
-		return acl->allow;
-	return access_list_allows(acl, peer);
-}

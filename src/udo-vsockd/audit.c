@@ -71,22 +71,37 @@ static void audit_copy_name(struct request *req, const char *name)
 	req->audit_command[len] = '\0';
 }
 
-void audit_begin(struct request *req)
+/* audit_begin for REQ under MODE (not none) past its fast path: a word
+ * that names no command is copied (it lives in the connection's input,
+ * which the next request overwrites), the clock is read if the loop
+ * turn has not yet, and the arguments are quoted for audit-args. Out of
+ * line: the registers it needs cost every request otherwise. */
+static __attribute__((noinline)) void audit_begin_slow(struct request *req, int mode)
 {
-	req->audit_args = NULL;
-	req->audit_hold = 0;
-	req->audit_command[0] = '\0';
-	if (req->config->audit == AUDIT_NONE)
-		return;
-	/* A copy of the word: it lives in the connection's input, which the
-	 * next request overwrites. The command's name needs none (yet). */
-	if (req->cmd != NULL)
+	const struct command *cmd = req->cmd;
+
+	if (cmd != NULL)
 		req->audit_command[0] = AUDIT_NAME_OF_CMD;
 	else
 		audit_copy_name(req, req->argv[0]);
-	req->started_us = server_turn_us(req->server); /* no clock read per request */
-	if (req->config->audit == AUDIT_ALL && req->cmd != NULL && req->cmd->audit_args)
+	req->started_us = server_turn_us(req->server);
+	if (mode == AUDIT_ALL && cmd != NULL && cmd->audit_args)
 		req->audit_args = audit_quote_args(req);
+}
+
+void audit_begin_some(struct request *req)
+{
+	int mode = req->config->audit;
+	const struct command *cmd = req->cmd;
+	uint64_t turn_us = req->server->turn_us;
+	if (cmd == NULL || turn_us == 0 || (mode == AUDIT_ALL && cmd->audit_args)) {
+		audit_begin_slow(req, mode);
+		return;
+	}
+	/* The common case: the command's name needs no copy (yet), and the
+	 * loop turn's time is read already (no clock read per request). */
+	req->audit_command[0] = AUDIT_NAME_OF_CMD;
+	req->started_us = turn_us;
 }
 
 /* Whether a request that ended with STATUS and CODE is audited under MODE. */
@@ -158,27 +173,37 @@ static __attribute__((noinline)) void audit_write(struct request *req, const cha
 	free(args);
 }
 
-/* Whether REQ's peer may have one more audit entry now (audit-burst). */
-static int audit_peer_allows(const struct request *req, const struct config *conf)
+/* audit_peer_allows for REQ, whose connection has gone (and with it
+ * the key and its cached window), at NOW_MS. Out of line: rare. */
+static __attribute__((noinline)) int audit_gone_peer_allows(const struct request *req, const struct config *conf,
+                                                            uint64_t now_ms)
 {
-	char own_key[96];
-	uint32_t hash;
-	const char *key = request_peer_key(req, &hash);
+	char key[96];
 
-	if (key == NULL) {
-		util_peer_key(req->peer, own_key, sizeof(own_key));
-		key = own_key;
-		hash = util_fnv1a(own_key);
-	}
-	/* Judged at the request's start, which audit_begin read from the
-	 * monotonic clock: no clock read per request for this. */
-	return audit_ratelimit_at(req->started_us / 1000, key, hash, req->peer->text, req->peer->cid,
+	util_peer_key(req->peer, key, sizeof(key));
+	return audit_ratelimit_at(now_ms, key, util_fnv1a(key), req->peer->text, req->peer->cid,
 	                          conf->limits.audit_burst, conf->limits.audit_interval_ms);
 }
 
-/* audit_end for a request that began an entry or holds one. Out of
- * line: the registers it needs cost every request otherwise. */
-static __attribute__((noinline)) void audit_end_begun(struct request *req, const char *status, const char *code)
+/* Whether REQ's peer may have one more audit entry now (audit-burst). */
+static int audit_peer_allows(struct request *req, const struct config *conf)
+{
+	uint32_t hash;
+	const char *key = request_peer_key(req, &hash);
+	/* Judged at the request's start, which audit_begin read from the
+	 * monotonic clock: no clock read per request for this. */
+	uint64_t now_ms = req->started_us / 1000;
+
+	if (key == NULL)
+		return audit_gone_peer_allows(req, conf, now_ms);
+	/* The connection's key: its window is cached in the request. */
+	return audit_ratelimit_cached(&req->audit_rl, now_ms, key, hash, req->peer->text, req->peer->cid,
+	                              conf->limits.audit_burst, conf->limits.audit_interval_ms);
+}
+
+/* audit_end_begun past its fast path. Out of line: the registers it
+ * needs cost every request otherwise. */
+static __attribute__((noinline)) void audit_end_judged(struct request *req, const char *status, const char *code)
 {
 	const struct config *conf = req->config;
 
@@ -195,7 +220,8 @@ static __attribute__((noinline)) void audit_end_begun(struct request *req, const
 	if (conf == NULL || req->audit_command[0] == '\0' || !audit_wanted(conf->audit, status, code) ||
 	    !audit_peer_allows(req, conf)) {
 		req->audit_command[0] = '\0';
-		free(args);
+		if (args != NULL)
+			free(args);
 		return;
 	}
 	if (req->audit_command[0] == AUDIT_NAME_OF_CMD)
@@ -204,10 +230,19 @@ static __attribute__((noinline)) void audit_end_begun(struct request *req, const
 	req->audit_command[0] = '\0'; /* one entry per request */
 }
 
-void audit_end(struct request *req, const char *status, const char *code)
+void audit_end_begun(struct request *req, const char *status, const char *code)
 {
-	/* Nothing begun (audit = none) nor held: nothing to write or free. */
-	if (req->audit_command[0] == '\0' && req->audit_args == NULL && !req->audit_hold)
+	const struct config *conf = req->config;
+
+	/* The common case under audit = all, a busy peer: an entry wanted
+	 * whatever the answer, nothing to free, and the peer over its
+	 * audit-burst in its cached window (counted as suppressed). */
+	if (conf != NULL && conf->audit == AUDIT_ALL && !req->audit_hold && req->audit_args == NULL &&
+	    req->audit_command[0] != '\0' && req->conn != NULL &&
+	    ratelimit_cached_suppresses(&req->audit_rl, req->started_us / 1000, conf->limits.audit_burst,
+	                                conf->limits.audit_interval_ms)) {
+		req->audit_command[0] = '\0';
 		return;
-	audit_end_begun(req, status, code);
+	}
+	audit_end_judged(req, status, code);
 }

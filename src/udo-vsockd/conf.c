@@ -169,16 +169,9 @@ static int parse_cid(const char *text, uint32_t *cid)
 {
 	unsigned long long v;
 
-	if (strcmp(text, "hypervisor") == 0)
-		*cid = 0;
-	else if (strcmp(text, "local") == 0)
-		*cid = 1;
-	else if (strcmp(text, "host") == 0)
-		*cid = 2;
-	else if (util_parse_number(text, 0, UINT32_MAX - 1, &v) == 0)
-		*cid = (uint32_t)v;
-	else
+	if (util_parse_cid(text, 0, UINT32_MAX - 1, &v) < 0)
 		return -1;
+	*cid = (uint32_t)v;
 	return 0;
 }
 
@@ -1060,18 +1053,27 @@ static void finish_peer(struct parser *p)
 	p->peer_tail = &pc->next;
 }
 
-/* Applies one key of the [peer] section being read: only `cid`. */
+/* The settings of a [peer NAME] section; the target is its peer_conf. */
+static const struct option_spec peer_options[] = {
+    OPTION("cid", OPT_CID, 0, UINT32_MAX - 1, struct peer_conf, cid, NULL),
+    OPTION_END,
+};
+
+/* Applies one key of the [peer] section being read (peer_options: only
+ * `cid`, which is set once). */
 static void parse_peer_key(struct parser *p, const char *file, int line, const char *key, const char *value)
 {
-	if (strcmp(key, "cid") != 0) {
+	const struct option_spec *spec = option_find(peer_options, key);
+	char why[256];
+
+	if (spec == NULL)
 		parse_error(p, file, line, "unknown setting '%s' in [peer %s]: expected cid", key, p->peer->name);
-	} else if (p->peer_cid_line != 0) {
-		parse_error(p, file, line, "cid: already set at line %d", p->peer_cid_line);
-	} else if (parse_cid(value, &p->peer->cid) < 0) {
-		parse_error(p, file, line, "cid: '%s' is not a CID (a number, hypervisor, local or host)", value);
-	} else {
+	else if (p->peer_cid_line != 0)
+		parse_error(p, file, line, "%s: already set at line %d", spec->name, p->peer_cid_line);
+	else if (option_apply(spec, p->peer, p, value, why, sizeof(why)) < 0)
+		parse_error(p, file, line, "%s", why);
+	else
 		p->peer_cid_line = line;
-	}
 }
 
 /* The [peer] section named NAME, or NULL. */
@@ -1432,15 +1434,7 @@ int config_finish(struct config *conf, FILE *errors)
 	return 0;
 }
 
-struct config *config_ref(struct config *conf)
-{
-	conf->refs++;
-	return conf;
-}
-
-/* Frees CONF, its last reference gone. Out of line: config_unref runs
- * per request and needs none of the registers this takes. */
-static __attribute__((noinline)) void config_free(struct config *conf)
+void config_free(struct config *conf)
 {
 	while (conf->listeners != NULL) {
 		struct listen_conf *next = conf->listeners->next;
@@ -1478,12 +1472,6 @@ static __attribute__((noinline)) void config_free(struct config *conf)
 	free(conf->metrics_listen);
 	free(conf->peers_dir);
 	free(conf);
-}
-
-void config_unref(struct config *conf)
-{
-	if (conf != NULL && --conf->refs <= 0)
-		config_free(conf);
 }
 
 const struct command *config_find_command(const struct config *conf, const char *name)
@@ -1526,6 +1514,8 @@ int config_parse_cid(const char *text, uint32_t *cid)
 
 void config_format_peers(const struct config *conf, FILE *out)
 {
-	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next)
-		fprintf(out, "\n[peer %s]\ncid = %u\n", pc->name, (unsigned int)pc->cid);
+	for (const struct peer_conf *pc = conf->peers; pc != NULL; pc = pc->next) {
+		fprintf(out, "\n[peer %s]\n", pc->name);
+		option_format_table(peer_options, pc, conf, out);
+	}
 }

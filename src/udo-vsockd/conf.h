@@ -175,11 +175,22 @@ void config_format_daemon(const struct config *conf, FILE *out);
 /* Writes the options every command has (allow, deny, summary, ...) of CMD to OUT. */
 void config_format_command(const struct command *cmd, FILE *out);
 
-/* Takes a reference. */
-struct config *config_ref(struct config *conf);
+/* Frees CONF, its last reference gone (config_unref). */
+void config_free(struct config *conf);
+
+/* Takes a reference. Inline: a request takes one. */
+static inline struct config *config_ref(struct config *conf)
+{
+	conf->refs++;
+	return conf;
+}
 
 /* Drops a reference, freeing the config with the last one. */
-void config_unref(struct config *conf);
+static inline void config_unref(struct config *conf)
+{
+	if (conf != NULL && --conf->refs <= 0)
+		config_free(conf);
+}
 
 /* The command named NAME (lower case), or NULL. */
 const struct command *config_find_command(const struct config *conf, const char *name);

@@ -1641,6 +1641,7 @@ static void conn_reconfigure(struct conn *c)
 		peer_count_remove(s, c->peer_key);
 		c->counted = NULL;
 		c->metrics_peer = NULL; /* found again under the new key */
+		c->req.audit_rl.entry = NULL;
 		if (peer_count_add(s, key) != UINT32_MAX) {
 			memcpy(c->peer_key, key, sizeof(key));
 			c->counted = peer_count_entry(s, key);

@@ -16,7 +16,8 @@
 
 /* Starts REQ for CMD with the given words (its connection has set the
  * rest). */
-static void request_begin(struct request *req, const struct command *cmd, int argc, char **argv)
+static inline __attribute__((always_inline)) void request_begin(struct request *req, const struct command *cmd,
+                                                                int argc, char **argv)
 {
 	req->config = config_ref(req->server->config);
 	req->cmd = cmd;

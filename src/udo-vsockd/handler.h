@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "peer.h"
+#include "ratelimit.h"
 
 struct command;
 struct config;
@@ -120,6 +121,7 @@ struct request {
 	char *audit_args;                  /* the arguments, quoted, when the command has audit-args (malloc'd) */
 	char audit_command[33];            /* the command word for its audit entry; "": not audited */
 	int audit_hold;                    /* a cancel that an answer follows: audit and count at the answer */
+	struct ratelimit_cache audit_rl;   /* its peer_key's audit window (the connection's; zeroed with the key) */
 	struct metrics_command *metrics;   /* its command's counters while the endpoint is on, else NULL */
 	struct metrics_peer *metrics_peer; /* ... and its peer's */
 	int pending;                       /* run() returned REQ_PENDING: finishing tells the connection */

@@ -28,26 +28,26 @@ struct rl_class {
 static const struct rl_class rl_notices = {0, "log messages", "log-peer-burst", "log-peer-interval"};
 static const struct rl_class rl_audit = {1, "audit entries", "audit-burst", "audit-interval"};
 
-/* One peer's window, for one class of messages. */
+/* One peer's window, for one class of messages (the part the inline
+ * fast path reads first: ratelimit.h). */
 struct rl_entry {
+	struct rl_window w;
 	char key[80];  /* "" : free */
 	uint32_t hash; /* util_fnv1a(key): most mismatches cost no strcmp */
 	int audit;     /* the class: audit entries (1) or notices (0) */
 	char text[80];
 	uint32_t cid;
-	uint64_t window_start; /* ms */
-	uint64_t last_use;     /* rl_uses when last asked about: eviction order */
-	unsigned int count;    /* logged in this window */
-	unsigned long long suppressed;
 	const char *what;      /* "log messages", "audit entries" */
 	const char *burst_key; /* the setting of the limit, for the messages */
 };
 
 static struct rl_entry table[RATELIMIT_SETS][RATELIMIT_WAYS];
 
-/* Questions asked so far: the order of use that eviction follows,
- * whatever clock each class's windows are on. */
-static uint64_t rl_uses;
+uint64_t ratelimit_uses;
+
+/* Entries given a key so far: an entry's gen tells a ratelimit_cache
+ * whether it still holds the key it was found under (never 0). */
+static uint64_t rl_gens;
 
 /* HASH (FNV-1a of the key) reduced to a set; the classes of one peer go
  * to different sets. */
@@ -59,11 +59,11 @@ static unsigned int rl_set(uint32_t hash, int audit)
 /* Logs how many messages about E were suppressed, if any, and clears it. */
 static void rl_report(struct rl_entry *e)
 {
-	if (e->suppressed == 0)
+	if (e->w.suppressed == 0)
 		return;
-	log_peer(LOG_LEVEL_NOTICE, e->text, e->cid, NULL, "%llu %s about this peer suppressed (%s)", e->suppressed,
+	log_peer(LOG_LEVEL_NOTICE, e->text, e->cid, NULL, "%llu %s about this peer suppressed (%s)", e->w.suppressed,
 	         e->what, e->burst_key);
-	e->suppressed = 0;
+	e->w.suppressed = 0;
 }
 
 /* A new entry for KEY (of HASH) in class AUDIT in SET, evicting the
@@ -74,7 +74,7 @@ static __attribute__((noinline)) struct rl_entry *rl_add(struct rl_entry *set, c
 	struct rl_entry *victim = &set[0];
 
 	for (int i = 0; i < RATELIMIT_WAYS; i++) {
-		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].last_use < victim->last_use))
+		if (set[i].key[0] == '\0' || (victim->key[0] != '\0' && set[i].w.last_use < victim->w.last_use))
 			victim = &set[i];
 	}
 	rl_report(victim);
@@ -82,7 +82,8 @@ static __attribute__((noinline)) struct rl_entry *rl_add(struct rl_entry *set, c
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
 	victim->hash = hash;
 	victim->audit = audit;
-	victim->window_start = now;
+	victim->w.window_start = now;
+	victim->w.gen = ++rl_gens;
 	return victim;
 }
 
@@ -103,8 +104,8 @@ static inline struct rl_entry *rl_find(const char *key, uint32_t hash, int audit
 static __attribute__((noinline)) void rl_new_window(struct rl_entry *e, uint64_t now)
 {
 	rl_report(e);
-	e->window_start = now;
-	e->count = 0;
+	e->w.window_start = now;
+	e->w.count = 0;
 }
 
 /* The first message of E's window, of class CLS about PEER_TEXT, CID:
@@ -127,37 +128,45 @@ static __attribute__((noinline)) void rl_suppressing(const struct rl_class *cls,
 	         cls->what, interval_ms, cls->burst_key, cls->interval_key);
 }
 
-/* Whether the message of class CLS about the peer of KEY (of HASH) may
+/* Whether one more message of class CLS about the peer of entry E may
  * be logged at NOW (ms): see log_ratelimit_at. Inlined into its
  * callers, where the class is a constant; what runs once a window or
  * once a peer is out of line. */
+static inline __attribute__((always_inline)) int rl_judge(struct rl_entry *e, uint64_t now, const struct rl_class *cls,
+                                                          const char *peer_text, uint32_t cid, unsigned int burst,
+                                                          unsigned int interval_ms)
+{
+	e->w.last_use = ++ratelimit_uses;
+	/* A time before the window's start (libevent's cached time steps
+	 * back by a few ms each time it resyncs with the wall clock; an
+	 * operator sets the clock back; a long request is audited at its
+	 * start, after shorter ones) moves the start, not the count: the
+	 * window still lasts INTERVAL_MS, and a step is never a new burst. */
+	if (now < e->w.window_start)
+		e->w.window_start = now;
+	else if (now - e->w.window_start >= interval_ms)
+		rl_new_window(e, now);
+	if (e->w.count < burst) {
+		/* Once a window (this runs per request): what its report names. */
+		if (e->w.count == 0)
+			rl_first(e, cls, peer_text, cid);
+		e->w.count++;
+		return 1;
+	}
+	if (e->w.suppressed++ == 0)
+		rl_suppressing(cls, peer_text, cid, burst, interval_ms);
+	return 0;
+}
+
+/* Whether the message of class CLS about the peer of KEY (of HASH) may
+ * be logged at NOW (ms): rl_judge of its entry. */
 static inline __attribute__((always_inline)) int ratelimit(uint64_t now, const char *key, uint32_t hash,
                                                            const struct rl_class *cls, const char *peer_text,
                                                            uint32_t cid, unsigned int burst, unsigned int interval_ms)
 {
 	if (burst == 0)
 		return 1;
-	struct rl_entry *e = rl_find(key, hash, cls->audit, now);
-	e->last_use = ++rl_uses;
-	/* A time before the window's start (libevent's cached time steps
-	 * back by a few ms each time it resyncs with the wall clock; an
-	 * operator sets the clock back; a long request is audited at its
-	 * start, after shorter ones) moves the start, not the count: the
-	 * window still lasts INTERVAL_MS, and a step is never a new burst. */
-	if (now < e->window_start)
-		e->window_start = now;
-	else if (now - e->window_start >= interval_ms)
-		rl_new_window(e, now);
-	if (e->count < burst) {
-		/* Once a window (this runs per request): what its report names. */
-		if (e->count == 0)
-			rl_first(e, cls, peer_text, cid);
-		e->count++;
-		return 1;
-	}
-	if (e->suppressed++ == 0)
-		rl_suppressing(cls, peer_text, cid, burst, interval_ms);
-	return 0;
+	return rl_judge(rl_find(key, hash, cls->audit, now), now, cls, peer_text, cid, burst, interval_ms);
 }
 
 /* BASE's cached time of this loop pass, in ms (the wall clock without a
@@ -190,6 +199,23 @@ int audit_ratelimit_at(uint64_t now_ms, const char *key, uint32_t hash, const ch
 {
 	/* The same table, a class of its own: a separate window. */
 	return ratelimit(now_ms, key, hash, &rl_audit, peer_text, cid, burst, interval_ms);
+}
+
+int audit_ratelimit_judge(struct ratelimit_cache *cache, uint64_t now_ms, const char *key, uint32_t hash,
+                          const char *peer_text, uint32_t cid, unsigned int burst, unsigned int interval_ms)
+{
+	/* The window is an entry's first member. */
+	struct rl_entry *e = (struct rl_entry *)cache->entry;
+
+	if (burst == 0)
+		return 1;
+	/* Still KEY's entry unless given to another key since (or flushed). */
+	if (e == NULL || e->w.gen != cache->gen) {
+		e = rl_find(key, hash, rl_audit.audit, now_ms);
+		cache->entry = &e->w;
+		cache->gen = e->w.gen;
+	}
+	return rl_judge(e, now_ms, &rl_audit, peer_text, cid, burst, interval_ms);
 }
 
 void log_ratelimit_flush(void)

@@ -90,7 +90,8 @@ static void status_text_clean(char *text, size_t len)
 /* Appends the N words of WORDS to LINE (of SIZE bytes, LEN used), each
  * after a blank and cleaned of line ends. Returns the new length, or 0 if
  * they do not fit. */
-static size_t status_append_words(char *line, size_t size, size_t len, int n, const char *const *words)
+static inline __attribute__((always_inline)) size_t status_append_words(char *line, size_t size, size_t len, int n,
+                                                                        const char *const *words)
 {
 	for (int i = 0; i < n; i++) {
 		size_t wlen = strlen(words[i]);

@@ -60,6 +60,21 @@ int util_parse_duration(const char *text, unsigned long long min, unsigned long 
 	return parse_units(text, duration_units, min, max, out);
 }
 
+int util_parse_cid(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+	static const char *const names[] = {"hypervisor", "local", "host"};
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(text, names[i]) == 0) {
+			if (i < min || i > max)
+				return -1;
+			*out = i;
+			return 0;
+		}
+	}
+	return util_parse_number(text, min, max, out);
+}
+
 int util_parse_bool(const char *text)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
@@ -153,6 +168,11 @@ int option_value(const struct option_spec *spec, const char *value, unsigned lon
 		}
 		snprintf(why, whylen, "%s: '%s' is not yes or no", spec->name, value);
 		return -1;
+	case OPT_CID:
+		if (util_parse_cid(value, spec->min, spec->max, out) == 0)
+			return 0;
+		snprintf(why, whylen, "%s: '%s' is not a CID (a number, hypervisor, local or host)", spec->name, value);
+		return -1;
 	case OPT_STRING:
 	case OPT_CUSTOM:
 		break;
@@ -226,6 +246,7 @@ void option_format(const struct option_spec *spec, const void *target, const voi
 	case OPT_SIZE:
 	case OPT_DURATION:
 	case OPT_BOOL:
+	case OPT_CID:
 		break;
 	}
 	if (spec->size == sizeof(unsigned int))

@@ -24,6 +24,10 @@ int util_parse_size(const char *text, unsigned long long min, unsigned long long
  * min (seconds if none), within [MIN, MAX] ms. Returns 0 or -1. */
 int util_parse_duration(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out);
 
+/* Parses a vsock CID: digits, or hypervisor (0), local (1) or host (2),
+ * within [MIN, MAX] into *OUT. Returns 0 or -1. */
+int util_parse_cid(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out);
+
 /* Parses a boolean: yes/true/on/1 (1) or no/false/off/0 (0); -1 else. */
 int util_parse_bool(const char *text);
 
@@ -102,15 +106,16 @@ enum option_type {
 	OPT_SIZE,     /* bytes, K/KiB/M/MiB */
 	OPT_DURATION, /* milliseconds; seconds by default, ms/s/min */
 	OPT_BOOL,     /* yes or no, into an int */
+	OPT_CID,      /* a vsock CID (util_parse_cid), into an unsigned int */
 	OPT_STRING,   /* a copy of the text, into a char * (the old one freed) */
 	OPT_CUSTOM,   /* only the parse and format callbacks */
 };
 
 /*
- * One option of a table (a NULL name ends it). Numbers, sizes and
- * durations go, within [MIN, MAX], into the unsigned int, int or size_t
- * (SIZE bytes) at OFFSET of the target; booleans into an int, strings
- * into a char *. An entry with PARSE takes its value with PARSE instead;
+ * One option of a table (a NULL name ends it). Numbers, sizes,
+ * durations and CIDs go, within [MIN, MAX], into the unsigned int, int
+ * or size_t (SIZE bytes) at OFFSET of the target; booleans into an int,
+ * strings into a char *. An entry with PARSE takes its value with PARSE instead;
  * PARSE may call option_value() to get the number of its TYPE with the
  * standard error text. FORMAT, the inverse of the parser, writes the
  * value back as config lines (udo-vsockd -D); without it the value at
@@ -157,7 +162,7 @@ struct option_spec {
 /* The entry of TABLE (NULL: none) named KEY, or NULL. */
 const struct option_spec *option_find(const struct option_spec *table, const char *key);
 
-/* Parses VALUE as the number, size, duration or boolean SPEC->type
+/* Parses VALUE as the number, size, duration, boolean or CID SPEC->type
  * within SPEC's bounds into *OUT. Returns 0, or -1 with "KEY: 'VALUE' is
  * not a ..." in WHY. */
 int option_value(const struct option_spec *spec, const char *value, unsigned long long *out, char *why, size_t whylen);
