@@ -35,6 +35,12 @@ int log_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, ui
 int audit_ratelimit_at(uint64_t now_ms, const char *key, uint32_t hash, const char *peer_text, uint32_t cid,
                        unsigned int burst, unsigned int interval_ms);
 
+/* log_ratelimit_at for the sd_notify messages a guest's systemd sends
+ * (guests.c): whether one more may be taken now (notify-burst,
+ * notify-interval), a window of its own. */
+int notify_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                        unsigned int interval_ms);
+
 /* Logs every count still suppressed and forgets all peers (at exit). */
 void log_ratelimit_flush(void);
 
