@@ -1529,6 +1529,8 @@ static __attribute__((noinline)) void config_free(struct config *conf)
 	free(conf->module_dir);
 	free(conf->metrics_listen);
 	free(conf->peers_dir);
+	for (int i = 0; i < conf->n_notify_listen; i++)
+		free(conf->notify_listen[i]);
 	free(conf);
 }
 
