@@ -22,6 +22,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +38,21 @@ static struct daemon d;
 static unsigned int seq_port, stream_port;
 static char log_path[300];
 
+/* Writes the config: notify listeners (seqpacket if WITH_SEQ, and
+ * stream) and the [daemon] settings MORE. */
+static void write_config(int with_seq, const char *more)
+{
+	char extra[1024];
+
+	snprintf(extra, sizeof(extra), "%s%u\nnotify-listen = vsock-stream:any:%u\n%s",
+	         with_seq ? "notify-listen = vsock:any:" : "# no seqpacket listener ", seq_port, stream_port, more);
+	daemon_write_config(&d, extra, "[command guests]\nhandler = guests\n\n[peer vm-one]\ncid = local\n");
+}
+
 /* Starts the daemon with notify listeners (seqpacket and stream) and
  * the [daemon] settings MORE. */
 static void start(const char *more)
 {
-	char extra[1024];
 	struct daemon_opts opts = {.listen_fd = -1};
 
 	daemon_init(&d);
@@ -49,12 +60,19 @@ static void start(const char *more)
 	do
 		stream_port = free_vsock_port();
 	while (stream_port == seq_port);
-	snprintf(extra, sizeof(extra), "notify-listen = vsock:any:%u\nnotify-listen = vsock-stream:any:%u\n%s",
-	         seq_port, stream_port, more);
-	daemon_write_config(&d, extra, "[command guests]\nhandler = guests\n\n[peer vm-one]\ncid = local\n");
+	write_config(1, more);
 	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
 	opts.log_path = log_path;
 	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+}
+
+/* Reloads with WITH_SEQ and MORE, and waits until it is done. */
+static void reload(int with_seq, const char *more)
+{
+	write_config(with_seq, more);
+	daemon_signal(&d, SIGHUP);
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
+	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
 }
 
 /* Kills whatever still runs. */
@@ -243,9 +261,11 @@ START_TEST(test_connection_bounds)
 	char c;
 
 	start("notify-max-connections = 2\nnotify-timeout = 500ms\n");
+	int base = process_fd_count(d.pid);
 	fd[0] = notify_connect(SOCK_STREAM, stream_port);
 	fd[1] = notify_connect(SOCK_SEQPACKET, seq_port);
-	WAIT_FOR(process_fd_count(d.pid) > 0 && guests_count("rejected") == 0, 5000, "daemon up");
+	/* Both are the daemon's before the third comes. */
+	ck_assert_int_eq(wait_fd_count(d.pid, base + 2, 5000), base + 2);
 	fd[2] = notify_connect(SOCK_STREAM, stream_port);
 	int64_t t0 = now_ms();
 	ck_assert_int_eq(recv(fd[2], &c, 1, 0), 0);
@@ -257,6 +277,29 @@ START_TEST(test_connection_bounds)
 	ck_assert_int_eq(guests_count("timed_out"), 2);
 	for (int i = 0; i < 3; i++)
 		close(fd[i]);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* A reload opens and closes notify listeners; the guests stay. */
+START_TEST(test_reload)
+{
+	int fd;
+
+	start("");
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	reload(0, "");
+	ck_assert(guest_line_has(" ready=1 "));
+	fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = seq_port};
+	ck_assert_int_ne(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	notify_send(SOCK_STREAM, "STATUS=still here");
+	reload(1, "");
+	notify_send(SOCK_SEQPACKET, "X_SYSTEMD_UNIT_ACTIVE=graphical.target");
+	ck_assert(guest_line_has(" ready=1 "));
+	ck_assert(guest_line_has(" status=\"still here\" "));
+	ck_assert(guest_line_has(" unit_active=graphical.target "));
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }
 END_TEST
@@ -299,6 +342,7 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_connection_bounds);
+	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_evict_oldest);
 	suite_add_tcase(s, tc);
 	return s;
