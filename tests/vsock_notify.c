@@ -32,6 +32,7 @@
 #include <linux/vm_sockets.h>
 
 #include "../src/udo-vsockd/guests.h"
+#include "../src/udo-vsockd/notify-addr.h"
 #include "daemon-harness.h"
 
 static struct daemon d;
@@ -304,6 +305,52 @@ START_TEST(test_reload)
 }
 END_TEST
 
+/* systemd's spellings of the credential are the notify-listen forms;
+ * "vsock:" listens with SOCK_SEQPACKET (in-process, the daemon's code). */
+START_TEST(test_address_forms)
+{
+	static const char *const forms[][2] = {
+	    {"vsock:any:5001", "vsock-seqpacket:any:5001"},
+	    {"vsock-seqpacket:any:5001", "vsock-seqpacket:any:5001"},
+	    {"vsock-stream:2:5002", "vsock-stream:host:5002"},
+	    {"vsock-dgram:any:5003", "vsock-dgram:any:5003"},
+	};
+	char canon[96], why[256];
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		ck_assert_msg(notify_listen_parse(forms[i][0], canon, sizeof(canon), why, sizeof(why)) == 0, "%s: %s",
+		              forms[i][0], why);
+		ck_assert_str_eq(canon, forms[i][1]);
+	}
+	ck_assert_int_eq(notify_listen_parse("vsock-raw:any:1", canon, sizeof(canon), why, sizeof(why)), -1);
+	ck_assert_int_eq(notify_listen_parse("unix:/run/x", canon, sizeof(canon), why, sizeof(why)), -1);
+	ck_assert_int_eq(notify_listen_parse("vsock:any:any", canon, sizeof(canon), why, sizeof(why)), -1);
+	ck_assert_int_eq(notify_listen_parse("vsock:any", canon, sizeof(canon), why, sizeof(why)), -1);
+}
+END_TEST
+
+/* vsock_loopback has no datagrams: a vsock-dgram: listener cannot open,
+ * and the daemon says why instead of starting without it. */
+START_TEST(test_dgram_needs_transport)
+{
+	char extra[256];
+	struct daemon_opts opts = {.listen_fd = -1};
+
+	daemon_init(&d);
+	snprintf(extra, sizeof(extra), "notify-listen = vsock-dgram:any:%u\n", free_vsock_port());
+	daemon_write_config(&d, extra, NULL);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
+	opts.log_path = log_path;
+	if (daemon_start(&d, &opts, 10000) == 0) {
+		/* A transport with datagrams (VMCI, Hyper-V) takes it. */
+		fprintf(stderr, "vsock_notify: this vsock has datagrams: vsock-dgram: listens\n");
+		ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+		return;
+	}
+	ck_assert_int_eq(log_lines_with("vsock datagrams need a transport that has them"), 1);
+}
+END_TEST
+
 /* The guest table (the daemon's code, in-process): at most MAX guests,
  * the least recently heard forgotten first; hearing one again keeps it. */
 START_TEST(test_evict_oldest)
@@ -344,6 +391,8 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_connection_bounds);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_evict_oldest);
+	tcase_add_test(tc, test_address_forms);
+	tcase_add_test(tc, test_dgram_needs_transport);
 	suite_add_tcase(s, tc);
 	return s;
 }
