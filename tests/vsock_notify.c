@@ -45,8 +45,11 @@ static void write_config(int with_seq, const char *more)
 {
 	char extra[1024];
 
-	snprintf(extra, sizeof(extra), "%s%u\nnotify-listen = vsock-stream:any:%u\n%s",
-	         with_seq ? "notify-listen = vsock:any:" : "# no seqpacket listener ", seq_port, stream_port, more);
+	/* The vsock-mux listener: a guest's view (CID 7). */
+	snprintf(extra, sizeof(extra),
+	         "%s%u\nnotify-listen = vsock-stream:any:%u\nlisten = vsock-mux:%s/vm.sock:52 cid=7\n%s",
+	         with_seq ? "notify-listen = vsock:any:" : "# no seqpacket listener ", seq_port, stream_port, d.dir,
+	         more);
 	daemon_write_config(&d, extra, "[command guests]\nhandler = guests\n\n[peer vm-one]\ncid = local\n");
 }
 
@@ -206,6 +209,27 @@ START_TEST(test_every_field)
 	/* A control byte from a guest never reaches a reply or a log. */
 	notify_send(SOCK_SEQPACKET, "STATUS=a\033[2Jb");
 	ck_assert(guest_line_has(" status=a?[2Jb "));
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* A guest (CID 7 behind the vsock-mux listener) sees only its own
+ * line in GUESTS, and none of the counts. */
+START_TEST(test_guest_sees_its_own)
+{
+	char path[300];
+	struct client vm;
+	struct reply r;
+
+	start("");
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	ck_assert(guest_line_has(" ready=1 "));
+	snprintf(path, sizeof(path), "%s/vm.sock_52", d.dir);
+	client_open_unix(&vm, path);
+	client_request(&vm, "GUESTS", &r, 5000);
+	client_close(&vm);
+	ck_assert_str_eq(r.status, "OK");
+	ck_assert_int_eq(r.ndata, 0);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }
 END_TEST
@@ -386,6 +410,7 @@ static Suite *notify_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_every_field);
+	tcase_add_test(tc, test_guest_sees_its_own);
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_connection_bounds);

@@ -372,6 +372,8 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
 			if (c != NULL) {
 				if (c->ev != NULL)
 					event_free(c->ev);
+				if (c->timer != NULL)
+					event_free(c->timer);
 				free(c->buf);
 				free(c);
 			}

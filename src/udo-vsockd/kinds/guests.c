@@ -42,7 +42,7 @@ static enum req_status guests_run(struct request *req)
 	int host_side = p->transport == UDO_VSOCK_ADDR_UNIX || p->cid <= 2;
 
 	for (const struct guest *g = t->head; g != NULL; g = g->next) {
-		if (!host_side && (p->transport != UDO_VSOCK_ADDR_VSOCK || g->cid != p->cid))
+		if (!host_side && g->cid != p->cid)
 			continue;
 		char line[2048];
 		const char *name = peers_dir_lookup(s, s->config, g->cid);
