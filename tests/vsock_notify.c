@@ -38,6 +38,7 @@
 static struct daemon d;
 static unsigned int seq_port, stream_port;
 static char log_path[300];
+static char more_buf[512];
 
 /* Writes the config: notify listeners (seqpacket if WITH_SEQ, and
  * stream) and the [daemon] settings MORE. */
@@ -64,7 +65,9 @@ static void start(const char *more)
 	do
 		stream_port = free_vsock_port();
 	while (stream_port == seq_port);
-	write_config(1, more);
+	/* Not root: the sender cannot bind a privileged port as PID 1 does. */
+	snprintf(more_buf, sizeof(more_buf), "%s%s", geteuid() == 0 ? "" : "notify-any-port = yes\n", more);
+	write_config(1, more_buf);
 	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
 	opts.log_path = log_path;
 	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
@@ -73,7 +76,8 @@ static void start(const char *more)
 /* Reloads with WITH_SEQ and MORE, and waits until it is done. */
 static void reload(int with_seq, const char *more)
 {
-	write_config(with_seq, more);
+	snprintf(more_buf, sizeof(more_buf), "%s%s", geteuid() == 0 ? "" : "notify-any-port = yes\n", more);
+	write_config(with_seq, more_buf);
 	daemon_signal(&d, SIGHUP);
 	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "RELOADING=1", 5000));
 	ck_assert_ptr_nonnull(daemon_wait_notify(&d, "READY=1", 5000));
@@ -94,8 +98,12 @@ static int notify_connect(int type, unsigned int port)
 	struct timeval tv = {5, 0};
 
 	ck_assert_int_ge(fd, 0);
-	while (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == EADDRINUSE && --sa.svm_port > 0)
+	int rc;
+	while ((rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 && errno == EADDRINUSE && --sa.svm_port > 0)
 		;
+	/* systemd goes on unbound without the privilege; so do we (then
+	 * start() has set notify-any-port). */
+	ck_assert_msg(rc == 0 || errno == EACCES || errno == EPERM, "bind: %s", strerror(errno));
 	sa.svm_cid = VMADDR_CID_LOCAL;
 	sa.svm_port = port;
 	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect to notify port %u: %s", port,
@@ -209,6 +217,37 @@ START_TEST(test_every_field)
 	/* A control byte from a guest never reaches a reply or a log. */
 	notify_send(SOCK_SEQPACKET, "STATUS=a\033[2Jb");
 	ck_assert(guest_line_has(" status=a?[2Jb "));
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* A sender on a port above 1023 (any guest process may bind one; PID 1
+ * binds one of 1023 and below) is refused unless notify-any-port. */
+START_TEST(test_unprivileged_port)
+{
+	struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL};
+	char c;
+
+	if (geteuid() != 0)
+		return; /* the privileged side cannot be shown */
+	start("");
+	sa.svm_port = seq_port;
+	int fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0); /* bound to a port above 1023 */
+	send(fd, "READY=1", 7, MSG_NOSIGNAL);
+	ck_assert_int_le(recv(fd, &c, 1, 0), 0);
+	close(fd);
+	WAIT_FOR(guests_count("unprivileged") == 1, 5000, "the unprivileged sender counted");
+	ck_assert_int_eq(guests_count("messages"), 0);
+	ck_assert(!guest_line_has(" ready="));
+	reload(1, "notify-any-port = yes\n");
+	fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(fd, "READY=1", 7, MSG_NOSIGNAL), 7);
+	shutdown(fd, SHUT_WR);
+	ck_assert_int_eq(recv(fd, &c, 1, 0), 0);
+	close(fd);
+	ck_assert(guest_line_has(" ready=1 "));
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
 }
 END_TEST
@@ -411,6 +450,7 @@ static Suite *notify_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_every_field);
 	tcase_add_test(tc, test_guest_sees_its_own);
+	tcase_add_test(tc, test_unprivileged_port);
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_connection_bounds);

@@ -958,6 +958,7 @@ static const struct option_spec daemon_options[] = {
     LIMIT("notify-max-guests", OPT_NUMBER, 1, 1000000, notify_max_guests),
     LIMIT("notify-max-connections", OPT_NUMBER, 1, 100000, notify_max_connections),
     LIMIT("notify-timeout", OPT_DURATION, 100, 3600000, notify_timeout_ms),
+    LIMIT("notify-any-port", OPT_BOOL, 0, 1, notify_any_port),
     OPTION_END,
 };
 
@@ -1402,6 +1403,7 @@ static void limits_default(struct limits *l)
 	l->notify_max_guests = 1024;
 	l->notify_max_connections = 64;
 	l->notify_timeout_ms = 5000;
+	l->notify_any_port = 0; /* only a guest's root binds ports up to 1023 */
 }
 
 /* The bucket of the command NAME: FNV-1a of its bytes. */

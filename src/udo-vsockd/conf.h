@@ -118,6 +118,7 @@ struct limits {
 	unsigned int notify_max_guests;      /* guests remembered; the least recently heard go */
 	unsigned int notify_max_connections; /* notify connections open at once */
 	unsigned int notify_timeout_ms;      /* how long one may stay open */
+	int notify_any_port;                 /* take senders on ports above 1023 too */
 };
 
 /* Which requests get an audit entry (`audit =`). */

@@ -242,6 +242,26 @@ static void oversized(struct server *s, uint32_t cid)
 		         s->config->limits.notify_max_message);
 }
 
+/* True, after counting and logging it, if a sender on CID PORT may not
+ * report: a port above 1023, which any guest process may bind (systemd's
+ * PID 1 binds one of 1023 and below, which needs CAP_NET_BIND_SERVICE in
+ * the guest), unless notify-any-port. */
+static int unprivileged(struct server *s, uint32_t cid, uint32_t port)
+{
+	char key[32], text[80];
+
+	if (port <= 1023 || s->config->limits.notify_any_port)
+		return 0;
+	s->guests->table.counts.unprivileged++;
+	snprintf(key, sizeof(key), "cid:%u", cid);
+	guest_text(s, cid, text, sizeof(text));
+	if (log_ratelimit(s->base, key, text, cid, s->config->limits.log_peer_burst,
+	                  s->config->limits.log_peer_interval_ms))
+		log_peer(LOG_LEVEL_NOTICE, text, cid, NULL,
+		         "notify message from %s port %u refused: not a privileged port (notify-any-port)", text, port);
+	return 1;
+}
+
 /* Closes and frees C. */
 static void conn_close(struct notify_conn *c)
 {
@@ -328,6 +348,8 @@ static void dgram_read_cb(struct notify_listener *l)
 		ssize_t n = recvmsg(l->fd, &mh, MSG_DONTWAIT);
 		if (n < 0)
 			break;
+		if (unprivileged(s, svm.svm_cid, svm.svm_port))
+			continue;
 		if ((size_t)n > max || (mh.msg_flags & MSG_TRUNC))
 			oversized(s, svm.svm_cid);
 		else
@@ -356,6 +378,10 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept on notify listener %s", l->text);
 			return;
+		}
+		if (unprivileged(s, svm.svm_cid, svm.svm_port)) {
+			close(cfd);
+			continue;
 		}
 		if (gs->nconns >= lim->notify_max_connections) {
 			gs->table.counts.rejected++;

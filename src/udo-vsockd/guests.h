@@ -41,6 +41,7 @@ struct guests_counts {
 	unsigned long long rejected;     /* connections over notify-max-connections */
 	unsigned long long timed_out;    /* connections open longer than notify-timeout */
 	unsigned long long evicted;      /* guests forgotten for notify-max-guests */
+	unsigned long long unprivileged; /* from a port above 1023 without notify-any-port */
 };
 
 /* Every guest heard from, and the counts. */

@@ -62,8 +62,10 @@ static enum req_status guests_run(struct request *req)
 	}
 	const struct guests_counts *c = &t->counts;
 	request_ok(req,
-	           "guests=%u messages=%llu oversized=%llu rate_limited=%llu rejected=%llu timed_out=%llu evicted=%llu",
-	           t->n, c->messages, c->oversized, c->rate_limited, c->rejected, c->timed_out, c->evicted);
+	           "guests=%u messages=%llu oversized=%llu rate_limited=%llu rejected=%llu timed_out=%llu evicted=%llu "
+	           "unprivileged=%llu",
+	           t->n, c->messages, c->oversized, c->rate_limited, c->rejected, c->timed_out, c->evicted,
+	           c->unprivileged);
 	return REQ_DONE;
 }
 
