@@ -18,17 +18,22 @@
  *    when SOCK_SEQPACKET is not supported either.
  *  - v256 added "vsock-stream:", "vsock-dgram:" and "vsock-seqpacket:",
  *    which force that socket type with no fallback.
- *  - Connected types: the sender binds a privileged port (1023 down)
- *    when it may, connects, sends the whole message (one record, or
- *    bytes until done on a stream), shuts its side down (SHUT_WR) and
- *    waits for our EOF. So a message ends at the record's end
+ *  - Before sending, the sender binds a privileged port (1023 down)
+ *    when it may (vsock_bind_privileged_port()): the answer to the
+ *    attack raised in the review of systemd PR #25918, which added
+ *    vmm.notify_socket for v254 (Fedora's SELinux policy PR #1977 shows
+ *    v254's PID 1 binding its vsock socket), so a receiver can tell PID
+ *    1 from any guest process; see notify-any-port.
+ *  - Connected types: the sender connects, sends the whole message
+ *    (one record, or bytes until done on a stream), shuts its side down
+ *    (SHUT_WR) and waits for our EOF. So a message ends at the record's end
  *    (seqpacket) or at EOF (stream), and we close once it has ended.
  *  - A message is "KEY=VALUE" lines separated by newlines.
  *
  * The kernel side: AF_VSOCK listens with SOCK_STREAM and SOCK_SEQPACKET
  * (vhost-vsock and vsock_loopback both carry seqpacket); SOCK_DGRAM
  * needs a transport with datagrams (VMCI, Hyper-V), which vhost-vsock
- * and vsock_loopback lack, so `vsock-dgram:` fails to bind there.
+ * and vsock_loopback lack, so `vsock-dgram:` fails to open there.
  * A listener takes one type, and vsock ports are shared by all types,
  * so guests forced to another type need a notify-listen line (and a
  * port) of their own.
