@@ -19,11 +19,13 @@ vsockd_sources = \
 	src/udo-vsockd/audit.c \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
+	src/udo-vsockd/guests.c \
 	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
 	src/udo-vsockd/metrics.c \
 	src/udo-vsockd/module.c \
+	src/udo-vsockd/notify-addr.c \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/peers-dir.c \
 	src/udo-vsockd/ratelimit.c \
@@ -31,6 +33,7 @@ vsockd_sources = \
 	src/udo-vsockd/resolve.c \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/kinds/exec.c \
+	src/udo-vsockd/kinds/guests.c \
 	src/udo-vsockd/kinds/handoff.c \
 	src/udo-vsockd/kinds/help.c \
 	src/udo-vsockd/kinds/ping.c \
@@ -46,10 +49,12 @@ vsockd_headers = \
 	src/udo-vsockd/conf.h \
 	src/udo-vsockd/conn.h \
 	src/udo-vsockd/dispatch.h \
+	src/udo-vsockd/guests.h \
 	src/udo-vsockd/handler.h \
 	src/udo-vsockd/log.h \
 	src/udo-vsockd/metrics.h \
 	src/udo-vsockd/module.h \
+	src/udo-vsockd/notify-addr.h \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/peers-dir.h \
 	src/udo-vsockd/proto.h \

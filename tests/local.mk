@@ -190,6 +190,15 @@ EXTRA_tests_check_modules_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) modu
 EXTRA_tests_vsock_modules_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) modules/facts.la $(check_LTLIBRARIES)
 EXTRA_tests_vsock_acl_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_LTLIBRARIES)
 
+# The receiver of guests' systemd notifications (notify-listen, GUESTS)
+# over vsock CID 1; links the daemon's code for the guest table.
+check_PROGRAMS += tests/vsock_notify
+TESTS += tests/vsock_notify
+tests_vsock_notify_SOURCES = tests/vsock_notify.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_vsock_notify_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_notify_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
+EXTRA_tests_vsock_notify_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
 # For scripts/test: the test programs, one per line.
 print-tests:
 	@for t in $(TESTS); do echo "$$t"; done

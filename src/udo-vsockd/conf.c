@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify-addr.h"
 #include "proto.h"
 #include "util.h"
 
@@ -873,6 +874,44 @@ static void fmt_peers_dir(const struct option_spec *spec, const void *target, co
 		fprintf(out, "# %s: not set (peer names from [peer] sections only)\n", spec->name);
 }
 
+/* `notify-listen =`: one more address for guests' systemd (guests.c). */
+static int key_notify_listen(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                             size_t whylen)
+{
+	struct config *conf = target;
+	char canon[96];
+
+	if (notify_listen_parse(value, canon, sizeof(canon), why, whylen) < 0)
+		return -1;
+	for (int i = 0; i < conf->n_notify_listen; i++) {
+		if (strcmp(conf->notify_listen[i], canon) == 0) {
+			snprintf(why, whylen, "notify-listen: %s is already listed", canon);
+			return -1;
+		}
+	}
+	if (conf->n_notify_listen >= NOTIFY_LISTEN_MAX) {
+		snprintf(why, whylen, "notify-listen: at most %d addresses", NOTIFY_LISTEN_MAX);
+		return -1;
+	}
+	if ((conf->notify_listen[conf->n_notify_listen] = strdup(canon)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	conf->n_notify_listen++;
+	return 0;
+}
+
+/* Writes every `notify-listen`, or that there is none. */
+static void fmt_notify_listen(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct config *conf = target;
+
+	for (int i = 0; i < conf->n_notify_listen; i++)
+		fprintf(out, "%s = %s\n", spec->name, conf->notify_listen[i]);
+	if (conf->n_notify_listen == 0)
+		fprintf(out, "# %s: not set (guests' systemd notifications are not received)\n", spec->name);
+}
+
 /* A [daemon] limit: a field of struct config's limits. */
 #define LIMIT(name, type, min, max, field) OPTION(name, type, min, max, struct config, limits.field, NULL)
 
@@ -905,6 +944,14 @@ static const struct option_spec daemon_options[] = {
     OPTION_CUSTOM("metrics-listen", key_metrics_listen, fmt_metrics_listen),
     LIMIT("metrics-max-peers", OPT_NUMBER, 0, 65536, metrics_max_peers),
     OPTION_CUSTOM("peers-dir", key_peers_dir, fmt_peers_dir),
+    OPTION_CUSTOM("notify-listen", key_notify_listen, fmt_notify_listen),
+    LIMIT("notify-max-message", OPT_SIZE, 64, 65536, notify_max_message),
+    LIMIT("notify-burst", OPT_NUMBER, 0, 1000000, notify_burst),
+    LIMIT("notify-interval", OPT_DURATION, 1, 86400000, notify_interval_ms),
+    LIMIT("notify-max-guests", OPT_NUMBER, 1, 1000000, notify_max_guests),
+    LIMIT("notify-max-connections", OPT_NUMBER, 1, 100000, notify_max_connections),
+    LIMIT("notify-timeout", OPT_DURATION, 100, 3600000, notify_timeout_ms),
+    LIMIT("notify-any-port", OPT_BOOL, 0, 1, notify_any_port),
     OPTION_END,
 };
 
@@ -1352,6 +1399,13 @@ static void limits_default(struct limits *l)
 	l->audit_burst = 100;
 	l->audit_interval_ms = 10000;
 	l->metrics_max_peers = 256;
+	l->notify_max_message = 4096; /* PIPE_BUF: what systemd's own receiver takes */
+	l->notify_burst = 20;
+	l->notify_interval_ms = 10000;
+	l->notify_max_guests = 1024;
+	l->notify_max_connections = 64;
+	l->notify_timeout_ms = 5000;
+	l->notify_any_port = 0; /* only a guest's root binds ports up to 1023 */
 }
 
 /* The bucket of the command NAME: FNV-1a of its bytes. */
@@ -1471,6 +1525,8 @@ void config_free(struct config *conf)
 	free(conf->module_dir);
 	free(conf->metrics_listen);
 	free(conf->peers_dir);
+	for (int i = 0; i < conf->n_notify_listen; i++)
+		free(conf->notify_listen[i]);
 	free(conf);
 }
 

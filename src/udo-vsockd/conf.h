@@ -111,6 +111,14 @@ struct limits {
 	unsigned int audit_burst;          /* audit entries per peer and interval; 0: no limit */
 	unsigned int audit_interval_ms;    /* the window of audit_burst */
 	unsigned int metrics_max_peers;    /* peers with their own metrics series */
+	/* The guests' systemd notifications (notify-listen, guests.c). */
+	unsigned int notify_max_message;     /* bytes; a longer message is dropped */
+	unsigned int notify_burst;           /* messages per guest and interval; 0: no limit */
+	unsigned int notify_interval_ms;     /* the window of notify_burst */
+	unsigned int notify_max_guests;      /* guests remembered; the least recently heard go */
+	unsigned int notify_max_connections; /* notify connections open at once */
+	unsigned int notify_timeout_ms;      /* how long one may stay open */
+	int notify_any_port;                 /* take senders on ports above 1023 too */
 };
 
 /* Which requests get an audit entry (`audit =`). */
@@ -130,6 +138,8 @@ struct config {
 	struct command *command_index[CONFIG_COMMAND_BUCKETS]; /* by command_hash() of the name */
 	struct peer_conf *peers;                               /* [peer NAME] sections, in order */
 	char *peers_dir;                                       /* `peers-dir`: more names (peers-dir.c); NULL: none */
+	char *notify_listen[4];                                /* `notify-listen` (NOTIFY_LISTEN_MAX), canonical */
+	int n_notify_listen;
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;          /* enum log_level */

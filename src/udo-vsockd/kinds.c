@@ -17,6 +17,7 @@
 	X(stats)                                                                                                       \
 	X(quit)                                                                                                        \
 	X(time)                                                                                                        \
+	X(guests)                                                                                                      \
 	X(exec)                                                                                                        \
 	X(handoff)                                                                                                     \
 	X(proxy)

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "guests.h"
 #include "log.h"
 #include "metrics.h"
 #include "module.h"
@@ -96,6 +97,7 @@ static void server_reload(struct server *s)
 	config_unref(s->config);
 	s->config = conf;
 	peers_dir_configure(s, conf, conn_follow_names);
+	guests_configure(s, conf); /* a listener that cannot open is logged; the rest go on */
 	conn_follow_reload(s);
 	log_set_level((enum log_level)conf->log_level);
 	s->stats.reloads++;
@@ -219,6 +221,7 @@ static void server_free(struct server *s)
 	listeners_close_all(s);
 	metrics_free(s);
 	peers_dir_free(s);
+	guests_free(s);
 	for (size_t i = 0; i < sizeof(s->signals) / sizeof(s->signals[0]); i++) {
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
@@ -329,6 +332,8 @@ int main(int argc, char **argv)
 	if (metrics_start(&s, conf) < 0)
 		fatalx("cannot start the metrics endpoint");
 	peers_dir_configure(&s, conf, conn_follow_names);
+	if (guests_configure(&s, conf) < 0)
+		fatalx("cannot open the notify-listen sockets");
 	if (notify_open(&s) < 0 || notify_start_timers(&s) < 0)
 		fatal("cannot start the systemd timers");
 	if (conn_sweep_arm(&s) < 0)

@@ -19,7 +19,7 @@
 /* One class of messages: what its reports call them and the settings
  * that limit them. */
 struct rl_class {
-	int audit; /* audit entries (1) or notices (0) */
+	int audit; /* the class: notify messages (2), audit entries (1) or notices (0) */
 	const char *what;
 	const char *burst_key;
 	const char *interval_key;
@@ -27,6 +27,7 @@ struct rl_class {
 
 static const struct rl_class rl_notices = {0, "log messages", "log-peer-burst", "log-peer-interval"};
 static const struct rl_class rl_audit = {1, "audit entries", "audit-burst", "audit-interval"};
+static const struct rl_class rl_notify = {2, "notify messages", "notify-burst", "notify-interval"};
 
 /* One peer's window, for one class of messages (the part the inline
  * fast path reads first: ratelimit.h). */
@@ -34,7 +35,7 @@ struct rl_entry {
 	struct rl_window w;
 	char key[80];  /* "" : free */
 	uint32_t hash; /* util_fnv1a(key): most mismatches cost no strcmp */
-	int audit;     /* the class: audit entries (1) or notices (0) */
+	int audit;     /* the class: notify messages (2), audit entries (1) or notices (0) */
 	char text[80];
 	uint32_t cid;
 	const char *what;      /* "log messages", "audit entries" */
@@ -216,6 +217,13 @@ int audit_ratelimit_judge(struct ratelimit_cache *cache, uint64_t now_ms, const 
 		cache->gen = e->w.gen;
 	}
 	return rl_judge(e, now_ms, &rl_audit, peer_text, cid, burst, interval_ms);
+}
+
+int notify_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                        unsigned int interval_ms)
+{
+	/* The same table, a class of its own: a separate window. */
+	return ratelimit(now_ms, key, util_fnv1a(key), &rl_notify, peer_text, cid, burst, interval_ms);
 }
 
 void log_ratelimit_flush(void)

@@ -91,6 +91,12 @@ static inline int audit_ratelimit_cached(struct ratelimit_cache *cache, uint64_t
 	return audit_ratelimit_judge(cache, now_ms, key, hash, peer_text, cid, burst, interval_ms);
 }
 
+/* log_ratelimit_at for the sd_notify messages a guest's systemd sends
+ * (guests.c): whether one more may be taken now (notify-burst,
+ * notify-interval), a window of its own. */
+int notify_ratelimit_at(uint64_t now_ms, const char *key, const char *peer_text, uint32_t cid, unsigned int burst,
+                        unsigned int interval_ms);
+
 /* Logs every count still suppressed and forgets all peers (at exit). */
 void log_ratelimit_flush(void);
 

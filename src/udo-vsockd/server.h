@@ -15,6 +15,7 @@ struct evconnlistener;
 struct bufferevent;
 struct metrics;
 struct peers_dir;
+struct guests;
 
 /* Counters shown by STATS and in the systemd STATUS line. */
 struct stats {
@@ -139,6 +140,7 @@ struct server {
 	struct metrics *metrics;     /* counters and the metrics endpoint (metrics.c) */
 	int metrics_counting;        /* the endpoint is on: requests are counted */
 	struct peers_dir *peers_dir; /* `peers-dir` names (peers-dir.c); NULL: none */
+	struct guests *guests;       /* guests' systemd notifications (guests.c) */
 };
 
 /* Milliseconds since the daemon started. */

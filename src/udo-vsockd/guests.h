@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* guests.h - the guests' own systemd reporting to us (`notify-listen`):
+ * systemd's VM interface, the vmm.notify_socket credential */
+#ifndef UDO_VSOCKD_GUESTS_H
+#define UDO_VSOCKD_GUESTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct server;
+struct config;
+
+/* A recorded value is cut to this many bytes. */
+#define GUEST_VALUE_MAX 128
+
+/* The fields recorded per guest, in GUESTS order. */
+enum guest_field {
+	GUEST_READY,
+	GUEST_STATUS,
+	GUEST_UNIT_ACTIVE,
+	GUEST_SHUTDOWN,
+	GUEST_EXIT_STATUS,
+	GUEST_NFIELDS,
+};
+
+/* What one guest has told us. */
+struct guest {
+	uint32_t cid;
+	time_t last;                /* the last message taken (wall clock) */
+	time_t when[GUEST_NFIELDS]; /* when each field was last received; 0: never */
+	char value[GUEST_NFIELDS][GUEST_VALUE_MAX + 1];
+	struct guest *prev, *next; /* most recently heard first */
+};
+
+/* Messages the receiver did not take, and guests forgotten. */
+struct guests_counts {
+	unsigned long long messages;     /* taken */
+	unsigned long long oversized;    /* longer than notify-max-message: dropped */
+	unsigned long long rate_limited; /* over notify-burst: dropped */
+	unsigned long long rejected;     /* connections over notify-max-connections */
+	unsigned long long timed_out;    /* connections open longer than notify-timeout */
+	unsigned long long evicted;      /* guests forgotten for notify-max-guests */
+	unsigned long long unprivileged; /* from a port above 1023 without notify-any-port */
+};
+
+/* Every guest heard from, and the counts. */
+struct guest_table {
+	struct guest *head, *tail;
+	unsigned int n;
+	struct guests_counts counts;
+};
+
+/* The systemd name of field F ("READY", ...). */
+const char *guest_field_key(enum guest_field f);
+
+/* Takes one notify message of LEN bytes from CID at NOW into T (keeping
+ * at most MAX_GUESTS guests, the least recently heard forgotten first).
+ * For each field whose value changes, calls CHANGED(ARG, G, FIELD).
+ * Returns the guest, or NULL when out of memory. */
+struct guest *guest_table_take(struct guest_table *t, unsigned int max_guests, uint32_t cid, const char *msg,
+                               size_t len, time_t now, void (*changed)(void *arg, const struct guest *g, int field),
+                               void *arg);
+
+/* The guest of CID in T, or NULL. */
+const struct guest *guest_table_find(const struct guest_table *t, uint32_t cid);
+
+/* Forgets every guest of T. */
+void guest_table_clear(struct guest_table *t);
+
+/* Opens, keeps or closes S's notify listeners to match CONF (at start
+ * and after a reload); the guests are kept. Returns 0, or -1 after
+ * logging why (the listeners that opened stay). */
+int guests_configure(struct server *s, const struct config *conf);
+
+/* The guests S has heard from (never NULL once guests_configure ran). */
+const struct guest_table *guests_table(const struct server *s);
+
+/* Closes the notify listeners and connections and forgets the guests. */
+void guests_free(struct server *s);
+
+#endif /* UDO_VSOCKD_GUESTS_H */
