@@ -1089,3 +1089,54 @@ int daemon_maps(struct daemon *d, const char *name)
 	ck_assert_msg(access(path, R_OK) == 0, "%s: %s", path, strerror(errno));
 	return file_contains(path, name);
 }
+
+/* GETs PATH from the metrics endpoint on the unix socket SOCK with
+ * HTTP/1.0 and returns the whole response (malloc'd), or NULL if SOCK
+ * takes no connection. Fails the test if the answer takes over 5 s. */
+char *metrics_http_get(const char *sock, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char req[256];
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+
+	ck_assert(fd >= 0 && buf != NULL);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		free(buf);
+		return NULL;
+	}
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	ck_assert(send(fd, req, (size_t)n, MSG_NOSIGNAL) == n);
+	int64_t deadline = now_ms() + 5000;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(deadline - now_ms());
+		ck_assert_msg(left > 0 && poll(&p, 1, left) == 1, "no whole answer to GET %s within 5 s", path);
+		if (len + 4096 > cap)
+			ck_assert((buf = realloc(buf, cap *= 2)) != NULL);
+		ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+		ck_assert_msg(r >= 0, "recv: %s", strerror(errno));
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The value of the sample SERIES (name and labels, exactly) on PAGE; 0
+ * if the page has no such line (a counter not yet seen). */
+long long metrics_sample(const char *page, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = page; (p = strstr(p, series)) != NULL; p += n) {
+		if ((p == page || p[-1] == '\n') && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	}
+	return 0;
+}

@@ -312,4 +312,13 @@ void kill_and_reap(pid_t pid);
  * and then half-closing. Returns the child's pid. */
 pid_t echo_service_start(int lfd);
 
+/* GETs PATH from a metrics endpoint on the unix socket SOCK with
+ * HTTP/1.0 and returns the whole response (malloc'd), or NULL if SOCK
+ * takes no connection. Fails the test if the answer takes over 5 s. */
+char *metrics_http_get(const char *sock, const char *path);
+
+/* The value of the sample SERIES (name and labels, exactly) on PAGE; 0
+ * if the page has no such line. */
+long long metrics_sample(const char *page, const char *series);
+
 #endif /* UDO_TESTS_DAEMON_HARNESS_H */

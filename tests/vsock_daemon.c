@@ -1018,57 +1018,6 @@ START_TEST(test_quit)
 END_TEST
 
 /* The suite; the slow cases get longer timeouts. */
-/* GETs PATH from the metrics endpoint on the unix socket SOCK with
- * HTTP/1.0 and returns the whole response (malloc'd), or NULL if SOCK
- * takes no connection. Fails the test if the answer takes over 5 s. */
-static char *http_get(const char *sock, const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	char req[256];
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-
-	ck_assert(fd >= 0 && buf != NULL);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		free(buf);
-		return NULL;
-	}
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-	ck_assert(send(fd, req, (size_t)n, MSG_NOSIGNAL) == n);
-	int64_t deadline = now_ms() + 5000;
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int left = (int)(deadline - now_ms());
-		ck_assert_msg(left > 0 && poll(&p, 1, left) == 1, "no whole answer to GET %s within 5 s", path);
-		if (len + 4096 > cap)
-			ck_assert((buf = realloc(buf, cap *= 2)) != NULL);
-		ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
-		ck_assert_msg(r >= 0, "recv: %s", strerror(errno));
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-}
-
-/* The value of the sample SERIES (name and labels, exactly) on PAGE; 0
- * if the page has no such line (a counter not yet seen). */
-static long long sample(const char *page, const char *series)
-{
-	size_t n = strlen(series);
-
-	for (const char *p = page; (p = strstr(p, series)) != NULL; p += n) {
-		if ((p == page || p[-1] == '\n') && p[n] == ' ')
-			return strtoll(p + n + 1, NULL, 10);
-	}
-	return 0;
-}
-
 /* The one peer series on PAGE other than peer="other" into KEY; fails
  * the test unless there is exactly one. */
 static void only_peer(const char *page, char *key, size_t size)
@@ -1102,13 +1051,13 @@ START_TEST(test_metrics)
 	ck_assert_msg(daemon_start(&D, NULL, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
 	client_open(&c, D.port);
 	expect_status(&c, "PING warm", "OK pong warm"); /* the peer has a series now */
-	char *before = http_get(sock, "/metrics");
+	char *before = metrics_http_get(sock, "/metrics");
 	ck_assert_ptr_nonnull(before);
 	ck_assert_msg(strncmp(before, "HTTP/1.0 200 ", 13) == 0 || strncmp(before, "HTTP/1.1 200 ", 13) == 0,
 	              "GET /metrics: %.200s", before);
 	ck_assert_msg(strstr(before, "\r\nContent-Type: text/plain; version=0.0.4\r\n") != NULL,
 	              "no content type: %.400s", before);
-	ck_assert_int_eq(sample(before, "udo_vsockd_connections"), 1);
+	ck_assert_int_eq(metrics_sample(before, "udo_vsockd_connections"), 1);
 	only_peer(before, peer, sizeof(peer));
 
 	long long ping_bytes = 0;
@@ -1123,7 +1072,7 @@ START_TEST(test_metrics)
 		expect_prefix(&c, "FROB", "ERR unknown-command ");
 	for (int i = 0; i < 2; i++)
 		expect_prefix(&c, "SECRET", "ERR denied ");
-	char *after = http_get(sock, "/metrics");
+	char *after = metrics_http_get(sock, "/metrics");
 	ck_assert_ptr_nonnull(after);
 
 	static const struct {
@@ -1142,24 +1091,24 @@ START_TEST(test_metrics)
 	    {"udo_vsockd_request_duration_seconds_count{command=\"secret\"}", 2},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		long long d = sample(after, want[i].series) - sample(before, want[i].series);
+		long long d = metrics_sample(after, want[i].series) - metrics_sample(before, want[i].series);
 		ck_assert_msg(d == want[i].delta, "%s went up by %lld, not %lld", want[i].series, d, want[i].delta);
 	}
-	long long d = sample(after, "udo_vsockd_bytes_out_total{command=\"ping\"}") -
-	              sample(before, "udo_vsockd_bytes_out_total{command=\"ping\"}");
+	long long d = metrics_sample(after, "udo_vsockd_bytes_out_total{command=\"ping\"}") -
+	              metrics_sample(before, "udo_vsockd_bytes_out_total{command=\"ping\"}");
 	ck_assert_msg(d == ping_bytes, "ping's reply bytes went up by %lld, not %lld", d, ping_bytes);
-	d = sample(after, peer) - sample(before, peer);
+	d = metrics_sample(after, peer) - metrics_sample(before, peer);
 	ck_assert_msg(d == 15, "%s went up by %lld, not 15", peer, d);
-	ck_assert_int_eq(sample(after, "udo_vsockd_peer_requests_total{peer=\"other\"}"), 0);
+	ck_assert_int_eq(metrics_sample(after, "udo_vsockd_peer_requests_total{peer=\"other\"}"), 0);
 	ck_assert_msg(strstr(after, "\n# TYPE udo_vsockd_request_duration_seconds histogram\n") != NULL,
 	              "no histogram");
-	ck_assert_msg(sample(after, "udo_vsockd_resident_memory_bytes") > 0, "no resident memory");
+	ck_assert_msg(metrics_sample(after, "udo_vsockd_resident_memory_bytes") > 0, "no resident memory");
 	snprintf(line, sizeof(line), "udo_vsockd_exec_jobs 0\n");
 	ck_assert_msg(strstr(after, line) != NULL, "exec jobs not 0");
 	free(before);
 	free(after);
 
-	char *other = http_get(sock, "/other");
+	char *other = metrics_http_get(sock, "/other");
 	ck_assert_ptr_nonnull(other);
 	ck_assert_msg(strncmp(other + 9, "404", 3) == 0, "GET /other: %.200s", other);
 	free(other);
@@ -1184,9 +1133,9 @@ START_TEST(test_metrics_reload)
 	ck_assert_msg(daemon_start(&D, NULL, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
 	client_open(&c, D.port);
 	expect_status(&c, "PING a", "OK pong a");
-	char *page = http_get(sock_a, "/metrics");
+	char *page = metrics_http_get(sock_a, "/metrics");
 	ck_assert_ptr_nonnull(page);
-	ck_assert_int_eq(sample(page, "udo_vsockd_peer_requests_total{peer=\"other\"}"), 1);
+	ck_assert_int_eq(metrics_sample(page, "udo_vsockd_peer_requests_total{peer=\"other\"}"), 1);
 	ck_assert_msg(strstr(page, "udo_vsockd_peer_requests_total{peer=\"other\"} 1\n# HELP") != NULL,
 	              "a peer series past metrics-max-peers = 0:\n%.1000s", strstr(page, "peer_requests_total"));
 	free(page);
@@ -1197,8 +1146,9 @@ START_TEST(test_metrics_reload)
 	int64_t t0 = mono_us();
 	daemon_signal(&D, SIGHUP);
 	expect_reload_notify(t0);
-	WAIT_FOR((page = http_get(sock_b, "/metrics")) != NULL, 5000, "no endpoint on %s after the reload", sock_b);
-	ck_assert_int_eq(sample(page, "udo_vsockd_requests_total{command=\"ping\"}"), 1);
+	WAIT_FOR((page = metrics_http_get(sock_b, "/metrics")) != NULL, 5000, "no endpoint on %s after the reload",
+	         sock_b);
+	ck_assert_int_eq(metrics_sample(page, "udo_vsockd_requests_total{command=\"ping\"}"), 1);
 	free(page);
 	ck_assert_msg(access(sock_a, F_OK) < 0, "%s left behind", sock_a);
 	expect_status(&c, "PING b", "OK pong b"); /* the old connection, counted across the reload */
@@ -1210,9 +1160,9 @@ START_TEST(test_metrics_reload)
 	daemon_signal(&D, SIGHUP);
 	expect_reload_notify(t0);
 	expect_status(&c, "PING c", "OK pong c"); /* max-arguments = 1 did not take */
-	page = http_get(sock_b, "/metrics");
+	page = metrics_http_get(sock_b, "/metrics");
 	ck_assert_msg(page != NULL, "the failed reload closed the endpoint");
-	ck_assert_int_eq(sample(page, "udo_vsockd_requests_total{command=\"ping\"}"), 3);
+	ck_assert_int_eq(metrics_sample(page, "udo_vsockd_requests_total{command=\"ping\"}"), 3);
 	ck_assert_msg(strstr(page, "command=\"ghost\"") == NULL, "a command of the failed reload is shown: %.80s",
 	              strstr(page, "command=\"ghost\""));
 	free(page);
@@ -1223,7 +1173,7 @@ START_TEST(test_metrics_reload)
 	daemon_signal(&D, SIGHUP);
 	expect_reload_notify(t0);
 	WAIT_FOR(access(sock_b, F_OK) < 0, 5000, "%s left behind", sock_b);
-	ck_assert_ptr_null(http_get(sock_b, "/metrics"));
+	ck_assert_ptr_null(metrics_http_get(sock_b, "/metrics"));
 	expect_status(&c, "PING d", "OK pong d");
 	client_close(&c);
 	stop();
