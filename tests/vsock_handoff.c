@@ -542,6 +542,99 @@ START_TEST(proxy_gone_clients_released)
 }
 END_TEST
 
+/* Sends BLOCK to C until nothing more goes in for half a second;
+ * returns the bytes sent. */
+static size_t send_until_stuck(struct client *c, const char *block, size_t len)
+{
+	size_t total = 0;
+
+	for (;;) {
+		ssize_t n = client_send(c, block, len, 500);
+		ck_assert_msg(n >= 0, "send: %s", strerror(errno));
+		if (n == 0)
+			return total;
+		total += (size_t)n;
+	}
+}
+
+/* Opens CLIENTS bridges through a proxy (max-buffer = 1M) to a service
+ * that never reads, under the daemon setting MAX_BUFFERED, and fills
+ * each in turn until it takes no more. Returns the bytes all clients
+ * sent: what the kernel's buffers took, the same for every setting,
+ * plus what the daemon took into its bridges; *HELD: what the daemon
+ * counts as held then (its metrics' buffered_bytes). Checks on the way
+ * that a new client is still answered and that everything is released
+ * after the close. */
+static size_t proxy_fill(const char *max_buffered, int clients, long long *held)
+{
+	static char block[1 << 20];
+	struct daemon d;
+	struct client cs[8], c;
+	char svc[300], sections[600], extra[600], metrics[300];
+	size_t total = 0;
+
+	ck_assert_int_le(clients, 8);
+	daemon_init(&d);
+	snprintf(svc, sizeof(svc), "%s/deaf.sock", d.dir);
+	snprintf(metrics, sizeof(metrics), "%s/metrics.sock", d.dir);
+	pid_t deaf = start_deaf_service(unix_listen(svc));
+	snprintf(sections, sizeof(sections), "[command hold]\nhandler = proxy\nconnect = unix:%s\nmax-buffer = 1M\n",
+	         svc);
+	snprintf(extra, sizeof(extra), "max-buffered = %s\nmetrics-listen = unix:%s", max_buffered, metrics);
+	daemon_write_config(&d, extra, sections);
+	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
+	int fds_before = idle_fds(&d);
+	memset(block, 'x', sizeof(block));
+	for (int i = 0; i < clients; i++) {
+		client_open(&cs[i], d.port);
+		client_send_str(&cs[i], "hold\n");
+		client_expect_line(&cs[i], "OK proxy", 5000);
+		total += send_until_stuck(&cs[i], block, sizeof(block));
+	}
+	char *page = metrics_http_get(metrics, "/metrics");
+	ck_assert_ptr_nonnull(page);
+	*held = metrics_sample(page, "udo_vsockd_buffered_bytes");
+	free(page);
+	client_open(&c, d.port);
+	client_send_str(&c, "PING still\n");
+	client_expect_line(&c, "OK pong still", 5000);
+	client_close(&c);
+	for (int i = 0; i < clients; i++)
+		client_close(&cs[i]);
+	int fds = wait_fd_count(d.pid, fds_before, 2000);
+	ck_assert_msg(fds == fds_before, "daemon has %d fds after the bridges' clients closed, %d before", fds,
+	              fds_before);
+	ck_assert_int_eq(daemon_stop(&d, 10000), 0);
+	kill_and_reap(deaf);
+	daemon_cleanup(&d);
+	return total;
+}
+
+/* max-buffered bounds what proxy bridges hold too: eight bridges to a
+ * service that never reads take up to 1 MiB each (max-buffer) into the
+ * daemon under a loose bound, and together at most twice a bound of
+ * 256K (the bound is soft: udo-vsockd.conf(5)), which the daemon
+ * counts, while it goes on answering. */
+START_TEST(proxy_bridges_within_max_buffered)
+{
+	enum { CLIENTS = 8, TIGHT = 256 << 10 };
+	long long loose_held, tight_held;
+	size_t loose = proxy_fill("64M", CLIENTS, &loose_held);
+	size_t tight = proxy_fill("256K", CLIENTS, &tight_held);
+
+	printf("proxy_bridges_within_max_buffered: %d clients sent %zu bytes under max-buffered = 64M (%lld held), "
+	       "%zu under 256K (%lld held)\n",
+	       CLIENTS, loose, loose_held, tight, tight_held);
+	fflush(stdout);
+	ck_assert_msg(loose_held > 2 * TIGHT, "8 full bridges hold %lld bytes under max-buffered = 64M", loose_held);
+	ck_assert_msg(tight_held >= 64 << 10 && tight_held <= 2 * TIGHT,
+	              "the daemon counts %lld bytes held by 8 full bridges under max-buffered = 256K", tight_held);
+	/* The kernel's buffers take the same under either bound. */
+	ck_assert_msg(loose > tight && loose - tight >= (size_t)(loose_held - 2 * TIGHT),
+	              "the bridges took %zu bytes under max-buffered = 256K, %zu under 64M: not bounded", tight, loose);
+}
+END_TEST
+
 /* A service that closes: once all it sent reached the client, the
  * bridge ends, though the client stays connected and silent. */
 START_TEST(proxy_gone_service_released)
@@ -664,6 +757,7 @@ static Suite *handoff_suite(void)
 	tcase_add_test(tc, proxy_byte_order);
 	tcase_add_test(tc, proxy_gone_clients_released);
 	tcase_add_test(tc, proxy_gone_service_released);
+	tcase_add_test(tc, proxy_bridges_within_max_buffered);
 	tcase_add_test(tc, proxy_idle_timeout);
 	tcase_add_test(tc, proxy_idle_timeout_option);
 	suite_add_tcase(s, tc);

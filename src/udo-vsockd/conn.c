@@ -142,6 +142,7 @@ struct conn {
 	struct metrics_peer *metrics_peer; /* its peer's counters, found at its first request (metrics.c) */
 	struct request req;                /* the last request (conn_request_pending: still unanswered) */
 	size_t held;                       /* OUT and IN bytes counted in server->buffered */
+	size_t bridge_held;                /* a bridge's queues and pipes (conn_bridge_hold) */
 	int more_lines;                    /* the last turn stopped at commands- or bytes-per-read */
 	int busy;                          /* its events run at SERVER_PRIO_BUSY (server.h) */
 	struct run_peer *run_peer;         /* waiting for a turn in this peer's queue; NULL: not */
@@ -463,7 +464,7 @@ static int conn_over_share_waiting(const struct conn *c, size_t waiting)
 {
 	const struct server *s = c->server;
 	size_t max = s->config->limits.max_buffered;
-	size_t held = waiting + c->in_size;
+	size_t held = waiting + c->in_size + c->bridge_held;
 	size_t total = s->buffered - c->held + held;
 
 	return total >= max && held >= max / (s->nconns > 0 ? s->nconns : 1);
@@ -511,7 +512,7 @@ static void conn_memory_wake(struct server *s)
 static void conn_account(struct conn *c)
 {
 	struct server *s = c->server;
-	size_t held = evbuffer_get_length(c->out) + c->in_size;
+	size_t held = evbuffer_get_length(c->out) + c->in_size + c->bridge_held;
 
 	if (held >= c->held) {
 		s->buffered += held - c->held;
@@ -524,6 +525,25 @@ static void conn_account(struct conn *c)
 	if (c->state == CONN_PAUSED_MEMORY && !conn_over_share(c))
 		conn_memory_resume(c);
 	conn_memory_wake(s);
+}
+
+size_t conn_bridge_hold(struct conn *c, size_t bytes)
+{
+	struct server *s = c->server;
+	size_t max = s->config->limits.max_buffered;
+	size_t share = max / (s->nconns > 0 ? s->nconns : 1);
+
+	c->bridge_held = bytes;
+	conn_account(c);
+	size_t room = s->buffered < max ? max - s->buffered : 0;
+	size_t share_room = c->held < share ? share - c->held : 0;
+	/* Below its share, a bridge may still take the total to twice the
+	 * limit (the bound is soft, as for requests), never past it. */
+	size_t ceiling = s->buffered < 2 * max ? 2 * max - s->buffered : 0;
+
+	if (share_room > ceiling)
+		share_room = ceiling;
+	return room > share_room ? room : share_room;
 }
 
 /* Unlinks C and releases everything it holds. */

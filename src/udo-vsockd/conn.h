@@ -67,4 +67,12 @@ int conn_fd(const struct conn *c);
  * bridge's first bytes to pass on. */
 const char *conn_unhandled_input(const struct conn *c, size_t *len);
 
+/* A bridge on C holds BYTES now (its queues and pipes): they count in
+ * max-buffered as C's, and a fall wakes connections paused for it.
+ * Returns how many more bytes the bridge may take: the room left under
+ * max-buffered, or else what C lacks of an equal share of it (the limit
+ * over the open connections) while all hold less than twice the limit;
+ * 0: it reads no more until what it holds has gone down. */
+size_t conn_bridge_hold(struct conn *c, size_t bytes);
+
 #endif /* UDO_VSOCKD_CONN_H */

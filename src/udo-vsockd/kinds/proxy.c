@@ -257,6 +257,14 @@ static size_t proxy_pending(const struct proxy *p, int i)
 	return evbuffer_get_length(p->queue[i]) + p->piped[i];
 }
 
+/* Counts what P holds, both ways, in max-buffered as its client
+ * connection's. Returns how many more bytes it may take now (0: it
+ * reads no more until what it holds goes down; conn_bridge_hold). */
+static size_t proxy_account(struct proxy *p)
+{
+	return conn_bridge_hold(p->client, proxy_pending(p, 0) + proxy_pending(p, 1));
+}
+
 /* Passes end of stream on: once side I's peer has sent everything and
  * all of it reached side I, shut side I's writing. Ends the bridge when
  * both directions are done. Returns 1 if it ended (P is gone). */
@@ -316,6 +324,15 @@ static int proxy_splicing(struct proxy *p, int i)
 	return 1;
 }
 
+/* True if FD has input waiting: a splice from it that would block
+ * then blocks on the pipe, not on FD. */
+static int proxy_readable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN) != 0;
+}
+
 /* Sends side !I what direction I's pipe holds, as much as it takes.
  * Returns 0, or -1 when side !I failed (errno set). */
 static int proxy_pipe_flush(struct proxy *p, int i)
@@ -347,11 +364,18 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 	int dst = p->fd[!i];
 
 	for (int turn = 0; turn < PROXY_READS_PER_TURN; turn++) {
+		size_t room = proxy_account(p);
+		if (room == 0) {
+			proxy_set_reading(p, i, 0); /* the daemon holds too much: its write callback resumes */
+			break;
+		}
 		size_t queued = proxy_pending(p, i);
 		size_t want = p->max_buffer - queued < PROXY_CHUNK ? p->max_buffer - queued : PROXY_CHUNK;
+		if (want > room)
+			want = room;
 		if (want == 0) {
 			proxy_set_reading(p, i, 0); /* full: the write callback resumes */
-			return;
+			break;
 		}
 		int spliced = proxy_splicing(p, i);
 		ssize_t n = -1;
@@ -361,10 +385,11 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 				proxy_pipe_close(p, i); /* this socket cannot splice: copy */
 				p->no_splice[i] = 1;
 				spliced = 0;
-			} else if (n < 0 && proxy_would_block(errno) && p->piped[i] > 0) {
-				/* The pipe may be full (a splice fills whole pages): wait for the other side. */
+			} else if (n < 0 && proxy_would_block(errno) && p->piped[i] > 0 && proxy_readable(fd)) {
+				/* Input waits, so the pipe is full (a splice takes whole
+				 * pages): wait for the other side to take some. */
 				proxy_set_reading(p, i, 0);
-				return;
+				break;
 			}
 		}
 		if (!spliced) {
@@ -383,7 +408,7 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (n < 0) {
 			if (proxy_would_block(errno))
-				return;
+				break;
 			proxy_fail(p, i, errno);
 			return;
 		}
@@ -398,11 +423,11 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 				proxy_set_writing(p, !i, 1);
 				if (p->piped[i] >= p->max_buffer) {
 					proxy_set_reading(p, i, 0); /* backpressure, as below */
-					return;
+					break;
 				}
 			}
 			if ((size_t)n < want)
-				return;
+				break;
 			continue;
 		}
 		size_t sent = 0;
@@ -424,12 +449,14 @@ static void proxy_read_cb(evutil_socket_t fd, short what, void *arg)
 			if (evbuffer_get_length(q) >= p->max_buffer) {
 				/* Backpressure: read no more until the other side took half. */
 				proxy_set_reading(p, i, 0);
-				return;
+				break;
 			}
 		}
 		if ((size_t)n < want)
-			return; /* most likely all there was */
+			break; /* most likely all there was */
 	}
+	if (proxy_account(p) == 0)
+		proxy_set_reading(p, i, 0); /* over its share of max-buffered */
 }
 
 /* Side J can take more: sends it what waits for it, the queue's bytes
@@ -459,13 +486,18 @@ static void proxy_write_cb(evutil_socket_t fd, short what, void *arg)
 		p->activity |= p->moved[!j] != before;
 	}
 	size_t left = proxy_pending(p, !j);
+	int over = proxy_account(p) == 0;
 	if (left == 0) {
 		proxy_set_writing(p, j, 0);
 		if (proxy_pass_eof(p))
 			return;
 	}
-	if (!p->eof[!j] && left <= p->max_buffer / 2)
-		proxy_set_reading(p, !j, 1);
+	/* Reading resumes once half of max-buffer is gone, on either side,
+	 * since either may have stopped for the daemon-wide bound. */
+	for (int k = 0; k < 2 && !over; k++) {
+		if (!p->eof[k] && proxy_pending(p, k) <= p->max_buffer / 2)
+			proxy_set_reading(p, k, 1);
+	}
 }
 
 /* True if the peer on side I of P can no longer receive: it closed its
@@ -563,8 +595,9 @@ static void proxy_start(struct conn *c, void *arg)
 	}
 	if (in_len > 0)
 		proxy_set_writing(p, 1, 1);
-	proxy_set_reading(p, 0, evbuffer_get_length(p->queue[0]) < p->max_buffer);
-	proxy_set_reading(p, 1, 1);
+	int over = proxy_account(p) == 0;
+	proxy_set_reading(p, 0, evbuffer_get_length(p->queue[0]) < p->max_buffer && !over);
+	proxy_set_reading(p, 1, !over);
 	log_peer(LOG_LEVEL_INFO, peer->text, peer->cid, NULL, "proxying");
 }
 
