@@ -224,7 +224,7 @@ static void hook_setup(const char *dir, const char *tail, const char *timeout, c
 	snprintf(out, outlen, "%s/hooks.out", dir);
 	snprintf(text, sizeof(text),
 	         "#!/bin/sh\necho \"run $UDO_GUEST_EVENT cid=$UDO_GUEST_CID name=$UDO_GUEST_NAME "
-	         "status=$UDO_GUEST_STATUS shutdown=$UDO_GUEST_SHUTDOWN cmd=$UDO_COMMAND args=$#\" >>%s\n%s\n",
+	         "status=$UDO_GUEST_STATUS shutdown=$UDO_GUEST_SHUTDOWN cmd=$UDO_COMMAND args=$# pid=$$\" >>%s\n%s\n",
 	         out, tail);
 	write_file(path, text);
 	ck_assert_int_eq(chmod(path, 0755), 0);
@@ -247,8 +247,8 @@ START_TEST(test_hooks)
 	start_inited("guest-ready-hook = on-ready\nguest-shutdown-hook = on-down\n");
 	int fds = process_fd_count(d.pid);
 	notify_send(SOCK_SEQPACKET, "READY=1\nSTATUS=up and running");
-	wait_file_contains(out, "run ready cid=1 name=vm-one status=up and running shutdown= cmd=on-ready args=0\n",
-	                   5000);
+	wait_file_contains(
+	    out, "run ready cid=1 name=vm-one status=up and running shutdown= cmd=on-ready args=0 pid=", 5000);
 	/* A repeat is no transition: the count moves at once if it were. */
 	notify_send(SOCK_SEQPACKET, "READY=1");
 	notify_send(SOCK_SEQPACKET, "READY=1\nSTATUS=still up");
@@ -293,7 +293,19 @@ START_TEST(test_hook_bounds)
 	/* The shell and its sleep: the whole group is gone. */
 	ck_assert_int_eq(wait_child_count(d.pid, 0, 5000), 0);
 	ck_assert_int_eq(file_lines_with(out, "run shutdown "), 0);
+	/* Booted again; the daemon stops while the hook runs: it goes too. */
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	WAIT_FOR(file_lines_with(out, "run ready ") == 2, 5000, "the ready hook after a reboot");
+	char text[4096];
+	FILE *f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	const char *pid = strrchr(text, '=');
+	ck_assert_ptr_nonnull(pid);
 	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+	wait_process_gone((pid_t)atol(pid + 1), 5000);
 }
 END_TEST
 

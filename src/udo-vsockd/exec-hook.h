@@ -18,4 +18,7 @@ int exec_hook_start(struct event_base *base, const struct command *cmd, char *co
 /* How many hooks run (started and not yet reaped). */
 unsigned int exec_hooks_running(void);
 
+/* At exit: kills every hook's process group and forgets the hooks. */
+void exec_hooks_stop(void);
+
 #endif /* UDO_VSOCKD_EXEC_HOOK_H */

@@ -567,6 +567,7 @@ void guests_free(struct server *s)
 {
 	struct guests *gs = s->guests;
 
+	exec_hooks_stop();
 	if (gs == NULL)
 		return;
 	while (gs->conns != NULL)

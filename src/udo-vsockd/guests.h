@@ -80,7 +80,8 @@ int guests_configure(struct server *s, const struct config *conf);
 /* The guests S has heard from (never NULL once guests_configure ran). */
 const struct guest_table *guests_table(const struct server *s);
 
-/* Closes the notify listeners and connections and forgets the guests. */
+/* Closes the notify listeners and connections, kills the hooks still
+ * running and forgets the guests. */
 void guests_free(struct server *s);
 
 #endif /* UDO_VSOCKD_GUESTS_H */

@@ -1173,6 +1173,20 @@ static void exec_cancel(struct request *req)
 
 extern const struct handler_kind handler_exec;
 
+void exec_hooks_stop(void)
+{
+	for (struct exec_child *ch = exec_children, *next; ch != NULL; ch = next) {
+		next = ch->next;
+		if (!ch->hook)
+			continue;
+		if (!ch->reaped) {
+			log_info("%s: killed, the daemon stops", ch->what);
+			exec_kill(ch, SIGKILL);
+		}
+		exec_child_free(ch);
+	}
+}
+
 int exec_hook_start(struct event_base *base, const struct command *cmd, char *const *env, const char *what)
 {
 	const struct exec_conf *ec = cmd->data;
