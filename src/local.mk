@@ -49,6 +49,7 @@ vsockd_headers = \
 	src/udo-vsockd/conf.h \
 	src/udo-vsockd/conn.h \
 	src/udo-vsockd/dispatch.h \
+	src/udo-vsockd/exec-hook.h \
 	src/udo-vsockd/guests.h \
 	src/udo-vsockd/handler.h \
 	src/udo-vsockd/log.h \

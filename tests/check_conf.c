@@ -303,6 +303,34 @@ START_TEST(test_metrics_listen)
 }
 END_TEST
 
+/* guest-ready-hook and guest-shutdown-hook name an exec command, which
+ * may come later in the files; another name is an error at its line. */
+START_TEST(test_guest_hooks)
+{
+	struct conf_load l;
+	const char *ok = conf_put("hooks-ok.conf", HEAD "guest-ready-hook = up\nguest-max-hooks = 2\n"
+	                                                "[command up]\nhandler = exec\npath = /bin/true\n");
+	const char *bad = conf_put("hooks-bad.conf", HEAD "guest-ready-hook = nosuch\n"  /* 4 */
+	                                                  "guest-shutdown-hook = ping\n" /* 5 */
+	                                                  "guest-max-hooks = 0\n"        /* 6 */
+	                                                  "[command ping]\nhandler = ping\n");
+
+	conf_load(ok, &l);
+	ck_assert_msg(l.conf != NULL, "%s", l.errors);
+	ck_assert_str_eq(l.conf->guest_hook[0], "up");
+	ck_assert_ptr_null(l.conf->guest_hook[1]);
+	ck_assert_uint_eq(l.conf->limits.guest_max_hooks, 2);
+	conf_unload(&l);
+	conf_load(bad, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 3, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, bad, 4, "guest-ready-hook: no [command] named 'nosuch'");
+	assert_error(&l, 1, bad, 5, "guest-shutdown-hook: not an exec command: 'ping'");
+	assert_error(&l, 2, bad, 6, "guest-max-hooks");
+	conf_unload(&l);
+}
+END_TEST
+
 /* include of a directory: only *.conf, not hidden, in name order. */
 START_TEST(test_include_directory)
 {
@@ -999,6 +1027,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_binary_t_errors);
 	tcase_add_test(tc, test_arg_pattern_bounded);
 	tcase_add_test(tc, test_metrics_listen);
+	tcase_add_test(tc, test_guest_hooks);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/vm_sockets.h>
@@ -39,6 +40,7 @@ static struct daemon d;
 static unsigned int seq_port, stream_port;
 static char log_path[300];
 static char more_buf[512];
+static char sections_more[1024]; /* more sections for the config */
 
 /* Writes the config: notify listeners (seqpacket if WITH_SEQ, and
  * stream) and the [daemon] settings MORE. */
@@ -51,16 +53,17 @@ static void write_config(int with_seq, const char *more)
 	         "%s%u\nnotify-listen = vsock-stream:any:%u\nlisten = vsock-mux:%s/vm.sock:52 cid=7\n%s",
 	         with_seq ? "notify-listen = vsock:any:" : "# no seqpacket listener ", seq_port, stream_port, d.dir,
 	         more);
-	daemon_write_config(&d, extra, "[command guests]\nhandler = guests\n\n[peer vm-one]\ncid = local\n");
+	char sections[1536];
+	snprintf(sections, sizeof(sections), "[command guests]\nhandler = guests\n\n[peer vm-one]\ncid = local\n\n%s",
+	         sections_more);
+	daemon_write_config(&d, extra, sections);
 }
 
-/* Starts the daemon with notify listeners (seqpacket and stream) and
- * the [daemon] settings MORE. */
-static void start(const char *more)
+/* start() after daemon_init(&d). */
+static void start_inited(const char *more)
 {
 	struct daemon_opts opts = {.listen_fd = -1};
 
-	daemon_init(&d);
 	seq_port = free_vsock_port();
 	do
 		stream_port = free_vsock_port();
@@ -71,6 +74,14 @@ static void start(const char *more)
 	snprintf(log_path, sizeof(log_path), "%s/daemon.log", d.dir);
 	opts.log_path = log_path;
 	ck_assert_int_eq(daemon_start(&d, &opts, 10000), 0);
+}
+
+/* Starts the daemon with notify listeners (seqpacket and stream) and
+ * the [daemon] settings MORE. */
+static void start(const char *more)
+{
+	daemon_init(&d);
+	start_inited(more);
 }
 
 /* Reloads with WITH_SEQ and MORE, and waits until it is done. */
@@ -87,6 +98,7 @@ static void reload(int with_seq, const char *more)
 static void teardown(void)
 {
 	daemon_cleanup(&d);
+	sections_more[0] = '\0';
 }
 
 /* Connects a socket of TYPE to CID 1 PORT as systemd does: from a
@@ -184,6 +196,118 @@ static int log_lines_with(const char *text)
 	fclose(f);
 	return n;
 }
+
+/* How many lines of file PATH contain TEXT. */
+static int file_lines_with(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Writes the hook script DIR/hook.sh, which appends one line of what it
+ * was given to DIR/hooks.out (shell builtins only: the hook gets no PATH),
+ * then runs TAIL. Sets the [command on-ready] and [command on-down]
+ * sections (exec, TIMEOUT) naming it. */
+static void hook_setup(const char *dir, const char *tail, const char *timeout, char *out, size_t outlen)
+{
+	char path[300], text[1024];
+
+	snprintf(path, sizeof(path), "%s/hook.sh", dir);
+	snprintf(out, outlen, "%s/hooks.out", dir);
+	snprintf(text, sizeof(text),
+	         "#!/bin/sh\necho \"run $UDO_GUEST_EVENT cid=$UDO_GUEST_CID name=$UDO_GUEST_NAME "
+	         "status=$UDO_GUEST_STATUS shutdown=$UDO_GUEST_SHUTDOWN cmd=$UDO_COMMAND args=$# pid=$$\" >>%s\n%s\n",
+	         out, tail);
+	write_file(path, text);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	snprintf(sections_more, sizeof(sections_more),
+	         "[command on-ready]\nhandler = exec\npath = %s\ntimeout = %s\ndeny = any\n\n"
+	         "[command on-down]\nhandler = exec\npath = %s\ntimeout = %s\ndeny = any\n",
+	         path, timeout, path, timeout);
+}
+
+/* guest-ready-hook runs once when a guest becomes ready, not again on a
+ * repeated READY=1; guest-shutdown-hook once at X_SYSTEMD_SHUTDOWN; a
+ * reboot (READY=1 after the shutdown) is ready again. Each hook gets the
+ * guest in UDO_GUEST_*, and leaves no child nor fd behind. */
+START_TEST(test_hooks)
+{
+	char out[300];
+
+	daemon_init(&d);
+	hook_setup(d.dir, "exit 3", "5s", out, sizeof(out));
+	start_inited("guest-ready-hook = on-ready\nguest-shutdown-hook = on-down\n");
+	int fds = process_fd_count(d.pid);
+	notify_send(SOCK_SEQPACKET, "READY=1\nSTATUS=up and running");
+	wait_file_contains(
+	    out, "run ready cid=1 name=vm-one status=up and running shutdown= cmd=on-ready args=0 pid=", 5000);
+	/* A repeat is no transition: the count moves at once if it were. */
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	notify_send(SOCK_SEQPACKET, "READY=1\nSTATUS=still up");
+	ck_assert_int_eq(guests_count("hooks"), 1);
+	notify_send(SOCK_STREAM, "X_SYSTEMD_SHUTDOWN=reboot");
+	wait_file_contains(out, "run shutdown cid=1 name=vm-one status=still up shutdown=reboot cmd=on-down", 5000);
+	notify_send(SOCK_STREAM, "X_SYSTEMD_SHUTDOWN=reboot");
+	ck_assert_int_eq(guests_count("hooks"), 2);
+	/* Booted again. */
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	WAIT_FOR(file_lines_with(out, "run ready ") == 2, 5000, "the ready hook after a reboot");
+	ck_assert_int_eq(guests_count("hooks"), 3);
+	ck_assert_int_eq(guests_count("hooks_dropped"), 0);
+	/* Each end logged once, with its exit status. */
+	ck_assert_int_eq(wait_child_count(d.pid, 0, 5000), 0);
+	WAIT_FOR(log_lines_with("guest-ready-hook on-ready for vm-one (cid 1): exit=3") == 2, 5000,
+	         "the ready hook's exit logged");
+	ck_assert_int_eq(log_lines_with("guest-shutdown-hook on-down for vm-one (cid 1): exit=3"), 1);
+	ck_assert_int_eq(file_lines_with(out, "run "), 3);
+	ck_assert_int_eq(wait_fd_count(d.pid, fds, 5000), fds);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
+/* At most guest-max-hooks hooks run at once: one more is dropped and
+ * counted; a hook over its exec timeout is killed, group and all. */
+START_TEST(test_hook_bounds)
+{
+	char out[300];
+
+	daemon_init(&d);
+	hook_setup(d.dir, "/bin/sleep 60 & wait", "2s", out, sizeof(out));
+	start_inited("guest-ready-hook = on-ready\nguest-shutdown-hook = on-down\nguest-max-hooks = 1\n");
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	wait_file_contains(out, "run ready ", 5000);
+	notify_send(SOCK_SEQPACKET, "X_SYSTEMD_SHUTDOWN=poweroff");
+	ck_assert_int_eq(guests_count("hooks"), 1);
+	ck_assert_int_eq(guests_count("hooks_dropped"), 1);
+	WAIT_FOR(log_lines_with("dropped: 1 hooks running (guest-max-hooks)") == 1, 5000, "the drop logged");
+	WAIT_FOR(log_lines_with("guest-ready-hook on-ready for vm-one (cid 1): killed after 2000 ms") == 1, 5000,
+	         "the hook killed at its timeout");
+	/* The shell and its sleep: the whole group is gone. */
+	ck_assert_int_eq(wait_child_count(d.pid, 0, 5000), 0);
+	ck_assert_int_eq(file_lines_with(out, "run shutdown "), 0);
+	/* Booted again; the daemon stops while the hook runs: it goes too. */
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	WAIT_FOR(file_lines_with(out, "run ready ") == 2, 5000, "the ready hook after a reboot");
+	char text[4096];
+	FILE *f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	const char *pid = strrchr(text, '=');
+	ck_assert_ptr_nonnull(pid);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+	wait_process_gone((pid_t)atol(pid + 1), 5000);
+}
+END_TEST
 
 /* Every field systemd sends, over SOCK_SEQPACKET ("vsock:") and over
  * SOCK_STREAM ("vsock-stream:"); one log line per change, not per
@@ -456,6 +580,8 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_connection_bounds);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_evict_oldest);
+	tcase_add_test(tc, test_hooks);
+	tcase_add_test(tc, test_hook_bounds);
 	tcase_add_test(tc, test_address_forms);
 	tcase_add_test(tc, test_dgram_needs_transport);
 	suite_add_tcase(s, tc);

@@ -834,6 +834,17 @@ static int key_metrics_listen(const struct option_spec *spec, void *target, void
 	return 0;
 }
 
+/* Writes `guest-ready-hook` or `guest-shutdown-hook`, or that it is unset. */
+static void fmt_guest_hook(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const char *name = ((const struct config *)target)->guest_hook[spec->name[6] == 's'];
+
+	if (name != NULL)
+		fprintf(out, "%s = %s\n", spec->name, name);
+	else
+		option_format_unset(spec->name, out);
+}
+
 /* Writes `metrics-listen`, or that there is no endpoint. */
 static void fmt_metrics_listen(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
@@ -952,6 +963,10 @@ static const struct option_spec daemon_options[] = {
     LIMIT("notify-max-connections", OPT_NUMBER, 1, 100000, notify_max_connections),
     LIMIT("notify-timeout", OPT_DURATION, 100, 3600000, notify_timeout_ms),
     LIMIT("notify-any-port", OPT_BOOL, 0, 1, notify_any_port),
+    /* Kept like metrics-listen: config_resolve checks the command. */
+    OPTION_CUSTOM("guest-ready-hook", key_metrics_listen, fmt_guest_hook),
+    OPTION_CUSTOM("guest-shutdown-hook", key_metrics_listen, fmt_guest_hook),
+    LIMIT("guest-max-hooks", OPT_NUMBER, 1, 10000, guest_max_hooks),
     OPTION_END,
 };
 
@@ -1406,6 +1421,7 @@ static void limits_default(struct limits *l)
 	l->notify_max_connections = 64;
 	l->notify_timeout_ms = 5000;
 	l->notify_any_port = 0; /* only a guest's root binds ports up to 1023 */
+	l->guest_max_hooks = 8;
 }
 
 /* The bucket of the command NAME: FNV-1a of its bytes. */
@@ -1527,6 +1543,8 @@ void config_free(struct config *conf)
 	free(conf->peers_dir);
 	for (int i = 0; i < conf->n_notify_listen; i++)
 		free(conf->notify_listen[i]);
+	free(conf->guest_hook[0]);
+	free(conf->guest_hook[1]);
 	free(conf);
 }
 

@@ -119,6 +119,7 @@ struct limits {
 	unsigned int notify_max_connections; /* notify connections open at once */
 	unsigned int notify_timeout_ms;      /* how long one may stay open */
 	int notify_any_port;                 /* take senders on ports above 1023 too */
+	unsigned int guest_max_hooks;        /* guest hooks running at once; more are dropped */
 };
 
 /* Which requests get an audit entry (`audit =`). */
@@ -140,6 +141,7 @@ struct config {
 	char *peers_dir;                                       /* `peers-dir`: more names (peers-dir.c); NULL: none */
 	char *notify_listen[4];                                /* `notify-listen` (NOTIFY_LISTEN_MAX), canonical */
 	int n_notify_listen;
+	char *guest_hook[2]; /* guest-ready-hook, guest-shutdown-hook: exec commands (config_resolve); NULL: none */
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;          /* enum log_level */

@@ -50,6 +50,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "exec-hook.h"
 #include "guests.h"
 #include "log.h"
 #include "notify-addr.h"
@@ -159,6 +160,7 @@ struct guest *guest_table_take(struct guest_table *t, unsigned int max_guests, u
 	}
 	table_push(t, g);
 	g->last = now;
+	g->seen = 0;
 	t->counts.messages++;
 	for (const char *p = msg, *end = msg + len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -173,6 +175,7 @@ struct guest *guest_table_take(struct guest_table *t, unsigned int max_guests, u
 			int differs = g->when[f] == 0 || strcmp(v, g->value[f]) != 0;
 			memcpy(g->value[f], v, sizeof(v));
 			g->when[f] = now;
+			g->seen |= 1u << f;
 			if (differs && changed != NULL)
 				changed(arg, g, f);
 		}
@@ -212,6 +215,44 @@ static void log_change(void *arg, const struct guest *g, int field)
 	log_peer(LOG_LEVEL_NOTICE, text, g->cid, NULL, "guest %s: %s=%s", text, field_keys[field], g->value[field]);
 }
 
+/* Runs the hook of EVENT (1 ready, 2 shutdown) for G, once per
+ * transition: not again until the other event came between. */
+static void run_hook(struct server *s, struct guest *g, int event)
+{
+	struct guests *gs = s->guests;
+	const char *cmd_name = s->config->guest_hook[event - 1];
+	const char *evname = event == 1 ? "ready" : "shutdown";
+	const struct command *cmd = cmd_name != NULL ? config_find_command(s->config, cmd_name) : NULL;
+	char text[80], what[200], vars[5][GUEST_VALUE_MAX + 32];
+	char *env[6] = {vars[0], vars[1], vars[2], vars[3], vars[4], NULL};
+
+	if (g->hooked == event)
+		return;
+	g->hooked = event;
+	if (cmd == NULL)
+		return;
+	guest_text(s, g->cid, text, sizeof(text));
+	if (exec_hooks_running() >= s->config->limits.guest_max_hooks) {
+		gs->table.counts.hooks_dropped++;
+		if (log_ratelimit(s->base, "guest-hooks", "guest hooks", 0, s->config->limits.log_peer_burst,
+		                  s->config->limits.log_peer_interval_ms))
+			log_warnx("guest-%s-hook for %s dropped: %u hooks running (guest-max-hooks)", evname, text,
+			          s->config->limits.guest_max_hooks);
+		return;
+	}
+	const char *name = peers_dir_lookup(s, s->config, g->cid);
+	snprintf(vars[0], sizeof(vars[0]), "UDO_GUEST_EVENT=%s", evname);
+	snprintf(vars[1], sizeof(vars[1]), "UDO_GUEST_CID=%u", g->cid);
+	snprintf(vars[2], sizeof(vars[2]), "UDO_GUEST_NAME=%s", name != NULL ? name : "");
+	snprintf(vars[3], sizeof(vars[3]), "UDO_GUEST_STATUS=%s", g->value[GUEST_STATUS]);
+	snprintf(vars[4], sizeof(vars[4]), "UDO_GUEST_SHUTDOWN=%s", g->value[GUEST_SHUTDOWN]);
+	snprintf(what, sizeof(what), "guest-%s-hook %s for %s", evname, cmd_name, text);
+	if (exec_hook_start(s->base, cmd, env, what) == 0)
+		gs->table.counts.hooks++;
+	else
+		gs->table.counts.hooks_dropped++;
+}
+
 /* Takes one whole message of LEN bytes from CID, within the rate limit. */
 static void take_message(struct server *s, uint32_t cid, const char *msg, size_t len)
 {
@@ -228,8 +269,16 @@ static void take_message(struct server *s, uint32_t cid, const char *msg, size_t
 		gs->table.counts.rate_limited++;
 		return;
 	}
-	if (guest_table_take(&gs->table, lim->notify_max_guests, cid, msg, len, time(NULL), log_change, s) == NULL)
+	struct guest *g =
+	    guest_table_take(&gs->table, lim->notify_max_guests, cid, msg, len, time(NULL), log_change, s);
+	if (g == NULL) {
 		log_warnx("out of memory for guest cid %u", cid);
+		return;
+	}
+	if ((g->seen & (1u << GUEST_READY)) && strcmp(g->value[GUEST_READY], "1") == 0)
+		run_hook(s, g, 1);
+	if (g->seen & (1u << GUEST_SHUTDOWN))
+		run_hook(s, g, 2);
 }
 
 /* Counts and logs (rate-limited per guest) a message over the limit. */
@@ -518,6 +567,7 @@ void guests_free(struct server *s)
 {
 	struct guests *gs = s->guests;
 
+	exec_hooks_stop();
 	if (gs == NULL)
 		return;
 	while (gs->conns != NULL)

@@ -30,18 +30,22 @@ struct guest {
 	time_t last;                /* the last message taken (wall clock) */
 	time_t when[GUEST_NFIELDS]; /* when each field was last received; 0: never */
 	char value[GUEST_NFIELDS][GUEST_VALUE_MAX + 1];
+	unsigned int seen;         /* the fields of the last message taken: 1 << field */
+	int hooked;                /* the last hook event: 0 none, 1 ready, 2 shutdown */
 	struct guest *prev, *next; /* most recently heard first */
 };
 
 /* Messages the receiver did not take, and guests forgotten. */
 struct guests_counts {
-	unsigned long long messages;     /* taken */
-	unsigned long long oversized;    /* longer than notify-max-message: dropped */
-	unsigned long long rate_limited; /* over notify-burst: dropped */
-	unsigned long long rejected;     /* connections over notify-max-connections */
-	unsigned long long timed_out;    /* connections open longer than notify-timeout */
-	unsigned long long evicted;      /* guests forgotten for notify-max-guests */
-	unsigned long long unprivileged; /* from a port above 1023 without notify-any-port */
+	unsigned long long messages;      /* taken */
+	unsigned long long oversized;     /* longer than notify-max-message: dropped */
+	unsigned long long rate_limited;  /* over notify-burst: dropped */
+	unsigned long long rejected;      /* connections over notify-max-connections */
+	unsigned long long timed_out;     /* connections open longer than notify-timeout */
+	unsigned long long evicted;       /* guests forgotten for notify-max-guests */
+	unsigned long long unprivileged;  /* from a port above 1023 without notify-any-port */
+	unsigned long long hooks;         /* guest hooks started */
+	unsigned long long hooks_dropped; /* not started: guest-max-hooks running, or failed */
 };
 
 /* Every guest heard from, and the counts. */
@@ -76,7 +80,8 @@ int guests_configure(struct server *s, const struct config *conf);
 /* The guests S has heard from (never NULL once guests_configure ran). */
 const struct guest_table *guests_table(const struct server *s);
 
-/* Closes the notify listeners and connections and forgets the guests. */
+/* Closes the notify listeners and connections, kills the hooks still
+ * running and forgets the guests. */
 void guests_free(struct server *s);
 
 #endif /* UDO_VSOCKD_GUESTS_H */

@@ -59,6 +59,31 @@ static void resolve_metrics_listen(struct config *conf, const struct conf_line *
 	conf->metrics_listen = copy;
 }
 
+/* Checks the kept `guest-ready-hook =` or `guest-shutdown-hook =` line
+ * L once every command is bound: it names an exec command (guests.c runs
+ * it through exec-hook.h). The last good one is the hook. */
+static void resolve_guest_hook(struct config *conf, const struct conf_line *l)
+{
+	const struct command *cmd = conf->commands;
+	char **field = &conf->guest_hook[l->key[6] == 's'];
+
+	while (cmd != NULL && strcmp(cmd->name, l->value) != 0)
+		cmd = cmd->next;
+	if (cmd == NULL || cmd->kind == NULL || strcmp(cmd->kind->name, "exec") != 0) {
+		config_error(conf, l->seq, l->file, l->line, "%s: %s '%s'%s", l->key,
+		             cmd == NULL ? "no [command] named" : "not an exec command:", l->value,
+		             cmd == NULL ? "" : " (a hook needs handler = exec)");
+		return;
+	}
+	char *copy = strdup(l->value);
+	if (copy == NULL) {
+		config_error(conf, l->seq, l->file, l->line, "out of memory");
+		return;
+	}
+	free(*field);
+	*field = copy;
+}
+
 /* Applies one option of CMD's handler kind: from the kind's table, else
  * its set_option. Returns 0, or -1 with a message in WHY. */
 static int kind_option(struct command *cmd, const char *key, const char *value, char *why, size_t whylen)
@@ -142,13 +167,18 @@ int config_resolve(struct config *conf)
 		if (cmd == NULL || (l != NULL && l->seq < cmd->seq)) {
 			if (strcmp(l->key, "module") == 0)
 				resolve_module(conf, l);
-			else
+			else if (strncmp(l->key, "guest-", 6) != 0)
 				resolve_metrics_listen(conf, l);
 			l = l->next;
 		} else {
 			resolve_command(conf, cmd);
 			cmd = cmd->next;
 		}
+	}
+	/* The hooks name commands anywhere in the files. */
+	for (l = conf->daemon_keys; l != NULL; l = l->next) {
+		if (strncmp(l->key, "guest-", 6) == 0)
+			resolve_guest_hook(conf, l);
 	}
 	return conf->nerrors == before ? 0 : -1;
 }

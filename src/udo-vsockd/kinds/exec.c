@@ -29,6 +29,7 @@
 
 #include "../arg-pattern.h"
 #include "../conf.h"
+#include "../exec-hook.h"
 #include "../handler.h"
 #include "../log.h"
 #include "../metrics.h"
@@ -442,6 +443,8 @@ struct exec_child {
 	int status;
 	int lost;            /* reaped by someone else: no status */
 	struct request *req; /* NULL once cancelled */
+	int hook;            /* exec_hook_start's: no request, its end logged */
+	char what[200];      /* a hook's name in the log */
 	char cmd_name[40];
 	char peer_key[80];
 	struct event *timer;
@@ -582,6 +585,8 @@ static int exec_emit_line(struct exec_child *ch, const char *text, size_t len)
 	ch->out_lines++;
 	if (ch->req != NULL)
 		request_data(ch->req, text, len);
+	else if (ch->hook)
+		log_info("%s: %.*s", ch->what, (int)(len < 512 ? len : 512), text);
 	return 0;
 }
 
@@ -771,6 +776,15 @@ static void exec_finish(struct exec_child *ch)
 		else
 			request_ok(req, "exit=0");
 	}
+	if (ch->hook && ch->timed_out)
+		log_warnx("%s: killed after %u ms", ch->what, ch->timeout_ms);
+	else if (ch->hook && ch->lost)
+		log_warnx("%s: its exit status was lost", ch->what);
+	else if (ch->hook && (WIFSIGNALED(st) || WEXITSTATUS(st) != 0))
+		log_warnx("%s: %s=%d", ch->what, WIFSIGNALED(st) ? "signal" : "exit",
+		          WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	else if (ch->hook)
+		log_info("%s: exit=0%s", ch->what, ch->overflow != EXEC_OVERFLOW_NONE ? " (output cut)" : "");
 	exec_child_free(ch);
 }
 
@@ -779,7 +793,7 @@ static void exec_progress(struct exec_child *ch)
 {
 	if (!ch->reaped)
 		return;
-	if (ch->req == NULL) {
+	if (ch->req == NULL && !ch->hook) {
 		exec_child_free(ch); /* cancelled: only the reaping was left */
 		return;
 	}
@@ -853,9 +867,12 @@ static void exec_count(const char *name, const char *key, unsigned int *total, u
 	}
 }
 
-/* Builds the program's environment for REQ: env-pass, env-set, UDO_*.
- * Returns a NULL-terminated vector to free with strv_free(v, *N), or NULL. */
-static char **exec_build_env(const struct exec_conf *ec, const struct request *req, int *n)
+/* Builds the program's environment for command CMD_NAME run by PEER
+ * (NULL: a hook): env-pass, env-set, UDO_*, then EXTRA (NULL-terminated,
+ * or NULL). Returns a NULL-terminated vector to free with strv_free(v,
+ * *N), or NULL. */
+static char **exec_build_env(const struct exec_conf *ec, const struct peer *peer, const char *cmd_name,
+                             char *const *extra, int *n)
 {
 	char **env = NULL;
 	char buf[160];
@@ -881,17 +898,19 @@ static char **exec_build_env(const struct exec_conf *ec, const struct request *r
 	}
 	for (int i = 0; i < ec->nenv_set && rc == 0; i++)
 		rc = strv_append(&env, n, ec->env_set[i]);
-	if (req->peer->transport == UDO_VSOCK_ADDR_UNIX) {
-		snprintf(buf, sizeof(buf), "UDO_PEER_IDENTITY=%s", req->peer->identity);
+	if (peer != NULL && peer->transport == UDO_VSOCK_ADDR_UNIX) {
+		snprintf(buf, sizeof(buf), "UDO_PEER_IDENTITY=%s", peer->identity);
 		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
-	} else {
-		snprintf(buf, sizeof(buf), "UDO_PEER_CID=%u", req->peer->cid);
+	} else if (peer != NULL) {
+		snprintf(buf, sizeof(buf), "UDO_PEER_CID=%u", peer->cid);
 		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
-		snprintf(buf, sizeof(buf), "UDO_PEER_PORT=%u", req->peer->port);
+		snprintf(buf, sizeof(buf), "UDO_PEER_PORT=%u", peer->port);
 		rc = rc == 0 ? strv_append(&env, n, buf) : rc;
 	}
-	snprintf(buf, sizeof(buf), "UDO_COMMAND=%s", req->cmd->name);
+	snprintf(buf, sizeof(buf), "UDO_COMMAND=%s", cmd_name);
 	rc = rc == 0 ? strv_append(&env, n, buf) : rc;
+	for (int i = 0; extra != NULL && extra[i] != NULL && rc == 0; i++)
+		rc = strv_append(&env, n, extra[i]);
 	/* The NULL terminator. */
 	char **nv = rc == 0 ? realloc(env, sizeof(*nv) * (size_t)(*n + 1)) : NULL;
 	if (nv == NULL) {
@@ -902,12 +921,12 @@ static char **exec_build_env(const struct exec_conf *ec, const struct request *r
 	return nv;
 }
 
-/* Builds argv for REQ: path, fixed args, client args if allowed. Returns a
- * NULL-terminated vector of borrowed pointers (free only the vector), or
- * NULL when out of memory. */
-static char **exec_build_argv(const struct exec_conf *ec, const struct request *req)
+/* Builds argv: path, fixed args, the ARGC - 1 client args of ARGV (after
+ * the command word) if allowed. Returns a NULL-terminated vector of
+ * borrowed pointers (free only the vector), or NULL when out of memory. */
+static char **exec_build_argv(const struct exec_conf *ec, int argc, char **cargv)
 {
-	int nclient = ec->client_args ? req->argc - 1 : 0;
+	int nclient = ec->client_args ? argc - 1 : 0;
 	char **argv = calloc((size_t)(1 + ec->nargs + nclient + 1), sizeof(*argv));
 	int n = 0;
 
@@ -917,7 +936,7 @@ static char **exec_build_argv(const struct exec_conf *ec, const struct request *
 	for (int i = 0; i < ec->nargs; i++)
 		argv[n++] = ec->args[i];
 	for (int i = 0; i < nclient; i++)
-		argv[n++] = req->argv[1 + i];
+		argv[n++] = cargv[1 + i];
 	argv[n] = NULL;
 	return argv;
 }
@@ -1002,30 +1021,24 @@ static int exec_stdin_text(const struct request *req, char **buf, size_t *len)
 	return 0;
 }
 
-/* Starts the program for REQ with CH's pipes. Returns 0, or -1 after
- * finishing REQ with its error. */
-static int exec_start(struct exec_child *ch, const struct exec_conf *ec, struct request *req)
+/* Opens CH's pipes and events on BASE and spawns EC's program with ARGV
+ * and ENVP; stdin is CH->in_buf when WITH_STDIN, else /dev/null. Returns
+ * 0, or an errno value (what CH holds is freed with it). */
+static int exec_launch(struct exec_child *ch, const struct exec_conf *ec, struct event_base *base, char **argv,
+                       char **envp, int with_stdin)
 {
-	struct event_base *base = req->server->base;
-	int out[2] = {-1, -1}, in[2] = {-1, -1}, nenv = 0, err;
-	char **argv = exec_build_argv(ec, req);
-	char **envp = exec_build_env(ec, req, &nenv);
+	int out[2] = {-1, -1}, in[2] = {-1, -1}, err;
 
-	if (argv == NULL || envp == NULL) {
-		err = ENOMEM;
-		goto fail;
-	}
 	if (pipe2(out, O_CLOEXEC) < 0 || set_nonblock(out[0]) < 0 ||
-	    (ec->stdin_request && (pipe2(in, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0))) {
+	    (with_stdin && (pipe2(in, O_CLOEXEC) < 0 || set_nonblock(in[1]) < 0))) {
 		err = errno;
 		goto fail;
 	}
 	ch->timer = evtimer_new(base, exec_timer_cb, ch);
 	ch->out_ev = event_new(base, out[0], EV_READ | EV_PERSIST, exec_output_cb, ch);
-	if (ec->stdin_request)
+	if (with_stdin)
 		ch->in_ev = event_new(base, in[1], EV_WRITE | EV_PERSIST, exec_input_cb, ch);
-	if (ch->timer == NULL || ch->out_ev == NULL || (ec->stdin_request && ch->in_ev == NULL) ||
-	    (ec->stdin_request && exec_stdin_text(req, &ch->in_buf, &ch->in_len) < 0)) {
+	if (ch->timer == NULL || ch->out_ev == NULL || (with_stdin && ch->in_ev == NULL)) {
 		err = ENOMEM;
 		goto fail;
 	}
@@ -1041,12 +1054,8 @@ static int exec_start(struct exec_child *ch, const struct exec_conf *ec, struct 
 	if (ch->in_ev != NULL)
 		event_add(ch->in_ev, NULL);
 	exec_timer_set(ch, EXEC_RUNNING, ch->timeout_ms);
-	free(argv);
-	strv_free(envp, nenv);
 	return 0;
 fail:
-	log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "cannot run %s: %s", ec->path,
-	         strerror(err));
 	for (int i = 0; i < 2; i++) {
 		if (out[i] >= 0 && !(i == 0 && ch->out_ev != NULL))
 			close(out[i]);
@@ -1055,9 +1064,26 @@ fail:
 	}
 	ch->out_fd = ch->out_ev != NULL ? out[0] : -1;
 	ch->in_fd = ch->in_ev != NULL ? in[1] : -1;
+	return err;
+}
+
+/* Starts the program for REQ with CH's pipes. Returns 0, or -1 after
+ * finishing REQ with its error. */
+static int exec_start(struct exec_child *ch, const struct exec_conf *ec, struct request *req)
+{
+	int nenv = 0, err = ENOMEM;
+	char **argv = exec_build_argv(ec, req->argc, req->argv);
+	char **envp = exec_build_env(ec, req->peer, req->cmd->name, NULL, &nenv);
+
+	if (argv != NULL && envp != NULL && (!ec->stdin_request || exec_stdin_text(req, &ch->in_buf, &ch->in_len) == 0))
+		err = exec_launch(ch, ec, req->server->base, argv, envp, ec->stdin_request);
 	free(argv);
 	if (envp != NULL)
 		strv_free(envp, nenv);
+	if (err == 0)
+		return 0;
+	log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "cannot run %s: %s", ec->path,
+	         strerror(err));
 	request_err(req, PROTO_ERR_FAILED, "cannot run the program: %s", strerror(err));
 	return -1;
 }
@@ -1143,6 +1169,77 @@ static void exec_cancel(struct request *req)
 			exec_child_free(ch);
 	}
 	request_finish_cancelled(req);
+}
+
+extern const struct handler_kind handler_exec;
+
+void exec_hooks_stop(void)
+{
+	for (struct exec_child *ch = exec_children, *next; ch != NULL; ch = next) {
+		next = ch->next;
+		if (!ch->hook)
+			continue;
+		if (!ch->reaped) {
+			log_info("%s: killed, the daemon stops", ch->what);
+			exec_kill(ch, SIGKILL);
+		}
+		exec_child_free(ch);
+	}
+}
+
+int exec_hook_start(struct event_base *base, const struct command *cmd, char *const *env, const char *what)
+{
+	const struct exec_conf *ec = cmd->data;
+	int nenv = 0, err = ENOMEM;
+
+	if (cmd->kind != &handler_exec || ec == NULL) {
+		log_warnx("%s: [command %s] is not an exec command", what, cmd->name);
+		return -1;
+	}
+	if (exec_sigchld_install(base) < 0) {
+		log_warnx("%s: cannot watch for SIGCHLD", what);
+		return -1;
+	}
+	struct exec_child *ch = calloc(1, sizeof(*ch));
+	char *cargv[] = {cmd->name, NULL};
+	char **argv = exec_build_argv(ec, 1, cargv);
+	char **envp = exec_build_env(ec, NULL, cmd->name, env, &nenv);
+	if (ch != NULL) {
+		ch->out_fd = ch->in_fd = -1;
+		ch->hook = 1;
+		snprintf(ch->what, sizeof(ch->what), "%s", what);
+		snprintf(ch->cmd_name, sizeof(ch->cmd_name), "%s", cmd->name);
+		snprintf(ch->peer_key, sizeof(ch->peer_key), "hook");
+		ch->timeout_ms = ec->timeout_ms;
+		ch->max_bytes = ec->max_output_bytes;
+		ch->max_lines = ec->max_output_lines;
+		ch->next = exec_children;
+		if (exec_children != NULL)
+			exec_children->prev = ch;
+		exec_children = ch;
+		if (argv != NULL && envp != NULL)
+			err = exec_launch(ch, ec, base, argv, envp, 0);
+	}
+	free(argv);
+	if (envp != NULL)
+		strv_free(envp, nenv);
+	if (err != 0) {
+		log_warnx("%s: cannot run %s: %s", what, ec->path, strerror(err));
+		if (ch != NULL)
+			exec_child_free(ch);
+		return -1;
+	}
+	log_info("%s: started %s as pid %ld", what, ec->path, (long)ch->pid);
+	return 0;
+}
+
+unsigned int exec_hooks_running(void)
+{
+	unsigned int n = 0;
+
+	for (const struct exec_child *ch = exec_children; ch != NULL; ch = ch->next)
+		n += ch->hook && !ch->reaped;
+	return n;
 }
 
 const struct handler_kind handler_exec = {

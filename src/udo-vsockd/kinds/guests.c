@@ -63,9 +63,9 @@ static enum req_status guests_run(struct request *req)
 	const struct guests_counts *c = &t->counts;
 	request_ok(req,
 	           "guests=%u messages=%llu oversized=%llu rate_limited=%llu rejected=%llu timed_out=%llu evicted=%llu "
-	           "unprivileged=%llu",
+	           "unprivileged=%llu hooks=%llu hooks_dropped=%llu",
 	           t->n, c->messages, c->oversized, c->rate_limited, c->rejected, c->timed_out, c->evicted,
-	           c->unprivileged);
+	           c->unprivileged, c->hooks, c->hooks_dropped);
 	return REQ_DONE;
 }
 
