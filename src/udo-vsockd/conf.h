@@ -140,6 +140,7 @@ struct config {
 	char *peers_dir;                                       /* `peers-dir`: more names (peers-dir.c); NULL: none */
 	char *notify_listen[4];                                /* `notify-listen` (NOTIFY_LISTEN_MAX), canonical */
 	int n_notify_listen;
+	char *announce; /* `announce`: canonical vsock:CID:PORT to announce to (announce.c); NULL: none */
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;          /* enum log_level */
