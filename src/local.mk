@@ -15,6 +15,7 @@ noinst_LTLIBRARIES += src/udo-vsockd/libvsockd.la
 vsockd_sources = \
 	$(vsockd_conf_sources) \
 	src/udo-vsockd/access.c \
+	src/udo-vsockd/announce.c \
 	src/udo-vsockd/arg-pattern.c \
 	src/udo-vsockd/audit.c \
 	src/udo-vsockd/conn.c \
@@ -32,6 +33,7 @@ vsockd_sources = \
 	src/udo-vsockd/request.c \
 	src/udo-vsockd/resolve.c \
 	src/udo-vsockd/server.c \
+	src/udo-vsockd/kinds/announce.c \
 	src/udo-vsockd/kinds/exec.c \
 	src/udo-vsockd/kinds/guests.c \
 	src/udo-vsockd/kinds/handoff.c \
@@ -44,6 +46,7 @@ vsockd_sources = \
 	src/udo-vsockd/kinds/version.c \
 	src/udo-vsockd/kinds/whoami.c
 vsockd_headers = \
+	src/udo-vsockd/announce.h \
 	src/udo-vsockd/arg-pattern.h \
 	src/udo-vsockd/audit.h \
 	src/udo-vsockd/conf.h \

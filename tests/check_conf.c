@@ -331,6 +331,32 @@ START_TEST(test_guest_hooks)
 }
 END_TEST
 
+/* announce: a vsock address with a CID and a port, kept canonical;
+ * anything else is refused with the line. */
+START_TEST(test_announce)
+{
+	struct conf_load l;
+	const char *ok = conf_put("announce-ok.conf", "[daemon]\nlisten = vsock:any:7\nannounce = vsock:2:5000\n"
+	                                              "[command ping]\nhandler = ping\n");
+	const char *bad =
+	    conf_put("announce-bad.conf", "[daemon]\nlisten = vsock:any:7\nannounce = unix:/run/x.sock\n"
+	                                  "announce = vsock:any:5000\nannounce = vsock:host:any\nannounce = vsock:2\n"
+	                                  "[command ping]\nhandler = ping\n");
+
+	conf_load(ok, &l);
+	ck_assert_ptr_nonnull(l.conf);
+	ck_assert_str_eq(l.conf->announce, "vsock:host:5000");
+	conf_unload(&l);
+	conf_load(bad, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 4, "got %d errors:\n%s", l.nlines, l.errors);
+	for (int i = 0; i < 3; i++)
+		assert_error(&l, i, bad, 3 + i, "is not vsock:CID:PORT with a CID and a port");
+	assert_error(&l, 3, bad, 6, "vsock:2");
+	conf_unload(&l);
+}
+END_TEST
+
 /* include of a directory: only *.conf, not hidden, in name order. */
 START_TEST(test_include_directory)
 {
@@ -1028,6 +1054,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_arg_pattern_bounded);
 	tcase_add_test(tc, test_metrics_listen);
 	tcase_add_test(tc, test_guest_hooks);
+	tcase_add_test(tc, test_announce);
 	suite_add_tcase(s, tc);
 	return s;
 }

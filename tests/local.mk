@@ -199,6 +199,13 @@ tests_vsock_notify_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_notify_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 EXTRA_tests_vsock_notify_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 
+check_PROGRAMS += tests/vsock_announce
+TESTS += tests/vsock_announce
+tests_vsock_announce_SOURCES = tests/vsock_announce.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_vsock_announce_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_announce_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_announce_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
 # For scripts/test: the test programs, one per line.
 print-tests:
 	@for t in $(TESTS); do echo "$$t"; done

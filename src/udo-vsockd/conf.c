@@ -923,6 +923,40 @@ static void fmt_notify_listen(const struct option_spec *spec, const void *target
 		fprintf(out, "# %s: not set (guests' systemd notifications are not received)\n", spec->name);
 }
 
+/* `announce =`: the host address a guest announces itself to (announce.c). */
+static int key_announce(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                        size_t whylen)
+{
+	struct config *conf = target;
+	struct udo_vsock_addr a;
+	char canon[UDO_VSOCK_ADDR_STRLEN];
+
+	if (udo_vsock_addr_parse(&a, value, why, whylen) < 0)
+		return -1;
+	if (a.kind != UDO_VSOCK_ADDR_VSOCK || a.port == UINT32_MAX || a.cid == UINT32_MAX) {
+		snprintf(why, whylen, "announce: %s is not vsock:CID:PORT with a CID and a port", value);
+		return -1;
+	}
+	udo_vsock_addr_format(&a, canon, sizeof(canon));
+	free(conf->announce);
+	if ((conf->announce = strdup(canon)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes `announce`, or that the guest does not announce itself. */
+static void fmt_announce(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const char *a = ((const struct config *)target)->announce;
+
+	if (a != NULL)
+		fprintf(out, "%s = %s\n", spec->name, a);
+	else
+		fprintf(out, "# %s: not set (this guest does not announce itself)\n", spec->name);
+}
+
 /* A [daemon] limit: a field of struct config's limits. */
 #define LIMIT(name, type, min, max, field) OPTION(name, type, min, max, struct config, limits.field, NULL)
 
@@ -967,6 +1001,7 @@ static const struct option_spec daemon_options[] = {
     OPTION_CUSTOM("guest-ready-hook", key_metrics_listen, fmt_guest_hook),
     OPTION_CUSTOM("guest-shutdown-hook", key_metrics_listen, fmt_guest_hook),
     LIMIT("guest-max-hooks", OPT_NUMBER, 1, 10000, guest_max_hooks),
+    OPTION_CUSTOM("announce", key_announce, fmt_announce),
     OPTION_END,
 };
 
@@ -1541,6 +1576,7 @@ void config_free(struct config *conf)
 	free(conf->module_dir);
 	free(conf->metrics_listen);
 	free(conf->peers_dir);
+	free(conf->announce);
 	for (int i = 0; i < conf->n_notify_listen; i++)
 		free(conf->notify_listen[i]);
 	free(conf->guest_hook[0]);

@@ -142,6 +142,7 @@ struct config {
 	char *notify_listen[4];                                /* `notify-listen` (NOTIFY_LISTEN_MAX), canonical */
 	int n_notify_listen;
 	char *guest_hook[2]; /* guest-ready-hook, guest-shutdown-hook: exec commands (config_resolve); NULL: none */
+	char *announce;      /* `announce`: canonical vsock:CID:PORT to announce to (announce.c); NULL: none */
 	struct acl_entry *default_acl;
 	struct limits limits;
 	int log_level;          /* enum log_level */

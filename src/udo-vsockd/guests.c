@@ -581,3 +581,51 @@ void guests_free(struct server *s)
 	free(gs);
 	s->guests = NULL;
 }
+
+const struct guest *guests_announce(struct server *s, uint32_t cid, const char *name, const char *boot_id,
+                                    const char *machine_id)
+{
+	struct guest_table *t = s->guests != NULL ? &s->guests->table : NULL;
+	struct guest *g;
+	char text[80];
+
+	if (t == NULL)
+		return NULL;
+	/* The same machine under another CID: a restore or a migration moved it. */
+	for (g = t->head; machine_id[0] != '\0' && g != NULL; g = g->next) {
+		if (g->cid != cid && strcmp(g->machine_id, machine_id) == 0) {
+			guest_text(s, cid, text, sizeof(text));
+			log_peer(LOG_LEVEL_NOTICE, text, cid, NULL, "guest machine-id %s moved from cid %u to cid %u",
+			         machine_id, g->cid, cid);
+			g->machine_id[0] = '\0'; /* said once */
+		}
+	}
+	if ((g = (struct guest *)guest_table_find(t, cid)) != NULL) {
+		table_unlink(t, g);
+	} else {
+		while (t->n > 0 && t->n >= s->config->limits.notify_max_guests) {
+			struct guest *old = t->tail;
+			table_unlink(t, old);
+			free(old);
+			t->n--;
+			t->counts.evicted++;
+		}
+		if ((g = calloc(1, sizeof(*g))) == NULL)
+			return NULL;
+		g->cid = cid;
+		t->n++;
+	}
+	table_push(t, g);
+	guest_text(s, cid, text, sizeof(text));
+	if (g->announced != 0 && strcmp(g->boot_id, boot_id) != 0)
+		log_peer(LOG_LEVEL_NOTICE, text, cid, NULL, "guest %s rebooted or was replaced: boot-id %s, was %s",
+		         text, boot_id, g->boot_id);
+	else if (g->announced == 0)
+		log_peer(LOG_LEVEL_NOTICE, text, cid, NULL, "guest %s announced itself as %s, boot-id %s", text,
+		         name[0] != '\0' ? name : "-", boot_id);
+	g->last = g->announced = time(NULL);
+	snprintf(g->announced_name, sizeof(g->announced_name), "%s", name);
+	snprintf(g->boot_id, sizeof(g->boot_id), "%s", boot_id);
+	snprintf(g->machine_id, sizeof(g->machine_id), "%s", machine_id);
+	return g;
+}

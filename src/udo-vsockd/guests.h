@@ -30,8 +30,14 @@ struct guest {
 	time_t last;                /* the last message taken (wall clock) */
 	time_t when[GUEST_NFIELDS]; /* when each field was last received; 0: never */
 	char value[GUEST_NFIELDS][GUEST_VALUE_MAX + 1];
-	unsigned int seen;         /* the fields of the last message taken: 1 << field */
-	int hooked;                /* the last hook event: 0 none, 1 ready, 2 shutdown */
+	unsigned int seen; /* the fields of the last message taken: 1 << field */
+	int hooked;        /* the last hook event: 0 none, 1 ready, 2 shutdown */
+	/* What the guest said of itself with ANNOUNCE (kinds/announce.c):
+	 * informational only, never its identity. */
+	time_t announced; /* when; 0: never */
+	char announced_name[64 + 1];
+	char boot_id[32 + 1];      /* 32 lowercase hex digits */
+	char machine_id[32 + 1];   /* the same, or "" if not sent */
 	struct guest *prev, *next; /* most recently heard first */
 };
 
@@ -65,6 +71,13 @@ const char *guest_field_key(enum guest_field f);
 struct guest *guest_table_take(struct guest_table *t, unsigned int max_guests, uint32_t cid, const char *msg,
                                size_t len, time_t now, void (*changed)(void *arg, const struct guest *g, int field),
                                void *arg);
+
+/* Records S's guest CID's announce (NAME, and BOOT_ID and MACHINE_ID as
+ * 32 lowercase hex digits, MACHINE_ID possibly ""), logging a changed
+ * boot id and a machine id seen under another CID before. Returns the
+ * guest, or NULL when out of memory. */
+const struct guest *guests_announce(struct server *s, uint32_t cid, const char *name, const char *boot_id,
+                                    const char *machine_id);
 
 /* The guest of CID in T, or NULL. */
 const struct guest *guest_table_find(const struct guest_table *t, uint32_t cid);

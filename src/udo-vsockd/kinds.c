@@ -18,6 +18,7 @@
 	X(quit)                                                                                                        \
 	X(time)                                                                                                        \
 	X(guests)                                                                                                      \
+	X(announce)                                                                                                    \
 	X(exec)                                                                                                        \
 	X(handoff)                                                                                                     \
 	X(proxy)

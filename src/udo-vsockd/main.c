@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "announce.h"
 #include "conf.h"
 #include "conn.h"
 #include "guests.h"
@@ -107,6 +108,7 @@ static void server_reload(struct server *s)
 		server_pause_accepting(s, ACCEPT_PAUSE_LIMIT);
 	log_notice_id(LOG_MSGID_RELOADED, "configuration reloaded");
 	notify_ready(s);
+	announce_configure(s, conf); /* a reload announces again */
 }
 
 /* Grace period over: stop even if replies are still pending. */
@@ -222,6 +224,7 @@ static void server_free(struct server *s)
 	metrics_free(s);
 	peers_dir_free(s);
 	guests_free(s);
+	announce_free();
 	for (size_t i = 0; i < sizeof(s->signals) / sizeof(s->signals[0]); i++) {
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
@@ -340,6 +343,7 @@ int main(int argc, char **argv)
 		fatal("cannot start the timeout sweep");
 	notify_ready(&s);
 	log_notice_id(LOG_MSGID_READY, "udo-vsockd %s ready", PACKAGE_VERSION);
+	announce_configure(&s, conf);
 	if (event_base_dispatch(s.base) < 0)
 		fatalx("event loop failed");
 	log_ratelimit_flush(); /* what was suppressed is counted before the end */

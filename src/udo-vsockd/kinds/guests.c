@@ -54,6 +54,13 @@ static enum req_status guests_run(struct request *req)
 			if (g->when[f] != 0)
 				append_field(line, sizeof(line), &len, g, f);
 		}
+		/* Checked by kinds/announce.c: no quoting needed. */
+		if (g->announced != 0 && len < sizeof(line))
+			len +=
+			    (size_t)snprintf(line + len, sizeof(line) - len,
+			                     " announced_name=%s boot_id=%s machine_id=%s announced_time=%lld",
+			                     g->announced_name[0] != '\0' ? g->announced_name : "-", g->boot_id,
+			                     g->machine_id[0] != '\0' ? g->machine_id : "-", (long long)g->announced);
 		request_dataf(req, "%s", line);
 	}
 	if (!host_side) {
