@@ -473,6 +473,21 @@ static struct event *exec_sigchld;
 
 static void exec_progress(struct exec_child *ch);
 
+/* Sets up CH (just allocated, zeroed) for command NAME under EC's
+ * output limits and timeout, and adds it to the tracked children. */
+static void exec_child_link(struct exec_child *ch, const struct exec_conf *ec, const char *name)
+{
+	ch->out_fd = ch->in_fd = -1;
+	snprintf(ch->cmd_name, sizeof(ch->cmd_name), "%s", name);
+	ch->timeout_ms = ec->timeout_ms;
+	ch->max_bytes = ec->max_output_bytes;
+	ch->max_lines = ec->max_output_lines;
+	ch->next = exec_children;
+	if (exec_children != NULL)
+		exec_children->prev = ch;
+	exec_children = ch;
+}
+
 /* Sends SIG to CH's process group; a group already gone is fine. */
 static void exec_kill(struct exec_child *ch, int sig)
 {
@@ -1130,17 +1145,9 @@ static enum req_status exec_run(struct request *req)
 		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
 		return REQ_DONE;
 	}
-	ch->out_fd = ch->in_fd = -1;
+	exec_child_link(ch, ec, req->cmd->name);
 	ch->req = req;
-	snprintf(ch->cmd_name, sizeof(ch->cmd_name), "%s", req->cmd->name);
 	memcpy(ch->peer_key, key, sizeof(key));
-	ch->timeout_ms = ec->timeout_ms;
-	ch->max_bytes = ec->max_output_bytes;
-	ch->max_lines = ec->max_output_lines;
-	ch->next = exec_children;
-	if (exec_children != NULL)
-		exec_children->prev = ch;
-	exec_children = ch;
 	if (exec_start(ch, ec, req) < 0) {
 		exec_child_free(ch);
 		return REQ_DONE;
@@ -1205,18 +1212,10 @@ int exec_hook_start(struct event_base *base, const struct command *cmd, char *co
 	char **argv = exec_build_argv(ec, 1, cargv);
 	char **envp = exec_build_env(ec, NULL, cmd->name, env, &nenv);
 	if (ch != NULL) {
-		ch->out_fd = ch->in_fd = -1;
+		exec_child_link(ch, ec, cmd->name);
 		ch->hook = 1;
 		snprintf(ch->what, sizeof(ch->what), "%s", what);
-		snprintf(ch->cmd_name, sizeof(ch->cmd_name), "%s", cmd->name);
 		snprintf(ch->peer_key, sizeof(ch->peer_key), "hook");
-		ch->timeout_ms = ec->timeout_ms;
-		ch->max_bytes = ec->max_output_bytes;
-		ch->max_lines = ec->max_output_lines;
-		ch->next = exec_children;
-		if (exec_children != NULL)
-			exec_children->prev = ch;
-		exec_children = ch;
 		if (argv != NULL && envp != NULL)
 			err = exec_launch(ch, ec, base, argv, envp, 0);
 	}
