@@ -125,21 +125,10 @@ const struct guest *guest_table_find(const struct guest_table *t, uint32_t cid)
 	return NULL;
 }
 
-/* Copies VALUE (LEN bytes) into OUT, cut to GUEST_VALUE_MAX, anything
- * but printable ASCII as '?': a guest writes nothing into our logs or
- * replies but text. */
-static void value_copy(char *out, const char *value, size_t len)
-{
-	if (len > GUEST_VALUE_MAX)
-		len = GUEST_VALUE_MAX;
-	for (size_t i = 0; i < len; i++)
-		out[i] = value[i] >= 0x20 && value[i] < 0x7f ? value[i] : '?';
-	out[len] = '\0';
-}
-
-struct guest *guest_table_take(struct guest_table *t, unsigned int max_guests, uint32_t cid, const char *msg,
-                               size_t len, time_t now, void (*changed)(void *arg, const struct guest *g, int field),
-                               void *arg)
+/* CID's entry in T, made (forgetting the guests heard from longest ago
+ * past MAX_GUESTS) if it has none, moved to the front as the one heard
+ * from last. Returns NULL if out of memory. */
+static struct guest *table_take_entry(struct guest_table *t, unsigned int max_guests, uint32_t cid)
 {
 	struct guest *g = (struct guest *)guest_table_find(t, cid);
 
@@ -159,6 +148,29 @@ struct guest *guest_table_take(struct guest_table *t, unsigned int max_guests, u
 		t->n++;
 	}
 	table_push(t, g);
+	return g;
+}
+
+/* Copies VALUE (LEN bytes) into OUT, cut to GUEST_VALUE_MAX, anything
+ * but printable ASCII as '?': a guest writes nothing into our logs or
+ * replies but text. */
+static void value_copy(char *out, const char *value, size_t len)
+{
+	if (len > GUEST_VALUE_MAX)
+		len = GUEST_VALUE_MAX;
+	for (size_t i = 0; i < len; i++)
+		out[i] = value[i] >= 0x20 && value[i] < 0x7f ? value[i] : '?';
+	out[len] = '\0';
+}
+
+struct guest *guest_table_take(struct guest_table *t, unsigned int max_guests, uint32_t cid, const char *msg,
+                               size_t len, time_t now, void (*changed)(void *arg, const struct guest *g, int field),
+                               void *arg)
+{
+	struct guest *g = table_take_entry(t, max_guests, cid);
+
+	if (g == NULL)
+		return NULL;
 	g->last = now;
 	g->seen = 0;
 	t->counts.messages++;
@@ -600,22 +612,8 @@ const struct guest *guests_announce(struct server *s, uint32_t cid, const char *
 			g->machine_id[0] = '\0'; /* said once */
 		}
 	}
-	if ((g = (struct guest *)guest_table_find(t, cid)) != NULL) {
-		table_unlink(t, g);
-	} else {
-		while (t->n > 0 && t->n >= s->config->limits.notify_max_guests) {
-			struct guest *old = t->tail;
-			table_unlink(t, old);
-			free(old);
-			t->n--;
-			t->counts.evicted++;
-		}
-		if ((g = calloc(1, sizeof(*g))) == NULL)
-			return NULL;
-		g->cid = cid;
-		t->n++;
-	}
-	table_push(t, g);
+	if ((g = table_take_entry(t, s->config->limits.notify_max_guests, cid)) == NULL)
+		return NULL;
 	guest_text(s, cid, text, sizeof(text));
 	if (g->announced != 0 && strcmp(g->boot_id, boot_id) != 0)
 		log_peer(LOG_LEVEL_NOTICE, text, cid, NULL, "guest %s rebooted or was replaced: boot-id %s, was %s",
