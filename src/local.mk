@@ -26,7 +26,6 @@ vsockd_sources = \
 	src/udo-vsockd/log.c \
 	src/udo-vsockd/metrics.c \
 	src/udo-vsockd/module.c \
-	src/udo-vsockd/notify-addr.c \
 	src/udo-vsockd/notify.c \
 	src/udo-vsockd/peers-dir.c \
 	src/udo-vsockd/ratelimit.c \
@@ -58,7 +57,6 @@ vsockd_headers = \
 	src/udo-vsockd/log.h \
 	src/udo-vsockd/metrics.h \
 	src/udo-vsockd/module.h \
-	src/udo-vsockd/notify-addr.h \
 	src/udo-vsockd/peer.h \
 	src/udo-vsockd/peers-dir.h \
 	src/udo-vsockd/proto.h \

@@ -32,8 +32,8 @@
 
 #include <linux/vm_sockets.h>
 
+#include "../src/udo-vsockd/conf.h"
 #include "../src/udo-vsockd/guests.h"
-#include "../src/udo-vsockd/notify-addr.h"
 #include "daemon-harness.h"
 
 static struct daemon d;

@@ -129,6 +129,18 @@ enum audit_mode {
 	AUDIT_NONE,
 };
 
+/* At most this many notify-listen lines. */
+#define NOTIFY_LISTEN_MAX 4
+
+/* Parses a notify-listen address, systemd's spellings: vsock:CID:PORT
+ * (SOCK_SEQPACKET here), vsock-seqpacket:, vsock-stream:, vsock-dgram:,
+ * into *A. Returns the socket type, or -1 with WHY. */
+int notify_addr_parse(const char *text, struct udo_vsock_addr *a, char *why, size_t whylen);
+
+/* notify_addr_parse, writing the canonical text to CANON. Returns 0, or
+ * -1 with WHY. */
+int notify_listen_parse(const char *text, char *canon, size_t canonlen, char *why, size_t whylen);
+
 /* A whole configuration; reference-counted so a reload can swap it while
  * requests in flight keep the one they started with. */
 struct config {
@@ -139,7 +151,7 @@ struct config {
 	struct command *command_index[CONFIG_COMMAND_BUCKETS]; /* by command_hash() of the name */
 	struct peer_conf *peers;                               /* [peer NAME] sections, in order */
 	char *peers_dir;                                       /* `peers-dir`: more names (peers-dir.c); NULL: none */
-	char *notify_listen[4];                                /* `notify-listen` (NOTIFY_LISTEN_MAX), canonical */
+	char *notify_listen[NOTIFY_LISTEN_MAX];                /* `notify-listen`, canonical */
 	int n_notify_listen;
 	char *guest_hook[2]; /* guest-ready-hook, guest-shutdown-hook: exec commands (config_resolve); NULL: none */
 	char *announce;      /* `announce`: canonical vsock:CID:PORT to announce to (announce.c); NULL: none */

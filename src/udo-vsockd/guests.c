@@ -53,7 +53,6 @@
 #include "exec-hook.h"
 #include "guests.h"
 #include "log.h"
-#include "notify-addr.h"
 #include "peers-dir.h"
 #include "ratelimit.h"
 #include "server.h"
