@@ -469,6 +469,31 @@ START_TEST(test_connection_bounds)
 }
 END_TEST
 
+/* One guest holding notify-max-connections-per-guest connections open
+ * gets its next one closed at once, while the total has room; once it
+ * lets one go, it reports again. */
+START_TEST(test_connections_per_guest)
+{
+	int fd[2];
+	char c;
+
+	start("notify-max-connections-per-guest = 1\nnotify-timeout = 10s\n");
+	int base = process_fd_count(d.pid);
+	fd[0] = notify_connect(SOCK_STREAM, stream_port);
+	ck_assert_int_eq(wait_fd_count(d.pid, base + 1, 5000), base + 1);
+	fd[1] = notify_connect(SOCK_SEQPACKET, seq_port);
+	ck_assert_int_eq(recv(fd[1], &c, 1, 0), 0);
+	ck_assert_int_eq(guests_count("rejected"), 1);
+	close(fd[1]);
+	close(fd[0]);
+	ck_assert_int_eq(wait_fd_count(d.pid, base, 5000), base);
+	notify_send(SOCK_SEQPACKET, "READY=1");
+	ck_assert(guest_line_has(" ready=1 "));
+	ck_assert_int_eq(guests_count("rejected"), 1);
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* A reload opens and closes notify listeners; the guests stay. */
 START_TEST(test_reload)
 {
@@ -578,6 +603,7 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_oversized);
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_connection_bounds);
+	tcase_add_test(tc, test_connections_per_guest);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_evict_oldest);
 	tcase_add_test(tc, test_hooks);

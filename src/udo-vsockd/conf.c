@@ -1067,6 +1067,7 @@ static const struct option_spec daemon_options[] = {
     LIMIT("notify-interval", OPT_DURATION, 1, 86400000, notify_interval_ms),
     LIMIT("notify-max-guests", OPT_NUMBER, 1, 1000000, notify_max_guests),
     LIMIT("notify-max-connections", OPT_NUMBER, 1, 100000, notify_max_connections),
+    LIMIT("notify-max-connections-per-guest", OPT_NUMBER, 1, 100000, notify_max_connections_per_guest),
     LIMIT("notify-timeout", OPT_DURATION, 100, 3600000, notify_timeout_ms),
     LIMIT("notify-any-port", OPT_BOOL, 0, 1, notify_any_port),
     /* Kept like metrics-listen: config_resolve checks the command. */
@@ -1526,6 +1527,7 @@ static void limits_default(struct limits *l)
 	l->notify_interval_ms = 10000;
 	l->notify_max_guests = 1024;
 	l->notify_max_connections = 64;
+	l->notify_max_connections_per_guest = 4; /* systemd sends one message per connection, one at a time */
 	l->notify_timeout_ms = 5000;
 	l->notify_any_port = 0; /* only a guest's root binds ports up to 1023 */
 	l->guest_max_hooks = 8;

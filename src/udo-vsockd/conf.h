@@ -112,14 +112,15 @@ struct limits {
 	unsigned int audit_interval_ms;    /* the window of audit_burst */
 	unsigned int metrics_max_peers;    /* peers with their own metrics series */
 	/* The guests' systemd notifications (notify-listen, guests.c). */
-	unsigned int notify_max_message;     /* bytes; a longer message is dropped */
-	unsigned int notify_burst;           /* messages per guest and interval; 0: no limit */
-	unsigned int notify_interval_ms;     /* the window of notify_burst */
-	unsigned int notify_max_guests;      /* guests remembered; the least recently heard go */
-	unsigned int notify_max_connections; /* notify connections open at once */
-	unsigned int notify_timeout_ms;      /* how long one may stay open */
-	int notify_any_port;                 /* take senders on ports above 1023 too */
-	unsigned int guest_max_hooks;        /* guest hooks running at once; more are dropped */
+	unsigned int notify_max_message;               /* bytes; a longer message is dropped */
+	unsigned int notify_burst;                     /* messages per guest and interval; 0: no limit */
+	unsigned int notify_interval_ms;               /* the window of notify_burst */
+	unsigned int notify_max_guests;                /* guests remembered; the least recently heard go */
+	unsigned int notify_max_connections;           /* notify connections open at once */
+	unsigned int notify_max_connections_per_guest; /* ... from one CID */
+	unsigned int notify_timeout_ms;                /* how long one may stay open */
+	int notify_any_port;                           /* take senders on ports above 1023 too */
+	unsigned int guest_max_hooks;                  /* guest hooks running at once; more are dropped */
 };
 
 /* Which requests get an audit entry (`audit =`). */

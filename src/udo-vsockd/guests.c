@@ -56,6 +56,7 @@
 #include "peers-dir.h"
 #include "ratelimit.h"
 #include "server.h"
+#include "util.h"
 
 struct notify_listener;
 
@@ -423,6 +424,17 @@ static void dgram_read_cb(struct notify_listener *l)
 	free(buf);
 }
 
+/* The notify connections GS has open from CID (at most
+ * notify-max-connections to count). */
+static unsigned int guest_conns(const struct guests *gs, uint32_t cid)
+{
+	unsigned int n = 0;
+
+	for (const struct notify_conn *c = gs->conns; c != NULL; c = c->next)
+		n += c->cid == cid;
+	return n;
+}
+
 /* A notify listener is readable: accept (or read datagrams). */
 static void listener_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -448,13 +460,14 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
 			close(cfd);
 			continue;
 		}
-		if (gs->nconns >= lim->notify_max_connections) {
+		if (gs->nconns >= lim->notify_max_connections ||
+		    guest_conns(gs, svm.svm_cid) >= lim->notify_max_connections_per_guest) {
 			gs->table.counts.rejected++;
 			close(cfd);
 			continue;
 		}
 		struct notify_conn *c = calloc(1, sizeof(*c));
-		struct timeval tv = {lim->notify_timeout_ms / 1000, (lim->notify_timeout_ms % 1000) * 1000};
+		struct timeval tv = util_timeval_ms(lim->notify_timeout_ms);
 		if (c == NULL || (c->buf = malloc(lim->notify_max_message + 1)) == NULL ||
 		    (c->ev = event_new(s->base, cfd, EV_READ | EV_PERSIST, conn_read_cb, c)) == NULL ||
 		    (c->timer = evtimer_new(s->base, conn_timeout_cb, c)) == NULL || event_add(c->ev, NULL) < 0 ||
