@@ -823,10 +823,12 @@ static void fmt_audit(const struct option_spec *spec, const void *target, const 
 		option_format_unset(spec->name, out);
 }
 
-/* `metrics-listen =`: kept for config_resolve, which checks the address
- * (a loopback tcp: or a unix: one, metrics.c) and reports its errors. */
-static int key_metrics_listen(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
-                              size_t whylen)
+/* A key whose value config_resolve checks once every line is read:
+ * `metrics-listen =` (a loopback tcp: or a unix: address, metrics.c),
+ * `guest-ready-hook =` and `guest-shutdown-hook =` (an exec command,
+ * which may come later in the files). The line is kept for it. */
+static int key_keep_for_resolve(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                                size_t whylen)
 {
 	struct key_ctx *k = ctx;
 
@@ -834,26 +836,22 @@ static int key_metrics_listen(const struct option_spec *spec, void *target, void
 	return 0;
 }
 
+int config_guest_hook(const char *key)
+{
+	return strcmp(key, "guest-shutdown-hook") == 0;
+}
+
 /* Writes `guest-ready-hook` or `guest-shutdown-hook`, or that it is unset. */
 static void fmt_guest_hook(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
-	const char *name = ((const struct config *)target)->guest_hook[spec->name[6] == 's'];
-
-	if (name != NULL)
-		fprintf(out, "%s = %s\n", spec->name, name);
-	else
-		option_format_unset(spec->name, out);
+	option_format_string(spec->name, ((const struct config *)target)->guest_hook[config_guest_hook(spec->name)],
+	                     NULL, out);
 }
 
 /* Writes `metrics-listen`, or that there is no endpoint. */
 static void fmt_metrics_listen(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
-	const char *text = ((const struct config *)target)->metrics_listen;
-
-	if (text != NULL)
-		fprintf(out, "%s = %s\n", spec->name, text);
-	else
-		fprintf(out, "# %s: not set (no metrics endpoint)\n", spec->name);
+	option_format_string(spec->name, ((const struct config *)target)->metrics_listen, "no metrics endpoint", out);
 }
 
 /* `peers-dir =`: an absolute path (peers-dir.c watches it). */
@@ -877,12 +875,8 @@ static int key_peers_dir(const struct option_spec *spec, void *target, void *ctx
 /* Writes `peers-dir`, or that names come from [peer] sections only. */
 static void fmt_peers_dir(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
-	const char *dir = ((const struct config *)target)->peers_dir;
-
-	if (dir != NULL)
-		fprintf(out, "%s = %s\n", spec->name, dir);
-	else
-		fprintf(out, "# %s: not set (peer names from [peer] sections only)\n", spec->name);
+	option_format_string(spec->name, ((const struct config *)target)->peers_dir,
+	                     "peer names from [peer] sections only", out);
 }
 
 /* notify-listen addresses, in systemd's spellings of the vmm.notify_socket
@@ -992,7 +986,7 @@ static void fmt_notify_listen(const struct option_spec *spec, const void *target
 	for (int i = 0; i < conf->n_notify_listen; i++)
 		fprintf(out, "%s = %s\n", spec->name, conf->notify_listen[i]);
 	if (conf->n_notify_listen == 0)
-		fprintf(out, "# %s: not set (guests' systemd notifications are not received)\n", spec->name);
+		option_format_string(spec->name, NULL, "guests' systemd notifications are not received", out);
 }
 
 /* `announce =`: the host address a guest announces itself to (announce.c). */
@@ -1021,12 +1015,8 @@ static int key_announce(const struct option_spec *spec, void *target, void *ctx,
 /* Writes `announce`, or that the guest does not announce itself. */
 static void fmt_announce(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
-	const char *a = ((const struct config *)target)->announce;
-
-	if (a != NULL)
-		fprintf(out, "%s = %s\n", spec->name, a);
-	else
-		fprintf(out, "# %s: not set (this guest does not announce itself)\n", spec->name);
+	option_format_string(spec->name, ((const struct config *)target)->announce,
+	                     "this guest does not announce itself", out);
 }
 
 /* A [daemon] limit: a field of struct config's limits. */
@@ -1058,7 +1048,7 @@ static const struct option_spec daemon_options[] = {
     OPTION_CUSTOM("audit", key_audit, fmt_audit),
     LIMIT("audit-burst", OPT_NUMBER, 0, 1000000, audit_burst),
     LIMIT("audit-interval", OPT_DURATION, 1, 86400000, audit_interval_ms),
-    OPTION_CUSTOM("metrics-listen", key_metrics_listen, fmt_metrics_listen),
+    OPTION_CUSTOM("metrics-listen", key_keep_for_resolve, fmt_metrics_listen),
     LIMIT("metrics-max-peers", OPT_NUMBER, 0, 65536, metrics_max_peers),
     OPTION_CUSTOM("peers-dir", key_peers_dir, fmt_peers_dir),
     OPTION_CUSTOM("notify-listen", key_notify_listen, fmt_notify_listen),
@@ -1070,9 +1060,9 @@ static const struct option_spec daemon_options[] = {
     LIMIT("notify-max-connections-per-guest", OPT_NUMBER, 1, 100000, notify_max_connections_per_guest),
     LIMIT("notify-timeout", OPT_DURATION, 100, 3600000, notify_timeout_ms),
     LIMIT("notify-any-port", OPT_BOOL, 0, 1, notify_any_port),
-    /* Kept like metrics-listen: config_resolve checks the command. */
-    OPTION_CUSTOM("guest-ready-hook", key_metrics_listen, fmt_guest_hook),
-    OPTION_CUSTOM("guest-shutdown-hook", key_metrics_listen, fmt_guest_hook),
+    /* Kept for config_resolve, which checks the command. */
+    OPTION_CUSTOM("guest-ready-hook", key_keep_for_resolve, fmt_guest_hook),
+    OPTION_CUSTOM("guest-shutdown-hook", key_keep_for_resolve, fmt_guest_hook),
     LIMIT("guest-max-hooks", OPT_NUMBER, 1, 10000, guest_max_hooks),
     OPTION_CUSTOM("announce", key_announce, fmt_announce),
     OPTION_END,

@@ -263,4 +263,8 @@ void config_print_word(FILE *out, const char *word);
  * Returns 0 or -1 on junk or overflow past MAX. */
 int config_parse_number(const char *text, int duration, unsigned long long max, unsigned long long *out);
 
+/* Which of struct config's guest_hook[] the key KEY sets: 0 for
+ * guest-ready-hook, 1 for guest-shutdown-hook. */
+int config_guest_hook(const char *key);
+
 #endif /* UDO_VSOCKD_CONF_H */

@@ -65,7 +65,7 @@ static void resolve_metrics_listen(struct config *conf, const struct conf_line *
 static void resolve_guest_hook(struct config *conf, const struct conf_line *l)
 {
 	const struct command *cmd = conf->commands;
-	char **field = &conf->guest_hook[l->key[6] == 's'];
+	char **field = &conf->guest_hook[config_guest_hook(l->key)];
 
 	while (cmd != NULL && strcmp(cmd->name, l->value) != 0)
 		cmd = cmd->next;

@@ -223,6 +223,16 @@ void option_format_unset(const char *name, FILE *out)
 	fprintf(out, "# %s: not set\n", name);
 }
 
+void option_format_string(const char *name, const char *value, const char *unset, FILE *out)
+{
+	if (value != NULL)
+		fprintf(out, "%s = %s\n", name, value);
+	else if (unset != NULL)
+		fprintf(out, "# %s: not set (%s)\n", name, unset);
+	else
+		option_format_unset(name, out);
+}
+
 void option_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
 {
 	const char *field = (const char *)target + spec->offset;

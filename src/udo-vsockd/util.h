@@ -191,4 +191,8 @@ void option_format_table(const struct option_spec *table, const void *target, co
 /* Writes "# NAME: not set" to OUT: a key that has no value to show. */
 void option_format_unset(const char *name, FILE *out);
 
+/* Writes "NAME = VALUE" to OUT, or when VALUE is NULL that NAME is not
+ * set, saying what that means (UNSET; NULL: nothing more). */
+void option_format_string(const char *name, const char *value, const char *unset, FILE *out);
+
 #endif /* UDO_VSOCKD_UTIL_H */
