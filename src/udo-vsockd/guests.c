@@ -270,14 +270,11 @@ static void take_message(struct server *s, uint32_t cid, const char *msg, size_t
 {
 	struct guests *gs = s->guests;
 	const struct limits *lim = &s->config->limits;
-	struct timespec mono;
 	char key[32], text[80];
 
-	clock_gettime(CLOCK_MONOTONIC, &mono);
 	snprintf(key, sizeof(key), "cid:%u", cid);
 	guest_text(s, cid, text, sizeof(text));
-	if (!notify_ratelimit_at((uint64_t)mono.tv_sec * 1000 + (uint64_t)mono.tv_nsec / 1000000, key, text, cid,
-	                         lim->notify_burst, lim->notify_interval_ms)) {
+	if (!notify_ratelimit_at(server_uptime_ms(s), key, text, cid, lim->notify_burst, lim->notify_interval_ms)) {
 		gs->table.counts.rate_limited++;
 		return;
 	}
