@@ -13,6 +13,7 @@ dist_man_MANS += \
 	doc/udo_vsock_tcp.3 \
 	doc/udo_vsock_addr.3 \
 	doc/udo_vsock_fdpass.3 \
+	doc/udo_vsock_frame.3 \
 	doc/udo_vsock_handoff.3 \
 	doc/udo_vsock_proto.3 \
 	doc/udo_log.3
@@ -26,6 +27,10 @@ dist_man_MANS += \
 	doc/udo_vsock_addr_listen.3 \
 	doc/udo_vsock_addr_parse.3 \
 	doc/udo_vsock_addr_to_sockaddr.3 \
+	doc/udo_vsock_frame_decode_header.3 \
+	doc/udo_vsock_frame_encode_header.3 \
+	doc/udo_vsock_frame_signal_name.3 \
+	doc/udo_vsock_frame_signal_number.3 \
 	doc/udo_vsock_handoff_clear.3 \
 	doc/udo_vsock_handoff_decode_args.3 \
 	doc/udo_vsock_handoff_decode_header.3 \

@@ -12,6 +12,7 @@ lib_libudo_vsock_la_SOURCES = \
 	lib/vsock-addr-private.h \
 	lib/vsock-mux.c \
 	lib/vsock-handoff.c \
+	lib/vsock-frame.c \
 	lib/vsock-proto.c
 # current:revision:age - bump per libtool rules on every release. Still
 # 0:0:0: no release has shipped yet, so the return of the seed's exact
@@ -30,6 +31,7 @@ udoinclude_HEADERS = \
 	lib/udo/vsock-addr.h \
 	lib/udo/vsock-fdpass.h \
 	lib/udo/vsock-handoff.h \
+	lib/udo/vsock-frame.h \
 	lib/udo/vsock-proto.h \
 	lib/udo/vsockd-module.h
 

@@ -42,6 +42,12 @@ tests_check_addr_LDADD = $(TEST_LIBS)
 tests_check_fdpass_SOURCES = tests/check_fdpass.c tests/test-util.h
 tests_check_fdpass_CFLAGS = $(TEST_CFLAGS)
 tests_check_fdpass_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/check_frame
+TESTS += tests/check_frame
+tests_check_frame_SOURCES = tests/check_frame.c
+tests_check_frame_CFLAGS = $(TEST_CFLAGS)
+tests_check_frame_LDADD = $(TEST_LIBS)
 # The exported symbols match lib/libudo-vsock.sym, the headers and the
 # Debian symbols file; every installed header compiles on its own.
 TESTS += tests/check_symbols.sh tests/check_headers.sh
