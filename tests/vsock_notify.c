@@ -3,8 +3,9 @@
  * vsock_notify - the receiver of guests' own systemd notifications
  * (notify-listen, GUESTS) in the real daemon over AF_VSOCK CID 1.
  *
- * The test peer sends what a guest's PID 1 sends to the address of its
- * vmm.notify_socket credential, as systemd's sources do it
+ * The test peer (notify-sender.c) sends what a guest's PID 1 sends to
+ * the address of its vmm.notify_socket credential, as systemd's sources
+ * do it
  * (src/libsystemd/sd-daemon/sd-daemon.c, pid_notify_with_fds_internal(),
  * commit 01cae7a7446e5f2ac43a13d94fdf633511e5ff23): bind a privileged
  * port (1023 down) when allowed, connect with SOCK_SEQPACKET ("vsock:",
@@ -35,6 +36,7 @@
 #include "../src/udo-vsockd/conf.h"
 #include "../src/udo-vsockd/guests.h"
 #include "daemon-harness.h"
+#include "notify-sender.h"
 
 static struct daemon d;
 static unsigned int seq_port, stream_port;
@@ -102,25 +104,15 @@ static void teardown(void)
 }
 
 /* Connects a socket of TYPE to CID 1 PORT as systemd does: from a
- * privileged port when it may. Returns the fd (blocking). */
+ * privileged port when it may (notify-sender.c). Returns the fd. */
 static int notify_connect(int type, unsigned int port)
 {
-	int fd = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = 1023};
-	struct timeval tv = {5, 0};
+	char err[256];
+	int fd = notify_sender_connect(type, VMADDR_CID_LOCAL, port, err, sizeof(err));
 
-	ck_assert_int_ge(fd, 0);
-	int rc;
-	while ((rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 && errno == EADDRINUSE && --sa.svm_port > 0)
-		;
-	/* systemd goes on unbound without the privilege; so do we (then
-	 * start() has set notify-any-port). */
-	ck_assert_msg(rc == 0 || errno == EACCES || errno == EPERM, "bind: %s", strerror(errno));
-	sa.svm_cid = VMADDR_CID_LOCAL;
-	sa.svm_port = port;
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect to notify port %u: %s", port,
-	              strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Unbound without the privilege, as systemd: start() has set
+	 * notify-any-port then. */
+	ck_assert_msg(fd >= 0, "%s", err);
 	return fd;
 }
 
@@ -128,15 +120,11 @@ static int notify_connect(int type, unsigned int port)
  * returns what the wait for the receiver's EOF gave: 0 is EOF. */
 static ssize_t notify_send_len(int type, const char *msg, size_t len)
 {
-	int fd = notify_connect(type, type == SOCK_STREAM ? stream_port : seq_port);
-	struct iovec iov = {(void *)msg, len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	char c;
+	char err[256];
+	ssize_t n = notify_sender_send(type, VMADDR_CID_LOCAL, type == SOCK_STREAM ? stream_port : seq_port, msg, len,
+	                               err, sizeof(err));
 
-	ck_assert_int_eq(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)len);
-	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-	ssize_t n = recv(fd, &c, 1, 0);
-	close(fd);
+	ck_assert_msg(n != -2, "%s", err);
 	return n;
 }
 
