@@ -42,7 +42,8 @@ static struct daemon d;
 static unsigned int seq_port, stream_port;
 static char log_path[300];
 static char more_buf[512];
-static char sections_more[1024]; /* more sections for the config */
+static char sections_more[1024];  /* more sections for the config */
+static unsigned int start_nofile; /* > 0: the daemon's RLIMIT_NOFILE */
 
 /* Writes the config: notify listeners (seqpacket if WITH_SEQ, and
  * stream) and the [daemon] settings MORE. */
@@ -64,7 +65,7 @@ static void write_config(int with_seq, const char *more)
 /* start() after daemon_init(&d). */
 static void start_inited(const char *more)
 {
-	struct daemon_opts opts = {.listen_fd = -1};
+	struct daemon_opts opts = {.listen_fd = -1, .nofile = start_nofile};
 
 	seq_port = free_vsock_port();
 	do
@@ -101,6 +102,7 @@ static void teardown(void)
 {
 	daemon_cleanup(&d);
 	sections_more[0] = '\0';
+	start_nofile = 0;
 }
 
 /* Connects a socket of TYPE to CID 1 PORT as systemd does: from a
@@ -482,6 +484,48 @@ START_TEST(test_connections_per_guest)
 }
 END_TEST
 
+/* Out of descriptors, a notify listener pauses accepting (as the
+ * config's listeners do) rather than spin on the connections left
+ * queued, and resumes as soon as a notify connection closes (accept-pause
+ * is long here, so not its timer). */
+START_TEST(test_emfile_pauses)
+{
+	enum { NOFILE = 32 };
+	int fd[NOFILE + 2], n, warned;
+
+	start_nofile = NOFILE;
+	start("log-level = info\nnotify-timeout = 60min\naccept-pause = 60s\n"
+	      "notify-max-connections-per-guest = 100\n");
+	/* Two quiet connections more than the daemon has descriptors left. */
+	int spare = NOFILE - process_fd_count(d.pid);
+	ck_assert_int_gt(spare, 0);
+	for (n = 0; n < spare + 2; n++)
+		fd[n] = notify_connect(SOCK_STREAM, stream_port);
+	/* Out of them for good: every descriptor taken, or accepting paused. */
+	int64_t end = now_ms() + 5000;
+	while (
+	    !(log_lines_with("accept on notify listener") > 0 &&
+	      (process_fd_count(d.pid) == NOFILE || log_lines_with("accepting paused: out of file descriptors") > 0)) &&
+	    now_ms() < end)
+		sleep_ms(10);
+	warned = log_lines_with("accept on notify listener");
+	ck_assert_msg(warned > 0, "the daemon never ran out of descriptors");
+	sleep_ms(300); /* a measurement: a listener spinning on EMFILE logs thousands of lines in it */
+	ck_assert_int_eq(log_lines_with("accept on notify listener"), warned);
+	/* The others close: the last one is accepted and its message taken. */
+	for (int i = 0; i < n - 1; i++)
+		close(fd[i]);
+	const char *msg = "READY=1\nSTATUS=after EMFILE";
+	ck_assert_int_eq(send(fd[n - 1], msg, strlen(msg), MSG_NOSIGNAL), (ssize_t)strlen(msg));
+	ck_assert_int_eq(shutdown(fd[n - 1], SHUT_WR), 0);
+	char c;
+	ck_assert_int_eq(recv(fd[n - 1], &c, 1, 0), 0);
+	close(fd[n - 1]);
+	ck_assert(guest_line_has(" status=\"after EMFILE\" "));
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* A reload opens and closes notify listeners; the guests stay. */
 START_TEST(test_reload)
 {
@@ -592,6 +636,7 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_connection_bounds);
 	tcase_add_test(tc, test_connections_per_guest);
+	tcase_add_test(tc, test_emfile_pauses);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_evict_oldest);
 	tcase_add_test(tc, test_hooks);
