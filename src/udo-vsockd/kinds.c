@@ -17,6 +17,10 @@
 	X(stats)                                                                                                       \
 	X(quit)                                                                                                        \
 	X(time)                                                                                                        \
+	X(settime)                                                                                                     \
+	X(freeze)                                                                                                      \
+	X(thaw)                                                                                                        \
+	X(frozen)                                                                                                      \
 	X(guests)                                                                                                      \
 	X(announce)                                                                                                    \
 	X(exec)                                                                                                        \
