@@ -41,6 +41,7 @@ vsockd_sources = \
 	src/udo-vsockd/kinds/handoff.c \
 	src/udo-vsockd/kinds/help.c \
 	src/udo-vsockd/kinds/ping.c \
+	src/udo-vsockd/kinds/power.c \
 	src/udo-vsockd/kinds/proxy.c \
 	src/udo-vsockd/kinds/quit.c \
 	src/udo-vsockd/kinds/settime.c \

@@ -21,6 +21,7 @@
 	X(freeze)                                                                                                      \
 	X(thaw)                                                                                                        \
 	X(frozen)                                                                                                      \
+	X(power)                                                                                                       \
 	X(guests)                                                                                                      \
 	X(announce)                                                                                                    \
 	X(exec)                                                                                                        \
