@@ -11,10 +11,12 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,11 +31,12 @@ static struct daemon D;
 static char mnt[] = "/run/tmp/udo-lifecycle-fs";
 
 /* Starts D with FREEZE (on the image, or the default list when
- * FILESYSTEMS is NULL), THAW, FROZEN, SETTIME and TIME. */
-static void start(const char *filesystems)
+ * FILESYSTEMS is NULL), THAW, FROZEN, SETTIME and TIME; its log (stderr)
+ * goes to LOG_PATH when not NULL. */
+static void start_logging(const char *filesystems, const char *log_path)
 {
 	char sections[1024];
-	struct daemon_opts opts = {.listen_fd = -1};
+	struct daemon_opts opts = {.listen_fd = -1, .log_path = log_path};
 
 	snprintf(sections, sizeof(sections),
 	         "[command freeze]\nhandler = freeze\n%s%s%sauto-thaw = %dms\n\n"
@@ -41,9 +44,21 @@ static void start(const char *filesystems)
 	         "[command settime]\nhandler = settime\n\n[command time]\nhandler = time\n",
 	         filesystems != NULL ? "filesystems = " : "", filesystems != NULL ? filesystems : "",
 	         filesystems != NULL ? "\n" : "", AUTO_THAW_MS);
+	/* A test that failed may have left its daemon killed with the image
+	 * frozen (nothing can thaw then): thaw it, so each test starts clean. */
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ioctl(fd, FITHAW, 0);
+	close(fd);
 	daemon_init(&D);
 	daemon_write_config(&D, NULL, sections);
 	ck_assert_msg(daemon_start(&D, &opts, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+}
+
+/* start_logging with the log in the daemon's directory. */
+static void start(const char *filesystems)
+{
+	start_logging(filesystems, NULL);
 }
 
 /* Stops D (thawing whatever it holds) and cleans up. */
@@ -140,14 +155,19 @@ static void freeze_image(struct client *c)
 }
 
 /* A frozen image blocks a writer, PING answers meanwhile, FROZEN tells,
- * a second FREEZE is refused, and THAW releases the writer. */
+ * a second FREEZE is refused, and THAW releases the writer. The daemon's
+ * own log is a file on the image: the audit entry of every PING would
+ * block the event loop on it, so the daemon holds its log while frozen
+ * and says afterwards how much it left out. */
 START_TEST(freeze_blocks_writer_thaw_releases)
 {
 	struct client c;
 	struct writer w;
 	struct reply r;
+	char log_path[128];
 
-	start(mnt);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", mnt);
+	start_logging(mnt, log_path);
 	client_open(&c, D.port);
 	freeze_image(&c);
 	writer_start(&w, "thaw");
@@ -168,6 +188,8 @@ START_TEST(freeze_blocks_writer_thaw_releases)
 	ck_assert_str_eq(r.status, "OK thawed=0");
 	client_close(&c);
 	stop();
+	ck_assert_msg(file_contains(log_path, "log lines left out while filesystems were frozen"),
+	              "the daemon's log does not say what it left out while frozen");
 }
 END_TEST
 

@@ -3,8 +3,9 @@
  * filesystem and then blocks every writer until FITHAW; a freeze that
  * nobody thaws stops the machine's writes for good, so every freeze here
  * runs under an auto-thaw timer on the event loop, and a reload or a stop
- * thaws too. The event loop itself writes to no filesystem (logs go to
- * stderr or the journal's socket), so it goes on answering while frozen.
+ * thaws too. The event loop itself writes to no filesystem, and its log
+ * (the journal's files, or a file as stderr) is held while frozen
+ * (log_hold), so it goes on answering while frozen.
  * The state is daemon-wide: one freeze at a time. */
 #include <errno.h>
 #include <fcntl.h>
@@ -222,6 +223,12 @@ int fsfreeze_freeze(struct event_base *base, char *const *paths, int npaths, uns
 		snprintf(why, whylen, "out of memory");
 		rc = -1;
 	}
+	/* Logged before, and held from here: a line written to a frozen
+	 * filesystem would block the loop. */
+	if (rc == 0)
+		log_notice("freezing up to %d filesystems; auto-thaw in %u ms; the log is held until the thaw", npaths,
+		           auto_thaw_ms);
+	log_hold(1);
 	/* The last first: a list in mount order has the nested ones last. */
 	for (int i = npaths - 1; i >= 0 && rc == 0; i--)
 		rc = freeze_one(paths[i], why, whylen);
@@ -238,10 +245,11 @@ int fsfreeze_freeze(struct event_base *base, char *const *paths, int npaths, uns
 		ff.failures++;
 		while (ff.n > 0)
 			thaw_one(--ff.n);
+		log_hold(0);
+		log_warnx("freeze failed, nothing frozen: %s", why);
 	} else {
 		ff.freezes++;
 		ff.deadline_ms = now_ms() + auto_thaw_ms;
-		log_notice("froze %d filesystems; auto-thaw in %u ms", ff.n, auto_thaw_ms);
 		rc = ff.n;
 	}
 	for (int i = 0; i < nfound; i++)
@@ -258,11 +266,13 @@ int fsfreeze_thaw_all(const char *why)
 		evtimer_del(ff.timer);
 	if (n == 0)
 		return 0;
+	unsigned long long left_out = log_hold(0);
 	while (ff.n > 0)
 		thaw_one(--ff.n);
 	ff.thaws++;
 	ff.deadline_ms = 0;
-	log_notice("%s: thawed %d filesystems", why, n);
+	log_notice("%s: thawed %d filesystems; %llu log lines left out while filesystems were frozen", why, n,
+	           left_out);
 	return n;
 }
 
