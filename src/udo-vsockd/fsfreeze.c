@@ -71,9 +71,11 @@ static void unescape(char *s)
  * device (its st_dev major is not 0, or it is btrfs, whose devices are
  * anonymous); its mount point then goes to *PATH (in LINE) and its
  * device to *DEV. Pseudo filesystems (proc, sysfs, tmpfs, cgroup...),
- * network ones and the UML host's hostfs have major 0. The superblock's
- * options count, not the mount's: a unit's ProtectSystem= makes every
- * mount read-only over read-write filesystems. */
+ * network ones and the UML host's hostfs have major 0. A mount point
+ * with a control character is left out too: a data line cannot carry
+ * it. The superblock's options count, not the mount's: a unit's
+ * ProtectSystem= makes every mount read-only over read-write
+ * filesystems. */
 static int mountinfo_candidate(char *line, char **path, dev_t *dev)
 {
 	char *save = NULL, *f[6] = {0};
@@ -99,6 +101,11 @@ static int mountinfo_candidate(char *line, char **path, dev_t *dev)
 	if (major == 0 && strcmp(fstype, "btrfs") != 0)
 		return 0;
 	unescape(f[4]);
+	/* FREEZE and FROZEN answer the path as a data line. */
+	for (const char *c = f[4]; *c != '\0'; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return 0;
+	}
 	*path = f[4];
 	*dev = makedev(major, minor);
 	return 1;
