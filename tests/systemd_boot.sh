@@ -98,9 +98,12 @@ outside() {
 		done
 		unit=$stage/usr/lib/systemd/system/udo-vsockd.service
 	else
-		# Installed as configured; the units into a directory systemd searches.
+		# Installed as configured; the units, the sysusers.d file and the
+		# polkit rule into directories systemd and polkitd search (a
+		# distcheck prefix is under /tmp).
 		if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$builddir" install \
-			DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system >"$work/install.log" 2>&1; then
+			DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system sysusersdir=/usr/lib/sysusers.d \
+			polkitrulesdir=/usr/share/polkit-1/rules.d >"$work/install.log" 2>&1; then
 			cat "$work/install.log"
 			echo "systemd_boot: make install DESTDIR=$stage failed" >&2
 			exit 99
