@@ -30,13 +30,21 @@
 static struct daemon D;
 static char mnt[] = "/run/tmp/udo-lifecycle-fs";
 
+/* Thaws the image, whoever froze it (EINVAL when nobody did). */
+static void thaw_image(void)
+{
+	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ioctl(fd, FITHAW, 0);
+	close(fd);
+}
+
 /* Starts D with FREEZE (on the image, or the default list when
- * FILESYSTEMS is NULL), THAW, FROZEN, SETTIME and TIME; its log (stderr)
- * goes to LOG_PATH when not NULL. */
-static void start_logging(const char *filesystems, const char *log_path)
+ * FILESYSTEMS is NULL), THAW, FROZEN, SETTIME and TIME, and OPTS. */
+static void start_opts(const char *filesystems, const struct daemon_opts *opts)
 {
 	char sections[1024];
-	struct daemon_opts opts = {.listen_fd = -1, .log_path = log_path};
 
 	snprintf(sections, sizeof(sections),
 	         "[command freeze]\nhandler = freeze\n%s%s%sauto-thaw = %dms\n\n"
@@ -44,15 +52,20 @@ static void start_logging(const char *filesystems, const char *log_path)
 	         "[command settime]\nhandler = settime\n\n[command time]\nhandler = time\n",
 	         filesystems != NULL ? "filesystems = " : "", filesystems != NULL ? filesystems : "",
 	         filesystems != NULL ? "\n" : "", AUTO_THAW_MS);
-	/* A test that failed may have left its daemon killed with the image
-	 * frozen (nothing can thaw then): thaw it, so each test starts clean. */
-	int fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ioctl(fd, FITHAW, 0);
-	close(fd);
 	daemon_init(&D);
 	daemon_write_config(&D, NULL, sections);
-	ck_assert_msg(daemon_start(&D, &opts, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+	ck_assert_msg(daemon_start(&D, opts, 10000) == 0, "udo-vsockd did not report READY=1 within 10 s");
+}
+
+/* start_opts with the log (stderr) in LOG_PATH when not NULL, on a
+ * thawed image: a test that failed may have left its daemon killed with
+ * the image frozen, so each test starts clean. */
+static void start_logging(const char *filesystems, const char *log_path)
+{
+	struct daemon_opts opts = {.listen_fd = -1, .log_path = log_path};
+
+	thaw_image();
+	start_opts(filesystems, &opts);
 }
 
 /* start_logging with the log in the daemon's directory. */
@@ -244,6 +257,39 @@ START_TEST(reload_and_stop_thaw)
 }
 END_TEST
 
+/* A daemon killed while frozen cannot thaw; the next one, started with
+ * the same RUNTIME_DIRECTORY (as systemd restarts it, the directory kept
+ * by RuntimeDirectoryPreserve=restart), thaws what its record lists. */
+START_TEST(killed_daemon_thawed_by_the_next)
+{
+	struct client c;
+	struct writer w;
+	char rundir[] = "/run/tmp/udo-lifecycle-run.XXXXXX", env[128], record[160];
+
+	ck_assert_ptr_nonnull(mkdtemp(rundir));
+	snprintf(env, sizeof(env), "RUNTIME_DIRECTORY=%s", rundir);
+	snprintf(record, sizeof(record), "%s/frozen", rundir);
+	struct daemon_opts opts = {.listen_fd = -1, .env = {env}};
+	thaw_image();
+	start_opts(mnt, &opts);
+	client_open(&c, D.port);
+	freeze_image(&c);
+	ck_assert_msg(file_contains(record, mnt), "no record of the freeze in %s", record);
+	writer_start(&w, "killed");
+	assert_writer_held(&w, &c);
+	client_close(&c);
+	daemon_signal(&D, SIGKILL);
+	ck_assert_int_eq(daemon_wait_exit(&D, 5000), 128 + SIGKILL);
+	daemon_cleanup(&D);
+	ck_assert_msg(!writer_done(&w) && proc_state(w.pid) == 'D', "the image thawed with its daemon killed");
+	start_opts(mnt, &opts);
+	WAIT_FOR(writer_done(&w), 5000, "the next daemon did not thaw what the killed one froze");
+	ck_assert_msg(access(record, F_OK) < 0, "the record outlived the thaw");
+	stop();
+	rmdir(rundir);
+}
+END_TEST
+
 /* Without `filesystems`: every read-write filesystem on a block device,
  * which in this UML (hostfs root, tmpfs, proc, sysfs) is the image only. */
 START_TEST(default_list_is_block_devices)
@@ -363,6 +409,7 @@ static Suite *lifecycle_suite(void)
 	tcase_add_test(tc, freeze_blocks_writer_thaw_releases);
 	tcase_add_test(tc, auto_thaw_releases);
 	tcase_add_test(tc, reload_and_stop_thaw);
+	tcase_add_test(tc, killed_daemon_thawed_by_the_next);
 	tcase_add_test(tc, default_list_is_block_devices);
 	tcase_add_test(tc, failure_thaws_the_others);
 	suite_add_tcase(s, tc);

@@ -5,7 +5,8 @@
  * runs under an auto-thaw timer on the event loop, and a reload or a stop
  * thaws too. The event loop itself writes to no filesystem, and its log
  * (the journal's files, or a file as stderr) is held while frozen
- * (log_hold), so it goes on answering while frozen.
+ * (log_hold), so it goes on answering while frozen. A record in
+ * $RUNTIME_DIRECTORY lets the next daemon thaw what a killed one froze.
  * The state is daemon-wide: one freeze at a time. */
 #include <errno.h>
 #include <fcntl.h>
@@ -202,6 +203,65 @@ static int freeze_one(const char *path, char *why, size_t whylen)
 	return 0;
 }
 
+/* The record of what is frozen, for a daemon started after this one was
+ * killed: $RUNTIME_DIRECTORY/frozen (systemd's RuntimeDirectory=, a
+ * tmpfs that no freeze reaches). Into BUF; -1 without one. */
+static int record_path(char *buf, size_t size)
+{
+	const char *dir = getenv("RUNTIME_DIRECTORY");
+
+	/* Several directories are separated by ':'; the first is ours. */
+	if (dir == NULL || dir[0] != '/')
+		return -1;
+	int n = snprintf(buf, size, "%.*s/frozen", (int)strcspn(dir, ":"), dir);
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* Writes the mount points frozen now to the record, one a line. */
+static void record_write(void)
+{
+	char path[4096];
+	FILE *f;
+
+	if (record_path(path, sizeof(path)) < 0 || (f = fopen(path, "we")) == NULL)
+		return;
+	for (int i = 0; i < ff.n; i++)
+		fprintf(f, "%s\n", ff.fs[i].path);
+	fclose(f);
+}
+
+/* See fsfreeze.h. */
+int fsfreeze_recover(void)
+{
+	char path[4096], *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int n = 0;
+	FILE *f;
+
+	if (record_path(path, sizeof(path)) < 0 || (f = fopen(path, "re")) == NULL)
+		return 0;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		int fd = open(line, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, FITHAW, 0) < 0) {
+			/* EINVAL: not frozen (any more); nothing to do. */
+			if (fd < 0 || errno != EINVAL)
+				log_warn("thaw %s, left frozen by an earlier daemon", line);
+		} else {
+			log_notice("thawed %s, left frozen by an earlier daemon that did not stop cleanly", line);
+			n++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	free(line);
+	fclose(f);
+	unlink(path);
+	return n;
+}
+
 /* See fsfreeze.h. */
 int fsfreeze_freeze(struct event_base *base, char *const *paths, int npaths, unsigned int auto_thaw_ms, int *busy,
                     char *why, size_t whylen)
@@ -257,6 +317,7 @@ int fsfreeze_freeze(struct event_base *base, char *const *paths, int npaths, uns
 	} else {
 		ff.freezes++;
 		ff.deadline_ms = now_ms() + auto_thaw_ms;
+		record_write();
 		rc = ff.n;
 	}
 	for (int i = 0; i < nfound; i++)
@@ -274,8 +335,11 @@ int fsfreeze_thaw_all(const char *why)
 	if (n == 0)
 		return 0;
 	unsigned long long left_out = log_hold(0);
+	char record[4096];
 	while (ff.n > 0)
 		thaw_one(--ff.n);
+	if (record_path(record, sizeof(record)) == 0)
+		unlink(record);
 	ff.thaws++;
 	ff.deadline_ms = 0;
 	log_notice("%s: thawed %d filesystems; %llu log lines left out while filesystems were frozen", why, n,

@@ -38,6 +38,12 @@ int fsfreeze_freeze(struct event_base *base, char *const *paths, int npaths, uns
  * "stop"). Returns how many were thawed; 0 when none were frozen. */
 int fsfreeze_thaw_all(const char *why);
 
+/* At start: thaws what an earlier daemon froze and could not thaw (it
+ * was killed), as its record in $RUNTIME_DIRECTORY says (kept across a
+ * restart by RuntimeDirectoryPreserve=restart), and removes the record.
+ * Returns how many were thawed. */
+int fsfreeze_recover(void);
+
 /* Thaws what is frozen ("stop") and frees the timer: before the event
  * base goes. */
 void fsfreeze_free(void);

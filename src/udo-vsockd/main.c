@@ -318,6 +318,7 @@ int main(int argc, char **argv)
 	log_set_level(level);
 	log_route_libevent();
 	raise_fd_limit();
+	fsfreeze_recover();
 
 	struct server s = {.config = conf, .config_path = path};
 	clock_gettime(CLOCK_MONOTONIC, &s.stats.started);
