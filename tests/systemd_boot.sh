@@ -341,7 +341,7 @@ libvirt_hook() {
 # cannot be frozen: EOPNOTSUPP, where a missing capability is EPERM). The
 # configuration also lets CID 1 in, where the checks ask from.
 guest_admin() {
-	local unit=udo-vsockd-guest-admin.service aconf pid out t0 t1
+	local unit=udo-vsockd-guest-admin.service aconf pid out t0 t1 inh n
 	aconf=$(dirname "$conf")/guest-admin.conf
 	check "guest-admin.conf installed" test -f "$aconf"
 	check "systemd-sysusers creates udo-vsockd-admin" bash -c 'systemd-sysusers && id udo-vsockd-admin >/dev/null'
@@ -370,6 +370,19 @@ guest_admin() {
 	check "$unit FREEZE reaches FIFREEZE (EOPNOTSUPP, not EPERM)" \
 		test "$out" = "ERR failed /run: this filesystem cannot be frozen"
 	check "$unit FROZEN" grep -q '^OK frozen=0 ' <<<"$(ask 5001 FROZEN)"
+	# A shutdown inhibitor holds against it: polkit grants the unit's user
+	# no ignore-inhibit, so REBOOT is refused (and the guest stays up).
+	systemd-inhibit --what=shutdown --mode=block --who=systemd_boot --why=test sleep 60 &
+	inh=$!
+	for ((n = 0; n < 50; n++)); do
+		systemd-inhibit --list --no-pager 2>/dev/null | grep -q systemd_boot && break
+		sleep 0.1 # poll interval
+	done
+	out=$(ask 5001 REBOOT)
+	echo "  REBOOT with a shutdown inhibitor held -> $out"
+	check "$unit REBOOT refused while an inhibitor blocks shutdown" grep -q '^ERR failed logind Reboot: ' <<<"$out"
+	kill "$inh" 2>/dev/null
+	wait "$inh" 2>/dev/null
 }
 
 # The last check: POWEROFF on the guest admin unit. The status goes to
