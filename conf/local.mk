@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # conf: the shipped configuration, installed without overwriting a local one.
 udovsockdconfdir = $(sysconfdir)/udo-vsockd
-dist_noinst_DATA += conf/udo-vsockd.conf conf/udo-vsockd-guest.conf conf/guest.d/exec-checks.conf
+dist_noinst_DATA += conf/udo-vsockd.conf conf/udo-vsockd-guest.conf conf/udo-vsockd-guest-admin.conf conf/guest.d/exec-checks.conf
 
 install-data-local: install-conf
 install-conf:
@@ -16,6 +16,11 @@ install-conf:
 		echo "keeping the existing $(DESTDIR)$(udovsockdconfdir)/guest.conf"; \
 	else \
 		$(INSTALL_DATA) $(srcdir)/conf/udo-vsockd-guest.conf '$(DESTDIR)$(udovsockdconfdir)/guest.conf'; \
+	fi
+	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest-admin.conf'; then \
+		echo "keeping the existing $(DESTDIR)$(udovsockdconfdir)/guest-admin.conf"; \
+	else \
+		$(INSTALL_DATA) $(srcdir)/conf/udo-vsockd-guest-admin.conf '$(DESTDIR)$(udovsockdconfdir)/guest-admin.conf'; \
 	fi
 	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf'; then \
 		echo "keeping the existing $(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf"; \
@@ -32,6 +37,10 @@ uninstall-conf:
 	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest.conf' && \
 	    cmp -s $(srcdir)/conf/udo-vsockd-guest.conf '$(DESTDIR)$(udovsockdconfdir)/guest.conf'; then \
 		rm -f '$(DESTDIR)$(udovsockdconfdir)/guest.conf'; \
+	fi
+	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest-admin.conf' && \
+	    cmp -s $(srcdir)/conf/udo-vsockd-guest-admin.conf '$(DESTDIR)$(udovsockdconfdir)/guest-admin.conf'; then \
+		rm -f '$(DESTDIR)$(udovsockdconfdir)/guest-admin.conf'; \
 	fi
 	@if test -f '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf' && \
 	    cmp -s $(srcdir)/conf/guest.d/exec-checks.conf '$(DESTDIR)$(udovsockdconfdir)/guest.d/exec-checks.conf'; then \

@@ -20,6 +20,7 @@ vsockd_sources = \
 	src/udo-vsockd/audit.c \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
+	src/udo-vsockd/fsfreeze.c \
 	src/udo-vsockd/guests.c \
 	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
@@ -34,13 +35,18 @@ vsockd_sources = \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/kinds/announce.c \
 	src/udo-vsockd/kinds/exec.c \
+	src/udo-vsockd/kinds/freeze.c \
+	src/udo-vsockd/kinds/frozen.c \
 	src/udo-vsockd/kinds/guests.c \
 	src/udo-vsockd/kinds/handoff.c \
 	src/udo-vsockd/kinds/help.c \
 	src/udo-vsockd/kinds/ping.c \
+	src/udo-vsockd/kinds/power.c \
 	src/udo-vsockd/kinds/proxy.c \
 	src/udo-vsockd/kinds/quit.c \
+	src/udo-vsockd/kinds/settime.c \
 	src/udo-vsockd/kinds/stats.c \
+	src/udo-vsockd/kinds/thaw.c \
 	src/udo-vsockd/kinds/time.c \
 	src/udo-vsockd/kinds/version.c \
 	src/udo-vsockd/kinds/whoami.c
@@ -52,6 +58,7 @@ vsockd_headers = \
 	src/udo-vsockd/conn.h \
 	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/exec-hook.h \
+	src/udo-vsockd/fsfreeze.h \
 	src/udo-vsockd/guests.h \
 	src/udo-vsockd/handler.h \
 	src/udo-vsockd/log.h \

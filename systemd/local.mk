@@ -5,15 +5,31 @@
 systemdsystemunit_DATA = \
 	systemd/udo-vsockd.service \
 	systemd/udo-vsockd@.service \
+	systemd/udo-vsockd-guest-admin.service \
 	systemd/udo-vsockd.socket
+
+# The guest admin unit's static user, and the polkit rule that lets it
+# (only it) power off and reboot through logind.
+sysusers_DATA = systemd/udo-vsockd-guest-admin.conf
+polkitrules_DATA = systemd/50-udo-vsockd-guest-admin.rules
+systemd/udo-vsockd-guest-admin.conf: $(srcdir)/systemd/udo-vsockd-guest-admin.sysusers
+	$(AM_V_GEN)$(MKDIR_P) systemd && cp $(srcdir)/systemd/udo-vsockd-guest-admin.sysusers $@
+systemd/50-udo-vsockd-guest-admin.rules: $(srcdir)/systemd/udo-vsockd-guest-admin.rules
+	$(AM_V_GEN)$(MKDIR_P) systemd && cp $(srcdir)/systemd/udo-vsockd-guest-admin.rules $@
 
 EXTRA_DIST += doc/systemd-notes.md \
 	systemd/udo-vsockd.service.in \
 	systemd/udo-vsockd@.service.in \
+	systemd/udo-vsockd-guest-admin.service.in \
+	systemd/udo-vsockd-guest-admin.sysusers \
+	systemd/udo-vsockd-guest-admin.rules \
 	systemd/udo-vsockd.socket
 CLEANFILES += \
 	systemd/udo-vsockd.service \
-	systemd/udo-vsockd@.service
+	systemd/udo-vsockd@.service \
+	systemd/udo-vsockd-guest-admin.service \
+	systemd/udo-vsockd-guest-admin.conf \
+	systemd/50-udo-vsockd-guest-admin.rules
 
 systemd_edit = sed \
 	-e 's|@sbindir[@]|$(sbindir)|g' \
@@ -24,3 +40,5 @@ systemd/udo-vsockd.service: $(srcdir)/systemd/udo-vsockd.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd && $(systemd_edit) $(srcdir)/systemd/udo-vsockd.service.in >$@.tmp && mv -f $@.tmp $@
 systemd/udo-vsockd@.service: $(srcdir)/systemd/udo-vsockd@.service.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) systemd && $(systemd_edit) $(srcdir)/systemd/udo-vsockd@.service.in >$@.tmp && mv -f $@.tmp $@
+systemd/udo-vsockd-guest-admin.service: $(srcdir)/systemd/udo-vsockd-guest-admin.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) systemd && $(systemd_edit) $(srcdir)/systemd/udo-vsockd-guest-admin.service.in >$@.tmp && mv -f $@.tmp $@

@@ -331,6 +331,53 @@ START_TEST(test_guest_hooks)
 }
 END_TEST
 
+/* The shipped guest admin config parses, host only, with the lifecycle
+ * kinds; their options are checked: auto-thaw is never 0 nor above
+ * 10min, filesystems are absolute paths, power needs an action. */
+START_TEST(test_lifecycle_kinds)
+{
+	struct conf_load l;
+	const char *shipped =
+	    conf_put("admin.conf", "[daemon]\ninclude = " TEST_SRCDIR "/conf/udo-vsockd-guest-admin.conf\n");
+	const char *bad = conf_put("admin-bad.conf", HEAD "[command freeze]\nhandler = freeze\n" /* 4-5 */
+	                                                  "auto-thaw = 0\n"                      /* 6 */
+	                                                  "auto-thaw = 11min\n"                  /* 7 */
+	                                                  "filesystems = / var\n"                /* 8 */
+	                                                  "[command halt]\nhandler = power\n"    /* 9-10 */
+	                                                  "action = halt\n"                      /* 11 */
+	                                                  "[command off]\nhandler = power\n");   /* 12-13 */
+
+	conf_load(shipped, &l);
+	ck_assert_msg(l.conf != NULL, "shipped guest-admin.conf: %s", l.errors);
+	static const char *const names[] = {"settime", "freeze", "thaw", "frozen", "poweroff", "reboot"};
+	static const char *const kinds[] = {"settime", "freeze", "thaw", "frozen", "power", "power"};
+	for (size_t i = 0; i < 6; i++) {
+		const struct command *c = config_find_command(l.conf, names[i]);
+		ck_assert_msg(c != NULL, "no command %s", names[i]);
+		ck_assert_str_eq(c->kind->name, kinds[i]);
+	}
+	struct peer host = {.transport = UDO_VSOCK_ADDR_VSOCK, .cid = 2}, local = host, guest = host;
+	local.cid = 1;
+	guest.cid = 3;
+	const struct command *off = config_find_command(l.conf, "poweroff");
+	ck_assert(access_allows(l.conf, off, &host));
+	ck_assert(!access_allows(l.conf, off, &local));
+	ck_assert(!access_allows(l.conf, off, &guest));
+	conf_unload(&l);
+
+	conf_load(bad, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 6, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, bad, 6, "auto-thaw: '0' is not a duration from 1000 to 600000 ms");
+	assert_error(&l, 1, bad, 7, "auto-thaw: '11min' is not a duration");
+	assert_error(&l, 2, bad, 8, "filesystems: 'var' is not an absolute path");
+	assert_error(&l, 3, bad, 11, "action: 'halt' is not poweroff or reboot");
+	assert_error(&l, 4, bad, 9, "[command halt] handler 'power' needs 'action = poweroff' or 'action = reboot'");
+	assert_error(&l, 5, bad, 12, "[command off] handler 'power' needs 'action = poweroff' or 'action = reboot'");
+	conf_unload(&l);
+}
+END_TEST
+
 /* announce: a vsock address with a CID and a port, kept canonical;
  * anything else is refused with the line. */
 START_TEST(test_announce)
@@ -1055,6 +1102,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_metrics_listen);
 	tcase_add_test(tc, test_guest_hooks);
 	tcase_add_test(tc, test_announce);
+	tcase_add_test(tc, test_lifecycle_kinds);
 	suite_add_tcase(s, tc);
 	return s;
 }

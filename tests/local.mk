@@ -215,6 +215,17 @@ tests_vsock_announce_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_announce_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_announce_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 
+# The guest lifecycle kinds (FREEZE on an ext4 on a UML block device,
+# SETTIME on UML's clock): built here, run only inside user-mode Linux
+# by lifecycle_uml.sh, which makes the image.
+check_PROGRAMS += tests/vsock_lifecycle
+TESTS += tests/lifecycle_uml.sh
+EXTRA_DIST += tests/lifecycle_uml.sh
+tests_vsock_lifecycle_SOURCES = tests/vsock_lifecycle.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_vsock_lifecycle_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_lifecycle_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_lifecycle_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
 # For scripts/test: the test programs, one per line.
 print-tests:
 	@for t in $(TESTS); do echo "$$t"; done

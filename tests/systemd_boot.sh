@@ -8,11 +8,15 @@
 # synchronous reload (good, and broken: systemctl reload fails), watchdog,
 # quick clean stop, the @instance template (DefaultInstance=, enable), the
 # journal fields (caller's CODE_FILE=, MESSAGE_ID=), the hardened unit
-# serving PING/HELP/VERSION/WHOAMI/STATS/TIME, and reading a peers-dir
-# that examples/libvirt-qemu-hook writes under /run. Between the two: the
-# guest lines the shipped configurations carry commented out, uncommented
-# (notify-listen with a guest's PID 1 emulated by tests/vmm-notify-send,
-# the guest hooks, announce from udo-vsockd@guest to the host unit).
+# serving PING/HELP/VERSION/WHOAMI/STATS/TIME, reading a peers-dir
+# that examples/libvirt-qemu-hook writes under /run, the lines the shipped
+# configurations carry commented out, uncommented (notify-listen with a
+# guest's PID 1 emulated by tests/vmm-notify-send, the guest hooks,
+# announce from udo-vsockd@guest to the host unit, the files shares), and
+# last the opt-in guest admin unit as installed: its user and
+# capabilities, SETTIME, FREEZE reaching the ioctl, and POWEROFF powering
+# the guest off through logind and polkit, which the outside sees in the
+# console.
 #
 # Outside (make check): installs the build tree into a staging directory
 # (or, with UDO_TEST_DEBS=DIR, unpacks the Debian packages scripts/deb
@@ -43,11 +47,30 @@ sandbox_binds() {
 		xargs -r -n 1 dirname | sort -u | tr '\n' ' ')
 	[ -n "$dirs" ] || return 0
 	echo "systemd_boot: test drop-in, installed under a hidden path: BindReadOnlyPaths=$dirs"
-	for u in udo-vsockd.service udo-vsockd@.service; do
+	for u in udo-vsockd.service udo-vsockd@.service udo-vsockd-guest-admin.service; do
 		d=$stage/etc/systemd/system/$u.d
 		mkdir -p "$d"
 		printf '[Service]\nBindReadOnlyPaths=%s\n' "$dirs" >"$d/50-test-install-paths.conf"
 	done
+}
+
+# True when the console CONSOLE shows that systemd powered the guest off
+# (the guest's last check asked for it with POWEROFF): poweroff.target
+# reached and systemd-shutdown's "Powering off.", which the harness's own
+# `systemctl poweroff -ff` (reboot(2) at once) never prints. The guest's
+# log may miss its last lines: the results are unmounted on the way down.
+poweroff_seen() {
+	local target shutdown
+	target=$(grep -c 'Reached target.*poweroff\.target' "$1")
+	shutdown=$(grep -c '^Powering off\.' "$1")
+	echo "systemd_boot: console: 'Reached target poweroff.target' $target, systemd-shutdown's 'Powering off.' $shutdown"
+	if [ "$target" -gt 0 ] && [ "$shutdown" -gt 0 ]; then
+		echo "ok: POWEROFF powered the guest off through systemd"
+		return 0
+	fi
+	echo "FAIL: POWEROFF: the console shows no power-off by systemd; its tail:"
+	tail -n 15 "$1"
+	return 1
 }
 
 # Outside: stage `make install`, then boot the guest on it and run ourselves.
@@ -79,9 +102,12 @@ outside() {
 		done
 		unit=$stage/usr/lib/systemd/system/udo-vsockd.service
 	else
-		# Installed as configured; the units into a directory systemd searches.
+		# Installed as configured; the units, the sysusers.d file and the
+		# polkit rule into directories systemd and polkitd search (a
+		# distcheck prefix is under /tmp).
 		if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "${MAKE:-make}" -s -C "$builddir" install \
-			DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system >"$work/install.log" 2>&1; then
+			DESTDIR="$stage" systemdsystemunitdir=/usr/lib/systemd/system sysusersdir=/usr/lib/sysusers.d \
+			polkitrulesdir=/usr/share/polkit-1/rules.d >"$work/install.log" 2>&1; then
 			cat "$work/install.log"
 			echo "systemd_boot: make install DESTDIR=$stage failed" >&2
 			exit 99
@@ -101,7 +127,9 @@ outside() {
 	# The guest systemd stand-in (make check builds it).
 	[ -x "$builddir/tests/vmm-notify-send" ] || { echo "systemd_boot: no $builddir/tests/vmm-notify-send" >&2; exit 99; }
 
+	export UDO_UML_KEEP_CONSOLE=${UDO_UML_KEEP_CONSOLE:-$work/console}
 	"$(dirname "$self")/uml-systemd" -t "${UDO_UML_TIMEOUT:-150}" -r "$stage" -o "$work/results" -- "$self" "$builddir" || rc=$?
+	[ "$rc" = 0 ] && ! poweroff_seen "$UDO_UML_KEEP_CONSOLE" && rc=1
 	exit "$rc"
 }
 
@@ -416,6 +444,81 @@ guest_announce_shipped() {
 	check "udo-vsockd.service stop" systemctl stop udo-vsockd.service
 }
 
+# The opt-in guest admin unit as installed (udo-vsockd-guest-admin,
+# guest-admin.conf), up to POWEROFF (admin_poweroff): its static user from
+# sysusers.d (created as the package's postinst does), exactly
+# CAP_SYS_ADMIN and CAP_SYS_TIME, SETTIME moving this guest's clock, and
+# FREEZE reaching FIFREEZE with the capability (on /run, a tmpfs, which
+# cannot be frozen: EOPNOTSUPP, where a missing capability is EPERM). The
+# configuration also lets CID 1 in, where the checks ask from.
+guest_admin() {
+	local unit=udo-vsockd-guest-admin.service aconf pid out t0 t1 inh n
+	aconf=$(dirname "$conf")/guest-admin.conf
+	check "guest-admin.conf installed" test -f "$aconf"
+	check "systemd-sysusers creates udo-vsockd-admin" bash -c 'systemd-sysusers && id udo-vsockd-admin >/dev/null'
+	sed -i -e 's/^allow = host$/allow = host local/' -e 's|^handler = freeze$|&\nfilesystems = /run|' "$aconf"
+	check "$unit start" systemctl start $unit
+	pid=$(prop $unit MainPID)
+	echo "  main pid $pid: $(grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' "/proc/$pid/status" | tr -s '\t\n' '  ')"
+	check "$unit runs as udo-vsockd-admin" test "$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")" = "$(id -u udo-vsockd-admin)"
+	# CAP_SYS_ADMIN (21) and CAP_SYS_TIME (25), nothing else.
+	check "$unit has exactly CAP_SYS_ADMIN and CAP_SYS_TIME" \
+		test "$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")" = 0000000002200000
+	check "$unit PING on 5001" pings 5001
+	# An hour back, then forward to where it was: a forward jump could
+	# pass a calendar timer's time and start its service. One socat, not
+	# ask: bash's read -t miscounts when the clock jumps under it.
+	t0=$(date +%s)
+	out=$(echo "SETTIME $((t0 - 3600)).25" | timeout -k 1 10 socat -t 5 - VSOCK-CONNECT:1:5001)
+	t1=$(date +%s)
+	echo "  SETTIME $((t0 - 3600)).25 -> $out; the clock now reads $t1"
+	check "$unit SETTIME answers OK" grep -q "^OK $((t0 - 3600)).250000000 step=-" <<<"$out"
+	check "$unit SETTIME sets the guest's clock" test "$t1" -ge $((t0 - 3600)) -a "$t1" -le $((t0 - 3590))
+	out=$(echo "SETTIME $((t1 + 3600))" | timeout -k 1 10 socat -t 5 - VSOCK-CONNECT:1:5001)
+	echo "  SETTIME back -> $out"
+	out=$(ask 5001 FREEZE)
+	echo "  FREEZE of /run (tmpfs) -> $out"
+	check "$unit FREEZE reaches FIFREEZE (EOPNOTSUPP, not EPERM)" \
+		test "$out" = "ERR failed /run: this filesystem cannot be frozen"
+	check "$unit FROZEN" grep -q '^OK frozen=0 ' <<<"$(ask 5001 FROZEN)"
+	# A shutdown inhibitor holds against it: polkit grants the unit's user
+	# no ignore-inhibit, so REBOOT is refused (and the guest stays up).
+	systemd-inhibit --what=shutdown --mode=block --who=systemd_boot --why=test sleep 60 &
+	inh=$!
+	for ((n = 0; n < 50; n++)); do
+		systemd-inhibit --list --no-pager 2>/dev/null | grep -q systemd_boot && break
+		sleep 0.1 # poll interval
+	done
+	out=$(ask 5001 REBOOT)
+	echo "  REBOOT with a shutdown inhibitor held -> $out"
+	check "$unit REBOOT refused while an inhibitor blocks shutdown" grep -q '^ERR failed logind Reboot: ' <<<"$out"
+	kill "$inh" 2>/dev/null
+	wait "$inh" 2>/dev/null
+}
+
+# The last check: POWEROFF on the guest admin unit. The status goes to
+# the results first (the harness goes down with the machine); the outside
+# checks the console for systemd's power-off. Returns only on failure.
+admin_poweroff() {
+	local out n
+	mark "POWEROFF"
+	echo 0 >"$UDO_UML_RESULTS/rc.tmp" && sync && mv "$UDO_UML_RESULTS/rc.tmp" "$UDO_UML_RESULTS/rc" && sync
+	out=$(ask 5001 POWEROFF)
+	echo "  POWEROFF -> $out"
+	if [ "$out" = "OK poweroff" ]; then
+		echo "ok: POWEROFF answers OK poweroff; waiting for the machine to go down"
+		for ((n = 0; n < 300; n++)); do
+			sleep 0.1 # the machine goes down under us
+		done
+		echo "FAIL: the machine is still up 30 s after POWEROFF"
+	else
+		echo "FAIL: POWEROFF answers OK poweroff"
+		journalctl --no-pager -o short-monotonic -u udo-vsockd-guest-admin -u systemd-logind -u polkit | tail -n 20
+	fi
+	echo 1 >"$UDO_UML_RESULTS/rc.tmp" && sync && mv "$UDO_UML_RESULTS/rc.tmp" "$UDO_UML_RESULTS/rc" && sync
+	return 1
+}
+
 # Inside: the checks.
 inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd hook
@@ -606,6 +709,8 @@ inside() {
 
 	mark "the journal"
 	journal_fields
+	mark "the guest admin unit"
+	guest_admin
 	mark "done"
 
 	if [ $fails -gt 0 ]; then
@@ -618,7 +723,8 @@ inside() {
 
 if [ -n "${UDO_IN_UML_SYSTEMD:-}" ]; then
 	builddir=${1:-$PWD} # the build tree, for tests/vmm-notify-send
-	inside
+	inside || exit 1
+	admin_poweroff
 else
 	outside
 fi

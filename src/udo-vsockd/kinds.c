@@ -17,6 +17,11 @@
 	X(stats)                                                                                                       \
 	X(quit)                                                                                                        \
 	X(time)                                                                                                        \
+	X(settime)                                                                                                     \
+	X(freeze)                                                                                                      \
+	X(thaw)                                                                                                        \
+	X(frozen)                                                                                                      \
+	X(power)                                                                                                       \
 	X(guests)                                                                                                      \
 	X(announce)                                                                                                    \
 	X(exec)                                                                                                        \

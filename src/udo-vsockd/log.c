@@ -17,6 +17,8 @@
 
 enum log_level log_max_level = LOG_LEVEL_NOTICE;
 static int log_to_journal;
+static int log_held;                    /* log_hold(1): count, do not write */
+static unsigned long long log_left_out; /* ... and the count */
 
 /* True when stderr is the stream systemd named in JOURNAL_STREAM. */
 static int stderr_is_journal(void)
@@ -48,6 +50,16 @@ void log_set_level(enum log_level level)
 	log_max_level = level;
 }
 
+/* See log.h. */
+unsigned long long log_hold(int on)
+{
+	unsigned long long n = log_left_out;
+
+	log_held = on;
+	log_left_out = 0;
+	return on ? 0 : n;
+}
+
 /* Writes one formatted message from FILE:LINE in FUNC, with optional
  * journal fields. */
 static void log_emit(enum log_level level, const char *msgid, const char *file, int line, const char *func,
@@ -58,6 +70,10 @@ static void log_emit(enum log_level level, const char *msgid, const char *file, 
 
 	if (level > log_max_level)
 		return;
+	if (log_held) {
+		log_left_out++;
+		return;
+	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_to_journal) {
 		/* The text names the peer too, for readers of plain journalctl. */
@@ -116,6 +132,10 @@ void log_at(enum log_level level, const char *msgid, const char *file, int line,
 
 void log_audit(const char *text, char *const *fields, int nfields)
 {
+	if (log_held) {
+		log_left_out++;
+		return;
+	}
 	if (log_to_journal) {
 		static char ident[] = "SYSLOG_IDENTIFIER=udo-vsockd", prio[] = "PRIORITY=6",
 		            msgid[] = "MESSAGE_ID=" LOG_MSGID_AUDIT;

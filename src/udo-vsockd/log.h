@@ -25,6 +25,12 @@ int log_journal(void);
 /* Changes the most verbose level written. */
 void log_set_level(enum log_level level);
 
+/* While ON, log lines and audit entries are counted, not written: the
+ * filesystems are frozen (fsfreeze.c), and the journal's files, or the
+ * file stderr goes to, may be on them; writing would block the event
+ * loop. Ending it (ON 0) returns how many were left out. */
+unsigned long long log_hold(int on);
+
 /* The most verbose level written (read it through log_enabled). */
 extern enum log_level log_max_level;
 

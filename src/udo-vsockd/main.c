@@ -16,6 +16,7 @@
 #include "announce.h"
 #include "conf.h"
 #include "conn.h"
+#include "fsfreeze.h"
 #include "guests.h"
 #include "log.h"
 #include "metrics.h"
@@ -62,6 +63,7 @@ static void server_reload(struct server *s)
 
 	notify_reloading();
 	log_notice("reloading %s", s->config_path);
+	fsfreeze_thaw_all("reload"); /* a freeze never outlives the configuration that allowed it */
 	struct config *conf = err != NULL ? config_load(s->config_path, err) : NULL;
 	if (err != NULL)
 		fclose(err);
@@ -127,6 +129,7 @@ static void server_begin_shutdown(struct server *s)
 		return;
 	s->stopping = 1;
 	notify_stopping();
+	fsfreeze_thaw_all("stop");
 	log_notice_id(LOG_MSGID_STOPPING, "stopping: %u connections to finish", s->nconns);
 	listeners_close_all(s);
 	evtimer_del(s->accept_timer);
@@ -225,6 +228,7 @@ static void server_free(struct server *s)
 	peers_dir_free(s);
 	guests_free(s);
 	announce_free();
+	fsfreeze_free();
 	for (size_t i = 0; i < sizeof(s->signals) / sizeof(s->signals[0]); i++) {
 		if (s->signals[i] != NULL)
 			event_free(s->signals[i]);
@@ -314,6 +318,7 @@ int main(int argc, char **argv)
 	log_set_level(level);
 	log_route_libevent();
 	raise_fd_limit();
+	fsfreeze_recover();
 
 	struct server s = {.config = conf, .config_path = path};
 	clock_gettime(CLOCK_MONOTONIC, &s.stats.started);
