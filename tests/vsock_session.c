@@ -54,7 +54,13 @@ static const char config_text[] = "[command shell]\n"
                                   "path = /bin/sleep\n"
                                   "args = 1000\n"
                                   "mode = session\n"
-                                  "idle-timeout = 300ms\n";
+                                  "idle-timeout = 300ms\n"
+                                  "[command brief]\n"
+                                  "handler = exec\n"
+                                  "path = /usr/bin/yes\n"
+                                  "mode = session\n"
+                                  "idle-timeout = 0\n"
+                                  "timeout = 500ms\n";
 
 /* One session seen from the client: frames in, what they said. */
 struct sess {
@@ -660,7 +666,8 @@ START_TEST(test_protocol_errors)
 }
 END_TEST
 
-/* idle-timeout: no frame either way ends the session with ERROR timeout. */
+/* idle-timeout: no frame either way ends the session with ERROR timeout;
+ * timeout ends one that is busy all along. */
 START_TEST(test_idle_timeout)
 {
 	struct sess s;
@@ -671,6 +678,16 @@ START_TEST(test_idle_timeout)
 	WAIT_FOR(children_of(d.pid, kids, 16) == 1, 10000, "the program did not start");
 	PUMP_UNTIL(&s, s.error, 10000, "no ERROR after idle-timeout");
 	ck_assert_msg(strncmp(s.errtext, "ERR timeout ", 12) == 0, "ERROR '%s'", s.errtext);
+	sess_wait_closed(&s, 10000);
+	wait_process_gone(kids[0], 10000);
+	/* timeout: the longest session, however busy (yes prints all along). */
+	sess_open(&s, "brief", 0, 0, 1 << 20, NULL);
+	s.autogrant = 1;
+	WAIT_FOR(children_of(d.pid, kids, 16) == 1, 10000, "yes did not start");
+	PUMP_UNTIL(&s, s.error, 10000, "no ERROR after the session's timeout");
+	ck_assert_msg(strncmp(s.errtext, "ERR timeout ", 12) == 0 && strstr(s.errtext, "(timeout)") != NULL,
+	              "ERROR '%s'", s.errtext);
+	ck_assert_msg(s.got[1] > 0, "yes printed nothing");
 	sess_wait_closed(&s, 10000);
 	wait_process_gone(kids[0], 10000);
 }

@@ -631,6 +631,10 @@ static void session_update(struct session *s)
 				p[1] = (unsigned char)WEXITSTATUS(s->status);
 			}
 			session_queue(s, UDO_VSOCK_FRAME_EXIT, 0, p, len);
+			const struct peer *peer = conn_peer(s->conn);
+			log_peer(LOG_LEVEL_INFO, peer->text, peer->cid, NULL, "session: pid %ld %s=%d", (long)s->pid,
+			         WIFSIGNALED(s->status) ? "signal" : "exit",
+			         WIFSIGNALED(s->status) ? WTERMSIG(s->status) : WEXITSTATUS(s->status));
 			s->phase = SESSION_CLOSING;
 			session_close_program_fds(s);
 			session_release_program(s);
