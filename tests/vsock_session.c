@@ -21,7 +21,8 @@
 
 #include "daemon-harness.h"
 
-static struct daemon d; /* one daemon for all tests */
+static struct daemon d;        /* one daemon for all tests */
+static unsigned int sess_port; /* sess_open's port when not D's */
 
 /* The commands under test (the harness adds [daemon] and the built-ins). */
 static const char config_text[] = "[command shell]\n"
@@ -267,7 +268,7 @@ static void sess_open(struct sess *s, const char *line, unsigned rows, unsigned 
 {
 	memset(s, 0, sizeof(*s));
 	s->out_hash = FNV_START;
-	client_open(&s->c, d.port);
+	client_open(&s->c, sess_port != 0 ? sess_port : d.port);
 	client_send_str(&s->c, line);
 	client_send_str(&s->c, "\n");
 	client_expect_line(&s->c, "OK session", 5000);
@@ -693,6 +694,33 @@ START_TEST(test_idle_timeout)
 }
 END_TEST
 
+/* A daemon that stops kills the programs of its sessions at once, even
+ * one that ignores SIGTERM, and the group's other members. */
+START_TEST(test_daemon_stop)
+{
+	struct daemon d2;
+	struct sess s;
+	pid_t kids[16], grandchild;
+	static const char sleep_cmd[] = "sleep\0"
+	                                "1000";
+
+	daemon_init(&d2);
+	daemon_write_config(&d2, NULL, config_text);
+	ck_assert_msg(daemon_start(&d2, NULL, 10000) == 0, "the second daemon did not start");
+	sess_port = d2.port;
+	sess_open(&s, "stubborn", 0, 0, 4096, NULL);
+	sess_port = 0;
+	WAIT_FOR(children_of(d2.pid, kids, 16) == 1, 10000, "the program did not start");
+	WAIT_FOR(find_process(sleep_cmd, sizeof(sleep_cmd), &grandchild) && grandchild != kids[0], 10000,
+	         "the background sleep did not start");
+	ck_assert_int_eq(daemon_stop(&d2, 10000), 0);
+	wait_process_gone(kids[0], 10000);
+	wait_process_gone(grandchild, 10000);
+	client_close(&s.c);
+	daemon_cleanup(&d2);
+}
+END_TEST
+
 /* Runs udo-vsockd -t on a config with command OPTIONS; its messages in ERRTEXT. Returns its status. */
 static int check_config(const char *options, char *errtext, size_t size)
 {
@@ -782,6 +810,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, test_protocol_errors);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_daemon_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }

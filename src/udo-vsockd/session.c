@@ -135,11 +135,14 @@ static void session_queue_window(struct session *s, uint8_t channel, uint32_t n)
 	session_queue(s, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
 }
 
-/* Ends the program's side once: its group is killed unless reaped. */
+/* Ends the program's side once: its group is killed unless reaped (at
+ * once when the daemon stops: its loop would not wait for the grace). */
 static void session_release_program(struct session *s)
 {
 	if (!s->released) {
 		s->released = 1;
+		if (s->conn != NULL && conn_server(s->conn)->stopping && s->pid > 0 && !s->reaped)
+			(void)kill(-s->pid, SIGKILL);
 		s->prog->release(s->arg);
 	}
 }
