@@ -198,6 +198,7 @@ static void session_fail(struct session *s, const char *code, const char *fmt, .
 	log_peer(LOG_LEVEL_INFO, peer->text, peer->cid, NULL, "session: %s", line);
 	session_queue(s, UDO_VSOCK_FRAME_ERROR, 0, line, (size_t)n);
 	s->phase = SESSION_CLOSING;
+	s->last_frame_ms = session_now(s); /* the client gets an idle-timeout to read it */
 	session_close_program_fds(s);
 	session_release_program(s);
 	evbuffer_drain(s->in, evbuffer_get_length(s->in));
