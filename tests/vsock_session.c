@@ -61,7 +61,31 @@ static const char config_text[] = "[command shell]\n"
                                   "path = /usr/bin/yes\n"
                                   "mode = session\n"
                                   "idle-timeout = 0\n"
-                                  "timeout = 500ms\n";
+                                  "timeout = 500ms\n"
+                                  "[command split]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/sh\n"
+                                  "args = -c \"echo out; echo err >&2; exit 5\"\n"
+                                  "mode = session\n"
+                                  "[command env]\n"
+                                  "handler = exec\n"
+                                  "path = /usr/bin/env\n"
+                                  "client-args = yes\n"
+                                  "arg-pattern = [A-Z]+=[0-9]+\n"
+                                  "env-set = FROM_CONFIG=yes\n"
+                                  "mode = session\n"
+                                  "pty = yes\n"
+                                  "[command one]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/sleep\n"
+                                  "args = 1000\n"
+                                  "mode = session\n"
+                                  "max-concurrent = 1\n"
+                                  "[command nobody]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/cat\n"
+                                  "mode = session\n"
+                                  "allow = 4242\n";
 
 /* One session seen from the client: frames in, what they said. */
 struct sess {
@@ -580,6 +604,82 @@ START_TEST(test_stalled_client)
 }
 END_TEST
 
+/* Without a pty stdout and stderr are two channels, each with its EOF,
+ * and EXIT carries the code. */
+START_TEST(test_pipes)
+{
+	struct sess s;
+	int64_t dl = now_ms() + 10000;
+
+	sess_open(&s, "split", 0, 0, 4096, NULL);
+	while (!s.exited) {
+		ck_assert_msg(now_ms() < dl && !s.closed, "no EXIT");
+		pump(&s, 1000);
+	}
+	ck_assert_str_eq(s.out, "out\n");
+	ck_assert_int_eq(s.got[1], 4);
+	ck_assert_int_eq(s.got[2], 4);
+	ck_assert_msg(s.eof[1] && s.eof[2], "no EOF on stdout or stderr before EXIT");
+	ck_assert_int_eq(s.exit_kind, UDO_VSOCK_FRAME_EXITED);
+	ck_assert_int_eq(s.code, 5);
+	sess_wait_closed(&s, 10000);
+}
+END_TEST
+
+/* Exec's policy holds for sessions: the access list, arg-pattern,
+ * max-concurrent, and the environment (config, UDO_*, TERM, nothing of
+ * the daemon's own). */
+START_TEST(test_policy)
+{
+	struct sess s;
+	struct client c;
+	struct reply r;
+
+	client_open(&c, d.port);
+	client_request(&c, "nobody", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR denied", 10) == 0, "status '%s'", r.status);
+	client_request(&c, "env X=abc", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR usage", 9) == 0, "status '%s'", r.status);
+	sess_open(&s, "env ARG=42", 0, 0, 1 << 20, "vt100");
+	PUMP_UNTIL(&s, s.exited, 10000, "env did not end");
+	ck_assert_int_eq(s.code, 0);
+	ck_assert_msg(strstr(s.out, "ARG=42\r\n") != NULL, "no ARG=42 in '%s'", s.out);
+	ck_assert_msg(strstr(s.out, "FROM_CONFIG=yes\r\n") != NULL && strstr(s.out, "TERM=vt100\r\n") != NULL &&
+	                  strstr(s.out, "UDO_COMMAND=env\r\n") != NULL,
+	              "environment: '%s'", s.out);
+	ck_assert_msg(strstr(s.out, "PATH=") == NULL && strstr(s.out, "HOME=") == NULL,
+	              "the daemon's environment leaked: '%s'", s.out);
+	sess_wait_closed(&s, 10000);
+	/* Once it has been reaped, the next one may run. */
+	sess_open(&s, "env ARG=44", 0, 0, 1 << 20, "bad term!");
+	PUMP_UNTIL(&s, s.exited, 10000, "env did not end");
+	ck_assert_msg(strstr(s.out, "ARG=44\r\n") != NULL && strstr(s.out, "TERM=") == NULL, "'%s'", s.out);
+	sess_wait_closed(&s, 10000);
+	/* max-concurrent counts a session from OK session, before START. */
+	struct client first, other;
+	client_open(&first, d.port);
+	client_send_str(&first, "one\n");
+	client_expect_line(&first, "OK session", 5000);
+	client_request(&c, "one", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR busy", 8) == 0, "a second session: '%s'", r.status);
+	client_close(&first);
+	/* Once the first is gone, another may run. */
+	int64_t dl = now_ms() + 10000;
+	for (;;) {
+		client_open(&other, d.port);
+		client_send_str(&other, "one\n");
+		char line[256];
+		ck_assert_int_ge(client_read_line(&other, line, sizeof(line), 5000), 0);
+		client_close(&other);
+		if (strcmp(line, "OK session") == 0)
+			break;
+		ck_assert_msg(strncmp(line, "ERR busy", 8) == 0 && now_ms() < dl, "after the first left: '%s'", line);
+		sleep_ms(20);
+	}
+	client_close(&c);
+}
+END_TEST
+
 /* A client that vanishes: the program's whole group dies (SIGKILL after
  * the grace, as it ignores SIGTERM); the daemon's fds and children are
  * back to where they were. */
@@ -804,6 +904,8 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, test_pty_shell);
 	tcase_add_test(tc, test_pty_eof);
 	tcase_add_test(tc, test_cat_binary);
+	tcase_add_test(tc, test_pipes);
+	tcase_add_test(tc, test_policy);
 	tcase_add_test(tc, test_stalled_program);
 	tcase_add_test(tc, test_stalled_client);
 	tcase_add_test(tc, test_vanishing_client);
