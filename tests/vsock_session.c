@@ -67,6 +67,11 @@ static const char config_text[] = "[command shell]\n"
                                   "path = /bin/sh\n"
                                   "args = -c \"echo out; echo err >&2; exit 5\"\n"
                                   "mode = session\n"
+                                  "[command segv]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/sh\n"
+                                  "args = -c \"kill -SEGV $$\"\n"
+                                  "mode = session\n"
                                   "[command env]\n"
                                   "handler = exec\n"
                                   "path = /usr/bin/env\n"
@@ -605,7 +610,7 @@ START_TEST(test_stalled_client)
 END_TEST
 
 /* Without a pty stdout and stderr are two channels, each with its EOF,
- * and EXIT carries the code. */
+ * and EXIT carries the code, or the name of the signal that killed it. */
 START_TEST(test_pipes)
 {
 	struct sess s;
@@ -622,6 +627,12 @@ START_TEST(test_pipes)
 	ck_assert_msg(s.eof[1] && s.eof[2], "no EOF on stdout or stderr before EXIT");
 	ck_assert_int_eq(s.exit_kind, UDO_VSOCK_FRAME_EXITED);
 	ck_assert_int_eq(s.code, 5);
+	sess_wait_closed(&s, 10000);
+	/* A crash: EXIT names the signal. */
+	sess_open(&s, "segv", 0, 0, 4096, NULL);
+	PUMP_UNTIL(&s, s.exited, 10000, "no EXIT");
+	ck_assert_int_eq(s.exit_kind, UDO_VSOCK_FRAME_SIGNALED);
+	ck_assert_str_eq(s.signame, "SEGV");
 	sess_wait_closed(&s, 10000);
 }
 END_TEST

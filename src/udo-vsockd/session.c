@@ -622,6 +622,10 @@ static void session_update(struct session *s)
 			size_t len = 2;
 			if (WIFSIGNALED(s->status)) {
 				const char *name = udo_vsock_frame_signal_name(WTERMSIG(s->status));
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
+				if (name == NULL) /* SEGV, ABRT, BUS...: how programs crash */
+					name = sigabbrev_np(WTERMSIG(s->status));
+#endif
 				char num[UDO_VSOCK_FRAME_SIGNAL_MAX + 1];
 				if (name == NULL) {
 					snprintf(num, sizeof(num), "%d", WTERMSIG(s->status));
