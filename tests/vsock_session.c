@@ -805,6 +805,51 @@ START_TEST(test_idle_timeout)
 }
 END_TEST
 
+/* Waits for the daemon's RELOADING=1 then READY=1 after a SIGHUP. */
+static void reload_and_wait(void)
+{
+	daemon_signal(&d, SIGHUP);
+	ck_assert_msg(daemon_wait_notify(&d, "RELOADING=1", 10000) != NULL, "no RELOADING=1");
+	ck_assert_msg(daemon_wait_notify(&d, "READY=1", 10000) != NULL, "no READY=1 after RELOADING=1");
+}
+
+/* A session outlives a reload that drops its command: it starts, runs and
+ * ends under what it was given; new requests see the new config. The
+ * client grants no stderr window: EOF and EXIT come all the same. */
+START_TEST(test_reload)
+{
+	struct sess s;
+	struct client c;
+	struct reply r;
+
+	memset(&s, 0, sizeof(s));
+	s.out_hash = FNV_START;
+	client_open(&s.c, d.port);
+	client_send_str(&s.c, "cat\n");
+	client_expect_line(&s.c, "OK session", 5000);
+	daemon_stat_close(&d);
+	daemon_write_config(&d, NULL, "[command other]\nhandler = exec\npath = /bin/true\n");
+	reload_and_wait();
+	/* No stderr window: its EOF, and so EXIT, must not need one. */
+	send_window(&s, UDO_VSOCK_FRAME_STDOUT, 1 << 20);
+	send_frame(&s, UDO_VSOCK_FRAME_START, 0, NULL, 0);
+	s.autogrant = 1;
+	sess_type(&s, "after the reload\n");
+	PUMP_UNTIL(&s, strstr(s.out, "after the reload\n") != NULL, 10000, "cat did not echo after the reload");
+	client_open(&c, d.port);
+	client_request(&c, "cat", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR unknown-command", 19) == 0, "status '%s'", r.status);
+	client_close(&c);
+	send_frame(&s, UDO_VSOCK_FRAME_EOF, UDO_VSOCK_FRAME_STDIN, NULL, 0);
+	PUMP_UNTIL(&s, s.exited, 10000, "cat did not end at EOF (closed %d, eof %d %d, ERROR '%s')", s.closed, s.eof[1],
+	           s.eof[2], s.errtext);
+	ck_assert_int_eq(s.code, 0);
+	sess_wait_closed(&s, 10000);
+	daemon_write_config(&d, NULL, config_text);
+	reload_and_wait();
+}
+END_TEST
+
 /* A daemon that stops kills the programs of its sessions at once, even
  * one that ignores SIGTERM, and the group's other members. */
 START_TEST(test_daemon_stop)
@@ -923,6 +968,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, test_protocol_errors);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_daemon_stop);
 	suite_add_tcase(s, tc);
 	return s;
