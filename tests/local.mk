@@ -110,6 +110,13 @@ tests_check_util_SOURCES = tests/check_util.c src/udo-vsockd/util.c src/udo-vsoc
 tests_check_util_CFLAGS = $(TEST_CFLAGS)
 tests_check_util_LDADD = $(CHECK_LIBS)
 
+# The files kind's confined file operations, on real directories.
+check_PROGRAMS += tests/check_files
+TESTS += tests/check_files
+tests_check_files_SOURCES = tests/check_files.c src/udo-vsockd/files-fs.c src/udo-vsockd/files-fs.h
+tests_check_files_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
+tests_check_files_LDADD = $(CRYPTO_LIBS) $(CHECK_LIBS)
+
 # Connection hand-off and proxy, through the real daemon over CID 1 with
 # examples/handoff-echo and echo services as separate processes.
 check_PROGRAMS += tests/vsock_handoff
