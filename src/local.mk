@@ -35,6 +35,7 @@ vsockd_sources = \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/kinds/announce.c \
 	src/udo-vsockd/kinds/exec.c \
+	src/udo-vsockd/kinds/files.c \
 	src/udo-vsockd/kinds/guests.c \
 	src/udo-vsockd/kinds/handoff.c \
 	src/udo-vsockd/kinds/help.c \

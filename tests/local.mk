@@ -153,6 +153,16 @@ tests_vsock_exec_LDADD = $(TEST_LIBS)
 
 EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
+# The files kind over CID 1: content, escapes, limits, a full tmpfs,
+# cut-short transfers, concurrency, fairness and 1 GiB each way.
+check_PROGRAMS += tests/vsock_files
+TESTS += tests/vsock_files
+tests_vsock_files_SOURCES = tests/vsock_files.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c \
+	tests/test-transport.h
+tests_vsock_files_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
+tests_vsock_files_LDADD = $(TEST_LIBS) $(CRYPTO_LIBS)
+EXTRA_tests_vsock_files_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT) \
 	src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
 

@@ -24,6 +24,8 @@
 
 #include <openssl/evp.h>
 
+#include <udo/vsock-proto.h>
+
 #include "files-fs.h"
 
 /* Names a reason into WHY. */
@@ -36,21 +38,21 @@ const char *files_error_code(enum files_error e)
 	case FILES_OK:
 		return "ok";
 	case FILES_NOT_FOUND:
-		return "not-found";
+		return UDO_VSOCK_PROTO_ERR_NOT_FOUND;
 	case FILES_DENIED:
-		return "denied";
+		return UDO_VSOCK_PROTO_ERR_DENIED;
 	case FILES_TOO_LARGE:
-		return "too-large";
+		return UDO_VSOCK_PROTO_ERR_TOO_LARGE;
 	case FILES_EXISTS:
-		return "exists";
+		return UDO_VSOCK_PROTO_ERR_EXISTS;
 	case FILES_NO_SPACE:
-		return "no-space";
+		return UDO_VSOCK_PROTO_ERR_NO_SPACE;
 	case FILES_INVALID:
-		return "usage";
+		return UDO_VSOCK_PROTO_ERR_USAGE;
 	case FILES_INTERNAL:
 		break;
 	}
-	return "internal";
+	return UDO_VSOCK_PROTO_ERR_INTERNAL;
 }
 
 /* The files_error for ERR. */
@@ -183,6 +185,8 @@ void files_put_abort(struct files_put *p)
 		unlinkat(p->dir, p->temp, 0);
 	if (p->dir >= 0)
 		close(p->dir);
+	if (p->root >= 0)
+		close(p->root);
 	EVP_MD_CTX_free(p->md);
 	free(p->dir_path);
 	free(p->base);
@@ -190,6 +194,7 @@ void files_put_abort(struct files_put *p)
 	memset(p, 0, sizeof(*p));
 	p->dir = -1;
 	p->fd = -1;
+	p->root = -1;
 }
 
 /* Creates the hidden temporary for *P where O_TMPFILE is not supported.
@@ -231,7 +236,7 @@ enum files_error files_put_begin(struct files_put *p, int root, const char *path
 	memset(p, 0, sizeof(*p));
 	p->dir = -1;
 	p->fd = -1;
-	p->root = root;
+	p->root = -1;
 	p->size = size;
 	p->mode = mode & 07777;
 	if (size > max_size) {
@@ -240,6 +245,11 @@ enum files_error files_put_begin(struct files_put *p, int root, const char *path
 	}
 	if (files_path_check(path, why, whylen) < 0)
 		return FILES_INVALID;
+	p->root = fcntl(root, F_DUPFD_CLOEXEC, 0);
+	if (p->root < 0) {
+		WHY("%s: %s", path, strerror(errno));
+		return FILES_INTERNAL;
+	}
 	if (split_path(path, &p->dir_path, &p->base) < 0) {
 		err = errno;
 		WHY("%s names no file", path);
