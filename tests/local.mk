@@ -162,7 +162,7 @@ tests_vsock_files_SOURCES = tests/vsock_files.c tests/daemon-harness.c tests/dae
 	tests/test-transport.h
 tests_vsock_files_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
 tests_vsock_files_LDADD = $(TEST_LIBS) $(CRYPTO_LIBS)
-EXTRA_tests_vsock_files_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+EXTRA_tests_vsock_files_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) src/udo-vsock/udo-vsock$(EXEEXT)
 EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT) \
 	src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
 

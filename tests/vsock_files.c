@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "daemon-harness.h"
 
 #define TIMEOUT_MS 60000
+#define CLI_BIN    TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
 
 static struct daemon d;
 static char share[300], ro[300], drop[300], outside[300], full[300], big[300];
@@ -673,6 +675,109 @@ START_TEST(protocol_violations)
 }
 END_TEST
 
+/* Runs the CLI with ARGS (up to 6) against the daemon; its stderr in ERR.
+ * Returns its exit status. */
+static int cli(char *err, size_t errlen, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
+{
+	char addr[64], out[256];
+	char *argv[] = {CLI_BIN, addr, (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5, NULL};
+
+	snprintf(addr, sizeof(addr), "vsock:1:%u", d.port);
+	return run_process(argv, out, sizeof(out), err, errlen, TIMEOUT_MS);
+}
+
+/* The CLI as a person types it: put, get, get --resume, and exit codes
+ * that say what failed. */
+START_TEST(cli_put_get)
+{
+	char src[700], back[700], part[700], err[1024];
+	unsigned char buf[4096];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/local.bin", d.dir);
+	snprintf(back, sizeof(back), "%s/back.bin", d.dir);
+	snprintf(part, sizeof(part), "%s/part.bin", d.dir);
+	f = fopen(src, "w");
+	for (int i = 0; i < 1000; i++) {
+		stream_fill(5, (uint64_t)i * sizeof(buf), buf, sizeof(buf));
+		ck_assert_uint_eq(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
+	}
+	fclose(f);
+	ck_assert_msg(cli(err, sizeof(err), "put", src, "sub/../x", NULL, NULL) == 1, "%s", err);
+	ck_assert_msg(strstr(err, "ERR usage") != NULL, "%s", err);
+	ck_assert_msg(cli(err, sizeof(err), "put", src, "files:copy.bin", NULL, NULL) == 0, "%s", err);
+	ck_assert_msg(cli(err, sizeof(err), "get", "copy.bin", back, NULL, NULL) == 0, "%s", err);
+	f = fopen(part, "w");
+	stream_fill(5, 0, buf, 1000);
+	fwrite(buf, 1, 1000, f);
+	fclose(f);
+	ck_assert_msg(cli(err, sizeof(err), "get", "--resume", "copy.bin", part, NULL) == 0, "%s", err);
+	{
+		char *argv[] = {"/usr/bin/cmp", src, back, NULL}, out[256];
+		ck_assert_int_eq(run_process(argv, out, sizeof(out), err, sizeof(err), TIMEOUT_MS), 0);
+		argv[2] = part;
+		ck_assert_int_eq(run_process(argv, out, sizeof(out), err, sizeof(err), TIMEOUT_MS), 0);
+	}
+	ck_assert_int_eq(cli(err, sizeof(err), "get", "nope", back, NULL, NULL), 1);
+	ck_assert_msg(strstr(err, "ERR not-found") != NULL, "%s", err);
+	ck_assert_int_eq(cli(err, sizeof(err), "put", "/nonexistent/file", "x", NULL, NULL), 6);
+	ck_assert_int_eq(cli(err, sizeof(err), "put", src, NULL, NULL, NULL), 2);
+}
+END_TEST
+
+/* A daemon whose DONE hash does not match the bytes: the CLI says so and
+ * exits 7. A fake server on a unix socket plays the daemon. */
+START_TEST(cli_integrity)
+{
+	char sock[700], err[1024], out[256], back[700];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int ls, status;
+	pid_t srv;
+
+	snprintf(sock, sizeof(sock), "%s/fake.sock", d.dir);
+	snprintf(back, sizeof(back), "%s/fake.out", d.dir);
+	ck_assert_uint_lt(strlen(sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(ls, 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(ls, 1), 0);
+	srv = fork();
+	ck_assert_int_ge(srv, 0);
+	if (srv == 0) {
+		static unsigned char b[UDO_VSOCK_FRAME_PAYLOAD_MAX + 1];
+		const char *done = "OK sha256=0000000000000000000000000000000000000000000000000000000000000000 bytes=3";
+		struct udo_vsock_frame f;
+		int c = accept(ls, NULL, NULL);
+		char ch;
+
+		do
+			if (read(c, &ch, 1) != 1)
+				_exit(1);
+		while (ch != '\n');
+		send_all(c, "OK get 3\n", 9);
+		if (frame_recv(c, &f, b) < 0 || f.type != UDO_VSOCK_FRAME_WINDOW)
+			_exit(2);
+		frame_send(c, UDO_VSOCK_FRAME_DATA, UDO_VSOCK_FRAME_STDOUT, "abc", 3);
+		frame_send(c, UDO_VSOCK_FRAME_DONE, 0, done, strlen(done));
+		while (read(c, b, sizeof(b)) > 0)
+			;
+		_exit(0);
+	}
+	close(ls);
+	{
+		char addr[720];
+		char *argv[] = {CLI_BIN, addr, "get", "x", back, NULL};
+
+		snprintf(addr, sizeof(addr), "unix:%s", sock);
+		ck_assert_int_eq(run_process(argv, out, sizeof(out), err, sizeof(err), TIMEOUT_MS), 7);
+	}
+	ck_assert_msg(strstr(err, "integrity check failed") != NULL, "%s", err);
+	ck_assert_int_eq(waitpid(srv, &status, 0), srv);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 /* The files suite: a fresh daemon and shares per test. */
 static Suite *files_suite(void)
 {
@@ -691,6 +796,8 @@ static Suite *files_suite(void)
 	tcase_add_test(tc, fairness);
 	tcase_add_test(tc, list_and_stat);
 	tcase_add_test(tc, protocol_violations);
+	tcase_add_test(tc, cli_put_get);
+	tcase_add_test(tc, cli_integrity);
 	tcase_add_test(tc, one_gib);
 	suite_add_tcase(s, tc);
 	return s;
