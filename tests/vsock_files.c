@@ -28,7 +28,7 @@
 #define CLI_BIN    TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
 
 static struct daemon d;
-static char share[300], ro[300], drop[300], outside[300], full[300], big[300];
+static char share[300], ro[300], drop[300], outside[300], full[300], big[300], inbox[300];
 
 /* The byte at offset OFF of the test stream SEED. */
 static unsigned char stream_byte(unsigned int seed, uint64_t off)
@@ -330,12 +330,14 @@ static void setup(void)
 	snprintf(outside, sizeof(outside), "%s/outside", d.dir);
 	snprintf(full, sizeof(full), "%s/full", d.dir);
 	snprintf(big, sizeof(big), "%s/big", d.dir);
+	snprintf(inbox, sizeof(inbox), "%s/inbox", d.dir);
 	ck_assert_int_eq(mkdir(share, 0755), 0);
 	ck_assert_int_eq(mkdir(ro, 0755), 0);
 	ck_assert_int_eq(mkdir(drop, 0755), 0);
 	ck_assert_int_eq(mkdir(outside, 0755), 0);
 	ck_assert_int_eq(mkdir(full, 0755), 0);
 	ck_assert_int_eq(mkdir(big, 0755), 0);
+	ck_assert_int_eq(mkdir(inbox, 0755), 0);
 	ck_assert_msg(mount("tmpfs", full, "tmpfs", 0, "size=256k") == 0, "mount tmpfs on %s: %s", full,
 	              strerror(errno));
 	/* Room for 1 GiB whatever $TMPDIR is (user-mode Linux: half its RAM). */
@@ -346,9 +348,11 @@ static void setup(void)
 	         "[command ro]\nhandler = files\nroot = %s\naccess = read\n"
 	         "[command drop]\nhandler = files\nroot = %s\naccess = write\nmax-file-size = 1M\n"
 	         "[command full]\nhandler = files\nroot = %s\naccess = read-write\n"
+	         "[command inbox]\nhandler = files\nroot = %s\naccess = write\npeer-subdir = yes\n"
+	         "max-file-size = 1M\nmax-root-bytes = 2560K\n"
 	         "[command tiny]\nhandler = files\nroot = %s\naccess = read-write\ntransfer-window = 4K\n"
 	         "[command big]\nhandler = files\nroot = %s\naccess = read-write\nmax-file-size = 2048M\n",
-	         share, ro, drop, full, share, big);
+	         share, ro, drop, full, inbox, share, big);
 	daemon_write_config(&d, "", sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 }
@@ -426,6 +430,27 @@ START_TEST(limits)
 	ck_assert_int_eq(dir_entries(drop), 0);
 	put_stream("drop", "report", 1 << 20, 2, -1, &r);
 	ck_done(&r);
+}
+END_TEST
+
+/* A drop box with peer-subdir keeps each peer in its own directory,
+ * named by the kernel's CID, and max-root-bytes caps what one peer may
+ * leave there in all. */
+START_TEST(peer_inbox)
+{
+	struct xfer_result r;
+	char dir[400];
+
+	put_stream("inbox", "r1", 1 << 20, 1, -1, &r);
+	ck_done(&r);
+	put_stream("inbox", "r2", 1 << 20, 2, -1, &r);
+	ck_done(&r);
+	put_stream("inbox", "r3", 1 << 20, 3, -1, &r);
+	ck_assert_msg(strncmp(r.status, "ERR no-space ", 13) == 0, "%s", r.status);
+	ck_assert_ptr_nonnull(strstr(r.status, "max-root-bytes"));
+	snprintf(dir, sizeof(dir), "%s/cid-1", inbox);
+	ck_assert_int_eq(dir_entries(inbox), 1);
+	ck_assert_int_eq(dir_entries(dir), 2);
 }
 END_TEST
 
@@ -790,6 +815,7 @@ static Suite *files_suite(void)
 	tcase_add_test(tc, escapes);
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, full_disk);
+	tcase_add_test(tc, peer_inbox);
 	tcase_add_test(tc, cut_short_and_resume);
 	tcase_add_test(tc, rename_race);
 	tcase_add_test(tc, concurrent_puts);

@@ -553,6 +553,66 @@ enum files_error files_list(int root, const char *path, char ***lines, size_t *c
 	return FILES_OK;
 }
 
+/* Adds the usage beneath DIR (closed here) at DEPTH to *BYTES, counting
+ * entries in *LEFT. Returns 0 or -1 (errno). */
+static int usage_walk(int dir, uint64_t *bytes, unsigned int *left, int depth)
+{
+	DIR *d = fdopendir(dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (d == NULL) {
+		close(dir);
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (*left == 0 || depth > 32) {
+			errno = E2BIG;
+			rc = -1;
+			break;
+		}
+		(*left)--;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* removed meanwhile */
+		*bytes += (uint64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				rc = usage_walk(sub, bytes, left, depth + 1);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Adds up the bytes allocated beneath DIR. */
+int files_usage(int dir, uint64_t *bytes, unsigned int max_entries)
+{
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*bytes = 0;
+	if (fd < 0)
+		return -1;
+	return usage_walk(fd, bytes, &max_entries, 0);
+}
+
+/* Opens (and with CREATE makes) the per-peer directory NAME beneath ROOT. */
+int files_subroot_open(int root, const char *name, int create)
+{
+	if (strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || name[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (create && mkdirat(root, name, 0750) < 0 && errno != EEXIST)
+		return -1;
+	return files_open_beneath(root, name, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
+}
+
 /* Lowercase hex of LEN bytes of DIGEST into HEX. */
 void files_hex(const unsigned char *digest, size_t len, char *hex)
 {

@@ -111,6 +111,17 @@ enum files_error files_stat(int root, const char *path, char *buf, size_t len, c
  * symlink or other, MODE four octal digits, MTIME Unix seconds. */
 void files_stat_format(const struct stat *st, char *buf, size_t len);
 
+/* Adds up the bytes allocated to every file beneath directory DIR (a
+ * descriptor, not closed), symbolic links not followed, at most
+ * MAX_ENTRIES entries and 32 levels deep. Returns 0 with *BYTES, or -1
+ * (errno; E2BIG past those bounds). */
+int files_usage(int dir, uint64_t *bytes, unsigned int max_entries);
+
+/* Opens (with CREATE, first making) the directory NAME, one component,
+ * beneath ROOT, for a per-peer root. Returns an O_PATH descriptor, or -1
+ * (errno). */
+int files_subroot_open(int root, const char *name, int create);
+
 /* Lowercase hex of the LEN bytes at DIGEST into HEX (2 * LEN + 1). */
 void files_hex(const unsigned char *digest, size_t len, char *hex);
 

@@ -64,6 +64,8 @@ struct files_conf {
 	unsigned int create_mode; /* the most permissive mode a PUT may ask */
 	size_t window;            /* transfer-window: bytes in flight per transfer */
 	unsigned int max_list;    /* max-list-entries */
+	int peer_subdir;          /* each peer beneath root/<its name or CID> */
+	size_t max_root_bytes;    /* PUT refused past this much beneath the root; 0: none */
 };
 
 /* One GET or PUT after its OK: the bridge's state. */
@@ -221,6 +223,8 @@ static const struct option_spec files_options[] = {
     OPTION_CUSTOM("create-mode", files_mode_opt, files_mode_format),
     OPTION("transfer-window", OPT_SIZE, 4096, 16ULL << 20, struct files_conf, window, NULL),
     OPTION("max-list-entries", OPT_NUMBER, 1, 10000000, struct files_conf, max_list, NULL),
+    OPTION("peer-subdir", OPT_BOOL, 0, 1, struct files_conf, peer_subdir, NULL),
+    OPTION("max-root-bytes", OPT_SIZE, 0, 1ULL << 50, struct files_conf, max_root_bytes, NULL),
     OPTION_END,
 };
 
@@ -635,6 +639,20 @@ static enum req_status files_put_run(struct request *req, const struct files_con
 		request_err(req, PROTO_ERR_USAGE, "PUT PATH SIZE [MODE]: SIZE in bytes, MODE octal");
 		return REQ_DONE;
 	}
+	if (fc->max_root_bytes > 0) {
+		uint64_t used;
+
+		if (files_usage(root, &used, fc->max_list) < 0) {
+			snprintf(why, sizeof(why), "cannot add up the share's usage: %s",
+			         errno == E2BIG ? "more than max-list-entries entries" : strerror(errno));
+			return files_err(req, FILES_NO_SPACE, why);
+		}
+		if (used + size > fc->max_root_bytes) {
+			snprintf(why, sizeof(why), "%llu bytes more would pass max-root-bytes (%zu; %llu in use)",
+			         (unsigned long long)size, fc->max_root_bytes, (unsigned long long)used);
+			return files_err(req, FILES_NO_SPACE, why);
+		}
+	}
 	x = xfer_new(fc, 1);
 	if (x == NULL)
 		return files_err(req, FILES_INTERNAL, "out of memory");
@@ -729,6 +747,25 @@ static enum req_status files_stat_run(struct request *req, int root)
 	return REQ_DONE;
 }
 
+/* The directory of PEER beneath a peer-subdir root: its configured name,
+ * else "cid-N" or "unix-IDENTITY" (bytes outside [A-Za-z0-9._-] as _):
+ * what the kernel or the config says, never the client. */
+static void files_peer_dir_name(const struct peer *peer, char *buf, size_t len)
+{
+	if (peer->name[0] != '\0')
+		snprintf(buf, len, "%s", peer->name);
+	else if (peer->transport == UDO_VSOCK_ADDR_UNIX)
+		snprintf(buf, len, "unix-%s", peer->identity);
+	else
+		snprintf(buf, len, "cid-%u", peer->cid);
+	for (char *p = buf; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		      *p == '_' || *p == '-'))
+			*p = '_';
+	if (buf[0] == '.')
+		buf[0] = '_';
+}
+
 /* Dispatches on the operation word: GET, PUT, LIST or STAT. */
 static enum req_status files_run(struct request *req)
 {
@@ -752,6 +789,20 @@ static enum req_status files_run(struct request *req)
 		log_warn("files: root %s", fc->root);
 		request_err(req, PROTO_ERR_UNAVAILABLE, "the share's root is not available");
 		return REQ_DONE;
+	}
+	if (fc->peer_subdir) {
+		char name[80];
+		int sub;
+
+		files_peer_dir_name(req->peer, name, sizeof(name));
+		sub = files_subroot_open(root, name, put);
+		close(root);
+		if (sub < 0) {
+			request_err(req, files_error_code(files_error_from_errno(errno)), "%s: %s", name,
+			            strerror(errno));
+			return REQ_DONE;
+		}
+		root = sub;
 	}
 	if (put)
 		st = files_put_run(req, fc, root);
