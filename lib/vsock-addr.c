@@ -350,7 +350,13 @@ int udo_vsock_addr_listen(const struct udo_vsock_addr *addr, int backlog, unsign
 		return close_failed(fd);
 	}
 	if (listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
-		udo_log_format(err, errlen, errno, "listen(unix:%s)", addr->path);
+		int saved = errno;
+		udo_log_format(err, errlen, saved, "listen(unix:%s)", addr->path);
+		/* The file bind() just made is ours, and nobody listens on it:
+		 * left behind, it would fail the next bind with EADDRINUSE. */
+		if (addr->path[0] != '@')
+			unlink(addr->path);
+		errno = saved;
 		return close_failed(fd);
 	}
 	return fd;

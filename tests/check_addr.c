@@ -4,6 +4,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -11,8 +13,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,6 +224,51 @@ START_TEST(unix_listen_connect)
 	close(lfd);
 }
 END_TEST
+
+#ifdef __NR_listen
+/* Makes listen(2) fail with EPERM in this process from now on, as a
+ * seccomp filter (systemd's SystemCallFilter=) does. Returns 0 or -1. */
+static int deny_listen(void)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_listen, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+/* A unix listen whose listen(2) fails leaves no socket file behind:
+ * bind() made it, nobody listens on it, and it would block the next
+ * bind to that path with EADDRINUSE. */
+START_TEST(unix_listen_failure_unlinks)
+{
+	struct udo_vsock_addr addr;
+	int status;
+
+	tmp_unix(&addr, "unix", "nolisten", 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char err[256] = "";
+		if (deny_listen() < 0)
+			_exit(77);
+		int fd = udo_vsock_addr_listen(&addr, 4, 0, err, sizeof(err));
+		_exit(fd == -1 && errno == EPERM && strstr(err, "listen(") != NULL ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 77, "cannot install a seccomp filter");
+	ck_assert_msg(WEXITSTATUS(status) == 0, "listen(2) denied: want -1, EPERM and a message");
+	ck_assert_msg(access(addr.path, F_OK) < 0 && errno == ENOENT, "%s left behind after the failed listen",
+	              addr.path);
+}
+END_TEST
+#endif
 
 /* Connecting where nothing listens fails with errno and a message; the
  * NONBLOCK flag gives a non-blocking connected fd; mux cannot listen. */
@@ -579,6 +629,9 @@ static Suite *addr_suite(void)
 	tcase_add_test(tc, parse_bad);
 	tcase_add_test(tc, format_errors);
 	tcase_add_test(tc, unix_listen_connect);
+#ifdef __NR_listen
+	tcase_add_test(tc, unix_listen_failure_unlinks);
+#endif
 	tcase_add_test(tc, unix_connect_errors);
 	tcase_add_test(tc, sockaddr_round_trip);
 	tcase_add_test(tc, sockaddr_kernel);

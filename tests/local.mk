@@ -217,10 +217,13 @@ EXTRA_tests_vsock_acl_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) $(check_
 # over vsock CID 1; links the daemon's code for the guest table.
 check_PROGRAMS += tests/vsock_notify
 TESTS += tests/vsock_notify
-tests_vsock_notify_SOURCES = tests/vsock_notify.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_vsock_notify_SOURCES = tests/vsock_notify.c tests/notify-sender.c tests/notify-sender.h tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
 tests_vsock_notify_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_notify_LDADD = src/udo-vsockd/libvsockd.la $(TEST_LIBS)
 EXTRA_tests_vsock_notify_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+# The same sender as a program, for systemd_boot.sh's guest stand-in.
+check_PROGRAMS += tests/vmm-notify-send
+tests_vmm_notify_send_SOURCES = tests/vmm-notify-send.c tests/notify-sender.c tests/notify-sender.h
 
 check_PROGRAMS += tests/vsock_announce
 TESTS += tests/vsock_announce

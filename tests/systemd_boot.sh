@@ -9,7 +9,10 @@
 # quick clean stop, the @instance template (DefaultInstance=, enable), the
 # journal fields (caller's CODE_FILE=, MESSAGE_ID=), the hardened unit
 # serving PING/HELP/VERSION/WHOAMI/STATS/TIME, and reading a peers-dir
-# that examples/libvirt-qemu-hook writes under /run.
+# that examples/libvirt-qemu-hook writes under /run. Between the two: the
+# guest lines the shipped configurations carry commented out, uncommented
+# (notify-listen with a guest's PID 1 emulated by tests/vmm-notify-send,
+# the guest hooks, announce from udo-vsockd@guest to the host unit).
 #
 # Outside (make check): installs the build tree into a staging directory
 # (or, with UDO_TEST_DEBS=DIR, unpacks the Debian packages scripts/deb
@@ -95,8 +98,10 @@ outside() {
 	write_conf "vsock:any:$guest_port" >"$stage$(dirname "$conf")/guest.conf.test"
 
 	sandbox_binds "$stage"
+	# The guest systemd stand-in (make check builds it).
+	[ -x "$builddir/tests/vmm-notify-send" ] || { echo "systemd_boot: no $builddir/tests/vmm-notify-send" >&2; exit 99; }
 
-	"$(dirname "$self")/uml-systemd" -t "${UDO_UML_TIMEOUT:-150}" -r "$stage" -o "$work/results" -- "$self" || rc=$?
+	"$(dirname "$self")/uml-systemd" -t "${UDO_UML_TIMEOUT:-150}" -r "$stage" -o "$work/results" -- "$self" "$builddir" || rc=$?
 	exit "$rc"
 }
 
@@ -306,6 +311,111 @@ libvirt_hook() {
 		"$hook" "$1" "$2" begin -
 }
 
+# The shipped host configuration's commented-out guest lines in FILE,
+# uncommented as an operator would: notify-listen, the two hooks, and
+# the [command guests], [command on-guest-ready] and [command announce]
+# sections.
+uncomment_guest_lines() {
+	sed -i -e 's/^#\(notify-listen\|guest-ready-hook\|guest-shutdown-hook\) = /\1 = /' \
+		-e '/^#\[command \(guests\|on-guest-ready\|announce\)\]$/,/^$/ s/^#//' "$1"
+}
+
+# Waits (up to 10 s) until FILE has a line matching the extended regex RE.
+wait_line() {
+	local n
+	for ((n = 0; n < 100; n++)); do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1 # poll interval
+	done
+	return 1
+}
+
+# GUESTS from this host's own side, as a person types it (udo-vsock(1)),
+# on port $port; -v adds the status line ("udo-vsock: OK ...").
+cli_guests() {
+	udo-vsock -v "vsock:local:$port" guests 2>&1
+}
+
+# notify-listen and the guest hooks as shipped: the host unit with its
+# configuration's commented-out lines uncommented (FILE), a guest's PID 1
+# (vmm-notify-send, the emulation vsock_notify uses) reporting READY=1
+# and STATUS= over vsock CID 1 and then its shutdown, the CLI showing it,
+# and the hook program of the shipped comment run under the hardened unit.
+guest_notify_shipped() {
+	local conf=$1 svc=udo-vsockd.service nport hook events=/run/udo-vsockd/guest-events out send
+	send=$builddir/tests/vmm-notify-send
+	mark "notify-listen and the guest hooks, shipped lines uncommented"
+	uncomment_guest_lines "$conf"
+	nport=$(sed -n 's/^notify-listen = vsock:any:\([0-9]*\)$/\1/p' "$conf")
+	hook=$(sed -n '/^\[command on-guest-ready\]$/,/^$/ s/^path = //p' "$conf")
+	echo "  uncommented: $(grep -E '^(notify-listen|guest-[a-z]+-hook) = |^\[command (guests|on-guest-ready|announce)\]' "$conf" | tr '\n' ' ')"
+	check "shipped config: notify-listen on a vsock port, a hook path" test -n "$nport" -a -n "$hook"
+	# The hook, as an operator would install it: it writes what it was
+	# run with where the unit lets it write (its RuntimeDirectory). The
+	# exec environment is cleared: shell built-ins only.
+	mkdir -p "$(dirname "$hook")"
+	cat >"$hook" <<'HOOK'
+#!/bin/sh
+nnp=? uid=?
+while read -r k v _; do
+	case $k in NoNewPrivs:) nnp=$v ;; Uid:) uid=$v ;; esac
+done </proc/self/status
+echo "$UDO_GUEST_EVENT cid=$UDO_GUEST_CID status=$UDO_GUEST_STATUS shutdown=$UDO_GUEST_SHUTDOWN uid=$uid nnp=$nnp" >>/run/udo-vsockd/guest-events
+HOOK
+	chmod 0755 "$hook"
+	check "$svc start, notify-listen = vsock:any:$nport" systemctl start $svc
+	# What systemd's PID 1 sends once booted (src/core/manager.c,
+	# manager_notify_finished()).
+	check "a guest's READY=1 and STATUS= taken (the receiver closed)" \
+		"$send" 1 "$nport" $'READY=1\nSTATUS=Startup finished in 2.512s.'
+	check "the guest-ready-hook ran under $svc" wait_line "$events" '^ready cid=1 '
+	out=$(cli_guests)
+	echo "  udo-vsock -v vsock:local:$port guests -> ${out//$'\n'/ | }"
+	check "udo-vsock ... guests: CID 1 is READY" grep -Eq '^cid=1 .*ready=1 ready_time=[0-9]+' <<<"$out"
+	check "udo-vsock ... guests: CID 1's STATUS" grep -q ' status="Startup finished in 2.512s." ' <<<"$out"
+	check "a guest's X_SYSTEMD_SHUTDOWN= taken" "$send" 1 "$nport" 'X_SYSTEMD_SHUTDOWN=poweroff'
+	check "the guest-shutdown-hook ran" wait_line "$events" '^shutdown cid=1 .*shutdown=poweroff '
+	echo "  hook runs: $(tr '\n' '|' <"$events" 2>/dev/null)"
+	check "the hook ran unprivileged, with NoNewPrivs" \
+		bash -c "test -s \"\$1\" && ! grep -Ev ' uid=[1-9][0-9]* nnp=1$' \"\$1\"" _ "$events"
+	check "GUESTS counts two hooks, none dropped" grep -Eq '^udo-vsock: OK .* hooks=2 hooks_dropped=0' <<<"$(cli_guests)"
+}
+
+# announce as shipped: udo-vsockd@guest with the guest configuration's
+# commented-out announce line uncommented (GCONF), its announce taken by
+# the host unit running (guest_notify_shipped). In one machine the host
+# is CID 1, not 2, and the guest agent needs a port of its own: only
+# those two words change.
+guest_announce_shipped() {
+	local gconf=$1 gsvc=udo-vsockd@guest.service gport=$((port + 2)) out log bid mid host n
+	mark "announce, the shipped line uncommented"
+	sed -i -e 's/^#\(announce = vsock:\)host:/\11:/' -e "s/^\(listen = vsock:any:\)$port\$/\1$gport/" "$gconf"
+	echo "  $(grep -E '^(announce|listen) = ' "$gconf" | tr '\n' ' ')"
+	check "shipped guest config: announce to the host's port $port" grep -qx "announce = vsock:1:$port" "$gconf"
+	check "$gsvc start, announce = vsock:1:$port" systemctl start $gsvc
+	# The guest's first outcome: announced, refused, or cannot connect.
+	for ((n = 0; n < 50; n++)); do
+		journalctl --sync 2>/dev/null
+		log=$(journalctl --no-pager -o cat -u $gsvc | grep -i announc)
+		[ -n "$log" ] && break
+		sleep 0.2 # poll interval
+	done
+	echo "  $gsvc: ${log//$'\n'/ | }"
+	check "$gsvc logged the host's OK" grep -Eq "^announced to vsock:(1|local):$port: OK cid=1( |$)" <<<"$log"
+	out=$(cli_guests)
+	echo "  udo-vsock -v vsock:local:$port guests -> ${out//$'\n'/ | }"
+	bid=$(tr -d '-' </proc/sys/kernel/random/boot_id)
+	mid=$(cat /etc/machine-id)
+	host=$(hostname)
+	check "the host records CID 1's boot id ($bid)" grep -Eq "^cid=1 .* boot_id=$bid( |$)" <<<"$out"
+	check "the host records CID 1's machine id ($mid)" grep -Eq "^cid=1 .* machine_id=$mid( |$)" <<<"$out"
+	if [ -n "$host" ] && [ "$host" != "(none)" ]; then
+		check "the host records CID 1's name ($host)" grep -Eq "^cid=1 .* announced_name=$host( |$)" <<<"$out"
+	fi
+	check "$gsvc stop" systemctl stop $gsvc
+	check "udo-vsockd.service stop" systemctl stop udo-vsockd.service
+}
+
 # Inside: the checks.
 inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd hook
@@ -323,6 +433,8 @@ inside() {
 	shipped_commands $svc $port
 	shipped_commands udo-vsockd@guest.service $port
 	audit_journal
+	guest_notify_shipped "$conf"
+	guest_announce_shipped "$(dirname "$conf")/guest.conf"
 	mark "the test configurations"
 	cp "$conf.test" "$conf"
 	cp "$(dirname "$conf")/guest.conf.test" "$(dirname "$conf")/guest.conf"
@@ -505,6 +617,7 @@ inside() {
 }
 
 if [ -n "${UDO_IN_UML_SYSTEMD:-}" ]; then
+	builddir=${1:-$PWD} # the build tree, for tests/vmm-notify-send
 	inside
 else
 	outside

@@ -43,10 +43,11 @@ static void host_start(void)
 	ck_assert_int_eq(daemon_start(&host, &opts, 10000), 0);
 }
 
-/* Starts a guest daemon announcing to the host's port. */
-static void guest_start(void)
+/* Starts a guest daemon announcing to the host's port, with ENV (one
+ * "KEY=VALUE" or NULL) in its environment. */
+static void guest_start_env(const char *env)
 {
-	struct daemon_opts opts = {.listen_fd = -1, .log_path = guest_log};
+	struct daemon_opts opts = {.env = {env, NULL}, .listen_fd = -1, .log_path = guest_log};
 	char extra[128];
 
 	daemon_init(&guest);
@@ -54,6 +55,12 @@ static void guest_start(void)
 	snprintf(extra, sizeof(extra), "announce = vsock:1:%u\n", host.port);
 	daemon_write_config(&guest, extra, NULL);
 	ck_assert_int_eq(daemon_start(&guest, &opts, 10000), 0);
+}
+
+/* Starts a guest daemon announcing to the host's port. */
+static void guest_start(void)
+{
+	guest_start_env(NULL);
 }
 
 /* Frees both daemons. */
@@ -221,6 +228,20 @@ START_TEST(test_reload_announces_again)
 }
 END_TEST
 
+/* Under udo-vsockd@.service the daemon cannot read /proc's boot id
+ * (ProcSubset=pid): systemd passes it (%b) as UDO_VSOCKD_BOOT_ID, which
+ * the guest sends. */
+START_TEST(test_boot_id_from_unit)
+{
+	daemon_init(&host);
+	host_start();
+	guest_start_env("UDO_VSOCKD_BOOT_ID=0badc0de00004000800000000000cafe");
+	ck_assert_msg(wait_guest_line(1, " boot_id=0badc0de00004000800000000000cafe ", 10000),
+	              "UDO_VSOCKD_BOOT_ID is not the boot id the host recorded");
+	ck_assert_int_eq(daemon_stop(&guest, 5000), 0);
+}
+END_TEST
+
 /* Bad announces get a clear ERR and are not recorded; the name a guest
  * claims never replaces the config's. */
 START_TEST(test_invalid)
@@ -301,6 +322,7 @@ static Suite *announce_suite(void)
 	tcase_add_test(tc, test_announce_at_start);
 	tcase_add_test(tc, test_retry_until_host);
 	tcase_add_test(tc, test_reload_announces_again);
+	tcase_add_test(tc, test_boot_id_from_unit);
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_reboot_and_move);
 	suite_add_tcase(s, tc);

@@ -3,8 +3,9 @@
  * vsock_notify - the receiver of guests' own systemd notifications
  * (notify-listen, GUESTS) in the real daemon over AF_VSOCK CID 1.
  *
- * The test peer sends what a guest's PID 1 sends to the address of its
- * vmm.notify_socket credential, as systemd's sources do it
+ * The test peer (notify-sender.c) sends what a guest's PID 1 sends to
+ * the address of its vmm.notify_socket credential, as systemd's sources
+ * do it
  * (src/libsystemd/sd-daemon/sd-daemon.c, pid_notify_with_fds_internal(),
  * commit 01cae7a7446e5f2ac43a13d94fdf633511e5ff23): bind a privileged
  * port (1023 down) when allowed, connect with SOCK_SEQPACKET ("vsock:",
@@ -35,12 +36,14 @@
 #include "../src/udo-vsockd/conf.h"
 #include "../src/udo-vsockd/guests.h"
 #include "daemon-harness.h"
+#include "notify-sender.h"
 
 static struct daemon d;
 static unsigned int seq_port, stream_port;
 static char log_path[300];
 static char more_buf[512];
-static char sections_more[1024]; /* more sections for the config */
+static char sections_more[1024];  /* more sections for the config */
+static unsigned int start_nofile; /* > 0: the daemon's RLIMIT_NOFILE */
 
 /* Writes the config: notify listeners (seqpacket if WITH_SEQ, and
  * stream) and the [daemon] settings MORE. */
@@ -62,7 +65,7 @@ static void write_config(int with_seq, const char *more)
 /* start() after daemon_init(&d). */
 static void start_inited(const char *more)
 {
-	struct daemon_opts opts = {.listen_fd = -1};
+	struct daemon_opts opts = {.listen_fd = -1, .nofile = start_nofile};
 
 	seq_port = free_vsock_port();
 	do
@@ -99,28 +102,19 @@ static void teardown(void)
 {
 	daemon_cleanup(&d);
 	sections_more[0] = '\0';
+	start_nofile = 0;
 }
 
 /* Connects a socket of TYPE to CID 1 PORT as systemd does: from a
- * privileged port when it may. Returns the fd (blocking). */
+ * privileged port when it may (notify-sender.c). Returns the fd. */
 static int notify_connect(int type, unsigned int port)
 {
-	int fd = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = 1023};
-	struct timeval tv = {5, 0};
+	char err[256];
+	int fd = notify_sender_connect(type, VMADDR_CID_LOCAL, port, err, sizeof(err));
 
-	ck_assert_int_ge(fd, 0);
-	int rc;
-	while ((rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 && errno == EADDRINUSE && --sa.svm_port > 0)
-		;
-	/* systemd goes on unbound without the privilege; so do we (then
-	 * start() has set notify-any-port). */
-	ck_assert_msg(rc == 0 || errno == EACCES || errno == EPERM, "bind: %s", strerror(errno));
-	sa.svm_cid = VMADDR_CID_LOCAL;
-	sa.svm_port = port;
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect to notify port %u: %s", port,
-	              strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Unbound without the privilege, as systemd: start() has set
+	 * notify-any-port then. */
+	ck_assert_msg(fd >= 0, "%s", err);
 	return fd;
 }
 
@@ -128,15 +122,11 @@ static int notify_connect(int type, unsigned int port)
  * returns what the wait for the receiver's EOF gave: 0 is EOF. */
 static ssize_t notify_send_len(int type, const char *msg, size_t len)
 {
-	int fd = notify_connect(type, type == SOCK_STREAM ? stream_port : seq_port);
-	struct iovec iov = {(void *)msg, len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	char c;
+	char err[256];
+	ssize_t n = notify_sender_send(type, VMADDR_CID_LOCAL, type == SOCK_STREAM ? stream_port : seq_port, msg, len,
+	                               err, sizeof(err));
 
-	ck_assert_int_eq(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)len);
-	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-	ssize_t n = recv(fd, &c, 1, 0);
-	close(fd);
+	ck_assert_msg(n != -2, "%s", err);
 	return n;
 }
 
@@ -494,6 +484,48 @@ START_TEST(test_connections_per_guest)
 }
 END_TEST
 
+/* Out of descriptors, a notify listener pauses accepting (as the
+ * config's listeners do) rather than spin on the connections left
+ * queued, and resumes as soon as a notify connection closes (accept-pause
+ * is long here, so not its timer). */
+START_TEST(test_emfile_pauses)
+{
+	enum { NOFILE = 32 };
+	int fd[NOFILE + 2], n, warned;
+
+	start_nofile = NOFILE;
+	start("log-level = info\nnotify-timeout = 60min\naccept-pause = 60s\n"
+	      "notify-max-connections-per-guest = 100\n");
+	/* Two quiet connections more than the daemon has descriptors left. */
+	int spare = NOFILE - process_fd_count(d.pid);
+	ck_assert_int_gt(spare, 0);
+	for (n = 0; n < spare + 2; n++)
+		fd[n] = notify_connect(SOCK_STREAM, stream_port);
+	/* Out of them for good: every descriptor taken, or accepting paused. */
+	int64_t end = now_ms() + 5000;
+	while (
+	    !(log_lines_with("accept on notify listener") > 0 &&
+	      (process_fd_count(d.pid) == NOFILE || log_lines_with("accepting paused: out of file descriptors") > 0)) &&
+	    now_ms() < end)
+		sleep_ms(10);
+	warned = log_lines_with("accept on notify listener");
+	ck_assert_msg(warned > 0, "the daemon never ran out of descriptors");
+	sleep_ms(300); /* a measurement: a listener spinning on EMFILE logs thousands of lines in it */
+	ck_assert_int_eq(log_lines_with("accept on notify listener"), warned);
+	/* The others close: the last one is accepted and its message taken. */
+	for (int i = 0; i < n - 1; i++)
+		close(fd[i]);
+	const char *msg = "READY=1\nSTATUS=after EMFILE";
+	ck_assert_int_eq(send(fd[n - 1], msg, strlen(msg), MSG_NOSIGNAL), (ssize_t)strlen(msg));
+	ck_assert_int_eq(shutdown(fd[n - 1], SHUT_WR), 0);
+	char c;
+	ck_assert_int_eq(recv(fd[n - 1], &c, 1, 0), 0);
+	close(fd[n - 1]);
+	ck_assert(guest_line_has(" status=\"after EMFILE\" "));
+	ck_assert_int_eq(daemon_stop(&d, 5000), 0);
+}
+END_TEST
+
 /* A reload opens and closes notify listeners; the guests stay. */
 START_TEST(test_reload)
 {
@@ -604,6 +636,7 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_connection_bounds);
 	tcase_add_test(tc, test_connections_per_guest);
+	tcase_add_test(tc, test_emfile_pauses);
 	tcase_add_test(tc, test_reload);
 	tcase_add_test(tc, test_evict_oldest);
 	tcase_add_test(tc, test_hooks);

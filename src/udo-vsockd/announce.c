@@ -43,6 +43,7 @@
 #define IO_TIMEOUT_MS   10000
 #define RESUME_CHECK_MS 5000
 #define RESUME_MIN_MS   2000
+#define BOOT_ID_PATH    "/proc/sys/kernel/random/boot_id"
 
 /* The announcer's state: one attempt at a time. */
 static struct {
@@ -113,6 +114,26 @@ static int read_line(const char *path, char *buf, size_t len)
 	return buf[0] != '\0' ? 0 : -1;
 }
 
+/* Reads the boot id into BUF (LEN bytes): $UDO_VSOCKD_BOOT_ID if set
+ * (udo-vsockd@.service sets it to systemd's %b: its ProcSubset=pid hides
+ * /proc/sys from the daemon), else the kernel's. Returns 0, or -1 after a
+ * warning: the host refuses an announce without it. */
+static int read_boot_id(char *buf, size_t len)
+{
+	const char *env = getenv("UDO_VSOCKD_BOOT_ID");
+
+	if (env != NULL && env[0] != '\0' && strlen(env) < len) {
+		memcpy(buf, env, strlen(env) + 1);
+		return 0;
+	}
+	if (read_line(BOOT_ID_PATH, buf, len) == 0)
+		return 0;
+	log_warnx("cannot read the boot id from %s (%s) and UDO_VSOCKD_BOOT_ID is not set: the host will refuse "
+	          "the announce",
+	          BOOT_ID_PATH, strerror(errno));
+	return -1;
+}
+
 /* Appends " KEY=VALUE" to LINE (of SIZE, at *LEN) as one quoted word. */
 static void append_word(char *line, size_t size, size_t *len, const char *key, const char *value)
 {
@@ -139,7 +160,7 @@ static size_t announce_line(char *line, size_t size)
 	if (gethostname(host, sizeof(host)) == 0 && (host[sizeof(host) - 1] = '\0', host[0] != '\0') &&
 	    strcmp(host, "(none)") != 0)
 		append_word(line, size, &len, "name", host);
-	if (read_line("/proc/sys/kernel/random/boot_id", value, sizeof(value)) == 0)
+	if (read_boot_id(value, sizeof(value)) == 0)
 		append_word(line, size, &len, "boot-id", value);
 	if (read_line("/etc/machine-id", value, sizeof(value)) == 0)
 		append_word(line, size, &len, "machine-id", value);

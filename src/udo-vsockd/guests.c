@@ -341,13 +341,23 @@ static void conn_close(struct notify_conn *c)
 	free(c);
 }
 
+/* Closes C, whose message ended or went wrong: a descriptor is free, so
+ * accepting paused for lack of them may resume (server.c). */
+static void conn_done(struct notify_conn *c)
+{
+	struct server *s = c->server;
+
+	conn_close(c);
+	server_resume_accepting(s, ACCEPT_PAUSE_NOFILE);
+}
+
 /* C stayed open longer than notify-timeout. */
 static void conn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct notify_conn *c = arg;
 
 	c->server->guests->table.counts.timed_out++;
-	conn_close(c);
+	conn_done(c);
 }
 
 /* C is readable: records (seqpacket) or bytes until EOF (stream). */
@@ -394,7 +404,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			return; /* more next time */
 	}
 	/* The message ended (or went wrong): our EOF is what the sender waits for. */
-	conn_close(c);
+	conn_done(c);
 }
 
 /* A datagram listener is readable: each datagram is a message. */
@@ -449,8 +459,16 @@ static void listener_cb(evutil_socket_t fd, short what, void *arg)
 		socklen_t slen = sizeof(svm);
 		int cfd = accept4(l->fd, (struct sockaddr *)&svm, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			/* Out of descriptors: the connection stays queued and the
+			 * listener readable, so pause accepting (as listener.c
+			 * does) rather than spin on it, until one closes or
+			 * accept-pause passes. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				log_warn("accept on notify listener %s", l->text);
+				server_pause_accepting(s, ACCEPT_PAUSE_NOFILE);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				log_warn("accept on notify listener %s", l->text);
+			}
 			return;
 		}
 		if (unprivileged(s, svm.svm_cid, svm.svm_port)) {
@@ -515,8 +533,10 @@ static struct notify_listener *listener_open(struct server *s, const char *text)
 		return NULL;
 	}
 	struct notify_listener *l = calloc(1, sizeof(*l));
+	/* Opened (a reload) while descriptors are short: it waits for the resume. */
+	int paused = type != SOCK_DGRAM && (s->accept_paused & ACCEPT_PAUSE_NOFILE);
 	if (l == NULL || (l->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, listener_cb, l)) == NULL ||
-	    event_add(l->ev, NULL) < 0) {
+	    (!paused && event_add(l->ev, NULL) < 0)) {
 		log_warnx("out of memory for notify listener %s", text);
 		if (l != NULL && l->ev != NULL)
 			event_free(l->ev);
@@ -575,6 +595,18 @@ int guests_configure(struct server *s, const struct config *conf)
 	}
 	gs->listeners = fresh;
 	return rc;
+}
+
+void guests_set_accepting(struct server *s, int enabled)
+{
+	for (struct notify_listener *l = s->guests != NULL ? s->guests->listeners : NULL; l != NULL; l = l->next) {
+		if (l->type == SOCK_DGRAM)
+			continue; /* datagrams take no descriptor */
+		if (enabled)
+			event_add(l->ev, NULL);
+		else
+			event_del(l->ev);
+	}
 }
 
 const struct guest_table *guests_table(const struct server *s)

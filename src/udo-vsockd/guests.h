@@ -90,6 +90,11 @@ void guest_table_clear(struct guest_table *t);
  * logging why (the listeners that opened stay). */
 int guests_configure(struct server *s, const struct config *conf);
 
+/* Starts (ENABLED) or stops accepting on S's stream and seqpacket notify
+ * listeners: listeners_follow_pause() stops them while descriptors are
+ * short. */
+void guests_set_accepting(struct server *s, int enabled);
+
 /* The guests S has heard from (never NULL once guests_configure ran). */
 const struct guest_table *guests_table(const struct server *s);
 

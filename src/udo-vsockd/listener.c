@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "conn.h"
+#include "guests.h"
 #include "log.h"
 #include "server.h"
 
@@ -297,14 +298,17 @@ void listeners_close_all(struct server *s)
 	s->listeners = NULL;
 }
 
-void listeners_set_enabled(struct server *s, int enabled)
+void listeners_follow_pause(struct server *s)
 {
 	for (struct listener *l = s->listeners; l != NULL; l = l->next) {
-		if (enabled)
+		if (s->accept_paused == 0)
 			evconnlistener_enable(l->evl);
 		else
 			evconnlistener_disable(l->evl);
 	}
+	/* Notify connections have bounds of their own: only a shortage of
+	 * descriptors, which is daemon-wide, pauses them too. */
+	guests_set_accepting(s, !(s->accept_paused & ACCEPT_PAUSE_NOFILE));
 }
 
 /* Describes the systemd-passed socket FD; returns its transport or 0. */

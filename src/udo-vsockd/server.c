@@ -35,12 +35,14 @@ uint64_t server_turn_us(struct server *s)
 
 void server_pause_accepting(struct server *s, enum accept_pause reason)
 {
-	if (s->accept_paused == 0)
-		listeners_set_enabled(s, 0);
+	int was = s->accept_paused;
+
 	if (!(s->accept_paused & reason))
 		log_info("accepting paused: %s",
 		         reason == ACCEPT_PAUSE_LIMIT ? "max-connections reached" : "out of file descriptors");
 	s->accept_paused |= (int)reason;
+	if (s->accept_paused != was)
+		listeners_follow_pause(s);
 	if (reason == ACCEPT_PAUSE_NOFILE) {
 		/* Try again later, or sooner when a connection closes. */
 		unsigned int ms = s->config->limits.accept_pause_ms;
@@ -51,6 +53,8 @@ void server_pause_accepting(struct server *s, enum accept_pause reason)
 
 void server_resume_accepting(struct server *s, enum accept_pause reason)
 {
+	int was = s->accept_paused;
+
 	if (s->accept_paused == 0)
 		return;
 	if ((reason & ACCEPT_PAUSE_LIMIT) && s->nconns < s->config->limits.max_connections)
@@ -59,10 +63,11 @@ void server_resume_accepting(struct server *s, enum accept_pause reason)
 		s->accept_paused &= ~ACCEPT_PAUSE_NOFILE;
 		evtimer_del(s->accept_timer);
 	}
-	if (s->accept_paused == 0 && !s->stopping) {
+	if (s->accept_paused == was || s->stopping)
+		return;
+	if (s->accept_paused == 0)
 		log_info("accepting resumed");
-		listeners_set_enabled(s, 1);
-	}
+	listeners_follow_pause(s);
 }
 
 /* FNV-1a hash of KEY, for the per-peer table. */

@@ -151,7 +151,8 @@ uint64_t server_uptime_ms(const struct server *s);
  * requests share it), so a request's time counts from that moment. */
 uint64_t server_turn_us(struct server *s);
 
-/* Pauses accepting on every listener for REASON. */
+/* Pauses accepting on every listener for REASON (the notify listeners
+ * only for ACCEPT_PAUSE_NOFILE; listeners_follow_pause()). */
 void server_pause_accepting(struct server *s, enum accept_pause reason);
 
 /* Lifts REASON; accepting resumes once no reason is left. */
@@ -210,8 +211,10 @@ void listeners_replace(struct server *s, struct listener *fresh);
 /* Closes every listener. */
 void listeners_close_all(struct server *s);
 
-/* Enables or disables accepting on every listener. */
-void listeners_set_enabled(struct server *s, int enabled);
+/* Makes the listeners follow S->accept_paused: the config's listeners
+ * accept only while nothing pauses them, guests' notify listeners
+ * (notify-listen, guests.c) while descriptors are not short. */
+void listeners_follow_pause(struct server *s);
 
 /* sd_notify helpers (notify.c). */
 /* Opens the notify socket named by $NOTIFY_SOCKET, if any; call before
