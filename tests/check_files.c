@@ -7,12 +7,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../src/udo-vsockd/files-fs.h"
@@ -377,6 +382,64 @@ START_TEST(get_rules)
 }
 END_TEST
 
+/* Makes openat2(2) fail with ENOSYS in this (forked) test process, as
+ * systemd 252's SystemCallFilter= does under the shipped units. */
+static void filter_openat2(void)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), 0);
+}
+
+/* Without openat2 the component walk keeps every path beneath the root,
+ * now refusing every symbolic link, and PUT, GET, LIST and STAT work. */
+START_TEST(walk_without_openat2)
+{
+	char path[PATH_MAX * 2], why[256], attrs[128], hex[FILES_SHA256_HEX_LEN + 1], **lines;
+	uint64_t size;
+	size_t n;
+	int fd;
+
+	put_file("outside/secret", "secret", 6);
+	put_file("root/inside", "inside", 6);
+	snprintf(path, sizeof(path), "%s/root/up", top);
+	ck_assert_int_eq(symlink("../outside", path), 0);
+	snprintf(path, sizeof(path), "%s/root/here", top);
+	ck_assert_int_eq(symlink("inside", path), 0);
+	snprintf(path, sizeof(path), "%s/root/d", top);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	filter_openat2();
+	errno = 0;
+	ck_assert_int_eq(syscall(SYS_openat2, root, ".", NULL, 0), -1);
+	ck_assert_int_eq(errno, ENOSYS);
+
+	ck_assert_int_eq(files_get_open(root, "up/secret", 0, &fd, &size, why, sizeof(why)), FILES_DENIED);
+	ck_assert_int_eq(files_get_open(root, "here", 0, &fd, &size, why, sizeof(why)), FILES_DENIED);
+	ck_assert_int_eq(put("up/new", "x", 1, NULL), FILES_DENIED);
+	ck_assert_int_eq(files_list(root, "up", &lines, &n, why, sizeof(why)), FILES_DENIED);
+	ck_assert_int_eq(entries("outside"), 1);
+
+	ck_assert_int_eq(put("d//new", "abc", 3, hex), FILES_OK);
+	ck_assert_int_eq(files_get_open(root, "./d/new", 0, &fd, &size, why, sizeof(why)), FILES_OK);
+	ck_assert_uint_eq(size, 3);
+	close(fd);
+	ck_assert_int_eq(files_get_open(root, "d/missing", 0, &fd, &size, why, sizeof(why)), FILES_NOT_FOUND);
+	ck_assert_int_eq(files_list(root, "d/", &lines, &n, why, sizeof(why)), FILES_OK);
+	ck_assert_uint_eq(n, 1);
+	files_list_free(lines, n);
+	ck_assert_int_eq(files_stat(root, ".", attrs, sizeof(attrs), why, sizeof(why)), FILES_OK);
+	ck_assert_int_eq(files_stat(root, "here", attrs, sizeof(attrs), why, sizeof(why)), FILES_OK);
+	ck_assert_int_eq(strncmp(attrs, "symlink ", 8), 0);
+}
+END_TEST
+
 /* The files-fs suite. */
 static Suite *files_suite(void)
 {
@@ -394,6 +457,7 @@ static Suite *files_suite(void)
 	tcase_add_test(tc, put_full_disk);
 	tcase_add_test(tc, list_and_stat);
 	tcase_add_test(tc, get_rules);
+	tcase_add_test(tc, walk_without_openat2);
 	suite_add_tcase(s, tc);
 	return s;
 }

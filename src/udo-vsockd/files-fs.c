@@ -128,9 +128,63 @@ int files_root_open(const char *path)
 	return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Opens PATH beneath ROOT through openat2. */
+/* Opens PATH beneath ROOT one component at a time, following no
+ * symbolic link at all: where openat2(2) is missing (Linux before 5.6) or
+ * filtered (systemd 252's SystemCallFilter= answers it with ENOSYS). A
+ * symbolic link on the way fails with EXDEV, as one leaving the root does
+ * under openat2. */
+static int open_beneath_walk(int root, const char *path, int flags, mode_t mode)
+{
+	int cur = fcntl(root, F_DUPFD_CLOEXEC, 0);
+	const char *p = path;
+
+	while (cur >= 0) {
+		size_t n;
+		char comp[NAME_MAX + 1];
+		int last, next, err;
+
+		p += strspn(p, "/");
+		n = strcspn(p, "/");
+		last = p[n + strspn(p + n, "/")] == '\0';
+		if (n > NAME_MAX) {
+			close(cur);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, n ? p : ".", n ? n : 1);
+		comp[n ? n : 1] = '\0';
+		if (strcmp(comp, "..") == 0) {
+			close(cur);
+			errno = EXDEV;
+			return -1;
+		}
+		if (last)
+			next = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+		else
+			next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		err = errno;
+		if (next < 0 && (err == ELOOP || err == ENOTDIR)) {
+			struct stat st;
+
+			if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				err = EXDEV;
+		}
+		close(cur);
+		if (last || next < 0) {
+			errno = err;
+			return next;
+		}
+		cur = next;
+		p += n;
+	}
+	return -1;
+}
+
+/* Opens PATH beneath ROOT through openat2, or the walk where the kernel
+ * or a seccomp filter lacks it. */
 int files_open_beneath(int root, const char *path, int flags, mode_t mode)
 {
+	static int no_openat2;
 	struct open_how how = {
 	    .flags = (uint64_t)(flags | O_CLOEXEC),
 	    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
@@ -138,10 +192,15 @@ int files_open_beneath(int root, const char *path, int flags, mode_t mode)
 	};
 	long fd;
 
-	do
-		fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return (int)fd;
+	if (!no_openat2) {
+		do
+			fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+		while (fd < 0 && errno == EAGAIN);
+		if (fd >= 0 || errno != ENOSYS)
+			return (int)fd;
+		no_openat2 = 1;
+	}
+	return open_beneath_walk(root, path, flags, mode);
 }
 
 /* Splits PATH into a newly allocated directory part ("." if none) in *DIR
