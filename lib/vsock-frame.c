@@ -41,6 +41,7 @@ static int frame_shape_ok(uint8_t type, uint8_t channel, uint32_t length)
 	case UDO_VSOCK_FRAME_EXIT:
 		return channel == 0 && length >= 2 && length <= 1 + UDO_VSOCK_FRAME_SIGNAL_MAX;
 	case UDO_VSOCK_FRAME_ERROR:
+	case UDO_VSOCK_FRAME_DONE:
 		return channel == 0 && length <= UDO_VSOCK_FRAME_ERROR_MAX;
 	default:
 		return 0;
@@ -86,7 +87,7 @@ int udo_vsock_frame_decode_header(const void *buf, size_t len, struct udo_vsock_
 		errno = EPROTO;
 		return -1;
 	}
-	if (f->type < UDO_VSOCK_FRAME_DATA || f->type > UDO_VSOCK_FRAME_ERROR) {
+	if (f->type < UDO_VSOCK_FRAME_DATA || f->type > UDO_VSOCK_FRAME_DONE) {
 		udo_log_format(err, errlen, 0, "unknown frame type %u", f->type);
 		errno = EPROTO;
 		return -1;

@@ -20,6 +20,7 @@ vsockd_sources = \
 	src/udo-vsockd/audit.c \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
+	src/udo-vsockd/files-fs.c \
 	src/udo-vsockd/fsfreeze.c \
 	src/udo-vsockd/guests.c \
 	src/udo-vsockd/kinds.c \
@@ -36,6 +37,7 @@ vsockd_sources = \
 	src/udo-vsockd/session.c \
 	src/udo-vsockd/kinds/announce.c \
 	src/udo-vsockd/kinds/exec.c \
+	src/udo-vsockd/kinds/files.c \
 	src/udo-vsockd/kinds/freeze.c \
 	src/udo-vsockd/kinds/frozen.c \
 	src/udo-vsockd/kinds/guests.c \
@@ -59,6 +61,7 @@ vsockd_headers = \
 	src/udo-vsockd/conn.h \
 	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/exec-hook.h \
+	src/udo-vsockd/files-fs.h \
 	src/udo-vsockd/fsfreeze.h \
 	src/udo-vsockd/guests.h \
 	src/udo-vsockd/handler.h \
@@ -75,8 +78,8 @@ vsockd_headers = \
 	src/udo-vsockd/session.h \
 	src/udo-vsockd/util.h
 src_udo_vsockd_libvsockd_la_SOURCES = $(vsockd_sources) $(vsockd_headers)
-src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS)
-src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS)
+src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS) $(CRYPTO_CFLAGS)
+src_udo_vsockd_libvsockd_la_LIBADD = lib/libudo-vsock.la $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(PCRE2_LIBS) $(CRYPTO_LIBS)
 
 sbin_PROGRAMS += src/udo-vsockd/udo-vsockd
 src_udo_vsockd_udo_vsockd_SOURCES = src/udo-vsockd/main.c

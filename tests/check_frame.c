@@ -34,6 +34,7 @@ START_TEST(roundtrips)
 	roundtrip(UDO_VSOCK_FRAME_SIGNAL, 0, 3);
 	roundtrip(UDO_VSOCK_FRAME_EXIT, 0, 2);
 	roundtrip(UDO_VSOCK_FRAME_ERROR, 0, UDO_VSOCK_FRAME_ERROR_MAX);
+	roundtrip(UDO_VSOCK_FRAME_DONE, 0, 0);
 }
 END_TEST
 
@@ -65,7 +66,7 @@ static void rejects(const unsigned char *b, size_t len)
 START_TEST(bad_headers)
 {
 	const unsigned char short_hdr[] = {1, 0, 0, 0, 0, 0, 0};
-	const unsigned char unknown[] = {9, 0, 0, 0, 0, 0, 0, 0};
+	const unsigned char unknown[] = {10, 0, 0, 0, 0, 0, 0, 0};
 	const unsigned char zero_type[] = {0, 0, 0, 0, 0, 0, 0, 0};
 	const unsigned char reserved[] = {1, 0, 0, 1, 0, 0, 0, 1};
 	const unsigned char empty_data[] = {1, 0, 0, 0, 0, 0, 0, 0};

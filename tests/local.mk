@@ -110,6 +110,13 @@ tests_check_util_SOURCES = tests/check_util.c src/udo-vsockd/util.c src/udo-vsoc
 tests_check_util_CFLAGS = $(TEST_CFLAGS)
 tests_check_util_LDADD = $(CHECK_LIBS)
 
+# The files kind's confined file operations, on real directories.
+check_PROGRAMS += tests/check_files
+TESTS += tests/check_files
+tests_check_files_SOURCES = tests/check_files.c src/udo-vsockd/files-fs.c src/udo-vsockd/files-fs.h
+tests_check_files_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
+tests_check_files_LDADD = $(CRYPTO_LIBS) $(CHECK_LIBS)
+
 # Connection hand-off and proxy, through the real daemon over CID 1 with
 # examples/handoff-echo and echo services as separate processes.
 check_PROGRAMS += tests/vsock_handoff
@@ -155,6 +162,16 @@ tests_vsock_session_LDADD = $(TEST_LIBS)
 EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_session_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+
+# The files kind over CID 1: content, escapes, limits, a full tmpfs,
+# cut-short transfers, concurrency, fairness and 1 GiB each way.
+check_PROGRAMS += tests/vsock_files
+TESTS += tests/vsock_files
+tests_vsock_files_SOURCES = tests/vsock_files.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c \
+	tests/test-transport.h
+tests_vsock_files_CFLAGS = $(TEST_CFLAGS) $(CRYPTO_CFLAGS)
+tests_vsock_files_LDADD = $(TEST_LIBS) $(CRYPTO_LIBS)
+EXTRA_tests_vsock_files_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) src/udo-vsock/udo-vsock$(EXEEXT)
 EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT) \
 	src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)
 

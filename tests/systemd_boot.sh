@@ -519,6 +519,48 @@ admin_poweroff() {
 	return 1
 }
 
+# Exit status of "$@" is STATUS (a check's command).
+exits() {
+	local want=$1
+	shift
+	"$@" >/dev/null 2>&1
+	[ "$?" = "$want" ]
+}
+
+# files as shipped: the host's inbox and the guest's share with their
+# commented-out lines uncommented (CONF, GCONF), under the hardened units,
+# driven by udo-vsock put/get as a person types them. In one machine the
+# guest leaving a report in the host's inbox is CID 1, and so is the host
+# reaching the guest's share: that share's "allow = host" becomes "allow =
+# local", the one word changed (and the guest keeps the port of its own
+# that guest_announce_shipped gave it).
+files_shipped() {
+	local conf=$1 gconf=$2 gsvc=udo-vsockd@guest.service gport=$((port + 2)) src=/run/udo-files.src
+	local got=/run/udo-files.got svc=udo-vsockd.service out
+	mark "files, the shipped lines uncommented"
+	sed -i '/^#\[command inbox\]$/,/^$/ s/^#//' "$conf"
+	sed -i -e '/^#\[command files\]$/,/^$/ s/^#//' -e "s/^\(listen = vsock:any:\)$port\$/\1$gport/" "$gconf"
+	sed -i '/^\[command files\]$/,/^$/ s/^allow = host$/allow = local/' "$gconf"
+	echo "  host: $(sed -n '/^\[command inbox\]$/,/^$/p' "$conf" | tr '\n' ' ')"
+	echo "  guest: $(sed -n '/^\[command files\]$/,/^$/p' "$gconf" | tr '\n' ' ')"
+	head -c 3000000 /dev/urandom >"$src"
+	check "$svc start with [command inbox]" systemctl restart $svc
+	out=$(udo-vsock -v "vsock:local:$port" put "$src" inbox:report.bin 2>&1)
+	check "udo-vsock put into the host's inbox: ${out//$'\n'/ | }" grep -q '^udo-vsock: OK sha256=' <<<"$out"
+	check "the report is in /var/lib/udo-vsockd/inbox/cid-1, whole" cmp "$src" /var/lib/udo-vsockd/inbox/cid-1/report.bin
+	check "the inbox is write-only: get is ERR (exit 1)" exits 1 udo-vsock "vsock:local:$port" get inbox:report.bin "$got"
+	check "$gsvc start with [command files]" systemctl restart $gsvc
+	out=$(udo-vsock -v "vsock:local:$gport" put "$src" app.bin 2>&1)
+	check "udo-vsock put into the guest's share: ${out//$'\n'/ | }" grep -q '^udo-vsock: OK sha256=' <<<"$out"
+	check "udo-vsock get it back" udo-vsock "vsock:local:$gport" get app.bin "$got"
+	check "the same bytes came back" cmp "$src" "$got"
+	check "the file is in /var/lib/udo-vsockd-guest/share" cmp "$src" /var/lib/udo-vsockd-guest/share/app.bin
+	check "the share refuses .. (ERR, exit 1)" exits 1 udo-vsock "vsock:local:$gport" get ../../../etc/machine-id "$got"
+	rm -f "$src" "$got"
+	check "$gsvc stop" systemctl stop $gsvc
+	check "$svc stop" systemctl stop $svc
+}
+
 # Inside: the checks.
 inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd hook
@@ -538,6 +580,7 @@ inside() {
 	audit_journal
 	guest_notify_shipped "$conf"
 	guest_announce_shipped "$(dirname "$conf")/guest.conf"
+	files_shipped "$conf" "$(dirname "$conf")/guest.conf"
 	mark "the test configurations"
 	cp "$conf.test" "$conf"
 	cp "$(dirname "$conf")/guest.conf.test" "$(dirname "$conf")/guest.conf"

@@ -23,7 +23,7 @@ extern "C" {
  * Flow control is per data channel, as SSH's channel windows: a side may
  * send DATA on a channel only as many bytes as the receiver has granted
  * with WINDOW frames, and every window starts at 0. Control frames (EOF,
- * WINDOW, START, RESIZE, SIGNAL, EXIT, ERROR) never need a window, so a
+ * WINDOW, START, RESIZE, SIGNAL, EXIT, ERROR, DONE) never need a window, so a
  * stalled data channel never holds back a resize, a signal or the exit
  * status. udo-vsock-protocol(7) gives who sends what, and when.
  */
@@ -31,7 +31,7 @@ extern "C" {
 #define UDO_VSOCK_FRAME_PAYLOAD_MAX 65536u
 #define UDO_VSOCK_FRAME_TERM_MAX    64u   /* START: the TERM name */
 #define UDO_VSOCK_FRAME_SIGNAL_MAX  16u   /* SIGNAL, EXIT: a signal name */
-#define UDO_VSOCK_FRAME_ERROR_MAX   1024u /* ERROR: one reply line */
+#define UDO_VSOCK_FRAME_ERROR_MAX   1024u /* ERROR, DONE: one reply line */
 
 enum udo_vsock_frame_type {
 	UDO_VSOCK_FRAME_DATA = 1,   /* channel bytes, 1..PAYLOAD_MAX, within the window */
@@ -42,6 +42,7 @@ enum udo_vsock_frame_type {
 	UDO_VSOCK_FRAME_SIGNAL = 6, /* client: a signal name without "SIG" */
 	UDO_VSOCK_FRAME_EXIT = 7,   /* daemon, last: 0 and a code, or 1 and a signal name */
 	UDO_VSOCK_FRAME_ERROR = 8,  /* daemon: an "ERR code text" line, no newline */
+	UDO_VSOCK_FRAME_DONE = 9,   /* daemon, last of a transfer: an "OK text" line, no newline */
 };
 
 enum udo_vsock_frame_channel {

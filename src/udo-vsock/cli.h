@@ -12,12 +12,14 @@ struct cli_pump;
 
 /* Exit statuses, one per failure class (documented in udo-vsock(1)). */
 enum cli_exit {
-	CLI_EXIT_OK = 0,       /* every request answered OK */
-	CLI_EXIT_ERR = 1,      /* the server answered ERR (any code) */
-	CLI_EXIT_USAGE = 2,    /* bad command line or input */
-	CLI_EXIT_CONNECT = 3,  /* the connection could not be made */
-	CLI_EXIT_TIMEOUT = 4,  /* connect or reply timed out */
-	CLI_EXIT_PROTOCOL = 5, /* bad reply, or connection lost before a status line */
+	CLI_EXIT_OK = 0,        /* every request answered OK */
+	CLI_EXIT_ERR = 1,       /* the server answered ERR (any code) */
+	CLI_EXIT_USAGE = 2,     /* bad command line or input */
+	CLI_EXIT_CONNECT = 3,   /* the connection could not be made */
+	CLI_EXIT_TIMEOUT = 4,   /* connect or reply timed out */
+	CLI_EXIT_PROTOCOL = 5,  /* bad reply, or connection lost before a status line */
+	CLI_EXIT_LOCAL = 6,     /* put/get: the local file could not be read or written */
+	CLI_EXIT_INTEGRITY = 7, /* put/get: the SHA-256 of the bytes moved differs */
 };
 
 /* Everything the command line selects. */
@@ -62,5 +64,9 @@ int cli_run_pipelined(const struct cli_options *opt, struct cli_pump *p);
 
 /* The interactive loop on a terminal. Returns the exit status. */
 int cli_run_interactive(const struct cli_options *opt);
+
+/* The put and get verbs (files.c): ARGV[0] is "put" or "get", ARGC
+ * words in all. Returns the exit status. */
+int cli_files_run(const struct cli_options *opt, int argc, char **argv);
 
 #endif /* UDO_CLI_H */

@@ -17,6 +17,7 @@ src_udo_vsock_udo_vsock_SOURCES = \
 	src/udo-vsock/pipe.c \
 	src/udo-vsock/interactive.c \
 	src/udo-vsock/json.c \
-	src/udo-vsock/json.h
-src_udo_vsock_udo_vsock_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-src_udo_vsock_udo_vsock_LDADD = lib/libudo-vsock.la $(JANSSON_LIBS)
+	src/udo-vsock/json.h \
+	src/udo-vsock/files.c
+src_udo_vsock_udo_vsock_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CRYPTO_CFLAGS)
+src_udo_vsock_udo_vsock_LDADD = lib/libudo-vsock.la $(JANSSON_LIBS) $(CRYPTO_LIBS)

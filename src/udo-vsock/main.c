@@ -62,8 +62,13 @@ static void usage(FILE *out)
 	      "  -h, --help                     show this help\n"
 	      "  -V, --version                  show the version\n"
 	      "\n"
+	      "Files (with a files command of the daemon, 'files' unless COMMAND: is given):\n"
+	      "  udo-vsock ADDRESS put LOCAL [COMMAND:]REMOTE\n"
+	      "  udo-vsock ADDRESS get [--resume] [COMMAND:]REMOTE [LOCAL|-]\n"
+	      "\n"
 	      "Exit status: 0 OK, 1 the server answered ERR, 2 usage error,\n"
-	      "3 connection failed, 4 timeout, 5 protocol error or connection lost.\n",
+	      "3 connection failed, 4 timeout, 5 protocol error or connection lost,\n"
+	      "6 local file error (put/get), 7 SHA-256 mismatch (put/get).\n",
 	      out);
 }
 
@@ -200,6 +205,8 @@ int main(int argc, char **argv)
 	if (opt.addr.kind != UDO_VSOCK_ADDR_UNIX && opt.addr.port == UINT32_MAX)
 		return usage_error("%s: a port is needed to connect", opt.addr_text);
 
+	if (first + 1 < argc && (strcmp(argv[first + 1], "put") == 0 || strcmp(argv[first + 1], "get") == 0))
+		return finish(cli_files_run(&opt, argc - first - 1, argv + first + 1));
 	if (first + 1 < argc) {
 		struct cli_buf req = {0};
 		int bad = 0;

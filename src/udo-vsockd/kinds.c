@@ -26,7 +26,8 @@
 	X(announce)                                                                                                    \
 	X(exec)                                                                                                        \
 	X(handoff)                                                                                                     \
-	X(proxy)
+	X(proxy)                                                                                                       \
+	X(files)
 
 /* The kinds' definitions, declared here and nowhere else. */
 #define KIND_DECLARE(name) extern const struct handler_kind handler_##name;
