@@ -657,13 +657,13 @@ START_TEST(test_usage)
 	run_cli(&r, "--bogus", "vsock:1:1", "ping");
 	expect(&r, 2, "", "unknown option");
 	run_free(&r);
-	run_cli(&r, "-t", "soon", "vsock:1:1", "ping");
+	run_cli(&r, "-w", "soon", "vsock:1:1", "ping");
 	expect(&r, 2, "", "--timeout");
 	run_free(&r);
 	run_cli(&r, "--retry", "-1", "vsock:1:1", "ping");
 	expect(&r, 2, "", "--retry");
 	run_free(&r);
-	run_cli(&r, "-t");
+	run_cli(&r, "-w");
 	expect(&r, 2, "", "needs an argument");
 	run_free(&r);
 	run_cli(&r, "vsock:1:any", "ping");
@@ -707,7 +707,7 @@ START_TEST(test_reply_timeout)
 	struct server s;
 	struct run r;
 	server_start(&s, "vsock", 1, 0);
-	run_cli(&r, "-t", "0.5", s.addr, "hang");
+	run_cli(&r, "-w", "0.5", s.addr, "hang");
 	expect(&r, 4, "", "timeout");
 	ck_assert_int_ge(r.ms, 400);
 	ck_assert_int_lt(r.ms, 10000);
@@ -800,7 +800,7 @@ START_TEST(test_batch_both_full)
 		olen += (size_t)sprintf(want + olen, "\nOK\n");
 	}
 	server_start(&s, "vsock", 1, 0);
-	const char *const args[] = {"-t", "20", s.addr, NULL};
+	const char *const args[] = {"-w", "20", s.addr, NULL};
 	run_cli_v(&r, in, len, true, args);
 	expect(&r, 0, NULL, "");
 	ck_assert_uint_eq(r.out_len, olen);

@@ -26,7 +26,7 @@ enum {
 };
 
 static const struct option long_options[] = {
-    {"timeout", required_argument, NULL, 't'},
+    {"timeout", required_argument, NULL, 'w'},
     {"connect-timeout", required_argument, NULL, 'c'},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"wait", required_argument, NULL, OPT_WAIT},
@@ -50,7 +50,7 @@ static void usage(FILE *out)
 	      "           unix:PATH, vsock-mux:PATH:PORT (Firecracker/Cloud Hypervisor)\n"
 	      "\n"
 	      "Options:\n"
-	      "  -t, --timeout SECONDS          reply timeout (default 30; 0: none)\n"
+	      "  -w, --timeout SECONDS          reply timeout (default 30; 0: none)\n"
 	      "  -c, --connect-timeout SECONDS  connect timeout (default 5; 0: none)\n"
 	      "      --retry N                  retry a failed or reset connection N times\n"
 	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
@@ -119,9 +119,9 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	    .wait_ms = -1,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:t:c:vhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:w:c:vhV", long_options, NULL)) != -1) {
 		switch (c) {
-		case 't':
+		case 'w':
 			if (parse_seconds(optarg, &ms) < 0)
 				return usage_error("invalid --timeout '%s'", optarg);
 			opt->reply_timeout_ms = ms == 0 ? -1 : (int)ms;
