@@ -12,12 +12,13 @@ struct cli_pump;
 
 /* Exit statuses, one per failure class (documented in udo-vsock(1)). */
 enum cli_exit {
-	CLI_EXIT_OK = 0,       /* every request answered OK */
-	CLI_EXIT_ERR = 1,      /* the server answered ERR (any code) */
-	CLI_EXIT_USAGE = 2,    /* bad command line or input */
-	CLI_EXIT_CONNECT = 3,  /* the connection could not be made */
-	CLI_EXIT_TIMEOUT = 4,  /* connect or reply timed out */
-	CLI_EXIT_PROTOCOL = 5, /* bad reply, or connection lost before a status line */
+	CLI_EXIT_OK = 0,        /* every request answered OK */
+	CLI_EXIT_ERR = 1,       /* the server answered ERR (any code) */
+	CLI_EXIT_USAGE = 2,     /* bad command line or input */
+	CLI_EXIT_CONNECT = 3,   /* the connection could not be made */
+	CLI_EXIT_TIMEOUT = 4,   /* connect or reply timed out */
+	CLI_EXIT_PROTOCOL = 5,  /* bad reply, or connection lost before a status line */
+	CLI_EXIT_SESSION = 255, /* with -t, or after OK session: any failure of the CLI itself */
 };
 
 /* Everything the command line selects. */
@@ -34,6 +35,7 @@ struct cli_options {
 	bool no_ok;
 	bool json; /* --json: one JSON object per reply (json.c) */
 	bool verbose;
+	bool tty; /* -t: a terminal for a session, as ssh -t (tty.c) */
 };
 
 /* Prints "udo-vsock: " and the formatted message to stderr. */
@@ -57,10 +59,12 @@ int cli_connect(const struct cli_options *opt, unsigned int *retries_used, int *
 bool cli_retry_backoff(const struct cli_options *opt, unsigned int *retries_used, unsigned int n, int64_t since_ms);
 
 /* Runs one request (one-shot) or standard input (batch) through the
- * pump with reconnects. Returns the exit status. */
+ * pump with reconnects, and a session after OK session. Returns the exit
+ * status (the session's own when P->session is set). */
 int cli_run_pipelined(const struct cli_options *opt, struct cli_pump *p);
 
-/* The interactive loop on a terminal. Returns the exit status. */
-int cli_run_interactive(const struct cli_options *opt);
+/* The interactive loop on a terminal. Returns the exit status; *SESSION
+ * is set when it ended with a session (then its status is final). */
+int cli_run_interactive(const struct cli_options *opt, bool *session);
 
 #endif /* UDO_CLI_H */

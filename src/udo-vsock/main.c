@@ -27,6 +27,7 @@ enum {
 
 static const struct option long_options[] = {
     {"timeout", required_argument, NULL, 'w'},
+    {"tty", no_argument, NULL, 't'},
     {"connect-timeout", required_argument, NULL, 'c'},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"wait", required_argument, NULL, OPT_WAIT},
@@ -50,6 +51,8 @@ static void usage(FILE *out)
 	      "           unix:PATH, vsock-mux:PATH:PORT (Firecracker/Cloud Hypervisor)\n"
 	      "\n"
 	      "Options:\n"
+	      "  -t, --tty                      a terminal for a session command, as ssh -t:\n"
+	      "                                 the local terminal raw, its size sent\n"
 	      "  -w, --timeout SECONDS          reply timeout (default 30; 0: none)\n"
 	      "  -c, --connect-timeout SECONDS  connect timeout (default 5; 0: none)\n"
 	      "      --retry N                  retry a failed or reset connection N times\n"
@@ -63,7 +66,10 @@ static void usage(FILE *out)
 	      "  -V, --version                  show the version\n"
 	      "\n"
 	      "Exit status: 0 OK, 1 the server answered ERR, 2 usage error,\n"
-	      "3 connection failed, 4 timeout, 5 protocol error or connection lost.\n",
+	      "3 connection failed, 4 timeout, 5 protocol error or connection lost.\n"
+	      "A session command (OK session) exits with the remote program's status\n"
+	      "(128+N for signal N); with -t, or once a session began, every failure\n"
+	      "of udo-vsock itself exits 255.\n",
 	      out);
 }
 
@@ -119,8 +125,11 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	    .wait_ms = -1,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:w:c:vhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:tw:c:vhV", long_options, NULL)) != -1) {
 		switch (c) {
+		case 't':
+			opt->tty = true;
+			break;
 		case 'w':
 			if (parse_seconds(optarg, &ms) < 0)
 				return usage_error("invalid --timeout '%s'", optarg);
@@ -173,13 +182,19 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	return -1;
 }
 
-/* Ends the run: flushes stdout, turning a write error into a failure. */
-static int finish(int rc)
+/* Ends the run: flushes stdout, turning a write error into a failure.
+ * With -t, a failure of the CLI itself is 255 (as ssh's), whatever its
+ * class; a SESSION's status is final (the remote program's, or 255). */
+static int finish(const struct cli_options *opt, int rc, bool session)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "udo-vsock: cannot write standard output: %s\n", strerror(errno));
-		return rc ? rc : CLI_EXIT_PROTOCOL;
+		if (session)
+			return CLI_EXIT_SESSION;
+		rc = rc ? rc : CLI_EXIT_PROTOCOL;
 	}
+	if (opt->tty && rc != 0 && !session)
+		return CLI_EXIT_SESSION;
 	return rc;
 }
 
@@ -220,12 +235,15 @@ int main(int argc, char **argv)
 		}
 		rc = cli_run_pipelined(&opt, &pump);
 		cli_pump_destroy(&pump);
-		return finish(rc);
+		return finish(&opt, rc, pump.session);
 	}
-	if (isatty(STDIN_FILENO))
-		return finish(cli_run_interactive(&opt));
+	if (isatty(STDIN_FILENO)) {
+		bool session = false;
+		rc = cli_run_interactive(&opt, &session);
+		return finish(&opt, rc, session);
+	}
 	cli_pump_init(&pump, &opt, CLI_OUTPUT_LIST, STDIN_FILENO);
 	rc = cli_run_pipelined(&opt, &pump);
 	cli_pump_destroy(&pump);
-	return finish(rc);
+	return finish(&opt, rc, pump.session);
 }
