@@ -58,6 +58,7 @@ struct sf {
 	struct sf_out out[3];
 	int sig_r;               /* the self-pipe's read end */
 	int64_t last_int_ms;     /* the last SIGINT forwarded, or 0 */
+	uint16_t rows, cols;     /* the terminal size sent last, 0 0 before */
 	bool rx_eof;             /* the daemon closed, or the connection failed */
 	bool tx_closed;          /* sending failed */
 	int lost_errno;          /* why, when it was an error */
@@ -142,12 +143,17 @@ static void sf_queue_signal(struct sf *s, int sig)
 		sf_queue(s, UDO_VSOCK_FRAME_SIGNAL, 0, name, strlen(name));
 }
 
-/* Queues RESIZE with the size of the local terminal, if there is one. */
+/* Queues RESIZE with the size of the local terminal, if there is one
+ * and it is not the size sent last (a burst of SIGWINCH sends one). */
 static void sf_queue_resize(struct sf *s)
 {
 	uint16_t rows, cols;
 	if (cli_tty_size(STDIN_FILENO, &rows, &cols) < 0 && cli_tty_size(STDOUT_FILENO, &rows, &cols) < 0)
 		return;
+	if (rows == s->rows && cols == s->cols)
+		return;
+	s->rows = rows;
+	s->cols = cols;
 	unsigned char b[4] = {(unsigned char)(rows >> 8), (unsigned char)rows, (unsigned char)(cols >> 8),
 	                      (unsigned char)cols};
 	sf_queue(s, UDO_VSOCK_FRAME_RESIZE, 0, b, sizeof(b));
