@@ -209,12 +209,11 @@ static void sf_take_exit(struct sf *s, const unsigned char *p, size_t len)
 static void sf_take_data(struct sf *s, struct sf_out *o, const char *p, size_t len)
 {
 	o->window -= len;
-	o->unreleased += len;
 	if (o->broken) {
-		o->to_grant += o->unreleased;
-		o->unreleased = 0;
+		o->to_grant += len; /* dropped, and granted again at once */
 		return;
 	}
+	o->unreleased += len;
 	if (!o->escape) {
 		if (cli_buf_append(&o->buf, p, len) < 0)
 			sf_fail(s, "out of memory");
@@ -429,8 +428,10 @@ static void sf_write_out(struct sf *s, int ch)
 	}
 	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
-	/* The local reader is gone: drop what comes on this channel, and
-	 * give the remote program what a local one would get, SIGPIPE. */
+	/* The local reader is gone: give the remote program what a local
+	 * one would get, SIGPIPE, and drop what still comes on this channel,
+	 * granting it again: the daemon sends EXIT only after all the output
+	 * it read, so holding the window back would hold back the EXIT. */
 	int err = n < 0 ? errno : EIO;
 	o->broken = true;
 	cli_buf_clear(&o->buf);
@@ -456,7 +457,8 @@ static void sf_take_signals(struct sf *s)
 	for (ssize_t i = 0; i < n; i++) {
 		int sig = sigs[i];
 		if (sig == SIGWINCH) {
-			sf_queue_resize(s);
+			if (s->opt->tty)
+				sf_queue_resize(s);
 		} else if (sig == SIGINT) {
 			int64_t now = cli_now_ms();
 			if (s->last_int_ms && now - s->last_int_ms < SF_INT_TWICE_MS)
