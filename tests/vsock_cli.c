@@ -669,6 +669,12 @@ START_TEST(test_usage)
 	run_cli(&r, "-w");
 	expect(&r, 2, "", "needs an argument");
 	run_free(&r);
+	run_cli(&r, "-t"); /* a flag now: no argument to take */
+	expect(&r, 2, "", "missing ADDRESS");
+	run_free(&r);
+	run_cli(&r, "--tty", "-w", "1", "vsock:1:any", "ping");
+	expect(&r, 2, "", "port"); /* a usage error stays 2 under -t */
+	run_free(&r);
 	run_cli(&r, "vsock:1:any", "ping");
 	expect(&r, 2, "", "port");
 	run_free(&r);
