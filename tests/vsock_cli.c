@@ -1448,7 +1448,13 @@ static const char session_sections[] = "[command shell]\n"
                                        "[command yes]\n"
                                        "handler = exec\n"
                                        "path = /usr/bin/yes\n"
-                                       "mode = session\n";
+                                       "mode = session\n"
+                                       "[command idle]\n"
+                                       "handler = exec\n"
+                                       "path = /bin/sleep\n"
+                                       "args = 1006\n"
+                                       "mode = session\n"
+                                       "idle-timeout = 300ms\n";
 
 /* Fixture of the session tests: inside user-mode Linux, whose devtmpfs
  * has /dev/ptmx but no /dev/pts, devpts is mounted there, for the
@@ -1705,8 +1711,9 @@ END_TEST
 
 /* Without -t a session is a pipe: 16 MiB of random bytes through cat
  * come back identical; stdout and stderr stay apart; the exit code, or
- * 128 + the signal that killed the program, is the CLI's status; an ERR
- * reply or no connection is 255 with -t and keeps its class without. */
+ * 128 + the signal that killed the program, is the CLI's status; the
+ * daemon's ERROR frame is 255; an ERR reply or no connection is 255 with
+ * -t and keeps its class without. */
 START_TEST(test_session_pipes)
 {
 	enum { BIG = 16 * 1024 * 1024 };
@@ -1738,6 +1745,12 @@ START_TEST(test_session_pipes)
 	expect(&r, 128 + SIGTERM, "", "");
 	ck_assert_msg(WIFEXITED(r.wstatus), "the CLI itself was killed: %#x", r.wstatus);
 	run_free(&r);
+
+	/* The daemon's ERROR frame (idle-timeout) is printed; the status is 255. */
+	run_cli(&r, addr, "idle");
+	expect(&r, 255, "", "udo-vsock: ERR timeout ");
+	run_free(&r);
+	await_process("sleep", "1006", false);
 
 	run_cli(&r, addr, "nosuch");
 	expect(&r, 1, "", "unknown-command");
