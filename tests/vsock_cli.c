@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1577,6 +1578,8 @@ static bool tty_cli_start(struct tty_cli *t, unsigned short rows, unsigned short
 		    dup2(slave, 2) < 0)
 			_exit(126);
 		setenv("TERM", "udo-test-term", 1);
+		struct rlimit nocore = {0, 0}; /* SIGQUIT's default action dumps core */
+		setrlimit(RLIMIT_CORE, &nocore);
 		execv(CLI_BIN, (char *const *)argv);
 		_exit(127);
 	}
@@ -1672,11 +1675,11 @@ START_TEST(test_session_tty)
 END_TEST
 
 /* -t: the terminal is back in cooked mode however the CLI ends: the
- * connection lost (the daemon killed), SIGTERM or SIGHUP to the CLI
- * (which then dies of it, as a shell expects). */
+ * connection lost (the daemon killed), SIGTERM, SIGHUP or SIGQUIT to the
+ * CLI (which then dies of it, as a shell expects). */
 START_TEST(test_session_tty_restore)
 {
-	static const int sigs[] = {0, SIGTERM, SIGHUP};
+	static const int sigs[] = {0, SIGTERM, SIGHUP, SIGQUIT};
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		struct daemon d;
 		struct tty_cli t;
