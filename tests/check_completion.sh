@@ -66,7 +66,7 @@ complete_as _udo_vsock "udo-vsock --ti" udo-vsock --ti
 offers --timeout
 lacks --connect-timeout --raw
 complete_as _udo_vsock "udo-vsock -" udo-vsock -
-offers -t --tty -w --timeout -c --connect-timeout --retry --wait --raw --no-ok --json -v --verbose -h --help -V --version
+offers -t --tty -w --timeout -c --connect-timeout --retry --wait --window --raw --no-ok --json -v --verbose -h --help -V --version
 complete_as _udo_vsock "udo-vsock " udo-vsock ""
 offers vsock: unix: vsock-mux:
 complete_as _udo_vsock "udo-vsock -w 5 un" udo-vsock -w 5 un

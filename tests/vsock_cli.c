@@ -673,6 +673,12 @@ START_TEST(test_usage)
 	run_cli(&r, "-t"); /* a flag now: no argument to take */
 	expect(&r, 2, "", "missing ADDRESS");
 	run_free(&r);
+	run_cli(&r, "--window", "1K", "vsock:1:1", "cat");
+	expect(&r, 2, "", "--window");
+	run_free(&r);
+	run_cli(&r, "--window", "17M", "vsock:1:1", "cat");
+	expect(&r, 2, "", "--window");
+	run_free(&r);
 	run_cli(&r, "--tty", "-w", "1", "vsock:1:any", "ping");
 	expect(&r, 2, "", "port"); /* a usage error stays 2 under -t */
 	run_free(&r);
@@ -1737,6 +1743,13 @@ START_TEST(test_session_pipes)
 	expect(&r, 0, NULL, "");
 	ck_assert_uint_eq(r.out_len, BIG);
 	ck_assert_msg(memcmp(r.out, data, BIG) == 0, "the bytes through cat differ");
+	run_free(&r);
+	/* The smallest window: many grants, the same bytes. */
+	const char *const small[] = {"--window", "4K", addr, "cat", NULL};
+	run_cli_v(&r, data, BIG / 16, true, small);
+	expect(&r, 0, NULL, "");
+	ck_assert_uint_eq(r.out_len, BIG / 16);
+	ck_assert_msg(memcmp(r.out, data, BIG / 16) == 0, "the bytes through cat differ (--window 4K)");
 	run_free(&r);
 	free(data);
 

@@ -21,6 +21,11 @@ enum cli_exit {
 	CLI_EXIT_SESSION = 255, /* with -t, or after OK session: any failure of the CLI itself */
 };
 
+/* --window: its default and bounds (bytes). */
+#define CLI_WINDOW_DEFAULT (256 * 1024)
+#define CLI_WINDOW_MIN     (4 * 1024)
+#define CLI_WINDOW_MAX     (16 * 1024 * 1024)
+
 /* Everything the command line selects. */
 struct cli_options {
 	struct udo_vsock_addr addr;
@@ -35,7 +40,8 @@ struct cli_options {
 	bool no_ok;
 	bool json; /* --json: one JSON object per reply (json.c) */
 	bool verbose;
-	bool tty; /* -t: a terminal for a session, as ssh -t (tty.c) */
+	bool tty;        /* -t: a terminal for a session, as ssh -t (tty.c) */
+	uint32_t window; /* --window: session output bytes granted ahead, per channel */
 };
 
 /* Prints "udo-vsock: " and the formatted message to stderr. */

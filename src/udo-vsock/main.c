@@ -23,6 +23,7 @@ enum {
 	OPT_RAW,
 	OPT_NO_OK,
 	OPT_JSON,
+	OPT_WINDOW,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
     {"raw", no_argument, NULL, OPT_RAW},
     {"no-ok", no_argument, NULL, OPT_NO_OK},
     {"json", no_argument, NULL, OPT_JSON},
+    {"window", required_argument, NULL, OPT_WINDOW},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -54,6 +56,8 @@ static void usage(FILE *out)
 	      "  -t, --tty                      a terminal for a session command, as ssh -t:\n"
 	      "                                 the local terminal raw, its size sent\n"
 	      "  -w, --timeout SECONDS          reply timeout (default 30; 0: none)\n"
+	      "      --window BYTES             session output read ahead, per channel\n"
+	      "                                 (default 256K; 4K to 16M)\n"
 	      "  -c, --connect-timeout SECONDS  connect timeout (default 5; 0: none)\n"
 	      "      --retry N                  retry a failed or reset connection N times\n"
 	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
@@ -111,6 +115,25 @@ static int parse_count(const char *text, long *n)
 	return 0;
 }
 
+/* Parses a size of BYTES (a K or M suffix: KiB, MiB) between
+ * CLI_WINDOW_MIN and CLI_WINDOW_MAX into *N. Returns 0 or -1. */
+static int parse_window(const char *text, uint32_t *n)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || end == text || text[0] == '-' || v > CLI_WINDOW_MAX)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v *= 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		v *= 1024 * 1024, end++;
+	if (*end != '\0' || v < CLI_WINDOW_MIN || v > CLI_WINDOW_MAX)
+		return -1;
+	*n = (uint32_t)v;
+	return 0;
+}
+
 /* Parses the command line into *OPT; *FIRST gets the index of ADDRESS.
  * Returns -1 to go on, or the exit status to stop with at once. */
 static int parse_options(int argc, char **argv, struct cli_options *opt, int *first)
@@ -123,6 +146,7 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	    .connect_timeout_ms = 5000,
 	    .retries = -1,
 	    .wait_ms = -1,
+	    .window = CLI_WINDOW_DEFAULT,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:tw:c:vhV", long_options, NULL)) != -1) {
@@ -156,6 +180,10 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 			break;
 		case OPT_JSON:
 			opt->json = true;
+			break;
+		case OPT_WINDOW:
+			if (parse_window(optarg, &opt->window) < 0)
+				return usage_error("invalid --window '%s' (4K to 16M)", optarg);
 			break;
 		case 'v':
 			opt->verbose = true;

@@ -5,7 +5,8 @@
  * One poll loop moves standard input into DATA(stdin) frames within the
  * window the daemon granted, DATA(stdout) and DATA(stderr) to descriptors
  * 1 and 2, grants the daemon more window as those bytes are written out
- * (so a slow local reader throttles the remote program), and turns
+ * (so a slow local reader throttles the remote program; --window bytes
+ * ahead at most, per channel), and turns
  * signals (through a self-pipe) into RESIZE and SIGNAL frames. The
  * program's EXIT frame becomes the exit status. */
 #include "config.h"
@@ -27,7 +28,6 @@
 #include "pump.h"
 #include "tty.h"
 
-#define SF_WINDOW       (256 * 1024) /* stdout, stderr: bytes granted ahead of the local writes */
 #define SF_SEND_HIGH    (256 * 1024) /* stop reading standard input above this much unsent */
 #define SF_RECV_ROUNDS  16           /* socket reads per turn of the loop */
 #define SF_INT_TWICE_MS 1000         /* a second SIGINT this soon ends the CLI */
@@ -406,7 +406,7 @@ static void sf_grant(struct sf *s, int ch)
 		o->to_grant += o->unreleased;
 		o->unreleased = 0;
 	}
-	if (o->to_grant == 0 || o->eof || (o->to_grant < SF_WINDOW / 4 && cli_buf_used(&o->buf) > 0))
+	if (o->to_grant == 0 || o->eof || (o->to_grant < s->opt->window / 4 && cli_buf_used(&o->buf) > 0))
 		return;
 	sf_queue_window(s, (uint8_t)ch, (uint32_t)o->to_grant);
 	o->window += o->to_grant;
@@ -608,7 +608,7 @@ int cli_pump_session(struct cli_pump *p, const struct cli_options *opt)
 		s.out[ch] = (struct sf_out){
 		    .fd = ch,
 		    .escape = !opt->tty && (ch == 1 ? opt->escape_out : opt->escape_err),
-		    .window = SF_WINDOW,
+		    .window = opt->window,
 		};
 
 	fflush(stdout);
@@ -624,8 +624,8 @@ int cli_pump_session(struct cli_pump *p, const struct cli_options *opt)
 	p->outstanding = 0;
 
 	if (!s.failed && sf_setup(&s) == 0) {
-		sf_queue_window(&s, UDO_VSOCK_FRAME_STDOUT, SF_WINDOW);
-		sf_queue_window(&s, UDO_VSOCK_FRAME_STDERR, SF_WINDOW);
+		sf_queue_window(&s, UDO_VSOCK_FRAME_STDOUT, opt->window);
+		sf_queue_window(&s, UDO_VSOCK_FRAME_STDERR, opt->window);
 		if (opt->tty)
 			sf_queue_resize(&s);
 		const char *term = sf_term(&s);
