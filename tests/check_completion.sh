@@ -66,12 +66,15 @@ complete_as _udo_vsock "udo-vsock --ti" udo-vsock --ti
 offers --timeout
 lacks --connect-timeout --raw
 complete_as _udo_vsock "udo-vsock -" udo-vsock -
-offers -t --timeout -c --connect-timeout --retry --wait --raw --no-ok --json -v --verbose -h --help -V --version
+offers -t --tty -w --timeout -c --connect-timeout --retry --wait --window --raw --no-ok --json -v --verbose -h --help -V --version
 complete_as _udo_vsock "udo-vsock " udo-vsock ""
 offers vsock: unix: vsock-mux:
-complete_as _udo_vsock "udo-vsock -t 5 un" udo-vsock -t 5 un
+complete_as _udo_vsock "udo-vsock -w 5 un" udo-vsock -w 5 un
 offers unix:
 lacks vsock:
+# -t (--tty) takes no argument: the next word is the address.
+complete_as _udo_vsock "udo-vsock -t un" udo-vsock -t un
+offers unix:
 complete_as _udo_vsock "udo-vsock --timeout " udo-vsock --timeout ""
 [ -z "$got" ] || fail "a timeout value is completed: $got"
 # bash splits at the ':' of COMP_WORDBREAKS: the candidates replace the
@@ -120,6 +123,8 @@ lacks secret
 complete_as _udo_vsock "$cli -c 3 --timeout=9 -v unix:$sock p" "$cli" -c 3 --timeout = 9 -v unix : "$sock" p
 offers ping pong
 lacks help whoami
+complete_as _udo_vsock "$cli -t -w 9 unix:$sock p" "$cli" -t -w 9 unix : "$sock" p
+offers ping pong
 # Only the word right after ADDRESS is a command; options after ADDRESS
 # are the command's.
 complete_as _udo_vsock "$cli unix:$sock ping " "$cli" unix : "$sock" ping ""

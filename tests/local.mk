@@ -141,6 +141,10 @@ tests_vsock_cli_LDADD = $(TEST_LIBS)
 # udo-vsock --json, checked with jq (tests/vsock_cli_json.sh).
 TESTS += tests/vsock_cli_json.sh
 EXTRA_DIST += tests/vsock_cli_json.sh
+
+# udo-vsock -t in tmux, as a person runs it (tests/vsock_cli_tmux.sh).
+TESTS += tests/vsock_cli_tmux.sh
+EXTRA_DIST += tests/vsock_cli_tmux.sh
 # ---- end udo-vsock CLI ----
 
 # The exec handler kind end to end: a real daemon on CID 1 running real

@@ -24,6 +24,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -358,7 +360,8 @@ static void server_join(struct server *s)
 /* ------------------------------------------------------------ CLI runner */
 
 struct run {
-	int status; /* exit status, or 128 + signal */
+	int status;  /* exit status, or 128 + signal */
+	int wstatus; /* as waitpid() gave it: exited or killed */
 	char *out;
 	size_t out_len;
 	char *err;
@@ -492,6 +495,7 @@ static void cli_finish(struct cli_child *k, struct run *r)
 	if (k->writer > 0)
 		wait_child(k->writer);
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	r->wstatus = status;
 	r->out = slurp(k->out, &r->out_len);
 	r->err = slurp(k->err, NULL);
 	close(k->out);
@@ -657,14 +661,26 @@ START_TEST(test_usage)
 	run_cli(&r, "--bogus", "vsock:1:1", "ping");
 	expect(&r, 2, "", "unknown option");
 	run_free(&r);
-	run_cli(&r, "-t", "soon", "vsock:1:1", "ping");
+	run_cli(&r, "-w", "soon", "vsock:1:1", "ping");
 	expect(&r, 2, "", "--timeout");
 	run_free(&r);
 	run_cli(&r, "--retry", "-1", "vsock:1:1", "ping");
 	expect(&r, 2, "", "--retry");
 	run_free(&r);
-	run_cli(&r, "-t");
+	run_cli(&r, "-w");
 	expect(&r, 2, "", "needs an argument");
+	run_free(&r);
+	run_cli(&r, "-t"); /* a flag now: no argument to take */
+	expect(&r, 2, "", "missing ADDRESS");
+	run_free(&r);
+	run_cli(&r, "--window", "1K", "vsock:1:1", "cat");
+	expect(&r, 2, "", "--window");
+	run_free(&r);
+	run_cli(&r, "--window", "17M", "vsock:1:1", "cat");
+	expect(&r, 2, "", "--window");
+	run_free(&r);
+	run_cli(&r, "--tty", "-w", "1", "vsock:1:any", "ping");
+	expect(&r, 2, "", "port"); /* a usage error stays 2 under -t */
 	run_free(&r);
 	run_cli(&r, "vsock:1:any", "ping");
 	expect(&r, 2, "", "port");
@@ -707,7 +723,7 @@ START_TEST(test_reply_timeout)
 	struct server s;
 	struct run r;
 	server_start(&s, "vsock", 1, 0);
-	run_cli(&r, "-t", "0.5", s.addr, "hang");
+	run_cli(&r, "-w", "0.5", s.addr, "hang");
 	expect(&r, 4, "", "timeout");
 	ck_assert_int_ge(r.ms, 400);
 	ck_assert_int_lt(r.ms, 10000);
@@ -800,7 +816,7 @@ START_TEST(test_batch_both_full)
 		olen += (size_t)sprintf(want + olen, "\nOK\n");
 	}
 	server_start(&s, "vsock", 1, 0);
-	const char *const args[] = {"-t", "20", s.addr, NULL};
+	const char *const args[] = {"-w", "20", s.addr, NULL};
 	run_cli_v(&r, in, len, true, args);
 	expect(&r, 0, NULL, "");
 	ck_assert_uint_eq(r.out_len, olen);
@@ -1415,6 +1431,418 @@ START_TEST(test_proxy_handoff)
 }
 END_TEST
 
+/* ------------------------------------------------ exec sessions (#14) */
+
+static void setup(void);
+
+/* Session commands of the real daemon: a shell on a pseudo-terminal, and
+ * programs on pipes (sh -c with the client's script as its argument). */
+static const char session_sections[] = "[command shell]\n"
+                                       "handler = exec\n"
+                                       "path = /bin/sh\n"
+                                       "mode = session\n"
+                                       "pty = yes\n"
+                                       "[command cat]\n"
+                                       "handler = exec\n"
+                                       "path = /bin/cat\n"
+                                       "mode = session\n"
+                                       "[command sh]\n"
+                                       "handler = exec\n"
+                                       "path = /bin/sh\n"
+                                       "args = -c\n"
+                                       "client-args = yes\n"
+                                       "mode = session\n"
+                                       "[command yes]\n"
+                                       "handler = exec\n"
+                                       "path = /usr/bin/yes\n"
+                                       "mode = session\n"
+                                       "[command idle]\n"
+                                       "handler = exec\n"
+                                       "path = /bin/sleep\n"
+                                       "args = 1006\n"
+                                       "mode = session\n"
+                                       "idle-timeout = 300ms\n";
+
+/* Fixture of the session tests: inside user-mode Linux, whose devtmpfs
+ * has /dev/ptmx but no /dev/pts, devpts is mounted there, for the
+ * daemon's pseudo-terminals (it opens /dev/ptmx and the slave by name). */
+static void session_setup(void)
+{
+	setup();
+	if (getenv("UDO_VSOCK_IN_UML") == NULL)
+		return;
+	(void)mkdir("/dev/pts", 0755);
+	if (mount("devpts", "/dev/pts", "devpts", 0, "ptmxmode=0666,mode=0620") < 0 && errno != EBUSY)
+		fprintf(stderr, "vsock_cli: mounting devpts on /dev/pts: %s\n", strerror(errno));
+}
+
+/* The pid of a process running exactly "NAME ARG" (NAME: argv[0] or its
+ * last component), or 0. */
+static pid_t find_process(const char *name, const char *arg)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (!found && (e = readdir(d))) {
+		char path[300], cmd[256];
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		cmd[n] = '\0';
+		size_t l0 = strlen(cmd);
+		if ((size_t)n != l0 + 1 + strlen(arg) + 1 || strcmp(cmd + l0 + 1, arg) != 0)
+			continue;
+		const char *base = strrchr(cmd, '/');
+		if (strcmp(base ? base + 1 : cmd, name) == 0)
+			found = (pid_t)atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Waits up to RUN_LIMIT_MS until "NAME ARG" runs (WANT) or is gone (!WANT). */
+static pid_t await_process(const char *name, const char *arg, bool want)
+{
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	pid_t pid;
+	while ((pid = find_process(name, arg)) == 0 ? want : !want) {
+		ck_assert_msg(now_ms() < deadline, "'%s %s' did not %s within %d ms", name, arg, want ? "start" : "end",
+		              RUN_LIMIT_MS);
+		usleep(5000); /* poll interval */
+	}
+	return pid;
+}
+
+/* Waits up to RUN_LIMIT_MS until PID has taken signal SIG (it is no longer
+ * pending: its handler ran), so that the next one is not merged with it. */
+static void await_signal_taken(pid_t pid, int sig)
+{
+	long long deadline = now_ms() + RUN_LIMIT_MS;
+	for (;;) {
+		char path[64], line[256];
+		unsigned long long pending = 0;
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		FILE *f = fopen(path, "re");
+		ck_assert_ptr_nonnull(f);
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long mask;
+			if (sscanf(line, "SigPnd: %llx", &mask) == 1 || sscanf(line, "ShdPnd: %llx", &mask) == 1)
+				pending |= mask;
+		}
+		fclose(f);
+		if (!(pending & (1ULL << (sig - 1))))
+			return;
+		ck_assert_msg(now_ms() < deadline, "signal %d still pending after %d ms", sig, RUN_LIMIT_MS);
+		usleep(1000); /* poll interval */
+	}
+}
+
+/* A CLI run as a person runs it: on a pseudo-terminal that is its
+ * controlling terminal (so the kernel sends it SIGWINCH) and its
+ * standard input, output and error. */
+struct tty_cli {
+	pid_t pid;
+	int master;
+	struct termios before; /* the terminal's settings before the CLI ran */
+	char out[65536];       /* what the terminal showed */
+	size_t len;
+};
+
+/* Starts the CLI with ARGS on a new terminal of ROWS x COLS with TERM set
+ * to udo-test-term. Returns false when there is no pseudo-terminal. */
+static bool tty_cli_start(struct tty_cli *t, unsigned short rows, unsigned short cols, const char *const *args)
+{
+	const char *argv[16] = {"udo-vsock"};
+	int slave, n = 1;
+	while (args[n - 1]) {
+		ck_assert_int_lt(n, 15);
+		argv[n] = args[n - 1];
+		n++;
+	}
+	argv[n] = NULL;
+	if (open_pty(&t->master, &slave) < 0)
+		return false;
+	struct winsize ws = {.ws_row = rows, .ws_col = cols};
+	ck_assert_int_eq(ioctl(t->master, TIOCSWINSZ, &ws), 0);
+	ck_assert_int_eq(tcgetattr(slave, &t->before), 0);
+	t->len = 0;
+	t->out[0] = '\0';
+	t->pid = fork();
+	ck_assert_int_ge(t->pid, 0);
+	if (t->pid == 0) {
+		close(t->master);
+		if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+		    dup2(slave, 2) < 0)
+			_exit(126);
+		setenv("TERM", "udo-test-term", 1);
+		struct rlimit nocore = {0, 0}; /* SIGQUIT's default action dumps core */
+		setrlimit(RLIMIT_CORE, &nocore);
+		execv(CLI_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	close(slave);
+	return true;
+}
+
+/* Types TEXT into the CLI's terminal. */
+static void tty_cli_type(struct tty_cli *t, const char *text)
+{
+	ck_assert_int_eq(write(t->master, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* Waits until the terminal showed TEXT (after what it showed before). */
+static void tty_cli_await(struct tty_cli *t, const char *text)
+{
+	ck_assert_msg(pty_read_until(t->master, t->out, &t->len, sizeof(t->out), text),
+	              "the terminal did not show '%s'; it showed '%s'", text, t->out);
+}
+
+/* Is the CLI's terminal in raw mode (no line editing, no echo, no signals)? */
+static bool tty_cli_is_raw(struct tty_cli *t)
+{
+	struct termios now;
+	ck_assert_int_eq(tcgetattr(t->master, &now), 0);
+	return !(now.c_lflag & (ICANON | ECHO | ISIG));
+}
+
+/* Waits for the CLI to end, reads what the terminal showed last and
+ * checks that its settings are those from before the CLI ran. Returns
+ * the wait status. */
+static int tty_cli_finish(struct tty_cli *t)
+{
+	struct termios after;
+	int status = wait_child(t->pid);
+	pty_read_until(t->master, t->out, &t->len, sizeof(t->out), NULL);
+	ck_assert_int_eq(tcgetattr(t->master, &after), 0);
+	close(t->master);
+	ck_assert_msg(after.c_lflag == t->before.c_lflag && after.c_iflag == t->before.c_iflag &&
+	                  after.c_oflag == t->before.c_oflag && after.c_cflag == t->before.c_cflag &&
+	                  after.c_cc[VMIN] == t->before.c_cc[VMIN] && after.c_cc[VTIME] == t->before.c_cc[VTIME],
+	              "the terminal was left changed: lflag %#x (was %#x), iflag %#x (was %#x), oflag %#x (was %#x)",
+	              after.c_lflag, t->before.c_lflag, after.c_iflag, t->before.c_iflag, after.c_oflag,
+	              t->before.c_oflag);
+	ck_assert_msg(after.c_lflag & ICANON && after.c_lflag & ECHO, "not in cooked mode: lflag %#x", after.c_lflag);
+	return status;
+}
+
+/* -t against a shell on a pseudo-terminal, as ssh -t: keys reach it raw,
+ * the terminal's size (at the start and after a resize) and TERM arrive,
+ * Ctrl-C interrupts the remote program, the shell's exit status is the
+ * CLI's, and the terminal is in cooked mode again afterwards. */
+START_TEST(test_session_tty)
+{
+	struct daemon d;
+	struct tty_cli t;
+	char addr[64];
+	daemon_up(&d, NULL, session_sections, addr, sizeof(addr));
+	const char *const args[] = {"-t", addr, "shell", NULL};
+	if (!tty_cli_start(&t, 30, 100, args)) {
+		printf("test_session_tty: SKIP: no pseudo-terminal: %s\n", strerror(errno));
+		daemon_down(&d);
+		return;
+	}
+	tty_cli_type(&t, "echo $((6*7))\r");
+	tty_cli_await(&t, "42\r\n");
+	ck_assert_msg(tty_cli_is_raw(&t), "the CLI's terminal is not raw during the session");
+
+	tty_cli_type(&t, "stty size; echo \"$TERM\"\r");
+	tty_cli_await(&t, "30 100\r\nudo-test-term\r\n");
+
+	/* The kernel sends SIGWINCH to the CLI, its terminal's foreground. */
+	struct winsize ws = {.ws_row = 33, .ws_col = 111};
+	ck_assert_int_eq(ioctl(t.master, TIOCSWINSZ, &ws), 0);
+	tty_cli_type(&t, "stty size\r");
+	tty_cli_await(&t, "33 111\r\n");
+
+	/* Ctrl-C is the byte 0x03 to the remote terminal, which interrupts. */
+	tty_cli_type(&t, "sleep 1002; echo not-interrupted\r");
+	await_process("sleep", "1002", true);
+	tty_cli_type(&t, "\x03");
+	await_process("sleep", "1002", false);
+	tty_cli_type(&t, "echo after-$((1+1))-int\r");
+	tty_cli_await(&t, "after-2-int\r\n");
+
+	tty_cli_type(&t, "exit 3\r");
+	int status = tty_cli_finish(&t);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status %#x; the terminal showed '%s'", status,
+	              t.out);
+	ck_assert_msg(!strstr(t.out, "udo-vsock:"), "%s", t.out);
+	daemon_down(&d);
+}
+END_TEST
+
+/* -t: the terminal is back in cooked mode however the CLI ends: the
+ * connection lost (the daemon killed), SIGTERM, SIGHUP or SIGQUIT to the
+ * CLI (which then dies of it, as a shell expects). */
+START_TEST(test_session_tty_restore)
+{
+	static const int sigs[] = {0, SIGTERM, SIGHUP, SIGQUIT};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct daemon d;
+		struct tty_cli t;
+		char addr[64];
+		daemon_up(&d, NULL, session_sections, addr, sizeof(addr));
+		const char *const args[] = {"-t", addr, "shell", NULL};
+		if (!tty_cli_start(&t, 24, 80, args)) {
+			printf("test_session_tty_restore: SKIP: no pseudo-terminal: %s\n", strerror(errno));
+			daemon_down(&d);
+			return;
+		}
+		tty_cli_type(&t, "echo $((6*7))\r");
+		tty_cli_await(&t, "42\r\n");
+		ck_assert_msg(tty_cli_is_raw(&t), "the CLI's terminal is not raw during the session");
+		if (sigs[i] == 0) {
+			daemon_signal(&d, SIGKILL);
+			int status = tty_cli_finish(&t);
+			ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 255, "status %#x; '%s'", status,
+			              t.out);
+			ck_assert_msg(strstr(t.out, "udo-vsock: "), "no message: '%s'", t.out);
+			daemon_cleanup(&d);
+		} else {
+			kill(t.pid, sigs[i]);
+			int status = tty_cli_finish(&t);
+			ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == sigs[i], "status %#x; '%s'", status,
+			              t.out);
+			daemon_down(&d);
+		}
+	}
+}
+END_TEST
+
+/* Without -t a session is a pipe: 16 MiB of random bytes through cat
+ * come back identical; stdout and stderr stay apart; the exit code, or
+ * 128 + the signal that killed the program, is the CLI's status; the
+ * daemon's ERROR frame is 255; an ERR reply or no connection is 255 with
+ * -t and keeps its class without. */
+START_TEST(test_session_pipes)
+{
+	enum { BIG = 16 * 1024 * 1024 };
+	struct daemon d;
+	struct run r;
+	char addr[64];
+	daemon_up(&d, NULL, session_sections, addr, sizeof(addr));
+
+	char *data = malloc(BIG);
+	ck_assert_ptr_nonnull(data);
+	for (size_t got = 0; got < BIG;) {
+		ssize_t n = getrandom(data + got, BIG - got, 0);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	const char *const cat[] = {addr, "cat", NULL};
+	run_cli_v(&r, data, BIG, true, cat);
+	expect(&r, 0, NULL, "");
+	ck_assert_uint_eq(r.out_len, BIG);
+	ck_assert_msg(memcmp(r.out, data, BIG) == 0, "the bytes through cat differ");
+	run_free(&r);
+	/* The smallest window: many grants, the same bytes. */
+	const char *const small[] = {"--window", "4K", addr, "cat", NULL};
+	run_cli_v(&r, data, BIG / 16, true, small);
+	expect(&r, 0, NULL, "");
+	ck_assert_uint_eq(r.out_len, BIG / 16);
+	ck_assert_msg(memcmp(r.out, data, BIG / 16) == 0, "the bytes through cat differ (--window 4K)");
+	run_free(&r);
+	free(data);
+
+	run_cli(&r, addr, "sh", "echo out; echo err >&2; exit 7");
+	expect(&r, 7, "out\n", NULL);
+	ck_assert_str_eq(r.err, "err\n");
+	run_free(&r);
+	run_cli(&r, addr, "sh", "kill -TERM $$");
+	expect(&r, 128 + SIGTERM, "", "");
+	ck_assert_msg(WIFEXITED(r.wstatus), "the CLI itself was killed: %#x", r.wstatus);
+	run_free(&r);
+
+	/* The daemon's ERROR frame (idle-timeout) is printed; the status is 255. */
+	run_cli(&r, addr, "idle");
+	expect(&r, 255, "", "udo-vsock: ERR timeout ");
+	run_free(&r);
+	await_process("sleep", "1006", false);
+
+	run_cli(&r, addr, "nosuch");
+	expect(&r, 1, "", "unknown-command");
+	run_free(&r);
+	run_cli(&r, "-t", addr, "nosuch");
+	expect(&r, 255, "", "unknown-command");
+	run_free(&r);
+	run_cli(&r, "-t", "-c", "2", "vsock:1:1", "shell");
+	expect(&r, 255, "", "cannot connect");
+	run_free(&r);
+	daemon_down(&d);
+}
+END_TEST
+
+/* Without -t the CLI forwards SIGTERM to the remote program (and exits
+ * with its status); a second SIGINT within a second ends the CLI, and the
+ * daemon then kills the program; a closed stdout gets the program
+ * SIGPIPE, as in a local pipeline. */
+START_TEST(test_session_signals)
+{
+	struct daemon d;
+	struct cli_child k;
+	struct run r;
+	char addr[64];
+	daemon_up(&d, NULL, session_sections, addr, sizeof(addr));
+
+	const char *const sleeper[] = {addr, "sh", "exec sleep 1004", NULL};
+	int in = cli_spawn_held(&k, sleeper);
+	await_process("sleep", "1004", true);
+	kill(k.pid, SIGTERM);
+	cli_finish(&k, &r);
+	close(in);
+	expect(&r, 128 + SIGTERM, "", "");
+	ck_assert_msg(WIFEXITED(r.wstatus), "the CLI itself was killed: %#x", r.wstatus);
+	run_free(&r);
+
+	const char *const stubborn[] = {addr, "sh", "trap '' INT; sleep 1005", NULL};
+	in = cli_spawn_held(&k, stubborn);
+	await_process("sleep", "1005", true);
+	kill(k.pid, SIGINT);
+	await_signal_taken(k.pid, SIGINT);
+	kill(k.pid, SIGINT);
+	cli_finish(&k, &r);
+	close(in);
+	ck_assert_msg(WIFSIGNALED(r.wstatus) && WTERMSIG(r.wstatus) == SIGINT, "status %#x, stderr %s", r.wstatus,
+	              r.err);
+	run_free(&r);
+	await_process("sleep", "1005", false);
+
+	/* yes | head -c 4096: the CLI's stdout closes under it. */
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0)
+			_exit(126);
+		execl(CLI_BIN, "udo-vsock", addr, "yes", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char buf[4096];
+	for (size_t got = 0; got < sizeof(buf);) {
+		ssize_t n = read(p[0], buf + got, sizeof(buf) - got);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	ck_assert_int_eq(memcmp(buf, "y\ny\n", 4), 0);
+	close(p[0]);
+	int status = wait_child(pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGPIPE, "status %#x", status);
+	daemon_down(&d);
+}
+END_TEST
+
 /* ------------------------------------------------ hybrid vsock (vsock-mux) */
 
 struct vmm {
@@ -1673,6 +2101,15 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_batch_unambiguous);
 	tcase_add_test(tc, test_usage_message);
 	tcase_add_test(tc, test_proxy_handoff);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("session");
+	tcase_add_checked_fixture(tc, session_setup, teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, test_session_tty);
+	tcase_add_test(tc, test_session_tty_restore);
+	tcase_add_test(tc, test_session_pipes);
+	tcase_add_test(tc, test_session_signals);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("retry");

@@ -12,7 +12,7 @@ test_init cli-json
 
 # Runs the CLI with --json; sets $out, $err and $rc.
 run() {
-	out=$("$cli" --json -t 30 "$@" 2>"$dir/stderr")
+	out=$("$cli" --json -w 30 "$@" 2>"$dir/stderr")
 	rc=$?
 	err=$(cat "$dir/stderr")
 }
@@ -76,7 +76,7 @@ check "ERR with its code" jqe '.status == "ERR" and .code == "unknown-command" a
 check "ERR: exit 1" rc_is 1
 check "ERR: only in the JSON, not on stderr" [ -z "$err" ]
 
-out=$(printf 'ping a\nnosuch\n\nlines\nping "b c"\n' | "$cli" --json -t 30 "$addr" 2>"$dir/stderr")
+out=$(printf 'ping a\nnosuch\n\nlines\nping "b c"\n' | "$cli" --json -w 30 "$addr" 2>"$dir/stderr")
 rc=$?
 err=$(cat "$dir/stderr")
 check "batch: one object per request, in order" jqe -s 'map(.status) == ["OK", "ERR", "OK", "OK"] and
@@ -92,17 +92,17 @@ check "base64 is lossless" [ "$(jq -r '.data_b64[1]' <<<"$out" | base64 -d | od 
 check "a surrogate is not UTF-8 either" [ "$(jq -r '.data_b64[2]' <<<"$out" | base64 -d | od -An -tx1 | tr -d ' ')" = eda080 ]
 check "bytes: exit 0" rc_is 0
 
-out=$(printf 'ping \377\n' | "$cli" --json -t 30 "$addr" 2>"$dir/stderr")
+out=$(printf 'ping \377\n' | "$cli" --json -w 30 "$addr" 2>"$dir/stderr")
 rc=$?
 check "reply text that is not UTF-8: text null, text_b64" jqe '.text == null and (.text_b64 | @base64d | startswith("pong"))'
 check "text bytes are lossless" [ "$(jq -r '.text_b64' <<<"$out" | base64 -d | od -An -tx1 | tr -d ' ')" = 706f6e6720ff ]
 
-out=$(printf 'hello\n' | "$cli" --json -t 30 "$addr" echo 2>"$dir/stderr")
+out=$(printf 'hello\n' | "$cli" --json -w 30 "$addr" echo 2>"$dir/stderr")
 rc=$?
 check "proxy: the OK object, then the byte stream" \
 	[ "$out" = $'{"status":"OK","code":null,"text":"proxy","data":[]}\nhello' ]
 check "proxy: exit 0" rc_is 0
-out=$(printf 'ping\necho\nping\n' | "$cli" --json -t 30 "$addr" 2>"$dir/stderr")
+out=$(printf 'ping\necho\nping\n' | "$cli" --json -w 30 "$addr" 2>"$dir/stderr")
 check "batch into a proxy: objects, then what follows as bytes" \
 	[ "$out" = $'{"status":"OK","code":null,"text":"pong","data":[]}\n{"status":"OK","code":null,"text":"proxy","data":[]}\nping' ]
 
@@ -150,11 +150,11 @@ tty_ascii() {
 	od -c "$1" | head -20
 	return 1
 }
-on_tty "$cli" --json -t 30 "$addr" lines >"$dir/tty" 2>&1
+on_tty "$cli" --json -w 30 "$addr" lines >"$dir/tty" 2>&1
 check "terminal: non-ASCII escaped as \\u, same value" tty_ascii "$dir/tty"
 # Interactive mode: the prompt, then one object per request; ERR replies
 # leave the exit status 0 there, as without --json.
-TTY_INPUT=$'ping hi\nnosuch\nquit\n' on_tty bash -c '"$@"; echo "exit=$?"' _ "$cli" --json -t 30 "$addr" >"$dir/tty" 2>&1
+TTY_INPUT=$'ping hi\nnosuch\nquit\n' on_tty bash -c '"$@"; echo "exit=$?"' _ "$cli" --json -w 30 "$addr" >"$dir/tty" 2>&1
 out=$(grep -o '{.*}' "$dir/tty")
 check "interactive: objects in order" jqe -s 'map(.status) == ["OK", "ERR", "OK"] and .[0].text == "pong hi" and
 	.[1].code == "unknown-command" and .[2].text == "bye"'

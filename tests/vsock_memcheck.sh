@@ -92,13 +92,13 @@ pids+=("$!")
 check "daemon answers under valgrind" start_daemon "$addr" 120 \
 	env UDO_VALGRIND_LOG="$dir/valgrind.log" bash "$UDO_TEST_SRCDIR/tests/valgrind-vsockd" -c "$dir/udo-vsockd.conf"
 out=$(printf '%s\n' ping 'PING tok' help version whoami stats nosuch 'ping a b' '"unterminated' true \
-	'echoargs a "b c"' facts 'facts kernel' 'later 50 done' | "$cli" -t 60 "$addr" 2>&1)
+	'echoargs a "b c"' facts 'facts kernel' 'later 50 done' | "$cli" -w 60 "$addr" 2>&1)
 check "built-ins, errors, exec and module answered" grep -q 'OK pong tok' <<<"$out"
 check "exec passes arguments as words" grep -qx 'D a b c' <<<"$out"
 check "unknown command refused" grep -q 'unknown-command' <<<"$out"
 check "delayed module answer" grep -q 'OK done' <<<"$out"
 # shellcheck disable=SC2016 # expanded by the inner bash
-check "exec timeout" bash -c '"$1" -t 60 "$2" sleepy 2>&1 | grep -q timeout' _ "$cli" "$addr"
+check "exec timeout" bash -c '"$1" -w 60 "$2" sleepy 2>&1 | grep -q timeout' _ "$cli" "$addr"
 # The daemon refuses as soon as it has read more than max-line-length and
 # closes, so the rest of the send may fail (EPIPE); the client reads the
 # reply anyway (socat would give up on the failed write).
@@ -123,15 +123,15 @@ sys.stdout.write(got.decode(errors="replace"))
 ' "$port" >"$dir/toolong" 2>&1
 check "over-long line refused" grep -q 'too-long' "$dir/toolong"
 # shellcheck disable=SC2016 # expanded by the inner bash
-check "module request cut by its timeout" bash -c '"$1" -t 60 "$2" stuck 5000 2>&1 | grep -q "timeout: no answer in 300 ms"' _ "$cli" "$addr"
+check "module request cut by its timeout" bash -c '"$1" -w 60 "$2" stuck 5000 2>&1 | grep -q "timeout: no answer in 300 ms"' _ "$cli" "$addr"
 # A reader slower than the program: the daemon pauses reading its output
 # (1.2 MB of replies, beyond the default max-output-buffer; long lines,
 # since each line costs valgrind much more than its bytes).
 # shellcheck disable=SC2016 # expanded by the inner bash
-check "exec output paused for a slow reader, none lost" bash -c '"$1" -t 120 "$2" many | (sleep 2; wc -l) | grep -qx 16000' _ "$cli" "$addr"
+check "exec output paused for a slow reader, none lost" bash -c '"$1" -w 120 "$2" many | (sleep 2; wc -l) | grep -qx 16000' _ "$cli" "$addr"
 # Clients that vanish while their request runs.
-timeout 3 "$cli" -t 60 "$addr" sleepy >/dev/null 2>&1
-timeout 1 "$cli" -t 60 "$addr" later 2000 >/dev/null 2>&1
+timeout 3 "$cli" -w 60 "$addr" sleepy >/dev/null 2>&1
+timeout 1 "$cli" -w 60 "$addr" later 2000 >/dev/null 2>&1
 # A line begun and never finished (the connection stays open: no EOF),
 # read until the daemon closes it, for 15 s at the most.
 # shellcheck disable=SC2016 # python source
@@ -196,7 +196,7 @@ check "hand-off" grep -qx 'hello handoff' <<<"$out"
 out=$(printf 'echo\nhello proxy\n' | timeout 60 socat -t 10 - "VSOCK-CONNECT:1:$port" 2>&1)
 check "proxy" grep -qx 'hello proxy' <<<"$out"
 # shellcheck disable=SC2016 # expanded by the inner bash
-check "unix listener identity" bash -c '"$1" -t 60 "unix:$2/admin.sock" whoami | grep -qx identity=admin' _ "$cli" "$dir"
+check "unix listener identity" bash -c '"$1" -w 60 "unix:$2/admin.sock" whoami | grep -qx identity=admin' _ "$cli" "$dir"
 
 write_conf "" >"$dir/udo-vsockd.conf"
 printf '[command added]\nhandler = ping\n' >>"$dir/udo-vsockd.conf"
@@ -204,11 +204,11 @@ printf '[command added]\nhandler = ping\n' >>"$dir/udo-vsockd.conf"
 # waits for the daemon to log the reload's outcome.
 kill -HUP "$daemon"
 check "reload logged" log_shows 'configuration reloaded'
-check "reload adds a command" silently "$cli" -t 60 "$addr" added
+check "reload adds a command" silently "$cli" -w 60 "$addr" added
 printf 'this is not a config\n' >>"$dir/udo-vsockd.conf"
 kill -HUP "$daemon"
 check "broken reload logged" log_shows 'reload failed'
-check "broken reload keeps the old config" silently "$cli" -t 60 "$addr" added
+check "broken reload keeps the old config" silently "$cli" -w 60 "$addr" added
 
 kill -TERM "$daemon"
 wait "$daemon"

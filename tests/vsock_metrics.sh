@@ -73,7 +73,7 @@ fi
 [ "$(sample 'udo_vsockd_peer_requests_total{peer="cid:1"}')" = 6 ] || fail "peer cid:1: $(sample 'udo_vsockd_peer_requests_total{peer="cid:1"}') requests, not 6"
 
 # A running exec job shows in the gauge, and leaves it with its client.
-"$cli" -t 0 "vsock:1:$port" slow >/dev/null 2>&1 &
+"$cli" -w 0 "vsock:1:$port" slow >/dev/null 2>&1 &
 job=$!
 pids+=("$job")
 wait_sample udo_vsockd_exec_jobs 1

@@ -20,7 +20,13 @@ enum cli_exit {
 	CLI_EXIT_PROTOCOL = 5,  /* bad reply, or connection lost before a status line */
 	CLI_EXIT_LOCAL = 6,     /* put/get: the local file could not be read or written */
 	CLI_EXIT_INTEGRITY = 7, /* put/get: the SHA-256 of the bytes moved differs */
+	CLI_EXIT_SESSION = 255, /* with -t, or after OK session: any failure of the CLI itself */
 };
+
+/* --window: its default and bounds (bytes). */
+#define CLI_WINDOW_DEFAULT (256 * 1024)
+#define CLI_WINDOW_MIN     (4 * 1024)
+#define CLI_WINDOW_MAX     (16 * 1024 * 1024)
 
 /* Everything the command line selects. */
 struct cli_options {
@@ -36,6 +42,8 @@ struct cli_options {
 	bool no_ok;
 	bool json; /* --json: one JSON object per reply (json.c) */
 	bool verbose;
+	bool tty;        /* -t: a terminal for a session, as ssh -t (tty.c) */
+	uint32_t window; /* --window: session output bytes granted ahead, per channel */
 };
 
 /* Prints "udo-vsock: " and the formatted message to stderr. */
@@ -59,11 +67,13 @@ int cli_connect(const struct cli_options *opt, unsigned int *retries_used, int *
 bool cli_retry_backoff(const struct cli_options *opt, unsigned int *retries_used, unsigned int n, int64_t since_ms);
 
 /* Runs one request (one-shot) or standard input (batch) through the
- * pump with reconnects. Returns the exit status. */
+ * pump with reconnects, and a session after OK session. Returns the exit
+ * status (the session's own when P->session is set). */
 int cli_run_pipelined(const struct cli_options *opt, struct cli_pump *p);
 
-/* The interactive loop on a terminal. Returns the exit status. */
-int cli_run_interactive(const struct cli_options *opt);
+/* The interactive loop on a terminal. Returns the exit status; *SESSION
+ * is set when it ended with a session (then its status is final). */
+int cli_run_interactive(const struct cli_options *opt, bool *session);
 
 /* The put and get verbs (files.c): ARGV[0] is "put" or "get", ARGC
  * words in all. Returns the exit status. */

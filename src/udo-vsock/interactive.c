@@ -40,7 +40,7 @@ static int interactive_ensure_connected(const struct cli_options *opt, struct cl
 /* Reads lines from the terminal and prints each reply. Replies with ERR
  * do not change the exit status here; connection trouble ends the loop,
  * and so does the end of a byte pipe after OK proxy / OK handoff. */
-int cli_run_interactive(const struct cli_options *opt)
+int cli_run_interactive(const struct cli_options *opt, bool *session)
 {
 	struct cli_pump p;
 	unsigned int retries_used = 0;
@@ -97,6 +97,11 @@ int cli_run_interactive(const struct cli_options *opt)
 			rc = p.fatal;
 		if (rc == 0 && st == CLI_PUMP_PIPE) {
 			rc = cli_pump_pipe(&p);
+			break;
+		}
+		if (rc == 0 && st == CLI_PUMP_SESSION) {
+			rc = cli_pump_session(&p, opt);
+			*session = true;
 			break;
 		}
 		if (rc == 0 && udo_vsock_proto_line_command_is(line, len, "quit"))

@@ -15,6 +15,9 @@ src_udo_vsock_udo_vsock_SOURCES = \
 	src/udo-vsock/connect.c \
 	src/udo-vsock/session.c \
 	src/udo-vsock/pipe.c \
+	src/udo-vsock/session-frames.c \
+	src/udo-vsock/tty.c \
+	src/udo-vsock/tty.h \
 	src/udo-vsock/interactive.c \
 	src/udo-vsock/json.c \
 	src/udo-vsock/json.h \

@@ -23,16 +23,19 @@ enum {
 	OPT_RAW,
 	OPT_NO_OK,
 	OPT_JSON,
+	OPT_WINDOW,
 };
 
 static const struct option long_options[] = {
-    {"timeout", required_argument, NULL, 't'},
+    {"timeout", required_argument, NULL, 'w'},
+    {"tty", no_argument, NULL, 't'},
     {"connect-timeout", required_argument, NULL, 'c'},
     {"retry", required_argument, NULL, OPT_RETRY},
     {"wait", required_argument, NULL, OPT_WAIT},
     {"raw", no_argument, NULL, OPT_RAW},
     {"no-ok", no_argument, NULL, OPT_NO_OK},
     {"json", no_argument, NULL, OPT_JSON},
+    {"window", required_argument, NULL, OPT_WINDOW},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -50,7 +53,11 @@ static void usage(FILE *out)
 	      "           unix:PATH, vsock-mux:PATH:PORT (Firecracker/Cloud Hypervisor)\n"
 	      "\n"
 	      "Options:\n"
-	      "  -t, --timeout SECONDS          reply timeout (default 30; 0: none)\n"
+	      "  -t, --tty                      a terminal for a session command, as ssh -t:\n"
+	      "                                 the local terminal raw, its size sent\n"
+	      "  -w, --timeout SECONDS          reply timeout (default 30; 0: none)\n"
+	      "      --window BYTES             session output read ahead, per channel\n"
+	      "                                 (default 256K; 4K to 16M)\n"
 	      "  -c, --connect-timeout SECONDS  connect timeout (default 5; 0: none)\n"
 	      "      --retry N                  retry a failed or reset connection N times\n"
 	      "      --wait SECONDS             keep retrying for up to SECONDS\n"
@@ -68,7 +75,10 @@ static void usage(FILE *out)
 	      "\n"
 	      "Exit status: 0 OK, 1 the server answered ERR, 2 usage error,\n"
 	      "3 connection failed, 4 timeout, 5 protocol error or connection lost,\n"
-	      "6 local file error (put/get), 7 SHA-256 mismatch (put/get).\n",
+	      "6 local file error (put/get), 7 SHA-256 mismatch (put/get).\n"
+	      "A session command (OK session) exits with the remote program's status\n"
+	      "(128+N for signal N); with -t, or once a session began, every failure\n"
+	      "of udo-vsock itself exits 255.\n",
 	      out);
 }
 
@@ -110,6 +120,25 @@ static int parse_count(const char *text, long *n)
 	return 0;
 }
 
+/* Parses a size of BYTES (a K or M suffix: KiB, MiB) between
+ * CLI_WINDOW_MIN and CLI_WINDOW_MAX into *N. Returns 0 or -1. */
+static int parse_window(const char *text, uint32_t *n)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || end == text || text[0] == '-' || v > CLI_WINDOW_MAX)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		v *= 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		v *= 1024 * 1024, end++;
+	if (*end != '\0' || v < CLI_WINDOW_MIN || v > CLI_WINDOW_MAX)
+		return -1;
+	*n = (uint32_t)v;
+	return 0;
+}
+
 /* Parses the command line into *OPT; *FIRST gets the index of ADDRESS.
  * Returns -1 to go on, or the exit status to stop with at once. */
 static int parse_options(int argc, char **argv, struct cli_options *opt, int *first)
@@ -122,11 +151,15 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	    .connect_timeout_ms = 5000,
 	    .retries = -1,
 	    .wait_ms = -1,
+	    .window = CLI_WINDOW_DEFAULT,
 	};
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:t:c:vhV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:tw:c:vhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 't':
+			opt->tty = true;
+			break;
+		case 'w':
 			if (parse_seconds(optarg, &ms) < 0)
 				return usage_error("invalid --timeout '%s'", optarg);
 			opt->reply_timeout_ms = ms == 0 ? -1 : (int)ms;
@@ -153,6 +186,10 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 		case OPT_JSON:
 			opt->json = true;
 			break;
+		case OPT_WINDOW:
+			if (parse_window(optarg, &opt->window) < 0)
+				return usage_error("invalid --window '%s' (4K to 16M)", optarg);
+			break;
 		case 'v':
 			opt->verbose = true;
 			break;
@@ -178,13 +215,19 @@ static int parse_options(int argc, char **argv, struct cli_options *opt, int *fi
 	return -1;
 }
 
-/* Ends the run: flushes stdout, turning a write error into a failure. */
-static int finish(int rc)
+/* Ends the run: flushes stdout, turning a write error into a failure.
+ * With -t, a failure of the CLI itself is 255 (as ssh's), whatever its
+ * class; a SESSION's status is final (the remote program's, or 255). */
+static int finish(const struct cli_options *opt, int rc, bool session)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "udo-vsock: cannot write standard output: %s\n", strerror(errno));
-		return rc ? rc : CLI_EXIT_PROTOCOL;
+		if (session)
+			return CLI_EXIT_SESSION;
+		rc = rc ? rc : CLI_EXIT_PROTOCOL;
 	}
+	if (opt->tty && rc != 0 && !session)
+		return CLI_EXIT_SESSION;
 	return rc;
 }
 
@@ -227,12 +270,15 @@ int main(int argc, char **argv)
 		}
 		rc = cli_run_pipelined(&opt, &pump);
 		cli_pump_destroy(&pump);
-		return finish(rc);
+		return finish(&opt, rc, pump.session);
 	}
-	if (isatty(STDIN_FILENO))
-		return finish(cli_run_interactive(&opt));
+	if (isatty(STDIN_FILENO)) {
+		bool session = false;
+		rc = cli_run_interactive(&opt, &session);
+		return finish(&opt, rc, session);
+	}
 	cli_pump_init(&pump, &opt, CLI_OUTPUT_LIST, STDIN_FILENO);
 	rc = cli_run_pipelined(&opt, &pump);
 	cli_pump_destroy(&pump);
-	return finish(rc);
+	return finish(&opt, rc, pump.session);
 }

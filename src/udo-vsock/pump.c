@@ -167,6 +167,12 @@ static bool reply_starts_pipe(const struct udo_vsock_proto_reply *r)
 	                                               (r->text_len == 7 && memcmp(r->text, "handoff", 7) == 0));
 }
 
+/* Is R the OK that turns the connection into session frames? */
+static bool reply_starts_session(const struct udo_vsock_proto_reply *r)
+{
+	return r->kind == UDO_VSOCK_PROTO_REPLY_OK && r->text_len == 7 && memcmp(r->text, "session", 7) == 0;
+}
+
 /* --json: adds data line R to the reply under way, or prints the reply
  * that status line R ends. Returns 0, or -1 (fatal: out of memory). */
 static int put_json(struct cli_pump *p, const struct udo_vsock_proto_reply *r)
@@ -224,7 +230,7 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 	} else if (r.kind == UDO_VSOCK_PROTO_REPLY_DATA) {
 		put_line(p, r.text, r.text_len);
 	} else if (r.kind == UDO_VSOCK_PROTO_REPLY_OK) {
-		if (p->ndata == 0 && r.text_len > 0 && !reply_starts_pipe(&r))
+		if (p->ndata == 0 && r.text_len > 0 && !reply_starts_pipe(&r) && !reply_starts_session(&r))
 			put_line(p, r.text, r.text_len);
 	} else {
 		put_err(p, &r);
@@ -246,8 +252,9 @@ static int pump_reply_line(struct cli_pump *p, const char *line, size_t len)
 	p->answered++;
 	p->ndata = 0;
 	p->echoed = false;
-	if (reply_starts_pipe(&r)) {
+	if (reply_starts_pipe(&r) || reply_starts_session(&r)) {
 		p->piped = true;
+		p->session = reply_starts_session(&r);
 		return 1;
 	}
 	return 0;
@@ -483,7 +490,7 @@ enum cli_pump_status cli_pump_run(struct cli_pump *p)
 			if (got < 0)
 				return CLI_PUMP_FAILED;
 			if (p->piped)
-				return CLI_PUMP_PIPE;
+				return p->session ? CLI_PUMP_SESSION : CLI_PUMP_PIPE;
 			if (got > 0)
 				progress = cli_now_ms();
 		}

@@ -23,10 +23,11 @@ enum cli_output {
 
 /* What cli_pump_run() stopped for. */
 enum cli_pump_status {
-	CLI_PUMP_IDLE,   /* all queued requests answered, no input left */
-	CLI_PUMP_RESEND, /* connection lost, but reconnecting is safe (see pump.c) */
-	CLI_PUMP_FAILED, /* fatal error, already printed; class in ->fatal */
-	CLI_PUMP_PIPE,   /* OK proxy / OK handoff: the rest is a byte stream (cli_pump_pipe) */
+	CLI_PUMP_IDLE,    /* all queued requests answered, no input left */
+	CLI_PUMP_RESEND,  /* connection lost, but reconnecting is safe (see pump.c) */
+	CLI_PUMP_FAILED,  /* fatal error, already printed; class in ->fatal */
+	CLI_PUMP_PIPE,    /* OK proxy / OK handoff: the rest is a byte stream (cli_pump_pipe) */
+	CLI_PUMP_SESSION, /* OK session: the rest is frames (cli_pump_session) */
 };
 
 /*
@@ -54,7 +55,8 @@ struct cli_pump {
 	uint64_t outstanding; /* requests queued and not answered */
 	uint64_t ndata;       /* data lines of the reply under way */
 	bool echoed;          /* --raw: request of the reply under way printed */
-	bool piped;           /* a reply was OK proxy / OK handoff: no more lines */
+	bool piped;           /* a reply was OK proxy / OK handoff / OK session: no more lines */
+	bool session;         /* ... and it was OK session */
 	struct cli_json js;   /* --json: the data lines of the reply under way */
 
 	/* Per connection. */
@@ -102,6 +104,14 @@ int cli_pump_give_up(struct cli_pump *p);
  * the connection at the end of the input. Returns the exit class of the
  * pipe itself: 0, CLI_EXIT_USAGE (unreadable input) or CLI_EXIT_PROTOCOL. */
 int cli_pump_pipe(struct cli_pump *p);
+
+/* After CLI_PUMP_SESSION: runs the exec session over the connection
+ * (src/udo-vsock/session-frames.c) with standard input, output and error
+ * as its channels, the terminal raw under -t, until the program's EXIT.
+ * Returns the final exit status: the program's code, 128 + the number of
+ * the signal that killed it, or CLI_EXIT_SESSION (255) after a failure of
+ * the session itself (reported on stderr). */
+int cli_pump_session(struct cli_pump *p, const struct cli_options *opt);
 
 /* Writes LEN bytes of S to F, as cli_escape() shows them when ESCAPE. */
 void cli_put_text(FILE *f, const char *s, size_t len, bool escape);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* session.c - one-shot and batch runs: connect, pump, reconnect on resets,
- * and the byte pipe after OK proxy / OK handoff */
+ * and the byte pipe after OK proxy / OK handoff or the frames after OK
+ * session */
 #include <stdio.h>
 
 #include "cli.h"
@@ -43,6 +44,8 @@ int cli_run_pipelined(const struct cli_options *opt, struct cli_pump *p)
 			int rc = cli_pump_pipe(p);
 			return p->result ? p->result : rc;
 		}
+		case CLI_PUMP_SESSION:
+			return cli_pump_session(p, opt);
 		case CLI_PUMP_RESEND: {
 			int rc = session_reconnect(opt, p, &retries_used);
 			if (rc != 0)
