@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 		return usage_error("%s: a port is needed to connect", opt.addr_text);
 
 	if (first + 1 < argc && (strcmp(argv[first + 1], "put") == 0 || strcmp(argv[first + 1], "get") == 0))
-		return finish(cli_files_run(&opt, argc - first - 1, argv + first + 1));
+		return finish(&opt, cli_files_run(&opt, argc - first - 1, argv + first + 1), false);
 	if (first + 1 < argc) {
 		struct cli_buf req = {0};
 		int bad = 0;
