@@ -32,6 +32,7 @@ vsockd_sources = \
 	src/udo-vsockd/request.c \
 	src/udo-vsockd/resolve.c \
 	src/udo-vsockd/server.c \
+	src/udo-vsockd/session.c \
 	src/udo-vsockd/kinds/announce.c \
 	src/udo-vsockd/kinds/exec.c \
 	src/udo-vsockd/kinds/guests.c \
@@ -64,6 +65,7 @@ vsockd_headers = \
 	src/udo-vsockd/request.h \
 	src/udo-vsockd/resolve.h \
 	src/udo-vsockd/server.h \
+	src/udo-vsockd/session.h \
 	src/udo-vsockd/util.h
 src_udo_vsockd_libvsockd_la_SOURCES = $(vsockd_sources) $(vsockd_headers)
 src_udo_vsockd_libvsockd_la_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(PCRE2_CFLAGS)

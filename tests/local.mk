@@ -144,7 +144,16 @@ tests_vsock_exec_SOURCES = tests/vsock_exec.c tests/daemon-harness.c tests/daemo
 tests_vsock_exec_CFLAGS = $(TEST_CFLAGS)
 tests_vsock_exec_LDADD = $(TEST_LIBS)
 
+# exec's mode = session over CID 1: frames, a pty shell, flow control,
+# protocol errors, vanishing clients (a raw frame client on the codec).
+check_PROGRAMS += tests/vsock_session
+TESTS += tests/vsock_session
+tests_vsock_session_SOURCES = tests/vsock_session.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_vsock_session_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_session_LDADD = $(TEST_LIBS)
+
 EXTRA_tests_vsock_daemon_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
+EXTRA_tests_vsock_session_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_exec_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT)
 EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake-vmm$(EXEEXT) \
 	src/udo-vsockd/udo-vsockd$(EXEEXT) examples/handoff-echo$(EXEEXT)

@@ -21,11 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+
+#include <udo/vsock-frame.h>
 
 #include "../arg-pattern.h"
 #include "../conf.h"
@@ -36,12 +39,22 @@
 #include "../proto.h"
 #include "../request.h"
 #include "../server.h"
+#include "../session.h"
 #include "../util.h"
 
 #define EXEC_MAX_FIXED_ARGS 256
 #define EXEC_KILL_GRACE_MS  1000 /* SIGTERM to SIGKILL at a timeout */
 #define EXEC_DRAIN_MS       500  /* output still open after the program exited */
 #define EXEC_READ_CHUNK     16384
+
+/* mode = session: defaults and bounds (udo-vsockd.conf(5)). */
+#define EXEC_TIMEOUT_REQUEST_MS 10000    /* timeout of mode = request */
+#define EXEC_TIMEOUT_SESSION_MS 86400000 /* timeout of mode = session: a day */
+#define EXEC_IDLE_SESSION_MS    3600000  /* idle-timeout: an hour */
+#define EXEC_WINDOW_DEFAULT     (256 * 1024)
+#define EXEC_WINDOW_MIN         1024
+#define EXEC_WINDOW_MAX         (16 * 1024 * 1024)
+#define EXEC_UNSET              UINT_MAX /* idle_ms: not given */
 
 /* One [command] section with `handler = exec`. */
 struct exec_conf {
@@ -57,13 +70,17 @@ struct exec_conf {
 	int nenv_pass;
 	char **env_set; /* NAME=VALUE */
 	int nenv_set;
-	unsigned int timeout_ms;
+	unsigned int timeout_ms; /* 0 until exec_check: the mode's default */
 	size_t max_output_bytes;
 	unsigned int max_output_lines;
 	int stdin_request; /* stdin gets the client's arguments, one a line */
 	unsigned int max_concurrent;
 	unsigned int max_concurrent_per_peer;
 	int usage_set;
+	int session;           /* mode = session: frames after "OK session" */
+	int pty;               /* pty = yes: a terminal (sessions only) */
+	size_t session_window; /* 0 until exec_check */
+	unsigned int idle_ms;  /* idle-timeout; EXEC_UNSET until exec_check */
 };
 
 /* The exec conf of CMD, allocated with the defaults on first use. Returns
@@ -78,7 +95,7 @@ static void *exec_conf_get(struct command *cmd)
 	if (ec == NULL)
 		return NULL;
 	ec->max_client_args = -1;
-	ec->timeout_ms = 10000;
+	ec->idle_ms = EXEC_UNSET;
 	ec->max_output_bytes = 1048576;
 	ec->max_output_lines = 10000;
 	ec->max_concurrent = 16;
@@ -282,6 +299,26 @@ static int exec_stdin(const struct option_spec *spec, void *target, void *ctx, c
 	return 0;
 }
 
+/* `mode`: request or session. */
+static int exec_mode(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                     size_t whylen)
+{
+	struct exec_conf *ec = target;
+
+	if (strcmp(value, "request") != 0 && strcmp(value, "session") != 0) {
+		snprintf(why, whylen, "mode: '%s' is not request or session", value);
+		return -1;
+	}
+	ec->session = value[0] == 's';
+	return 0;
+}
+
+/* Writes `mode`. */
+static void exec_mode_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	fprintf(out, "%s = %s\n", spec->name, ((const struct exec_conf *)target)->session ? "session" : "request");
+}
+
 /* `usage`: the command's usage text (CTX, the command), kept by exec_check. */
 static int exec_usage(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
                       size_t whylen)
@@ -381,6 +418,10 @@ static const struct option_spec exec_options[] = {
     OPTION_CUSTOM("env-pass", exec_env_pass, exec_env_pass_format),
     OPTION_CUSTOM("env-set", exec_env_set, exec_env_set_format),
     OPTION("timeout", OPT_DURATION, 1, 86400000, struct exec_conf, timeout_ms, NULL),
+    OPTION_CUSTOM("mode", exec_mode, exec_mode_format),
+    OPTION("pty", OPT_BOOL, 0, 1, struct exec_conf, pty, NULL),
+    OPTION("session-window", OPT_SIZE, EXEC_WINDOW_MIN, EXEC_WINDOW_MAX, struct exec_conf, session_window, NULL),
+    OPTION("idle-timeout", OPT_DURATION, 0, 86400000, struct exec_conf, idle_ms, NULL),
     OPTION("max-output-bytes", OPT_SIZE, 0, 1ULL << 30, struct exec_conf, max_output_bytes, NULL),
     OPTION("max-output-lines", OPT_NUMBER, 0, 100000000, struct exec_conf, max_output_lines, NULL),
     OPTION_CUSTOM("stdin", exec_stdin, exec_stdin_format),
@@ -400,6 +441,20 @@ static int exec_check(struct command *cmd, char *why, size_t whylen)
 		snprintf(why, whylen, "%s", ec == NULL ? "out of memory" : "handler 'exec' needs 'path'");
 		return -1;
 	}
+	if (!ec->session && (ec->pty || ec->session_window != 0 || ec->idle_ms != EXEC_UNSET)) {
+		snprintf(why, whylen, "pty, session-window and idle-timeout need mode = session");
+		return -1;
+	}
+	if (ec->session && ec->stdin_request) {
+		snprintf(why, whylen, "stdin = request is for mode = request (a session's stdin comes in frames)");
+		return -1;
+	}
+	if (ec->timeout_ms == 0)
+		ec->timeout_ms = ec->session ? EXEC_TIMEOUT_SESSION_MS : EXEC_TIMEOUT_REQUEST_MS;
+	if (ec->session && ec->session_window == 0)
+		ec->session_window = EXEC_WINDOW_DEFAULT;
+	if (ec->session && ec->idle_ms == EXEC_UNSET)
+		ec->idle_ms = EXEC_IDLE_SESSION_MS;
 	int takes_args = ec->client_args || ec->stdin_request;
 	if (!takes_args && (ec->max_client_args >= 0 || ec->pattern != NULL)) {
 		snprintf(why, whylen, "max-client-args and arg-pattern need client-args = yes or stdin = request");
@@ -465,6 +520,13 @@ struct exec_child {
 	int paused;
 	char *in_buf;
 	size_t in_len, in_off;
+	/* mode = session: the program is spawned at the client's START, so
+	 * what it runs is kept until then; the session owns its fds. */
+	int is_session;
+	struct session *session; /* NULL once the session has ended */
+	char *path, *directory;
+	char **argv, **envp; /* NULL-terminated copies */
+	int nargv, nenvp;
 };
 
 /* Every tracked child, and the SIGCHLD event that reaps them. */
@@ -491,6 +553,8 @@ static void exec_child_link(struct exec_child *ch, const struct exec_conf *ec, c
 /* Sends SIG to CH's process group; a group already gone is fine. */
 static void exec_kill(struct exec_child *ch, int sig)
 {
+	if (ch->pid <= 0)
+		return; /* a session's program not started yet */
 	if (kill(-ch->pid, sig) < 0 && errno != ESRCH)
 		log_warn("kill(-%ld, %d)", (long)ch->pid, sig);
 }
@@ -586,6 +650,10 @@ static void exec_child_free(struct exec_child *ch)
 	if (ch->timer != NULL)
 		event_free(ch->timer);
 	free(ch->line);
+	free(ch->path);
+	free(ch->directory);
+	strv_free(ch->argv, ch->nargv);
+	strv_free(ch->envp, ch->nenvp);
 	free(ch);
 }
 
@@ -822,6 +890,17 @@ static void exec_progress(struct exec_child *ch)
 	exec_finish(ch);
 }
 
+/* A session's program was reaped: the session sends EXIT (and releases
+ * CH), or, once the session has ended, CH is done. */
+static void exec_session_reaped(struct exec_child *ch)
+{
+	evtimer_del(ch->timer);
+	if (ch->session != NULL)
+		session_program_exited(ch->session, ch->status);
+	else
+		exec_child_free(ch);
+}
+
 /* SIGCHLD: reaps every tracked child that has ended. Only our own pids are
  * waited for, so children of other code are left alone. */
 static void exec_sigchld_cb(evutil_socket_t sig, short what, void *arg)
@@ -831,14 +910,18 @@ static void exec_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	while (ch != NULL) {
 		struct exec_child *next = ch->next;
 		int st;
-		if (!ch->reaped) {
+		if (!ch->reaped && ch->pid > 0) {
 			pid_t r = waitpid(ch->pid, &st, WNOHANG);
 			if (r == ch->pid || (r < 0 && errno == ECHILD)) {
 				ch->reaped = 1;
 				ch->lost = r != ch->pid;
 				ch->status = ch->lost ? 0 : st;
-				exec_close_input(ch);
-				exec_progress(ch);
+				if (ch->is_session) {
+					exec_session_reaped(ch); /* may free CH */
+				} else {
+					exec_close_input(ch);
+					exec_progress(ch);
+				}
 			}
 		}
 		ch = next;
@@ -964,10 +1047,13 @@ static int set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Spawns the program of EC for REQ in a new process group, with stdout and
- * stderr on OUT_W and stdin from IN_R (or /dev/null when -1). Returns 0
- * with *PID set, or an errno value. */
-static int exec_spawn(const struct exec_conf *ec, char **argv, char **envp, int out_w, int in_r, pid_t *pid)
+/* Spawns PATH in directory DIR (NULL: /) in a new process group, with
+ * stdin from IN_R (or /dev/null when -1), stdout on OUT_W and stderr on
+ * ERR_W; or, when TTY is a terminal's path, in a new session with that
+ * terminal as its controlling terminal and stdin, stdout and stderr.
+ * Returns 0 with *PID set, or an errno value. */
+static int exec_spawn_io(const char *path, const char *dir, char **argv, char **envp, int in_r, int out_w, int err_w,
+                         const char *tty, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -986,30 +1072,38 @@ static int exec_spawn(const struct exec_conf *ec, char **argv, char **envp, int 
 	sigdelset(&all, SIGSTOP);
 	/* New group (to kill it whole), every signal default (the daemon
 	 * ignores SIGPIPE and libevent catches others), none blocked. */
-	rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	if (rc == 0)
+	/* With a terminal: a new session instead (its group is new too),
+	 * whose leader opening the terminal makes it the controlling one. */
+	rc = posix_spawnattr_setflags(&attr, (tty != NULL ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP) |
+	                                         POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	if (rc == 0 && tty == NULL)
 		rc = posix_spawnattr_setpgroup(&attr, 0);
 	if (rc == 0)
 		rc = posix_spawnattr_setsigdefault(&attr, &all);
 	if (rc == 0)
 		rc = posix_spawnattr_setsigmask(&attr, &none);
-	if (rc == 0 && in_r >= 0)
+	if (tty != NULL) {
+		if (rc == 0)
+			rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, tty, O_RDWR, 0);
+		in_r = out_w = err_w = STDIN_FILENO;
+	} else if (rc == 0 && in_r >= 0) {
 		rc = posix_spawn_file_actions_adddup2(&fa, in_r, STDIN_FILENO);
-	if (rc == 0 && in_r < 0)
+	} else if (rc == 0) {
 		rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	}
 	if (rc == 0)
 		rc = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
 	if (rc == 0)
-		rc = posix_spawn_file_actions_adddup2(&fa, out_w, STDERR_FILENO);
+		rc = posix_spawn_file_actions_adddup2(&fa, err_w, STDERR_FILENO);
 #if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
 	/* Belt and braces: no daemon fd reaches the program, CLOEXEC or not. */
 	if (rc == 0)
 		rc = posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
 #endif
 	if (rc == 0)
-		rc = posix_spawn_file_actions_addchdir_np(&fa, ec->directory != NULL ? ec->directory : "/");
+		rc = posix_spawn_file_actions_addchdir_np(&fa, dir != NULL ? dir : "/");
 	if (rc == 0)
-		rc = posix_spawn(pid, ec->path, &fa, &attr, argv, envp);
+		rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return rc;
@@ -1057,7 +1151,7 @@ static int exec_launch(struct exec_child *ch, const struct exec_conf *ec, struct
 		err = ENOMEM;
 		goto fail;
 	}
-	err = exec_spawn(ec, argv, envp, out[1], in[0], &ch->pid);
+	err = exec_spawn_io(ec->path, ec->directory, argv, envp, in[0], out[1], out[1], NULL, &ch->pid);
 	if (err != 0)
 		goto fail;
 	close(out[1]);
@@ -1080,6 +1174,155 @@ fail:
 	ch->out_fd = ch->out_ev != NULL ? out[0] : -1;
 	ch->in_fd = ch->in_ev != NULL ? in[1] : -1;
 	return err;
+}
+
+/* Opens a pseudo-terminal of ROWS x COLS: its master in *MASTER
+ * (close-on-exec) and its slave's path in NAME. Returns 0 or an errno value. */
+static int exec_open_pty(unsigned short rows, unsigned short cols, int *master, char *name, size_t len)
+{
+	struct winsize ws = {.ws_row = rows, .ws_col = cols};
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (m < 0)
+		return errno;
+	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, len) != 0 || ioctl(m, TIOCSWINSZ, &ws) < 0) {
+		int err = errno;
+		close(m);
+		return err != 0 ? err : EIO;
+	}
+	*master = m;
+	return 0;
+}
+
+/* session_program.spawn: runs CH's program on a terminal or on three
+ * pipes, at the client's START. */
+static int exec_session_spawn(void *arg, struct session_spawn *sp)
+{
+	struct exec_child *ch = arg;
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, master = -1, err = 0, n = 0;
+	char tty[128], term[UDO_VSOCK_FRAME_TERM_MAX + 8];
+	char **envp = calloc((size_t)ch->nenvp + 2, sizeof(*envp));
+
+	if (envp == NULL)
+		return ENOMEM;
+	/* TERM from the client replaces one of the config's. */
+	for (int i = 0; i < ch->nenvp; i++) {
+		if (sp->term == NULL || strncmp(ch->envp[i], "TERM=", 5) != 0)
+			envp[n++] = ch->envp[i];
+	}
+	if (sp->term != NULL) {
+		snprintf(term, sizeof(term), "TERM=%s", sp->term);
+		envp[n++] = term;
+	}
+	envp[n] = NULL;
+	if (sp->pty) {
+		err = exec_open_pty(sp->rows, sp->cols, &master, tty, sizeof(tty));
+		if (err == 0)
+			err = exec_spawn_io(ch->path, ch->directory, ch->argv, envp, -1, -1, -1, tty, &ch->pid);
+		if (err == 0) {
+			sp->in_fd = sp->out_fd = master;
+			sp->err_fd = -1;
+		} else if (master >= 0) {
+			close(master);
+		}
+	} else {
+		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+			err = errno;
+		if (err == 0)
+			err = exec_spawn_io(ch->path, ch->directory, ch->argv, envp, in[0], out[1], errp[1], NULL,
+			                    &ch->pid);
+		for (int i = 0; i < 2; i++) {
+			/* The program's ends always; ours when it failed. */
+			if (in[i] >= 0 && (i == 0 || err != 0))
+				close(in[i]);
+			if (out[i] >= 0 && (i == 1 || err != 0))
+				close(out[i]);
+			if (errp[i] >= 0 && (i == 1 || err != 0))
+				close(errp[i]);
+		}
+		sp->in_fd = in[1];
+		sp->out_fd = out[0];
+		sp->err_fd = errp[0];
+	}
+	free(envp);
+	if (err != 0) {
+		ch->pid = 0;
+		return err;
+	}
+	sp->pid = ch->pid;
+	log_info("exec: %s: session started %s as pid %ld%s", ch->cmd_name, ch->path, (long)ch->pid,
+	         sp->pty ? " on a terminal" : "");
+	return 0;
+}
+
+/* session_program.release: the session has ended; the program's group
+ * gets SIGTERM, SIGKILL after the grace, and is reaped without it. */
+static void exec_session_release(void *arg)
+{
+	struct exec_child *ch = arg;
+
+	ch->session = NULL;
+	if (ch->pid <= 0 || ch->reaped) {
+		exec_child_free(ch);
+		return;
+	}
+	exec_kill(ch, SIGTERM);
+	exec_timer_set(ch, EXEC_TERM_SENT, EXEC_KILL_GRACE_MS);
+}
+
+static const struct session_program exec_session_program = {
+    .spawn = exec_session_spawn,
+    .release = exec_session_release,
+};
+
+/* mode = session: keeps what CH will run for REQ and turns the connection
+ * into a session after "OK session". Finishes REQ; CH is freed on error. */
+static void exec_session_begin(struct exec_child *ch, const struct exec_conf *ec, struct request *req)
+{
+	int nenv = 0, ok = 1;
+	char **argv = exec_build_argv(ec, req->argc, req->argv);
+	char **envp = exec_build_env(ec, req->peer, req->cmd->name, NULL, &nenv);
+	struct session_limits lim = {
+	    .window = ec->session_window,
+	    .idle_ms = ec->idle_ms,
+	    .max_ms = ec->timeout_ms,
+	    .drain_ms = EXEC_DRAIN_MS,
+	    .pty = ec->pty,
+	};
+
+	ch->is_session = 1;
+	ch->req = NULL; /* answered now: the session goes on without it */
+	ch->envp = envp;
+	ch->nenvp = nenv;
+	ch->path = strdup(ec->path);
+	ch->directory = ec->directory != NULL ? strdup(ec->directory) : NULL;
+	ch->timer = evtimer_new(req->server->base, exec_timer_cb, ch);
+	ok = argv != NULL && envp != NULL && ch->path != NULL && (ec->directory == NULL || ch->directory != NULL) &&
+	     ch->timer != NULL;
+	for (int i = 0; ok && argv[i] != NULL; i++)
+		ok = strv_append(&ch->argv, &ch->nargv, argv[i]) == 0;
+	if (ok) {
+		/* The NULL terminator. */
+		char **nv = realloc(ch->argv, sizeof(*nv) * (size_t)(ch->nargv + 1));
+		ok = nv != NULL;
+		if (ok) {
+			ch->argv = nv;
+			nv[ch->nargv] = NULL;
+		}
+	}
+	free(argv);
+	if (ok)
+		ch->session = session_new(&lim, &exec_session_program, ch);
+	if (ch->session == NULL) {
+		exec_child_free(ch);
+		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	log_peer(LOG_LEVEL_INFO, req->peer->text, req->peer->cid, req->cmd->name, "session for %s%s", ec->path,
+	         ec->pty ? " with a terminal" : "");
+	/* From now on the session owns CH: its release frees or ends it. */
+	request_bridge(req, session_start, session_release, ch->session);
+	request_ok(req, "session");
 }
 
 /* Starts the program for REQ with CH's pipes. Returns 0, or -1 after
@@ -1148,6 +1391,10 @@ static enum req_status exec_run(struct request *req)
 	exec_child_link(ch, ec, req->cmd->name);
 	ch->req = req;
 	memcpy(ch->peer_key, key, sizeof(key));
+	if (ec->session) {
+		exec_session_begin(ch, ec, req);
+		return REQ_DONE;
+	}
 	if (exec_start(ch, ec, req) < 0) {
 		exec_child_free(ch);
 		return REQ_DONE;
@@ -1199,8 +1446,8 @@ int exec_hook_start(struct event_base *base, const struct command *cmd, char *co
 	const struct exec_conf *ec = cmd->data;
 	int nenv = 0, err = ENOMEM;
 
-	if (cmd->kind != &handler_exec || ec == NULL) {
-		log_warnx("%s: [command %s] is not an exec command", what, cmd->name);
+	if (cmd->kind != &handler_exec || ec == NULL || ec->session) {
+		log_warnx("%s: [command %s] is not an exec command of mode = request", what, cmd->name);
 		return -1;
 	}
 	if (exec_sigchld_install(base) < 0) {
