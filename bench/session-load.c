@@ -51,9 +51,9 @@
 
 #include <udo/vsock-frame.h>
 
-#define PATTERN_PERIOD 251u /* a prime: a shifted or dropped chunk shows */
-#define SEND_MAX       (256u << 10)
-#define RECV_MAX       (256u << 10)
+#define PATTERN_PERIOD 251u       /* a prime: a shifted or dropped chunk shows */
+#define SEND_MAX       (1u << 20) /* bytes queued per fill: raw, or within the window */
+#define RECV_MAX       (1u << 20) /* a raw read, and the echo server's */
 #define KEY            'a'
 #define KEY_ERASE      '\177'
 
@@ -75,7 +75,8 @@ struct conn {
 	int session;
 	unsigned char *sbuf; /* pending output: frames or raw bytes */
 	size_t slen, soff, scap;
-	unsigned char rbuf[UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX];
+	unsigned char rbuf[UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX]; /* frames */
+	unsigned char *raw;                                                            /* RECV_MAX bytes, raw reads */
 	size_t rlen;
 	uint64_t stdin_credit; /* session: stdin bytes the daemon still takes */
 	uint64_t ungranted;    /* session: stdout bytes consumed, not yet granted back */
@@ -314,14 +315,15 @@ static int session_frame(struct conn *c, const struct opts *o, const struct udo_
 static int conn_read(struct conn *c, const struct opts *o, void (*sink)(const unsigned char *, size_t, void *),
                      void *arg)
 {
-	ssize_t r = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, MSG_DONTWAIT);
+	ssize_t r = c->session ? recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, MSG_DONTWAIT)
+	                       : recv(c->fd, c->raw, RECV_MAX, MSG_DONTWAIT);
 
 	if (r < 0)
 		return errno == EAGAIN || errno == EINTR ? 1 : -1;
 	if (r == 0)
 		return 0;
 	if (!c->session) {
-		sink(c->rbuf, (size_t)r, arg);
+		sink(c->raw, (size_t)r, arg);
 		return 1;
 	}
 	c->rlen += (size_t)r;
@@ -415,7 +417,8 @@ static int run_stream(const struct opts *o)
 
 	c.scap = SEND_MAX + 2 * (UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX);
 	c.sbuf = malloc(c.scap);
-	if (c.sbuf == NULL)
+	c.raw = malloc(RECV_MAX);
+	if (c.sbuf == NULL || c.raw == NULL)
 		die("malloc");
 	c.fd = open_conn(o->addr);
 	if (o->session) {
@@ -546,7 +549,8 @@ static int run_keys(const struct opts *o)
 
 	c.scap = SEND_MAX;
 	c.sbuf = malloc(c.scap);
-	if (samples == NULL || c.sbuf == NULL)
+	c.raw = malloc(RECV_MAX);
+	if (samples == NULL || c.sbuf == NULL || c.raw == NULL)
 		die("malloc");
 	c.fd = open_conn(o->addr);
 	if (o->session)
