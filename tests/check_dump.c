@@ -270,6 +270,13 @@ START_TEST(test_dump_every_key)
 	         "max-buffer = 64K\n"
 	         "connect-timeout = 750ms\n"
 	         "idle-timeout = 0\n"
+	         "[command shell]\n"
+	         "handler = exec\n"
+	         "path = /bin/sh\n"
+	         "mode = session\n"
+	         "pty = yes\n"
+	         "session-window = 65536\n"
+	         "idle-timeout = 90000ms\n"
 	         "[command stats]\n"
 	         "handler = stats\n"
 	         "stats-all = local 5-9\n"
@@ -328,6 +335,11 @@ START_TEST(test_dump_every_key)
 	assert_line(d, "env-pass = HOME LANG");
 	assert_line(d, "env-set = A=1 2\nenv-set = B=x=y");
 	assert_line(d, "timeout = 3s");
+	/* A session: its own defaults (timeout a day), its keys back. */
+	assert_line(d, "[command shell]\nhandler = exec");
+	assert_line(d, "timeout = 1440min\nmode = session\npty = yes\nsession-window = 64K\nidle-timeout = 90s");
+	/* A request command shows the session keys unset. */
+	assert_line(d, "mode = request\npty = no\n# session-window: not set\n# idle-timeout: not set");
 	assert_line(d, "max-output-bytes = 512K");
 	assert_line(d, "stdin = request");
 	assert_line(d, "usage = WORD...");

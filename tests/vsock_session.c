@@ -21,7 +21,8 @@
 
 #include "daemon-harness.h"
 
-static struct daemon d; /* one daemon for all tests */
+static struct daemon d;        /* one daemon for all tests */
+static unsigned int sess_port; /* sess_open's port when not D's */
 
 /* The commands under test (the harness adds [daemon] and the built-ins). */
 static const char config_text[] = "[command shell]\n"
@@ -54,7 +55,42 @@ static const char config_text[] = "[command shell]\n"
                                   "path = /bin/sleep\n"
                                   "args = 1000\n"
                                   "mode = session\n"
-                                  "idle-timeout = 300ms\n";
+                                  "idle-timeout = 300ms\n"
+                                  "[command brief]\n"
+                                  "handler = exec\n"
+                                  "path = /usr/bin/yes\n"
+                                  "mode = session\n"
+                                  "idle-timeout = 0\n"
+                                  "timeout = 500ms\n"
+                                  "[command split]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/sh\n"
+                                  "args = -c \"echo out; echo err >&2; exit 5\"\n"
+                                  "mode = session\n"
+                                  "[command segv]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/sh\n"
+                                  "args = -c \"kill -SEGV $$\"\n"
+                                  "mode = session\n"
+                                  "[command env]\n"
+                                  "handler = exec\n"
+                                  "path = /usr/bin/env\n"
+                                  "client-args = yes\n"
+                                  "arg-pattern = [A-Z]+=[0-9]+\n"
+                                  "env-set = FROM_CONFIG=yes\n"
+                                  "mode = session\n"
+                                  "pty = yes\n"
+                                  "[command one]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/sleep\n"
+                                  "args = 1000\n"
+                                  "mode = session\n"
+                                  "max-concurrent = 1\n"
+                                  "[command nobody]\n"
+                                  "handler = exec\n"
+                                  "path = /bin/cat\n"
+                                  "mode = session\n"
+                                  "allow = 4242\n";
 
 /* One session seen from the client: frames in, what they said. */
 struct sess {
@@ -261,7 +297,7 @@ static void sess_open(struct sess *s, const char *line, unsigned rows, unsigned 
 {
 	memset(s, 0, sizeof(*s));
 	s->out_hash = FNV_START;
-	client_open(&s->c, d.port);
+	client_open(&s->c, sess_port != 0 ? sess_port : d.port);
 	client_send_str(&s->c, line);
 	client_send_str(&s->c, "\n");
 	client_expect_line(&s->c, "OK session", 5000);
@@ -573,6 +609,88 @@ START_TEST(test_stalled_client)
 }
 END_TEST
 
+/* Without a pty stdout and stderr are two channels, each with its EOF,
+ * and EXIT carries the code, or the name of the signal that killed it. */
+START_TEST(test_pipes)
+{
+	struct sess s;
+	int64_t dl = now_ms() + 10000;
+
+	sess_open(&s, "split", 0, 0, 4096, NULL);
+	while (!s.exited) {
+		ck_assert_msg(now_ms() < dl && !s.closed, "no EXIT");
+		pump(&s, 1000);
+	}
+	ck_assert_str_eq(s.out, "out\n");
+	ck_assert_int_eq(s.got[1], 4);
+	ck_assert_int_eq(s.got[2], 4);
+	ck_assert_msg(s.eof[1] && s.eof[2], "no EOF on stdout or stderr before EXIT");
+	ck_assert_int_eq(s.exit_kind, UDO_VSOCK_FRAME_EXITED);
+	ck_assert_int_eq(s.code, 5);
+	sess_wait_closed(&s, 10000);
+	/* A crash: EXIT names the signal. */
+	sess_open(&s, "segv", 0, 0, 4096, NULL);
+	PUMP_UNTIL(&s, s.exited, 10000, "no EXIT");
+	ck_assert_int_eq(s.exit_kind, UDO_VSOCK_FRAME_SIGNALED);
+	ck_assert_str_eq(s.signame, "SEGV");
+	sess_wait_closed(&s, 10000);
+}
+END_TEST
+
+/* Exec's policy holds for sessions: the access list, arg-pattern,
+ * max-concurrent, and the environment (config, UDO_*, TERM, nothing of
+ * the daemon's own). */
+START_TEST(test_policy)
+{
+	struct sess s;
+	struct client c;
+	struct reply r;
+
+	client_open(&c, d.port);
+	client_request(&c, "nobody", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR denied", 10) == 0, "status '%s'", r.status);
+	client_request(&c, "env X=abc", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR usage", 9) == 0, "status '%s'", r.status);
+	sess_open(&s, "env ARG=42", 0, 0, 1 << 20, "vt100");
+	PUMP_UNTIL(&s, s.exited, 10000, "env did not end");
+	ck_assert_int_eq(s.code, 0);
+	ck_assert_msg(strstr(s.out, "ARG=42\r\n") != NULL, "no ARG=42 in '%s'", s.out);
+	ck_assert_msg(strstr(s.out, "FROM_CONFIG=yes\r\n") != NULL && strstr(s.out, "TERM=vt100\r\n") != NULL &&
+	                  strstr(s.out, "UDO_COMMAND=env\r\n") != NULL,
+	              "environment: '%s'", s.out);
+	ck_assert_msg(strstr(s.out, "PATH=") == NULL && strstr(s.out, "HOME=") == NULL,
+	              "the daemon's environment leaked: '%s'", s.out);
+	sess_wait_closed(&s, 10000);
+	/* Once it has been reaped, the next one may run. */
+	sess_open(&s, "env ARG=44", 0, 0, 1 << 20, "bad term!");
+	PUMP_UNTIL(&s, s.exited, 10000, "env did not end");
+	ck_assert_msg(strstr(s.out, "ARG=44\r\n") != NULL && strstr(s.out, "TERM=") == NULL, "'%s'", s.out);
+	sess_wait_closed(&s, 10000);
+	/* max-concurrent counts a session from OK session, before START. */
+	struct client first, other;
+	client_open(&first, d.port);
+	client_send_str(&first, "one\n");
+	client_expect_line(&first, "OK session", 5000);
+	client_request(&c, "one", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR busy", 8) == 0, "a second session: '%s'", r.status);
+	client_close(&first);
+	/* Once the first is gone, another may run. */
+	int64_t dl = now_ms() + 10000;
+	for (;;) {
+		client_open(&other, d.port);
+		client_send_str(&other, "one\n");
+		char line[256];
+		ck_assert_int_ge(client_read_line(&other, line, sizeof(line), 5000), 0);
+		client_close(&other);
+		if (strcmp(line, "OK session") == 0)
+			break;
+		ck_assert_msg(strncmp(line, "ERR busy", 8) == 0 && now_ms() < dl, "after the first left: '%s'", line);
+		sleep_ms(20);
+	}
+	client_close(&c);
+}
+END_TEST
+
 /* A client that vanishes: the program's whole group dies (SIGKILL after
  * the grace, as it ignores SIGTERM); the daemon's fds and children are
  * back to where they were. */
@@ -660,7 +778,8 @@ START_TEST(test_protocol_errors)
 }
 END_TEST
 
-/* idle-timeout: no frame either way ends the session with ERROR timeout. */
+/* idle-timeout: no frame either way ends the session with ERROR timeout;
+ * timeout ends one that is busy all along. */
 START_TEST(test_idle_timeout)
 {
 	struct sess s;
@@ -673,6 +792,88 @@ START_TEST(test_idle_timeout)
 	ck_assert_msg(strncmp(s.errtext, "ERR timeout ", 12) == 0, "ERROR '%s'", s.errtext);
 	sess_wait_closed(&s, 10000);
 	wait_process_gone(kids[0], 10000);
+	/* timeout: the longest session, however busy (yes prints all along). */
+	sess_open(&s, "brief", 0, 0, 1 << 20, NULL);
+	s.autogrant = 1;
+	WAIT_FOR(children_of(d.pid, kids, 16) == 1, 10000, "yes did not start");
+	PUMP_UNTIL(&s, s.error, 10000, "no ERROR after the session's timeout");
+	ck_assert_msg(strncmp(s.errtext, "ERR timeout ", 12) == 0 && strstr(s.errtext, "(timeout)") != NULL,
+	              "ERROR '%s'", s.errtext);
+	ck_assert_msg(s.got[1] > 0, "yes printed nothing");
+	sess_wait_closed(&s, 10000);
+	wait_process_gone(kids[0], 10000);
+}
+END_TEST
+
+/* Waits for the daemon's RELOADING=1 then READY=1 after a SIGHUP. */
+static void reload_and_wait(void)
+{
+	daemon_signal(&d, SIGHUP);
+	ck_assert_msg(daemon_wait_notify(&d, "RELOADING=1", 10000) != NULL, "no RELOADING=1");
+	ck_assert_msg(daemon_wait_notify(&d, "READY=1", 10000) != NULL, "no READY=1 after RELOADING=1");
+}
+
+/* A session outlives a reload that drops its command: it starts, runs and
+ * ends under what it was given; new requests see the new config. The
+ * client grants no stderr window: EOF and EXIT come all the same. */
+START_TEST(test_reload)
+{
+	struct sess s;
+	struct client c;
+	struct reply r;
+
+	memset(&s, 0, sizeof(s));
+	s.out_hash = FNV_START;
+	client_open(&s.c, d.port);
+	client_send_str(&s.c, "cat\n");
+	client_expect_line(&s.c, "OK session", 5000);
+	daemon_stat_close(&d);
+	daemon_write_config(&d, NULL, "[command other]\nhandler = exec\npath = /bin/true\n");
+	reload_and_wait();
+	/* No stderr window: its EOF, and so EXIT, must not need one. */
+	send_window(&s, UDO_VSOCK_FRAME_STDOUT, 1 << 20);
+	send_frame(&s, UDO_VSOCK_FRAME_START, 0, NULL, 0);
+	s.autogrant = 1;
+	sess_type(&s, "after the reload\n");
+	PUMP_UNTIL(&s, strstr(s.out, "after the reload\n") != NULL, 10000, "cat did not echo after the reload");
+	client_open(&c, d.port);
+	client_request(&c, "cat", &r, 5000);
+	ck_assert_msg(strncmp(r.status, "ERR unknown-command", 19) == 0, "status '%s'", r.status);
+	client_close(&c);
+	send_frame(&s, UDO_VSOCK_FRAME_EOF, UDO_VSOCK_FRAME_STDIN, NULL, 0);
+	PUMP_UNTIL(&s, s.exited, 10000, "cat did not end at EOF (closed %d, eof %d %d, ERROR '%s')", s.closed, s.eof[1],
+	           s.eof[2], s.errtext);
+	ck_assert_int_eq(s.code, 0);
+	sess_wait_closed(&s, 10000);
+	daemon_write_config(&d, NULL, config_text);
+	reload_and_wait();
+}
+END_TEST
+
+/* A daemon that stops kills the programs of its sessions at once, even
+ * one that ignores SIGTERM, and the group's other members. */
+START_TEST(test_daemon_stop)
+{
+	struct daemon d2;
+	struct sess s;
+	pid_t kids[16], grandchild;
+	static const char sleep_cmd[] = "sleep\0"
+	                                "1000";
+
+	daemon_init(&d2);
+	daemon_write_config(&d2, NULL, config_text);
+	ck_assert_msg(daemon_start(&d2, NULL, 10000) == 0, "the second daemon did not start");
+	sess_port = d2.port;
+	sess_open(&s, "stubborn", 0, 0, 4096, NULL);
+	sess_port = 0;
+	WAIT_FOR(children_of(d2.pid, kids, 16) == 1, 10000, "the program did not start");
+	WAIT_FOR(find_process(sleep_cmd, sizeof(sleep_cmd), &grandchild) && grandchild != kids[0], 10000,
+	         "the background sleep did not start");
+	ck_assert_int_eq(daemon_stop(&d2, 10000), 0);
+	wait_process_gone(kids[0], 10000);
+	wait_process_gone(grandchild, 10000);
+	client_close(&s.c);
+	daemon_cleanup(&d2);
 }
 END_TEST
 
@@ -759,12 +960,16 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, test_pty_shell);
 	tcase_add_test(tc, test_pty_eof);
 	tcase_add_test(tc, test_cat_binary);
+	tcase_add_test(tc, test_pipes);
+	tcase_add_test(tc, test_policy);
 	tcase_add_test(tc, test_stalled_program);
 	tcase_add_test(tc, test_stalled_client);
 	tcase_add_test(tc, test_vanishing_client);
 	tcase_add_test(tc, test_protocol_errors);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_daemon_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }

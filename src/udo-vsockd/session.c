@@ -65,6 +65,7 @@ struct session_out {
 	struct event *ev;
 	int reading;
 	uint64_t window; /* bytes the client still takes on this channel */
+	int waiting;     /* bytes wait in it for window (else it is watched for its EOF) */
 };
 
 /* One session, owned by its bridged connection. */
@@ -135,11 +136,14 @@ static void session_queue_window(struct session *s, uint8_t channel, uint32_t n)
 	session_queue(s, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
 }
 
-/* Ends the program's side once: its group is killed unless reaped. */
+/* Ends the program's side once: its group is killed unless reaped (at
+ * once when the daemon stops: its loop would not wait for the grace). */
 static void session_release_program(struct session *s)
 {
 	if (!s->released) {
 		s->released = 1;
+		if (s->conn != NULL && conn_server(s->conn)->stopping && s->pid > 0 && !s->reaped)
+			(void)kill(-s->pid, SIGKILL);
 		s->prog->release(s->arg);
 	}
 }
@@ -195,6 +199,7 @@ static void session_fail(struct session *s, const char *code, const char *fmt, .
 	log_peer(LOG_LEVEL_INFO, peer->text, peer->cid, NULL, "session: %s", line);
 	session_queue(s, UDO_VSOCK_FRAME_ERROR, 0, line, (size_t)n);
 	s->phase = SESSION_CLOSING;
+	s->last_frame_ms = session_now(s); /* the client gets an idle-timeout to read it */
 	session_close_program_fds(s);
 	session_release_program(s);
 	evbuffer_drain(s->in, evbuffer_get_length(s->in));
@@ -523,7 +528,29 @@ static void session_stdin_cb(evutil_socket_t fd, short what, void *arg)
 	session_update(s);
 }
 
-/* Reads channel I of S once, at most a frame's payload within its window. */
+/* Channel I of S reached its end: closes it and sends EOF. */
+static void session_output_eof(struct session *s, int i)
+{
+	struct session_out *o = &s->o[i];
+
+	event_free(o->ev);
+	o->ev = NULL;
+	o->reading = 0;
+	if (o->fd == s->in_fd) {
+		/* The terminal is gone: stdin with it. */
+		if (s->in_ev != NULL)
+			event_free(s->in_ev);
+		s->in_ev = NULL;
+		s->writing_in = 0;
+		s->in_fd = -1;
+	}
+	close(o->fd);
+	o->fd = -1;
+	session_queue(s, UDO_VSOCK_FRAME_EOF, (uint8_t)i, NULL, 0);
+}
+
+/* Reads channel I of S once, at most a frame's payload within its window
+ * (open: the caller checked). */
 static void session_read_output(struct session *s, int i)
 {
 	struct session_out *o = &s->o[i];
@@ -538,23 +565,11 @@ static void session_read_output(struct session *s, int i)
 		/* EOF, or EIO: a pty whose last slave closed. */
 		if (n < 0 && errno != EIO)
 			log_warn("session: reading the output of pid %ld", (long)s->pid);
-		event_free(o->ev);
-		o->ev = NULL;
-		o->reading = 0;
-		if (o->fd == s->in_fd) {
-			/* The terminal is gone: stdin with it. */
-			if (s->in_ev != NULL)
-				event_free(s->in_ev);
-			s->in_ev = NULL;
-			s->writing_in = 0;
-			s->in_fd = -1;
-		}
-		close(o->fd);
-		o->fd = -1;
-		session_queue(s, UDO_VSOCK_FRAME_EOF, (uint8_t)i, NULL, 0);
+		session_output_eof(s, i);
 		return;
 	}
 	o->window -= (size_t)n;
+	o->waiting = 0;
 	session_queue(s, UDO_VSOCK_FRAME_DATA, (uint8_t)i, session_scratch, (size_t)n);
 }
 
@@ -565,19 +580,31 @@ static void session_output_cb(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	for (int i = 1; i <= 2; i++) {
-		if (s->o[i].fd == fd && s->o[i].window > 0 && evbuffer_get_length(s->out) < s->max_out) {
+		struct session_out *o = &s->o[i];
+		int avail = 0;
+		if (o->fd != fd || evbuffer_get_length(s->out) >= s->max_out)
+			continue;
+		/* Without window only its end may be read: readable with nothing
+		 * in it is end of file (or a pty's EIO). */
+		if (o->window > 0)
 			session_read_output(s, i);
-			break;
-		}
+		else if (ioctl(fd, FIONREAD, &avail) < 0 || avail > 0)
+			o->waiting = 1; /* until the client grants window */
+		else
+			session_output_eof(s, i);
+		break;
 	}
 	session_update(s);
 }
 
-/* Whether channel I may be read now: open, window, room (ROOM: what
- * max-buffered allows). */
+/* Whether channel I is watched now: open, room for frames (ROOM: what
+ * max-buffered allows), and window, or else no bytes known to wait in it
+ * (its EOF needs no window). */
 static int session_may_read(const struct session *s, int i, size_t room)
 {
-	return s->o[i].fd >= 0 && s->o[i].window > 0 && evbuffer_get_length(s->out) < s->max_out && room > 0;
+	const struct session_out *o = &s->o[i];
+
+	return o->fd >= 0 && (o->window > 0 || !o->waiting) && evbuffer_get_length(s->out) < s->max_out && room > 0;
 }
 
 /* Derives every event of S from its state, grants stdin window, passes
@@ -618,6 +645,10 @@ static void session_update(struct session *s)
 			size_t len = 2;
 			if (WIFSIGNALED(s->status)) {
 				const char *name = udo_vsock_frame_signal_name(WTERMSIG(s->status));
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
+				if (name == NULL) /* SEGV, ABRT, BUS...: how programs crash */
+					name = sigabbrev_np(WTERMSIG(s->status));
+#endif
 				char num[UDO_VSOCK_FRAME_SIGNAL_MAX + 1];
 				if (name == NULL) {
 					snprintf(num, sizeof(num), "%d", WTERMSIG(s->status));
@@ -631,6 +662,10 @@ static void session_update(struct session *s)
 				p[1] = (unsigned char)WEXITSTATUS(s->status);
 			}
 			session_queue(s, UDO_VSOCK_FRAME_EXIT, 0, p, len);
+			const struct peer *peer = conn_peer(s->conn);
+			log_peer(LOG_LEVEL_INFO, peer->text, peer->cid, NULL, "session: pid %ld %s=%d", (long)s->pid,
+			         WIFSIGNALED(s->status) ? "signal" : "exit",
+			         WIFSIGNALED(s->status) ? WTERMSIG(s->status) : WEXITSTATUS(s->status));
 			s->phase = SESSION_CLOSING;
 			session_close_program_fds(s);
 			session_release_program(s);
