@@ -1,13 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# bench/vsock_workloads.sh - workloads 1-4 and 6 over AF_VSOCK CID 1.
+# bench/vsock_workloads.sh - workloads 1-4 and 6-8 over AF_VSOCK CID 1.
 #
 # Started by bench/run through tests/vsock-run, so it runs natively when
 # this kernel has vsock loopback and inside user-mode Linux otherwise.
 # Environment (set by bench/run): BENCH_BIN (loadgen, echo-floor),
 # BENCH_DAEMON (udo-vsockd), BENCH_RAW (results directory), BENCH_SMOKE
 # (1: tiny runs), BENCH_EXEC_CONF (a [command true] section for the exec
-# handler). Writes BENCH_RAW/raw.txt: "WORKLOAD SUBJECT VARIANT key=value...".
+# handler), BENCH_SESSION_CONF (the [command scat] and [command sh]
+# sections of workloads 7 and 8). Writes BENCH_RAW/raw.txt: "WORKLOAD
+# SUBJECT VARIANT key=value...".
 set -u
 
 bin=$BENCH_BIN
@@ -22,13 +24,17 @@ failures=0
 if [ "$smoke" = 1 ]; then
 	secs=0.2 warm=0.05 reps=1 conns_scale=100 step=50 rounds=1 exec_secs=0.2 exec_clients="1 2" exec_n=(-n 1) settle=0.05
 	stream_bytes=$((4 << 20)) stream_reps=1
+	session_bytes=$((1 << 20)) qga_bytes=$((64 << 10)) keys=50 keys_warm=5
 else
 	secs=${BENCH_SECS:-1} warm=0.2 reps=${BENCH_REPS:-7} conns_scale=10000 step=2000 rounds=3
 	exec_secs=${BENCH_EXEC_SECS:-6} exec_clients="1 16" exec_n=()
 	stream_bytes=$((${BENCH_STREAM_MIB:-256} << 20)) stream_reps=${BENCH_STREAM_REPS:-5}
+	session_bytes=$((${BENCH_SESSION_MIB:-64} << 20)) qga_bytes=$((${BENCH_QGA_MIB:-8} << 20))
+	keys=${BENCH_KEYS:-1000} keys_warm=20
 fi
 port_floor=6001 port_daemon=6002 port_qga=6003 port_socat=6004 port_exec=6005
 port_sink=6006 port_stream=6007 port_relay=6008 port_splice=6009
+port_echo=6010 port_session=6011 port_socat_cat=6012 port_socat_sh=6013
 
 # Stops every server this script started.
 cleanup() {
@@ -50,11 +56,12 @@ not_measured() {
 	record "$1" "$2" "$3" "not_measured=\"$4\""
 }
 
-# Runs the load generator; records its result line (or the failure).
+# Runs the load generator (with LOADGEN=session-load set, that program);
+# records its result line (or the failure) and returns its status.
 measure() {
 	local w=$1 subj=$2 var=$3 out
 	shift 3
-	out=$("$bin/loadgen" "$@" 2>"$work/lg.err")
+	out=$("$bin/${LOADGEN:-loadgen}" "$@" 2>"$work/lg.err")
 	local rc=$?
 	if [ -z "$out" ]; then
 		out="error=\"$(tr '\n' ' ' <"$work/lg.err" | tr -d '"' | cut -c1-200)\""
@@ -64,6 +71,7 @@ measure() {
 		sed 's/^/bench: /' "$work/lg.err" >&2
 	fi
 	record "$w" "$subj" "$var" "$out"
+	return "$rc"
 }
 
 # Waits until ADDR answers one request REQ with PREFIX; 0 or 1.
@@ -117,7 +125,7 @@ EOF
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 : >"$raw/raw.txt"
-rm -f "$raw"/lat-*.txt
+rm -f "$raw"/lat-*.txt "$raw"/keys-*.txt
 echo "bench: kernel $(uname -r), $(nproc) CPU(s), nofile $(ulimit -n)"
 
 floor=vsock:1:$port_floor
@@ -329,6 +337,97 @@ else
 	failures=$((failures + 1))
 fi
 stop "$pid_stream"
+
+# 7 and 8: exec sessions (issue 14). 7: bytes through cat, up and back
+# down, in one connection: a direct vsock connection to a byte echo
+# server (the floor), a session of cat (no pty), socat's fork EXEC:cat,
+# and qemu-ga guest-exec of cat with input-data (at most qga_bytes: its
+# output is capped at 16 MiB). 8: keystroke echo, one byte written and
+# timed until its echo is back: the echo server (the floor), a shell on a
+# pty in a session, and socat's shell on a pty (the usual stopgap).
+# Subjects alternate in stream_reps rounds.
+if [ -n "${UDO_VSOCK_IN_UML:-}" ] && ! awk '$2 == "/dev/pts" && $3 == "devpts" { f = 1 } END { exit !f }' /proc/mounts; then
+	# User-mode Linux's /dev (its own devtmpfs) has no devpts, so its
+	# /dev/ptmx opens nothing: mount one there (in that kernel only).
+	mkdir -p /dev/pts && mount -t devpts -o ptmxmode=0666,mode=0620 devpts /dev/pts ||
+		echo "bench: workload 8: cannot mount devpts; pty sessions will fail" >&2
+fi
+cat >"$work/session.conf" <<EOF
+[command scat]
+handler = exec
+path = /bin/cat
+mode = session
+timeout = 600s
+
+[command sh]
+handler = exec
+path = /bin/sh
+mode = session
+pty = yes
+timeout = 600s
+EOF
+[ -n "${BENCH_SESSION_CONF:-}" ] && cp "$BENCH_SESSION_CONF" "$work/session.conf"
+daemon_conf "$work/dss.conf" "$port_session" "$work/session.conf"
+start "$bin/session-load" echo-server "vsock:any:$port_echo"
+start socat "VSOCK-LISTEN:$port_socat_cat,fork,backlog=64" EXEC:/bin/cat
+# The stopgap as it is usually written: the shell on a pty, in its own
+# session with the pty as its terminal, its stderr (the prompt) there too.
+start socat "VSOCK-LISTEN:$port_socat_sh,fork,backlog=64" EXEC:/bin/sh,pty,stderr,setsid,sigint,sane
+have_session=0
+if "$daemon" -t -c "$work/dss.conf" >"$work/session-t.log" 2>&1; then
+	start "$daemon" -c "$work/dss.conf"
+	pid_session=$last
+	if wait_ready "vsock:1:$port_session"; then
+		have_session=1
+	else
+		echo "bench: workloads 7, 8: the session daemon does not answer" >&2
+		failures=$((failures + 1))
+	fi
+else
+	echo "bench: udo-vsockd -t on the session config: $(head -c 300 "$work/session-t.log")"
+	not_measured 7 udo-vsockd session "session mode unavailable"
+	not_measured 8 udo-vsockd session-pty "session mode unavailable"
+fi
+have_qga=0
+if command -v qemu-ga >/dev/null; then
+	start qemu-ga -m vsock-listen -p "1:$port_qga" -t "$work/qga" -f "$work/qga/pid"
+	pid_qga=$last
+	wait_ready "$qga" "$qping" '{"return"' && have_qga=1
+fi
+[ "$have_qga" = 1 ] || not_measured 7 qemu-ga guest-exec-cat "qemu-ga is not installed or does not answer"
+not_measured 8 qemu-ga guest-exec "guest-exec takes stdin only at the start and returns output only after exit"
+# Waits until the raw stream server at ADDR echoes a few bytes; 0 or 1.
+wait_echo() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$bin/session-load" stream -b 16 -T 5 "$1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bench: workloads 7, 8: $1 does not echo" >&2
+	return 1
+}
+if wait_echo "vsock:1:$port_echo" && wait_echo "vsock:1:$port_socat_cat"; then
+	for ((r = 0; r < stream_reps; r++)); do
+		LOADGEN=session-load measure 7 direct echo stream -b "$session_bytes" "vsock:1:$port_echo"
+		[ "$have_session" = 1 ] && LOADGEN=session-load measure 7 udo-vsockd session \
+			stream -s -r 'SCAT\n' -b "$session_bytes" "vsock:1:$port_session"
+		LOADGEN=session-load measure 7 socat exec-cat stream -b "$session_bytes" "vsock:1:$port_socat_cat"
+		[ "$have_qga" = 1 ] && LOADGEN=session-load measure 7 qemu-ga guest-exec-cat qga-cat -b "$qga_bytes" "$qga"
+		LOADGEN=session-load measure 8 floor echo keys -n "$keys" -W "$keys_warm" -o "$work/lat" \
+			"vsock:1:$port_echo" && cat "$work/lat" >>"$raw/keys-floor.txt"
+		if [ "$have_session" = 1 ]; then
+			LOADGEN=session-load measure 8 udo-vsockd session-pty keys -s -p -r 'SH\n' -n "$keys" \
+				-W "$keys_warm" -o "$work/lat" "vsock:1:$port_session" &&
+				cat "$work/lat" >>"$raw/keys-udo-vsockd.txt"
+		fi
+		LOADGEN=session-load measure 8 socat sh-pty keys -p -n "$keys" -W "$keys_warm" -o "$work/lat" \
+			"vsock:1:$port_socat_sh" && cat "$work/lat" >>"$raw/keys-socat.txt"
+	done
+else
+	failures=$((failures + 1))
+fi
+[ "$have_session" = 1 ] && stop "$pid_session"
+[ "$have_qga" = 1 ] && stop "$pid_qga"
 
 echo "bench: done, $failures failure(s)"
 [ "$failures" = 0 ]
