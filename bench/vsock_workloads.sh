@@ -1,17 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# bench/vsock_workloads.sh - workloads 1-4 and 6 over AF_VSOCK CID 1.
+# bench/vsock_workloads.sh - workloads 1-4, 6 and 9 over AF_VSOCK CID 1.
 #
 # Started by bench/run through tests/vsock-run, so it runs natively when
 # this kernel has vsock loopback and inside user-mode Linux otherwise.
 # Environment (set by bench/run): BENCH_BIN (loadgen, echo-floor),
-# BENCH_DAEMON (udo-vsockd), BENCH_RAW (results directory), BENCH_SMOKE
+# BENCH_DAEMON (udo-vsockd), BENCH_CLI (udo-vsock), BENCH_RAW (results directory), BENCH_SMOKE
 # (1: tiny runs), BENCH_EXEC_CONF (a [command true] section for the exec
 # handler). Writes BENCH_RAW/raw.txt: "WORKLOAD SUBJECT VARIANT key=value...".
 set -u
 
 bin=$BENCH_BIN
 daemon=$BENCH_DAEMON
+cli=${BENCH_CLI:-}
 raw=$BENCH_RAW
 smoke=${BENCH_SMOKE:-0}
 settle=0.2
@@ -329,6 +330,14 @@ else
 	failures=$((failures + 1))
 fi
 stop "$pid_stream"
+
+# 9: file transfer (bench/files_workload.sh).
+if [ -n "$cli" ]; then
+	# shellcheck source=bench/files_workload.sh
+	. "$(dirname "${BASH_SOURCE[0]}")/files_workload.sh"
+else
+	not_measured 9 udo-vsockd up "BENCH_CLI is not set"
+fi
 
 echo "bench: done, $failures failure(s)"
 [ "$failures" = 0 ]
