@@ -1,11 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# bench/vsock_workloads.sh - workloads 1-4 and 6-8 over AF_VSOCK CID 1.
+# bench/vsock_workloads.sh - workloads 1-4 and 6-9 over AF_VSOCK CID 1.
 #
 # Started by bench/run through tests/vsock-run, so it runs natively when
 # this kernel has vsock loopback and inside user-mode Linux otherwise.
 # Environment (set by bench/run): BENCH_BIN (loadgen, echo-floor),
-# BENCH_DAEMON (udo-vsockd), BENCH_RAW (results directory), BENCH_SMOKE
+# BENCH_DAEMON (udo-vsockd), BENCH_CLI (udo-vsock), BENCH_RAW (results directory), BENCH_SMOKE
 # (1: tiny runs), BENCH_EXEC_CONF (a [command true] section for the exec
 # handler), BENCH_SESSION_CONF (the [command scat] and [command sh]
 # sections of workloads 7 and 8). Writes BENCH_RAW/raw.txt: "WORKLOAD
@@ -14,6 +14,7 @@ set -u
 
 bin=$BENCH_BIN
 daemon=$BENCH_DAEMON
+cli=${BENCH_CLI:-}
 raw=$BENCH_RAW
 smoke=${BENCH_SMOKE:-0}
 settle=0.2
@@ -428,6 +429,14 @@ else
 fi
 [ "$have_session" = 1 ] && stop "$pid_session"
 [ "$have_qga" = 1 ] && stop "$pid_qga"
+
+# 9: file transfer (bench/files_workload.sh).
+if [ -n "$cli" ]; then
+	# shellcheck source=bench/files_workload.sh
+	. "$(dirname "${BASH_SOURCE[0]}")/files_workload.sh"
+else
+	not_measured 9 udo-vsockd up "BENCH_CLI is not set"
+fi
 
 echo "bench: done, $failures failure(s)"
 [ "$failures" = 0 ]
