@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,7 @@
 #define CLI_BIN    TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
 
 static struct daemon d;
-static char share[300], ro[300], drop[300], outside[300], full[300], big[300], inbox[300];
+static char share[300], ro[300], drop[300], outside[300], full[300], big[300], inbox[300], rofs[300], owned[300];
 
 /* The byte at offset OFF of the test stream SEED. */
 static unsigned char stream_byte(unsigned int seed, uint64_t off)
@@ -331,6 +333,8 @@ static void setup(void)
 	snprintf(full, sizeof(full), "%s/full", d.dir);
 	snprintf(big, sizeof(big), "%s/big", d.dir);
 	snprintf(inbox, sizeof(inbox), "%s/inbox", d.dir);
+	snprintf(rofs, sizeof(rofs), "%s/rofs", d.dir);
+	snprintf(owned, sizeof(owned), "%s/owned", d.dir);
 	ck_assert_int_eq(mkdir(share, 0755), 0);
 	ck_assert_int_eq(mkdir(ro, 0755), 0);
 	ck_assert_int_eq(mkdir(drop, 0755), 0);
@@ -338,6 +342,10 @@ static void setup(void)
 	ck_assert_int_eq(mkdir(full, 0755), 0);
 	ck_assert_int_eq(mkdir(big, 0755), 0);
 	ck_assert_int_eq(mkdir(inbox, 0755), 0);
+	ck_assert_int_eq(mkdir(rofs, 0755), 0);
+	ck_assert_int_eq(mkdir(owned, 0755), 0);
+	ck_assert_msg(mount("tmpfs", rofs, "tmpfs", MS_RDONLY, "size=64k") == 0, "mount tmpfs on %s: %s", rofs,
+	              strerror(errno));
 	ck_assert_msg(mount("tmpfs", full, "tmpfs", 0, "size=256k") == 0, "mount tmpfs on %s: %s", full,
 	              strerror(errno));
 	/* Room for 1 GiB whatever $TMPDIR is (user-mode Linux: half its RAM). */
@@ -350,9 +358,12 @@ static void setup(void)
 	         "[command full]\nhandler = files\nroot = %s\naccess = read-write\n"
 	         "[command inbox]\nhandler = files\nroot = %s\naccess = write\npeer-subdir = yes\n"
 	         "max-file-size = 1M\nmax-root-bytes = 2560K\n"
+	         "[command rofs]\nhandler = files\nroot = %s\naccess = read-write\n"
+	         "[command owned]\nhandler = files\nroot = %s\naccess = read-write\nowner = nobody:nogroup\n"
+	         "create-mode = 0640\n"
 	         "[command tiny]\nhandler = files\nroot = %s\naccess = read-write\ntransfer-window = 4K\n"
 	         "[command big]\nhandler = files\nroot = %s\naccess = read-write\nmax-file-size = 2048M\n",
-	         share, ro, drop, full, inbox, share, big);
+	         share, ro, drop, full, inbox, rofs, owned, share, big);
 	daemon_write_config(&d, "", sections);
 	ck_assert_int_eq(daemon_start(&d, NULL, 10000), 0);
 }
@@ -363,6 +374,7 @@ static void teardown(void)
 	daemon_stop(&d, 10000);
 	umount2(full, MNT_DETACH);
 	umount2(big, MNT_DETACH);
+	umount2(rofs, MNT_DETACH);
 	daemon_cleanup(&d);
 }
 
@@ -430,6 +442,31 @@ START_TEST(limits)
 	ck_assert_int_eq(dir_entries(drop), 0);
 	put_stream("drop", "report", 1 << 20, 2, -1, &r);
 	ck_done(&r);
+}
+END_TEST
+
+/* A share on a read-only file system refuses a PUT with "denied"; one
+ * with owner gives each new file to that user and group (the daemon runs
+ * as root here), with the mode create-mode allows. */
+START_TEST(rofs_and_owner)
+{
+	struct xfer_result r;
+	struct passwd *pw = getpwnam("nobody");
+	struct group *gr = getgrnam("nogroup");
+	char path[400];
+	struct stat st;
+
+	put_stream("rofs", "f", 10, 1, -1, &r);
+	ck_assert_msg(strncmp(r.status, "ERR denied ", 11) == 0, "%s", r.status);
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_ptr_nonnull(gr);
+	put_stream("owned", "given", 10, 1, -1, &r);
+	ck_done(&r);
+	snprintf(path, sizeof(path), "%s/given", owned);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, pw->pw_uid);
+	ck_assert_uint_eq(st.st_gid, gr->gr_gid);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
 }
 END_TEST
 
@@ -816,6 +853,7 @@ static Suite *files_suite(void)
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, full_disk);
 	tcase_add_test(tc, peer_inbox);
+	tcase_add_test(tc, rofs_and_owner);
 	tcase_add_test(tc, cut_short_and_resume);
 	tcase_add_test(tc, rename_race);
 	tcase_add_test(tc, concurrent_puts);

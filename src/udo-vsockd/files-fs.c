@@ -435,6 +435,13 @@ enum files_error files_put_commit(struct files_put *p, unsigned char digest[FILE
 	} else if (fsync(p->fd) < 0) {
 		WHY("syncing: %s", strerror(errno));
 		e = files_error_from_errno(errno);
+	} else if (p->chown && fchown(p->fd, p->owner_uid, p->owner_gid) < 0) {
+		WHY("giving the file to its owner: %s", strerror(errno));
+		e = files_error_from_errno(errno);
+	} else if (p->chown && fchmod(p->fd, p->mode) < 0) {
+		/* chown clears set-id bits; the mode asked for stands. */
+		WHY("setting the mode: %s", strerror(errno));
+		e = files_error_from_errno(errno);
 	} else if (p->temp == NULL && put_link_temp(p) < 0) {
 		WHY("linking the new file: %s", strerror(errno));
 		e = files_error_from_errno(errno);

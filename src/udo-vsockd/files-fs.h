@@ -63,6 +63,9 @@ struct files_put {
 	void *md;           /* EVP_MD_CTX * of the SHA-256 so far */
 	int root;           /* not owned */
 	mode_t mode;
+	int chown; /* give the file to OWNER_UID:OWNER_GID at the commit */
+	uid_t owner_uid;
+	gid_t owner_gid;
 };
 
 /* Starts a PUT of SIZE bytes to PATH beneath ROOT, to be created with

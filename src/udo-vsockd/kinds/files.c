@@ -14,7 +14,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,9 @@ struct files_conf {
 	unsigned int max_list;    /* max-list-entries */
 	int peer_subdir;          /* each peer beneath root/<its name or CID> */
 	size_t max_root_bytes;    /* PUT refused past this much beneath the root; 0: none */
+	char *owner;              /* `owner` as written, or NULL: the daemon's user */
+	uid_t owner_uid;
+	gid_t owner_gid;
 };
 
 /* One GET or PUT after its OK: the bridge's state. */
@@ -119,6 +124,7 @@ static void files_free_data(void *data)
 	if (fc == NULL)
 		return;
 	free(fc->root);
+	free(fc->owner);
 	free(fc);
 }
 
@@ -194,6 +200,59 @@ static int parse_mode(const char *text, unsigned int *mode)
 	return 0;
 }
 
+/* `owner`: USER or USER:GROUP (default: the user's group), looked up
+ * now, so an unknown name is a config error. */
+static int files_owner_opt(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
+                           size_t whylen)
+{
+	struct files_conf *fc = target;
+	char user[256];
+	const char *colon = strchr(value, ':');
+	size_t ulen = colon ? (size_t)(colon - value) : strlen(value);
+	struct passwd *pw;
+	char *copy;
+
+	if (ulen == 0 || ulen >= sizeof(user) || (colon && colon[1] == '\0')) {
+		snprintf(why, whylen, "owner: '%s' is not USER or USER:GROUP", value);
+		return -1;
+	}
+	memcpy(user, value, ulen);
+	user[ulen] = '\0';
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		snprintf(why, whylen, "owner: no user '%s'", user);
+		return -1;
+	}
+	fc->owner_uid = pw->pw_uid;
+	fc->owner_gid = pw->pw_gid;
+	if (colon) {
+		struct group *gr = getgrnam(colon + 1);
+
+		if (gr == NULL) {
+			snprintf(why, whylen, "owner: no group '%s'", colon + 1);
+			return -1;
+		}
+		fc->owner_gid = gr->gr_gid;
+	}
+	copy = strdup(value);
+	if (copy == NULL)
+		return -1;
+	free(fc->owner);
+	fc->owner = copy;
+	return 0;
+}
+
+/* Writes `owner` back, or that it is not set. */
+static void files_owner_format(const struct option_spec *spec, const void *target, const void *ctx, FILE *out)
+{
+	const struct files_conf *fc = target;
+
+	if (fc->owner != NULL)
+		fprintf(out, "owner = %s\n", fc->owner);
+	else
+		option_format_unset(spec->name, out);
+}
+
 /* `create-mode`: octal, at most 0777. */
 static int files_mode_opt(const struct option_spec *spec, void *target, void *ctx, const char *value, char *why,
                           size_t whylen)
@@ -221,6 +280,7 @@ static const struct option_spec files_options[] = {
     OPTION_CUSTOM("access", files_access_opt, files_access_format),
     OPTION("max-file-size", OPT_SIZE, 0, 1ULL << 40, struct files_conf, max_file_size, NULL),
     OPTION_CUSTOM("create-mode", files_mode_opt, files_mode_format),
+    OPTION_CUSTOM("owner", files_owner_opt, files_owner_format),
     OPTION("transfer-window", OPT_SIZE, 4096, 16ULL << 20, struct files_conf, window, NULL),
     OPTION("max-list-entries", OPT_NUMBER, 1, 10000000, struct files_conf, max_list, NULL),
     OPTION("peer-subdir", OPT_BOOL, 0, 1, struct files_conf, peer_subdir, NULL),
@@ -658,6 +718,9 @@ static enum req_status files_put_run(struct request *req, const struct files_con
 		return files_err(req, FILES_INTERNAL, "out of memory");
 	e = files_put_begin(&x->p, root, req->argv[2], size, mode & fc->create_mode, fc->max_file_size, why,
 	                    sizeof(why));
+	x->p.chown = fc->owner != NULL;
+	x->p.owner_uid = fc->owner_uid;
+	x->p.owner_gid = fc->owner_gid;
 	if (e != FILES_OK) {
 		xfer_release(x);
 		return files_err(req, e, why);
