@@ -5,9 +5,10 @@
 # udo-vsockd's files kind, against a direct vsock copy of the same bytes
 # between two socat processes (file to vsock to file, 1 MiB buffers), and
 # qemu-ga's guest-file-write and guest-file-read (base64 in JSON) for
-# qga_bytes (64 MiB; qemu-ga is slow). The subjects alternate in
-# file_reps rounds; every copy is deleted after it is measured, so the
-# files live on a tmpfs of their own sized for two copies. The daemon's
+# qga_bytes (32 MiB; qemu-ga is slow). The subjects alternate in
+# file_reps rounds; the source lies in the share's root (GET reads it),
+# and every copy is deleted after it is measured, so the files live on a
+# tmpfs of their own sized for two copies. The daemon's
 # peak RSS growth during each transfer is VmHWM after it minus VmRSS
 # before it, with the peak reset first (clear_refs 5), after one small
 # warm-up PUT and GET (the first loads libcrypto's SHA-256, once).
@@ -16,14 +17,13 @@ port_files=6020 port_copy=6021
 if [ "$smoke" = 1 ]; then
 	file_bytes=$((8 << 20)) qga_bytes=$((1 << 20)) file_reps=1
 else
-	file_bytes=$((${BENCH_FILE_MIB:-1024} << 20)) qga_bytes=$((${BENCH_QGA_FILE_MIB:-64} << 20))
+	file_bytes=$((${BENCH_FILE_MIB:-1024} << 20)) qga_bytes=$((${BENCH_QGA_FILE_MIB:-32} << 20))
 	file_reps=${BENCH_FILE_REPS:-3}
 fi
 fdir=$work/files
 mkdir -p "$fdir"
 # Room for the source and one copy (user-mode Linux: RAM-backed anyway).
 mount -t tmpfs -o "size=$((2 * file_bytes / 1048576 + 64))M" tmpfs "$fdir" 2>/dev/null || true
-mkdir -p "$fdir/share"
 head -c "$file_bytes" /dev/urandom >"$fdir/src"
 
 # Seconds and MiB/s of BYTES moved between T0 and T1 (date +%s.%N), as a result line.
@@ -80,16 +80,13 @@ udo_copy() {
 	t0=$(date +%s.%N)
 	if [ "$dir" = up ]; then
 		"$cli" "vsock:1:$port_files" put "$fdir/src" copy 2>"$work/cli.err"
-		rc=$?
-		t1=$(date +%s.%N)
-		cmp -s "$fdir/src" "$fdir/share/copy" || rc=1
 	else
-		"$cli" "vsock:1:$port_files" get copy "$fdir/copy" 2>"$work/cli.err"
-		rc=$?
-		t1=$(date +%s.%N)
-		cmp -s "$fdir/src" "$fdir/copy" || rc=1
-		rm -f "$fdir/copy" "$fdir/share/copy"
+		"$cli" "vsock:1:$port_files" get src "$fdir/copy" 2>"$work/cli.err"
 	fi
+	rc=$?
+	t1=$(date +%s.%N)
+	cmp -s "$fdir/src" "$fdir/copy" || rc=1
+	rm -f "$fdir/copy"
 	if [ "$rc" = 0 ]; then
 		record 9 udo-vsockd "$dir" "$(rate_line "$file_bytes" "$t0" "$t1" "$dir") rss_growth_kib=$(peak_growth "$pid_files")"
 	else
@@ -101,7 +98,7 @@ udo_copy() {
 cat >"$work/files.conf" <<EOF2
 [command files]
 handler = files
-root = $fdir/share
+root = $fdir
 access = read-write
 max-file-size = 1048576M
 EOF2
@@ -110,9 +107,9 @@ start "$daemon" -c "$work/df.conf"
 pid_files=$last
 if wait_ready "vsock:1:$port_files"; then
 	head -c 65536 /dev/urandom >"$fdir/warm"
-	"$cli" "vsock:1:$port_files" put "$fdir/warm" warm && "$cli" "vsock:1:$port_files" get warm "$fdir/warm.got" ||
+	"$cli" "vsock:1:$port_files" put "$fdir/warm" warm.put && "$cli" "vsock:1:$port_files" get warm "$fdir/warm.got" ||
 		failures=$((failures + 1))
-	rm -f "$fdir/warm" "$fdir/warm.got" "$fdir/share/warm"
+	rm -f "$fdir/warm" "$fdir/warm.got" "$fdir/warm.put"
 	for ((r = 0; r < file_reps; r++)); do
 		direct_copy up
 		udo_copy up
