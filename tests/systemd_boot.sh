@@ -565,6 +565,11 @@ files_shipped() {
 inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd hook
 	conf=$(systemctl cat "$svc" | sed -n 's/^ExecStart=.* -c *\([^ ]*\).*/\1/p')
+	# The installed udo-vsock, as a person types it: the bin directory
+	# beside the unit's sbin (a staged prefix in make check and
+	# distcheck, /usr in the packages), first on PATH.
+	PATH=$(dirname "$(dirname "$(systemctl cat "$svc" | sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' | head -n 1)")")/bin:$PATH
+	echo "guest: udo-vsock is $(command -v udo-vsock)"
 	echo "guest: $(uname -r), $(systemctl --version | head -n 1), config $conf"
 	echo "guest: up $(cut -d ' ' -f 1 /proc/uptime) s at test start; $(systemd-analyze time 2>/dev/null | head -n 1)"
 	# /dev/vsock is 0666 on a system with udev (50-udev-default.rules); this

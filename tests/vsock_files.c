@@ -689,6 +689,12 @@ START_TEST(list_and_stat)
 	client_send_str(&c, "files STAT nope\n");
 	client_read_raw_reply(&c, &rr, 5000);
 	ck_assert_msg(strncmp(rr.status, "ERR not-found ", 14) == 0, "%s", rr.status);
+	client_send_str(&c, "files GET b 0 extra\n");
+	client_read_raw_reply(&c, &rr, 5000);
+	ck_assert_msg(strncmp(rr.status, "ERR usage GET PATH [OFFSET]", 27) == 0, "%s", rr.status);
+	client_send_str(&c, "files STAT\n");
+	client_read_raw_reply(&c, &rr, 5000);
+	ck_assert_msg(strncmp(rr.status, "ERR usage ", 10) == 0, "%s", rr.status);
 	client_send_str(&c, "files CHMOD b\n");
 	client_read_raw_reply(&c, &rr, 5000);
 	ck_assert_msg(strncmp(rr.status, "ERR usage ", 10) == 0, "%s", rr.status);

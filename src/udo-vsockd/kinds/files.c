@@ -738,7 +738,7 @@ static enum req_status files_get_run(struct request *req, const struct files_con
 	char why[512];
 	enum files_error e;
 
-	if (req->argc < 3 || (req->argc == 4 && parse_u64(req->argv[3], &offset) < 0)) {
+	if (req->argc < 3 || req->argc > 4 || (req->argc == 4 && parse_u64(req->argv[3], &offset) < 0)) {
 		request_err(req, PROTO_ERR_USAGE, "GET PATH [OFFSET]");
 		return REQ_DONE;
 	}
