@@ -480,37 +480,6 @@ static void session_read_cb(evutil_socket_t fd, short what, void *arg)
 	session_update(s);
 }
 
-/* Once the last frame is out, shuts our side, so the client reads it all
- * and an end of input, and waits a little for its close (closing with its
- * late grants unread could reset the connection before it read the end). */
-static void session_shut_when_sent(struct session *s)
-{
-	if (s->phase == SESSION_CLOSING && evbuffer_get_length(s->out) == 0 && !s->shut) {
-		shutdown(s->fd, SHUT_WR);
-		s->shut = 1;
-		s->shut_ms = session_now(s);
-	}
-}
-
-/* Writes what is queued for the program and for the client now, as far
- * as each takes it without blocking: a chunk that waited for its write
- * event cost a loop turn (and, in a VM, a switch) of its own. Failures
- * are left to the write callbacks, which their events then run. */
-static void session_flush_now(struct session *s)
-{
-	if (s->in_fd >= 0 && s->in_ev != NULL && evbuffer_get_length(s->in) > 0) {
-		int n = evbuffer_write(s->in, s->in_fd);
-		if (n > 0)
-			s->in_owed += (size_t)n;
-	}
-	if (s->fd >= 0 && !s->shut && evbuffer_get_length(s->out) > 0) {
-		int n = evbuffer_write(s->out, s->fd);
-		if (n > 0)
-			s->last_frame_ms = session_now(s);
-		session_shut_when_sent(s);
-	}
-}
-
 /* The socket is writable: sends queued frames. */
 static void session_write_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -523,7 +492,15 @@ static void session_write_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n > 0)
 		s->last_frame_ms = session_now(s);
-	session_shut_when_sent(s);
+	if (s->phase == SESSION_CLOSING && evbuffer_get_length(s->out) == 0 && !s->shut) {
+		/* Our last frame is out: shut our side, so the client reads it
+		 * all and an end of input, and wait a little for its close
+		 * (closing with its late grants unread could reset the
+		 * connection before it read the end). */
+		shutdown(fd, SHUT_WR);
+		s->shut = 1;
+		s->shut_ms = session_now(s);
+	}
 	session_update(s);
 }
 
@@ -609,18 +586,9 @@ static void session_output_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		/* Without window only its end may be read: readable with nothing
 		 * in it is end of file (or a pty's EIO). */
-		if (o->window > 0) {
-			/* A few frames a turn while window and room last, as
-			 * session_read_cb reads a few times. */
-			for (int k = 0; k < SESSION_READS_PER_TURN && o->fd >= 0 && o->window > 0 &&
-			                evbuffer_get_length(s->out) < s->max_out;
-			     k++) {
-				size_t before = evbuffer_get_length(s->out);
-				session_read_output(s, i);
-				if (evbuffer_get_length(s->out) - before < UDO_VSOCK_FRAME_PAYLOAD_MAX)
-					break; /* the pipe is empty, or at its end */
-			}
-		} else if (ioctl(fd, FIONREAD, &avail) < 0 || avail > 0)
+		if (o->window > 0)
+			session_read_output(s, i);
+		else if (ioctl(fd, FIONREAD, &avail) < 0 || avail > 0)
 			o->waiting = 1; /* until the client grants window */
 		else
 			session_output_eof(s, i);
@@ -643,7 +611,6 @@ static int session_may_read(const struct session *s, int i, size_t room)
  * EOF on and sends EXIT once the program is reaped and its output done. */
 static void session_update(struct session *s)
 {
-	session_flush_now(s);
 	size_t outlen = evbuffer_get_length(s->out);
 	size_t room = conn_bridge_hold(s->conn, outlen + evbuffer_get_length(s->in));
 
