@@ -120,6 +120,7 @@ const struct handler_kind handler_power = {
     .summary = "power this machine off or reboot it (systemd-logind)",
     .options = power_options,
     .get_data = power_get_data,
+    .free_data = free,
     .check = power_check,
     .run = power_run,
 };
