@@ -635,7 +635,8 @@ static void xfer_start(struct conn *c, void *arg)
 		conn_free(c);
 		return;
 	}
-	memcpy(x->in, pending, pending_len);
+	if (pending_len > 0)
+		memcpy(x->in, pending, pending_len);
 	x->in_len = pending_len;
 	if (x->put)
 		put_grant(x); /* none for an empty file: the client sends EOF at once */
