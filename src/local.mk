@@ -21,6 +21,7 @@ vsockd_sources = \
 	src/udo-vsockd/conn.c \
 	src/udo-vsockd/dispatch.c \
 	src/udo-vsockd/files-fs.c \
+	src/udo-vsockd/frame-queue.c \
 	src/udo-vsockd/fsfreeze.c \
 	src/udo-vsockd/guests.c \
 	src/udo-vsockd/kinds.c \
@@ -62,6 +63,7 @@ vsockd_headers = \
 	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/exec-hook.h \
 	src/udo-vsockd/files-fs.h \
+	src/udo-vsockd/frame-queue.h \
 	src/udo-vsockd/fsfreeze.h \
 	src/udo-vsockd/guests.h \
 	src/udo-vsockd/handler.h \

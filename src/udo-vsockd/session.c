@@ -36,6 +36,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "frame-queue.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -119,21 +120,15 @@ static uint64_t session_now(const struct session *s)
 /* Queues a frame of TYPE on CHANNEL with LEN bytes of PAYLOAD. */
 static void session_queue(struct session *s, uint8_t type, uint8_t channel, const void *payload, size_t len)
 {
-	unsigned char h[UDO_VSOCK_FRAME_HEADER_SIZE];
-	struct udo_vsock_frame f = {.type = type, .channel = channel, .length = (uint32_t)len};
-
-	if (udo_vsock_frame_encode_header(h, &f) < 0 || evbuffer_add(s->out, h, sizeof(h)) < 0 ||
-	    (len > 0 && evbuffer_add(s->out, payload, len) < 0))
+	if (frame_queue(s->out, type, channel, payload, len) < 0)
 		log_warnx("session: cannot queue a frame of type %u", type);
 }
 
 /* Queues a WINDOW frame granting N more bytes on CHANNEL. */
 static void session_queue_window(struct session *s, uint8_t channel, uint32_t n)
 {
-	unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
-	                      (unsigned char)n};
-
-	session_queue(s, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
+	if (frame_queue_window(s->out, channel, n) < 0)
+		log_warnx("session: cannot queue a window of %u bytes", n);
 }
 
 /* Ends the program's side once: its group is killed unless reaped (at

@@ -35,6 +35,7 @@
 #include "../conf.h"
 #include "../conn.h"
 #include "../files-fs.h"
+#include "../frame-queue.h"
 #include "../handler.h"
 #include "../log.h"
 #include "../proto.h"
@@ -305,21 +306,15 @@ static int files_check(struct command *cmd, char *why, size_t whylen)
 /* Queues a frame of TYPE on CHANNEL with LEN bytes at PAYLOAD. */
 static void xfer_queue(struct files_xfer *x, uint8_t type, uint8_t channel, const void *payload, size_t len)
 {
-	struct udo_vsock_frame f = {.type = type, .channel = channel, .length = (uint32_t)len};
-	unsigned char hdr[UDO_VSOCK_FRAME_HEADER_SIZE];
-
-	if (udo_vsock_frame_encode_header(hdr, &f) < 0 || evbuffer_add(x->out, hdr, sizeof(hdr)) < 0 ||
-	    (len > 0 && evbuffer_add(x->out, payload, len) < 0))
+	if (frame_queue(x->out, type, channel, payload, len) < 0)
 		x->ending = XFER_BROKEN;
 }
 
 /* Queues a WINDOW of N bytes on CHANNEL. */
 static void xfer_queue_window(struct files_xfer *x, uint8_t channel, uint32_t n)
 {
-	unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
-	                      (unsigned char)n};
-
-	xfer_queue(x, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
+	if (frame_queue_window(x->out, channel, n) < 0)
+		x->ending = XFER_BROKEN;
 }
 
 /* Ends the transfer with "ERR CODE message" in an ERROR frame. */

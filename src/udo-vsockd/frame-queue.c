@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* frame-queue.c - appending session frames to an output buffer */
+#include <event2/buffer.h>
+
+#include <udo/vsock-frame.h>
+
+#include "frame-queue.h"
+
+/* Appends one frame to OUT. */
+int frame_queue(struct evbuffer *out, uint8_t type, uint8_t channel, const void *payload, size_t len)
+{
+	struct udo_vsock_frame f = {.type = type, .channel = channel, .length = (uint32_t)len};
+	unsigned char hdr[UDO_VSOCK_FRAME_HEADER_SIZE];
+
+	if (udo_vsock_frame_encode_header(hdr, &f) < 0 || evbuffer_add(out, hdr, sizeof(hdr)) < 0 ||
+	    (len > 0 && evbuffer_add(out, payload, len) < 0))
+		return -1;
+	return 0;
+}
+
+/* Appends a WINDOW frame of N (big-endian) to OUT. */
+int frame_queue_window(struct evbuffer *out, uint8_t channel, uint32_t n)
+{
+	unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+	                      (unsigned char)n};
+
+	return frame_queue(out, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* frame-queue.h - appending session frames (udo/vsock-frame.h) to an
+ * output buffer: exec sessions and file transfers queue theirs alike */
+#ifndef UDO_VSOCKD_FRAME_QUEUE_H
+#define UDO_VSOCKD_FRAME_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+/* Appends a frame of TYPE on CHANNEL with LEN bytes at PAYLOAD to OUT.
+ * Returns 0, or -1 if it does not encode or memory ran out. */
+int frame_queue(struct evbuffer *out, uint8_t type, uint8_t channel, const void *payload, size_t len);
+
+/* Appends a WINDOW frame granting N more bytes on CHANNEL to OUT.
+ * Returns 0 or -1, as frame_queue(). */
+int frame_queue_window(struct evbuffer *out, uint8_t channel, uint32_t n);
+
+#endif /* UDO_VSOCKD_FRAME_QUEUE_H */
