@@ -184,6 +184,15 @@ EXTRA_tests_vsock_cli_DEPENDENCIES = src/udo-vsock/udo-vsock$(EXEEXT) tests/fake
 TESTS += tests/check_units.sh tests/systemd_boot.sh
 EXTRA_DIST += tests/check_units.sh tests/systemd_boot.sh tests/uml-systemd
 
+# Preloaded into user-mode Linux by tests/vsock-run and tests/uml-systemd:
+# its FPU state on hosts with a larger XSAVE area (see the file). Never
+# with sanitizers: UML is not built with them.
+check_LTLIBRARIES += tests/uml-xstate.la
+tests_uml_xstate_la_SOURCES = tests/uml-xstate.c
+tests_uml_xstate_la_CFLAGS = $(WARN_CFLAGS)
+tests_uml_xstate_la_LDFLAGS = -module -avoid-version -shared -rpath $(abs_builddir)/tests
+tests_uml_xstate_la_LIBADD = -ldl
+
 # --- Modules (branch modules): test modules built as real shared objects
 # (-rpath makes libtool build a .so for a check library), the loader's
 # config errors without sockets (check_modules), and the facts module,
