@@ -24,6 +24,7 @@ vsockd_sources = \
 	src/udo-vsockd/frame-queue.c \
 	src/udo-vsockd/fsfreeze.c \
 	src/udo-vsockd/guests.c \
+	src/udo-vsockd/jobs.c \
 	src/udo-vsockd/kinds.c \
 	src/udo-vsockd/listener.c \
 	src/udo-vsockd/log.c \
@@ -37,12 +38,16 @@ vsockd_sources = \
 	src/udo-vsockd/server.c \
 	src/udo-vsockd/session.c \
 	src/udo-vsockd/kinds/announce.c \
+	src/udo-vsockd/kinds/attach.c \
 	src/udo-vsockd/kinds/exec.c \
 	src/udo-vsockd/kinds/files.c \
 	src/udo-vsockd/kinds/freeze.c \
 	src/udo-vsockd/kinds/frozen.c \
 	src/udo-vsockd/kinds/guests.c \
 	src/udo-vsockd/kinds/handoff.c \
+	src/udo-vsockd/kinds/job.c \
+	src/udo-vsockd/kinds/jobs.c \
+	src/udo-vsockd/kinds/kill.c \
 	src/udo-vsockd/kinds/help.c \
 	src/udo-vsockd/kinds/ping.c \
 	src/udo-vsockd/kinds/power.c \
@@ -66,6 +71,7 @@ vsockd_headers = \
 	src/udo-vsockd/frame-queue.h \
 	src/udo-vsockd/fsfreeze.h \
 	src/udo-vsockd/guests.h \
+	src/udo-vsockd/jobs.h \
 	src/udo-vsockd/handler.h \
 	src/udo-vsockd/log.h \
 	src/udo-vsockd/metrics.h \

@@ -378,6 +378,42 @@ START_TEST(test_lifecycle_kinds)
 }
 END_TEST
 
+/* detach = yes and the job kinds: each bad combination is an error at
+ * its command's line; a good job command loads with the kinds bound. */
+START_TEST(test_job_kinds)
+{
+	struct conf_load l;
+	const char *good = conf_put("jobs.conf", HEAD "[command bg]\nhandler = exec\npath = /bin/true\ndetach = yes\n"
+	                                              "job-output = 1M\njob-keep = 60min\n"
+	                                              "[command jobs]\nhandler = jobs\n[command job]\nhandler = job\n"
+	                                              "[command attach]\nhandler = attach\nidle-timeout = 5min\n"
+	                                              "[command kill]\nhandler = kill\n");
+	const char *bad = conf_put("jobs-bad.conf", HEAD "[command a]\nhandler = exec\npath = /bin/true\n" /* 4-6 */
+	                                                 "detach = yes\nmode = session\n"                  /* 7-8 */
+	                                                 "[command b]\nhandler = exec\npath = /bin/true\n" /* 9-11 */
+	                                                 "job-keep = 60min\n"                              /* 12 */
+	                                                 "[command c]\nhandler = exec\npath = /bin/true\n" /* 13-15 */
+	                                                 "detach = yes\njob-output = 100\n");              /* 16-17 */
+
+	conf_load(good, &l);
+	ck_assert_msg(l.conf != NULL, "%s", l.errors);
+	static const char *const names[] = {"jobs", "job", "attach", "kill"};
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_str_eq(config_find_command(l.conf, names[i])->kind->name, names[i]);
+	ck_assert_int_eq(config_find_command(l.conf, "job")->min_args, 1);
+	ck_assert_int_eq(config_find_command(l.conf, "kill")->max_args, 2);
+	conf_unload(&l);
+
+	conf_load(bad, &l);
+	ck_assert_ptr_null(l.conf);
+	ck_assert_msg(l.nlines == 3, "got %d errors:\n%s", l.nlines, l.errors);
+	assert_error(&l, 0, bad, 4, "[command a] detach = yes is for mode = request");
+	assert_error(&l, 1, bad, 9, "[command b] job-output and job-keep need detach = yes");
+	assert_error(&l, 2, bad, 17, "job-output: '100' is not a size from 1K to 16M");
+	conf_unload(&l);
+}
+END_TEST
+
 /* announce: a vsock address with a CID and a port, kept canonical;
  * anything else is refused with the line. */
 START_TEST(test_announce)
@@ -1103,6 +1139,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_guest_hooks);
 	tcase_add_test(tc, test_announce);
 	tcase_add_test(tc, test_lifecycle_kinds);
+	tcase_add_test(tc, test_job_kinds);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -352,3 +352,12 @@ EXTRA_DIST += tests/vsock_metrics.sh
 # libvirt's arguments and domain XML: it writes and removes peers-dir files.
 TESTS += tests/check_libvirt_hook.sh
 EXTRA_DIST += tests/check_libvirt_hook.sh
+
+# Detached jobs over CID 1: detach, ATTACH with the CLI, JOB, KILL, the
+# limits, and another peer (a unix listener's identity) that sees nothing.
+check_PROGRAMS += tests/vsock_jobs
+TESTS += tests/vsock_jobs
+tests_vsock_jobs_SOURCES = tests/vsock_jobs.c tests/daemon-harness.c tests/daemon-harness.h tests/test-transport.c tests/test-transport.h
+tests_vsock_jobs_CFLAGS = $(TEST_CFLAGS)
+tests_vsock_jobs_LDADD = $(TEST_LIBS)
+EXTRA_tests_vsock_jobs_DEPENDENCIES = src/udo-vsockd/udo-vsockd$(EXEEXT) src/udo-vsock/udo-vsock$(EXEEXT)

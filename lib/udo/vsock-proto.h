@@ -33,7 +33,7 @@ extern "C" {
 #define UDO_VSOCK_PROTO_ERR_FAILED      "failed"
 #define UDO_VSOCK_PROTO_ERR_INTERNAL    "internal"
 #define UDO_VSOCK_PROTO_ERR_UNAVAILABLE "unavailable"
-#define UDO_VSOCK_PROTO_ERR_NOT_FOUND   "not-found" /* files: no such path */
+#define UDO_VSOCK_PROTO_ERR_NOT_FOUND   "not-found" /* files: no such path; jobs: no such job */
 #define UDO_VSOCK_PROTO_ERR_EXISTS      "exists"    /* files: a directory where a file is needed */
 #define UDO_VSOCK_PROTO_ERR_TOO_LARGE   "too-large" /* files: over a size or count limit */
 #define UDO_VSOCK_PROTO_ERR_NO_SPACE    "no-space"  /* files: the file system is full */

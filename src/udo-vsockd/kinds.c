@@ -25,6 +25,10 @@
 	X(guests)                                                                                                      \
 	X(announce)                                                                                                    \
 	X(exec)                                                                                                        \
+	X(jobs)                                                                                                        \
+	X(job)                                                                                                         \
+	X(attach)                                                                                                      \
+	X(kill)                                                                                                        \
 	X(handoff)                                                                                                     \
 	X(proxy)                                                                                                       \
 	X(files)

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "fsfreeze.h"
 #include "guests.h"
+#include "jobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "module.h"
@@ -223,6 +224,7 @@ static void server_free(struct server *s)
 {
 	while (s->conns != NULL)
 		conn_free(s->conns);
+	jobs_stop(); /* after the sessions that follow jobs */
 	listeners_close_all(s);
 	metrics_free(s);
 	peers_dir_free(s);

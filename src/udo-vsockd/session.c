@@ -137,7 +137,7 @@ static void session_release_program(struct session *s)
 {
 	if (!s->released) {
 		s->released = 1;
-		if (s->conn != NULL && conn_server(s->conn)->stopping && s->pid > 0 && !s->reaped)
+		if (s->conn != NULL && conn_server(s->conn)->stopping && s->pid > 0 && !s->reaped && !s->lim.observer)
 			(void)kill(-s->pid, SIGKILL);
 		s->prog->release(s->arg);
 	}
@@ -284,8 +284,10 @@ static void session_spawn(struct session *s, const unsigned char *term, size_t l
 		if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 			ok = 0;
 	}
-	s->in_ev = event_new(base, s->in_fd, EV_WRITE | EV_PERSIST, session_stdin_cb, s);
-	ok = ok && s->in_ev != NULL;
+	if (s->in_fd >= 0) {
+		s->in_ev = event_new(base, s->in_fd, EV_WRITE | EV_PERSIST, session_stdin_cb, s);
+		ok = ok && s->in_ev != NULL;
+	}
 	for (int i = 1; i <= 2 && ok; i++) {
 		if (s->o[i].fd >= 0) {
 			s->o[i].ev = event_new(base, s->o[i].fd, EV_READ | EV_PERSIST, session_output_cb, s);
@@ -298,8 +300,8 @@ static void session_spawn(struct session *s, const unsigned char *term, size_t l
 	}
 	s->in_window = s->lim.window;
 	session_queue_window(s, UDO_VSOCK_FRAME_STDIN, (uint32_t)s->lim.window);
-	if (s->lim.pty)
-		session_queue(s, UDO_VSOCK_FRAME_EOF, UDO_VSOCK_FRAME_STDERR, NULL, 0); /* no stderr with a pty */
+	if (s->o[2].fd < 0)
+		session_queue(s, UDO_VSOCK_FRAME_EOF, UDO_VSOCK_FRAME_STDERR, NULL, 0); /* none (a pty has none) */
 }
 
 /* A whole control frame F with its payload P arrived. */
@@ -700,7 +702,7 @@ static void session_tick_cb(evutil_socket_t fd, short what, void *arg)
 		session_fail(s, "timeout", "the session lasted %u ms (timeout)", s->lim.max_ms);
 		return;
 	}
-	if (s->reaped && now - s->reaped_ms >= s->lim.drain_ms) {
+	if (s->reaped && !s->lim.observer && now - s->reaped_ms >= s->lim.drain_ms) {
 		/* Exited, but something (a grandchild) keeps its output open:
 		 * unless only the client's window holds the output back. */
 		int waiting = 0;

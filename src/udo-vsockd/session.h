@@ -16,6 +16,8 @@ struct session_limits {
 	unsigned int max_ms;   /* timeout: the longest a session lives */
 	unsigned int drain_ms; /* after the program's exit, how long its output may stay open */
 	int pty;               /* pty = yes */
+	int observer;          /* the program is not the session's (ATTACH, jobs.c): the session
+	                        * never kills its group, and waits for its output however long */
 };
 
 /* What a START asks of the spawner, and what it gives back. */
@@ -25,7 +27,8 @@ struct session_spawn {
 	unsigned short rows, cols; /* the terminal's size (pty only) */
 	const char *term;          /* TERM for the program, or NULL (pty only) */
 	/* out: the daemon's ends, close-on-exec. With a pty IN_FD and OUT_FD
-	 * are the same master and ERR_FD is -1. */
+	 * are the same master and ERR_FD is -1. IN_FD -1: stdin is dropped;
+	 * ERR_FD -1: stderr is at its end from the start. */
 	int in_fd, out_fd, err_fd;
 	pid_t pid; /* also its process group */
 };

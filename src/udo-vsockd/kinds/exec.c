@@ -34,6 +34,7 @@
 #include "../conf.h"
 #include "../exec-hook.h"
 #include "../handler.h"
+#include "../jobs.h"
 #include "../log.h"
 #include "../metrics.h"
 #include "../proto.h"
@@ -55,6 +56,12 @@
 #define EXEC_WINDOW_MIN         1024
 #define EXEC_WINDOW_MAX         (16 * 1024 * 1024)
 #define EXEC_UNSET              UINT_MAX /* idle_ms: not given */
+
+/* detach = yes: defaults and bounds (udo-vsockd.conf(5)). */
+#define EXEC_JOB_OUTPUT_DEFAULT (64 * 1024)
+#define EXEC_JOB_OUTPUT_MIN     1024
+#define EXEC_JOB_OUTPUT_MAX     (16 * 1024 * 1024)
+#define EXEC_JOB_KEEP_DEFAULT   600000 /* ten minutes */
 
 /* One [command] section with `handler = exec`. */
 struct exec_conf {
@@ -81,6 +88,9 @@ struct exec_conf {
 	int pty;               /* pty = yes: a terminal (sessions only) */
 	size_t session_window; /* 0 until exec_check */
 	unsigned int idle_ms;  /* idle-timeout; EXEC_UNSET until exec_check */
+	int detach;            /* detach = yes: a job that outlives the connection (jobs.c) */
+	size_t job_output;     /* job-output: output kept per job; 0 until exec_check */
+	unsigned int job_keep; /* job-keep: an ended job is remembered this long (ms) */
 };
 
 /* The exec conf of CMD, allocated with the defaults on first use. Returns
@@ -100,6 +110,7 @@ static void *exec_conf_get(struct command *cmd)
 	ec->max_output_lines = 10000;
 	ec->max_concurrent = 16;
 	ec->max_concurrent_per_peer = 4;
+	ec->job_keep = EXEC_UNSET;
 	cmd->data = ec;
 	return ec;
 }
@@ -422,6 +433,9 @@ static const struct option_spec exec_options[] = {
     OPTION("pty", OPT_BOOL, 0, 1, struct exec_conf, pty, NULL),
     OPTION("session-window", OPT_SIZE, EXEC_WINDOW_MIN, EXEC_WINDOW_MAX, struct exec_conf, session_window, NULL),
     OPTION("idle-timeout", OPT_DURATION, 0, 86400000, struct exec_conf, idle_ms, NULL),
+    OPTION("detach", OPT_BOOL, 0, 1, struct exec_conf, detach, NULL),
+    OPTION("job-output", OPT_SIZE, EXEC_JOB_OUTPUT_MIN, EXEC_JOB_OUTPUT_MAX, struct exec_conf, job_output, NULL),
+    OPTION("job-keep", OPT_DURATION, 1000, 604800000, struct exec_conf, job_keep, NULL),
     OPTION("max-output-bytes", OPT_SIZE, 0, 1ULL << 30, struct exec_conf, max_output_bytes, NULL),
     OPTION("max-output-lines", OPT_NUMBER, 0, 100000000, struct exec_conf, max_output_lines, NULL),
     OPTION_CUSTOM("stdin", exec_stdin, exec_stdin_format),
@@ -445,12 +459,26 @@ static int exec_check(struct command *cmd, char *why, size_t whylen)
 		snprintf(why, whylen, "pty, session-window and idle-timeout need mode = session");
 		return -1;
 	}
+	if (ec->detach && (ec->session || ec->stdin_request)) {
+		snprintf(why, whylen,
+		         "detach = yes is for mode = request without stdin = request (a job's stdin is "
+		         "/dev/null; ATTACH follows its output)");
+		return -1;
+	}
+	if (!ec->detach && (ec->job_output != 0 || ec->job_keep != EXEC_UNSET)) {
+		snprintf(why, whylen, "job-output and job-keep need detach = yes");
+		return -1;
+	}
+	if (ec->detach && ec->job_output == 0)
+		ec->job_output = EXEC_JOB_OUTPUT_DEFAULT;
+	if (ec->detach && ec->job_keep == EXEC_UNSET)
+		ec->job_keep = EXEC_JOB_KEEP_DEFAULT;
 	if (ec->session && ec->stdin_request) {
 		snprintf(why, whylen, "stdin = request is for mode = request (a session's stdin comes in frames)");
 		return -1;
 	}
 	if (ec->timeout_ms == 0)
-		ec->timeout_ms = ec->session ? EXEC_TIMEOUT_SESSION_MS : EXEC_TIMEOUT_REQUEST_MS;
+		ec->timeout_ms = ec->session || ec->detach ? EXEC_TIMEOUT_SESSION_MS : EXEC_TIMEOUT_REQUEST_MS;
 	if (ec->session && ec->session_window == 0)
 		ec->session_window = EXEC_WINDOW_DEFAULT;
 	if (ec->session && ec->idle_ms == EXEC_UNSET)
@@ -1346,6 +1374,55 @@ static int exec_start(struct exec_child *ch, const struct exec_conf *ec, struct 
 	return -1;
 }
 
+/* detach = yes: starts REQ's program as a job of peer KEY (jobs.c), its
+ * stdin /dev/null and its output kept, and answers "OK job=ID". */
+static enum req_status exec_detach(const struct exec_conf *ec, struct request *req, const char *key)
+{
+	struct job_limits lim = {
+	    .output_max = ec->job_output,
+	    .keep_ms = ec->job_keep,
+	    .timeout_ms = ec->timeout_ms,
+	    .max_total = ec->max_concurrent,
+	    .max_per_peer = ec->max_concurrent_per_peer,
+	};
+	int out[2] = {-1, -1}, nenv = 0, err = ENOMEM;
+	char why[128];
+	pid_t pid = 0;
+
+	if (jobs_admit(req->cmd->name, key, &lim, why, sizeof(why)) < 0) {
+		request_err(req, PROTO_ERR_BUSY, "%s", why);
+		return REQ_DONE;
+	}
+	char **argv = exec_build_argv(ec, req->argc, req->argv);
+	char **envp = exec_build_env(ec, req->peer, req->cmd->name, NULL, &nenv);
+	if (argv != NULL && envp != NULL)
+		err = pipe2(out, O_CLOEXEC) < 0 ? errno : 0;
+	if (err == 0)
+		err = exec_spawn_io(ec->path, ec->directory, argv, envp, -1, out[1], out[1], NULL, &pid);
+	free(argv);
+	if (envp != NULL)
+		strv_free(envp, nenv);
+	if (out[1] >= 0)
+		close(out[1]);
+	if (err != 0) {
+		if (out[0] >= 0)
+			close(out[0]);
+		log_peer(LOG_LEVEL_WARNING, req->peer->text, req->peer->cid, req->cmd->name, "cannot run %s: %s",
+		         ec->path, strerror(err));
+		request_err(req, PROTO_ERR_FAILED, "cannot run the program: %s", strerror(err));
+		return REQ_DONE;
+	}
+	unsigned int id = jobs_start(req->server->base, req->cmd->name, key, ec->path, pid, out[0], &lim);
+	if (id == 0) {
+		request_err(req, PROTO_ERR_INTERNAL, "out of memory");
+		return REQ_DONE;
+	}
+	log_peer(LOG_LEVEL_INFO, req->peer->text, req->peer->cid, req->cmd->name, "started %s as job %u, pid %ld",
+	         ec->path, id, (long)pid);
+	request_ok(req, "job=%u", id);
+	return REQ_DONE;
+}
+
 /* Runs the program of REQ's command: checks limits and arguments, spawns,
  * and leaves the reply to the event loop. */
 static enum req_status exec_run(struct request *req)
@@ -1356,11 +1433,12 @@ static enum req_status exec_run(struct request *req)
 
 	util_peer_key(req->peer, key, sizeof(key));
 	exec_count(req->cmd->name, key, &total, &of_peer);
-	if (total >= ec->max_concurrent) {
+	if (ec->detach) {
+		/* Its jobs are counted by jobs_admit(). */
+	} else if (total >= ec->max_concurrent) {
 		request_err(req, PROTO_ERR_BUSY, "%u already running (max-concurrent)", total);
 		return REQ_DONE;
-	}
-	if (of_peer >= ec->max_concurrent_per_peer) {
+	} else if (of_peer >= ec->max_concurrent_per_peer) {
 		request_err(req, PROTO_ERR_BUSY, "%u already running for this peer (max-concurrent-per-peer)", of_peer);
 		return REQ_DONE;
 	}
@@ -1379,6 +1457,8 @@ static enum req_status exec_run(struct request *req)
 			return REQ_DONE;
 		}
 	}
+	if (ec->detach)
+		return exec_detach(ec, req, key);
 	if (exec_sigchld_install(req->server->base) < 0) {
 		request_err(req, PROTO_ERR_INTERNAL, "cannot watch for SIGCHLD");
 		return REQ_DONE;
