@@ -561,6 +561,32 @@ files_shipped() {
 	check "$svc stop" systemctl stop $svc
 }
 
+# Jobs as shipped: the guest's commented-out run-job and job commands
+# uncommented (GCONF), its program named (seq, with the client's count),
+# under the hardened guest unit, driven by udo-vsock as a person types it:
+# start a job, leave, ATTACH from a new connection (its output and exit
+# status), JOB, then gone with the unit's stop. CID 1 is the host here, as
+# in files_shipped ("allow = host" becomes "allow = local").
+jobs_shipped() {
+	local gconf=$1 gsvc=udo-vsockd@guest.service gport=$((port + 2)) out id
+	mark "jobs, the shipped lines uncommented"
+	sed -i -e '/^#\[command run-job\]$/,/^$/ s/^#//' "$gconf"
+	sed -i -e '/^\[command run-job\]$/,/^$/ s|^path = .*|path = /usr/bin/seq|' \
+		-e '/^\[command run-job\]$/,/^$/ s/^allow = host$/allow = local/' "$gconf"
+	echo "  guest: $(sed -n '/^\[command run-job\]$/,/^$/p' "$gconf" | tr '\n' ' ')"
+	check "$gsvc start with [command run-job]" systemctl restart $gsvc
+	out=$(udo-vsock "vsock:local:$gport" run-job 3 2>&1)
+	check "udo-vsock run-job 3 answers job=N: $out" grep -Eq '^job=[0-9]+$' <<<"$out"
+	id=${out#job=}
+	out=$(udo-vsock "vsock:local:$gport" attach "$id" 2>&1)
+	check "udo-vsock attach $id: the job's output, exit 0: ${out//$'\n'/ | }" test "$out" = $'1\n2\n3'
+	out=$(udo-vsock "vsock:local:$gport" job "$id" 2>&1)
+	check "udo-vsock job $id: exited, exit=0: $out" grep -q "^id=$id command=run-job state=exited .* exit=0 " <<<"$out"
+	out=$(udo-vsock "vsock:local:$gport" jobs 2>&1)
+	check "udo-vsock jobs lists it: ${out//$'\n'/ | }" grep -q "^id=$id " <<<"$out"
+	check "$gsvc stop" systemctl stop $gsvc
+}
+
 # Inside: the checks.
 inside() {
 	local svc=udo-vsockd.service sock=udo-vsockd.socket conf gconf t0 t1 secs pid out wd1 wd2 n1 f0 rc hold_pid hold_fd hook
@@ -586,6 +612,7 @@ inside() {
 	guest_notify_shipped "$conf"
 	guest_announce_shipped "$(dirname "$conf")/guest.conf"
 	files_shipped "$conf" "$(dirname "$conf")/guest.conf"
+	jobs_shipped "$(dirname "$conf")/guest.conf"
 	mark "the test configurations"
 	cp "$conf.test" "$conf"
 	cp "$(dirname "$conf")/guest.conf.test" "$(dirname "$conf")/guest.conf"

@@ -119,7 +119,7 @@ static int run_cli(char *out, size_t outlen, const char *a1, const char *a2)
 	char *argv[] = {CLI_BIN, addr, (char *)a1, (char *)a2, NULL};
 
 	snprintf(addr, sizeof(addr), "vsock:1:%u", d.port);
-	int rc = run_process(argv, out, outlen, err, sizeof(err), 30000);
+	int rc = run_process(argv, out, outlen, err, sizeof(err), 120000);
 	if (rc != 0 && err[0] != '\0')
 		fprintf(stderr, "udo-vsock %s %s: rc %d: %s\n", a1, a2, rc, err);
 	return rc;
@@ -380,7 +380,7 @@ static Suite *jobs_suite(void)
 	TCase *tc = tcase_create("jobs");
 
 	tcase_add_unchecked_fixture(tc, jobs_daemon_start, jobs_daemon_stop);
-	tcase_set_timeout(tc, 120);
+	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_detach_attach_exit);
 	tcase_add_test(tc, test_other_peer);
 	tcase_add_test(tc, test_kill);

@@ -56,6 +56,13 @@ allow = 7
 handler = exec
 path = /bin/sleep
 args = 30
+[command bg]
+handler = exec
+path = /bin/sleep
+args = 30
+detach = yes
+[command kill]
+handler = kill
 CONF
 start_daemon "vsock:1:$port" 30 env UDO_VSOCKD_STRICT_MODES=no "$daemon_bin" -c "$dir/udo-vsockd.conf" ||
 	fail "the daemon did not answer"
@@ -85,6 +92,12 @@ wait "$job" 2>/dev/null
 forget_pid "$job"
 wait_sample udo_vsockd_exec_jobs 0
 wait_sample udo_vsockd_connections 0
+
+# A detached job counts in its own gauge while it runs, with no client.
+out=$("$cli" "vsock:1:$port" bg) || fail "bg: $out"
+wait_sample udo_vsockd_detached_jobs 1
+"$cli" "vsock:1:$port" kill "${out#job=}" KILL >/dev/null || fail "kill ${out#job=} failed"
+wait_sample udo_vsockd_detached_jobs 0
 
 code=$(curl -sS --max-time 5 --unix-socket "$dir/metrics.sock" -o /dev/null -w '%{http_code}' http://localhost/nothing)
 [ "$code" = 404 ] || fail "GET /nothing: $code, not 404"

@@ -33,6 +33,7 @@
 #include "handler.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "request.h"
 #include "session.h"

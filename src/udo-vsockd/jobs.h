@@ -69,9 +69,6 @@ int job_signal(struct job *j, int sig);
  * bound the session as exec's idle-timeout and timeout do. */
 void job_attach(struct job *j, struct request *req, unsigned int idle_ms, unsigned int max_ms);
 
-/* How many jobs run (for the metrics). */
-unsigned int jobs_running(void);
-
 /* At exit: kills every running job's group and forgets all jobs. */
 void jobs_stop(void);
 

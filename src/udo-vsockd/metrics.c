@@ -275,6 +275,8 @@ static void metrics_page(struct server *s, struct evbuffer *out)
 	put_sample(out, "connections", NULL, NULL, s->nconns);
 	put_head(out, "exec_jobs", "gauge", "Exec jobs running.");
 	put_sample(out, "exec_jobs", NULL, NULL, exec_running_jobs());
+	put_head(out, "detached_jobs", "gauge", "Detached jobs running.");
+	put_sample(out, "detached_jobs", NULL, NULL, jobs_running());
 	put_head(out, "buffered_bytes", "gauge", "Bytes held in connection buffers (counted against max-buffered).");
 	put_sample(out, "buffered_bytes", NULL, NULL, s->buffered);
 	put_head(out, "resident_memory_bytes", "gauge", "Resident memory of the daemon.");

@@ -73,4 +73,7 @@ void metrics_request_end(struct request *req, const char *status, const char *co
 /* The number of exec jobs running (kinds/exec.c). */
 unsigned int exec_running_jobs(void);
 
+/* How many detached jobs run (jobs.c). */
+unsigned int jobs_running(void);
+
 #endif /* UDO_VSOCKD_METRICS_H */
