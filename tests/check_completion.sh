@@ -129,6 +129,22 @@ offers ping pong
 # are the command's.
 complete_as _udo_vsock "$cli unix:$sock ping " "$cli" unix : "$sock" ping ""
 [ -z "$got" ] || fail "a command's argument is completed as a command: ${got//$'\n'/ }"
+# The client's own put and get, and their local file (not the remote one).
+complete_as _udo_vsock "$cli unix:$sock " "$cli" unix : "$sock" ""
+offers put get
+: >"$dir/sub/report.txt"
+complete_as _udo_vsock "$cli unix:$sock put $dir/sub/rep" "$cli" unix : "$sock" put "$dir/sub/rep"
+offers "$dir/sub/report.txt"
+complete_as _udo_vsock "$cli unix:$sock put $dir/sub/report.txt $dir/sub/rep" "$cli" unix : "$sock" put "$dir/sub/report.txt" "$dir/sub/rep"
+[ -z "$got" ] || fail "put's REMOTE is completed from local files: ${got//$'\n'/ }"
+complete_as _udo_vsock "$cli unix:$sock get --r" "$cli" unix : "$sock" get --r
+offers --resume
+complete_as _udo_vsock "$cli unix:$sock get r.txt $dir/sub/rep" "$cli" unix : "$sock" get r.txt "$dir/sub/rep"
+offers "$dir/sub/report.txt"
+complete_as _udo_vsock "$cli unix:$sock get --resume r.txt $dir/sub/rep" "$cli" unix : "$sock" get --resume r.txt "$dir/sub/rep"
+offers "$dir/sub/report.txt"
+complete_as _udo_vsock "$cli unix:$sock get $dir/sub/rep" "$cli" unix : "$sock" get "$dir/sub/rep"
+[ -z "$got" ] || fail "get's REMOTE is completed from local files: ${got//$'\n'/ }"
 
 # --- Nothing answers: nothing offered, no message, within 3 s. First no
 # socket at all, then a socket that accepts but never replies.
