@@ -11,7 +11,7 @@ set -u
 builddir=${UDO_TEST_BUILDDIR:-$(pwd)}
 export UDO_TEST_TRANSPORT=unix
 status=0
-for t in vsock_daemon vsock_acl vsock_exec vsock_session vsock_modules vsock_handoff vsock_faults vsock_hostile; do
+for t in vsock_daemon vsock_acl vsock_exec vsock_session vsock_jobs vsock_modules vsock_handoff vsock_faults vsock_hostile; do
 	echo "== $t over unix sockets"
 	"$builddir/tests/$t" || { echo "FAIL: $t over unix sockets"; status=1; }
 done

@@ -2,7 +2,8 @@
 /* vsock_jobs.c - detached jobs end to end (exec's detach = yes, JOBS, JOB,
  * ATTACH, KILL): a real udo-vsockd on CID 1, real programs, the real
  * udo-vsock CLI for ATTACH, and a unix listener with its own identity as
- * the other peer. */
+ * the other peer. tests/daemon_unix.sh runs it again over unix sockets
+ * (under ASan in the ASan build). */
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon-harness.h"
+#include "test-transport.h"
 
 #define CLI_BIN TEST_BUILDDIR "/src/udo-vsock/udo-vsock"
 
@@ -67,6 +69,16 @@ static const char config_text[] =
     "[command attach]\nhandler = attach\nallow = any\n"
     "[command kill]\nhandler = kill\nallow = any\n";
 
+/* Sends LINE on a new connection to PORT and reads its reply into R. */
+static void request_port(unsigned int port, const char *line, struct reply *r)
+{
+	struct client c;
+
+	client_open(&c, port);
+	client_request(&c, line, r, 10000);
+	client_close(&c);
+}
+
 /* Sends LINE on a new connection (vsock, or the unix listener OTHER when
  * set) and reads its reply into R. */
 static void request_on(const char *other, const char *line, struct reply *r)
@@ -74,12 +86,12 @@ static void request_on(const char *other, const char *line, struct reply *r)
 	struct client c;
 	char path[400];
 
-	if (other != NULL) {
-		snprintf(path, sizeof(path), "%s/%s", d.dir, other);
-		client_open_unix(&c, path);
-	} else {
-		client_open(&c, d.port);
+	if (other == NULL) {
+		request_port(d.port, line, r);
+		return;
 	}
+	snprintf(path, sizeof(path), "%s/%s", d.dir, other);
+	client_open_unix(&c, path);
 	client_request(&c, line, r, 10000);
 	client_close(&c);
 }
@@ -115,10 +127,15 @@ static int job_says(unsigned int id, const char *word)
 /* Runs the CLI: udo-vsock vsock:1:PORT ARGS...; its output in OUT. Returns its exit status. */
 static int run_cli(char *out, size_t outlen, const char *a1, const char *a2)
 {
-	char addr[64], err[4096];
+	char addr[300], err[4096];
 	char *argv[] = {CLI_BIN, addr, (char *)a1, (char *)a2, NULL};
 
-	snprintf(addr, sizeof(addr), "vsock:1:%u", d.port);
+	if (test_transport_unix()) {
+		memcpy(addr, "unix:", 5);
+		test_unix_path(d.port, addr + 5, sizeof(addr) - 5);
+	} else {
+		snprintf(addr, sizeof(addr), "vsock:1:%u", d.port);
+	}
 	int rc = run_process(argv, out, outlen, err, sizeof(err), 120000);
 	if (rc != 0 && err[0] != '\0')
 		fprintf(stderr, "udo-vsock %s %s: rc %d: %s\n", a1, a2, rc, err);
@@ -355,6 +372,35 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/* The daemon's stop kills a running job's process group, and the daemon
+ * exits cleanly (status 0: under ASan, also no leak) with jobs running
+ * and remembered. */
+START_TEST(test_daemon_stop)
+{
+	struct daemon d2;
+	struct reply r;
+	char extra[600];
+
+	daemon_init(&d2);
+	snprintf(extra, sizeof(extra), "listen = unix:%s/other.sock identity=other\n", d2.dir);
+	daemon_write_config(&d2, extra, config_text);
+	ck_assert_msg(daemon_start(&d2, NULL, 10000) == 0, "the second daemon did not start");
+	request_port(d2.port, "count 1", &r);
+	ck_assert_msg(strncmp(r.status, "OK job=", 7) == 0, "%s", r.status);
+	request_port(d2.port, "waiter", &r);
+	ck_assert_msg(strncmp(r.status, "OK job=", 7) == 0, "%s", r.status);
+	char line[64];
+	snprintf(line, sizeof(line), "job %lu", strtoul(r.status + 7, NULL, 10));
+	request_port(d2.port, line, &r);
+	const char *p = strstr(r.status, " pid=");
+	ck_assert_msg(p != NULL && strstr(r.status, "state=running") != NULL, "%s", r.status);
+	pid_t pid = (pid_t)atol(p + 5);
+	ck_assert_int_eq(daemon_stop(&d2, 10000), 0);
+	wait_process_gone(pid, 10000);
+	daemon_cleanup(&d2);
+}
+END_TEST
+
 /* Starts the daemon for every test, with a unix listener for the other peer. */
 static void jobs_daemon_start(void)
 {
@@ -389,6 +435,7 @@ static Suite *jobs_suite(void)
 	tcase_add_test(tc, test_attached_misses_nothing);
 	tcase_add_test(tc, test_one_attached);
 	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_daemon_stop);
 	suite_add_tcase(s, tc);
 	return s;
 }
