@@ -7,8 +7,9 @@
  * program's stdout or stderr only while the client has granted window on
  * that channel and fewer than max-output-buffer frame bytes wait for the
  * client; it grants stdin window (session-window at the start) only as the
- * program takes the bytes. So one session holds at most session-window of
- * stdin and max-output-buffer plus one read of output, whatever the
+ * program takes the bytes, half a window at a time. So one session holds
+ * at most session-window of stdin and max-output-buffer plus one read
+ * (SESSION_READ_MAX) of output, whatever the
  * client does, and that counts in max-buffered (conn_bridge_hold). The
  * socket is always read, so a resize, a signal or an EOF is never held up
  * behind data. A client that breaks the rules gets ERROR and the program's
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -36,7 +38,6 @@
 
 #include "conf.h"
 #include "conn.h"
-#include "frame-queue.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -44,6 +45,9 @@
 
 /* Socket reads per loop turn at most. */
 #define SESSION_READS_PER_TURN 4
+/* stdin window is granted again once this part of the window is owed (as
+ * SSH does): not a frame for each keystroke. */
+#define SESSION_GRANT_PART 2
 /* How often the timer looks at the timeouts and the memory share (ms). */
 #define SESSION_TICK_MS 250
 /* After the last frame is sent: how long the client may take to close (ms). */
@@ -51,8 +55,14 @@
 /* The most one window may add up to (a WINDOW total beyond is an error). */
 #define SESSION_WINDOW_MAX UINT32_MAX
 
+/* The most one read of the socket or of the program takes: a few frames'
+ * worth, so bulk data costs fewer system calls (and, in a VM, switches). */
+#define SESSION_READ_MAX (4 * UDO_VSOCK_FRAME_PAYLOAD_MAX)
+/* stdin pieces written to the program with one writev at most. */
+#define SESSION_STDIN_IOV 16
+
 /* One read of the socket or of the program (one thread: one user at a time). */
-static unsigned char session_scratch[UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX];
+static unsigned char session_scratch[UDO_VSOCK_FRAME_HEADER_SIZE + SESSION_READ_MAX];
 
 enum session_phase {
 	SESSION_SETUP,   /* before START: WINDOW and RESIZE may come */
@@ -104,7 +114,10 @@ struct session {
 	unsigned short rows, cols;
 	pid_t pid;
 	int reaped, status;
-	uint64_t started_ms, reaped_ms, last_frame_ms;
+	uint64_t started_ms, reaped_ms;
+	uint64_t last_frame_ms; /* when the timer last saw a frame go either way */
+	int framed;             /* a frame went either way since: the clock is read
+	                         * by the timer only (in a VM it is a system call) */
 };
 
 static void session_update(struct session *s);
@@ -117,18 +130,85 @@ static uint64_t session_now(const struct session *s)
 	return server_uptime_ms(conn_server(s->conn));
 }
 
-/* Queues a frame of TYPE on CHANNEL with LEN bytes of PAYLOAD. */
+/* Sends the N pieces at IOV to the client now, as far as its socket takes
+ * them without blocking, when no frame waits before them, and queues the
+ * rest: a frame that waited for the write event cost a loop turn (in a VM,
+ * a switch) of its own, and one sent at once needs no buffer. A failed
+ * send is left to the write event. Returns 0, or -1 out of memory. */
+static int session_emit(struct session *s, struct iovec *iov, int n)
+{
+	size_t sent = 0;
+
+	if (s->fd >= 0 && !s->shut && evbuffer_get_length(s->out) == 0) {
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t w = sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0) {
+			sent = (size_t)w;
+			s->framed = 1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (sent >= iov[i].iov_len) {
+			sent -= iov[i].iov_len;
+			continue;
+		}
+		if (evbuffer_add(s->out, (const char *)iov[i].iov_base + sent, iov[i].iov_len - sent) < 0)
+			return -1;
+		sent = 0;
+	}
+	return 0;
+}
+
+/* Sends or queues a frame of TYPE on CHANNEL with LEN bytes of PAYLOAD. */
 static void session_queue(struct session *s, uint8_t type, uint8_t channel, const void *payload, size_t len)
 {
-	if (frame_queue(s->out, type, channel, payload, len) < 0)
+	struct udo_vsock_frame f = {.type = type, .channel = channel, .length = (uint32_t)len};
+	unsigned char hdr[UDO_VSOCK_FRAME_HEADER_SIZE];
+	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)payload, len}};
+
+	if (udo_vsock_frame_encode_header(hdr, &f) < 0 || session_emit(s, iov, len > 0 ? 2 : 1) < 0)
 		log_warnx("session: cannot queue a frame of type %u", type);
 }
 
-/* Queues a WINDOW frame granting N more bytes on CHANNEL. */
+/* Sends or queues a WINDOW frame granting N more bytes on CHANNEL. */
 static void session_queue_window(struct session *s, uint8_t channel, uint32_t n)
 {
-	if (frame_queue_window(s->out, channel, n) < 0)
-		log_warnx("session: cannot queue a window of %u bytes", n);
+	unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+	                      (unsigned char)n};
+
+	session_queue(s, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
+}
+
+/* Sends or queues LEN bytes of output at P as DATA frames on CHANNEL. */
+static void session_queue_data(struct session *s, uint8_t channel, const unsigned char *p, size_t len)
+{
+	unsigned char hdr[SESSION_READ_MAX / UDO_VSOCK_FRAME_PAYLOAD_MAX][UDO_VSOCK_FRAME_HEADER_SIZE];
+	struct iovec iov[2 * (SESSION_READ_MAX / UDO_VSOCK_FRAME_PAYLOAD_MAX)];
+	int n = 0;
+
+	for (size_t off = 0, k = 0; off < len && k < sizeof(hdr) / sizeof(hdr[0]); k++) {
+		size_t piece = len - off < UDO_VSOCK_FRAME_PAYLOAD_MAX ? len - off : UDO_VSOCK_FRAME_PAYLOAD_MAX;
+		struct udo_vsock_frame f = {
+		    .type = UDO_VSOCK_FRAME_DATA, .channel = channel, .length = (uint32_t)piece};
+		(void)udo_vsock_frame_encode_header(hdr[k], &f);
+		iov[n++] = (struct iovec){hdr[k], sizeof(hdr[k])};
+		iov[n++] = (struct iovec){(void *)(p + off), piece};
+		off += piece;
+	}
+	if (session_emit(s, iov, n) < 0)
+		log_warnx("session: cannot queue %zu bytes of output", len);
+}
+
+/* Once the last frame is out, shuts our side, so the client reads it all
+ * and an end of input, and waits a little for its close (closing with its
+ * late grants unread could reset the connection before it read the end). */
+static void session_shut_when_sent(struct session *s)
+{
+	if (s->phase == SESSION_CLOSING && evbuffer_get_length(s->out) == 0 && !s->shut) {
+		shutdown(s->fd, SHUT_WR);
+		s->shut = 1;
+		s->shut_ms = session_now(s);
+	}
 }
 
 /* Ends the program's side once: its group is killed unless reaped (at
@@ -195,6 +275,7 @@ static void session_fail(struct session *s, const char *code, const char *fmt, .
 	session_queue(s, UDO_VSOCK_FRAME_ERROR, 0, line, (size_t)n);
 	s->phase = SESSION_CLOSING;
 	s->last_frame_ms = session_now(s); /* the client gets an idle-timeout to read it */
+	s->framed = 0;
 	session_close_program_fds(s);
 	session_release_program(s);
 	evbuffer_drain(s->in, evbuffer_get_length(s->in));
@@ -401,10 +482,67 @@ static int session_header(struct session *s)
 	}
 }
 
+/* The program's stdin failed (it closed it: EPIPE): DROPPED bytes and what
+ * waits are dropped (and granted again), a pipe is closed. */
+static void session_stdin_lost(struct session *s, size_t dropped)
+{
+	size_t queued = evbuffer_get_length(s->in);
+
+	s->in_owed += dropped + queued;
+	evbuffer_drain(s->in, queued);
+	if (!s->lim.pty) {
+		event_free(s->in_ev);
+		s->in_ev = NULL;
+		s->writing_in = 0;
+		close(s->in_fd);
+		s->in_fd = -1;
+	}
+}
+
+/* Passes the N stdin pieces at IOV on: written to the program now as far
+ * as its stdin takes them, when nothing waits before them (a chunk that
+ * waited for the write event cost a loop turn of its own), the rest
+ * queued, bounded by the window. Returns 0, or -1 out of memory. */
+static int session_stdin_push(struct session *s, struct iovec *iov, int n)
+{
+	size_t total = 0, done = 0;
+
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (s->in_fd < 0) {
+		s->in_owed += total; /* an input the program closed takes nothing */
+		return 0;
+	}
+	if (evbuffer_get_length(s->in) == 0) {
+		ssize_t w = writev(s->in_fd, iov, n);
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			session_stdin_lost(s, total);
+			return 0;
+		}
+		if (w > 0) {
+			done = (size_t)w;
+			s->in_owed += done;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (done >= iov[i].iov_len) {
+			done -= iov[i].iov_len;
+			continue;
+		}
+		if (evbuffer_add(s->in, (const char *)iov[i].iov_base + done, iov[i].iov_len - done) < 0)
+			return -1;
+		done = 0;
+	}
+	return 0;
+}
+
 /* Takes LEN bytes from the client through the frame parser. Returns 0, or
  * -1 once S is closing. */
 static int session_input(struct session *s, const unsigned char *b, size_t len)
 {
+	struct iovec pend[SESSION_STDIN_IOV]; /* stdin pieces of B not yet passed on */
+	int npend = 0;
+
 	while (len > 0 && s->phase != SESSION_CLOSING) {
 		if (!s->in_payload) {
 			size_t n = sizeof(s->hdr) - s->hdr_len < len ? sizeof(s->hdr) - s->hdr_len : len;
@@ -419,21 +557,22 @@ static int session_input(struct session *s, const unsigned char *b, size_t len)
 				return -1;
 			s->in_payload = 1;
 			s->body_len = 0;
-			s->last_frame_ms = session_now(s);
+			s->framed = 1;
 		}
 		size_t want = s->f.length - s->body_len;
 		size_t n = want < len ? want : len;
-		if (s->f.type == UDO_VSOCK_FRAME_DATA) {
-			/* Straight to stdin's queue: the window bounds it. An
-			 * input the program closed takes nothing, and the bytes
-			 * are granted again at once. */
-			if (s->in_fd >= 0 && evbuffer_add(s->in, b, n) < 0) {
-				session_fail(s, "internal", "out of memory");
-				return -1;
+		if (s->f.type == UDO_VSOCK_FRAME_DATA && n > 0) {
+			/* To the program's stdin, a few pieces at once: the
+			 * window bounds what waits. */
+			if (npend == SESSION_STDIN_IOV) {
+				if (session_stdin_push(s, pend, npend) < 0) {
+					session_fail(s, "internal", "out of memory");
+					return -1;
+				}
+				npend = 0;
 			}
-			if (s->in_fd < 0)
-				s->in_owed += n;
-		} else {
+			pend[npend++] = (struct iovec){(void *)b, n};
+		} else if (s->f.type != UDO_VSOCK_FRAME_DATA) {
 			memcpy(s->ctl + s->body_len, b, n);
 		}
 		s->body_len += n;
@@ -445,6 +584,8 @@ static int session_input(struct session *s, const unsigned char *b, size_t len)
 				session_control(s, &s->f, s->ctl);
 		}
 	}
+	if (npend > 0 && s->phase != SESSION_CLOSING && session_stdin_push(s, pend, npend) < 0)
+		session_fail(s, "internal", "out of memory");
 	return s->phase == SESSION_CLOSING ? -1 : 0;
 }
 
@@ -488,16 +629,8 @@ static void session_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n > 0)
-		s->last_frame_ms = session_now(s);
-	if (s->phase == SESSION_CLOSING && evbuffer_get_length(s->out) == 0 && !s->shut) {
-		/* Our last frame is out: shut our side, so the client reads it
-		 * all and an end of input, and wait a little for its close
-		 * (closing with its late grants unread could reset the
-		 * connection before it read the end). */
-		shutdown(fd, SHUT_WR);
-		s->shut = 1;
-		s->shut_ms = session_now(s);
-	}
+		s->framed = 1;
+	session_shut_when_sent(s);
 	session_update(s);
 }
 
@@ -505,20 +638,11 @@ static void session_write_cb(evutil_socket_t fd, short what, void *arg)
 static void session_stdin_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	size_t before = evbuffer_get_length(s->in);
 	int n = evbuffer_write(s->in, fd);
 
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		/* The program closed its stdin (EPIPE): what comes is dropped. */
-		s->in_owed += before;
-		evbuffer_drain(s->in, before);
-		if (!s->lim.pty) {
-			event_free(s->in_ev);
-			s->in_ev = NULL;
-			s->writing_in = 0;
-			close(s->in_fd);
-			s->in_fd = -1;
-		}
+		session_stdin_lost(s, 0);
 	} else if (n > 0) {
 		s->in_owed += (size_t)n;
 	}
@@ -546,28 +670,30 @@ static void session_output_eof(struct session *s, int i)
 	session_queue(s, UDO_VSOCK_FRAME_EOF, (uint8_t)i, NULL, 0);
 }
 
-/* Reads channel I of S once, at most a frame's payload within its window
- * (open: the caller checked). */
-static void session_read_output(struct session *s, int i)
+/* Reads channel I of S once, at most SESSION_READ_MAX within its window
+ * (open: the caller checked), into DATA frames. Returns whether the read
+ * filled what it asked for (more may wait). */
+static int session_read_output(struct session *s, int i)
 {
 	struct session_out *o = &s->o[i];
-	size_t want = UDO_VSOCK_FRAME_PAYLOAD_MAX;
+	size_t want = SESSION_READ_MAX;
 
 	if (want > o->window)
 		want = (size_t)o->window;
 	ssize_t n = read(o->fd, session_scratch, want);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return 0;
 	if (n <= 0) {
 		/* EOF, or EIO: a pty whose last slave closed. */
 		if (n < 0 && errno != EIO)
 			log_warn("session: reading the output of pid %ld", (long)s->pid);
 		session_output_eof(s, i);
-		return;
+		return 0;
 	}
 	o->window -= (size_t)n;
 	o->waiting = 0;
-	session_queue(s, UDO_VSOCK_FRAME_DATA, (uint8_t)i, session_scratch, (size_t)n);
+	session_queue_data(s, (uint8_t)i, session_scratch, (size_t)n);
+	return (size_t)n == want;
 }
 
 /* Output is readable: reads what the window and the buffer bounds allow
@@ -583,9 +709,16 @@ static void session_output_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		/* Without window only its end may be read: readable with nothing
 		 * in it is end of file (or a pty's EIO). */
-		if (o->window > 0)
-			session_read_output(s, i);
-		else if (ioctl(fd, FIONREAD, &avail) < 0 || avail > 0)
+		if (o->window > 0) {
+			/* Again while reads fill and the client's socket takes
+			 * it all (nothing buffered), as session_read_cb reads
+			 * a few times. */
+			for (int k = 0; k < SESSION_READS_PER_TURN; k++) {
+				if (!session_read_output(s, i) || o->fd < 0 || o->window == 0 ||
+				    evbuffer_get_length(s->out) > 0)
+					break;
+			}
+		} else if (ioctl(fd, FIONREAD, &avail) < 0 || avail > 0)
 			o->waiting = 1; /* until the client grants window */
 		else
 			session_output_eof(s, i);
@@ -630,7 +763,7 @@ static void session_update(struct session *s)
 		}
 		session_watch(s->in_ev, &s->writing_in, evbuffer_get_length(s->in) > 0);
 		/* The window the program's reads opened, while the client reads. */
-		if (s->in_owed > 0 && !s->in_eof && outlen < s->max_out) {
+		if (s->in_owed >= s->lim.window / SESSION_GRANT_PART && !s->in_eof && outlen < s->max_out) {
 			session_queue_window(s, UDO_VSOCK_FRAME_STDIN, (uint32_t)s->in_owed);
 			s->in_window += s->in_owed;
 			s->in_owed = 0;
@@ -669,6 +802,7 @@ static void session_update(struct session *s)
 			outlen = evbuffer_get_length(s->out);
 		}
 	}
+	session_shut_when_sent(s);
 	if (s->phase == SESSION_CLOSING)
 		session_watch(s->rev, &s->reading_sock, s->shut);
 	session_watch(s->wev, &s->writing_sock, evbuffer_get_length(s->out) > 0);
@@ -682,6 +816,10 @@ static void session_tick_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = session_now(s);
 	unsigned int idle = s->lim.idle_ms;
 
+	if (s->framed) {
+		s->last_frame_ms = now;
+		s->framed = 0;
+	}
 	if (s->phase == SESSION_CLOSING) {
 		if (s->shut && now - s->shut_ms >= SESSION_LINGER_MS) {
 			session_end(s, "closed (the client did not close)");

@@ -43,10 +43,11 @@
 #include "../session.h"
 #include "../util.h"
 
-#define EXEC_MAX_FIXED_ARGS 256
-#define EXEC_KILL_GRACE_MS  1000 /* SIGTERM to SIGKILL at a timeout */
-#define EXEC_DRAIN_MS       500  /* output still open after the program exited */
-#define EXEC_READ_CHUNK     16384
+#define EXEC_MAX_FIXED_ARGS    256
+#define EXEC_KILL_GRACE_MS     1000 /* SIGTERM to SIGKILL at a timeout */
+#define EXEC_DRAIN_MS          500  /* output still open after the program exited */
+#define EXEC_READ_CHUNK        16384
+#define EXEC_SESSION_PIPE_SIZE (1 << 20) /* a session's stdin and stdout pipes */
 
 /* mode = session: defaults and bounds (udo-vsockd.conf(5)). */
 #define EXEC_TIMEOUT_REQUEST_MS 10000    /* timeout of mode = request */
@@ -1256,6 +1257,14 @@ static int exec_session_spawn(void *arg, struct session_spawn *sp)
 	} else {
 		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 			err = errno;
+		if (err == 0) {
+			/* Bulk data (tar, cat) moves in pipe-sized steps, each a
+			 * switch to the program and back: ask for fewer, larger
+			 * ones (the default is 64 KiB; pipe-max-size caps it, and a
+			 * refusal leaves the default). */
+			(void)fcntl(in[1], F_SETPIPE_SZ, EXEC_SESSION_PIPE_SIZE);
+			(void)fcntl(out[0], F_SETPIPE_SZ, EXEC_SESSION_PIPE_SIZE);
+		}
 		if (err == 0)
 			err = exec_spawn_io(ch->path, ch->directory, ch->argv, envp, in[0], out[1], errp[1], NULL,
 			                    &ch->pid);
