@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -348,30 +349,52 @@ fail:
 /* Appends LEN bytes at BUF to the PUT. */
 enum files_error files_put_write(struct files_put *p, const void *buf, size_t len, char *why, size_t whylen)
 {
-	const char *b = buf;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
+	return files_put_writev(p, &iov, 1, why, whylen);
+}
+
+/* Appends the N pieces at IOV (changed) to the PUT: hashed, then written
+ * with as few writev(2) calls as the kernel allows. */
+enum files_error files_put_writev(struct files_put *p, struct iovec *iov, int n, char *why, size_t whylen)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
 	if (len > p->size - p->written) {
 		WHY("more than the %llu bytes announced", (unsigned long long)p->size);
 		return FILES_TOO_LARGE;
 	}
-	if (EVP_DigestUpdate(p->md, buf, len) != 1) {
-		WHY("SHA-256 failed");
-		return FILES_INTERNAL;
+	for (int i = 0; i < n; i++) {
+		if (EVP_DigestUpdate(p->md, iov[i].iov_base, iov[i].iov_len) != 1) {
+			WHY("SHA-256 failed");
+			return FILES_INTERNAL;
+		}
 	}
 	while (len > 0) {
-		ssize_t n = write(p->fd, b, len);
+		ssize_t w = writev(p->fd, iov, n);
 
-		if (n < 0 && errno == EINTR)
+		if (w < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			int err = n < 0 ? errno : ENOSPC;
+		if (w <= 0) {
+			int err = w < 0 ? errno : ENOSPC;
 
 			WHY("writing: %s", strerror(err));
 			return files_error_from_errno(err);
 		}
-		b += n;
-		len -= (size_t)n;
-		p->written += (uint64_t)n;
+		len -= (size_t)w;
+		p->written += (uint64_t)w;
+		/* Past what went: whole pieces dropped, a partial one advanced. */
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 	return FILES_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #define FILES_SHA256_LEN     32
 #define FILES_SHA256_HEX_LEN (2 * FILES_SHA256_LEN)
@@ -79,6 +80,11 @@ enum files_error files_put_begin(struct files_put *p, int root, const char *path
 /* Appends LEN bytes at BUF to the PUT. More than announced is
  * FILES_TOO_LARGE. */
 enum files_error files_put_write(struct files_put *p, const void *buf, size_t len, char *why, size_t whylen);
+
+/* Appends the N pieces at IOV to the PUT, in order, as files_put_write()
+ * (one hash pass, one writev(2) where the kernel takes it all). IOV is
+ * used up: its entries are changed. */
+enum files_error files_put_writev(struct files_put *p, struct iovec *iov, int n, char *why, size_t whylen);
 
 /* Finishes a PUT that received every announced byte: syncs the data,
  * checks the directory is still the one beneath the root, renames the

@@ -24,7 +24,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <linux/vm_sockets.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -45,8 +48,11 @@
 
 #define FILES_ACCESS_READ  1
 #define FILES_ACCESS_WRITE 2
-#define FILES_CHUNK        UDO_VSOCK_FRAME_PAYLOAD_MAX
 #define FILES_TICK_MS      1000
+#define FILES_BATCH        (1u << 20) /* file bytes per read from the file or the socket, at most */
+#define FILES_TURN_BATCHES 2          /* a GET's batches per turn of the event loop, at most */
+#define FILES_IOV          64         /* pieces gathered for one readv or writev */
+#define FILES_GET_INPUT    4096       /* a GET's input buffer: windows only */
 
 /* How a transfer ends: its last frame queued, then sent and the socket
  * shut for writing while what the client still sends is read and dropped
@@ -79,17 +85,22 @@ struct files_xfer {
 	struct conn *client;
 	int fd; /* the client's socket */
 	struct event *rev, *wev, *tick;
-	unsigned char *in; /* frames read, not yet handled */
+	struct event *next; /* a GET's next batches, on the next turn */
+	unsigned char *in;  /* frames read, not yet handled */
 	size_t in_len, in_cap;
-	struct evbuffer *out; /* frames to send */
+	unsigned char *batch; /* GET: whole DATA frames read from the file, sent first */
+	size_t batch_cap, batch_off, batch_len;
+	struct evbuffer *out; /* frames to send after the batch */
 	int put;              /* PUT, else GET */
 	int ending;           /* XFER_* below: the last frame and the close */
 	size_t window;        /* the command's transfer-window */
-	uint64_t last_activity_ms;
+	int active;           /* bytes moved since the last tick */
+	unsigned int idle_ms; /* since the last tick that saw bytes move */
 	/* PUT */
 	struct files_put p;
-	uint64_t granted; /* stdin bytes the client may send in all */
-	uint64_t received;
+	uint64_t granted;    /* stdin bytes the client may send in all */
+	uint64_t received;   /* stdin bytes of the DATA frames begun */
+	uint32_t frame_left; /* bytes of the current DATA frame still to come */
 	/* GET */
 	int file;
 	uint64_t remaining; /* bytes still to send */
@@ -111,7 +122,7 @@ static void *files_conf_get(struct command *cmd)
 	fc->access = FILES_ACCESS_READ;
 	fc->max_file_size = 1ULL << 30;
 	fc->create_mode = 0644;
-	fc->window = 256 * 1024;
+	fc->window = 4 * 1024 * 1024;
 	fc->max_list = 10000;
 	cmd->data = fc;
 	return fc;
@@ -303,6 +314,47 @@ static int files_check(struct command *cmd, char *why, size_t whylen)
 
 /* --- the transfer bridge --- */
 
+/* Bytes X holds in memory: its buffers and the frames queued. */
+static size_t xfer_held(const struct files_xfer *x)
+{
+	return x->in_cap + x->batch_cap + (x->out != NULL ? evbuffer_get_length(x->out) : 0);
+}
+
+/* Grows the buffer *BUF of *CAP bytes to WANT where max-buffered has
+ * room for all of it (conn_bridge_hold); else it stays as it is. */
+static void xfer_grow(struct files_xfer *x, unsigned char **buf, size_t *cap, size_t want)
+{
+	unsigned char *more;
+
+	if (*cap >= want || conn_bridge_hold(x->client, xfer_held(x)) < want - *cap)
+		return;
+	more = realloc(*buf, want);
+	if (more == NULL)
+		return;
+	*buf = more;
+	*cap = want;
+	conn_bridge_hold(x->client, xfer_held(x));
+}
+
+/* The bytes of whole frames carrying at most PAYLOAD bytes of file, in
+ * frames of UDO_VSOCK_FRAME_PAYLOAD_MAX: the buffer a batch needs. */
+static size_t frames_size(size_t payload)
+{
+	size_t frames = (payload + UDO_VSOCK_FRAME_PAYLOAD_MAX - 1) / UDO_VSOCK_FRAME_PAYLOAD_MAX;
+
+	return payload + (frames > 0 ? frames : 1) * UDO_VSOCK_FRAME_HEADER_SIZE;
+}
+
+/* How many file bytes one batch of X carries: a read from the file
+ * (GET) or the socket (PUT). At most the window, at least one frame's
+ * worth. */
+static size_t xfer_batch(const struct files_xfer *x)
+{
+	size_t n = x->window < FILES_BATCH ? x->window : FILES_BATCH;
+
+	return n > UDO_VSOCK_FRAME_PAYLOAD_MAX ? n : UDO_VSOCK_FRAME_PAYLOAD_MAX;
+}
+
 /* Queues a frame of TYPE on CHANNEL with LEN bytes at PAYLOAD. */
 static void xfer_queue(struct files_xfer *x, uint8_t type, uint8_t channel, const void *payload, size_t len)
 {
@@ -350,6 +402,38 @@ static void xfer_done(struct files_xfer *x, const unsigned char *digest, uint64_
 		x->ending = XFER_ENDING;
 }
 
+/* Sends what is queued, as far as the socket takes it: the batch of file
+ * frames, then the frames queued after it. Returns 0, or -1 if the
+ * socket broke. */
+static int xfer_send(struct files_xfer *x)
+{
+	while (x->batch_off < x->batch_len) {
+		ssize_t n =
+		    send(x->fd, x->batch + x->batch_off, x->batch_len - x->batch_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return -1;
+		x->active = 1;
+		x->batch_off += (size_t)n;
+		if (x->batch_off < x->batch_len)
+			return 0; /* the socket took what it had room for */
+	}
+	x->batch_off = x->batch_len = 0;
+	if (evbuffer_get_length(x->out) > 0) {
+		int n = evbuffer_write(x->out, x->fd);
+
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (n > 0)
+			x->active = 1;
+	}
+	return 0;
+}
+
 /* Frees the bridge (the connection's release). */
 static void xfer_release(void *arg)
 {
@@ -359,6 +443,8 @@ static void xfer_release(void *arg)
 		event_free(x->rev);
 	if (x->wev != NULL)
 		event_free(x->wev);
+	if (x->next != NULL)
+		event_free(x->next);
 	if (x->tick != NULL)
 		event_free(x->tick);
 	if (x->out != NULL)
@@ -368,64 +454,76 @@ static void xfer_release(void *arg)
 		close(x->file);
 	EVP_MD_CTX_free(x->md);
 	free(x->in);
+	free(x->batch);
 	free(x);
 }
 
-/* PUT: grants the client more stdin window, up to the announced size. */
+/* PUT: grants the client more stdin window, up to the announced size,
+ * once what it may still send (or has sent, not yet written) is half a
+ * window or less. */
 static void put_grant(struct files_xfer *x)
 {
-	uint64_t in_flight = x->granted - x->received;
+	uint64_t in_flight = x->granted - x->p.written;
 	uint64_t left = x->p.size - x->granted;
 
-	if (left == 0 || in_flight > x->window / 2)
+	if (x->ending || left == 0 || in_flight > x->window / 2)
 		return;
 	uint64_t n = x->window - in_flight < left ? x->window - in_flight : left;
 	xfer_queue_window(x, UDO_VSOCK_FRAME_STDIN, (uint32_t)n);
 	x->granted += n;
 }
 
-/* PUT: handles one frame from the client. */
-static void put_frame(struct files_xfer *x, const struct udo_vsock_frame *f, const unsigned char *payload)
+/* PUT: writes the N pieces of DATA payloads at IOV to the file. */
+static void put_write(struct files_xfer *x, struct iovec *iov, int n)
 {
 	char why[256];
 	enum files_error e;
 
+	if (n == 0 || x->ending)
+		return;
+	e = files_put_writev(&x->p, iov, n, why, sizeof(why));
+	if (e != FILES_OK)
+		xfer_fail(x, files_error_code(e), "%s", why);
+}
+
+/* PUT: the client's EOF: the file replaces the target, or the error. */
+static void put_finish(struct files_xfer *x)
+{
+	unsigned char digest[FILES_SHA256_LEN];
+	uint64_t bytes = x->p.written;
+	char why[256];
+	enum files_error e = files_put_commit(&x->p, digest, why, sizeof(why));
+
+	if (e != FILES_OK)
+		xfer_fail(x, files_error_code(e), "%s", why);
+	else
+		xfer_done(x, digest, bytes);
+}
+
+/* Handles the frame header F of a PUT. Returns the payload bytes to
+ * take as file data (the whole frame's, even if not all here yet), or 0. */
+static uint32_t put_header(struct files_xfer *x, const struct udo_vsock_frame *f)
+{
 	if (f->type == UDO_VSOCK_FRAME_DATA && f->channel == UDO_VSOCK_FRAME_STDIN) {
 		if (f->length > x->granted - x->received) {
 			xfer_fail(x, PROTO_ERR_USAGE, "protocol: %u bytes sent past the window", f->length);
-			return;
-		}
-		e = files_put_write(&x->p, payload, f->length, why, sizeof(why));
-		if (e != FILES_OK) {
-			xfer_fail(x, files_error_code(e), "%s", why);
-			return;
+			return 0;
 		}
 		x->received += f->length;
-		put_grant(x);
-	} else if (f->type == UDO_VSOCK_FRAME_EOF && f->channel == UDO_VSOCK_FRAME_STDIN) {
-		unsigned char digest[FILES_SHA256_LEN];
-		uint64_t bytes = x->received;
-
-		e = files_put_commit(&x->p, digest, why, sizeof(why));
-		if (e != FILES_OK)
-			xfer_fail(x, files_error_code(e), "%s", why);
-		else
-			xfer_done(x, digest, bytes);
-	} else {
+		return f->length;
+	}
+	if (f->type != UDO_VSOCK_FRAME_EOF || f->channel != UDO_VSOCK_FRAME_STDIN)
 		xfer_fail(x, PROTO_ERR_USAGE, "protocol: frame type %u on channel %u during a PUT", f->type,
 		          f->channel);
-	}
+	return 0;
 }
 
-/* GET: handles one frame from the client: only stdout windows. */
+/* GET: handles a whole frame from the client (F, its PAYLOAD): only
+ * stdout windows come. */
 static void get_frame(struct files_xfer *x, const struct udo_vsock_frame *f, const unsigned char *payload)
 {
-	if (f->type != UDO_VSOCK_FRAME_WINDOW || f->channel != UDO_VSOCK_FRAME_STDOUT) {
-		xfer_fail(x, PROTO_ERR_USAGE, "protocol: frame type %u on channel %u during a GET", f->type,
-		          f->channel);
-		return;
-	}
 	uint32_t n = (uint32_t)payload[0] << 24 | (uint32_t)payload[1] << 16 | (uint32_t)payload[2] << 8 | payload[3];
+
 	if (n > x->remaining - x->client_window) {
 		xfer_fail(x, PROTO_ERR_USAGE, "protocol: a window past the end of the file");
 		return;
@@ -433,83 +531,171 @@ static void get_frame(struct files_xfer *x, const struct udo_vsock_frame *f, con
 	x->client_window += n;
 }
 
-/* Handles every whole frame in the input buffer. Returns 0, or -1 if a
- * frame does not decode (the transfer is failed). */
-static int xfer_frames(struct files_xfer *x)
+/* Handles what the input buffer holds: a PUT's DATA payloads, whole or
+ * in part, go to the file in one write per buffer, its EOF ends it; a
+ * GET's windows open. A header cut short waits for its rest; a frame a
+ * transfer never takes ends it at its header. */
+static void xfer_frames(struct files_xfer *x)
 {
+	struct iovec iov[FILES_IOV];
+	int niov = 0;
 	size_t off = 0;
 
-	while (!x->ending && x->in_len - off >= UDO_VSOCK_FRAME_HEADER_SIZE) {
+	while (!x->ending && off < x->in_len) {
 		struct udo_vsock_frame f;
 		char err[128];
 
+		if (x->frame_left > 0) { /* a PUT's DATA payload */
+			size_t n = x->in_len - off < x->frame_left ? x->in_len - off : x->frame_left;
+
+			if (niov == FILES_IOV) {
+				put_write(x, iov, niov);
+				niov = 0;
+			}
+			iov[niov++] = (struct iovec){.iov_base = x->in + off, .iov_len = n};
+			x->frame_left -= (uint32_t)n;
+			off += n;
+			continue;
+		}
+		if (x->in_len - off < UDO_VSOCK_FRAME_HEADER_SIZE)
+			break;
 		if (udo_vsock_frame_decode_header(x->in + off, x->in_len - off, &f, err, sizeof(err)) < 0) {
 			xfer_fail(x, PROTO_ERR_USAGE, "protocol: %s", err);
-			return -1;
+			break;
+		}
+		if (x->put) {
+			off += UDO_VSOCK_FRAME_HEADER_SIZE;
+			x->frame_left = put_header(x, &f);
+			if (f.type == UDO_VSOCK_FRAME_EOF && !x->ending) {
+				put_write(x, iov, niov);
+				niov = 0;
+				if (!x->ending)
+					put_finish(x);
+			}
+			continue;
+		}
+		if (f.type != UDO_VSOCK_FRAME_WINDOW || f.channel != UDO_VSOCK_FRAME_STDOUT) {
+			xfer_fail(x, PROTO_ERR_USAGE, "protocol: frame type %u on channel %u during a GET", f.type,
+			          f.channel);
+			break;
 		}
 		if (x->in_len - off < UDO_VSOCK_FRAME_HEADER_SIZE + f.length)
 			break;
-		if (x->put)
-			put_frame(x, &f, x->in + off + UDO_VSOCK_FRAME_HEADER_SIZE);
-		else
-			get_frame(x, &f, x->in + off + UDO_VSOCK_FRAME_HEADER_SIZE);
+		get_frame(x, &f, x->in + off + UDO_VSOCK_FRAME_HEADER_SIZE);
 		off += UDO_VSOCK_FRAME_HEADER_SIZE + f.length;
 	}
+	put_write(x, iov, niov);
+	if (x->ending)
+		off = x->in_len; /* nothing more is taken */
 	memmove(x->in, x->in + off, x->in_len - off);
 	x->in_len -= off;
+}
+
+/* GET: the file has been sent: DONE with its hash. */
+static void get_finish(struct files_xfer *x)
+{
+	unsigned char digest[FILES_SHA256_LEN];
+	unsigned int len = 0;
+
+	if (EVP_DigestFinal_ex(x->md, digest, &len) != 1)
+		xfer_fail(x, PROTO_ERR_INTERNAL, "SHA-256 failed");
+	else
+		xfer_done(x, digest, x->sent);
+}
+
+/* GET: reads the next file bytes the client has window for, at most a
+ * batch, straight into whole DATA frames in the batch buffer (one
+ * readv), and hashes them; at the end of the file queues the DONE.
+ * Returns 1 if it queued anything, else 0. */
+static int get_read_batch(struct files_xfer *x)
+{
+	struct iovec iov[FILES_IOV];
+	size_t want, off = 0;
+	int n = 0;
+	ssize_t got;
+
+	if (x->ending || x->batch_off < x->batch_len)
+		return 0;
+	if (x->remaining == 0) {
+		get_finish(x);
+		return 1;
+	}
+	if (x->client_window == 0)
+		return 0;
+	want = xfer_batch(x);
+	xfer_grow(x, &x->batch, &x->batch_cap, frames_size(want));
+	if (want > x->client_window)
+		want = (size_t)x->client_window;
+	while (want > 0 && n < FILES_IOV && x->batch_cap - off > UDO_VSOCK_FRAME_HEADER_SIZE) {
+		size_t len = x->batch_cap - off - UDO_VSOCK_FRAME_HEADER_SIZE;
+
+		if (len > UDO_VSOCK_FRAME_PAYLOAD_MAX)
+			len = UDO_VSOCK_FRAME_PAYLOAD_MAX;
+		if (len > want)
+			len = want;
+		iov[n++] = (struct iovec){.iov_base = x->batch + off + UDO_VSOCK_FRAME_HEADER_SIZE, .iov_len = len};
+		off += UDO_VSOCK_FRAME_HEADER_SIZE + len;
+		want -= len;
+	}
+	do
+		got = readv(x->file, iov, n);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0) {
+		xfer_fail(x, got < 0 ? files_error_code(files_error_from_errno(errno)) : PROTO_ERR_FAILED,
+		          "reading: %s", got < 0 ? strerror(errno) : "the file shrank during the transfer");
+		return 1;
+	}
+	x->client_window -= (uint64_t)got;
+	x->remaining -= (uint64_t)got;
+	x->sent += (uint64_t)got;
+	/* The headers over what came: whole frames, the last perhaps short. */
+	off = 0;
+	for (int i = 0; got > 0; i++) {
+		struct udo_vsock_frame f = {.type = UDO_VSOCK_FRAME_DATA, .channel = UDO_VSOCK_FRAME_STDOUT};
+
+		f.length = (uint32_t)((size_t)got < iov[i].iov_len ? (size_t)got : iov[i].iov_len);
+		udo_vsock_frame_encode_header(x->batch + off, &f);
+		if (EVP_DigestUpdate(x->md, x->batch + off + UDO_VSOCK_FRAME_HEADER_SIZE, f.length) != 1) {
+			xfer_fail(x, PROTO_ERR_INTERNAL, "SHA-256 failed");
+			return 1;
+		}
+		off += UDO_VSOCK_FRAME_HEADER_SIZE + f.length;
+		got -= (ssize_t)f.length;
+	}
+	x->batch_off = 0;
+	x->batch_len = off;
+	if (x->remaining == 0)
+		get_finish(x);
+	return 1;
+}
+
+/* GET: reads and sends batches while the client has window and the
+ * socket takes them, at most FILES_TURN_BATCHES a turn (the others'
+ * turn comes between). Returns 0, or -1 if the socket broke. */
+static int get_pump(struct files_xfer *x)
+{
+	for (int i = 0; i < FILES_TURN_BATCHES; i++) {
+		if (!get_read_batch(x))
+			break;
+		if (xfer_send(x) < 0)
+			return -1;
+	}
 	return 0;
 }
 
-/* GET: queues file bytes while the client has window and the output is
- * below one window. */
-static void get_fill(struct files_xfer *x)
+/* Whether a GET could read more file now: the batch sent, the client
+ * has window, and the end is not queued. */
+static int get_can_read(const struct files_xfer *x)
 {
-	static unsigned char chunk[FILES_CHUNK];
-
-	while (!x->ending && x->remaining == 0) {
-		unsigned char digest[FILES_SHA256_LEN];
-		unsigned int len = 0;
-
-		if (EVP_DigestFinal_ex(x->md, digest, &len) != 1)
-			xfer_fail(x, PROTO_ERR_INTERNAL, "SHA-256 failed");
-		else
-			xfer_done(x, digest, x->sent);
-	}
-	/* While the client has window, the output is under one window, and
-	 * the daemon-wide max-buffered has room (one chunk always goes when
-	 * nothing is queued, so every transfer moves). */
-	while (!x->ending && x->client_window > 0 && evbuffer_get_length(x->out) < x->window &&
-	       (evbuffer_get_length(x->out) == 0 ||
-	        conn_bridge_hold(x->client, evbuffer_get_length(x->out) + x->in_cap) > 0)) {
-		size_t want = x->client_window < FILES_CHUNK ? (size_t)x->client_window : FILES_CHUNK;
-		ssize_t n = read(x->file, chunk, want);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			xfer_fail(x, n < 0 ? files_error_code(files_error_from_errno(errno)) : PROTO_ERR_FAILED,
-			          "reading: %s", n < 0 ? strerror(errno) : "the file shrank during the transfer");
-			return;
-		}
-		if (EVP_DigestUpdate(x->md, chunk, (size_t)n) != 1) {
-			xfer_fail(x, PROTO_ERR_INTERNAL, "SHA-256 failed");
-			return;
-		}
-		xfer_queue(x, UDO_VSOCK_FRAME_DATA, UDO_VSOCK_FRAME_STDOUT, chunk, (size_t)n);
-		x->client_window -= (uint64_t)n;
-		x->remaining -= (uint64_t)n;
-		x->sent += (uint64_t)n;
-	}
-	if (!x->ending && x->remaining == 0)
-		get_fill(x); /* the DONE */
+	return !x->put && !x->ending && x->batch_off == x->batch_len && (x->client_window > 0 || x->remaining == 0);
 }
 
 /* Arms reading and writing for the state of X, or ends the bridge once
  * its last frame is sent. Returns 0, or -1 if X was freed. */
 static int xfer_update(struct files_xfer *x)
 {
-	size_t pending = evbuffer_get_length(x->out);
-	size_t room = conn_bridge_hold(x->client, pending + x->in_cap);
+	size_t pending = x->batch_len - x->batch_off + evbuffer_get_length(x->out);
+	size_t room = conn_bridge_hold(x->client, xfer_held(x));
 
 	if (x->ending == XFER_BROKEN) {
 		conn_free(x->client); /* releases X */
@@ -525,11 +711,29 @@ static int xfer_update(struct files_xfer *x)
 		event_add(x->rev, NULL);
 	else
 		event_del(x->rev);
-	if (pending > 0)
+	/* Wait for room while something waits for it in the socket; else
+	 * come back next turn for a GET's next batch (a timer: no system
+	 * call). */
+	if (pending > 0) {
 		event_add(x->wev, NULL);
-	else
+	} else {
 		event_del(x->wev);
+		if (get_can_read(x)) {
+			struct timeval now = {0, 0};
+
+			event_add(x->next, &now);
+		}
+	}
 	return 0;
+}
+
+/* Sends what X queued, then arms its events; the end of the socket ends
+ * the bridge. */
+static void xfer_flush(struct files_xfer *x)
+{
+	if (xfer_send(x) < 0)
+		x->ending = XFER_BROKEN;
+	xfer_update(x);
 }
 
 /* The client's socket is readable: take frames. */
@@ -544,10 +748,12 @@ static void xfer_read_cb(evutil_socket_t fd, short what, void *arg)
 			conn_free(x->client);
 		return;
 	}
-	if (x->in_cap - x->in_len < UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX) {
-		/* Never more than two whole frames' room: the window bounds the rest. */
+	if (x->put)
+		xfer_grow(x, &x->in, &x->in_cap, frames_size(xfer_batch(x)));
+	if (x->in_len == x->in_cap) {
+		/* Never: a header cut short is all that stays. */
 		xfer_fail(x, PROTO_ERR_INTERNAL, "input buffer full");
-		xfer_update(x);
+		xfer_flush(x);
 		return;
 	}
 	n = read(fd, x->in + x->in_len, x->in_cap - x->in_len);
@@ -562,27 +768,23 @@ static void xfer_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	x->in_len += (size_t)n;
-	x->last_activity_ms = server_uptime_ms(conn_server(x->client));
+	x->active = 1;
 	xfer_frames(x);
-	if (!x->put)
-		get_fill(x);
-	xfer_update(x);
+	if (x->put)
+		put_grant(x);
+	else if (get_pump(x) < 0)
+		x->ending = XFER_BROKEN;
+	xfer_flush(x);
 }
 
-/* The client's socket is writable: send frames, then read more file. */
+/* The client's socket is writable, or a GET's next turn came: send
+ * frames, then read more file. */
 static void xfer_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct files_xfer *x = arg;
-	int n = evbuffer_write(x->out, fd);
 
-	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		conn_free(x->client);
-		return;
-	}
-	if (n > 0)
-		x->last_activity_ms = server_uptime_ms(conn_server(x->client));
-	if (!x->put)
-		get_fill(x);
+	if (xfer_send(x) < 0 || (!x->put && get_pump(x) < 0))
+		x->ending = XFER_BROKEN;
 	xfer_update(x);
 }
 
@@ -597,10 +799,32 @@ static void xfer_tick_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(x->client); /* the client had a tick to close */
 		return;
 	}
-	if (idle > 0 && server_uptime_ms(s) - x->last_activity_ms >= idle) {
-		xfer_fail(x, PROTO_ERR_TIMEOUT, "no frames either way for %u ms", idle);
-		xfer_update(x);
+	if (x->active) {
+		x->active = 0;
+		x->idle_ms = 0;
+		return;
 	}
+	if (x->idle_ms < UINT_MAX - FILES_TICK_MS)
+		x->idle_ms += FILES_TICK_MS;
+	if (idle > 0 && x->idle_ms >= idle) {
+		xfer_fail(x, PROTO_ERR_TIMEOUT, "no frames either way for %u ms", idle);
+		xfer_flush(x);
+	}
+}
+
+/* Lets the kernel carry up to a window of the transfer between the two
+ * ends (SO_VM_SOCKETS_BUFFER_SIZE bounds what a vsock socket sends and
+ * what it receives; the bytes wait in the socket, not in the daemon).
+ * AF_VSOCK only, best effort: another socket keeps its own. */
+static void xfer_socket_buffer(struct files_xfer *x)
+{
+	uint64_t size = x->window, cur = 0;
+	socklen_t len = sizeof(cur);
+
+	if (getsockopt(x->fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &cur, &len) < 0 || cur >= size)
+		return;
+	(void)setsockopt(x->fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, &size, sizeof(size));
+	(void)setsockopt(x->fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &size, sizeof(size));
 }
 
 /* The OK is sent: frames from now on. */
@@ -614,31 +838,41 @@ static void xfer_start(struct conn *c, void *arg)
 
 	x->client = c;
 	x->fd = conn_fd(c);
-	x->in_cap = 2 * (UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX);
+	/* A GET takes only windows; a PUT starts with one frame's room and
+	 * grows it to a batch where max-buffered allows. */
+	x->in_cap = x->put ? frames_size(UDO_VSOCK_FRAME_PAYLOAD_MAX) : FILES_GET_INPUT;
+	if (pending_len > x->in_cap)
+		x->in_cap = pending_len;
 	x->in = malloc(x->in_cap);
+	if (!x->put) {
+		x->batch_cap = frames_size(UDO_VSOCK_FRAME_PAYLOAD_MAX);
+		x->batch = malloc(x->batch_cap);
+	}
 	x->out = evbuffer_new();
 	x->rev = event_new(s->base, x->fd, EV_READ | EV_PERSIST, xfer_read_cb, x);
 	x->wev = event_new(s->base, x->fd, EV_WRITE | EV_PERSIST, xfer_write_cb, x);
+	x->next = event_new(s->base, -1, 0, xfer_write_cb, x);
 	x->tick = event_new(s->base, -1, EV_PERSIST, xfer_tick_cb, x);
-	x->last_activity_ms = server_uptime_ms(s);
-	if (x->in == NULL || x->out == NULL || x->rev == NULL || x->wev == NULL || x->tick == NULL ||
-	    event_add(x->tick, &tv) < 0 || pending_len > x->in_cap) {
+	if (x->in == NULL || (!x->put && x->batch == NULL) || x->out == NULL || x->rev == NULL || x->wev == NULL ||
+	    x->next == NULL || x->tick == NULL || event_add(x->tick, &tv) < 0) {
 		const struct peer *peer = conn_peer(c);
 
-		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "files: %s",
-		         pending_len > x->in_cap ? "too many bytes sent before the OK" : "out of memory");
+		log_peer(LOG_LEVEL_WARNING, peer->text, peer->cid, NULL, "files: out of memory");
 		conn_free(c);
 		return;
 	}
 	if (pending_len > 0)
 		memcpy(x->in, pending, pending_len);
 	x->in_len = pending_len;
+	xfer_socket_buffer(x);
 	if (x->put)
 		put_grant(x); /* none for an empty file: the client sends EOF at once */
 	xfer_frames(x);
-	if (!x->put)
-		get_fill(x);
-	xfer_update(x);
+	if (x->put)
+		put_grant(x);
+	else if (get_pump(x) < 0)
+		x->ending = XFER_BROKEN;
+	xfer_flush(x);
 }
 
 /* --- the requests --- */
