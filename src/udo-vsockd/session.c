@@ -130,6 +130,22 @@ static uint64_t session_now(const struct session *s)
 	return server_uptime_ms(conn_server(s->conn));
 }
 
+/* Appends to BUF what is left of the N pieces at IOV after their first
+ * DONE bytes went out. Returns 0, or -1 out of memory. */
+static int session_queue_rest(struct evbuffer *buf, const struct iovec *iov, int n, size_t done)
+{
+	for (int i = 0; i < n; i++) {
+		if (done >= iov[i].iov_len) {
+			done -= iov[i].iov_len;
+			continue;
+		}
+		if (evbuffer_add(buf, (const char *)iov[i].iov_base + done, iov[i].iov_len - done) < 0)
+			return -1;
+		done = 0;
+	}
+	return 0;
+}
+
 /* Sends the N pieces at IOV to the client now, as far as its socket takes
  * them without blocking, when no frame waits before them, and queues the
  * rest: a frame that waited for the write event cost a loop turn (in a VM,
@@ -147,16 +163,7 @@ static int session_emit(struct session *s, struct iovec *iov, int n)
 			s->framed = 1;
 		}
 	}
-	for (int i = 0; i < n; i++) {
-		if (sent >= iov[i].iov_len) {
-			sent -= iov[i].iov_len;
-			continue;
-		}
-		if (evbuffer_add(s->out, (const char *)iov[i].iov_base + sent, iov[i].iov_len - sent) < 0)
-			return -1;
-		sent = 0;
-	}
-	return 0;
+	return session_queue_rest(s->out, iov, n, sent);
 }
 
 /* Sends or queues a frame of TYPE on CHANNEL with LEN bytes of PAYLOAD. */
@@ -524,16 +531,7 @@ static int session_stdin_push(struct session *s, struct iovec *iov, int n)
 			s->in_owed += done;
 		}
 	}
-	for (int i = 0; i < n; i++) {
-		if (done >= iov[i].iov_len) {
-			done -= iov[i].iov_len;
-			continue;
-		}
-		if (evbuffer_add(s->in, (const char *)iov[i].iov_base + done, iov[i].iov_len - done) < 0)
-			return -1;
-		done = 0;
-	}
-	return 0;
+	return session_queue_rest(s->in, iov, n, done);
 }
 
 /* Takes LEN bytes from the client through the frame parser. Returns 0, or
