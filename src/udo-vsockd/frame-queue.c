@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* frame-queue.c - appending session frames to an output buffer */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
 #include <event2/buffer.h>
 
 #include <udo/vsock-frame.h>
@@ -25,4 +30,19 @@ int frame_queue_window(struct evbuffer *out, uint8_t channel, uint32_t n)
 	                      (unsigned char)n};
 
 	return frame_queue(out, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
+}
+
+const char *frame_exit_signal_name(int sig, char *buf, size_t size)
+{
+	const char *name = udo_vsock_frame_signal_name(sig);
+
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
+	if (name == NULL)
+		name = sigabbrev_np(sig);
+#endif
+	if (name == NULL) {
+		snprintf(buf, size, "%d", sig);
+		name = buf;
+	}
+	return name;
 }

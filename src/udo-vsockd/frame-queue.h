@@ -17,4 +17,9 @@ int frame_queue(struct evbuffer *out, uint8_t type, uint8_t channel, const void 
  * Returns 0 or -1, as frame_queue(). */
 int frame_queue_window(struct evbuffer *out, uint8_t channel, uint32_t n);
 
+/* The name an EXIT frame gives signal SIG: the protocol's name, else the
+ * C library's abbreviation (SEGV, ABRT, BUS: how programs crash), else
+ * its number written to BUF of SIZE bytes. */
+const char *frame_exit_signal_name(int sig, char *buf, size_t size);
+
 #endif /* UDO_VSOCKD_FRAME_QUEUE_H */

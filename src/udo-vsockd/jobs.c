@@ -30,6 +30,7 @@
 
 #include <udo/vsock-frame.h>
 
+#include "frame-queue.h"
 #include "handler.h"
 #include "jobs.h"
 #include "log.h"
@@ -168,22 +169,6 @@ enum job_state job_state(const struct job *j)
 	return WIFSIGNALED(j->status) ? JOB_SIGNALED : JOB_EXITED;
 }
 
-/* The name of signal SIG as JOB and EXIT frames write it. */
-static const char *job_signal_name(int sig, char *buf, size_t size)
-{
-	const char *name = udo_vsock_frame_signal_name(sig);
-
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
-	if (name == NULL)
-		name = sigabbrev_np(sig);
-#endif
-	if (name == NULL) {
-		snprintf(buf, size, "%d", sig);
-		name = buf;
-	}
-	return name;
-}
-
 void job_describe(const struct job *j, char *buf, size_t size)
 {
 	static const char *const names[] = {"running", "exited", "signaled", "timeout"};
@@ -197,7 +182,7 @@ void job_describe(const struct job *j, char *buf, size_t size)
 		return;
 	if (st != JOB_RUNNING && WIFSIGNALED(j->status))
 		n += snprintf(buf + n, size - (size_t)n, " signal=%s",
-		              job_signal_name(WTERMSIG(j->status), sig, sizeof(sig)));
+		              frame_exit_signal_name(WTERMSIG(j->status), sig, sizeof(sig)));
 	else if (st != JOB_RUNNING)
 		n += snprintf(buf + n, size - (size_t)n, " exit=%d", WEXITSTATUS(j->status));
 	if ((size_t)n < size)
@@ -215,7 +200,8 @@ static void job_ended(struct job *j)
 	job_timer_set(j, JOB_TIMER_FORGET, j->lim.keep_ms);
 	if (WIFSIGNALED(j->status))
 		log_info("job %u (%s, pid %ld) ended: signal=%s%s", j->id, j->cmd, (long)j->pid,
-		         job_signal_name(WTERMSIG(j->status), sig, sizeof(sig)), j->timed_out ? " (timeout)" : "");
+		         frame_exit_signal_name(WTERMSIG(j->status), sig, sizeof(sig)),
+		         j->timed_out ? " (timeout)" : "");
 	else
 		log_info("job %u (%s, pid %ld) ended: exit=%d", j->id, j->cmd, (long)j->pid, WEXITSTATUS(j->status));
 }

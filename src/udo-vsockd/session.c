@@ -38,6 +38,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "frame-queue.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -772,16 +773,8 @@ static void session_update(struct session *s)
 			unsigned char p[1 + UDO_VSOCK_FRAME_SIGNAL_MAX];
 			size_t len = 2;
 			if (WIFSIGNALED(s->status)) {
-				const char *name = udo_vsock_frame_signal_name(WTERMSIG(s->status));
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
-				if (name == NULL) /* SEGV, ABRT, BUS...: how programs crash */
-					name = sigabbrev_np(WTERMSIG(s->status));
-#endif
 				char num[UDO_VSOCK_FRAME_SIGNAL_MAX + 1];
-				if (name == NULL) {
-					snprintf(num, sizeof(num), "%d", WTERMSIG(s->status));
-					name = num;
-				}
+				const char *name = frame_exit_signal_name(WTERMSIG(s->status), num, sizeof(num));
 				p[0] = UDO_VSOCK_FRAME_SIGNALED;
 				len = 1 + strlen(name);
 				memcpy(p + 1, name, len - 1);
