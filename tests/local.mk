@@ -7,7 +7,7 @@ AM_TESTS_ENVIRONMENT = \
 	UDO_TEST_SRCDIR='$(abs_top_srcdir)'; export UDO_TEST_SRCDIR; \
 	UDO_TEST_SANITIZER_CFLAGS='$(SANITIZER_CFLAGS)'; export UDO_TEST_SANITIZER_CFLAGS; \
 	CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-120}; export CK_DEFAULT_TIMEOUT;
-EXTRA_DIST += tests/vsock-run
+EXTRA_DIST += tests/vsock-run tests/uml-cpu.sh
 # What the shell tests that run the daemon share.
 EXTRA_DIST += tests/lib.sh
 # scripts/test --ci runs the daemon tests again with udo-vsockd under
