@@ -23,6 +23,12 @@
  *                a shell on a terminal: waits for its prompt ("$ " or "# ")
  *                first, and DEL echoes as "\b \b". -s: in a session, as
  *                for stream.
+ *   exec-relay   the floor of an agent: a server that, for each connection,
+ *                runs -x PROGRAM (no arguments; on a pty as its terminal
+ *                with -p, else on pipes of 1 MiB, as udo-vsockd's) and
+ *                copies bytes both ways between the socket and it, with
+ *                poll(2) and 1 MiB reads: no frames, no policy, nothing
+ *                else. Runs until killed.
  *   qga-cat      qemu-guest-agent guest-exec of /bin/cat with -b BYTES as
  *                input-data and capture-output, then guest-exec-status
  *                until it has exited; its out-data must be the same bytes.
@@ -36,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +51,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,12 +62,14 @@
 #define PATTERN_PERIOD 251u       /* a prime: a shifted or dropped chunk shows */
 #define SEND_MAX       (1u << 20) /* bytes queued per fill: raw, or within the window */
 #define RECV_MAX       (1u << 20) /* a raw read, and the echo server's */
-#define KEY            'a'
-#define KEY_ERASE      '\177'
+/* A session read: as much as a raw read, plus a frame split across the end. */
+#define RBUF_SIZE (RECV_MAX + UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX)
+#define KEY       'a'
+#define KEY_ERASE '\177'
 
 /* The command line. */
 struct opts {
-	const char *mode, *addr, *out;
+	const char *mode, *addr, *out, *program;
 	int session, pty;
 	unsigned long long bytes;
 	long keys, warm;
@@ -75,8 +85,8 @@ struct conn {
 	int session;
 	unsigned char *sbuf; /* pending output: frames or raw bytes */
 	size_t slen, soff, scap;
-	unsigned char rbuf[UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX]; /* frames */
-	unsigned char *raw;                                                            /* RECV_MAX bytes, raw reads */
+	unsigned char *rbuf; /* RBUF_SIZE bytes, frames */
+	unsigned char *raw;  /* RECV_MAX bytes, raw reads */
 	size_t rlen;
 	uint64_t stdin_credit; /* session: stdin bytes the daemon still takes */
 	uint64_t ungranted;    /* session: stdout bytes consumed, not yet granted back */
@@ -315,7 +325,7 @@ static int session_frame(struct conn *c, const struct opts *o, const struct udo_
 static int conn_read(struct conn *c, const struct opts *o, void (*sink)(const unsigned char *, size_t, void *),
                      void *arg)
 {
-	ssize_t r = c->session ? recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, MSG_DONTWAIT)
+	ssize_t r = c->session ? recv(c->fd, c->rbuf + c->rlen, RBUF_SIZE - c->rlen, MSG_DONTWAIT)
 	                       : recv(c->fd, c->raw, RECV_MAX, MSG_DONTWAIT);
 
 	if (r < 0)
@@ -418,7 +428,8 @@ static int run_stream(const struct opts *o)
 	c.scap = SEND_MAX + 2 * (UDO_VSOCK_FRAME_HEADER_SIZE + UDO_VSOCK_FRAME_PAYLOAD_MAX);
 	c.sbuf = malloc(c.scap);
 	c.raw = malloc(RECV_MAX);
-	if (c.sbuf == NULL || c.raw == NULL)
+	c.rbuf = malloc(RBUF_SIZE);
+	if (c.sbuf == NULL || c.raw == NULL || c.rbuf == NULL)
 		die("malloc");
 	c.fd = open_conn(o->addr);
 	if (o->session) {
@@ -550,7 +561,8 @@ static int run_keys(const struct opts *o)
 	c.scap = SEND_MAX;
 	c.sbuf = malloc(c.scap);
 	c.raw = malloc(RECV_MAX);
-	if (samples == NULL || c.sbuf == NULL || c.raw == NULL)
+	c.rbuf = malloc(RBUF_SIZE);
+	if (samples == NULL || c.sbuf == NULL || c.raw == NULL || c.rbuf == NULL)
 		die("malloc");
 	c.fd = open_conn(o->addr);
 	if (o->session)
@@ -656,6 +668,145 @@ static int run_echo_server(const struct opts *o)
 			}
 			p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
 		}
+	}
+	return 0;
+}
+
+/* Starts O's program on a pty (its terminal, in its own session) or on
+ * pipes; *IN and *OUT get its input and output (one fd for a pty). */
+static pid_t relay_spawn(const struct opts *o, int *in, int *out)
+{
+	if (o->pty) {
+		int m;
+		pid_t pid = forkpty(&m, NULL, NULL, NULL);
+		if (pid == 0) {
+			execl(o->program, o->program, (char *)NULL);
+			_exit(127);
+		}
+		*in = *out = m;
+		return pid;
+	}
+	int pin[2], pout[2];
+	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0)
+		return -1;
+	(void)fcntl(pin[1], F_SETPIPE_SZ, 1 << 20);
+	(void)fcntl(pout[0], F_SETPIPE_SZ, 1 << 20);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		execl(o->program, o->program, (char *)NULL);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	*in = pin[1];
+	*out = pout[0];
+	return pid;
+}
+
+/* One buffered direction of a relay: bytes read from one fd, not yet
+ * written to the other. */
+struct relay_dir {
+	unsigned char *buf;
+	size_t len, off;
+	int eof;
+};
+
+/* Moves bytes from FROM to TO through D, without blocking: reads when
+ * READABLE (poll said so) and D is empty, writes what D holds. 0, or -1
+ * when TO failed. Sets D->eof at FROM's end (or a pty's EIO). */
+static int relay_move(struct relay_dir *d, int from, int to, int readable)
+{
+	if (readable && d->len == d->off && !d->eof) {
+		ssize_t r = read(from, d->buf, RECV_MAX);
+		if (r > 0) {
+			d->len = (size_t)r;
+			d->off = 0;
+		} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+			d->eof = 1;
+		}
+	}
+	if (d->len > d->off) {
+		ssize_t w = write(to, d->buf + d->off, d->len - d->off);
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		d->off += w > 0 ? (size_t)w : 0;
+	}
+	return 0;
+}
+
+/* Relays between the socket FD and a fresh run of O's program until
+ * either side ends; exits the process. */
+static void relay_conn(const struct opts *o, int fd)
+{
+	struct relay_dir up = {.buf = malloc(RECV_MAX)}, down = {.buf = malloc(RECV_MAX)};
+	int in, out;
+	pid_t pid = relay_spawn(o, &in, &out);
+
+	if (pid < 0 || up.buf == NULL || down.buf == NULL)
+		_exit(1);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	fcntl(in, F_SETFL, O_NONBLOCK);
+	fcntl(out, F_SETFL, O_NONBLOCK);
+	while (!down.eof || down.len > down.off) {
+		struct pollfd p[3] = {
+		    {.fd = fd,
+		     .events = (up.len == up.off && !up.eof ? POLLIN : 0) | (down.len > down.off ? POLLOUT : 0)},
+		    {.fd = in, .events = up.len > up.off ? POLLOUT : 0},
+		    {.fd = out, .events = down.len == down.off && !down.eof ? POLLIN : 0},
+		};
+		if (in == out) { /* a pty: one fd, both ways */
+			p[1].events |= p[2].events;
+			p[2].fd = -1;
+		}
+		if (in < 0)
+			p[1].fd = -1;
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		short ready = POLLIN | POLLHUP | POLLERR;
+		if (in >= 0 && relay_move(&up, fd, in, p[0].revents & ready) < 0)
+			break;
+		if (up.eof && up.len == up.off && in >= 0 && in != out) {
+			close(in); /* the client's end of file, passed on */
+			in = -1;
+		}
+		if (up.eof && in == out)
+			break; /* a pty's client left */
+		if (relay_move(&down, out, fd, (in == out ? p[1].revents : p[2].revents) & ready) < 0)
+			break;
+	}
+	shutdown(fd, SHUT_WR);
+	kill(pid, SIGKILL);
+	_exit(0);
+}
+
+/* Mode exec-relay: the floor of an agent, one process per connection. */
+static int run_exec_relay(const struct opts *o)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = parse_addr(o->addr, &sa);
+	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (o->program == NULL)
+		die("exec-relay needs -x PROGRAM");
+	if (sa.ss_family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&sa)->sun_path);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
+		die(o->addr);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN); /* no zombies: nobody waits */
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(lfd);
+			signal(SIGCHLD, SIG_DFL);
+			relay_conn(o, fd);
+		}
+		close(fd);
 	}
 	return 0;
 }
@@ -801,13 +952,14 @@ int main(int argc, char **argv)
 
 	o.reqlen = unescape("CAT\\n", o.req, sizeof(o.req));
 	if (argc < 2) {
-		fprintf(stderr, "usage: session-load echo-server|stream|keys|qga-cat [-s] [-p] [-r REQ] [-b BYTES] "
-		                "[-n KEYS] [-W KEYS] [-g WINDOW] [-T SECONDS] [-o FILE] ADDR\n");
+		fprintf(stderr,
+		        "usage: session-load echo-server|exec-relay|stream|keys|qga-cat [-s] [-p] [-r REQ] "
+		        "[-b BYTES] [-n KEYS] [-W KEYS] [-g WINDOW] [-T SECONDS] [-o FILE] [-x PROGRAM] ADDR\n");
 		return 2;
 	}
 	o.mode = argv[1];
 	optind = 2;
-	while ((opt = getopt(argc, argv, "spr:b:n:W:g:T:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "spr:b:n:W:g:T:o:x:")) != -1) {
 		switch (opt) {
 		case 's':
 			o.session = 1;
@@ -836,6 +988,9 @@ int main(int argc, char **argv)
 		case 'o':
 			o.out = optarg;
 			break;
+		case 'x':
+			o.program = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -851,6 +1006,8 @@ int main(int argc, char **argv)
 	errno = 0;
 	if (strcmp(o.mode, "echo-server") == 0)
 		return run_echo_server(&o);
+	if (strcmp(o.mode, "exec-relay") == 0)
+		return run_exec_relay(&o);
 	if (strcmp(o.mode, "stream") == 0)
 		return run_stream(&o);
 	if (strcmp(o.mode, "keys") == 0)

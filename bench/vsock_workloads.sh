@@ -36,6 +36,7 @@ fi
 port_floor=6001 port_daemon=6002 port_qga=6003 port_socat=6004 port_exec=6005
 port_sink=6006 port_stream=6007 port_relay=6008 port_splice=6009
 port_echo=6010 port_session=6011 port_socat_cat=6012 port_socat_sh=6013
+port_relay_cat=6014 port_relay_sh=6015 port_cat_fd=6016
 
 # Stops every server this script started.
 cleanup() {
@@ -346,7 +347,11 @@ stop "$pid_stream"
 # output is capped at 16 MiB). 8: keystroke echo, one byte written and
 # timed until its echo is back: the echo server (the floor), a shell on a
 # pty in a session, and socat's shell on a pty (the usual stopgap).
-# Subjects alternate in stream_reps rounds.
+# The least any agent can do, for both: session-load exec-relay, which
+# runs the program for each connection and copies bytes between it and
+# the socket with nothing else (no frames, no policy); and for 7 cat
+# with the socket itself as its stdin and stdout (socat's nofork: no
+# agent at all). Subjects alternate in stream_reps rounds.
 if [ -n "${UDO_VSOCK_IN_UML:-}" ] && ! awk '$2 == "/dev/pts" && $3 == "devpts" { f = 1 } END { exit !f }' /proc/mounts; then
 	# User-mode Linux's /dev (its own devtmpfs) has no devpts, so its
 	# /dev/ptmx opens nothing: mount one there (in that kernel only).
@@ -374,6 +379,9 @@ start socat "VSOCK-LISTEN:$port_socat_cat,fork,backlog=64" EXEC:/bin/cat
 # The stopgap as it is usually written: the shell on a pty, in its own
 # session with the pty as its terminal, its stderr (the prompt) there too.
 start socat "VSOCK-LISTEN:$port_socat_sh,fork,backlog=64" EXEC:/bin/sh,pty,stderr,setsid,sigint,sane
+start "$bin/session-load" exec-relay -x /bin/cat "vsock:any:$port_relay_cat"
+start "$bin/session-load" exec-relay -p -x /bin/sh "vsock:any:$port_relay_sh"
+start socat "VSOCK-LISTEN:$port_cat_fd,fork,backlog=64" EXEC:/bin/cat,nofork
 have_session=0
 if "$daemon" -t -c "$work/dss.conf" >"$work/session-t.log" 2>&1; then
 	start "$daemon" -c "$work/dss.conf"
@@ -407,12 +415,15 @@ wait_echo() {
 	echo "bench: workloads 7, 8: $1 does not echo" >&2
 	return 1
 }
-if wait_echo "vsock:1:$port_echo" && wait_echo "vsock:1:$port_socat_cat"; then
+if wait_echo "vsock:1:$port_echo" && wait_echo "vsock:1:$port_socat_cat" &&
+	wait_echo "vsock:1:$port_relay_cat" && wait_echo "vsock:1:$port_cat_fd"; then
 	for ((r = 0; r < stream_reps; r++)); do
 		LOADGEN=session-load measure 7 direct echo stream -b "$session_bytes" "vsock:1:$port_echo"
 		[ "$have_session" = 1 ] && LOADGEN=session-load measure 7 udo-vsockd session \
 			stream -s -r 'SCAT\n' -b "$session_bytes" "vsock:1:$port_session"
 		LOADGEN=session-load measure 7 socat exec-cat stream -b "$session_bytes" "vsock:1:$port_socat_cat"
+		LOADGEN=session-load measure 7 relay exec-cat stream -b "$session_bytes" "vsock:1:$port_relay_cat"
+		LOADGEN=session-load measure 7 cat socket-fd stream -b "$session_bytes" "vsock:1:$port_cat_fd"
 		[ "$have_qga" = 1 ] && LOADGEN=session-load measure 7 qemu-ga guest-exec-cat qga-cat -b "$qga_bytes" "$qga"
 		LOADGEN=session-load measure 8 floor echo keys -n "$keys" -W "$keys_warm" -o "$work/lat" \
 			"vsock:1:$port_echo" && cat "$work/lat" >>"$raw/keys-floor.txt"
@@ -423,6 +434,8 @@ if wait_echo "vsock:1:$port_echo" && wait_echo "vsock:1:$port_socat_cat"; then
 		fi
 		LOADGEN=session-load measure 8 socat sh-pty keys -p -n "$keys" -W "$keys_warm" -o "$work/lat" \
 			"vsock:1:$port_socat_sh" && cat "$work/lat" >>"$raw/keys-socat.txt"
+		LOADGEN=session-load measure 8 relay sh-pty keys -p -n "$keys" -W "$keys_warm" -o "$work/lat" \
+			"vsock:1:$port_relay_sh" && cat "$work/lat" >>"$raw/keys-relay.txt"
 	done
 else
 	failures=$((failures + 1))
