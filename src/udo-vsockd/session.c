@@ -59,6 +59,12 @@
 /* The most one read of the socket or of the program takes: a few frames'
  * worth, so bulk data costs fewer system calls (and, in a VM, switches). */
 #define SESSION_READ_MAX (4 * UDO_VSOCK_FRAME_PAYLOAD_MAX)
+/* The most one read of the program's output takes: its frames, headers
+ * included, and a WINDOW grant sent in the same loop turn fit in a vsock
+ * socket's default buffer (256 KiB), the most the client's side takes at
+ * once. A read of SESSION_READ_MAX would leave the last few header bytes
+ * behind, and sending those cost another turn and two epoll_ctl calls. */
+#define SESSION_OUTPUT_READ_MAX (SESSION_READ_MAX - 4096)
 /* stdin pieces written to the program with one writev at most. */
 #define SESSION_STDIN_IOV 16
 
@@ -669,30 +675,28 @@ static void session_output_eof(struct session *s, int i)
 	session_queue(s, UDO_VSOCK_FRAME_EOF, (uint8_t)i, NULL, 0);
 }
 
-/* Reads channel I of S once, at most SESSION_READ_MAX within its window
- * (open: the caller checked), into DATA frames. Returns whether the read
- * filled what it asked for (more may wait). */
-static int session_read_output(struct session *s, int i)
+/* Reads channel I of S once, at most SESSION_OUTPUT_READ_MAX within its
+ * window (open: the caller checked), into DATA frames. */
+static void session_read_output(struct session *s, int i)
 {
 	struct session_out *o = &s->o[i];
-	size_t want = SESSION_READ_MAX;
+	size_t want = SESSION_OUTPUT_READ_MAX;
 
 	if (want > o->window)
 		want = (size_t)o->window;
 	ssize_t n = read(o->fd, session_scratch, want);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
+		return;
 	if (n <= 0) {
 		/* EOF, or EIO: a pty whose last slave closed. */
 		if (n < 0 && errno != EIO)
 			log_warn("session: reading the output of pid %ld", (long)s->pid);
 		session_output_eof(s, i);
-		return 0;
+		return;
 	}
 	o->window -= (size_t)n;
 	o->waiting = 0;
 	session_queue_data(s, (uint8_t)i, session_scratch, (size_t)n);
-	return (size_t)n == want;
 }
 
 /* Output is readable: reads what the window and the buffer bounds allow
@@ -709,14 +713,10 @@ static void session_output_cb(evutil_socket_t fd, short what, void *arg)
 		/* Without window only its end may be read: readable with nothing
 		 * in it is end of file (or a pty's EIO). */
 		if (o->window > 0) {
-			/* Again while reads fill and the client's socket takes
-			 * it all (nothing buffered), as session_read_cb reads
-			 * a few times. */
-			for (int k = 0; k < SESSION_READS_PER_TURN; k++) {
-				if (!session_read_output(s, i) || o->fd < 0 || o->window == 0 ||
-				    evbuffer_get_length(s->out) > 0)
-					break;
-			}
+			/* One read a turn: its frames are what the client's
+			 * socket takes at once; what is left keeps the fd
+			 * readable for the next turn. */
+			session_read_output(s, i);
 		} else if (ioctl(fd, FIONREAD, &avail) < 0 || avail > 0)
 			o->waiting = 1; /* until the client grants window */
 		else
