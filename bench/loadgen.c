@@ -51,6 +51,8 @@
 
 #include <linux/vm_sockets.h>
 
+#include "bench-util.h"
+
 #define RBUF_SIZE   8192
 #define MAX_SAMPLES (4u << 20)
 #define STALL_NS    (15ull * 1000000000ull)
@@ -96,77 +98,11 @@ static struct {
 	uint64_t t_measure, t_last;
 } res;
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Prints a message and exits with status 2 (usage or setup error). */
-static void die(const char *what)
-{
-	fprintf(stderr, "loadgen: %s: %s\n", what, errno ? strerror(errno) : "failed");
-	exit(2);
-}
-
-/* Decodes \n, \t and \\ in S into BUF; returns the length. */
-static size_t unescape(const char *s, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s != '\0' && n + 1 < size; s++) {
-		char c = *s;
-		if (c == '\\' && s[1] != '\0') {
-			s++;
-			c = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
-		}
-		buf[n++] = c;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
-/* Fills SA for ADDR; returns its length. */
-static socklen_t parse_addr(const char *addr, struct sockaddr_storage *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (strncmp(addr, "vsock:", 6) == 0) {
-		struct sockaddr_vm *vm = (struct sockaddr_vm *)sa;
-		char *end;
-		vm->svm_family = AF_VSOCK;
-		vm->svm_cid = (unsigned int)strtoul(addr + 6, &end, 10);
-		if (strncmp(addr + 6, "any:", 4) == 0) {
-			vm->svm_cid = VMADDR_CID_ANY; /* a server's address */
-			end = (char *)addr + 9;
-		}
-		if (*end != ':')
-			die("address must be vsock:CID:PORT");
-		vm->svm_port = (unsigned int)strtoul(end + 1, NULL, 10);
-		return sizeof(*vm);
-	}
-	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *)sa;
-		size_t n = strlen(addr + 5);
-		if (n >= sizeof(un->sun_path))
-			die("unix path too long");
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, addr + 5, n);
-		if (un->sun_path[0] == '@')
-			un->sun_path[0] = '\0';
-		return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	}
-	die("address must be vsock:CID:PORT or unix:PATH");
-	return 0;
-}
-
 /* Starts a connection to ADDR; NONBLOCK: returns during the connect. */
 static int open_conn(const struct opts *o, int nonblock)
 {
 	struct sockaddr_storage sa;
-	socklen_t len = parse_addr(o->addr, &sa);
+	socklen_t len = bench_parse_addr(o->addr, &sa);
 	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 
 	if (fd < 0)
@@ -181,7 +117,7 @@ static int open_conn(const struct opts *o, int nonblock)
 /* Records one finished operation that started at T0 (0: no latency). */
 static void op_done(uint64_t t0)
 {
-	uint64_t t = now_ns();
+	uint64_t t = bench_now_ns();
 
 	if (t < res.t_measure)
 		return;
@@ -215,7 +151,7 @@ static int report(const struct opts *o, const char *extra)
 		if (o->out != NULL) {
 			FILE *f = fopen(o->out, "w");
 			if (f == NULL)
-				die(o->out);
+				bench_die(o->out);
 			for (size_t i = 0; i < res.nsamples; i++)
 				fprintf(f, "%.2f\n", res.samples[i] / 1e3);
 			fclose(f);
@@ -229,7 +165,7 @@ static int report(const struct opts *o, const char *extra)
 /* Queues K requests on C and sends what the socket takes. 0 or -1. */
 static int send_requests(const struct opts *o, struct lconn *c, int k)
 {
-	uint64_t t = now_ns();
+	uint64_t t = bench_now_ns();
 
 	for (int i = 0; i < k; i++) {
 		memcpy(c->wbuf + c->wlen, o->req, o->reqlen);
@@ -287,13 +223,13 @@ static struct lconn *alloc_conns(const struct opts *o, int n)
 	struct lconn *cs = calloc((size_t)n, sizeof(*cs));
 
 	if (cs == NULL)
-		die("calloc");
+		bench_die("calloc");
 	for (int i = 0; i < n; i++) {
 		cs[i].fd = -1;
 		cs[i].ts = calloc((size_t)o->depth, sizeof(uint64_t));
 		cs[i].wbuf = malloc(o->reqlen * (size_t)o->depth + 1);
 		if (cs[i].ts == NULL || cs[i].wbuf == NULL)
-			die("calloc");
+			bench_die("calloc");
 	}
 	return cs;
 }
@@ -303,32 +239,32 @@ static int run_rr(const struct opts *o)
 {
 	struct lconn *cs = alloc_conns(o, o->conns);
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	uint64_t t0 = now_ns(), deadline;
+	uint64_t t0 = bench_now_ns(), deadline;
 	int open = 0;
 
 	for (int i = 0; i < o->conns; i++) {
 		cs[i].fd = open_conn(o, 0);
 		if (cs[i].fd < 0)
-			die("connect");
+			bench_die("connect");
 		fcntl(cs[i].fd, F_SETFL, O_NONBLOCK);
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) < 0)
-			die("epoll_ctl");
+			bench_die("epoll_ctl");
 		open++;
 	}
-	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+	res.t_measure = bench_now_ns() + (uint64_t)(o->warmup * 1e9);
 	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
 	res.t_last = res.t_measure;
 	for (int i = 0; i < o->conns; i++) {
 		if (send_requests(o, &cs[i], o->depth) < 0)
-			die("send");
+			bench_die("send");
 	}
-	uint64_t progress = now_ns();
+	uint64_t progress = bench_now_ns();
 	int stopping = 0;
 	while (open > 0) {
 		struct epoll_event evs[256];
 		int n = epoll_wait(ep, evs, 256, 1000);
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 		if (!stopping && (t >= deadline || (o->count > 0 && res.ops >= o->count)))
 			stopping = 1;
 		if (n > 0)
@@ -378,7 +314,7 @@ static int run_scale(const struct opts *o)
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	int started = 0, connected = 0, failed = 0, pending = 0;
 	unsigned long long rounds = o->count > 0 ? o->count : 1;
-	uint64_t t_start = now_ns(), progress = t_start;
+	uint64_t t_start = bench_now_ns(), progress = t_start;
 	char extra[256];
 
 	res.t_measure = 0;
@@ -414,7 +350,7 @@ static int run_scale(const struct opts *o)
 		}
 		struct epoll_event evs[256];
 		int n = epoll_wait(ep, evs, 256, retry ? 10 : 1000);
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 		if (n > 0)
 			progress = t;
 		else if (t - progress > STALL_NS) {
@@ -459,14 +395,14 @@ static int run_scale(const struct opts *o)
 			}
 		}
 	}
-	double connect_s = (double)(now_ns() - t_start) / 1e9;
+	double connect_s = (double)(bench_now_ns() - t_start) / 1e9;
 	printf("phase=idle connected=%d failed=%d connect_s=%.3f\n", connected, failed, connect_s);
 	fflush(stdout);
 	if (wait_driver() < 0)
 		return 1;
 	/* Phase 2: ROUNDS times, one PING on every open connection at once. */
 	unsigned long long expected = 0, answered0 = res.ops;
-	res.t_measure = now_ns();
+	res.t_measure = bench_now_ns();
 	res.t_last = res.t_measure;
 	for (unsigned long long r = 0; r < rounds; r++) {
 		int waiting = 0;
@@ -480,11 +416,11 @@ static int run_scale(const struct opts *o)
 			expected++;
 			waiting++;
 		}
-		progress = now_ns();
+		progress = bench_now_ns();
 		while (waiting > 0) {
 			struct epoll_event evs[256];
 			int n = epoll_wait(ep, evs, 256, 1000);
-			uint64_t t = now_ns();
+			uint64_t t = bench_now_ns();
 			if (n > 0)
 				progress = t;
 			else if (t - progress > STALL_NS) {
@@ -523,10 +459,10 @@ static int run_connect(const struct opts *o)
 	int active = 0, stopping = 0;
 	uint64_t deadline, progress;
 
-	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+	res.t_measure = bench_now_ns() + (uint64_t)(o->warmup * 1e9);
 	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
 	res.t_last = res.t_measure;
-	progress = now_ns();
+	progress = bench_now_ns();
 	for (;;) {
 		for (int i = 0; i < o->conns && !stopping; i++) {
 			struct lconn *c = &cs[i];
@@ -541,14 +477,14 @@ static int run_connect(const struct opts *o)
 				c->fd = -1;
 				continue;
 			}
-			c->ts[0] = now_ns();
+			c->ts[0] = bench_now_ns();
 			active++;
 		}
 		if (active == 0)
 			break;
 		struct epoll_event evs[64];
 		int n = epoll_wait(ep, evs, 64, 1000);
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 		if (t >= deadline || (o->count > 0 && res.ops >= o->count))
 			stopping = 1;
 		if (n > 0)
@@ -604,12 +540,12 @@ static int run_qga_exec(const struct opts *o)
 	uint64_t deadline;
 
 	if (fd < 0)
-		die("connect");
-	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+		bench_die("connect");
+	res.t_measure = bench_now_ns() + (uint64_t)(o->warmup * 1e9);
 	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
 	res.t_last = res.t_measure;
-	while (now_ns() < deadline && (o->count == 0 || res.ops < o->count)) {
-		uint64_t t0 = now_ns();
+	while (bench_now_ns() < deadline && (o->count == 0 || res.ops < o->count)) {
+		uint64_t t0 = bench_now_ns();
 		snprintf(line, sizeof(line), "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"%s\"}}\n", o->req);
 		const char *p;
 		if (qga_call(fd, line, buf, sizeof(buf)) < 0 || (p = strstr(buf, "\"pid\"")) == NULL) {
@@ -645,11 +581,11 @@ static int run_spawn(const struct opts *o)
 	uint64_t deadline;
 	int running = 0;
 
-	res.t_measure = now_ns() + (uint64_t)(o->warmup * 1e9);
+	res.t_measure = bench_now_ns() + (uint64_t)(o->warmup * 1e9);
 	deadline = res.t_measure + (uint64_t)(o->secs * 1e9);
 	res.t_last = res.t_measure;
 	for (;;) {
-		int stopping = now_ns() >= deadline || (o->count > 0 && res.ops >= o->count);
+		int stopping = bench_now_ns() >= deadline || (o->count > 0 && res.ops >= o->count);
 		while (!stopping && running < o->conns) {
 			pid_t pid;
 			if (posix_spawn(&pid, o->req, NULL, NULL, argv, environ) != 0) {
@@ -662,7 +598,7 @@ static int run_spawn(const struct opts *o)
 			break;
 		int st;
 		if (waitpid(-1, &st, 0) < 0)
-			die("waitpid");
+			bench_die("waitpid");
 		running--;
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			res.errors++;
@@ -716,9 +652,9 @@ static int run_stream(const struct opts *o)
 	uint64_t t0;
 
 	if (buf == NULL)
-		die("malloc");
+		bench_die("malloc");
 	if (fd < 0)
-		die("connect");
+		bench_die("connect");
 	if (o->req_set && !o->download) {
 		if (send(fd, o->req, o->reqlen, MSG_NOSIGNAL) != (ssize_t)o->reqlen ||
 		    read_line(fd, line, sizeof(line)) < 0 || strncmp(line, o->expect, strlen(o->expect)) != 0) {
@@ -731,9 +667,9 @@ static int run_stream(const struct opts *o)
 		/* Data lines until the status line; counts their payload bytes. */
 		size_t have = 0, off;
 		int at_line_start = 1, in_data = 0, done = 0;
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (send(fd, o->req, o->reqlen, MSG_NOSIGNAL) != (ssize_t)o->reqlen)
-			die("send");
+			bench_die("send");
 		while (!done) {
 			ssize_t r = recv(fd, buf + have, chunk - have, 0);
 			if (r < 0 && errno == EINTR)
@@ -775,12 +711,12 @@ static int run_stream(const struct opts *o)
 			memmove(buf, buf + off, have - off);
 			have -= off;
 		}
-		double secs = (double)(now_ns() - t0) / 1e9;
+		double secs = (double)(bench_now_ns() - t0) / 1e9;
 		close(fd);
 		return report_stream(o, moved, secs, "down");
 	}
 	memset(buf, 'x', chunk);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	while (moved < o->bytes) {
 		size_t n = o->bytes - moved < chunk ? (size_t)(o->bytes - moved) : chunk;
 		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
@@ -803,7 +739,7 @@ static int run_stream(const struct opts *o)
 		if (r <= 0)
 			break;
 	}
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
 	close(fd);
 	return report_stream(o, moved, secs, "up");
 }
@@ -853,22 +789,18 @@ static int recv_handoff(int fd)
  * client is read instead. */
 static int run_sink(const struct opts *o)
 {
-	struct sockaddr_storage sa;
-	socklen_t len = parse_addr(o->addr, &sa);
-	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int lfd = bench_listen(o->addr);
 	size_t size = 1u << 20;
 	char *buf = malloc(size);
 
 	if (buf == NULL)
-		die("malloc");
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
-		die(o->addr);
+		bench_die("malloc");
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die("accept");
+			bench_die("accept");
 		}
 		if (o->handoff) {
 			int client = recv_handoff(fd);
@@ -893,22 +825,20 @@ static int run_sink(const struct opts *o)
  * the least work a byte relay can do. */
 static int run_relay(const struct opts *o)
 {
-	struct sockaddr_storage sa, ta;
-	socklen_t len = parse_addr(o->addr, &sa), tlen = parse_addr(o->target, &ta);
-	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ta;
+	socklen_t tlen = bench_parse_addr(o->target, &ta);
+	int lfd = bench_listen(o->addr);
 	size_t size = 256u << 10;
 	char *buf = malloc(size);
 
 	if (buf == NULL)
-		die("malloc");
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
-		die(o->addr);
+		bench_die("malloc");
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die("accept");
+			bench_die("accept");
 		}
 		int t = socket(ta.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (t < 0 || connect(t, (struct sockaddr *)&ta, tlen) < 0) {
@@ -968,26 +898,24 @@ static int splice_all(int from, int to, const int pipefd[2], size_t size)
  * back to the client until TARGET closes. */
 static int run_splice(const struct opts *o)
 {
-	struct sockaddr_storage sa, ta;
-	socklen_t len = parse_addr(o->addr, &sa), tlen = parse_addr(o->target, &ta);
-	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ta;
+	socklen_t tlen = bench_parse_addr(o->target, &ta);
+	int lfd = bench_listen(o->addr);
 	int pipefd[2];
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		die("pipe2");
+		bench_die("pipe2");
 	int psize = fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
 	if (psize < 0)
 		psize = fcntl(pipefd[1], F_GETPIPE_SZ);
 	if (psize <= 0)
-		die("F_GETPIPE_SZ");
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
-		die(o->addr);
+		bench_die("F_GETPIPE_SZ");
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die("accept");
+			bench_die("accept");
 		}
 		int t = socket(ta.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (t < 0 || connect(t, (struct sockaddr *)&ta, tlen) < 0) {
@@ -1004,7 +932,7 @@ static int run_splice(const struct opts *o)
 			close(pipefd[0]);
 			close(pipefd[1]);
 			if (pipe2(pipefd, O_CLOEXEC) < 0)
-				die("pipe2");
+				bench_die("pipe2");
 			(void)fcntl(pipefd[1], F_SETPIPE_SZ, psize);
 		}
 		close(t);
@@ -1020,7 +948,9 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	int opt;
 
-	o.reqlen = unescape("PING 12345678\\n", o.req, sizeof(o.req));
+	bench_name = "loadgen";
+
+	o.reqlen = bench_unescape("PING 12345678\\n", o.req, sizeof(o.req));
 	if (argc < 2) {
 		fprintf(stderr,
 		        "usage: loadgen rr|scale|connect|qga-exec|spawn|stream|sink|relay|splice [-c N] [-d N] [-t S] "
@@ -1048,7 +978,7 @@ int main(int argc, char **argv)
 			o.count = strtoull(optarg, NULL, 10);
 			break;
 		case 'r':
-			o.reqlen = unescape(optarg, o.req, sizeof(o.req));
+			o.reqlen = bench_unescape(optarg, o.req, sizeof(o.req));
 			o.req_set = 1;
 			break;
 		case 'b':
@@ -1080,17 +1010,17 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.conns < 1 || o.depth < 1 || o.secs <= 0)
-		die("bad -c, -d or -t");
+		bench_die("bad -c, -d or -t");
 	o.addr = optind < argc ? argv[optind] : NULL;
 	if (o.addr == NULL && strcmp(o.mode, "spawn") != 0)
-		die("an address is needed");
+		bench_die("an address is needed");
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	res.samples = malloc(MAX_SAMPLES * sizeof(uint32_t));
 	if (res.samples == NULL)
-		die("malloc");
+		bench_die("malloc");
 	/* A backstop against a server that hangs: the modes stop on their own earlier. */
 	alarm((unsigned int)(o.warmup + o.secs) + 120);
 	errno = 0;
@@ -1109,11 +1039,11 @@ int main(int argc, char **argv)
 	if (strcmp(o.mode, "sink") == 0 || strcmp(o.mode, "relay") == 0 || strcmp(o.mode, "splice") == 0) {
 		alarm(0); /* it runs until killed */
 		if (strcmp(o.mode, "sink") != 0 && o.target == NULL)
-			die("relay and splice need -x TARGET");
+			bench_die("relay and splice need -x TARGET");
 		if (strcmp(o.mode, "sink") == 0)
 			return run_sink(&o);
 		return strcmp(o.mode, "relay") == 0 ? run_relay(&o) : run_splice(&o);
 	}
-	die("unknown mode");
+	bench_die("unknown mode");
 	return 2;
 }

@@ -57,6 +57,8 @@
 
 #include <linux/vm_sockets.h>
 
+#include "bench-util.h"
+
 #include <udo/vsock-frame.h>
 
 #define PATTERN_PERIOD 251u       /* a prime: a shifted or dropped chunk shows */
@@ -97,22 +99,6 @@ struct conn {
 static unsigned char pattern[UDO_VSOCK_FRAME_PAYLOAD_MAX + RECV_MAX + PATTERN_PERIOD];
 static uint64_t deadline;
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Prints a message and exits with status 2 (usage or setup error). */
-static void die(const char *what)
-{
-	fprintf(stderr, "session-load: %s: %s\n", what, errno ? strerror(errno) : "failed");
-	exit(2);
-}
-
 /* Prints the result line of a failed MODE, saying WHY, and exits with status 1. */
 static void fail(const char *mode, const char *why)
 {
@@ -121,70 +107,22 @@ static void fail(const char *mode, const char *why)
 	exit(1);
 }
 
-/* Decodes \n, \t and \\ in S into BUF; returns the length. */
-static size_t unescape(const char *s, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s != '\0' && n + 1 < size; s++) {
-		char c = *s;
-		if (c == '\\' && s[1] != '\0') {
-			s++;
-			c = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
-		}
-		buf[n++] = c;
-	}
-	buf[n] = '\0';
-	return n;
-}
-
-/* Fills SA for ADDR (vsock:CID:PORT, vsock:any:PORT, unix:PATH); returns its length. */
-static socklen_t parse_addr(const char *addr, struct sockaddr_storage *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (strncmp(addr, "vsock:", 6) == 0) {
-		struct sockaddr_vm *vm = (struct sockaddr_vm *)sa;
-		char *end;
-		vm->svm_family = AF_VSOCK;
-		vm->svm_cid = (unsigned int)strtoul(addr + 6, &end, 10);
-		if (strncmp(addr + 6, "any:", 4) == 0) {
-			vm->svm_cid = VMADDR_CID_ANY;
-			end = (char *)addr + 9;
-		}
-		if (*end != ':')
-			die("address must be vsock:CID:PORT");
-		vm->svm_port = (unsigned int)strtoul(end + 1, NULL, 10);
-		return sizeof(*vm);
-	}
-	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *)sa;
-		size_t n = strlen(addr + 5);
-		if (n >= sizeof(un->sun_path))
-			die("unix path too long");
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, addr + 5, n);
-		return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	}
-	die("address must be vsock:CID:PORT or unix:PATH");
-	return 0;
-}
-
 /* Connects to ADDR (blocking); exits on failure. */
 static int open_conn(const char *addr)
 {
 	struct sockaddr_storage sa;
-	socklen_t len = parse_addr(addr, &sa);
+	socklen_t len = bench_parse_addr(addr, &sa);
 	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len) < 0)
-		die(addr);
+		bench_die(addr);
 	return fd;
 }
 
 /* Milliseconds left before the -T deadline (at least 1), for poll. */
 static int left_ms(const char *mode)
 {
-	uint64_t t = now_ns();
+	uint64_t t = bench_now_ns();
 
 	if (t >= deadline)
 		fail(mode, "timed out");
@@ -199,10 +137,10 @@ static void queue_frame(struct conn *c, uint8_t type, uint8_t channel, const voi
 
 	if (c->slen + UDO_VSOCK_FRAME_HEADER_SIZE + len > c->scap) {
 		errno = ENOBUFS;
-		die("frames pending");
+		bench_die("frames pending");
 	}
 	if (udo_vsock_frame_encode_header(c->sbuf + c->slen, &f) < 0)
-		die("udo_vsock_frame_encode_header");
+		bench_die("udo_vsock_frame_encode_header");
 	memcpy(c->sbuf + c->slen + UDO_VSOCK_FRAME_HEADER_SIZE, payload, len);
 	c->slen += UDO_VSOCK_FRAME_HEADER_SIZE + len;
 }
@@ -382,7 +320,7 @@ static void stream_sink(const unsigned char *p, size_t len, void *arg)
 		p += n;
 		len -= n;
 	}
-	in->t_last = now_ns();
+	in->t_last = bench_now_ns();
 }
 
 /* Queues the next stdin bytes of a stream: up to SEND_MAX, within the
@@ -430,7 +368,7 @@ static int run_stream(const struct opts *o)
 	c.raw = malloc(RECV_MAX);
 	c.rbuf = malloc(RBUF_SIZE);
 	if (c.sbuf == NULL || c.raw == NULL || c.rbuf == NULL)
-		die("malloc");
+		bench_die("malloc");
 	c.fd = open_conn(o->addr);
 	if (o->session) {
 		session_open(&c, o, "");
@@ -442,7 +380,7 @@ static int run_stream(const struct opts *o)
 				fail(o->mode, "the session ended before its first stdin window");
 		}
 	}
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (;;) {
 		stream_fill(&c, o, &sent, &eof_sent);
 		if (flush_conn(&c) < 0)
@@ -563,7 +501,7 @@ static int run_keys(const struct opts *o)
 	c.raw = malloc(RECV_MAX);
 	c.rbuf = malloc(RBUF_SIZE);
 	if (samples == NULL || c.sbuf == NULL || c.raw == NULL || c.rbuf == NULL)
-		die("malloc");
+		bench_die("malloc");
 	c.fd = open_conn(o->addr);
 	if (o->session)
 		session_open(&c, o, o->pty ? "dumb" : "");
@@ -571,11 +509,11 @@ static int run_keys(const struct opts *o)
 		keys_wait(&c, o, &in, NULL, 0); /* the shell's prompt */
 	for (long i = 0; i < o->warm + o->keys; i++) {
 		in.len = 0;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 		keys_send(&c, o, &in, KEY);
 		keys_wait(&c, o, &in, key, 1);
 		if (i >= o->warm)
-			samples[i - o->warm] = now_ns() - t0;
+			samples[i - o->warm] = bench_now_ns() - t0;
 		in.len = 0;
 		keys_send(&c, o, &in, KEY_ERASE);
 		keys_wait(&c, o, &in, o->pty ? erase_echo : raw_erase, o->pty ? 3 : 1);
@@ -603,7 +541,7 @@ static int run_keys(const struct opts *o)
 	if (o->out != NULL) {
 		FILE *f = fopen(o->out, "w");
 		if (f == NULL)
-			die(o->out);
+			bench_die(o->out);
 		for (long i = 0; i < o->keys; i++)
 			fprintf(f, "%.2f\n", samples[i] / 1e3);
 		fclose(f);
@@ -614,19 +552,13 @@ static int run_keys(const struct opts *o)
 /* Mode echo-server: writes back every byte, per connection, until killed. */
 static int run_echo_server(const struct opts *o)
 {
-	struct sockaddr_storage sa;
-	socklen_t len = parse_addr(o->addr, &sa);
-	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int lfd = bench_listen(o->addr);
 	size_t cap = 64;
 	struct pollfd *p = calloc(cap, sizeof(*p));
 	unsigned char *buf = malloc(RECV_MAX);
 
 	if (p == NULL || buf == NULL)
-		die("malloc");
-	if (sa.ss_family == AF_UNIX)
-		unlink(((struct sockaddr_un *)&sa)->sun_path);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
-		die(o->addr);
+		bench_die("malloc");
 	signal(SIGPIPE, SIG_IGN);
 	p[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
 	size_t n = 1;
@@ -634,7 +566,7 @@ static int run_echo_server(const struct opts *o)
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			die("poll");
+			bench_die("poll");
 		}
 		for (size_t i = 1; i < n; i++) {
 			if (p[i].revents == 0)
@@ -784,16 +716,10 @@ static void relay_conn(const struct opts *o, int fd)
 /* Mode exec-relay: the floor of an agent, one process per connection. */
 static int run_exec_relay(const struct opts *o)
 {
-	struct sockaddr_storage sa;
-	socklen_t len = parse_addr(o->addr, &sa);
-	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int lfd = bench_listen(o->addr);
 
 	if (o->program == NULL)
-		die("exec-relay needs -x PROGRAM");
-	if (sa.ss_family == AF_UNIX)
-		unlink(((struct sockaddr_un *)&sa)->sun_path);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 64) < 0)
-		die(o->addr);
+		bench_die("exec-relay needs -x PROGRAM");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_IGN); /* no zombies: nobody waits */
 	for (;;) {
@@ -904,11 +830,11 @@ static int run_qga_cat(const struct opts *o)
 	long polls = 0;
 
 	if (cmd == NULL || buf == NULL || src == NULL || out == NULL)
-		die("malloc");
+		bench_die("malloc");
 	for (uint64_t i = 0; i < o->bytes; i += PATTERN_PERIOD)
 		memcpy(src + i, pattern, o->bytes - i < PATTERN_PERIOD ? o->bytes - i : PATTERN_PERIOD);
 	int fd = open_conn(o->addr);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	size_t n = (size_t)sprintf(cmd, "{\"execute\":\"guest-exec\",\"arguments\":{\"path\":\"/bin/cat\","
 	                                "\"capture-output\":true,\"input-data\":\"");
 	n += base64_encode(src, o->bytes, cmd + n);
@@ -934,7 +860,7 @@ static int run_qga_cat(const struct opts *o)
 	p = strstr(buf, "\"out-data\"");
 	if (p != NULL && (p = strchr(p + 10, '"')) != NULL)
 		got = base64_decode(p + 1, out);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = bench_now_ns();
 	int truncated = strstr(buf, "\"out-truncated\": true") != NULL || strstr(buf, "\"out-truncated\":true") != NULL;
 	int errors = got != o->bytes || memcmp(out, src, got) != 0 || truncated;
 	double secs = (double)(t1 - t0) / 1e9;
@@ -950,7 +876,9 @@ int main(int argc, char **argv)
 	struct opts o = {.bytes = 1u << 20, .keys = 1000, .warm = 20, .window = 4u << 20, .timeout = 300};
 	int opt;
 
-	o.reqlen = unescape("CAT\\n", o.req, sizeof(o.req));
+	bench_name = "session-load";
+
+	o.reqlen = bench_unescape("CAT\\n", o.req, sizeof(o.req));
 	if (argc < 2) {
 		fprintf(stderr,
 		        "usage: session-load echo-server|exec-relay|stream|keys|qga-cat [-s] [-p] [-r REQ] "
@@ -968,7 +896,7 @@ int main(int argc, char **argv)
 			o.pty = 1;
 			break;
 		case 'r':
-			o.reqlen = unescape(optarg, o.req, sizeof(o.req));
+			o.reqlen = bench_unescape(optarg, o.req, sizeof(o.req));
 			break;
 		case 'b':
 			o.bytes = strtoull(optarg, NULL, 10);
@@ -997,12 +925,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1 || o.keys < 1 || o.warm < 0 || o.window < 4 || o.bytes == 0) {
 		errno = 0;
-		die("bad arguments (one ADDR; -n >= 1, -W >= 0, -g >= 4, -b >= 1)");
+		bench_die("bad arguments (one ADDR; -n >= 1, -W >= 0, -g >= 4, -b >= 1)");
 	}
 	o.addr = argv[optind];
 	for (size_t i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (unsigned char)(i % PATTERN_PERIOD);
-	deadline = now_ns() + (uint64_t)(o.timeout * 1e9);
+	deadline = bench_now_ns() + (uint64_t)(o.timeout * 1e9);
 	errno = 0;
 	if (strcmp(o.mode, "echo-server") == 0)
 		return run_echo_server(&o);
@@ -1014,6 +942,6 @@ int main(int argc, char **argv)
 		return run_keys(&o);
 	if (strcmp(o.mode, "qga-cat") == 0)
 		return run_qga_cat(&o);
-	die("unknown mode");
+	bench_die("unknown mode");
 	return 2;
 }

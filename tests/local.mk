@@ -276,7 +276,7 @@ print-tests:
 # It starts user-mode Linux itself (through tests/vsock-run) when needed.
 TESTS += tests/bench_smoke.sh
 EXTRA_DIST += tests/bench_smoke.sh bench/run bench/vsock_workloads.sh bench/Makefile \
-	bench/loadgen.c bench/echo-floor.c bench/session-load.c bench/README.md bench/files_workload.sh \
+	bench/loadgen.c bench/echo-floor.c bench/session-load.c bench/bench-util.c bench/bench-util.h bench/README.md bench/files_workload.sh \
 	bench/qga-file
 CLEANFILES += bench/loadgen bench/echo-floor bench/session-load
 clean-local: clean-bench
