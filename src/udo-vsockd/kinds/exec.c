@@ -1438,18 +1438,20 @@ static enum req_status exec_run(struct request *req)
 {
 	const struct exec_conf *ec = req->cmd->data;
 	char key[80];
-	unsigned int total, of_peer;
 
 	util_peer_key(req->peer, key, sizeof(key));
-	exec_count(req->cmd->name, key, &total, &of_peer);
-	if (ec->detach) {
-		/* Its jobs are counted by jobs_admit(). */
-	} else if (total >= ec->max_concurrent) {
-		request_err(req, PROTO_ERR_BUSY, "%u already running (max-concurrent)", total);
-		return REQ_DONE;
-	} else if (of_peer >= ec->max_concurrent_per_peer) {
-		request_err(req, PROTO_ERR_BUSY, "%u already running for this peer (max-concurrent-per-peer)", of_peer);
-		return REQ_DONE;
+	if (!ec->detach) { /* jobs are counted by jobs_admit() */
+		unsigned int total, of_peer;
+		exec_count(req->cmd->name, key, &total, &of_peer);
+		if (total >= ec->max_concurrent) {
+			request_err(req, PROTO_ERR_BUSY, "%u already running (max-concurrent)", total);
+			return REQ_DONE;
+		}
+		if (of_peer >= ec->max_concurrent_per_peer) {
+			request_err(req, PROTO_ERR_BUSY, "%u already running for this peer (max-concurrent-per-peer)",
+			            of_peer);
+			return REQ_DONE;
+		}
 	}
 	int bad = 0;
 	if (ec->pattern != NULL) {
