@@ -68,6 +68,7 @@ vsockd_headers = \
 	src/udo-vsockd/dispatch.h \
 	src/udo-vsockd/exec-hook.h \
 	src/udo-vsockd/files-fs.h \
+	src/udo-vsockd/event-watch.h \
 	src/udo-vsockd/frame-queue.h \
 	src/udo-vsockd/fsfreeze.h \
 	src/udo-vsockd/guests.h \

@@ -30,6 +30,7 @@
 
 #include <udo/vsock-frame.h>
 
+#include "event-watch.h"
 #include "frame-queue.h"
 #include "handler.h"
 #include "jobs.h"
@@ -131,13 +132,7 @@ int job_signal(struct job *j, int sig)
 /* Closes J's output pipe. */
 static void job_close_output(struct job *j)
 {
-	if (j->out_ev != NULL)
-		event_free(j->out_ev);
-	j->out_ev = NULL;
-	j->out_reading = 0;
-	if (j->out_fd >= 0)
-		close(j->out_fd);
-	j->out_fd = -1;
+	watch_close(&j->out_ev, &j->out_reading, &j->out_fd);
 }
 
 /* Unlinks J and frees it; an attached client stays, with no job. */
@@ -268,15 +263,7 @@ static void job_update(struct job *j)
 {
 	if (j->att != NULL)
 		job_attachment_update(j->att); /* may detach (the session ended) */
-	int on = j->out_fd >= 0 && j->lim.output_max - j->len + job_droppable(j) > 0;
-
-	if (j->out_ev != NULL && on != j->out_reading) {
-		if (on)
-			event_add(j->out_ev, NULL);
-		else
-			event_del(j->out_ev);
-		j->out_reading = on;
-	}
+	watch_set(j->out_ev, &j->out_reading, j->out_fd >= 0 && j->lim.output_max - j->len + job_droppable(j) > 0);
 }
 
 /* J's timer: the timeout, the grace after SIGTERM, the drain, forgetting. */
@@ -497,13 +484,7 @@ void jobs_stop(void)
 /* Closes the attachment's pipe (the session then reads its end). */
 static void job_attachment_close(struct job_attachment *a)
 {
-	if (a->ev != NULL)
-		event_free(a->ev);
-	a->ev = NULL;
-	a->writing = 0;
-	if (a->pipe_w >= 0)
-		close(a->pipe_w);
-	a->pipe_w = -1;
+	watch_close(&a->ev, &a->writing, &a->pipe_w);
 }
 
 /* Writes what the client has not got yet into the pipe, closes it once
@@ -535,14 +516,7 @@ static void job_attachment_update(struct job_attachment *a)
 	}
 	if (a->pipe_w >= 0 && a->pos == j->head && j->ended_ms != 0)
 		job_attachment_close(a); /* all given: the session sees the end */
-	int on = a->pipe_w >= 0 && a->pos < j->head;
-	if (a->ev != NULL && on != a->writing) {
-		if (on)
-			event_add(a->ev, NULL);
-		else
-			event_del(a->ev);
-		a->writing = on;
-	}
+	watch_set(a->ev, &a->writing, a->pipe_w >= 0 && a->pos < j->head);
 	if (j->reaped && !a->told_exit && a->s != NULL) {
 		a->told_exit = 1;
 		session_program_exited(a->s, j->status);

@@ -38,6 +38,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "event-watch.h"
 #include "frame-queue.h"
 #include "log.h"
 #include "server.h"
@@ -305,18 +306,6 @@ static void session_end(struct session *s, const char *why)
 	conn_free(s->conn); /* session_release frees S */
 }
 
-/* Watches FD's event EV (ON) or stops; *STATE tells what it is now. */
-static void session_watch(struct event *ev, int *state, int on)
-{
-	if (ev == NULL || *state == on)
-		return;
-	if (on)
-		event_add(ev, NULL);
-	else
-		event_del(ev);
-	*state = on;
-}
-
 /* The signal number of the SIGNAL payload, and sends it to the group. */
 static void session_signal(struct session *s, const unsigned char *name, size_t len)
 {
@@ -504,13 +493,8 @@ static void session_stdin_lost(struct session *s, size_t dropped)
 
 	s->in_owed += dropped + queued;
 	evbuffer_drain(s->in, queued);
-	if (!s->lim.pty) {
-		event_free(s->in_ev);
-		s->in_ev = NULL;
-		s->writing_in = 0;
-		close(s->in_fd);
-		s->in_fd = -1;
-	}
+	if (!s->lim.pty)
+		watch_close(&s->in_ev, &s->writing_in, &s->in_fd);
 }
 
 /* Passes the N stdin pieces at IOV on: written to the program now as far
@@ -753,14 +737,10 @@ static void session_update(struct session *s)
 				unsigned char veof = tcgetattr(s->in_fd, &t) == 0 ? t.c_cc[VEOF] : 4;
 				evbuffer_add(s->in, &veof, 1);
 			} else {
-				event_free(s->in_ev);
-				s->in_ev = NULL;
-				s->writing_in = 0;
-				close(s->in_fd);
-				s->in_fd = -1;
+				watch_close(&s->in_ev, &s->writing_in, &s->in_fd);
 			}
 		}
-		session_watch(s->in_ev, &s->writing_in, evbuffer_get_length(s->in) > 0);
+		watch_set(s->in_ev, &s->writing_in, evbuffer_get_length(s->in) > 0);
 		/* The window the program's reads opened, while the client reads. */
 		if (s->in_owed >= s->lim.window / SESSION_GRANT_PART && !s->in_eof && outlen < s->max_out) {
 			session_queue_window(s, UDO_VSOCK_FRAME_STDIN, (uint32_t)s->in_owed);
@@ -768,7 +748,7 @@ static void session_update(struct session *s)
 			s->in_owed = 0;
 		}
 		for (int i = 1; i <= 2; i++)
-			session_watch(s->o[i].ev, &s->o[i].reading, session_may_read(s, i, room));
+			watch_set(s->o[i].ev, &s->o[i].reading, session_may_read(s, i, room));
 		if (s->reaped && s->o[1].fd < 0 && s->o[2].fd < 0) {
 			unsigned char p[1 + UDO_VSOCK_FRAME_SIGNAL_MAX];
 			size_t len = 2;
@@ -795,8 +775,8 @@ static void session_update(struct session *s)
 	}
 	session_shut_when_sent(s);
 	if (s->phase == SESSION_CLOSING)
-		session_watch(s->rev, &s->reading_sock, s->shut);
-	session_watch(s->wev, &s->writing_sock, evbuffer_get_length(s->out) > 0);
+		watch_set(s->rev, &s->reading_sock, s->shut);
+	watch_set(s->wev, &s->writing_sock, evbuffer_get_length(s->out) > 0);
 }
 
 /* The timer: idle-timeout, the longest session, the drain after exit, and
@@ -899,7 +879,7 @@ void session_start(struct conn *c, void *arg)
 	/* Frames the client sent right behind its request line. */
 	if (in_len > 0 && session_input(s, (const unsigned char *)in, in_len) < 0)
 		return;
-	session_watch(s->rev, &s->reading_sock, 1);
+	watch_set(s->rev, &s->reading_sock, 1);
 	session_update(s);
 }
 

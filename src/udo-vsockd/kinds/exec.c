@@ -32,6 +32,7 @@
 
 #include "../arg-pattern.h"
 #include "../conf.h"
+#include "../event-watch.h"
 #include "../exec-hook.h"
 #include "../handler.h"
 #include "../jobs.h"
@@ -644,23 +645,13 @@ static int exec_pause_if_backlogged(struct exec_child *ch)
 static void exec_close_output(struct exec_child *ch)
 {
 	exec_unpause(ch);
-	if (ch->out_ev != NULL)
-		event_free(ch->out_ev);
-	ch->out_ev = NULL;
-	if (ch->out_fd >= 0)
-		close(ch->out_fd);
-	ch->out_fd = -1;
+	watch_close(&ch->out_ev, NULL, &ch->out_fd);
 }
 
 /* Closes the stdin pipe of CH and drops what was not written. */
 static void exec_close_input(struct exec_child *ch)
 {
-	if (ch->in_ev != NULL)
-		event_free(ch->in_ev);
-	ch->in_ev = NULL;
-	if (ch->in_fd >= 0)
-		close(ch->in_fd);
-	ch->in_fd = -1;
+	watch_close(&ch->in_ev, NULL, &ch->in_fd);
 	free(ch->in_buf);
 	ch->in_buf = NULL;
 }
