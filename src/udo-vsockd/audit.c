@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <udo/vsock-proto.h>
 
@@ -24,16 +23,6 @@
 #include "util.h"
 
 #define AUDIT_MAX_ARGS_TEXT 4096 /* ARGS= is cut (with "...") past this */
-
-/* The monotonic clock in microseconds (not the loop's cached time: that
- * is libevent's coarse clock, in steps of 4 ms). */
-static uint64_t audit_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* REQ's client arguments as one quoted line (malloc'd; cut past
  * AUDIT_MAX_ARGS_TEXT), or NULL if none or out of memory. */
@@ -121,7 +110,7 @@ static __attribute__((noinline)) void audit_write(struct request *req, const cha
 {
 	const struct peer *peer = req->peer;
 	const char *command = req->audit_command;
-	uint64_t now = audit_now_us();
+	uint64_t now = util_monotonic_us(); /* precise: libevent's cached time moves in 4 ms steps */
 	uint64_t usec = now > req->started_us ? now - req->started_us : 0;
 	char f_peer[96], f_who[96], f_name[48], f_cmd[96], f_argc[24], f_status[24], f_code[64], f_usec[40],
 	    f_bytes[40];

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -101,15 +100,6 @@ static struct event_base *jobs_base;
 static void job_update(struct job *j);
 static void job_attachment_update(struct job_attachment *a);
 
-/* The monotonic clock in milliseconds. */
-static uint64_t jobs_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Sets J's timer to fire in MS for WHAT. */
 static void job_timer_set(struct job *j, enum job_timer what, unsigned int ms)
 {
@@ -167,7 +157,7 @@ enum job_state job_state(const struct job *j)
 void job_describe(const struct job *j, char *buf, size_t size)
 {
 	static const char *const names[] = {"running", "exited", "signaled", "timeout"};
-	uint64_t now = jobs_now_ms(), end = j->ended_ms != 0 ? j->ended_ms : now;
+	uint64_t now = util_monotonic_us() / 1000, end = j->ended_ms != 0 ? j->ended_ms : now;
 	enum job_state st = job_state(j);
 	char sig[16];
 	int n = snprintf(buf, size, "id=%u command=%s state=%s pid=%ld seconds=%llu", j->id, j->cmd, names[st],
@@ -190,7 +180,7 @@ static void job_ended(struct job *j)
 {
 	char sig[16];
 
-	j->ended_ms = jobs_now_ms();
+	j->ended_ms = util_monotonic_us() / 1000;
 	evtimer_del(j->timer);
 	job_timer_set(j, JOB_TIMER_FORGET, j->lim.keep_ms);
 	if (WIFSIGNALED(j->status))
@@ -407,7 +397,7 @@ unsigned int jobs_start(struct event_base *base, const char *cmd, const char *ke
 	j->pid = pid;
 	j->out_fd = out_fd;
 	j->lim = *lim;
-	j->started_ms = jobs_now_ms();
+	j->started_ms = util_monotonic_us() / 1000;
 	j->prev = jobs_tail;
 	if (jobs_tail != NULL)
 		jobs_tail->next = j;

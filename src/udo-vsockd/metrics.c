@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -72,15 +71,6 @@ struct metrics {
 	struct metrics_endpoint *fresh; /* readied by metrics_prepare */
 	int fresh_set;                  /* metrics_prepare decided: FRESH replaces EP */
 };
-
-/* The monotonic clock in microseconds. */
-static uint64_t metrics_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* A parsed metrics-listen address. */
 struct metrics_addr {
@@ -561,7 +551,7 @@ void metrics_request_begin(struct request *req)
 void metrics_request_end(struct request *req, const char *status, const char *code)
 {
 	struct metrics_command *mc = req->metrics;
-	uint64_t now = metrics_now_us();
+	uint64_t now = util_monotonic_us();
 	uint64_t us = now > req->started_us ? now - req->started_us : 0;
 	int b = 0;
 

@@ -24,12 +24,8 @@ uint64_t server_uptime_ms(const struct server *s)
 
 uint64_t server_turn_us(struct server *s)
 {
-	struct timespec now;
-
-	if (s->turn_us != 0)
-		return s->turn_us;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	s->turn_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	if (s->turn_us == 0)
+		s->turn_us = util_monotonic_us();
 	return s->turn_us;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* util.h - small helpers shared by the daemon's files: numbers, sizes,
  * durations and booleans of the config, declarative option tables,
- * FNV-1a, timevals and per-peer keys. Pure: no sockets, no events. */
+ * FNV-1a, timevals, the monotonic clock and per-peer keys. Pure: no
+ * sockets, no events. */
 #ifndef UDO_VSOCKD_UTIL_H
 #define UDO_VSOCKD_UTIL_H
 
@@ -95,6 +96,10 @@ static inline int util_copy_has_line_end(char *dst, const char *src, size_t len)
 
 /* MS milliseconds as a struct timeval. */
 struct timeval util_timeval_ms(unsigned long long ms);
+
+/* CLOCK_MONOTONIC in microseconds (a system call in some VMs: callers
+ * that can, read it once a loop turn). */
+uint64_t util_monotonic_us(void);
 
 /* Writes the per-peer key of PEER to BUF: "cid:N", or "unix:IDENTITY"
  * for a unix listener's peers (what per-peer limits and logs count). */
