@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,19 +201,29 @@ static size_t job_droppable(const struct job *j)
 	return (size_t)(j->att->pos - (j->head - j->len));
 }
 
-/* Reads J's output once into the ring. */
+/* Reads J's output once, straight into the ring: at its head, over the
+ * oldest bytes it may give up (job_droppable). */
 static void job_read_output(struct job *j)
 {
 	size_t cap = j->lim.output_max, room = cap - j->len + job_droppable(j);
-	unsigned char buf[JOB_READ_CHUNK];
+	unsigned char drop[JOB_READ_CHUNK];
+	struct iovec iov[2];
+	int niov = 1;
 
 	if (room == 0)
 		return;
-	if (j->ring == NULL && (j->ring = malloc(cap)) == NULL) {
+	if (j->ring == NULL && (j->ring = malloc(cap)) == NULL)
 		log_warnx("job %u: out of memory for its output: not kept", j->id);
-		room = sizeof(buf); /* read and drop: the program must not block */
+	if (j->ring == NULL) {
+		iov[0] = (struct iovec){drop, sizeof(drop)}; /* read and drop: the program must not block */
+	} else {
+		size_t at = (size_t)(j->head % cap), want = room < JOB_READ_CHUNK ? room : JOB_READ_CHUNK;
+		size_t first = cap - at < want ? cap - at : want;
+		iov[0] = (struct iovec){j->ring + at, first};
+		iov[1] = (struct iovec){j->ring, want - first};
+		niov = want > first ? 2 : 1;
 	}
-	ssize_t n = read(j->out_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	ssize_t n = readv(j->out_fd, iov, niov);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -225,15 +236,8 @@ static void job_read_output(struct job *j)
 	}
 	if (j->ring == NULL)
 		return;
-	size_t add = (size_t)n, over = j->len + add > cap ? j->len + add - cap : 0;
-	j->len -= over; /* the oldest bytes go */
-	for (size_t done = 0; done < add;) {
-		size_t at = (size_t)((j->head + done) % cap), chunk = cap - at;
-		if (chunk > add - done)
-			chunk = add - done;
-		memcpy(j->ring + at, buf + done, chunk);
-		done += chunk;
-	}
+	size_t add = (size_t)n;
+	j->len -= j->len + add > cap ? j->len + add - cap : 0; /* the oldest bytes went */
 	j->head += add;
 	j->len += add;
 }
