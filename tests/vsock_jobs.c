@@ -115,6 +115,15 @@ static void job_status(unsigned int id, struct reply *r)
 	request_on(NULL, line, r);
 }
 
+/* KILL ID, with SIG unless NULL, from the vsock peer; the reply in R. */
+static void kill_job(unsigned int id, const char *sig, struct reply *r)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "kill %u%s%s", id, sig != NULL ? " " : "", sig != NULL ? sig : "");
+	request_on(NULL, line, r);
+}
+
 /* Whether JOB ID says WORD (e.g. "state=exited"). */
 static int job_says(unsigned int id, const char *word)
 {
@@ -122,6 +131,18 @@ static int job_says(unsigned int id, const char *word)
 
 	job_status(id, &r);
 	return strstr(r.status, word) != NULL;
+}
+
+/* Starts DD on config_text, with a second, unix listener whose peer is
+ * "other" (other.sock in its directory). */
+static void jobs_daemon_boot(struct daemon *dd)
+{
+	char extra[600];
+
+	daemon_init(dd);
+	snprintf(extra, sizeof(extra), "listen = unix:%s/other.sock identity=other\n", dd->dir);
+	daemon_write_config(dd, extra, config_text);
+	ck_assert_msg(daemon_start(dd, NULL, 10000) == 0, "udo-vsockd did not report READY=1 on port %u", dd->port);
 }
 
 /* Runs the CLI: udo-vsock vsock:1:PORT ARGS...; its output in OUT. Returns its exit status. */
@@ -197,8 +218,7 @@ START_TEST(test_other_peer)
 	}
 	ck_assert(job_says(n, "state=running"));
 	/* Its own peer may. */
-	snprintf(line, sizeof(line), "kill %u KILL", n);
-	request_on(NULL, line, &r);
+	kill_job(n, "KILL", &r);
 	ck_assert_str_eq(r.status, "OK");
 	WAIT_FOR(job_says(n, "signal=KILL"), 10000, "job %u not killed", n);
 }
@@ -208,21 +228,18 @@ END_TEST
  * KILL says it has ended; a bad signal or id is a usage error. */
 START_TEST(test_kill)
 {
-	char line[64];
 	struct reply r;
 	unsigned int n = start_job("waiter");
 
-	snprintf(line, sizeof(line), "kill %u NOSUCH", n);
-	request_on(NULL, line, &r);
+	kill_job(n, "NOSUCH", &r);
 	ck_assert_msg(strncmp(r.status, "ERR usage ", 10) == 0, "%s", r.status);
 	request_on(NULL, "kill x1", &r);
 	ck_assert_msg(strncmp(r.status, "ERR usage ", 10) == 0, "%s", r.status);
-	snprintf(line, sizeof(line), "kill %u SIGINT", n);
-	request_on(NULL, line, &r);
+	kill_job(n, "SIGINT", &r);
 	ck_assert_str_eq(r.status, "OK");
 	WAIT_FOR(job_says(n, "state=signaled"), 10000, "job %u did not die of SIGINT", n);
 	ck_assert(job_says(n, "signal=INT"));
-	request_on(NULL, line, &r);
+	kill_job(n, "SIGINT", &r);
 	ck_assert_msg(strncmp(r.status, "ERR failed ", 11) == 0, "%s", r.status);
 }
 END_TEST
@@ -232,23 +249,19 @@ END_TEST
  * and by itself after job-keep. */
 START_TEST(test_limits_and_keep)
 {
-	char line[64];
 	struct reply r;
 	unsigned int a = start_job("waiter"), b = start_job("waiter");
 
 	request_on(NULL, "waiter", &r);
 	ck_assert_msg(strncmp(r.status, "ERR busy ", 9) == 0, "a third job: %s", r.status);
-	snprintf(line, sizeof(line), "kill %u", a);
-	request_on(NULL, line, &r);
+	kill_job(a, NULL, &r);
 	ck_assert_str_eq(r.status, "OK");
 	WAIT_FOR(job_says(a, "signal=TERM"), 10000, "job %u did not end", a);
 	unsigned int c = start_job("waiter"); /* forgets A */
 	job_status(a, &r);
 	ck_assert_msg(strncmp(r.status, "ERR not-found ", 14) == 0, "job %u kept: %s", a, r.status);
-	snprintf(line, sizeof(line), "kill %u KILL", b);
-	request_on(NULL, line, &r);
-	snprintf(line, sizeof(line), "kill %u KILL", c);
-	request_on(NULL, line, &r);
+	kill_job(b, "KILL", &r);
+	kill_job(c, "KILL", &r);
 	WAIT_FOR(job_says(b, "state=signaled"), 10000, "job %u did not end", b);
 	/* job-keep = 1s: then it is gone. */
 	WAIT_FOR(!job_says(b, "id="), 10000, "job %u never forgotten", b);
@@ -356,8 +369,7 @@ START_TEST(test_one_attached)
 	client_send_str(&b, line);
 	client_expect_line(&b, "OK session", 10000);
 	client_close(&b);
-	snprintf(line, sizeof(line), "kill %u KILL", n);
-	request_on(NULL, line, &r);
+	kill_job(n, "KILL", &r);
 	ck_assert_str_eq(r.status, "OK");
 }
 END_TEST
@@ -379,12 +391,8 @@ START_TEST(test_daemon_stop)
 {
 	struct daemon d2;
 	struct reply r;
-	char extra[600];
 
-	daemon_init(&d2);
-	snprintf(extra, sizeof(extra), "listen = unix:%s/other.sock identity=other\n", d2.dir);
-	daemon_write_config(&d2, extra, config_text);
-	ck_assert_msg(daemon_start(&d2, NULL, 10000) == 0, "the second daemon did not start");
+	jobs_daemon_boot(&d2);
 	request_port(d2.port, "count 1", &r);
 	ck_assert_msg(strncmp(r.status, "OK job=", 7) == 0, "%s", r.status);
 	request_port(d2.port, "waiter", &r);
@@ -401,15 +409,10 @@ START_TEST(test_daemon_stop)
 }
 END_TEST
 
-/* Starts the daemon for every test, with a unix listener for the other peer. */
+/* Starts the daemon for every test. */
 static void jobs_daemon_start(void)
 {
-	char extra[600];
-
-	daemon_init(&d);
-	snprintf(extra, sizeof(extra), "listen = unix:%s/other.sock identity=other\n", d.dir);
-	daemon_write_config(&d, extra, config_text);
-	ck_assert_msg(daemon_start(&d, NULL, 10000) == 0, "udo-vsockd did not report READY=1 on port %u", d.port);
+	jobs_daemon_boot(&d);
 }
 
 /* Stops it: every job's process dies with it. */
