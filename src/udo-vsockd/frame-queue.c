@@ -23,12 +23,25 @@ int frame_queue(struct evbuffer *out, uint8_t type, uint8_t channel, const void 
 	return 0;
 }
 
-/* Appends a WINDOW frame of N (big-endian) to OUT. */
+void frame_window_payload(unsigned char b[4], uint32_t n)
+{
+	b[0] = (unsigned char)(n >> 24);
+	b[1] = (unsigned char)(n >> 16);
+	b[2] = (unsigned char)(n >> 8);
+	b[3] = (unsigned char)n;
+}
+
+uint32_t frame_window_value(const unsigned char b[4])
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Appends a WINDOW frame of N to OUT. */
 int frame_queue_window(struct evbuffer *out, uint8_t channel, uint32_t n)
 {
-	unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
-	                      (unsigned char)n};
+	unsigned char b[4];
 
+	frame_window_payload(b, n);
 	return frame_queue(out, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
 }
 

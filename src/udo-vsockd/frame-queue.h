@@ -13,6 +13,12 @@ struct evbuffer;
  * Returns 0, or -1 if it does not encode or memory ran out. */
 int frame_queue(struct evbuffer *out, uint8_t type, uint8_t channel, const void *payload, size_t len);
 
+/* Writes the payload of a WINDOW frame granting N bytes to B (big-endian). */
+void frame_window_payload(unsigned char b[4], uint32_t n);
+
+/* The bytes a WINDOW payload B grants. */
+uint32_t frame_window_value(const unsigned char b[4]);
+
 /* Appends a WINDOW frame granting N more bytes on CHANNEL to OUT.
  * Returns 0 or -1, as frame_queue(). */
 int frame_queue_window(struct evbuffer *out, uint8_t channel, uint32_t n);

@@ -188,9 +188,9 @@ static void session_queue(struct session *s, uint8_t type, uint8_t channel, cons
 /* Sends or queues a WINDOW frame granting N more bytes on CHANNEL. */
 static void session_queue_window(struct session *s, uint8_t channel, uint32_t n)
 {
-	unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8),
-	                      (unsigned char)n};
+	unsigned char b[4];
 
+	frame_window_payload(b, n);
 	session_queue(s, UDO_VSOCK_FRAME_WINDOW, channel, b, sizeof(b));
 }
 
@@ -395,7 +395,7 @@ static void session_control(struct session *s, const struct udo_vsock_frame *f, 
 
 	switch (f->type) {
 	case UDO_VSOCK_FRAME_WINDOW:
-		n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		n = frame_window_value(p);
 		if (f->channel == UDO_VSOCK_FRAME_STDIN) {
 			session_fail(s, "protocol", "WINDOW on stdin (the daemon grants that one)");
 			return;

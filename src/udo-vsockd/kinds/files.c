@@ -522,7 +522,7 @@ static uint32_t put_header(struct files_xfer *x, const struct udo_vsock_frame *f
  * stdout windows come. */
 static void get_frame(struct files_xfer *x, const struct udo_vsock_frame *f, const unsigned char *payload)
 {
-	uint32_t n = (uint32_t)payload[0] << 24 | (uint32_t)payload[1] << 16 | (uint32_t)payload[2] << 8 | payload[3];
+	uint32_t n = frame_window_value(payload);
 
 	if (n > x->remaining - x->client_window) {
 		xfer_fail(x, PROTO_ERR_USAGE, "protocol: a window past the end of the file");
